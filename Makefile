@@ -1,0 +1,140 @@
+# nightshift build. 'make test' is what CI runs (see README.md).
+#
+# Objects go under build/<flavour>/: "rel" (optimised, hardened; ./nightshift),
+# "asan" (AddressSanitizer + UBSan; what the tests run), "fuzz" (clang with
+# libFuzzer). Every .c under src/ except src/main.c goes into libnsh.a, so a
+# new module needs no change here.
+
+.DEFAULT_GOAL := all
+.SUFFIXES:
+
+CC    ?= cc
+CLANG ?= clang
+PKGS  := jansson sqlite3
+
+PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+WARN := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wold-style-definition -Wpointer-arith -Wwrite-strings -Wformat=2 \
+	-Wvla -Wundef -Wimplicit-fallthrough -Wswitch-enum -Wno-missing-field-initializers \
+	-fno-common
+INC  := -Isrc $(PKG_CFLAGS)
+
+REL_CFLAGS   := $(WARN) -O2 -g -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+REL_LDFLAGS  := -pie -Wl,-z,relro,-z,now
+ASAN_FLAGS   := -fsanitize=address,undefined -fno-sanitize-recover=all
+ASAN_CFLAGS  := $(WARN) -O1 -g -fno-omit-frame-pointer $(ASAN_FLAGS) -DNSH_TESTING
+ASAN_LDFLAGS := $(ASAN_FLAGS)
+FUZZ_CFLAGS  := -std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -DNSH_TESTING
+FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
+
+LIB_SRC    := $(sort $(shell find src -name '*.c' ! -path src/main.c))
+UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
+HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+BENCH_SRC  := $(sort $(wildcard bench/*.c))
+FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FORMAT_SRC := $(sort $(shell find src tests bench -name '*.[ch]'))
+
+UNIT_BIN   := $(UNIT_SRC:%.c=build/asan/%)
+HELPER_BIN := $(HELPER_SRC:%.c=build/asan/%)
+BENCH_BIN  := $(BENCH_SRC:%.c=build/rel/%)
+FUZZ_BIN   := $(FUZZ_SRC:%.c=build/fuzz/%)
+
+FUZZ_SECONDS ?= 10
+
+.PHONY: all deps test test-build bench fuzz format check-format check-banned check-pkgs clean
+
+all: nightshift
+
+deps:
+	@scripts/deps.sh
+
+check-pkgs:
+	@test "$(PKG_OK)" = yes || { echo "missing development packages for: $(PKGS); run 'make deps'" >&2; exit 1; }
+
+# --- release build ---
+build/rel/%.o: %.c | check-pkgs
+	@mkdir -p $(@D)
+	$(CC) $(REL_CFLAGS) $(INC) -MMD -MP -c $< -o $@
+
+build/rel/libnsh.a: $(LIB_SRC:%.c=build/rel/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+nightshift: build/rel/src/main.o build/rel/libnsh.a
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/rel/bench/%: build/rel/bench/%.o build/rel/libnsh.a
+	$(CC) $(REL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+# --- sanitizer build (tests) ---
+build/asan/%.o: %.c | check-pkgs
+	@mkdir -p $(@D)
+	$(CC) $(ASAN_CFLAGS) $(INC) -MMD -MP -c $< -o $@
+
+build/asan/libnsh.a: $(LIB_SRC:%.c=build/asan/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/asan/nightshift: build/asan/src/main.o build/asan/libnsh.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+build/asan/tests/%: build/asan/tests/%.o build/asan/libnsh.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+test-build: build/asan/nightshift $(UNIT_BIN) $(HELPER_BIN)
+
+# The last line printed is "N passed, N failed". With CI=true the format
+# check and a fuzz smoke run come first.
+test: deps
+	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5; fi
+	@$(MAKE) --no-print-directory check-banned test-build
+	@tests/run.sh build/asan
+
+# --- benchmarks (release flags; figures are printed, never asserted) ---
+bench: deps
+	@$(MAKE) --no-print-directory nightshift $(BENCH_BIN)
+	@for b in $(BENCH_BIN); do echo "== $$b"; $$b || exit 1; done
+
+# --- fuzzing (clang + libFuzzer); 'make fuzz' smoke-runs every target ---
+build/fuzz/%.o: %.c | check-pkgs
+	@mkdir -p $(@D)
+	$(CLANG) $(FUZZ_CFLAGS) $(INC) -MMD -MP -c $< -o $@
+
+build/fuzz/libnsh.a: $(LIB_SRC:%.c=build/fuzz/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/fuzz/tests/fuzz/%: build/fuzz/tests/fuzz/%.o build/fuzz/libnsh.a
+	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do \
+		name=$${f##*/}; corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null || true; \
+		echo "== $$name ($(FUZZ_SECONDS)s)"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 $$work \
+			>build/fuzz/$$name.log 2>&1 || { tail -n 40 build/fuzz/$$name.log; rm -rf $$work; exit 1; }; \
+		grep -E '^#[0-9]+.*DONE' build/fuzz/$$name.log | tail -n 1; \
+		rm -rf $$work; \
+	done
+
+# --- style ---
+format:
+	clang-format -i $(FORMAT_SRC)
+
+check-format:
+	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "check-format: ok"
+
+# Every source file must include core/banned.h (after its system headers).
+check-banned:
+	@bad=$$(grep -L '#include "core/banned.h"' $(LIB_SRC) src/main.c); \
+	if [ -n "$$bad" ]; then echo "missing #include \"core/banned.h\" in: $$bad" >&2; exit 1; fi
+
+clean:
+	rm -rf build nightshift
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,66 @@
+/*
+ * The command-line front end. src/main.c holds the table of commands and
+ * hands it to nsh_cli_run(); each command family lives in its own file
+ * under src/cli/ and exports one struct nsh_cli_cmd per command.
+ *
+ * Exit codes (DESIGN.md section 6): 0 success, 1 failure, 2 bad usage,
+ * each failure reported as one line on stderr that names the problem.
+ */
+#ifndef NSH_CLI_CLI_H
+#define NSH_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct nsh_err;
+struct nsh_store;
+struct nsh_config;
+
+enum {
+	NSH_EXIT_OK = 0,
+	NSH_EXIT_FAIL = 1,
+	NSH_EXIT_USAGE = 2,
+};
+
+/* What every command gets: the resolved home and configuration. */
+struct nsh_cli {
+	const char *home;		       /* $NIGHTSHIFT_HOME, resolved, not yet created */
+	struct nsh_config *config;	       /* parsed config file plus environment */
+	bool tty;			       /* stdout is a terminal */
+	bool color;			       /* tty and NO_COLOR unset */
+	const struct nsh_cli_cmd *const *cmds; /* the command table, for help */
+	size_t ncmds;			       /* entries in cmds */
+};
+
+struct nsh_cli_cmd {
+	const char *name;    /* first word on the command line */
+	const char *usage;   /* synopsis after "nightshift ", e.g. "show TASK [--json]" */
+	const char *summary; /* one line for "nightshift help" */
+	const char *help;    /* longer text for "nightshift help NAME", may be NULL */
+	/* Run with argv[0] the command name; returns an exit code. */
+	int (*run)(struct nsh_cli *cli, int argc, char **argv);
+};
+
+/** Parse global options, load the configuration and run one command. */
+int nsh_cli_run(const struct nsh_cli_cmd *const *cmds, size_t ncmds, int argc, char **argv);
+
+/** Print "nightshift: error: <msg>" and return the exit code for @err. */
+int nsh_cli_fail(const struct nsh_err *err);
+
+/** Print "nightshift: usage: nightshift <usage>" (plus an optional reason); returns 2. */
+int nsh_cli_usage(const struct nsh_cli_cmd *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/**
+ * Open (creating when needed) the home directory and its store. The caller
+ * closes the store with nsh_store_close().
+ */
+int nsh_cli_open_store(struct nsh_cli *cli, struct nsh_store **ret, struct nsh_err *err);
+
+/* Commands; src/main.c lists them. */
+extern const struct nsh_cli_cmd nsh_cmd_help;
+extern const struct nsh_cli_cmd nsh_cmd_version;
+extern const struct nsh_cli_cmd nsh_cmd_tasks;
+extern const struct nsh_cli_cmd nsh_cmd_show;
+
+#endif

@@ -1,0 +1,19 @@
+/*
+ * nightshift: the entry point. It only holds the command table; each
+ * command lives in src/cli/. A new command is one line here.
+ */
+#include "cli/cli.h"
+
+#include "core/banned.h"
+
+static const struct nsh_cli_cmd *const commands[] = {
+	&nsh_cmd_help,
+	&nsh_cmd_version,
+	&nsh_cmd_tasks,
+	&nsh_cmd_show,
+};
+
+int main(int argc, char **argv)
+{
+	return nsh_cli_run(commands, sizeof(commands) / sizeof(commands[0]), argc, argv);
+}
