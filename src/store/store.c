@@ -1,0 +1,855 @@
+/*
+ * The SQLite store: opening and migrating the database, transactions, and
+ * every statement that reads or writes a row. Statements are prepared once
+ * per handle (SQLITE_PREPARE_PERSISTENT) and reset after each use.
+ */
+#include "store/store.h"
+
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/banned.h"
+#include "core/err.h"
+#include "core/notify.h"
+#include "core/time.h"
+#include "store/store_int.h"
+
+enum stmt_id {
+	ST_TASK_INSERT,
+	ST_TASK_GET,
+	ST_TASK_EXISTS,
+	ST_TASK_SET_STATE,
+	ST_TASK_LIST,
+	ST_TASK_LIST_STATE,
+	ST_JOB_INSERT,
+	ST_JOB_GET,
+	ST_JOB_EXISTS,
+	ST_JOB_SET_STATE,
+	ST_JOB_LIST,
+	ST_EVENT_APPEND,
+	ST_EVENTS_AFTER,
+	ST_EVENTS_AFTER_TASK,
+	ST_EVENT_LAST,
+	ST_SPEC_ADD,
+	ST_SPEC_GET,
+	ST_SPEC_GET_LATEST,
+	ST_DATA_VERSION,
+	ST_COUNT
+};
+
+#define TASK_COLS                                                                  \
+ "id, title, state, paused_from, org, brain, recipe, network, error, created_at, " \
+ "updated_at, deadline_at"
+#define JOB_COLS \
+ "id, task_id, repo, state, step, branch, error, position, attempt, created_at, updated_at"
+#define EVENT_COLS "id, task_id, job_id, kind, data, created_at"
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+			   "?8, ?9, ?10, ?11, ?12)",
+	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
+	[ST_TASK_EXISTS] = "SELECT 1 FROM tasks WHERE id = ?1",
+	[ST_TASK_SET_STATE] = "UPDATE tasks SET state = ?2, paused_from = ?3, error = ?4, "
+			      "updated_at = ?5 WHERE id = ?1",
+	[ST_TASK_LIST] = "SELECT " TASK_COLS " FROM tasks ORDER BY created_at DESC, rowid DESC "
+			 "LIMIT ?1",
+	[ST_TASK_LIST_STATE] = "SELECT " TASK_COLS " FROM tasks WHERE state = ?2 "
+			       "ORDER BY created_at DESC, rowid DESC LIMIT ?1",
+	[ST_JOB_INSERT] = "INSERT INTO jobs (" JOB_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+			  "?9, ?10, ?11)",
+	[ST_JOB_GET] = "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+	[ST_JOB_EXISTS] = "SELECT 1 FROM jobs WHERE id = ?1",
+	[ST_JOB_SET_STATE] =
+		"UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+	[ST_JOB_LIST] = "SELECT " JOB_COLS " FROM jobs WHERE task_id = ?1 ORDER BY position, rowid",
+	[ST_EVENT_APPEND] = "INSERT INTO events (task_id, job_id, kind, data, created_at) "
+			    "VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_EVENTS_AFTER] = "SELECT " EVENT_COLS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
+	[ST_EVENTS_AFTER_TASK] = "SELECT " EVENT_COLS " FROM events WHERE task_id = ?3 AND id > ?1 "
+				 "ORDER BY id LIMIT ?2",
+	[ST_EVENT_LAST] = "SELECT seq FROM sqlite_sequence WHERE name = 'events'",
+	[ST_SPEC_ADD] =
+		"INSERT INTO specs (task_id, version, body, created_at) VALUES (?1, "
+		"(SELECT coalesce(max(version), 0) + 1 FROM specs WHERE task_id = ?1), ?2, ?3) "
+		"RETURNING version",
+	[ST_SPEC_GET] = "SELECT body, version FROM specs WHERE task_id = ?1 AND version = ?2",
+	[ST_SPEC_GET_LATEST] = "SELECT body, version FROM specs WHERE task_id = ?1 "
+			       "ORDER BY version DESC LIMIT 1",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+};
+
+struct nsh_store {
+	sqlite3 *db;		    /* the connection */
+	char *path;		    /* database file name */
+	sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
+	bool in_txn;		    /* between begin and commit/rollback */
+	int64_t txn_event;	    /* newest event id appended in the open transaction */
+	struct nsh_notify *notify;  /* posted with event ids at commit, or NULL */
+};
+
+/* Record SQLite's view of the last failure on @s, prefixed by @what. */
+static int db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
+{
+	int rc = sqlite3_extended_errcode(s->db);
+	int code = NSH_EIO;
+
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		code = rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE
+			       ? NSH_EEXIST
+			       : NSH_EINVAL;
+	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+		code = NSH_EBUSY;
+	return nsh_err_set(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
+}
+
+/* The prepared statement @id, reset and ready for binding; NULL on error. */
+static sqlite3_stmt *stmt(struct nsh_store *s, enum stmt_id id, struct nsh_err *err)
+{
+	if (!s->st[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					     &s->st[id], NULL) != SQLITE_OK) {
+		db_fail(s, err, "preparing a statement");
+		return NULL;
+	}
+	return s->st[id];
+}
+
+static void stmt_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+{
+	if (ms)
+		sqlite3_bind_int64(st, i, ms);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* A column as an owned string, or NULL when it is NULL. */
+static char *col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *p = sqlite3_column_text(st, i);
+
+	return p ? nsh_xmemdup(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+static int exec(struct nsh_store *s, const char *sql, struct nsh_err *err)
+{
+	char *msg = NULL;
+	int rc;
+
+	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	rc = db_fail(s, err, "database");
+	if (msg)
+		nsh_err_set(err, rc, "database: %s", msg);
+	sqlite3_free(msg);
+	return rc;
+}
+
+/* ---- opening and migrating ---- */
+
+static int read_version(struct nsh_store *s, int *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	/* A database without the table is at version 0. */
+	if (sqlite3_prepare_v2(
+		    s->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'",
+		    -1, &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(s, err, "reading the schema version");
+		goto out;
+	}
+	if (!sqlite3_column_int(st, 0)) {
+		*ret = 0;
+		rc = 0;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+			       &st, NULL) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_ROW) {
+		rc = db_fail(s, err, "reading the schema version");
+		goto out;
+	}
+	*ret = sqlite3_column_int(st, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int apply_migration(struct nsh_store *s, const struct nsh_store_migration *m,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = NULL;
+	int have;
+	int rc;
+
+	rc = exec(s, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	rc = exec(s,
+		  "CREATE TABLE IF NOT EXISTS schema_migrations ("
+		  "  version INTEGER PRIMARY KEY,"
+		  "  name TEXT NOT NULL,"
+		  "  applied_at INTEGER NOT NULL"
+		  ") STRICT",
+		  err);
+	if (rc)
+		goto out;
+	/* Another process may have applied it while we waited for the lock. */
+	rc = read_version(s, &have, err);
+	if (rc || have >= m->version)
+		goto out;
+	rc = exec(s, m->sql, err);
+	if (rc) {
+		nsh_err_wrap(err, "applying migration %d (%s)", m->version, m->name);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(s->db,
+			       "INSERT INTO schema_migrations (version, name, applied_at) "
+			       "VALUES (?1, ?2, ?3)",
+			       -1, &st, NULL) != SQLITE_OK) {
+		rc = db_fail(s, err, "recording a migration");
+		goto out;
+	}
+	sqlite3_bind_int(st, 1, m->version);
+	sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "recording a migration");
+out:
+	sqlite3_finalize(st);
+	if (rc) {
+		exec(s, "ROLLBACK", NULL);
+		return rc;
+	}
+	return exec(s, "COMMIT", err);
+}
+
+static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
+{
+	const struct nsh_store_migration *m;
+	size_t nr;
+	int have;
+	int rc;
+
+	rc = read_version(s, &have, err);
+	if (rc)
+		return rc;
+	if (have > NSH_STORE_SCHEMA_VERSION)
+		return nsh_err_set(
+			err, NSH_EVERSION,
+			"database '%s' has schema version %d, newer than this nightshift "
+			"supports (%d); upgrade nightshift",
+			s->path, have, NSH_STORE_SCHEMA_VERSION);
+	m = nsh_store_migrations(&nr);
+	for (size_t i = 0; i < nr && m[i].version <= target; i++) {
+		if (m[i].version <= have)
+			continue;
+		rc = apply_migration(s, &m[i], err);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/*
+ * Switch to WAL. Changing the journal mode needs a moment of exclusive
+ * access, which a concurrent opener may hold; retry within the busy timeout.
+ */
+static int set_wal(struct nsh_store *s, struct nsh_err *err)
+{
+	int64_t until = nsh_time_mono_ms() + NSH_STORE_BUSY_TIMEOUT_MS;
+	int rc;
+
+	for (;;) {
+		sqlite3_stmt *st = NULL;
+		bool wal = false;
+
+		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(st);
+			if (rc == SQLITE_ROW)
+				wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
+		}
+		sqlite3_finalize(st);
+		if (wal)
+			return 0;
+		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED && rc != SQLITE_ROW)
+			return db_fail(s, err, "enabling WAL");
+		if (nsh_time_mono_ms() > until)
+			return nsh_err_set(err, NSH_EBUSY, "database '%s' stays locked", s->path);
+		nsh_time_sleep_ms(5);
+	}
+}
+
+int nsh_store_open_version(const char *path, int version, struct nsh_store **ret,
+			   struct nsh_err *err)
+{
+	struct nsh_store *s = nsh_xcalloc(1, sizeof(*s));
+	int rc;
+
+	s->path = nsh_xstrdup(path);
+	if (sqlite3_open_v2(path, &s->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+				    SQLITE_OPEN_EXRESCODE,
+			    NULL) != SQLITE_OK) {
+		rc = nsh_err_set(err, NSH_EIO, "cannot open database '%s': %s", path,
+				 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, NSH_STORE_BUSY_TIMEOUT_MS);
+	rc = set_wal(s, err);
+	if (rc)
+		goto out;
+	/*
+	 * synchronous=NORMAL: in WAL mode a commit survives a crash of the
+	 * process; only a power loss can take the last commits back.
+	 */
+	rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", err);
+	if (rc)
+		goto out;
+	rc = migrate(s, version, err);
+out:
+	if (rc) {
+		nsh_store_close(s);
+		return rc;
+	}
+	*ret = s;
+	return 0;
+}
+
+int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err)
+{
+	return nsh_store_open_version(path, NSH_STORE_SCHEMA_VERSION, ret, err);
+}
+
+void nsh_store_close(struct nsh_store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s->path);
+	free(s);
+}
+
+int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err)
+{
+	return read_version(s, ret, err);
+}
+
+const char *nsh_store_path(const struct nsh_store *s)
+{
+	return s->path;
+}
+
+void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n)
+{
+	s->notify = n;
+}
+
+/* ---- transactions ---- */
+
+int nsh_store_begin(struct nsh_store *s, struct nsh_err *err)
+{
+	int rc;
+
+	if (s->in_txn)
+		return nsh_err_set(err, NSH_ECONFLICT, "a transaction is already open");
+	rc = exec(s, "BEGIN IMMEDIATE", err);
+	if (rc)
+		return rc;
+	s->in_txn = true;
+	s->txn_event = 0;
+	return 0;
+}
+
+int nsh_store_commit(struct nsh_store *s, struct nsh_err *err)
+{
+	int rc;
+
+	if (!s->in_txn)
+		return nsh_err_set(err, NSH_ECONFLICT, "no transaction is open");
+	rc = exec(s, "COMMIT", err);
+	if (rc) {
+		nsh_store_rollback(s);
+		return rc;
+	}
+	s->in_txn = false;
+	if (s->txn_event && s->notify)
+		nsh_notify_post(s->notify, s->txn_event);
+	return 0;
+}
+
+void nsh_store_rollback(struct nsh_store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		exec(s, "ROLLBACK", NULL);
+	s->in_txn = false;
+	s->txn_event = 0;
+}
+
+int nsh_store_data_version(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_DATA_VERSION, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(s, err, "reading the data version");
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- tasks ---- */
+
+void nsh_task_rec_release(struct nsh_task_rec *t)
+{
+	if (!t)
+		return;
+	free(t->id);
+	free(t->title);
+	free(t->state);
+	free(t->paused_from);
+	free(t->org);
+	free(t->brain);
+	free(t->recipe);
+	free(t->network);
+	free(t->error);
+	memset(t, 0, sizeof(*t));
+}
+
+static void task_from_row(sqlite3_stmt *st, struct nsh_task_rec *t)
+{
+	t->id = col_text(st, 0);
+	t->title = col_text(st, 1);
+	t->state = col_text(st, 2);
+	t->paused_from = col_text(st, 3);
+	t->org = col_text(st, 4);
+	t->brain = col_text(st, 5);
+	t->recipe = col_text(st, 6);
+	t->network = col_text(st, 7);
+	t->error = col_text(st, 8);
+	t->created_ms = sqlite3_column_int64(st, 9);
+	t->updated_ms = sqlite3_column_int64(st, 10);
+	t->deadline_ms = sqlite3_column_int64(st, 11);
+}
+
+int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_INSERT, err);
+	int64_t now = nsh_time_now_ms();
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, t->id);
+	bind_text(st, 2, t->title);
+	bind_text(st, 3, t->state);
+	bind_text(st, 4, t->paused_from);
+	bind_text(st, 5, t->org);
+	bind_text(st, 6, t->brain);
+	bind_text(st, 7, t->recipe);
+	bind_text(st, 8, t->network ? t->network : "integration");
+	bind_text(st, 9, t->error);
+	sqlite3_bind_int64(st, 10, t->created_ms ? t->created_ms : now);
+	sqlite3_bind_int64(st, 11, t->updated_ms ? t->updated_ms : now);
+	bind_ms(st, 12, t->deadline_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "adding a task");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_get(struct nsh_store *s, const char *id, struct nsh_task_rec *ret,
+		       struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		task_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	} else {
+		rc = db_fail(s, err, "reading a task");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+/* Whether the one-column query @id finds a row for @key; errors say yes. */
+static bool row_exists(struct nsh_store *s, enum stmt_id id, const char *key)
+{
+	sqlite3_stmt *st = stmt(s, id, NULL);
+	bool found;
+
+	if (!st)
+		return true;
+	bind_text(st, 1, key);
+	found = sqlite3_step(st) != SQLITE_DONE;
+	stmt_done(st);
+	return found;
+}
+
+bool nsh_store_task_exists(struct nsh_store *s, const char *id)
+{
+	return row_exists(s, ST_TASK_EXISTS, id);
+}
+
+int nsh_store_task_set_state(struct nsh_store *s, const char *id, const char *state,
+			     const char *paused_from, const char *error, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_SET_STATE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, paused_from);
+	bind_text(st, 4, error);
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a task");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_list(struct nsh_store *s, const char *state, size_t limit,
+			struct nsh_task_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, state ? ST_TASK_LIST_STATE : ST_TASK_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+	if (state)
+		bind_text(st, 2, state);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		task_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_task_list_release(struct nsh_task_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_task_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- jobs ---- */
+
+void nsh_job_rec_release(struct nsh_job_rec *j)
+{
+	if (!j)
+		return;
+	free(j->id);
+	free(j->task_id);
+	free(j->repo);
+	free(j->state);
+	free(j->step);
+	free(j->branch);
+	free(j->error);
+	memset(j, 0, sizeof(*j));
+}
+
+static void job_from_row(sqlite3_stmt *st, struct nsh_job_rec *j)
+{
+	j->id = col_text(st, 0);
+	j->task_id = col_text(st, 1);
+	j->repo = col_text(st, 2);
+	j->state = col_text(st, 3);
+	j->step = col_text(st, 4);
+	j->branch = col_text(st, 5);
+	j->error = col_text(st, 6);
+	j->position = sqlite3_column_int64(st, 7);
+	j->attempt = sqlite3_column_int64(st, 8);
+	j->created_ms = sqlite3_column_int64(st, 9);
+	j->updated_ms = sqlite3_column_int64(st, 10);
+}
+
+int nsh_store_job_insert(struct nsh_store *s, const struct nsh_job_rec *j, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_INSERT, err);
+	int64_t now = nsh_time_now_ms();
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, j->id);
+	bind_text(st, 2, j->task_id);
+	bind_text(st, 3, j->repo);
+	bind_text(st, 4, j->state);
+	bind_text(st, 5, j->step);
+	bind_text(st, 6, j->branch);
+	bind_text(st, 7, j->error);
+	sqlite3_bind_int64(st, 8, j->position);
+	sqlite3_bind_int64(st, 9, j->attempt);
+	sqlite3_bind_int64(st, 10, j->created_ms ? j->created_ms : now);
+	sqlite3_bind_int64(st, 11, j->updated_ms ? j->updated_ms : now);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "adding a job");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_get(struct nsh_store *s, const char *id, struct nsh_job_rec *ret,
+		      struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		job_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+	} else {
+		rc = db_fail(s, err, "reading a job");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+bool nsh_store_job_exists(struct nsh_store *s, const char *id)
+{
+	return row_exists(s, ST_JOB_EXISTS, id);
+}
+
+int nsh_store_job_set_state(struct nsh_store *s, const char *id, const char *state,
+			    const char *error, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_SET_STATE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, error);
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a job");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_list(struct nsh_store *s, const char *task_id, struct nsh_job_list *ret,
+		       struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		job_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing jobs");
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_job_list_release(struct nsh_job_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_job_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* ---- events ---- */
+
+void nsh_event_list_release(struct nsh_event_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->v[i].task_id);
+		free(l->v[i].job_id);
+		free(l->v[i].kind);
+		free(l->v[i].data);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char *job_id,
+			   const char *kind, const char *data, int64_t *ret_id, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_EVENT_APPEND, err);
+	int64_t id;
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	bind_text(st, 2, job_id);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, data ? data : "{}");
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, err, "appending an event");
+		goto out;
+	}
+	id = sqlite3_last_insert_rowid(s->db);
+	if (s->in_txn)
+		s->txn_event = id;
+	else if (s->notify)
+		nsh_notify_post(s->notify, id);
+	if (ret_id)
+		*ret_id = id;
+out:
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_events_after(struct nsh_store *s, int64_t after_id, const char *task_id, size_t max,
+			   struct nsh_event_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, task_id ? ST_EVENTS_AFTER_TASK : ST_EVENTS_AFTER, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, after_id);
+	sqlite3_bind_int64(st, 2, max ? (int64_t)max : -1);
+	if (task_id)
+		bind_text(st, 3, task_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_event_rec *e;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		e = &ret->v[ret->nr++];
+		e->id = sqlite3_column_int64(st, 0);
+		e->task_id = col_text(st, 1);
+		e->job_id = col_text(st, 2);
+		e->kind = col_text(st, 3);
+		e->data = col_text(st, 4);
+		e->created_ms = sqlite3_column_int64(st, 5);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "reading events");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_event_last_id(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_EVENT_LAST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+		*ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+		rc = 0;
+	} else {
+		rc = db_fail(s, err, "reading the last event id");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- specs ---- */
+
+int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *body,
+		       int64_t *ret_version, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SPEC_ADD, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	bind_text(st, 2, body);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (ret_version)
+			*ret_version = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_fail(s, err, "adding a spec");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version, char **ret_body,
+		       int64_t *ret_version, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, version ? ST_SPEC_GET : ST_SPEC_GET_LATEST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	if (version)
+		sqlite3_bind_int64(st, 2, version);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_body = col_text(st, 0);
+		if (ret_version)
+			*ret_version = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = version ? nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no spec version %lld",
+					   task_id, (long long)version)
+			     : nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no spec yet",
+					   task_id);
+	} else {
+		rc = db_fail(s, err, "reading a spec");
+	}
+	stmt_done(st);
+	return rc;
+}

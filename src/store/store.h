@@ -1,0 +1,211 @@
+/*
+ * The store: every byte of nightshift's state in one SQLite database
+ * ($NIGHTSHIFT_HOME/nightshift.db), and every SQL statement that touches it.
+ * Tables and columns are documented in docs/store.md.
+ *
+ * The database runs in WAL mode with a busy timeout, foreign keys on and
+ * STRICT tables. Opening it applies the pending migrations, each once, in
+ * its own transaction; a database written by a newer nightshift is refused.
+ *
+ * Several processes may open the same database at once. Write transactions
+ * start with BEGIN IMMEDIATE, so that a writer waits for the lock (up to the
+ * busy timeout) instead of failing half-way.
+ *
+ * Thread rules: a store handle (one SQLite connection) belongs to one
+ * thread at a time; give each thread its own handle.
+ */
+#ifndef NSH_STORE_STORE_H
+#define NSH_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nsh_err;
+struct nsh_notify;
+
+/* The schema version this build writes; see the migrations in store.c. */
+#define NSH_STORE_SCHEMA_VERSION 4
+
+/* How long a writer waits for another process's lock before giving up. */
+#define NSH_STORE_BUSY_TIMEOUT_MS 10000
+
+struct nsh_store;
+
+/**
+ * Open (creating if needed) the database at @path and migrate it to
+ * NSH_STORE_SCHEMA_VERSION. NSH_EVERSION when the file was written by a
+ * newer schema; NSH_EIO with SQLite's message otherwise. The caller closes
+ * the handle with nsh_store_close().
+ */
+int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err);
+
+/**
+ * Like nsh_store_open() but migrate only up to @version (0 leaves a fresh
+ * database empty). For tests of upgrades from earlier versions.
+ */
+int nsh_store_open_version(const char *path, int version, struct nsh_store **ret,
+			   struct nsh_err *err);
+
+/** Close the handle and finalize its statements. NULL ok. */
+void nsh_store_close(struct nsh_store *s);
+
+/** The schema version recorded in the database. */
+int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err);
+
+/** The database file name this handle was opened on (borrowed). */
+const char *nsh_store_path(const struct nsh_store *s);
+
+/**
+ * After each committed event, post its id to @n (may be NULL to stop), so
+ * that waiters in this process wake at once. @n must outlive the handle.
+ */
+void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n);
+
+/**
+ * Transactions. nsh_store_begin() takes the write lock (BEGIN IMMEDIATE);
+ * nested calls are an error. nsh_store_rollback() is safe to call when no
+ * transaction is open.
+ */
+int nsh_store_begin(struct nsh_store *s, struct nsh_err *err);
+int nsh_store_commit(struct nsh_store *s, struct nsh_err *err);
+void nsh_store_rollback(struct nsh_store *s);
+
+/**
+ * A number that changes whenever another connection commits to the
+ * database (SQLite's data_version): a cheap test of whether to re-read.
+ */
+int nsh_store_data_version(struct nsh_store *s, int64_t *ret, struct nsh_err *err);
+
+/* ---- tasks ---- */
+
+struct nsh_task_rec {
+	char *id;	     /* "t-7f3a9c" */
+	char *title;	     /* the task text as the user gave it */
+	char *state;	     /* a task state name (task/task.h) */
+	char *paused_from;   /* state to return to on resume, or NULL */
+	char *org;	     /* organisation, or NULL */
+	char *brain;	     /* "recipe", "llm" or NULL before analysis */
+	char *recipe;	     /* recipe id, or NULL */
+	char *network;	     /* network level name */
+	char *error;	     /* why it failed, or NULL */
+	int64_t created_ms;  /* epoch milliseconds */
+	int64_t updated_ms;  /* last change of any column */
+	int64_t deadline_ms; /* 0 for none */
+};
+
+/** Free the strings of @t and zero it. NULL ok. */
+void nsh_task_rec_release(struct nsh_task_rec *t);
+
+/** Insert a task row; NSH_EEXIST if the id is taken. */
+int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, struct nsh_err *err);
+/** Read one task; NSH_ENOTFOUND naming it when absent. */
+int nsh_store_task_get(struct nsh_store *s, const char *id, struct nsh_task_rec *ret,
+		       struct nsh_err *err);
+/** Whether a task with @id exists (errors count as "exists", to be safe for id picking). */
+bool nsh_store_task_exists(struct nsh_store *s, const char *id);
+/**
+ * Set a task's state, paused_from and error (NULL clears them) and bump
+ * updated_ms. NSH_ENOTFOUND when absent.
+ */
+int nsh_store_task_set_state(struct nsh_store *s, const char *id, const char *state,
+			     const char *paused_from, const char *error, struct nsh_err *err);
+
+/**
+ * Tasks, newest first: at most @limit (0: no limit), only those in @state
+ * when it is not NULL. The caller frees with nsh_task_list_release().
+ */
+struct nsh_task_list {
+	struct nsh_task_rec *v; /* rows */
+	size_t nr;		/* rows in use */
+	size_t alloc;		/* rows allocated */
+};
+int nsh_store_task_list(struct nsh_store *s, const char *state, size_t limit,
+			struct nsh_task_list *ret, struct nsh_err *err);
+void nsh_task_list_release(struct nsh_task_list *l);
+
+/* ---- jobs (one repository of a task) ---- */
+
+struct nsh_job_rec {
+	char *id;	  /* "j-1c9e04" */
+	char *task_id;	  /* owning task */
+	char *repo;	  /* "org/name" */
+	char *state;	  /* a job state name (task/task.h) */
+	char *step;	  /* last completed step, or NULL */
+	char *branch;	  /* work branch, or NULL */
+	char *error;	  /* why it failed, or NULL */
+	int64_t position; /* order in the plan, 0 first */
+	int64_t attempt;  /* 0 for the first attempt */
+	int64_t created_ms;
+	int64_t updated_ms;
+};
+
+void nsh_job_rec_release(struct nsh_job_rec *j);
+int nsh_store_job_insert(struct nsh_store *s, const struct nsh_job_rec *j, struct nsh_err *err);
+int nsh_store_job_get(struct nsh_store *s, const char *id, struct nsh_job_rec *ret,
+		      struct nsh_err *err);
+bool nsh_store_job_exists(struct nsh_store *s, const char *id);
+int nsh_store_job_set_state(struct nsh_store *s, const char *id, const char *state,
+			    const char *error, struct nsh_err *err);
+
+struct nsh_job_list {
+	struct nsh_job_rec *v;
+	size_t nr;
+	size_t alloc;
+};
+/** The jobs of @task_id in plan order. */
+int nsh_store_job_list(struct nsh_store *s, const char *task_id, struct nsh_job_list *ret,
+		       struct nsh_err *err);
+void nsh_job_list_release(struct nsh_job_list *l);
+
+/* ---- events: the append-only log every client renders from ---- */
+
+struct nsh_event_rec {
+	int64_t id;	    /* strictly increasing, never reused */
+	char *task_id;	    /* NULL for events of the whole daemon */
+	char *job_id;	    /* NULL when not about one job */
+	char *kind;	    /* "task.state", "job.state", "log", ... */
+	char *data;	    /* a JSON object */
+	int64_t created_ms; /* epoch milliseconds */
+};
+
+struct nsh_event_list {
+	struct nsh_event_rec *v;
+	size_t nr;
+	size_t alloc;
+};
+
+void nsh_event_list_release(struct nsh_event_list *l);
+
+/**
+ * Append an event. @data is a JSON object in text form (NULL for "{}");
+ * invalid JSON is refused. The new id goes to @ret_id (may be NULL). Inside
+ * a transaction the event becomes visible at commit.
+ */
+int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char *job_id,
+			   const char *kind, const char *data, int64_t *ret_id,
+			   struct nsh_err *err);
+
+/**
+ * Append to @ret the events with id > @after_id, oldest first, at most @max
+ * (0: no limit), only those of @task_id when it is not NULL.
+ */
+int nsh_store_events_after(struct nsh_store *s, int64_t after_id, const char *task_id, size_t max,
+			   struct nsh_event_list *ret, struct nsh_err *err);
+
+/** The id of the newest event (0 when there is none). */
+int nsh_store_event_last_id(struct nsh_store *s, int64_t *ret, struct nsh_err *err);
+
+/* ---- specs (versioned task specs) ---- */
+
+/** Store a new version of a task's spec; its number (1, 2, ...) goes to @ret_version. */
+int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *body,
+		       int64_t *ret_version, struct nsh_err *err);
+/**
+ * The spec of @task_id at @version (0: the newest); the body is the caller's
+ * to free. NSH_ENOTFOUND when there is none.
+ */
+int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version, char **ret_body,
+		       int64_t *ret_version, struct nsh_err *err);
+
+#endif

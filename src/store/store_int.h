@@ -1,0 +1,19 @@
+/*
+ * Internals shared by the files of the store module; no other module
+ * includes this header.
+ */
+#ifndef NSH_STORE_STORE_INT_H
+#define NSH_STORE_STORE_INT_H
+
+#include <stddef.h>
+
+struct nsh_store_migration {
+	int version;	  /* 1, 2, ...: consecutive */
+	const char *name; /* what it adds, recorded in schema_migrations */
+	const char *sql;  /* statements run in one transaction */
+};
+
+/** The migrations in version order; their count goes to @ret_nr. */
+const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr);
+
+#endif
