@@ -11,6 +11,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
 
 struct nsh_err;
 struct nsh_store;
@@ -47,7 +50,10 @@ int nsh_cli_run(const struct nsh_cli_cmd *const *cmds, size_t ncmds, int argc, c
 /** Print "nightshift: error: <msg>" and return the exit code for @err. */
 int nsh_cli_fail(const struct nsh_err *err);
 
-/** Print "nightshift: usage: nightshift <usage>" (plus an optional reason); returns 2. */
+/**
+ * Print "nightshift: error: <reason> (usage: nightshift <usage>)" as one
+ * line (without the usage part when @cmd is NULL); returns 2.
+ */
 int nsh_cli_usage(const struct nsh_cli_cmd *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -56,6 +62,12 @@ int nsh_cli_usage(const struct nsh_cli_cmd *cmd, const char *fmt, ...)
  * closes the store with nsh_store_close().
  */
 int nsh_cli_open_store(struct nsh_cli *cli, struct nsh_store **ret, struct nsh_err *err);
+
+/** Print @v (not consumed) as indented JSON followed by a newline. */
+void nsh_cli_print_json(const json_t *v);
+
+/** "4s", "3m", "2h", "5d": how long ago @ms (epoch milliseconds) was. */
+void nsh_cli_age(int64_t ms, char out[16]);
 
 /* Commands; src/main.c lists them. */
 extern const struct nsh_cli_cmd nsh_cmd_help;
