@@ -113,7 +113,7 @@ static int parse_name(const char *const *names, int count, const char *name, con
 
 int nsh_task_state_parse(const char *name, enum nsh_task_state *ret, struct nsh_err *err)
 {
-	int v;
+	int v = 0;
 	int rc = parse_name(task_names, NSH_TASK_STATE_COUNT, name, "task", &v, err);
 
 	if (!rc)
@@ -123,7 +123,7 @@ int nsh_task_state_parse(const char *name, enum nsh_task_state *ret, struct nsh_
 
 int nsh_job_state_parse(const char *name, enum nsh_job_state *ret, struct nsh_err *err)
 {
-	int v;
+	int v = 0;
 	int rc = parse_name(job_names, NSH_JOB_STATE_COUNT, name, "job", &v, err);
 
 	if (!rc)
