@@ -129,10 +129,13 @@ format:
 check-format:
 	@clang-format --dry-run -Werror $(FORMAT_SRC) && echo "check-format: ok"
 
-# Every source file must include core/banned.h (after its system headers).
+# Every source file must include core/banned.h, as its last include (after
+# every system header, whose declarations its macros would break).
 check-banned:
-	@bad=$$(grep -L '#include "core/banned.h"' $(LIB_SRC) src/main.c); \
-	if [ -n "$$bad" ]; then echo "missing #include \"core/banned.h\" in: $$bad" >&2; exit 1; fi
+	@bad=$$(for f in $(LIB_SRC) src/main.c; do \
+		awk '/^#include/ { last = $$0 } END { if (last != "#include \"core/banned.h\"") print FILENAME }' $$f; \
+	done); \
+	if [ -n "$$bad" ]; then echo "#include \"core/banned.h\" must be the last include in: $$bad" >&2; exit 1; fi
 
 clean:
 	rm -rf build nightshift

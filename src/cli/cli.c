@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,12 @@
 
 #include "config/config.h"
 #include "core/alloc.h"
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
 #include "store/store.h"
+
+#include "core/banned.h"
 
 #define GLOBAL_USAGE "nightshift [--home DIR] [--log-level LEVEL] COMMAND [ARGS...]"
 
@@ -181,6 +183,11 @@ int nsh_cli_run(const struct nsh_cli_cmd *const *cmds, size_t ncmds, int argc, c
 		g_nsh_log_level = l;
 	}
 	cli.home = home;
+	/*
+	 * Subprocesses are reaped by their runner; an inherited "ignore"
+	 * would let the kernel reap them first and lose their exit status.
+	 */
+	signal(SIGCHLD, SIG_DFL);
 	/* Everything under the home is private: the database holds secrets. */
 	umask(077);
 	cli.tty = isatty(STDOUT_FILENO);

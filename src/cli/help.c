@@ -7,9 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "core/banned.h"
 #include "core/json.h"
 #include "store/store.h"
+
+#include "core/banned.h"
 
 #define NSH_VERSION "0.1.0"
 

@@ -9,11 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/time.h"
 #include "store/store.h"
 #include "task/task.h"
+
+#include "core/banned.h"
 
 /* How many recent events "show" prints unless told otherwise. */
 #define SHOW_EVENTS 20

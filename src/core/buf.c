@@ -5,9 +5,10 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/str.h"
+
+#include "core/banned.h"
 
 /* Shared storage of every buffer that owns no memory; only ever holds "". */
 char nsh_buf_empty[1];

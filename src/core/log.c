@@ -7,8 +7,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/banned.h"
 #include "core/time.h"
+
+#include "core/banned.h"
 
 int g_nsh_log_level = NSH_LOG_WARN;
 int g_nsh_log_fd = STDERR_FILENO;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+
 #include "core/banned.h"
 
 struct nsh_notify {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+
 #include "core/banned.h"
 
 struct nsh_str nsh_str_from(const char *s)

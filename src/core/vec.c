@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+
 #include "core/banned.h"
 
 /* Shared storage of every vector that owns no memory; only ever holds NULL. */

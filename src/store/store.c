@@ -10,11 +10,12 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/notify.h"
 #include "core/time.h"
 #include "store/store_int.h"
+
+#include "core/banned.h"
 
 enum stmt_id {
 	ST_TASK_INSERT,

@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/notify.h"
 #include "core/time.h"
 #include "store/store.h"
+
+#include "core/banned.h"
 
 /*
  * How often a subscriber looks for commits made by other processes. The

@@ -8,12 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/banned.h"
 #include "core/err.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/time.h"
 #include "store/store.h"
+
+#include "core/banned.h"
 
 static const char *const task_names[NSH_TASK_STATE_COUNT] = {
 	[NSH_TASK_QUEUED] = "queued",	[NSH_TASK_ANALYZING] = "analyzing",
