@@ -34,9 +34,15 @@ int64_t nsh_time_mono_ns(void)
 
 char *nsh_time_iso8601(int64_t ms, char out[NSH_TIME_ISO_MAX])
 {
-	time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-	int frac = (int)(ms - (int64_t)secs * 1000);
+	/* floor division without computing ms - 999, which overflows at INT64_MIN */
+	time_t secs = (time_t)(ms / 1000);
+	int frac = (int)(ms % 1000);
 	struct tm tm;
+
+	if (frac < 0) {
+		frac += 1000;
+		secs--;
+	}
 
 	if (!gmtime_r(&secs, &tm)) {
 		snprintf(out, NSH_TIME_ISO_MAX, "invalid-time");
@@ -55,6 +61,21 @@ static int days_in_month(int year, int mon)
 	return mon == 2 && leap ? 29 : days[mon - 1];
 }
 
+/*
+ * True when @s starts with "DDDD-DD-DDTDD:DD:DD" exactly: sscanf's %d alone
+ * would also take blanks and signs ("2026-+1-01T00:00: 5Z").
+ */
+static bool iso_shape_ok(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+
+	for (size_t i = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] == 'd' ? s[i] < '0' || s[i] > '9' : s[i] != shape[i])
+			return false;
+	}
+	return true;
+}
+
 int nsh_time_parse_iso8601(const char *s, int64_t *ret_ms, struct nsh_err *err)
 {
 	int y, mo, d, h, mi, sec, used = 0;
@@ -63,7 +84,8 @@ int nsh_time_parse_iso8601(const char *s, int64_t *ret_ms, struct nsh_err *err)
 	const char *p;
 	time_t t;
 
-	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
+	if (!iso_shape_ok(s) ||
+	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) != 6 ||
 	    used != 19)
 		goto bad;
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
