@@ -6,8 +6,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/banned.h"
 #include "core/err.h"
+
+#include "core/banned.h"
 
 static int64_t clock_ns(clockid_t id)
 {
