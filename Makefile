@@ -7,6 +7,8 @@
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
+# Keep object files of tests and fuzzers between runs.
+.SECONDARY:
 
 CC    ?= cc
 CLANG ?= clang
