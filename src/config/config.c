@@ -467,49 +467,6 @@ out:
 	return rc;
 }
 
-/* Parse "512", "10K", "25M", "10G", "1T" (powers of 1024). */
-static bool parse_size(const char *s, uint64_t *ret)
-{
-	uint64_t n = 0;
-	int shift = 0;
-	const char *p;
-
-	for (p = s; *p >= '0' && *p <= '9'; p++) {
-		uint64_t d = (uint64_t)(*p - '0');
-
-		if (n > (UINT64_MAX - d) / 10)
-			return false;
-		n = n * 10 + d;
-	}
-	if (p == s)
-		return false;
-	switch (*p) {
-	case 'k':
-	case 'K':
-		shift = 10;
-		break;
-	case 'm':
-	case 'M':
-		shift = 20;
-		break;
-	case 'g':
-	case 'G':
-		shift = 30;
-		break;
-	case 't':
-	case 'T':
-		shift = 40;
-		break;
-	default:
-		break;
-	}
-	if (shift)
-		p++;
-	if (*p || n > UINT64_MAX >> shift)
-		return false;
-	*ret = n << shift;
-	return true;
-}
 
 int nsh_config_get_size(const struct nsh_config *cfg, const char *section, const char *key,
 			uint64_t def, uint64_t *ret, struct nsh_err *err)
@@ -524,7 +481,7 @@ int nsh_config_get_size(const struct nsh_config *cfg, const char *section, const
 		*ret = def;
 		goto out;
 	}
-	if (!parse_size(v, &n)) {
+	if (!nsh_parse_size(v, &n)) {
 		rc = bad_value(cfg, section, key, v, &envbuf, e,
 			       "a size such as '512', '10K', '25M' or '10G'", err);
 		goto out;

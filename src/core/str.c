@@ -1,5 +1,6 @@
 #include "core/str.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -70,4 +71,47 @@ char *nsh_str_dup(struct nsh_str s)
 bool nsh_starts_with(const char *s, const char *prefix)
 {
 	return !strncmp(s, prefix, strlen(prefix));
+}
+
+bool nsh_parse_size(const char *s, uint64_t *ret)
+{
+	uint64_t n = 0;
+	int shift = 0;
+	const char *p;
+
+	for (p = s; *p >= '0' && *p <= '9'; p++) {
+		uint64_t d = (uint64_t)(*p - '0');
+
+		if (n > (UINT64_MAX - d) / 10)
+			return false;
+		n = n * 10 + d;
+	}
+	if (p == s)
+		return false;
+	switch (*p) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		break;
+	case 't':
+	case 'T':
+		shift = 40;
+		break;
+	default:
+		break;
+	}
+	if (shift)
+		p++;
+	if (*p || n > UINT64_MAX >> shift)
+		return false;
+	*ret = n << shift;
+	return true;
 }

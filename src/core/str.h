@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct nsh_str {
 	const char *p; /* first byte; may be NULL when len == 0 */
@@ -37,6 +38,13 @@ struct nsh_str nsh_str_trim(struct nsh_str s);
 bool nsh_str_split(struct nsh_str s, char sep, struct nsh_str *ret_head, struct nsh_str *ret_tail);
 /** A NUL-terminated copy; the caller frees it. */
 char *nsh_str_dup(struct nsh_str s);
+
+/**
+ * Parse a byte count: digits with an optional K, M, G or T suffix (powers
+ * of 1024, either case), e.g. "512", "10K", "25M". False on anything else
+ * or on overflow.
+ */
+bool nsh_parse_size(const char *s, uint64_t *ret);
 
 /** True when @s starts with @prefix (both NUL-terminated). */
 bool nsh_starts_with(const char *s, const char *prefix);
