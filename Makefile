@@ -36,12 +36,14 @@ FUZZ_LDFLAGS := -fsanitize=fuzzer,address,undefined
 LIB_SRC    := $(sort $(shell find src -name '*.c' ! -path src/main.c))
 UNIT_SRC   := $(sort $(wildcard tests/unit/test_*.c))
 HELPER_SRC := $(sort $(wildcard tests/helpers/*.c))
+INSIDE_SRC := $(sort $(wildcard tests/sandbox/*.c))
 BENCH_SRC  := $(sort $(wildcard bench/*.c))
 FUZZ_SRC   := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FORMAT_SRC := $(sort $(shell find src tests bench -name '*.[ch]'))
 
 UNIT_BIN   := $(UNIT_SRC:%.c=build/asan/%)
 HELPER_BIN := $(HELPER_SRC:%.c=build/asan/%)
+INSIDE_BIN := $(INSIDE_SRC:%.c=build/plain/%)
 BENCH_BIN  := $(BENCH_SRC:%.c=build/rel/%)
 FUZZ_BIN   := $(FUZZ_SRC:%.c=build/fuzz/%)
 
@@ -87,7 +89,13 @@ build/asan/nightshift: build/asan/src/main.o build/asan/libnsh.a
 build/asan/tests/%: build/asan/tests/%.o build/asan/libnsh.a
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-test-build: build/asan/nightshift $(UNIT_BIN) $(HELPER_BIN)
+# Programs that run inside a sandbox: static, without sanitizers (LeakSanitizer
+# needs ptrace, which the sandbox denies).
+build/plain/tests/sandbox/%: tests/sandbox/%.c
+	@mkdir -p $(@D)
+	$(CC) -std=gnu11 -D_GNU_SOURCE -O1 -Wall -Wextra -Werror -static -o $@ $<
+
+test-build: build/asan/nightshift $(UNIT_BIN) $(HELPER_BIN) $(INSIDE_BIN)
 
 # The last line printed is "N passed, N failed". With CI=true the format
 # check and a fuzz smoke run come first.
