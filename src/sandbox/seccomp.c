@@ -214,6 +214,24 @@ static int add_ioctls_and_sockets(scmp_filter_ctx ctx, unsigned flags, struct ns
 	}
 	cmp = (struct scmp_arg_cmp){0, SCMP_CMP_MASKED_EQ, LOW32, AF_VSOCK};
 	ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), "socket", 1, &cmp, err);
+	if (ret < 0)
+		goto out;
+	/*
+	 * Packet sockets and raw IP sockets: a job never needs to forge
+	 * packets, and the egress proxy decides on host names, which raw
+	 * packets would sidestep. (The type's low nibble is the socket type;
+	 * SOCK_CLOEXEC and SOCK_NONBLOCK live above it.)
+	 */
+	cmp = (struct scmp_arg_cmp){0, SCMP_CMP_MASKED_EQ, LOW32, AF_PACKET};
+	ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), "socket", 1, &cmp, err);
+	for (int fam = 0; ret >= 0 && fam < 2; fam++) {
+		struct scmp_arg_cmp two[2] = {
+			{0, SCMP_CMP_MASKED_EQ, LOW32, fam ? AF_INET6 : AF_INET},
+			{1, SCMP_CMP_MASKED_EQ, 0xf, SOCK_RAW},
+		};
+
+		ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(socket), "socket", 2, two, err);
+	}
 	if (ret < 0 || !(flags & NSH_SECCOMP_NO_NET))
 		goto out;
 	/*

@@ -179,7 +179,7 @@ static int fork_bomb(void)
 	}
 	fprintf(stderr, "forked %d\n", n);
 	puts(ename(e));
-	kill(0, SIGKILL);
+	/* The sandbox's init kills the paused children once we exit. */
 	return 0;
 }
 
