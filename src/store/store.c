@@ -483,26 +483,42 @@ int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, str
 	return rc;
 }
 
-int nsh_store_task_get(struct nsh_store *s, const char *id, struct nsh_task_rec *ret,
-		       struct nsh_err *err)
+/*
+ * Read the one row that statement @id finds for @key into @row with @fill;
+ * NSH_ENOTFOUND ("no @kind '@key'") when there is none.
+ */
+static int get_row(struct nsh_store *s, enum stmt_id id, const char *key,
+		   void (*fill)(sqlite3_stmt *, void *), void *row, const char *kind,
+		   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_GET, err);
+	sqlite3_stmt *st = stmt(s, id, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	bind_text(st, 1, id);
+	bind_text(st, 1, key);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		task_from_row(st, ret);
+		fill(st, row);
 		rc = 0;
 	} else if (rc == SQLITE_DONE) {
-		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no %s '%s'", kind, key);
 	} else {
-		rc = db_fail(s, err, "reading a task");
+		rc = db_fail(s, err, "reading a row");
 	}
 	stmt_done(st);
 	return rc;
+}
+
+static void fill_task(sqlite3_stmt *st, void *row)
+{
+	task_from_row(st, row);
+}
+
+int nsh_store_task_get(struct nsh_store *s, const char *id, struct nsh_task_rec *ret,
+		       struct nsh_err *err)
+{
+	return get_row(s, ST_TASK_GET, id, fill_task, ret, "task", err);
 }
 
 /* Whether the one-column query @id finds a row for @key; errors say yes. */
@@ -632,26 +648,15 @@ int nsh_store_job_insert(struct nsh_store *s, const struct nsh_job_rec *j, struc
 	return rc;
 }
 
+static void fill_job(sqlite3_stmt *st, void *row)
+{
+	job_from_row(st, row);
+}
+
 int nsh_store_job_get(struct nsh_store *s, const char *id, struct nsh_job_rec *ret,
 		      struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_GET, err);
-	int rc;
-
-	if (!st)
-		return err ? err->code : NSH_EIO;
-	bind_text(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		job_from_row(st, ret);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
-	} else {
-		rc = db_fail(s, err, "reading a job");
-	}
-	stmt_done(st);
-	return rc;
+	return get_row(s, ST_JOB_GET, id, fill_job, ret, "job", err);
 }
 
 bool nsh_store_job_exists(struct nsh_store *s, const char *id)
