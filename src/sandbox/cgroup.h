@@ -1,0 +1,191 @@
+/*
+ * Per-sandbox control groups: resource limits (memory, pids, cpu), usage
+ * figures, freeze/thaw and kill, across the cgroup v2 tree and the v1
+ * hierarchies of hybrid hosts.
+ *
+ * A sandbox named N created by process P lives at
+ * "<hierarchy>/<P's own cgroup>/nightshift/P.N" in every hierarchy it uses,
+ * so that its limits nest under whatever limits P itself runs with and a
+ * later run can tell leftovers of a dead owner (nsh_cgroup_cleanup_stale()).
+ *
+ * For each resource the v2 tree is preferred when its controller is enabled
+ * there (or can be enabled in P's own cgroup.subtree_control), then the v1
+ * hierarchy of that controller; a limit that neither can enforce is refused,
+ * never dropped. The v2 tree is always joined when it is writable, for
+ * cgroup.freeze, cgroup.kill, cpu.stat and clone3(CLONE_INTO_CGROUP), even
+ * when no controller is enabled in it. On pure v2 hosts the owner's own
+ * cgroup must allow enabling controllers below it: a non-root cgroup that
+ * holds processes cannot (the "no internal processes" rule), so a daemon
+ * under systemd needs Delegate=yes and to move itself into a leaf first.
+ *
+ * All functions need write access to the cgroup file systems (root, or a
+ * delegated subtree). Thread rules: a struct nsh_cgroup belongs to one
+ * thread at a time; different sandboxes may be handled concurrently.
+ */
+#ifndef NSH_SANDBOX_CGROUP_H
+#define NSH_SANDBOX_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct nsh_err;
+
+/* How long freeze/thaw waits for the cgroup to reach the state. */
+#define NSH_CGROUP_FREEZE_WAIT_MS 2000
+/* How long kill (and destroy) waits for the cgroup to become empty. */
+#define NSH_CGROUP_KILL_WAIT_MS 5000
+
+struct nsh_cgroup_limits {
+	uint64_t memory; /* bytes, 0: none; swap is disabled too where possible */
+	uint64_t pids;	 /* tasks (processes and threads), 0: none */
+	double cpus;	 /* CPUs as quota/period (1.5: 150 ms per 100 ms), 0: none */
+};
+
+struct nsh_cgroup_usage {
+	uint64_t
+		memory_peak; /* bytes: v2 memory.peak or v1 memory.max_usage_in_bytes; 0: unknown */
+	uint64_t cpu_usec;   /* v2 cpu.stat usage_usec or v1 cpuacct.usage / 1000; 0: unknown */
+	uint64_t pids_current;	/* tasks now (pids.current, else threads of the sandbox's cgroup) */
+	uint64_t oom_kills;	/* processes killed by the OOM killer inside the sandbox */
+	uint64_t pids_max_hits; /* forks refused by the pids limit; 0 without a pids controller */
+};
+
+/* The resources nsh_cgroup_via() reports on. */
+enum nsh_cgroup_res {
+	NSH_CGROUP_RES_MEMORY,	  /* memory limit and usage */
+	NSH_CGROUP_RES_PIDS,	  /* pids limit and usage */
+	NSH_CGROUP_RES_CPU,	  /* cpu bandwidth limit */
+	NSH_CGROUP_RES_CPU_USAGE, /* cpu time used */
+	NSH_CGROUP_RES_FREEZE,	  /* freeze and thaw */
+	NSH_CGROUP_RES_KILL,	  /* kill everything */
+	NSH_CGROUP_RES_NR
+};
+
+/* What serves a resource for one sandbox. */
+enum nsh_cgroup_via {
+	NSH_CGROUP_VIA_NONE,	/* unavailable (or not needed: no limit asked for) */
+	NSH_CGROUP_VIA_V1,	/* a cgroup v1 hierarchy */
+	NSH_CGROUP_VIA_V2,	/* the cgroup v2 tree */
+	NSH_CGROUP_VIA_SIGNALS, /* kill only: SIGKILL to each member, repeated until empty */
+};
+
+/* One sandbox's cgroups across the v2 tree and the v1 hierarchies. */
+struct nsh_cgroup;
+
+/**
+ * Create the cgroups of sandbox @name (letters, digits, '_', '-' and '.',
+ * not starting with '.', at most 64 bytes) in every hierarchy it needs, set
+ * the limits in @lim (NULL: none) and return the new handle in @ret, which
+ * the caller releases with nsh_cgroup_destroy(). Besides the v2 tree, the
+ * v1 hierarchies joined are: memory always (for usage figures) unless v2
+ * has it, pids and cpu only for a limit, cpuacct when v2 has no cpu.stat,
+ * freezer when v2 has no cgroup.freeze.
+ *
+ * Errors: NSH_EINVAL for a bad name or cpus outside 0.01 to 4096 (0: none);
+ * NSH_EDENIED naming the limit when no hierarchy can enforce it;
+ * NSH_EEXIST when this process already has a sandbox of that name;
+ * NSH_EDENIED/NSH_EIO naming the path for file-system failures. On failure
+ * nothing is left behind.
+ */
+int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
+		      struct nsh_cgroup **ret, struct nsh_err *err);
+
+/**
+ * An O_DIRECTORY|O_CLOEXEC descriptor of the sandbox's v2 cgroup for
+ * clone3(CLONE_INTO_CGROUP), or -1 when the v2 tree is not used. Borrowed:
+ * valid until nsh_cgroup_destroy(). A process started that way still has to
+ * be put into the v1 hierarchies with nsh_cgroup_attach_v1().
+ */
+int nsh_cgroup_v2_fd(const struct nsh_cgroup *cg);
+
+/**
+ * Move process @pid into the sandbox: write it to cgroup.procs in every
+ * hierarchy used, v2 included. Errors (NSH_ENOTFOUND when @pid is gone,
+ * NSH_EIO, ...) name the file; the process may then be in some of the
+ * hierarchies already, so the caller should kill it.
+ */
+int nsh_cgroup_attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err);
+
+/**
+ * Like nsh_cgroup_attach(), for a process that was started with
+ * clone3(CLONE_INTO_CGROUP, nsh_cgroup_v2_fd()): only the v1 hierarchies are
+ * written. Does nothing on a pure v2 host.
+ */
+int nsh_cgroup_attach_v1(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err);
+
+/**
+ * Freeze (@frozen true) or thaw every process of the sandbox and wait, at
+ * most NSH_CGROUP_FREEZE_WAIT_MS, until the kernel reports the new state:
+ * v2 cgroup.freeze and cgroup.events "frozen", else the v1 freezer's
+ * freezer.state. A freeze that does not complete in time is undone and fails
+ * with NSH_ETIMEOUT. NSH_EDENIED when neither is available.
+ */
+int nsh_cgroup_freeze(struct nsh_cgroup *cg, bool frozen, struct nsh_err *err);
+
+/**
+ * Kill every process of the sandbox (and of cgroups below it) with SIGKILL
+ * and wait until none is left, at most NSH_CGROUP_KILL_WAIT_MS (then
+ * NSH_ETIMEOUT). Uses v2 cgroup.kill when available; otherwise signals each
+ * member through a pidfd that is checked against cgroup.procs, so a
+ * recycled pid is never hit, and repeats until the cgroups are empty. A v1
+ * freezer cgroup is thawed, since frozen v1 tasks do not die until thawed.
+ * Killed processes still have to be reaped by their parents.
+ */
+int nsh_cgroup_kill(struct nsh_cgroup *cg, struct nsh_err *err);
+
+/** True when no live process is left in any of the sandbox's cgroups. */
+bool nsh_cgroup_empty(struct nsh_cgroup *cg);
+
+/**
+ * Fill @ret with the sandbox's usage figures (fields that no hierarchy
+ * provides are 0). Errors name the file that could not be read.
+ */
+int nsh_cgroup_usage(struct nsh_cgroup *cg, struct nsh_cgroup_usage *ret, struct nsh_err *err);
+
+/**
+ * Kill what is left (as nsh_cgroup_kill()), remove the sandbox's cgroup in
+ * every hierarchy (sub-cgroups first) and free @cg, also on failure; the
+ * error then names the cgroup left behind, which nsh_cgroup_cleanup_stale()
+ * removes after this process has exited. NULL ok.
+ */
+int nsh_cgroup_destroy(struct nsh_cgroup *cg, struct nsh_err *err);
+
+/**
+ * Remove the leftovers of crashed runs: every "nightshift/<pid>.<name>"
+ * cgroup below this process's own cgroups whose owner <pid> no longer
+ * exists has its processes killed and is removed from every hierarchy.
+ * Sandboxes of live owners are left alone. @ret_removed (may be NULL) gets
+ * the number of sandboxes removed. The "nightshift" directories themselves
+ * are removed too when no sandbox is left in them, so that the owner's own
+ * cgroup can be removed by whoever made it; call this at shutdown as well
+ * as at startup. Continues past failures and returns the first one. A
+ * recycled owner pid keeps its leftovers until it exits too. Owners are
+ * told apart by pid, so daemons sharing one cgroup must share a pid
+ * namespace: a sandbox holding processes invisible from here (another pid
+ * namespace) is never touched, but an empty one of such an owner would be
+ * removed.
+ */
+int nsh_cgroup_cleanup_stale(unsigned *ret_removed, struct nsh_err *err);
+
+/**
+ * Which hierarchy serves @res for this sandbox; @ret_dir (may be NULL) gets
+ * the cgroup directory used for it (borrowed, valid until destroy), or NULL.
+ */
+enum nsh_cgroup_via nsh_cgroup_via(const struct nsh_cgroup *cg, enum nsh_cgroup_res res,
+				   const char **ret_dir);
+
+/**
+ * One line for probe and usage reports, such as "memory: v1, pids: v1,
+ * cpu: v1, cpu usage: v2, freeze: v2, kill: v2". Borrowed from @cg.
+ */
+const char *nsh_cgroup_describe(const struct nsh_cgroup *cg);
+
+#ifdef NSH_TESTING
+/* Test hook: pretend the v1 hierarchies and/or the v2 tree are not mounted. */
+# define NSH_CGROUP_TESTING_HIDE_V1 1u
+# define NSH_CGROUP_TESTING_HIDE_V2 2u
+void nsh_cgroup_testing_hide(unsigned what);
+#endif
+
+#endif

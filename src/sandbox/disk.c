@@ -1,0 +1,519 @@
+/*
+ * Disk quota through loop-mounted ext4 images. Only mkfs.ext4 is run as a
+ * program; attaching (loop-control, LOOP_CONFIGURE), mounting and cleaning
+ * up are system calls. Leftovers are found through /proc/self/mountinfo and
+ * the loop devices' backing_file in sysfs.
+ */
+#include "sandbox/disk.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/loop.h>
+#include <linux/magic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/proc.h"
+#include "core/vec.h"
+
+#include "core/banned.h"
+
+#define DISK_LOOP_TRIES	   16		     /* LOOP_CTL_GET_FREE races lost before giving up */
+#define DISK_MOUNTINFO_MAX ((size_t)4 << 20) /* /proc/self/mountinfo */
+#define DISK_SYSFS_MAX	   ((size_t)8192)    /* a sysfs attribute */
+
+struct nsh_disk {
+	char *image;	      /* the image file */
+	char *mountpoint;     /* where it is mounted */
+	char *device;	      /* "/dev/loopN" */
+	dev_t dev;	      /* st_dev of the mounted file system */
+	bool made_mountpoint; /* nsh_disk_create() created the mount point */
+};
+
+static void disk_free(struct nsh_disk *d)
+{
+	if (!d)
+		return;
+	free(d->image);
+	free(d->mountpoint);
+	free(d->device);
+	free(d);
+}
+
+/* The mkfs.ext4 to run: the usual sbin paths first, as PATH may lack them. */
+static const char *mkfs_program(void)
+{
+	static const char *const paths[] = {"/usr/sbin/mkfs.ext4", "/sbin/mkfs.ext4"};
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return paths[i];
+	return "mkfs.ext4";
+}
+
+/* Format @image as ext4 without a journal and without reserved blocks. */
+static int run_mkfs(const char *image, struct nsh_err *err)
+{
+	struct nsh_proc p;
+	const char *last;
+	int ret;
+
+	nsh_proc_init(&p);
+	nsh_strvec_pushl(&p.argv, mkfs_program(), "-q", "-F", "-m", "0", "-O", "^has_journal", "--",
+			 image, NULL);
+	nsh_strvec_push(&p.env, "LC_ALL=C");
+	p.timeout_ms = NSH_DISK_MKFS_TIMEOUT_MS;
+	p.out_max = p.err_max = 64 * 1024;
+	ret = nsh_proc_run(&p, err);
+	if (ret < 0)
+		goto out;
+	nsh_buf_trim(&p.err);
+	last = strrchr(p.err.buf, '\n');
+	last = last ? last + 1 : p.err.buf;
+	if (p.timed_out)
+		ret = nsh_err_set(err, NSH_ETIMEOUT, "mkfs.ext4 of '%s' timed out after %d ms",
+				  image, NSH_DISK_MKFS_TIMEOUT_MS);
+	else if (p.term_signal)
+		ret = nsh_err_set(err, NSH_EFAIL, "mkfs.ext4 of '%s' killed by signal %d: %s",
+				  image, p.term_signal, last);
+	else if (p.exit_code != 0)
+		ret = nsh_err_set(err, NSH_EFAIL, "mkfs.ext4 of '%s' failed with exit code %d: %s",
+				  image, p.exit_code, last);
+out:
+	nsh_proc_release(&p);
+	return ret;
+}
+
+/*
+ * Attach @image_fd to a free loop device with LO_FLAGS_AUTOCLEAR; the open
+ * device goes to @ret_fd and its path to @ret_path. Another process can take
+ * the device between LOOP_CTL_GET_FREE and LOOP_CONFIGURE (EBUSY): retried.
+ * Kernels before 5.8 get LOOP_SET_FD and LOOP_SET_STATUS64.
+ */
+static int loop_attach(int image_fd, const char *image, int *ret_fd, char **ret_path,
+		       struct nsh_err *err)
+{
+	char *path = NULL;
+	int ctl, lfd = -1, ret = 0;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		ret = nsh_err_sys(err, errno, "cannot open '/dev/loop-control'");
+		goto out;
+	}
+	for (int tries = 0;; tries++) {
+		struct loop_config cfg;
+		int n = ioctl(ctl, LOOP_CTL_GET_FREE);
+
+		if (n < 0) {
+			ret = nsh_err_sys(err, errno, "cannot get a free loop device");
+			goto out;
+		}
+		free(path);
+		path = nsh_xasprintf("/dev/loop%d", n);
+		lfd = open(path, O_RDWR | O_CLOEXEC);
+		if (lfd < 0) {
+			ret = nsh_err_sys(err, errno, "cannot open '%s'", path);
+			goto out;
+		}
+		memset(&cfg, 0, sizeof(cfg));
+		cfg.fd = (__u32)image_fd;
+		cfg.info.lo_flags = LO_FLAGS_AUTOCLEAR;
+		snprintf((char *)cfg.info.lo_file_name, sizeof(cfg.info.lo_file_name), "%s", image);
+		if (ioctl(lfd, LOOP_CONFIGURE, &cfg) == 0)
+			break;
+		if (errno == EINVAL || errno == ENOTTY) {
+			if (ioctl(lfd, LOOP_SET_FD, image_fd) == 0) {
+				if (ioctl(lfd, LOOP_SET_STATUS64, &cfg.info) == 0)
+					break;
+				ret = nsh_err_sys(err, errno, "cannot configure '%s'", path);
+				ioctl(lfd, LOOP_CLR_FD, 0);
+				goto out;
+			}
+		}
+		if (errno != EBUSY || tries + 1 >= DISK_LOOP_TRIES) {
+			ret = nsh_err_sys(err, errno, "cannot attach '%s' to '%s'", image, path);
+			goto out;
+		}
+		close(lfd);
+		lfd = -1;
+	}
+	*ret_fd = lfd;
+	*ret_path = path;
+	lfd = -1;
+	path = NULL;
+out:
+	if (lfd >= 0)
+		close(lfd);
+	if (ctl >= 0)
+		close(ctl);
+	free(path);
+	return ret;
+}
+
+int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, uid_t owner,
+		    gid_t group, struct nsh_disk **ret, struct nsh_err *err)
+{
+	struct nsh_disk *d = NULL;
+	struct stat st, dev_st;
+	int ifd = -1, lfd = -1, rfd = -1, r = 0;
+	bool made_image = false, mounted = false;
+
+	if (!*image || !*mountpoint) {
+		r = nsh_err_set(err, NSH_EINVAL, "disk image and mount point must be named");
+		goto out;
+	}
+	if (bytes < NSH_DISK_MIN_BYTES || bytes > (uint64_t)INT64_MAX) {
+		r = nsh_err_set(err, NSH_EINVAL, "invalid disk size '%llu': at least %llu bytes",
+				(unsigned long long)bytes, (unsigned long long)NSH_DISK_MIN_BYTES);
+		goto out;
+	}
+	d = nsh_xcalloc(1, sizeof(*d));
+	d->image = nsh_xstrdup(image);
+	d->mountpoint = nsh_xstrdup(mountpoint);
+
+	ifd = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (ifd < 0) {
+		r = errno == EEXIST
+			    ? nsh_err_set(err, NSH_EEXIST, "disk image '%s' exists already", image)
+			    : nsh_err_sys(err, errno, "cannot create disk image '%s'", image);
+		goto out;
+	}
+	made_image = true;
+	if (ftruncate(ifd, (off_t)bytes) < 0) {
+		r = nsh_err_sys(err, errno, "cannot size disk image '%s'", image);
+		goto out;
+	}
+	r = run_mkfs(image, err);
+	if (r < 0)
+		goto out;
+	r = loop_attach(ifd, image, &lfd, &d->device, err);
+	if (r < 0)
+		goto out;
+
+	if (!nsh_fs_exists(mountpoint)) {
+		r = nsh_fs_mkdir_p(mountpoint, 0755, err);
+		if (r < 0)
+			goto out;
+		d->made_mountpoint = true;
+	}
+	if (mount(d->device, mountpoint, "ext4", MS_NOSUID | MS_NODEV, "") < 0) {
+		r = nsh_err_sys(err, errno, "cannot mount '%s' ('%s') on '%s'", d->device, image,
+				mountpoint);
+		goto out;
+	}
+	mounted = true;
+
+	/* The root of the new file system: check it is ours, hand it over, empty it.
+	 */
+	rfd = open(mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (rfd < 0 || fstat(rfd, &st) < 0 || fstat(lfd, &dev_st) < 0) {
+		r = nsh_err_sys(err, errno, "cannot open mounted disk '%s'", mountpoint);
+		goto out;
+	}
+	if (st.st_dev != dev_st.st_rdev) {
+		r = nsh_err_set(err, NSH_EIO, "'%s' is not the root of '%s' after mounting",
+				mountpoint, d->device);
+		goto out;
+	}
+	d->dev = st.st_dev;
+	if (fchown(rfd, owner, group) < 0) {
+		r = nsh_err_sys(err, errno, "cannot change the owner of '%s'", mountpoint);
+		goto out;
+	}
+	if (unlinkat(rfd, "lost+found", AT_REMOVEDIR) < 0 && errno != ENOENT) {
+		r = nsh_err_sys(err, errno, "cannot remove '%s/lost+found'", mountpoint);
+		goto out;
+	}
+	*ret = d;
+	d = NULL;
+out:
+	if (rfd >= 0)
+		close(rfd);
+	if (d && mounted)
+		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (lfd >= 0)
+		close(lfd); /* after a mount, the device stays until unmounted (autoclear) */
+	if (ifd >= 0)
+		close(ifd);
+	if (d) {
+		if (made_image)
+			unlink(d->image);
+		if (d->made_mountpoint)
+			rmdir(d->mountpoint);
+		disk_free(d);
+	}
+	return r;
+}
+
+/* Whether @d's file system is still what @mountpoint shows. */
+static bool still_mounted(const struct nsh_disk *d)
+{
+	struct stat st;
+
+	return lstat(d->mountpoint, &st) == 0 && S_ISDIR(st.st_mode) && st.st_dev == d->dev;
+}
+
+int nsh_disk_usage(const struct nsh_disk *d, uint64_t *ret_used, uint64_t *ret_size,
+		   struct nsh_err *err)
+{
+	struct statfs sf;
+
+	if (!still_mounted(d))
+		return nsh_err_set(err, NSH_ENOTFOUND, "disk '%s' is not mounted on '%s'", d->image,
+				   d->mountpoint);
+	if (statfs(d->mountpoint, &sf) < 0)
+		return nsh_err_sys(err, errno, "cannot read the usage of '%s'", d->mountpoint);
+	*ret_used = (uint64_t)(sf.f_blocks - sf.f_bfree) * (uint64_t)sf.f_bsize;
+	*ret_size = (uint64_t)sf.f_blocks * (uint64_t)sf.f_bsize;
+	return 0;
+}
+
+const char *nsh_disk_device(const struct nsh_disk *d)
+{
+	return d->device;
+}
+
+const char *nsh_disk_mountpoint(const struct nsh_disk *d)
+{
+	return d->mountpoint;
+}
+
+/* umount2(), lazily when busy; 0 or an errno value. */
+static int unmount(const char *path)
+{
+	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	if (errno == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		return 0;
+	return errno;
+}
+
+int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err)
+{
+	int ret = 0, r;
+
+	if (!d)
+		return 0;
+	if (still_mounted(d) && (r = unmount(d->mountpoint)))
+		ret = nsh_err_sys(err, r, "cannot unmount '%s'", d->mountpoint);
+	if (unlink(d->image) < 0 && errno != ENOENT && ret == 0)
+		ret = nsh_err_sys(err, errno, "cannot delete disk image '%s'", d->image);
+	if (d->made_mountpoint && ret == 0 && rmdir(d->mountpoint) < 0 && errno != ENOENT)
+		ret = nsh_err_sys(err, errno, "cannot remove mount point '%s'", d->mountpoint);
+	disk_free(d);
+	return ret;
+}
+
+/* ---- leftovers ---- */
+
+/* Decode the octal escapes (\040 for a space, ...) of a mountinfo field in
+ * place. */
+static void unescape_octal(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r;) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}
+
+/*
+ * The backing file of the loop device whose sysfs directory is @sysdir
+ * (".../loop" below the block device), without a " (deleted)" suffix; NULL
+ * for a device that is not a loop device or is not attached.
+ */
+static char *backing_file(const char *sysdir)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *path = nsh_xasprintf("%s/backing_file", sysdir);
+	char *out = NULL;
+	size_t len;
+
+	if (nsh_fs_read_file(path, &b, DISK_SYSFS_MAX, NULL) < 0)
+		goto out;
+	if (b.len && b.buf[b.len - 1] == '\n')
+		nsh_buf_truncate(&b, b.len - 1);
+	len = b.len;
+	if (len > 10 && !strcmp(b.buf + len - 10, " (deleted)"))
+		nsh_buf_truncate(&b, len - 10);
+	if (b.len)
+		out = nsh_buf_detach(&b, NULL);
+out:
+	nsh_buf_release(&b);
+	free(path);
+	return out;
+}
+
+/* Whether @path lies strictly below the directory @dir (both absolute,
+ * resolved). */
+static bool under(const char *path, const char *dir)
+{
+	size_t len = strlen(dir);
+
+	while (len > 1 && dir[len - 1] == '/')
+		len--;
+	return !strncmp(path, dir, len) && path[len] == '/' && path[len + 1];
+}
+
+/* Delete @image and count it once in @done. */
+static int forget_image(const char *image, struct nsh_strvec *done, struct nsh_err *err)
+{
+	if (nsh_strvec_find(done, image) < 0)
+		nsh_strvec_push(done, image);
+	if (unlink(image) < 0 && errno != ENOENT)
+		return nsh_err_sys(err, errno, "cannot delete disk image '%s'", image);
+	return 0;
+}
+
+/* Unmount every mount of a loop device backed by an image under @wd, last
+ * first. */
+static int clean_mounts(const char *wd, struct nsh_strvec *done, struct nsh_err *err)
+{
+	struct nsh_strvec mnts = NSH_STRVEC_INIT, images = NSH_STRVEC_INIT;
+	struct nsh_buf mi = NSH_BUF_INIT;
+	char *line, *next;
+	int ret;
+
+	ret = nsh_fs_read_file("/proc/self/mountinfo", &mi, DISK_MOUNTINFO_MAX, err);
+	if (ret < 0)
+		goto out;
+	for (line = mi.buf; line && *line; line = next) {
+		char *f[6], *tok = line, *sysdir, *image;
+		size_t nf = 0;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		for (; tok && nf < 6; nf++) {
+			f[nf] = tok;
+			tok = strchr(tok, ' ');
+			if (tok)
+				*tok++ = '\0';
+		}
+		if (nf < 5)
+			continue;
+		sysdir = nsh_xasprintf("/sys/dev/block/%s/loop", f[2]);
+		image = backing_file(sysdir);
+		free(sysdir);
+		if (image && under(image, wd)) {
+			unescape_octal(f[4]);
+			nsh_strvec_push(&mnts, f[4]);
+			nsh_strvec_push(&images, image);
+		}
+		free(image);
+	}
+	/* mountinfo lists parents before children: unmount in reverse */
+	for (size_t i = mnts.nr; i-- > 0;) {
+		struct nsh_err *e = ret < 0 ? NULL : err;
+		int r = unmount(mnts.v[i]);
+
+		/* EINVAL, ENOENT: unmounted meanwhile by someone else */
+		if (r && r != EINVAL && r != ENOENT)
+			r = nsh_err_sys(e, r, "cannot unmount '%s'", mnts.v[i]);
+		else
+			r = forget_image(images.v[i], done, e);
+		if (ret == 0)
+			ret = r;
+	}
+out:
+	nsh_strvec_release(&mnts);
+	nsh_strvec_release(&images);
+	nsh_buf_release(&mi);
+	return ret;
+}
+
+/* Detach loop devices still attached to images under @wd (e.g. without
+ * autoclear). */
+static int clean_loops(const char *wd, struct nsh_strvec *done, struct nsh_err *err)
+{
+	struct dirent *de;
+	DIR *dir = NULL;
+	int fd, ret = 0;
+
+	fd = open("/sys/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || !(dir = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		goto out; /* no sysfs: nothing to find */
+	}
+	while ((de = readdir(dir))) {
+		char *sysdir, *image, *dev;
+		int lfd, r = 0;
+
+		if (strncmp(de->d_name, "loop", 4))
+			continue;
+		sysdir = nsh_xasprintf("/sys/block/%s/loop", de->d_name);
+		image = backing_file(sysdir);
+		free(sysdir);
+		if (!image || !under(image, wd)) {
+			free(image);
+			continue;
+		}
+		dev = nsh_xasprintf("/dev/%s", de->d_name);
+		lfd = open(dev, O_RDWR | O_CLOEXEC);
+		/* busy (mounted in another namespace): LOOP_CLR_FD turns on autoclear
+		 * instead */
+		if (lfd < 0 || (ioctl(lfd, LOOP_CLR_FD, 0) < 0 && errno != ENXIO))
+			r = nsh_err_sys(ret < 0 ? NULL : err, errno, "cannot detach '%s' from '%s'",
+					dev, image);
+		if (lfd >= 0)
+			close(lfd);
+		if (r == 0)
+			r = forget_image(image, done, ret < 0 ? NULL : err);
+		if (ret == 0)
+			ret = r;
+		free(dev);
+		free(image);
+	}
+out:
+	if (dir)
+		closedir(dir);
+	return ret;
+}
+
+int nsh_disk_cleanup_stale(const char *work_dir, unsigned *ret_removed, struct nsh_err *err)
+{
+	struct nsh_strvec done = NSH_STRVEC_INIT;
+	char *wd = realpath(work_dir, NULL);
+	int ret = 0, r;
+
+	if (!wd) {
+		if (errno != ENOENT)
+			ret = nsh_err_sys(err, errno, "cannot resolve work directory '%s'",
+					  work_dir);
+		goto out;
+	}
+	ret = clean_mounts(wd, &done, err);
+	r = clean_loops(wd, &done, ret < 0 ? NULL : err);
+	if (ret == 0)
+		ret = r;
+out:
+	if (ret == 0 && ret_removed)
+		*ret_removed = (unsigned)done.nr;
+	nsh_strvec_release(&done);
+	free(wd);
+	return ret;
+}

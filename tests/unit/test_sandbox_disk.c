@@ -1,0 +1,340 @@
+/*
+ * Tests for the loop-mounted disk images, run as root: the size is a hard
+ * limit (ENOSPC), the mount is nosuid,nodev and owned by the given user,
+ * destroy leaves no mount, loop device or image, and leftovers of a crashed
+ * run are cleaned up.
+ */
+#include "sandbox/disk.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/time.h"
+#include "test.h"
+
+#include "core/banned.h"
+
+#define MIB ((uint64_t)1 << 20)
+
+/*
+ * The mountinfo line of the mount at @path (its per-mount options, then
+ * " - " and the file-system type), or NULL when nothing is mounted there.
+ * The caller frees it.
+ */
+static char *mount_line(const char *path)
+{
+	struct nsh_buf mi = NSH_BUF_INIT;
+	char *found = NULL;
+
+	if (nsh_fs_read_file("/proc/self/mountinfo", &mi, 4 << 20, NULL) < 0)
+		abort();
+	for (char *line = mi.buf, *next; line && *line; line = next) {
+		char *mnt;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		/* "id parent maj:min root mountpoint options ..." */
+		mnt = line;
+		for (int i = 0; i < 4 && mnt; i++)
+			mnt = strchr(mnt + 1, ' ');
+		if (mnt && !strncmp(mnt + 1, path, strlen(path)) && mnt[1 + strlen(path)] == ' ') {
+			free(found);
+			found = nsh_xstrdup(mnt + 1 + strlen(path) + 1);
+		}
+	}
+	nsh_buf_release(&mi);
+	return found;
+}
+
+/* The backing file the loop device @dev ("/dev/loopN") has now, or NULL. */
+static char *loop_backing(const char *dev)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *path = nsh_xasprintf("/sys/block/%s/loop/backing_file", strrchr(dev, '/') + 1);
+	char *out = NULL;
+
+	if (nsh_fs_read_file(path, &b, 8192, NULL) == 0) {
+		nsh_buf_trim(&b);
+		out = nsh_buf_detach(&b, NULL);
+	}
+	nsh_buf_release(&b);
+	free(path);
+	return out;
+}
+
+/* Whether @dev is detached from @image within a second (autoclear runs on release). */
+static bool loop_detached(const char *dev, const char *image)
+{
+	int64_t end = nsh_time_mono_ms() + 1000;
+
+	for (;;) {
+		char *b = loop_backing(dev);
+		bool gone = !b || !strstr(b, image);
+
+		free(b);
+		if (gone)
+			return true;
+		if (nsh_time_mono_ms() > end)
+			return false;
+		nsh_time_sleep_ms(5);
+	}
+}
+
+/* Write up to @max bytes into @path; returns the bytes written and the errno that stopped it. */
+static uint64_t fill(const char *path, uint64_t max, int *ret_errno)
+{
+	static char chunk[1 << 20];
+	uint64_t done = 0;
+	int fd;
+
+	memset(chunk, 'x', sizeof(chunk));
+	*ret_errno = 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*ret_errno = errno;
+		return 0;
+	}
+	while (done < max) {
+		ssize_t n = write(fd, chunk, sizeof(chunk));
+
+		if (n < 0) {
+			*ret_errno = errno;
+			break;
+		}
+		done += (uint64_t)n;
+	}
+	if (!*ret_errno && fsync(fd) < 0)
+		*ret_errno = errno;
+	close(fd);
+	return done;
+}
+
+static void test_quota(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_disk *d = NULL;
+	char *dir = t_tmpdir();
+	char *image = nsh_xasprintf("%s/disk.img", dir);
+	char *mnt = nsh_xasprintf("%s/sandbox/work", dir);
+	char *file = nsh_xasprintf("%s/big", mnt);
+	char *lost = nsh_xasprintf("%s/lost+found", mnt);
+	char *line, *dev = NULL, *backing;
+	uint64_t used0 = 0, size = 0, used = 0, written;
+	struct stat st;
+	int64_t t0;
+	int e = 0, r;
+
+	t0 = nsh_time_mono_ns();
+	r = nsh_disk_create(image, mnt, 32 * MIB, 12345, 23456, &d, &err);
+	fprintf(stderr, "create 32 MiB disk (sparse file, mkfs.ext4, loop, mount): %.1f ms\n",
+		(nsh_time_mono_ns() - t0) / 1e6);
+	CHECK_INT(r, 0);
+	if (r) {
+		fprintf(stderr, "create: %s\n", err.msg);
+		goto out;
+	}
+	dev = nsh_xstrdup(nsh_disk_device(d));
+	CHECK_STR(nsh_disk_mountpoint(d), mnt);
+	CHECK(!strncmp(dev, "/dev/loop", 9));
+
+	/* mounted as ext4 with nosuid,nodev, from an autoclear loop device on the image */
+	line = mount_line(mnt);
+	CHECK(line != NULL);
+	if (line) {
+		fprintf(stderr, "mount: %s\n", line);
+		CHECK(strstr(line, "nosuid") != NULL);
+		CHECK(strstr(line, "nodev") != NULL);
+		CHECK(strstr(line, " - ext4 ") != NULL);
+	}
+	free(line);
+	backing = loop_backing(dev);
+	CHECK_STR(backing, image);
+	free(backing);
+	{
+		char *ac = nsh_xasprintf("/sys/block/%s/loop/autoclear", dev + 5);
+		struct nsh_buf b = NSH_BUF_INIT;
+
+		CHECK_INT(nsh_fs_read_file(ac, &b, 8192, NULL), 0);
+		nsh_buf_trim(&b);
+		CHECK_STR(b.buf, "1");
+		nsh_buf_release(&b);
+		free(ac);
+	}
+
+	/* the root belongs to the sandbox user and is empty */
+	CHECK_INT(stat(mnt, &st), 0);
+	CHECK_INT(st.st_uid, 12345);
+	CHECK_INT(st.st_gid, 23456);
+	CHECK_INT(st.st_mode & 07777, 0755);
+	CHECK(!nsh_fs_exists(lost));
+
+	CHECK_INT(nsh_disk_usage(d, &used0, &size, &err), 0);
+	fprintf(stderr, "empty: used %.2f MiB of %.2f MiB\n", (double)used0 / MIB,
+		(double)size / MIB);
+	CHECK(used0 < 2 * MIB);
+	CHECK(size > 28 * MIB && size <= 32 * MIB);
+
+	/* 64 MiB do not fit: ENOSPC close to the size */
+	t0 = nsh_time_mono_ns();
+	written = fill(file, 64 * MIB, &e);
+	fprintf(stderr, "wrote %.2f MiB, then %s (%.1f ms)\n", (double)written / MIB, strerror(e),
+		(nsh_time_mono_ns() - t0) / 1e6);
+	CHECK_INT(e, ENOSPC);
+	CHECK(written >= 26 * MIB && written <= 32 * MIB);
+	CHECK_INT(nsh_disk_usage(d, &used, &size, &err), 0);
+	fprintf(stderr, "full: used %.2f MiB of %.2f MiB\n", (double)used / MIB,
+		(double)size / MIB);
+	CHECK(used >= written);
+	CHECK(used <= size);
+
+	/* the image is sparse and never larger than asked */
+	CHECK_INT(stat(image, &st), 0);
+	CHECK_INT(st.st_size, 32 * MIB);
+	CHECK((uint64_t)st.st_blocks * 512 <= 33 * MIB);
+
+	/* destroy: not mounted, loop device detached, image and made mount point gone */
+	CHECK_INT(nsh_disk_destroy(d, &err), 0);
+	d = NULL;
+	line = mount_line(mnt);
+	CHECK(line == NULL);
+	free(line);
+	CHECK(loop_detached(dev, image));
+	CHECK(!nsh_fs_exists(image));
+	CHECK(!nsh_fs_exists(mnt));
+out:
+	nsh_disk_destroy(d, NULL);
+	nsh_fs_remove_tree(dir, NULL);
+	free(dev);
+	free(lost);
+	free(file);
+	free(mnt);
+	free(image);
+	free(dir);
+}
+
+static void test_bad_input(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_disk *d = NULL;
+	char *dir = t_tmpdir();
+	char *image = nsh_xasprintf("%s/taken.img", dir);
+	char *mnt = nsh_xasprintf("%s/m", dir);
+
+	CHECK_INT(nsh_disk_create(image, mnt, 1 * MIB, 0, 0, &d, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "'1048576'") != NULL);
+	CHECK_INT(nsh_fs_write_atomic(image, "x", 1, 0600, NULL), 0);
+	CHECK_INT(nsh_disk_create(image, mnt, 8 * MIB, 0, 0, &d, &err), NSH_EEXIST);
+	CHECK(strstr(err.msg, image) != NULL);
+	CHECK(d == NULL);
+	/* the existing file is left alone, and no mount point was made */
+	CHECK(nsh_fs_exists(image));
+	CHECK(!nsh_fs_exists(mnt));
+	CHECK_INT(nsh_disk_destroy(NULL, &err), 0);
+	nsh_fs_remove_tree(dir, NULL);
+	free(mnt);
+	free(image);
+	free(dir);
+}
+
+/* A run that crashed with a disk mounted: cleanup_stale unmounts it and deletes the image. */
+static void test_cleanup_stale(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	char *other = t_tmpdir();
+	char *image = nsh_xasprintf("%s/images/t1.img", dir);
+	char *images = nsh_xasprintf("%s/images", dir);
+	char *mnt = nsh_xasprintf("%s/t1", other); /* the mount point need not be under work_dir */
+	char *line, *dev = NULL;
+	unsigned removed = 99;
+	int st = 0, p[2];
+	pid_t pid;
+
+	CHECK_INT(nsh_fs_mkdir_p(images, 0700, NULL), 0);
+	CHECK_INT(pipe2(p, O_CLOEXEC), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct nsh_disk *d = NULL;
+		const char *name;
+
+		close(p[0]);
+		if (nsh_disk_create(image, mnt, 8 * MIB, 0, 0, &d, NULL) < 0)
+			_exit(1);
+		name = nsh_disk_device(d);
+		if (write(p[1], name, strlen(name)) < 0)
+			_exit(2);
+		_exit(0); /* "crash": no destroy */
+	}
+	close(p[1]);
+	{
+		char buf[64] = "";
+		ssize_t n = read(p[0], buf, sizeof(buf) - 1);
+
+		if (n > 0)
+			dev = nsh_xstrndup(buf, (size_t)n);
+	}
+	close(p[0]);
+	CHECK_INT(waitpid(pid, &st, 0), pid);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	line = mount_line(mnt);
+	CHECK(line != NULL);
+	free(line);
+
+	/* another work dir's leftovers are not touched */
+	CHECK_INT(nsh_disk_cleanup_stale(other, &removed, &err), 0);
+	CHECK_INT(removed, 0);
+	line = mount_line(mnt);
+	CHECK(line != NULL);
+	free(line);
+
+	CHECK_INT(nsh_disk_cleanup_stale(dir, &removed, &err), 0);
+	CHECK_INT(removed, 1);
+	line = mount_line(mnt);
+	CHECK(line == NULL);
+	free(line);
+	CHECK(!nsh_fs_exists(image));
+	CHECK(dev && loop_detached(dev, image));
+	CHECK_INT(nsh_disk_cleanup_stale(dir, &removed, &err), 0);
+	CHECK_INT(removed, 0);
+
+	/* a missing work directory has no leftovers */
+	CHECK_INT(nsh_disk_cleanup_stale("/nonexistent/nightshift-work", &removed, &err), 0);
+	CHECK_INT(removed, 0);
+
+	umount2(mnt, MNT_DETACH); /* only if the checks above failed */
+	nsh_fs_remove_tree(dir, NULL);
+	nsh_fs_remove_tree(other, NULL);
+	free(dev);
+	free(mnt);
+	free(images);
+	free(image);
+	free(other);
+	free(dir);
+}
+
+int main(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "these tests need root (loop devices, mount)\n");
+		CHECK(0);
+		return TEST_DONE();
+	}
+	RUN(test_bad_input);
+	RUN(test_quota);
+	RUN(test_cleanup_stale);
+	return TEST_DONE();
+}
