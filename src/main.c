@@ -11,6 +11,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_version,
 	&nsh_cmd_tasks,
 	&nsh_cmd_show,
+	&nsh_cmd_sandbox,
 };
 
 int main(int argc, char **argv)

@@ -467,7 +467,6 @@ out:
 	return rc;
 }
 
-
 int nsh_config_get_size(const struct nsh_config *cfg, const char *section, const char *key,
 			uint64_t def, uint64_t *ret, struct nsh_err *err)
 {

@@ -1,0 +1,618 @@
+/*
+ * The child side of a sandbox: from the clone to a serving init.
+ *
+ * Runs in a process cloned by a possibly multi-threaded supervisor, so it
+ * never allocates: every string it needs was prepared before the clone,
+ * and paths are built in stack buffers of known size. Each step that fails
+ * reports its stage and errno to the supervisor and exits.
+ *
+ * Steps: wait for the id maps; take the host directories it needs; become
+ * root of the new user namespace; build the root file system on a tmpfs
+ * (host system directories read-only, /workspace, /tmp, /proc, /dev);
+ * pivot_root into it; set the host name and bring up loopback; a new session, no_new_privs,
+ * Landlock, seccomp; then serve commands as pid 1.
+ */
+#include "sandbox/sandbox_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <net/if.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/filter.h"
+
+#include "core/banned.h"
+
+#ifndef MOUNT_ATTR_RDONLY
+# define MOUNT_ATTR_RDONLY 0x00000001
+# define MOUNT_ATTR_NOSUID 0x00000002
+# define MOUNT_ATTR_NODEV  0x00000004
+#endif
+#ifndef OPEN_TREE_CLONE
+# define OPEN_TREE_CLONE   1
+# define OPEN_TREE_CLOEXEC O_CLOEXEC
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+# define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+#ifndef AT_RECURSIVE
+# define AT_RECURSIVE 0x8000
+#endif
+
+struct mount_attr_arg {
+	uint64_t attr_set;    /* MOUNT_ATTR_* to set */
+	uint64_t attr_clr;    /* MOUNT_ATTR_* to clear */
+	uint64_t propagation; /* MS_* propagation, 0: unchanged */
+	uint64_t userns_fd;   /* for MOUNT_ATTR_IDMAP */
+};
+
+static const char *const stage_names[] = {
+	[NSH_STAGE_SYNC] = "waiting for the id maps",
+	[NSH_STAGE_IDS] = "becoming root of the user namespace",
+	[NSH_STAGE_MOUNT_PRIVATE] = "making mounts private",
+	[NSH_STAGE_ROOT_TMPFS] = "mounting the root tmpfs",
+	[NSH_STAGE_SYSDIRS] = "binding the host system directories",
+	[NSH_STAGE_HIDE] = "hiding the nightshift home",
+	[NSH_STAGE_WORKSPACE] = "mounting /workspace",
+	[NSH_STAGE_TMP] = "mounting /tmp",
+	[NSH_STAGE_PROC] = "mounting /proc",
+	[NSH_STAGE_DEV] = "building /dev",
+	[NSH_STAGE_ROOT_RO] = "making the root read-only",
+	[NSH_STAGE_PIVOT] = "pivoting into the new root",
+	[NSH_STAGE_HOSTNAME] = "setting the host name",
+	[NSH_STAGE_LOOPBACK] = "bringing up loopback",
+	[NSH_STAGE_SESSION] = "starting a session",
+	[NSH_STAGE_LANDLOCK] = "applying the Landlock ruleset",
+	[NSH_STAGE_SECCOMP] = "loading the seccomp filter",
+};
+
+const char *nsh_sandbox_stage_name(int stage)
+{
+	if (stage > 0 && stage < (int)(sizeof(stage_names) / sizeof(stage_names[0])) &&
+	    stage_names[stage])
+		return stage_names[stage];
+	return "setting up";
+}
+
+static void __attribute__((noreturn)) fail(int ctl, int stage, int errnum)
+{
+	struct nsh_ctl_msg m = {.type = NSH_CTL_FAILED, .stage = stage, .errnum = errnum};
+
+	nsh_ctl_send(ctl, &m, NULL, 0, NULL, 0);
+	_exit(127);
+}
+
+/* "@a/@b" into @out; false when it does not fit. */
+static bool join(char *out, size_t cap, const char *a, const char *b)
+{
+	int n = snprintf(out, cap, "%s/%s", a, b);
+
+	return n > 0 && (size_t)n < cap;
+}
+
+/* A detached read-only (recursive, nosuid, nodev) copy of the host mount at @src. */
+static int clone_ro(const char *src)
+{
+	struct mount_attr_arg attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	int fd;
+
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, src,
+			  OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) <
+	    0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
+	return fd;
+}
+
+/* Attach the detached mount @fd at @dst. */
+static int attach(int fd, const char *dst)
+{
+	if (syscall(SYS_move_mount, fd, "", AT_FDCWD, dst, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+/*
+ * The host's top-level system directories, taken while the credentials
+ * still allow any host path: a detached read-only mount for a directory,
+ * the target for a symlink (merged-/usr hosts), nothing when absent.
+ */
+struct sysdirs {
+	int fd[NSH_SANDBOX_NSYSDIRS];	      /* detached mount, or -1 */
+	char link[NSH_SANDBOX_NSYSDIRS][256]; /* symlink target, or "" */
+};
+
+static int take_sysdirs(struct sysdirs *sd)
+{
+	static const char *const dirs[NSH_SANDBOX_NSYSDIRS] = NSH_SANDBOX_SYSDIRS;
+	char host[64];
+
+	for (int i = 0; i < NSH_SANDBOX_NSYSDIRS; i++) {
+		struct stat st;
+		ssize_t n;
+
+		sd->fd[i] = -1;
+		sd->link[i][0] = '\0';
+		if (!join(host, sizeof(host), "", dirs[i]))
+			return -ENAMETOOLONG;
+		if (lstat(host, &st) < 0)
+			continue; /* not on this host */
+		if (S_ISLNK(st.st_mode)) {
+			n = readlink(host, sd->link[i], sizeof(sd->link[i]) - 1);
+			if (n < 0)
+				return -errno;
+			sd->link[i][n] = '\0';
+		} else if (S_ISDIR(st.st_mode)) {
+			sd->fd[i] = clone_ro(host);
+			if (sd->fd[i] < 0)
+				return sd->fd[i];
+		}
+	}
+	return 0;
+}
+
+/* Put the system directories taken by take_sysdirs() into @root. */
+static int mount_sysdirs(const char *root, struct sysdirs *sd)
+{
+	static const char *const dirs[NSH_SANDBOX_NSYSDIRS] = NSH_SANDBOX_SYSDIRS;
+	char dst[PATH_MAX];
+
+	for (int i = 0; i < NSH_SANDBOX_NSYSDIRS; i++) {
+		int rc;
+
+		if (!join(dst, sizeof(dst), root, dirs[i]))
+			return -ENAMETOOLONG;
+		if (sd->link[i][0] && symlink(sd->link[i], dst) < 0)
+			return -errno;
+		if (sd->fd[i] < 0)
+			continue;
+		if (mkdir(dst, 0755) < 0)
+			return -errno;
+		rc = attach(sd->fd[i], dst);
+		close(sd->fd[i]);
+		sd->fd[i] = -1;
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+/* Cover @hide (if it is visible under @root) with an empty read-only tmpfs. */
+static int hide_path(const char *root, const char *hide)
+{
+	char dst[PATH_MAX];
+	struct stat st;
+
+	if (!hide || !*hide)
+		return 0;
+	if (!join(dst, sizeof(dst), root, hide[0] == '/' ? hide + 1 : hide))
+		return -ENAMETOOLONG;
+	if (stat(dst, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0; /* not under any bound directory */
+	if (mount("tmpfs", dst, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY,
+		  "size=4k,mode=000") < 0)
+		return -errno;
+	return 0;
+}
+
+/* Bind one host device node into the new /dev. */
+static int bind_dev(const char *dev, const char *name)
+{
+	char src[64], dst[PATH_MAX];
+	int fd;
+
+	if (!join(src, sizeof(src), "/dev", name) || !join(dst, sizeof(dst), dev, name))
+		return -ENAMETOOLONG;
+	fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	if (mount(src, dst, NULL, MS_BIND, NULL) < 0)
+		return -errno;
+	return 0;
+}
+
+static int build_dev(const char *root)
+{
+	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
+	static const char *const links[][2] = {
+		{"ptmx", "pts/ptmx"},	       {"fd", "/proc/self/fd"},
+		{"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
+		{"stderr", "/proc/self/fd/2"},
+	};
+	char dev[PATH_MAX], p[PATH_MAX];
+	int rc;
+
+	if (!join(dev, sizeof(dev), root, "dev"))
+		return -ENAMETOOLONG;
+	if (mkdir(dev, 0755) < 0 ||
+	    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755") < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+		rc = bind_dev(dev, nodes[i]);
+		if (rc)
+			return rc;
+	}
+	if (!join(p, sizeof(p), dev, "pts"))
+		return -ENAMETOOLONG;
+	if (mkdir(p, 0755) < 0 || mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
+					"newinstance,ptmxmode=0666,mode=620") < 0)
+		return -errno;
+	if (!join(p, sizeof(p), dev, "shm"))
+		return -ENAMETOOLONG;
+	if (mkdir(p, 01777) < 0 ||
+	    mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		if (!join(p, sizeof(p), dev, links[i][0]))
+			return -ENAMETOOLONG;
+		if (symlink(links[i][1], p) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static int loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		rc = -errno;
+	} else {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			rc = -errno;
+	}
+	close(s);
+	return rc;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd >= 0) {
+		if (write(fd, text, strlen(text)) < 0) {
+			/* best effort */
+		}
+		close(fd);
+	}
+}
+
+/*
+ * Where the new root is built: a tmpfs mounted over /tmp of the sandbox's
+ * private mount namespace (the host's /tmp is untouched), then pivoted to.
+ */
+#define NEWROOT "/tmp"
+
+/* Everything before serving; returns 0 or a negative errno with *stage set. */
+static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *stage)
+{
+	const char *root = NEWROOT;
+	struct sysdirs sd;
+	char p[PATH_MAX], tmpopt[64];
+	int rc;
+
+#define STEP(st, expr)   \
+ do {                    \
+  *stage = (st);         \
+  if ((rc = (expr)) < 0) \
+   return rc;            \
+ } while (0)
+#define SYS(expr) ((expr) < 0 ? -errno : 0)
+
+	/*
+	 * First, while the credentials are still the supervisor's, take what
+	 * is needed from host paths that only the supervisor's user may
+	 * traverse; files in the sandbox's own file systems can only be made
+	 * once the ids are those of the user namespace.
+	 */
+	STEP(NSH_STAGE_MOUNT_PRIVATE, SYS(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)));
+	STEP(NSH_STAGE_SYSDIRS, take_sysdirs(&sd));
+	if (ws_fd < 0) {
+		*stage = NSH_STAGE_WORKSPACE;
+		ws_fd = (int)syscall(SYS_open_tree, AT_FDCWD, s->workspace,
+				     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (ws_fd < 0)
+			return -errno;
+	}
+	STEP(NSH_STAGE_IDS, SYS(setresgid(0, 0, 0)));
+	STEP(NSH_STAGE_IDS, SYS(setgroups(0, NULL)));
+	STEP(NSH_STAGE_IDS, SYS(setresuid(0, 0, 0)));
+
+	STEP(NSH_STAGE_ROOT_TMPFS,
+	     SYS(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")));
+	STEP(NSH_STAGE_SYSDIRS, mount_sysdirs(root, &sd));
+	STEP(NSH_STAGE_HIDE, hide_path(root, s->hide));
+
+	*stage = NSH_STAGE_WORKSPACE;
+	if (!join(p, sizeof(p), root, "workspace"))
+		return -ENAMETOOLONG;
+	STEP(NSH_STAGE_WORKSPACE, SYS(mkdir(p, 0755)));
+	rc = attach(ws_fd, p);
+	close(ws_fd);
+	if (rc)
+		return rc;
+
+	if (!join(p, sizeof(p), root, "tmp"))
+		return -ENAMETOOLONG;
+	snprintf(tmpopt, sizeof(tmpopt), "size=%llu,mode=1777", (unsigned long long)s->tmp_size);
+	STEP(NSH_STAGE_TMP, SYS(mkdir(p, 01777)));
+	STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
+
+	if (!join(p, sizeof(p), root, "proc"))
+		return -ENAMETOOLONG;
+	STEP(NSH_STAGE_PROC, SYS(mkdir(p, 0555)));
+	STEP(NSH_STAGE_PROC, SYS(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)));
+	STEP(NSH_STAGE_DEV, build_dev(root));
+	STEP(NSH_STAGE_ROOT_RO,
+	     SYS(mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
+		       NULL)));
+
+	STEP(NSH_STAGE_PIVOT, SYS(chdir(root)));
+	STEP(NSH_STAGE_PIVOT, SYS(syscall(SYS_pivot_root, ".", ".")));
+	STEP(NSH_STAGE_PIVOT, SYS(umount2(".", MNT_DETACH)));
+	STEP(NSH_STAGE_PIVOT, SYS(chdir("/")));
+
+	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
+	STEP(NSH_STAGE_LOOPBACK, loopback_up());
+
+	STEP(NSH_STAGE_SESSION, SYS(setsid()));
+	/* The init dies with the supervisor's thread, taking the namespace along. */
+	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_PDEATHSIG, SIGKILL)));
+	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
+	write_file("/proc/self/oom_score_adj", "-1000");
+
+	if (s->landlock_abi > 0) {
+		static const struct nsh_landlock_path paths[] = {
+			{"/", false, true},    {"/workspace", true, true}, {"/tmp", true, true},
+			{"/dev", true, false}, {"/proc", true, false},
+		};
+
+		STEP(NSH_STAGE_LANDLOCK, nsh_landlock_apply(paths, sizeof(paths) / sizeof(paths[0]),
+							    NSH_LANDLOCK_SCOPE_ABSTRACT_UNIX |
+								    NSH_LANDLOCK_SCOPE_SIGNAL,
+							    s->landlock_abi));
+	}
+	STEP(NSH_STAGE_SECCOMP, nsh_seccomp_load(s->seccomp));
+	return 0;
+#undef STEP
+#undef SYS
+}
+
+/* ---- init: pid 1 of the sandbox ---- */
+
+/* Where the strings of a RUN message are, once checked. */
+struct run_req {
+	const char *cwd;	    /* working directory */
+	const char *argv[4096 + 1]; /* NULL-terminated */
+	const char *envp[1024 + 1]; /* NULL-terminated */
+};
+
+static bool parse_run(const char *buf, size_t n, struct run_req *r)
+{
+	const struct nsh_ctl_msg *m = (const void *)buf;
+	const char *p = buf + sizeof(*m), *end = buf + n;
+	size_t want = (size_t)m->nargs + m->nenv + 1;
+
+	if (n < sizeof(*m) || m->len != n - sizeof(*m) || !m->nargs || m->nargs > 4096 ||
+	    m->nenv > 1024 || (m->len && end[-1] != '\0'))
+		return false;
+	for (size_t i = 0; i < want; i++) {
+		const char *s = p;
+
+		if (p >= end)
+			return false;
+		p += strnlen(p, (size_t)(end - p)) + 1;
+		if (i == 0)
+			r->cwd = s;
+		else if (i <= m->nargs)
+			r->argv[i - 1] = s;
+		else
+			r->envp[i - 1 - m->nargs] = s;
+	}
+	r->argv[m->nargs] = NULL;
+	r->envp[m->nenv] = NULL;
+	return p == end;
+}
+
+extern char **environ;
+
+/*
+ * The command's own process: stdio from the request, a new session, the
+ * default signal state, then exec. An exec failure is sent over @report.
+ */
+static void __attribute__((noreturn))
+start_command(const struct run_req *r, const int fds[3], int report)
+{
+	sigset_t none;
+	int err;
+
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int i = 0; i < 3; i++) {
+		if (dup2(fds[i], i) < 0) {
+			err = errno;
+			goto fail;
+		}
+	}
+	syscall(SYS_close_range, 3, report - 1, 0);
+	syscall(SYS_close_range, report + 1, ~0U, 0);
+	setsid();
+	if (chdir(r->cwd) < 0) {
+		err = errno;
+		goto fail;
+	}
+	environ = (char **)r->envp;
+	execvp(r->argv[0], (char *const *)r->argv);
+	err = errno;
+fail:
+	if (write(report, &err, sizeof(err)) < 0) {
+		/* the supervisor sees EOF and reports a generic failure */
+	}
+	_exit(127);
+}
+
+static void handle_run(int ctl, const char *buf, size_t n, const int fds[3], pid_t *running)
+{
+	static struct run_req req;
+	struct nsh_ctl_msg reply = {.type = NSH_CTL_EXECFAIL};
+	int report[2];
+	pid_t pid;
+	int err = 0;
+	ssize_t got;
+
+	if (*running) {
+		reply.errnum = EBUSY;
+		goto out;
+	}
+	if (fds[0] < 0 || fds[1] < 0 || fds[2] < 0 || !parse_run(buf, n, &req)) {
+		reply.errnum = EPROTO;
+		goto out;
+	}
+	if (pipe2(report, O_CLOEXEC) < 0) {
+		reply.errnum = errno;
+		goto out;
+	}
+	pid = fork();
+	if (pid == 0)
+		start_command(&req, fds, report[1]);
+	close(report[1]);
+	if (pid < 0) {
+		reply.errnum = errno;
+		close(report[0]);
+		goto out;
+	}
+	do
+		got = read(report[0], &err, sizeof(err));
+	while (got < 0 && errno == EINTR);
+	close(report[0]);
+	if (got == sizeof(err)) {
+		reply.errnum = err;
+		waitpid(pid, NULL, 0);
+		goto out;
+	}
+	*running = pid;
+	reply.type = NSH_CTL_STARTED;
+	reply.pid = pid;
+out:
+	nsh_ctl_send(ctl, &reply, NULL, 0, NULL, 0);
+}
+
+/* Reap every exited child; report the command's end and kill what it left. */
+static void reap(int ctl, pid_t *running)
+{
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	while ((pid = wait4(-1, &status, WNOHANG, &ru)) > 0) {
+		struct nsh_ctl_msg m = {.type = NSH_CTL_EXITED};
+
+		if (pid != *running)
+			continue; /* an orphan re-parented to us */
+		*running = 0;
+		/* Nothing outlives the command it belongs to. */
+		kill(-1, SIGKILL);
+		m.pid = pid;
+		m.status = status;
+		m.ru = ru;
+		nsh_ctl_send(ctl, &m, NULL, 0, NULL, 0);
+	}
+}
+
+static void __attribute__((noreturn)) serve(int ctl, int sigfd)
+{
+	static char buf[sizeof(struct nsh_ctl_msg) + NSH_CTL_MAX];
+	pid_t running = 0;
+
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = ctl, .events = POLLIN},
+				       {.fd = sigfd, .events = POLLIN}};
+
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(126);
+		}
+		if (pf[1].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(sigfd, &si, sizeof(si)) == sizeof(si))
+				;
+			reap(ctl, &running);
+		}
+		if (pf[0].revents) {
+			const struct nsh_ctl_msg *m = (const void *)buf;
+			int fds[3];
+			ssize_t n = nsh_ctl_recv(ctl, buf, sizeof(buf), fds, 3);
+
+			if (n == 0 || n == -ECONNRESET)
+				_exit(0); /* the supervisor is gone: so is the sandbox */
+			if (n < 0)
+				continue;
+			if (m->type == NSH_CTL_RUN)
+				handle_run(ctl, buf, (size_t)n, fds, &running);
+			else if (m->type == NSH_CTL_KILL && running)
+				kill(-1, SIGKILL);
+			for (int i = 0; i < 3; i++)
+				if (fds[i] >= 0)
+					close(fds[i]);
+		}
+	}
+}
+
+void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
+{
+	static char buf[sizeof(struct nsh_ctl_msg) + 64];
+	const struct nsh_ctl_msg *m = (const void *)buf;
+	struct nsh_ctl_msg ready = {.type = NSH_CTL_READY};
+	sigset_t chld;
+	int ctl = s->ctl_fd, ws_fd, sigfd, stage = NSH_STAGE_SYNC;
+	ssize_t n;
+	int rc;
+
+	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
+	if (n <= 0 || m->type != NSH_CTL_GO)
+		_exit(127); /* the supervisor gave up on us */
+	rc = setup(s, ws_fd, &stage);
+	if (rc)
+		fail(ctl, stage, -rc);
+
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, NULL);
+	sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sigfd < 0)
+		fail(ctl, NSH_STAGE_SESSION, errno);
+	nsh_ctl_send(ctl, &ready, NULL, 0, NULL, 0);
+	serve(ctl, sigfd);
+}

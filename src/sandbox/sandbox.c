@@ -1,0 +1,858 @@
+/*
+ * The supervisor side of a sandbox: clone the child into its namespaces,
+ * map its ids, hand it the workspace, wait until its init serves, then run
+ * commands through the control channel and enforce time limits. Limits,
+ * pause and kill go through the cgroup; the quota through the disk image.
+ */
+#include "sandbox/sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/time.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/disk.h"
+#include "sandbox/filter.h"
+#include "sandbox/sandbox_int.h"
+
+#include "core/banned.h"
+
+#ifndef MOUNT_ATTR_IDMAP
+# define MOUNT_ATTR_IDMAP 0x00100000
+#endif
+#ifndef MOUNT_ATTR_NOSUID
+# define MOUNT_ATTR_NOSUID 0x00000002
+# define MOUNT_ATTR_NODEV  0x00000004
+#endif
+#ifndef OPEN_TREE_CLONE
+# define OPEN_TREE_CLONE 1
+#endif
+#ifndef CLONE_INTO_CGROUP
+# define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* How long the child may take to build the sandbox. */
+#define SETUP_TIMEOUT_MS 10000
+/* How long output is drained after a command ended. */
+#define DRAIN_MS 250
+/* /tmp size when no memory limit bounds it. */
+#define TMP_DEFAULT (1ULL << 30)
+
+struct nsh_sandbox {
+	pid_t pid;	       /* host pid of the init */
+	int pidfd;	       /* pidfd of the init */
+	int ctl;	       /* our end of the control socket, -1 once the sandbox is gone */
+	char *state_dir;       /* our files */
+	char *workspace;       /* host workspace */
+	struct nsh_cgroup *cg; /* NULL when no cgroup could be made and none was needed */
+	struct nsh_disk *disk; /* quota image, or NULL */
+	int64_t deadline;      /* monotonic ms when the sandbox's life ends; 0: never */
+	bool paused;	       /* frozen by nsh_sandbox_pause() */
+	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
+};
+
+static const char *const net_names[] = {
+	[NSH_NET_NONE] = "none", [NSH_NET_INTEGRATION] = "integration", [NSH_NET_COMMON] = "common",
+	[NSH_NET_OPEN] = "open", [NSH_NET_CUSTOM] = "custom",
+};
+
+int nsh_net_level_parse(const char *s, enum nsh_net_level *ret, struct nsh_err *err)
+{
+	for (size_t i = 0; i < sizeof(net_names) / sizeof(net_names[0]); i++) {
+		if (!strcmp(s, net_names[i])) {
+			*ret = (enum nsh_net_level)i;
+			return 0;
+		}
+	}
+	return nsh_err_set(
+		err, NSH_EINVAL,
+		"unknown network level '%s' (use none, integration, common, open or custom)", s);
+}
+
+const char *nsh_net_level_name(enum nsh_net_level l)
+{
+	return (unsigned)l < sizeof(net_names) / sizeof(net_names[0]) ? net_names[l] : "unknown";
+}
+
+/* The seccomp filter is compiled once per process and only read afterwards. */
+static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
+static struct nsh_seccomp *filter;
+static struct nsh_err filter_err;
+
+static void build_filter(void)
+{
+	if (nsh_seccomp_build(0, &filter, &filter_err))
+		filter = NULL;
+}
+
+static int write_proc(pid_t pid, const char *file, const char *text, struct nsh_err *err)
+{
+	char path[64];
+	int fd, rc = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return nsh_err_sys(err, errno, "cannot open '%s'", path);
+	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		rc = nsh_err_sys(err, errno, "cannot write '%s'", path);
+	close(fd);
+	return rc;
+}
+
+/*
+ * Map the child's ids: as root, root inside is NSH_SANDBOX_ID_BASE outside
+ * (never host 0); otherwise root inside is the caller.
+ */
+static int map_ids(pid_t pid, struct nsh_err *err)
+{
+	char map[64];
+	int rc;
+
+	if (geteuid() == 0) {
+		snprintf(map, sizeof(map), "0 %u %u\n", NSH_SANDBOX_ID_BASE, NSH_SANDBOX_ID_COUNT);
+		rc = write_proc(pid, "uid_map", map, err);
+		if (!rc)
+			rc = write_proc(pid, "gid_map", map, err);
+		return rc;
+	}
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)geteuid());
+	rc = write_proc(pid, "uid_map", map, err);
+	if (!rc)
+		rc = write_proc(pid, "setgroups", "deny", err);
+	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)getegid());
+	if (!rc)
+		rc = write_proc(pid, "gid_map", map, err);
+	return rc;
+}
+
+/*
+ * As root, the workspace is bound through an idmapped mount that shows the
+ * host's owners shifted into the sandbox's range: files owned by host root
+ * belong to the sandbox's root, and what it writes is owned by host root.
+ * Returns a detached mount for the child to attach, or -1 when not root.
+ */
+static int workspace_tree(const struct nsh_sandbox *sb, int *ret_fd, struct nsh_err *err)
+{
+	struct {
+		uint64_t attr_set, attr_clr, propagation, userns_fd;
+	} attr = {0};
+	char path[64];
+	int ns, fd;
+
+	*ret_fd = -1;
+	if (geteuid() != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/user", (int)sb->pid);
+	ns = open(path, O_RDONLY | O_CLOEXEC);
+	if (ns < 0)
+		return nsh_err_sys(err, errno, "cannot open '%s'", path);
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, sb->workspace, OPEN_TREE_CLONE | O_CLOEXEC);
+	if (fd < 0) {
+		close(ns);
+		return nsh_err_sys(err, errno, "cannot clone the mount of '%s'", sb->workspace);
+	}
+	attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+	attr.userns_fd = (uint64_t)ns;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0) {
+		int e = errno;
+
+		close(ns);
+		close(fd);
+		return nsh_err_sys(err, e,
+				   "the workspace '%s' cannot be id-mapped (needed to run as root "
+				   "without host root inside)",
+				   sb->workspace);
+	}
+	close(ns);
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Wait for one control message of the child, up to @timeout_ms. */
+static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct nsh_err *err)
+{
+	struct pollfd pf = {.fd = ctl, .events = POLLIN};
+	char buf[sizeof(*m) + 16];
+	int fd;
+	ssize_t n;
+	int rc;
+
+	do
+		rc = poll(&pf, 1, (int)timeout_ms);
+	while (rc < 0 && errno == EINTR);
+	if (rc == 0)
+		return nsh_err_set(err, NSH_ETIMEOUT, "the sandbox did not answer in time");
+	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &fd, 1);
+	if (fd >= 0)
+		close(fd);
+	if (n == 0)
+		return nsh_err_set(err, NSH_EFAIL, "the sandbox ended unexpectedly");
+	if (n < 0)
+		return nsh_err_sys(err, (int)-n, "cannot read from the sandbox");
+	memcpy(m, buf, sizeof(*m));
+	return 0;
+}
+
+static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *err)
+{
+	if (!pol->workspace || !nsh_fs_is_dir(pol->workspace))
+		return nsh_err_set(err, NSH_EINVAL, "workspace '%s' is not a directory",
+				   pol->workspace ? pol->workspace : "");
+	if (!pol->state_dir || !*pol->state_dir)
+		return nsh_err_set(err, NSH_EINVAL, "the sandbox needs a state directory");
+	if (pol->network != NSH_NET_NONE)
+		return nsh_err_set(
+			err, NSH_EDENIED,
+			"network level '%s' needs the egress proxy, which this build does "
+			"not have yet; use 'none'",
+			nsh_net_level_name(pol->network));
+	if (pol->cpus < 0 || pol->cpus > 1024)
+		return nsh_err_set(err, NSH_EINVAL, "invalid CPU limit %g", pol->cpus);
+	return 0;
+}
+
+static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup *setup,
+			 struct nsh_err *err)
+{
+	struct clone_args args = {0};
+	int cgfd = sb->cg ? nsh_cgroup_v2_fd(sb->cg) : -1;
+	pid_t pid;
+
+	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+		     CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_PIDFD;
+	args.pidfd = (uint64_t)(uintptr_t)&sb->pidfd;
+	args.exit_signal = SIGCHLD;
+	if (cgfd >= 0) {
+		args.flags |= CLONE_INTO_CGROUP;
+		args.cgroup = (uint64_t)cgfd;
+	}
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		nsh_sandbox_child(setup);
+	if (pid < 0)
+		nsh_err_sys(err, errno, "cannot create the sandbox namespaces");
+	return pid;
+}
+
+int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox **ret,
+		       struct nsh_err *err)
+{
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_sandbox_setup setup = {0};
+	struct nsh_cgroup_limits lim = {pol->memory, pol->pids, pol->cpus};
+	struct nsh_ctl_msg go = {.type = NSH_CTL_GO}, m;
+	int sp[2] = {-1, -1}, ws_fd = -1;
+	int rc;
+
+	rc = check_policy(pol, err);
+	if (rc)
+		return rc;
+	pthread_once(&filter_once, build_filter);
+	if (!filter)
+		return nsh_err_set(err, NSH_EDENIED, "no seccomp filter: %s", filter_err.msg);
+
+	sb = nsh_xcalloc(1, sizeof(*sb));
+	sb->pid = -1;
+	sb->pidfd = -1;
+	sb->ctl = -1;
+	sb->state_dir = nsh_xstrdup(pol->state_dir);
+	sb->workspace = nsh_xstrdup(pol->workspace);
+	if (pol->disk) {
+		char *image = nsh_xasprintf("%s/disk.img", pol->state_dir);
+
+		rc = nsh_disk_create(image, pol->workspace, pol->disk, 0, 0, &sb->disk, err);
+		free(image);
+		if (rc)
+			goto out;
+	}
+	{
+		const char *base = strrchr(pol->state_dir, '/');
+
+		rc = nsh_cgroup_create(base ? base + 1 : pol->state_dir, &lim, &sb->cg, err);
+		if (rc && !pol->memory && !pol->pids && !pol->cpus) {
+			sb->cg = NULL; /* limits were not asked for; pause and usage will say so */
+			rc = 0;
+		}
+		if (rc)
+			goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		rc = nsh_err_sys(err, errno, "cannot make the control socket");
+		goto out;
+	}
+	setup.ctl_fd = sp[1];
+	setup.hide = pol->hide;
+	setup.hostname = pol->hostname ? pol->hostname : "nightshift";
+	setup.workspace = pol->workspace;
+	setup.tmp_size = pol->memory ? pol->memory / 2 : TMP_DEFAULT;
+	setup.seccomp = filter;
+	setup.landlock_abi = nsh_landlock_abi();
+
+	sb->pid = clone_child(sb, &setup, err);
+	if (sb->pid < 0) {
+		rc = err ? err->code : NSH_EFAIL;
+		goto out;
+	}
+	close(sp[1]);
+	sp[1] = -1;
+	sb->ctl = sp[0];
+	sp[0] = -1;
+
+	rc = map_ids(sb->pid, err);
+	if (!rc && sb->cg)
+		rc = nsh_cgroup_v2_fd(sb->cg) >= 0 ? nsh_cgroup_attach_v1(sb->cg, sb->pid, err)
+						   : nsh_cgroup_attach(sb->cg, sb->pid, err);
+	if (!rc)
+		rc = workspace_tree(sb, &ws_fd, err);
+	if (rc)
+		goto out;
+	rc = -nsh_ctl_send(sb->ctl, &go, NULL, 0, &ws_fd, ws_fd >= 0 ? 1 : 0);
+	if (rc) {
+		rc = nsh_err_sys(err, rc, "cannot start the sandbox");
+		goto out;
+	}
+	rc = recv_msg(sb->ctl, &m, SETUP_TIMEOUT_MS, err);
+	if (rc)
+		goto out;
+	if (m.type == NSH_CTL_FAILED) {
+		rc = nsh_err_set(err,
+				 m.errnum == EPERM || m.errnum == EACCES ? NSH_EDENIED : NSH_EFAIL,
+				 "cannot build the sandbox: %s: %s",
+				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+		goto out;
+	}
+	if (m.type != NSH_CTL_READY) {
+		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
+		goto out;
+	}
+	if (pol->timeout_ms > 0)
+		sb->deadline = nsh_time_mono_ms() + pol->timeout_ms;
+out:
+	if (ws_fd >= 0)
+		close(ws_fd);
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	if (rc) {
+		nsh_sandbox_destroy(sb, NULL);
+		return rc;
+	}
+	*ret = sb;
+	return 0;
+}
+
+/* ---- commands ---- */
+
+void nsh_sandbox_cmd_init(struct nsh_sandbox_cmd *c)
+{
+	memset(c, 0, sizeof(*c));
+	nsh_strvec_init(&c->argv);
+	nsh_strvec_init(&c->env);
+	nsh_buf_init(&c->out, SIZE_MAX);
+	nsh_buf_init(&c->err, SIZE_MAX);
+}
+
+void nsh_sandbox_cmd_release(struct nsh_sandbox_cmd *c)
+{
+	if (!c)
+		return;
+	nsh_strvec_release(&c->argv);
+	nsh_strvec_release(&c->env);
+	nsh_buf_release(&c->out);
+	nsh_buf_release(&c->err);
+}
+
+/* The environment every command starts from; the command's own entries replace these. */
+static const char *const base_env[] = {
+	"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	"HOME=/tmp",
+	"TMPDIR=/tmp",
+	"USER=root",
+	"LOGNAME=root",
+	"SHELL=/bin/sh",
+	"LANG=C.UTF-8",
+	"NIGHTSHIFT_SANDBOX=1",
+};
+
+static bool same_key(const char *a, const char *b)
+{
+	size_t n = strcspn(a, "=");
+
+	return !strncmp(a, b, n) && b[n] == '=';
+}
+
+/* Pack cwd, argv and the merged environment into @out, as a RUN request. */
+static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct nsh_ctl_msg *m,
+		    struct nsh_err *err)
+{
+	const char *cwd = c->cwd ? c->cwd : "/workspace";
+	size_t nenv = 0;
+
+	if (!c->argv.nr)
+		return nsh_err_set(err, NSH_EINVAL, "no command given");
+	nsh_buf_init(out, NSH_CTL_MAX);
+	m->type = NSH_CTL_RUN;
+	m->nargs = (uint32_t)c->argv.nr;
+	if (nsh_buf_add(out, cwd, strlen(cwd) + 1))
+		goto big;
+	for (size_t i = 0; i < c->argv.nr; i++)
+		if (nsh_buf_add(out, c->argv.v[i], strlen(c->argv.v[i]) + 1))
+			goto big;
+	for (size_t i = 0; i < sizeof(base_env) / sizeof(base_env[0]); i++) {
+		bool replaced = false;
+
+		for (size_t j = 0; j < c->env.nr; j++)
+			replaced |= same_key(base_env[i], c->env.v[j]);
+		if (replaced)
+			continue;
+		if (nsh_buf_add(out, base_env[i], strlen(base_env[i]) + 1))
+			goto big;
+		nenv++;
+	}
+	for (size_t j = 0; j < c->env.nr; j++) {
+		if (!strchr(c->env.v[j], '='))
+			return nsh_err_set(err, NSH_EINVAL, "environment entry '%s' has no '='",
+					   c->env.v[j]);
+		if (nsh_buf_add(out, c->env.v[j], strlen(c->env.v[j]) + 1))
+			goto big;
+		nenv++;
+	}
+	if (m->nargs > 4096 || nenv > 1024)
+		goto big;
+	m->nenv = (uint32_t)nenv;
+	m->len = (uint32_t)out->len;
+	return 0;
+big:
+	nsh_buf_release(out);
+	return nsh_err_set(err, NSH_ETOOBIG, "command line and environment are too large");
+}
+
+/* Read what @fd has into @b, keeping at most @max bytes; closes it at EOF. */
+static void drain(int *fd, struct nsh_buf *b, size_t max, bool *truncated)
+{
+	char chunk[16384];
+	ssize_t n;
+
+	while ((n = read(*fd, chunk, sizeof(chunk))) > 0) {
+		size_t room = b->len < max ? max - b->len : 0;
+		size_t take = (size_t)n < room ? (size_t)n : room;
+
+		if (take && nsh_buf_add(b, chunk, take))
+			take = 0;
+		if (take < (size_t)n)
+			*truncated = true;
+	}
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		close(*fd);
+		*fd = -1;
+	}
+}
+
+static void mark_dead(struct nsh_sandbox *sb)
+{
+	__atomic_store_n(&sb->dead, true, __ATOMIC_RELEASE);
+	if (sb->ctl >= 0) {
+		close(sb->ctl);
+		sb->ctl = -1;
+	}
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+/*
+ * Supervise one started command: feed stdin, capture output, enforce the
+ * command's and the sandbox's deadlines, until init reports its end.
+ */
+static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w, int out_r,
+		     int err_r, int64_t start, struct nsh_err *err)
+{
+	size_t max = c->out_max ? c->out_max : (1u << 20);
+	int64_t cmd_deadline = c->timeout_ms > 0 ? start + c->timeout_ms : 0;
+	int64_t drain_until = 0;
+	size_t in_off = 0;
+	bool exited = false, killed = false;
+	int rc = 0;
+
+	while (!exited || out_r >= 0 || err_r >= 0) {
+		struct pollfd pf[4];
+		int64_t now = nsh_time_mono_ms(), deadline;
+		int nf = 0, ctl_i = -1, in_i = -1, out_i = -1, err_i = -1, timeout;
+
+		if (exited) {
+			if (!drain_until)
+				drain_until = now + DRAIN_MS;
+			if (now >= drain_until)
+				break;
+			deadline = drain_until;
+		} else {
+			deadline = min_deadline(cmd_deadline, sb->deadline);
+			if (deadline && now >= deadline && !killed) {
+				struct nsh_ctl_msg k = {.type = NSH_CTL_KILL};
+
+				c->timed_out = true;
+				killed = true;
+				if (sb->deadline && now >= sb->deadline) {
+					/* the sandbox's own life is over */
+					nsh_sandbox_kill(sb, NULL);
+				} else if (nsh_ctl_send(sb->ctl, &k, NULL, 0, NULL, 0)) {
+					nsh_sandbox_kill(sb, NULL);
+				}
+				deadline = 0;
+			}
+		}
+		timeout = deadline ? (int)(deadline > now ? deadline - now : 0) : -1;
+		if (sb->ctl >= 0 && !exited) {
+			ctl_i = nf;
+			pf[nf++] = (struct pollfd){.fd = sb->ctl, .events = POLLIN};
+		}
+		if (in_w >= 0) {
+			in_i = nf;
+			pf[nf++] = (struct pollfd){.fd = in_w, .events = POLLOUT};
+		}
+		if (out_r >= 0) {
+			out_i = nf;
+			pf[nf++] = (struct pollfd){.fd = out_r, .events = POLLIN};
+		}
+		if (err_r >= 0) {
+			err_i = nf;
+			pf[nf++] = (struct pollfd){.fd = err_r, .events = POLLIN};
+		}
+		if (!nf)
+			break;
+		if (poll(pf, (nfds_t)nf, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = nsh_err_sys(err, errno, "poll");
+			break;
+		}
+		if (out_i >= 0 && pf[out_i].revents)
+			drain(&out_r, &c->out, max, &c->out_truncated);
+		if (err_i >= 0 && pf[err_i].revents)
+			drain(&err_r, &c->err, max, &c->err_truncated);
+		if (in_i >= 0 && pf[in_i].revents) {
+			ssize_t n = c->in_len > in_off
+					    ? write(in_w, c->in + in_off, c->in_len - in_off)
+					    : 0;
+
+			if (n > 0)
+				in_off += (size_t)n;
+			if (n <= 0 || in_off >= c->in_len) {
+				close(in_w);
+				in_w = -1;
+			}
+		}
+		if (ctl_i >= 0 && pf[ctl_i].revents) {
+			struct nsh_ctl_msg m;
+			char buf[sizeof(m) + 16];
+			int fd;
+			ssize_t n = nsh_ctl_recv(sb->ctl, buf, sizeof(buf), &fd, 1);
+
+			if (fd >= 0)
+				close(fd);
+			if (n <= 0) {
+				/* init is gone: everything in the sandbox died with it */
+				mark_dead(sb);
+				exited = true;
+				c->exit_code = -1;
+				c->term_signal = SIGKILL;
+				continue;
+			}
+			memcpy(&m, buf, sizeof(m));
+			if (m.type == NSH_CTL_EXITED) {
+				exited = true;
+				c->ru = m.ru;
+				if (WIFEXITED(m.status)) {
+					c->exit_code = WEXITSTATUS(m.status);
+				} else {
+					c->exit_code = -1;
+					c->term_signal = WTERMSIG(m.status);
+				}
+			}
+		}
+	}
+	if (in_w >= 0)
+		close(in_w);
+	if (out_r >= 0)
+		close(out_r);
+	if (err_r >= 0)
+		close(err_r);
+	c->elapsed_ms = nsh_time_mono_ms() - start;
+	return rc;
+}
+
+int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct nsh_err *err)
+{
+	struct nsh_ctl_msg m = {0}, reply;
+	struct nsh_buf strings;
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
+	int fds[3];
+	int64_t start = nsh_time_mono_ms();
+	int rc;
+
+	c->exit_code = -1;
+	c->term_signal = 0;
+	c->timed_out = c->out_truncated = c->err_truncated = false;
+	memset(&c->ru, 0, sizeof(c->ru));
+	nsh_buf_reset(&c->out);
+	nsh_buf_reset(&c->err);
+	if (__atomic_load_n(&sb->dead, __ATOMIC_ACQUIRE) || sb->ctl < 0)
+		return nsh_err_set(err, NSH_ECONFLICT, "the sandbox is no longer running");
+	if (sb->deadline && start >= sb->deadline) {
+		nsh_sandbox_kill(sb, NULL);
+		return nsh_err_set(err, NSH_ETIMEOUT, "the sandbox's time limit has passed");
+	}
+	rc = pack_run(c, &strings, &m, err);
+	if (rc)
+		return rc;
+	if (c->inherit_stdio) {
+		fds[0] = STDIN_FILENO;
+		fds[1] = STDOUT_FILENO;
+		fds[2] = STDERR_FILENO;
+	} else {
+		if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC | O_NONBLOCK) ||
+		    pipe2(errp, O_CLOEXEC | O_NONBLOCK)) {
+			rc = nsh_err_sys(err, errno, "cannot make pipes");
+			goto fail;
+		}
+		fcntl(in[1], F_SETFL, O_NONBLOCK);
+		fds[0] = in[0];
+		fds[1] = out[1];
+		fds[2] = errp[1];
+	}
+	rc = -nsh_ctl_send(sb->ctl, &m, strings.buf, strings.len, fds, 3);
+	if (rc) {
+		rc = nsh_err_sys(err, rc, "cannot send the command to the sandbox");
+		goto fail;
+	}
+	for (int i = 0; i < 2; i++) {
+		int *p = i == 0 ? &in[0] : &out[1];
+
+		if (*p >= 0) {
+			close(*p);
+			*p = -1;
+		}
+	}
+	if (errp[1] >= 0) {
+		close(errp[1]);
+		errp[1] = -1;
+	}
+	rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+	if (rc)
+		goto fail;
+	if (reply.type == NSH_CTL_EXECFAIL) {
+		rc = nsh_err_set(err, reply.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
+				 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
+				 strerror(reply.errnum));
+		goto fail;
+	}
+	if (reply.type != NSH_CTL_STARTED) {
+		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
+		goto fail;
+	}
+	if (c->inherit_stdio || !c->in || !c->in_len) {
+		if (in[1] >= 0)
+			close(in[1]);
+		in[1] = -1;
+	}
+	nsh_buf_release(&strings);
+	return supervise(sb, c, in[1], out[0], errp[0], start, err);
+fail:
+	nsh_buf_release(&strings);
+	for (int i = 0; i < 2; i++) {
+		if (in[i] >= 0)
+			close(in[i]);
+		if (out[i] >= 0)
+			close(out[i]);
+		if (errp[i] >= 0)
+			close(errp[i]);
+	}
+	return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int need_cgroup(struct nsh_sandbox *sb, const char *what, struct nsh_err *err)
+{
+	if (!sb->cg)
+		return nsh_err_set(err, NSH_EDENIED, "cannot %s: this sandbox has no cgroup", what);
+	if (__atomic_load_n(&sb->dead, __ATOMIC_ACQUIRE))
+		return nsh_err_set(err, NSH_ECONFLICT, "the sandbox is no longer running");
+	return 0;
+}
+
+int nsh_sandbox_pause(struct nsh_sandbox *sb, struct nsh_err *err)
+{
+	int rc = need_cgroup(sb, "pause", err);
+
+	if (!rc)
+		rc = nsh_cgroup_freeze(sb->cg, true, err);
+	if (!rc)
+		sb->paused = true;
+	return rc;
+}
+
+int nsh_sandbox_resume(struct nsh_sandbox *sb, struct nsh_err *err)
+{
+	int rc = need_cgroup(sb, "resume", err);
+
+	if (!rc)
+		rc = nsh_cgroup_freeze(sb->cg, false, err);
+	if (!rc)
+		sb->paused = false;
+	return rc;
+}
+
+int nsh_sandbox_kill(struct nsh_sandbox *sb, struct nsh_err *err)
+{
+	/*
+	 * Killing pid 1 of a pid namespace kills every process in it, and no
+	 * process can leave the namespace (setns and unshare are filtered), so
+	 * this is all of the sandbox. A v1 freezer holds even SIGKILL back, so
+	 * a paused sandbox goes through the cgroup, which thaws it first.
+	 */
+	if (sb->paused && sb->cg) {
+		int rc = nsh_cgroup_kill(sb->cg, err);
+
+		if (rc)
+			return rc;
+	}
+	if (sb->pidfd >= 0 && syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0) < 0 &&
+	    errno != ESRCH)
+		return nsh_err_sys(err, errno, "cannot kill the sandbox");
+	/*
+	 * The control socket stays open: a command being supervised in another
+	 * thread sees its end of stream and reports the kill.
+	 */
+	__atomic_store_n(&sb->dead, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* Bytes used under @dir, counted without following symlinks. */
+static uint64_t tree_bytes(int dirfd)
+{
+	uint64_t total = 0;
+	DIR *d = fdopendir(dirfd);
+	struct dirent *e;
+
+	if (!d) {
+		close(dirfd);
+		return 0;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		total += (uint64_t)st.st_blocks * 512;
+		if (S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				total += tree_bytes(sub);
+		}
+	}
+	closedir(d);
+	return total;
+}
+
+int nsh_sandbox_usage(struct nsh_sandbox *sb, struct nsh_sandbox_usage *ret, struct nsh_err *err)
+{
+	struct nsh_cgroup_usage u = {0};
+	int rc;
+
+	memset(ret, 0, sizeof(*ret));
+	if (sb->cg) {
+		rc = nsh_cgroup_usage(sb->cg, &u, err);
+		if (rc)
+			return rc;
+		ret->memory_peak = u.memory_peak;
+		ret->cpu_usec = u.cpu_usec;
+		ret->oom_kills = u.oom_kills;
+		ret->pids_max_hits = u.pids_max_hits;
+	}
+	if (sb->disk) {
+		uint64_t size;
+
+		return nsh_disk_usage(sb->disk, &ret->disk_used, &size, err);
+	}
+	{
+		int fd = open(sb->workspace, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0)
+			return nsh_err_sys(err, errno, "cannot read '%s'", sb->workspace);
+		ret->disk_used = tree_bytes(fd);
+	}
+	return 0;
+}
+
+pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb)
+{
+	return sb->pid;
+}
+
+int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
+{
+	int rc = 0, r;
+
+	if (!sb)
+		return 0;
+	if (sb->pid > 0) {
+		nsh_sandbox_kill(sb, NULL);
+		while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (sb->pidfd >= 0)
+		close(sb->pidfd);
+	if (sb->ctl >= 0)
+		close(sb->ctl);
+	if (sb->cg) {
+		r = nsh_cgroup_destroy(sb->cg, err);
+		rc = rc ? rc : r;
+	}
+	if (sb->disk) {
+		r = nsh_disk_destroy(sb->disk, rc ? NULL : err);
+		rc = rc ? rc : r;
+	}
+	free(sb->state_dir);
+	free(sb->workspace);
+	free(sb);
+	return rc;
+}
+
+int nsh_sandbox_cleanup_stale(const char *work_dir, struct nsh_err *err)
+{
+	unsigned n = 0;
+	int rc = nsh_cgroup_cleanup_stale(&n, err);
+
+	if (!rc && work_dir)
+		rc = nsh_disk_cleanup_stale(work_dir, &n, err);
+	return rc;
+}

@@ -1,0 +1,145 @@
+/*
+ * The per-job sandbox (DESIGN.md section 5): an isolated little machine
+ * built from kernel primitives, in which a job runs any number of commands
+ * over its life.
+ *
+ * A sandbox is a pid-1 init process in new user, mount, pid, ipc, uts,
+ * cgroup and network namespaces, over a root file system made of the host's
+ * system directories read-only, the job workspace read-write at /workspace,
+ * a private /tmp, a fresh /proc and a minimal /dev. Commands are started by
+ * that init on request; each inherits no_new_privs, a Landlock ruleset
+ * (where the kernel has Landlock) and a seccomp filter. Limits come from
+ * cgroups (v2 where controllers are delegated, else v1), the workspace
+ * quota from a loop-mounted ext4 image.
+ *
+ * Honesty rule: a policy that this host cannot enforce is refused with an
+ * error naming what is missing; nothing is weakened silently.
+ *
+ * Thread rules: a sandbox handle belongs to one thread at a time.
+ */
+#ifndef NSH_SANDBOX_SANDBOX_H
+#define NSH_SANDBOX_SANDBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include "core/buf.h"
+#include "core/vec.h"
+
+struct nsh_err;
+
+/* Host uid/gid that root inside a sandbox maps to when nightshift runs as root. */
+#define NSH_SANDBOX_ID_BASE  200000u
+#define NSH_SANDBOX_ID_COUNT 65536u
+
+enum nsh_net_level {
+	NSH_NET_NONE,	     /* own namespace, loopback only */
+	NSH_NET_INTEGRATION, /* the code host only */
+	NSH_NET_COMMON,	     /* + package registries */
+	NSH_NET_OPEN,	     /* any public host */
+	NSH_NET_CUSTOM,	     /* an allowlist */
+};
+
+/** Parse "none", "integration", "common", "open" or "custom". */
+int nsh_net_level_parse(const char *s, enum nsh_net_level *ret, struct nsh_err *err);
+const char *nsh_net_level_name(enum nsh_net_level l);
+
+struct nsh_sandbox_policy {
+	const char *workspace;	    /* host directory bound read-write at /workspace (required) */
+	const char *state_dir;	    /* host directory for the sandbox's own files (required) */
+	const char *hide;	    /* a host path never reachable inside (e.g. $NIGHTSHIFT_HOME) */
+	uint64_t memory;	    /* bytes; 0: no limit */
+	uint64_t pids;		    /* processes; 0: no limit */
+	double cpus;		    /* CPUs; 0: no limit */
+	uint64_t disk;		    /* bytes of workspace; 0: no quota (else needs an empty one) */
+	int64_t timeout_ms;	    /* wall-clock life of the sandbox; 0: none */
+	enum nsh_net_level network; /* only NSH_NET_NONE until the egress proxy exists */
+	const char *hostname;	    /* NULL: "nightshift" */
+};
+
+struct nsh_sandbox;
+
+/**
+ * Build a sandbox for @pol. Its init is running and ready for commands when
+ * this returns. NSH_EDENIED when the host cannot enforce part of the
+ * policy (the message names it), NSH_EINVAL for a bad policy. The caller
+ * ends it with nsh_sandbox_destroy().
+ */
+int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox **ret,
+		       struct nsh_err *err);
+
+/* One command to run inside; the result fields are filled by nsh_sandbox_exec(). */
+struct nsh_sandbox_cmd {
+	struct nsh_strvec argv; /* program (looked up in the sandbox PATH) and arguments */
+	struct nsh_strvec env;	/* "K=V" added to the sandbox's base environment */
+	const char *cwd;	/* directory inside the sandbox; NULL: /workspace */
+	int64_t timeout_ms;	/* 0: none; on expiry the command's processes are killed */
+	/*
+	 * Standard streams. With @inherit_stdio the command uses the caller's
+	 * fds 0, 1 and 2; otherwise stdin gets @in and stdout/stderr are
+	 * captured into @out/@err up to @out_max bytes each.
+	 */
+	bool inherit_stdio;
+	const char *in;	    /* bytes for stdin (borrowed); NULL: empty */
+	size_t in_len;	    /* length of @in */
+	size_t out_max;	    /* cap per captured stream; 0: 1 MiB */
+	struct nsh_buf out; /* captured stdout */
+	struct nsh_buf err; /* captured stderr */
+	bool out_truncated; /* stdout passed out_max */
+	bool err_truncated; /* stderr passed out_max */
+	/* results */
+	int exit_code;	    /* exit status, or -1 when killed by a signal */
+	int term_signal;    /* signal that ended it, 0 if it exited */
+	bool timed_out;	    /* killed by @timeout_ms */
+	struct rusage ru;   /* usage of the command and its reaped children */
+	int64_t elapsed_ms; /* wall time */
+};
+
+void nsh_sandbox_cmd_init(struct nsh_sandbox_cmd *c);
+void nsh_sandbox_cmd_release(struct nsh_sandbox_cmd *c);
+
+/**
+ * Run @c inside @sb and wait for it. Returns 0 when the command ran,
+ * whatever its status; an error when it could not be started (the message
+ * names the program) or the sandbox is gone. When the command exits, what
+ * is left of its processes is killed.
+ */
+int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct nsh_err *err);
+
+/** Freeze every process of the sandbox / let them run again. */
+int nsh_sandbox_pause(struct nsh_sandbox *sb, struct nsh_err *err);
+int nsh_sandbox_resume(struct nsh_sandbox *sb, struct nsh_err *err);
+
+/** Kill every process of the sandbox; it cannot run commands afterwards. */
+int nsh_sandbox_kill(struct nsh_sandbox *sb, struct nsh_err *err);
+
+struct nsh_sandbox_usage {
+	uint64_t memory_peak;	/* bytes, from the memory cgroup; 0 when unknown */
+	uint64_t cpu_usec;	/* CPU time of all its processes */
+	uint64_t disk_used;	/* bytes used in the workspace */
+	uint64_t oom_kills;	/* processes killed for memory */
+	uint64_t pids_max_hits; /* forks refused by the pids limit */
+};
+
+int nsh_sandbox_usage(struct nsh_sandbox *sb, struct nsh_sandbox_usage *ret, struct nsh_err *err);
+
+/** The host pid of the sandbox's init (for tests and reports). */
+pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb);
+
+/**
+ * Kill everything, unmount, remove the cgroups, loop device and state
+ * files, and free @sb. The workspace directory itself is kept (its
+ * contents too, unless it lived on a quota image). NULL ok.
+ */
+int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err);
+
+/**
+ * Remove what a crashed run left: cgroups of dead owners, mounts and loop
+ * devices of images under @work_dir. Call once at start-up.
+ */
+int nsh_sandbox_cleanup_stale(const char *work_dir, struct nsh_err *err);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * Internals shared by the files of the sandbox module: what the child
+ * needs to build the sandbox, and the control protocol between the
+ * supervisor (nightshift) and the sandbox's init. No other module
+ * includes this header.
+ */
+#ifndef NSH_SANDBOX_SANDBOX_INT_H
+#define NSH_SANDBOX_SANDBOX_INT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+struct nsh_seccomp;
+
+/* Host directories bound read-only into every sandbox (when they exist). */
+#define NSH_SANDBOX_SYSDIRS                                                    \
+ {                                                                             \
+  "usr", "etc", "opt", "var", "bin", "sbin", "lib", "lib32", "lib64", "libx32" \
+ }
+#define NSH_SANDBOX_NSYSDIRS 10
+
+/*
+ * Everything the child needs, prepared by the supervisor before the clone:
+ * the child runs without malloc (the supervisor may be multi-threaded).
+ */
+struct nsh_sandbox_setup {
+	int ctl_fd;	       /* the init's end of the control socket */
+	const char *hide;      /* host path to cover with an empty file system, or NULL */
+	const char *hostname;  /* UTS name */
+	const char *workspace; /* host workspace path (used when no tree fd is passed) */
+	uint64_t tmp_size;     /* bytes of the /tmp tmpfs */
+	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
+	int landlock_abi;		   /* 0: no Landlock */
+};
+
+/* Steps of the child's set-up, reported with errno when one fails. */
+enum nsh_sandbox_stage {
+	NSH_STAGE_SYNC = 1,
+	NSH_STAGE_IDS,
+	NSH_STAGE_MOUNT_PRIVATE,
+	NSH_STAGE_ROOT_TMPFS,
+	NSH_STAGE_SYSDIRS,
+	NSH_STAGE_HIDE,
+	NSH_STAGE_WORKSPACE,
+	NSH_STAGE_TMP,
+	NSH_STAGE_PROC,
+	NSH_STAGE_DEV,
+	NSH_STAGE_ROOT_RO,
+	NSH_STAGE_PIVOT,
+	NSH_STAGE_HOSTNAME,
+	NSH_STAGE_LOOPBACK,
+	NSH_STAGE_SESSION,
+	NSH_STAGE_LANDLOCK,
+	NSH_STAGE_SECCOMP,
+};
+
+/** A readable name for @stage, for error messages. */
+const char *nsh_sandbox_stage_name(int stage);
+
+/* ---- control protocol (SOCK_SEQPACKET, one message per datagram) ---- */
+
+enum nsh_ctl_type {
+	NSH_CTL_GO = 1,	  /* supervisor -> child: ids are mapped; optional fd: workspace tree */
+	NSH_CTL_READY,	  /* child -> supervisor: set-up done, serving */
+	NSH_CTL_FAILED,	  /* child -> supervisor: set-up failed at @stage with @errnum */
+	NSH_CTL_RUN,	  /* supervisor -> init: start a command; fds: stdin, stdout, stderr */
+	NSH_CTL_STARTED,  /* init -> supervisor: command started as @pid */
+	NSH_CTL_EXECFAIL, /* init -> supervisor: could not start, @errnum */
+	NSH_CTL_KILL,	  /* supervisor -> init: kill the running command */
+	NSH_CTL_EXITED,	  /* init -> supervisor: the command ended with @status */
+};
+
+/* The fixed part of every message; a RUN carries strings after it. */
+struct nsh_ctl_msg {
+	uint32_t type;	  /* enum nsh_ctl_type */
+	int32_t errnum;	  /* FAILED, EXECFAIL: errno */
+	int32_t stage;	  /* FAILED: enum nsh_sandbox_stage */
+	int32_t pid;	  /* STARTED: pid inside the sandbox */
+	int32_t status;	  /* EXITED: wait status */
+	uint32_t nargs;	  /* RUN: number of argv strings */
+	uint32_t nenv;	  /* RUN: number of environment strings */
+	uint32_t len;	  /* RUN: bytes of strings that follow: cwd, argv..., env... */
+	struct rusage ru; /* EXITED: usage of the command and its children */
+};
+
+/* Largest RUN message: the command line and environment together. */
+#define NSH_CTL_MAX (128 * 1024)
+
+/**
+ * Send one message with up to @nfds file descriptors; async-signal-safe.
+ * Returns 0 or -errno.
+ */
+int nsh_ctl_send(int fd, const struct nsh_ctl_msg *m, const void *extra, size_t extra_len,
+		 const int *fds, int nfds);
+
+/**
+ * Receive one message into @buf (at least sizeof(struct nsh_ctl_msg)
+ * bytes, up to @cap) and up to @max_fds descriptors into @fds (-1 where
+ * none came). Returns the message length, 0 at end of stream, or -errno.
+ */
+ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds);
+
+/** The child side: build the sandbox and become its init. Never returns. */
+void nsh_sandbox_child(const struct nsh_sandbox_setup *s) __attribute__((noreturn));
+
+#endif

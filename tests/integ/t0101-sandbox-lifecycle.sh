@@ -1,0 +1,74 @@
+#!/bin/sh
+# Nothing survives its supervisor: when nightshift dies mid-command, the
+# sandbox's processes die with it, and what the crash left on the host
+# (cgroups, the quota image's mount and loop device) is removed by the
+# next start.
+. "$(dirname "$0")/lib.sh"
+
+# wait_for COMMAND...: up to 5 s for COMMAND to succeed.
+wait_for() {
+	for i in $(seq 50); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The host pid of the process running "sleep 3<TAG>" inside a sandbox.
+sleeper() {
+	pgrep -f "^sleep $1\$" | head -n 1 | grep .
+}
+
+# Cgroup directories left for sandboxes of owner $1 in any hierarchy.
+cgroups_of() {
+	find /sys/fs/cgroup -maxdepth 6 -type d -path "*/nightshift/$1.*" 2>/dev/null
+}
+
+test_expect_success 'killing nightshift kills the sandbox; the next start removes its cgroups' '
+	tag=$$$(date +%N | cut -c1-4)
+	"$NSH_BIN" sandbox run --pids 32 -- sleep 3$tag &
+	nsh_pid=$!
+	wait_for sleeper 3$tag || exit 1
+	victim=$(sleeper 3$tag)
+	test -n "$(cgroups_of $nsh_pid)" || { echo "no cgroup for $nsh_pid"; exit 1; }
+	kill -9 $nsh_pid
+	wait $nsh_pid 2>/dev/null
+	wait_for sh -c "! kill -0 $victim 2>/dev/null" || { echo "sandbox survived"; exit 1; }
+	test -n "$(cgroups_of $nsh_pid)" || { echo "nothing stale to clean (test proves nothing)"; exit 1; }
+	nsh sandbox run -- true &&
+	test -z "$(cgroups_of $nsh_pid)"
+'
+
+test_expect_success 'a crash leaves the quota image mounted; the next start unmounts it' '
+	tag=$$$(date +%N | cut -c1-4)
+	"$NSH_BIN" sandbox run --disk 16M -- sleep 4$tag &
+	nsh_pid=$!
+	wait_for sleeper 4$tag || exit 1
+	kill -9 $nsh_pid
+	wait $nsh_pid 2>/dev/null
+	grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo || { echo "no stale mount (test proves nothing)"; exit 1; }
+	nsh sandbox run -- true &&
+	! grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo &&
+	! grep -qs "$NIGHTSHIFT_HOME/work" /sys/block/loop*/loop/backing_file
+'
+
+test_expect_success 'a finished run leaves no cgroup, mount or loop device behind' '
+	before=$(find /sys/fs/cgroup -maxdepth 6 -type d -path "*/nightshift/*" 2>/dev/null | sort) &&
+	nsh sandbox run --memory 64M --pids 32 --disk 16M -- sh -c "echo hi >/workspace/x" &&
+	after=$(find /sys/fs/cgroup -maxdepth 6 -type d -path "*/nightshift/*" 2>/dev/null | sort) &&
+	test "$before" = "$after" &&
+	! grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo &&
+	! grep -qs "$NIGHTSHIFT_HOME/work" /sys/block/loop*/loop/backing_file &&
+	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
+'
+
+test_expect_success 'sandbox probe reports this host and the guarantees that follow' '
+	nsh sandbox probe >out &&
+	grep -q "^userns *yes" out && grep -q "^  memory_limit *enforced" out &&
+	nsh sandbox probe --json >out.json &&
+	grep -q "\"guarantees\"" out.json &&
+	grep -q "\"landlock_abi\": *[1-9]" out.json &&
+	grep -q "\"memory_limit\": \"enforced" out.json
+'
+
+test_done

@@ -1,0 +1,329 @@
+/*
+ * The sandbox's C API: several commands over one sandbox's life, captured
+ * output and stdin, errors that name the program, time limits, pause that
+ * stops all CPU use (measured) and resume, and a kill and destroy that
+ * leave no process, mount, cgroup or loop device behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/time.h"
+#include "sandbox/sandbox.h"
+#include "test.h"
+
+static char *dir;
+
+static void policy(struct nsh_sandbox_policy *pol, const char *name)
+{
+	char *ws = nsh_xasprintf("%s/%s-ws", dir, name);
+	char *st = nsh_xasprintf("%s/%s-state", dir, name);
+
+	memset(pol, 0, sizeof(*pol));
+	nsh_fs_mkdir_p(ws, 0755, NULL);
+	nsh_fs_mkdir_p(st, 0700, NULL);
+	pol->workspace = ws;
+	pol->state_dir = st;
+	pol->hide = dir;
+	pol->network = NSH_NET_NONE;
+}
+
+static void policy_release(struct nsh_sandbox_policy *pol)
+{
+	free((char *)pol->workspace);
+	free((char *)pol->state_dir);
+}
+
+/* Run "sh -c @script" in @sb, capturing output. */
+static int sh(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, const char *script)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	int rc;
+
+	nsh_sandbox_cmd_release(c);
+	nsh_sandbox_cmd_init(c);
+	nsh_strvec_pushl(&c->argv, "sh", "-c", script, NULL);
+	rc = nsh_sandbox_exec(sb, c, &err);
+	if (rc)
+		fprintf(stderr, "exec: %s\n", err.msg);
+	return rc;
+}
+
+static bool mounted_under(const char *path)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	bool found;
+
+	nsh_fs_read_file("/proc/self/mountinfo", &b, 1 << 22, NULL);
+	found = strstr(b.buf, path) != NULL;
+	nsh_buf_release(&b);
+	return found;
+}
+
+/* Whether any cgroup directory named after @name exists in any hierarchy. */
+static bool cgroup_left(const char *name)
+{
+	static const char *const roots[] = {
+		"/sys/fs/cgroup/unified/nightshift", "/sys/fs/cgroup/memory/nightshift",
+		"/sys/fs/cgroup/pids/nightshift",    "/sys/fs/cgroup/cpu/nightshift",
+		"/sys/fs/cgroup/freezer/nightshift", "/sys/fs/cgroup/nightshift",
+	};
+	bool left = false;
+
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		DIR *d = opendir(roots[i]);
+		struct dirent *e;
+
+		if (!d)
+			continue;
+		while ((e = readdir(d)))
+			if (strstr(e->d_name, name))
+				left = true;
+		closedir(d);
+	}
+	return left;
+}
+
+/* Whether a loop device is still backed by @image. */
+static bool loop_backs(const char *image)
+{
+	DIR *d = opendir("/sys/block");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d))) {
+		struct nsh_buf b = NSH_BUF_INIT;
+		char *p;
+
+		if (strncmp(e->d_name, "loop", 4))
+			continue;
+		p = nsh_xasprintf("/sys/block/%s/loop/backing_file", e->d_name);
+		if (!nsh_fs_read_file(p, &b, 4096, NULL) && strstr(b.buf, image))
+			found = true;
+		nsh_buf_release(&b);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void test_commands(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_cmd c;
+	struct nsh_sandbox *sb = NULL;
+	char *path;
+
+	policy(&pol, "cmds");
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (!sb) {
+		fprintf(stderr, "create: %s\n", err.msg);
+		policy_release(&pol);
+		return;
+	}
+	CHECK_INT(sh(sb, &c, "echo out; echo err >&2; exit 7"), 0);
+	CHECK_INT(c.exit_code, 7);
+	CHECK_STR(c.out.buf, "out\n");
+	CHECK_STR(c.err.buf, "err\n");
+
+	/* State persists between commands of one sandbox. */
+	CHECK_INT(sh(sb, &c, "echo kept >/workspace/f; echo tmp >/tmp/t"), 0);
+	CHECK_INT(sh(sb, &c, "cat /workspace/f /tmp/t; pwd; hostname; id -u"), 0);
+	CHECK_STR(c.out.buf, "kept\ntmp\n/workspace\nnightshift\n0\n");
+	path = nsh_xasprintf("%s/f", pol.workspace);
+	CHECK(nsh_fs_exists(path));
+	free(path);
+
+	/* Environment: the base plus the command's own, which wins. */
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_pushl(&c.argv, "sh", "-c", "echo $HOME $FOO; env | grep -c NIGHTSHIFT_HOME",
+			 NULL);
+	nsh_strvec_pushl(&c.env, "HOME=/workspace", "FOO=bar", NULL);
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+	CHECK_STR(c.out.buf, "/workspace bar\n0\n");
+
+	/* stdin is fed, output is capped. */
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_push(&c.argv, "cat");
+	c.in = "piped through";
+	c.in_len = strlen(c.in);
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+	CHECK_STR(c.out.buf, "piped through");
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_pushl(&c.argv, "head", "-c", "100000", "/dev/zero", NULL);
+	c.out_max = 1000;
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+	CHECK_INT(c.out.len, 1000);
+	CHECK(c.out_truncated);
+
+	/* A program that is not there is an error naming it. */
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_push(&c.argv, "no-such-program");
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), NSH_ENOTFOUND);
+	CHECK(strstr(err.msg, "'no-such-program'") != NULL);
+
+	/* Leftovers of a finished command do not survive it. */
+	CHECK_INT(sh(sb, &c, "sleep 100 & echo started"), 0);
+	CHECK_INT(sh(sb, &c, "ps -e -o comm= 2>/dev/null | grep -c sleep || true"), 0);
+	CHECK_STR(c.out.buf, "0\n");
+
+	/* A command's time limit kills it; the sandbox lives on. */
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_pushl(&c.argv, "sleep", "100", NULL);
+	c.timeout_ms = 200;
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+	CHECK(c.timed_out);
+	CHECK_INT(c.term_signal, SIGKILL);
+	CHECK(c.elapsed_ms < 5000);
+	CHECK_INT(sh(sb, &c, "echo alive"), 0);
+	CHECK_STR(c.out.buf, "alive\n");
+
+	CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
+struct runner {
+	struct nsh_sandbox *sb;	    /* shared with the main thread */
+	struct nsh_sandbox_cmd cmd; /* the busy loop */
+	int rc;			    /* nsh_sandbox_exec's result */
+};
+
+static void *run_busy(void *arg)
+{
+	struct runner *r = arg;
+
+	r->rc = nsh_sandbox_exec(r->sb, &r->cmd, NULL);
+	return NULL;
+}
+
+static void test_pause_resume_kill(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_usage u0, u1, u2;
+	struct runner r = {0};
+	const char *name;
+	pthread_t th;
+	pid_t init;
+
+	policy(&pol, "pause");
+	pol.pids = 64;
+	name = strrchr(pol.state_dir, '/') + 1;
+	CHECK_INT(nsh_sandbox_create(&pol, &r.sb, &err), 0);
+	if (!r.sb) {
+		fprintf(stderr, "create: %s\n", err.msg);
+		policy_release(&pol);
+		return;
+	}
+	init = nsh_sandbox_init_pid(r.sb);
+	nsh_sandbox_cmd_init(&r.cmd);
+	nsh_strvec_pushl(&r.cmd.argv, "sh", "-c", "while :; do :; done", NULL);
+	pthread_create(&th, NULL, run_busy, &r);
+	nsh_time_sleep_ms(300);
+
+	CHECK_INT(nsh_sandbox_pause(r.sb, &err), 0);
+	CHECK_INT(nsh_sandbox_usage(r.sb, &u0, &err), 0);
+	nsh_time_sleep_ms(500);
+	CHECK_INT(nsh_sandbox_usage(r.sb, &u1, &err), 0);
+	/* Frozen: no CPU at all (a few ms of slack for the freeze itself). */
+	CHECK(u1.cpu_usec - u0.cpu_usec < 5000);
+	CHECK_INT(nsh_sandbox_resume(r.sb, &err), 0);
+	nsh_time_sleep_ms(500);
+	CHECK_INT(nsh_sandbox_usage(r.sb, &u2, &err), 0);
+	/* Running again: most of half a second of CPU. */
+	CHECK(u2.cpu_usec - u1.cpu_usec > 200000);
+
+	CHECK_INT(nsh_sandbox_kill(r.sb, &err), 0);
+	pthread_join(th, NULL);
+	CHECK_INT(r.rc, 0);
+	CHECK_INT(r.cmd.term_signal, SIGKILL);
+	CHECK_INT(nsh_sandbox_destroy(r.sb, &err), 0);
+	/* Nothing left: the init, its mounts, its cgroups. */
+	CHECK(kill(init, 0) < 0 && errno == ESRCH);
+	CHECK(!mounted_under(pol.state_dir));
+	CHECK(!cgroup_left(name));
+	nsh_sandbox_cmd_release(&r.cmd);
+	policy_release(&pol);
+}
+
+static void test_disk_cleanup(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_usage u;
+	struct nsh_sandbox_cmd c;
+	struct nsh_sandbox *sb = NULL;
+	char *image;
+
+	policy(&pol, "disk");
+	pol.disk = 16 << 20;
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (!sb) {
+		fprintf(stderr, "create: %s\n", err.msg);
+		policy_release(&pol);
+		return;
+	}
+	image = nsh_xasprintf("%s/disk.img", pol.state_dir);
+	CHECK(mounted_under(pol.workspace));
+	CHECK_INT(sh(sb, &c, "head -c 4000000 /dev/zero >/workspace/blob; echo $?"), 0);
+	CHECK_STR(c.out.buf, "0\n");
+	CHECK_INT(nsh_sandbox_usage(sb, &u, &err), 0);
+	CHECK(u.disk_used >= 4000000);
+	CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+	CHECK(!mounted_under(pol.workspace));
+	CHECK(!nsh_fs_exists(image));
+	CHECK(!loop_backs(image));
+	free(image);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
+static void test_refusals(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox *sb = NULL;
+
+	policy(&pol, "refuse");
+	pol.network = NSH_NET_OPEN;
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), NSH_EDENIED);
+	CHECK(strstr(err.msg, "egress proxy") != NULL);
+	CHECK(sb == NULL);
+	pol.network = NSH_NET_NONE;
+	free((char *)pol.workspace);
+	pol.workspace = nsh_xasprintf("%s/does-not-exist", dir);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "does-not-exist") != NULL);
+	policy_release(&pol);
+}
+
+int main(void)
+{
+	dir = t_tmpdir();
+	RUN(test_commands);
+	RUN(test_pause_resume_kill);
+	RUN(test_disk_cleanup);
+	RUN(test_refusals);
+	nsh_fs_remove_tree(dir, NULL);
+	free(dir);
+	return TEST_DONE();
+}
