@@ -7,11 +7,11 @@
 #include "core/banned.h"
 
 static const struct nsh_cli_cmd *const commands[] = {
-	&nsh_cmd_help,
-	&nsh_cmd_version,
-	&nsh_cmd_tasks,
-	&nsh_cmd_show,
-	&nsh_cmd_sandbox,
+	&nsh_cmd_help,	  /* src/cli/help.c */
+	&nsh_cmd_version, /* src/cli/help.c */
+	&nsh_cmd_tasks,	  /* src/cli/tasks.c */
+	&nsh_cmd_show,	  /* src/cli/tasks.c */
+	&nsh_cmd_sandbox, /* src/cli/sandbox.c */
 };
 
 int main(int argc, char **argv)
