@@ -444,17 +444,36 @@ static bool parse_run(const char *buf, size_t n, struct run_req *r)
 	return p == end;
 }
 
-extern char **environ;
+/*
+ * Set by a command that could not start. Commands are started with vfork,
+ * so this memory is shared until the command execs or exits; a fork would
+ * copy the page tables of the whole (nightshift-sized) init each time.
+ */
+static volatile int start_errno;
+
+static const char *env_get(const char *const *envp, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (; *envp; envp++)
+		if (!strncmp(*envp, key, n) && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
 
 /*
- * The command's own process: stdio from the request, a new session, the
- * default signal state, then exec. An exec failure is sent over @report.
+ * The command's own process, between vfork and exec: stdio from the
+ * request, all other fds closed, a new session, the default signal mask,
+ * the working directory, then exec, searching the request's PATH. Only
+ * system calls here: the parent's memory is shared.
  */
-static void __attribute__((noreturn))
-start_command(const struct run_req *r, const int fds[3], int report)
+static void __attribute__((noreturn)) start_command(const struct run_req *r, const int fds[3])
 {
+	const char *const *envp = r->envp;
+	const char *name = r->argv[0], *path;
+	char full[PATH_MAX];
 	sigset_t none;
-	int err;
+	int err = ENOENT;
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -464,20 +483,38 @@ start_command(const struct run_req *r, const int fds[3], int report)
 			goto fail;
 		}
 	}
-	syscall(SYS_close_range, 3, report - 1, 0);
-	syscall(SYS_close_range, report + 1, ~0U, 0);
+	syscall(SYS_close_range, 3, ~0U, 0);
 	setsid();
 	if (chdir(r->cwd) < 0) {
 		err = errno;
 		goto fail;
 	}
-	environ = (char **)r->envp;
-	execvp(r->argv[0], (char *const *)r->argv);
-	err = errno;
-fail:
-	if (write(report, &err, sizeof(err)) < 0) {
-		/* the supervisor sees EOF and reports a generic failure */
+	if (strchr(name, '/')) {
+		execve(name, (char *const *)r->argv, (char *const *)envp);
+		err = errno;
+		goto fail;
 	}
+	path = env_get(envp, "PATH");
+	while (path && *path) {
+		size_t dirlen = strcspn(path, ":");
+		int e;
+
+		if (dirlen && dirlen + 1 + strlen(name) < sizeof(full)) {
+			memcpy(full, path, dirlen);
+			full[dirlen] = '/';
+			memcpy(full + dirlen + 1, name, strlen(name) + 1);
+			execve(full, (char *const *)r->argv, (char *const *)envp);
+			e = errno;
+			/* Like execvp: a later directory may still have it. */
+			if (e != ENOENT && e != ENOTDIR)
+				err = e;
+		}
+		path += dirlen;
+		if (*path == ':')
+			path++;
+	}
+fail:
+	start_errno = err;
 	_exit(127);
 }
 
@@ -485,10 +522,7 @@ static void handle_run(int ctl, const char *buf, size_t n, const int fds[3], pid
 {
 	static struct run_req req;
 	struct nsh_ctl_msg reply = {.type = NSH_CTL_EXECFAIL};
-	int report[2];
 	pid_t pid;
-	int err = 0;
-	ssize_t got;
 
 	if (*running) {
 		reply.errnum = EBUSY;
@@ -498,25 +532,17 @@ static void handle_run(int ctl, const char *buf, size_t n, const int fds[3], pid
 		reply.errnum = EPROTO;
 		goto out;
 	}
-	if (pipe2(report, O_CLOEXEC) < 0) {
-		reply.errnum = errno;
-		goto out;
-	}
-	pid = fork();
+	start_errno = 0;
+	pid = vfork();
 	if (pid == 0)
-		start_command(&req, fds, report[1]);
-	close(report[1]);
+		start_command(&req, fds);
 	if (pid < 0) {
 		reply.errnum = errno;
-		close(report[0]);
 		goto out;
 	}
-	do
-		got = read(report[0], &err, sizeof(err));
-	while (got < 0 && errno == EINTR);
-	close(report[0]);
-	if (got == sizeof(err)) {
-		reply.errnum = err;
+	/* Here the command has exec'd, or failed and exited. */
+	if (start_errno) {
+		reply.errnum = start_errno;
 		waitpid(pid, NULL, 0);
 		goto out;
 	}
