@@ -203,6 +203,9 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	pol.hide = cli->home;
 	if (nsh_sandbox_create(&pol, &sb, &err))
 		goto fail;
+	if (strstr(nsh_sandbox_guarantees(sb), "weaker"))
+		fprintf(stderr, "nightshift: warning: limits enforced weakly on this host: %s\n",
+			nsh_sandbox_guarantees(sb));
 	cmd.inherit_stdio = true;
 	/* The command owns the terminal's signals; we only wait. */
 	signal(SIGINT, SIG_IGN);

@@ -26,6 +26,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -467,7 +468,8 @@ static const char *env_get(const char *const *envp, const char *key)
  * the working directory, then exec, searching the request's PATH. Only
  * system calls here: the parent's memory is shared.
  */
-static void __attribute__((noreturn)) start_command(const struct run_req *r, const int fds[3])
+static void __attribute__((noreturn))
+start_command(const struct nsh_sandbox_setup *s, const struct run_req *r, const int fds[3])
 {
 	const char *const *envp = r->envp;
 	const char *name = r->argv[0], *path;
@@ -484,6 +486,22 @@ static void __attribute__((noreturn)) start_command(const struct run_req *r, con
 		}
 	}
 	syscall(SYS_close_range, 3, ~0U, 0);
+	if (s->rlim_as) {
+		struct rlimit rl = {s->rlim_as, s->rlim_as};
+
+		if (setrlimit(RLIMIT_AS, &rl) < 0) {
+			err = errno;
+			goto fail;
+		}
+	}
+	if (s->rlim_nproc) {
+		struct rlimit rl = {s->rlim_nproc, s->rlim_nproc};
+
+		if (setrlimit(RLIMIT_NPROC, &rl) < 0) {
+			err = errno;
+			goto fail;
+		}
+	}
 	setsid();
 	if (chdir(r->cwd) < 0) {
 		err = errno;
@@ -518,7 +536,8 @@ fail:
 	_exit(127);
 }
 
-static void handle_run(int ctl, const char *buf, size_t n, const int fds[3], pid_t *running)
+static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *buf, size_t n,
+		       const int fds[3], pid_t *running)
 {
 	static struct run_req req;
 	struct nsh_ctl_msg reply = {.type = NSH_CTL_EXECFAIL};
@@ -535,7 +554,7 @@ static void handle_run(int ctl, const char *buf, size_t n, const int fds[3], pid
 	start_errno = 0;
 	pid = vfork();
 	if (pid == 0)
-		start_command(&req, fds);
+		start_command(s, &req, fds);
 	if (pid < 0) {
 		reply.errnum = errno;
 		goto out;
@@ -575,7 +594,7 @@ static void reap(int ctl, pid_t *running)
 	}
 }
 
-static void __attribute__((noreturn)) serve(int ctl, int sigfd)
+static void __attribute__((noreturn)) serve(const struct nsh_sandbox_setup *s, int ctl, int sigfd)
 {
 	static char buf[sizeof(struct nsh_ctl_msg) + NSH_CTL_MAX];
 	pid_t running = 0;
@@ -606,7 +625,7 @@ static void __attribute__((noreturn)) serve(int ctl, int sigfd)
 			if (n < 0)
 				continue;
 			if (m->type == NSH_CTL_RUN)
-				handle_run(ctl, buf, (size_t)n, fds, &running);
+				handle_run(s, ctl, buf, (size_t)n, fds, &running);
 			else if (m->type == NSH_CTL_KILL && running)
 				kill(-1, SIGKILL);
 			for (int i = 0; i < 3; i++)
@@ -640,5 +659,5 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	if (sigfd < 0)
 		fail(ctl, NSH_STAGE_SESSION, errno);
 	nsh_ctl_send(ctl, &ready, NULL, 0, NULL, 0);
-	serve(ctl, sigfd);
+	serve(s, ctl, sigfd);
 }

@@ -55,15 +55,16 @@
 #define TMP_DEFAULT (1ULL << 30)
 
 struct nsh_sandbox {
-	pid_t pid;	       /* host pid of the init */
-	int pidfd;	       /* pidfd of the init */
-	int ctl;	       /* our end of the control socket, -1 once the sandbox is gone */
-	char *state_dir;       /* our files */
-	char *workspace;       /* host workspace */
-	struct nsh_cgroup *cg; /* NULL when no cgroup could be made and none was needed */
-	struct nsh_disk *disk; /* quota image, or NULL */
-	int64_t deadline;      /* monotonic ms when the sandbox's life ends; 0: never */
-	bool paused;	       /* frozen by nsh_sandbox_pause() */
+	pid_t pid;		   /* host pid of the init */
+	int pidfd;		   /* pidfd of the init */
+	int ctl;		   /* our end of the control socket, -1 once the sandbox is gone */
+	char *state_dir;	   /* our files */
+	char *workspace;	   /* host workspace */
+	struct nsh_cgroup *cg;	   /* NULL when no cgroup could be made and none was needed */
+	struct nsh_disk *disk;	   /* quota image, or NULL */
+	int64_t deadline;	   /* monotonic ms when the sandbox's life ends; 0: never */
+	struct nsh_buf guarantees; /* how each limit is enforced, for reports */
+	bool paused;		   /* frozen by nsh_sandbox_pause() */
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 };
 
@@ -251,12 +252,54 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 	return pid;
 }
 
+/*
+ * The sandbox's cgroups, with its limits. When no hierarchy can enforce a
+ * memory or pids limit, the limit falls back to a resource limit of every
+ * command (RLIMIT_AS, RLIMIT_NPROC), which is weaker, and says so in
+ * nsh_sandbox_guarantees(). A CPU limit has no such fallback and is refused.
+ */
+static int make_cgroup(struct nsh_sandbox *sb, const struct nsh_sandbox_policy *pol,
+		       struct nsh_sandbox_setup *setup, struct nsh_err *err)
+{
+	const char *base = strrchr(pol->state_dir, '/');
+	const char *name = base ? base + 1 : pol->state_dir;
+	struct nsh_cgroup_limits lim = {pol->memory, pol->pids, pol->cpus};
+	struct nsh_err first = NSH_ERR_INIT;
+	int rc;
+
+	rc = nsh_cgroup_create(name, &lim, &sb->cg, &first);
+	if (!rc) {
+		nsh_buf_addf(&sb->guarantees, "%s", nsh_cgroup_describe(sb->cg));
+		return 0;
+	}
+	sb->cg = NULL;
+	if (rc != NSH_EDENIED || pol->cpus) {
+		if (err)
+			*err = first;
+		return rc;
+	}
+	/* Without the limits: a cgroup still gives pause, kill and usage. */
+	if (nsh_cgroup_create(name, NULL, &sb->cg, NULL))
+		sb->cg = NULL;
+	nsh_buf_addf(&sb->guarantees, "%s", sb->cg ? nsh_cgroup_describe(sb->cg) : "no cgroup");
+	if (pol->memory) {
+		setup->rlim_as = pol->memory;
+		nsh_buf_adds(&sb->guarantees, "; memory: rlimit RLIMIT_AS per process (weaker: "
+					      "address space, not resident memory)");
+	}
+	if (pol->pids) {
+		setup->rlim_nproc = pol->pids;
+		nsh_buf_adds(&sb->guarantees, "; pids: rlimit RLIMIT_NPROC (weaker: counted per "
+					      "user, shared by sandboxes)");
+	}
+	return 0;
+}
+
 int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox **ret,
 		       struct nsh_err *err)
 {
 	struct nsh_sandbox *sb = NULL;
 	struct nsh_sandbox_setup setup = {0};
-	struct nsh_cgroup_limits lim = {pol->memory, pol->pids, pol->cpus};
 	struct nsh_ctl_msg go = {.type = NSH_CTL_GO}, m;
 	int sp[2] = {-1, -1}, ws_fd = -1;
 	int rc;
@@ -274,6 +317,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	sb->ctl = -1;
 	sb->state_dir = nsh_xstrdup(pol->state_dir);
 	sb->workspace = nsh_xstrdup(pol->workspace);
+	nsh_buf_init(&sb->guarantees, 4096);
 	if (pol->disk) {
 		char *image = nsh_xasprintf("%s/disk.img", pol->state_dir);
 
@@ -282,17 +326,9 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 		if (rc)
 			goto out;
 	}
-	{
-		const char *base = strrchr(pol->state_dir, '/');
-
-		rc = nsh_cgroup_create(base ? base + 1 : pol->state_dir, &lim, &sb->cg, err);
-		if (rc && !pol->memory && !pol->pids && !pol->cpus) {
-			sb->cg = NULL; /* limits were not asked for; pause and usage will say so */
-			rc = 0;
-		}
-		if (rc)
-			goto out;
-	}
+	rc = make_cgroup(sb, pol, &setup, err);
+	if (rc)
+		goto out;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		rc = nsh_err_sys(err, errno, "cannot make the control socket");
 		goto out;
@@ -813,6 +849,11 @@ int nsh_sandbox_usage(struct nsh_sandbox *sb, struct nsh_sandbox_usage *ret, str
 	return 0;
 }
 
+const char *nsh_sandbox_guarantees(const struct nsh_sandbox *sb)
+{
+	return sb->guarantees.buf;
+}
+
 pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb)
 {
 	return sb->pid;
@@ -843,6 +884,7 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 	}
 	free(sb->state_dir);
 	free(sb->workspace);
+	nsh_buf_release(&sb->guarantees);
 	free(sb);
 	return rc;
 }

@@ -126,6 +126,13 @@ struct nsh_sandbox_usage {
 
 int nsh_sandbox_usage(struct nsh_sandbox *sb, struct nsh_sandbox_usage *ret, struct nsh_err *err);
 
+/**
+ * How the sandbox's limits are enforced, e.g. "memory: v1, pids: v1, ...",
+ * with any weaker fallback named ("memory: rlimit RLIMIT_AS ... (weaker
+ * ...)"). Borrowed; valid until destroy.
+ */
+const char *nsh_sandbox_guarantees(const struct nsh_sandbox *sb);
+
 /** The host pid of the sandbox's init (for tests and reports). */
 pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb);
 

@@ -33,6 +33,8 @@ struct nsh_sandbox_setup {
 	uint64_t tmp_size;     /* bytes of the /tmp tmpfs */
 	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
 	int landlock_abi;		   /* 0: no Landlock */
+	uint64_t rlim_as;    /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
+	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
 };
 
 /* Steps of the child's set-up, reported with errno when one fails. */

@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/time.h"
+#include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
 #include "test.h"
 
@@ -297,6 +298,55 @@ static void test_disk_cleanup(void)
 	policy_release(&pol);
 }
 
+/*
+ * Without a memory hierarchy, a memory limit falls back to RLIMIT_AS for
+ * every command, and the sandbox says that this is weaker; a CPU limit has
+ * no fallback and is refused.
+ */
+static void test_rlimit_fallback(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_cmd c;
+	struct nsh_sandbox *sb = NULL;
+
+	policy(&pol, "fallback");
+	nsh_sandbox_cmd_init(&c);
+	pol.memory = 64 << 20;
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (sb) {
+		CHECK(strstr(nsh_sandbox_guarantees(sb), "memory: v") != NULL);
+		CHECK(strstr(nsh_sandbox_guarantees(sb), "weaker") == NULL);
+		nsh_sandbox_destroy(sb, &err);
+		sb = NULL;
+	}
+	nsh_cgroup_testing_hide(NSH_CGROUP_TESTING_HIDE_V1);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (sb) {
+		CHECK(strstr(nsh_sandbox_guarantees(sb), "RLIMIT_AS") != NULL);
+		CHECK(strstr(nsh_sandbox_guarantees(sb), "weaker") != NULL);
+		/* A 256 MiB buffer does not fit in a 64 MiB address space. */
+		CHECK_INT(
+			sh(sb, &c, "dd if=/dev/zero of=/dev/null bs=256M count=1 2>&1; echo rc=$?"),
+			0);
+		CHECK(strstr(c.out.buf, "rc=1") != NULL);
+		CHECK_INT(sh(sb, &c,
+			     "dd if=/dev/zero of=/dev/null bs=1M count=1 2>/dev/null; echo rc=$?"),
+			  0);
+		CHECK_STR(c.out.buf, "rc=0\n");
+		nsh_sandbox_destroy(sb, &err);
+		sb = NULL;
+	}
+	pol.memory = 0;
+	pol.cpus = 0.5;
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), NSH_EDENIED);
+	CHECK(strstr(err.msg, "cpu") != NULL);
+	CHECK(sb == NULL);
+	nsh_cgroup_testing_hide(0);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -322,6 +372,7 @@ int main(void)
 	RUN(test_commands);
 	RUN(test_pause_resume_kill);
 	RUN(test_disk_cleanup);
+	RUN(test_rlimit_fallback);
 	RUN(test_refusals);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
