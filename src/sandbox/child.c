@@ -296,6 +296,26 @@ static int loopback_up(void)
 	return rc;
 }
 
+/*
+ * Drop every descriptor inherited from the supervisor (its database, its
+ * listeners, its terminal) but the control socket: stdio becomes /dev/null.
+ */
+static int close_inherited(int ctl)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (null < 0)
+		return -errno;
+	for (int i = 0; i < 3; i++)
+		if (i != ctl && dup2(null, i) < 0)
+			return -errno;
+	if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) < 0)
+		return -errno;
+	if (syscall(SYS_close_range, ctl + 1, ~0U, 0) < 0)
+		return -errno;
+	return 0;
+}
+
 static void write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -386,6 +406,9 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *stage)
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
 	STEP(NSH_STAGE_LOOPBACK, loopback_up());
 
+	STEP(NSH_STAGE_SESSION, close_inherited(s->ctl_fd));
+	/* Nothing inside may open init's /proc files (its fds, its memory). */
+	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)));
 	STEP(NSH_STAGE_SESSION, SYS(setsid()));
 	/* The init dies with the supervisor's thread, taking the namespace along. */
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_PDEATHSIG, SIGKILL)));

@@ -126,6 +126,14 @@ test_expect_success 'host processes are invisible and cannot be signalled' '
 	test "$n" -lt 5
 '
 
+test_expect_success 'the init'"'"'s fds, environment and memory are out of reach' '
+	ws_init &&
+	attack EACCES read /proc/1/environ &&
+	attack EACCES read /proc/1/mem &&
+	attack EACCES read /proc/1/fd/3 &&
+	attack EACCES read /proc/1/root/etc/hostname
+'
+
 test_expect_success 'ptrace is refused' '
 	ws_init &&
 	attack EPERM ptrace-traceme &&
