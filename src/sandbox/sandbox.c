@@ -68,29 +68,6 @@ struct nsh_sandbox {
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 };
 
-static const char *const net_names[] = {
-	[NSH_NET_NONE] = "none", [NSH_NET_INTEGRATION] = "integration", [NSH_NET_COMMON] = "common",
-	[NSH_NET_OPEN] = "open", [NSH_NET_CUSTOM] = "custom",
-};
-
-int nsh_net_level_parse(const char *s, enum nsh_net_level *ret, struct nsh_err *err)
-{
-	for (size_t i = 0; i < sizeof(net_names) / sizeof(net_names[0]); i++) {
-		if (!strcmp(s, net_names[i])) {
-			*ret = (enum nsh_net_level)i;
-			return 0;
-		}
-	}
-	return nsh_err_set(
-		err, NSH_EINVAL,
-		"unknown network level '%s' (use none, integration, common, open or custom)", s);
-}
-
-const char *nsh_net_level_name(enum nsh_net_level l)
-{
-	return (unsigned)l < sizeof(net_names) / sizeof(net_names[0]) ? net_names[l] : "unknown";
-}
-
 /* The seccomp filter is compiled once per process and only read afterwards. */
 static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
 static struct nsh_seccomp *filter;

@@ -28,24 +28,13 @@
 
 #include "core/buf.h"
 #include "core/vec.h"
+#include "net/net.h"
 
 struct nsh_err;
 
 /* Host uid/gid that root inside a sandbox maps to when nightshift runs as root. */
 #define NSH_SANDBOX_ID_BASE  200000u
 #define NSH_SANDBOX_ID_COUNT 65536u
-
-enum nsh_net_level {
-	NSH_NET_NONE,	     /* own namespace, loopback only */
-	NSH_NET_INTEGRATION, /* the code host only */
-	NSH_NET_COMMON,	     /* + package registries */
-	NSH_NET_OPEN,	     /* any public host */
-	NSH_NET_CUSTOM,	     /* an allowlist */
-};
-
-/** Parse "none", "integration", "common", "open" or "custom". */
-int nsh_net_level_parse(const char *s, enum nsh_net_level *ret, struct nsh_err *err);
-const char *nsh_net_level_name(enum nsh_net_level l);
 
 struct nsh_sandbox_policy {
 	const char *workspace;	    /* host directory bound read-write at /workspace (required) */
