@@ -14,11 +14,13 @@
  */
 #include "sandbox/sandbox_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@
 #include <unistd.h>
 
 #include "sandbox/filter.h"
+#include "sandbox/sandbox.h"
 
 #include "core/banned.h"
 
@@ -76,6 +79,7 @@ static const char *const stage_names[] = {
 	[NSH_STAGE_PIVOT] = "pivoting into the new root",
 	[NSH_STAGE_HOSTNAME] = "setting the host name",
 	[NSH_STAGE_LOOPBACK] = "bringing up loopback",
+	[NSH_STAGE_PROXY] = "opening the proxy listener",
 	[NSH_STAGE_SESSION] = "starting a session",
 	[NSH_STAGE_LANDLOCK] = "applying the Landlock ruleset",
 	[NSH_STAGE_SECCOMP] = "loading the seccomp filter",
@@ -275,6 +279,29 @@ static int build_dev(const char *root)
 	return 0;
 }
 
+/*
+ * The egress proxy's listener on the sandbox's loopback. It is made here,
+ * inside the network namespace, and handed to the supervisor, which serves
+ * it: no relay process runs in the sandbox.
+ */
+static int proxy_listener(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(NSH_SANDBOX_PROXY_PORT)};
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+
+	if (s < 0)
+		return -errno;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(s, 128) < 0) {
+		int e = errno;
+
+		close(s);
+		return -e;
+	}
+	return s;
+}
+
 static int loopback_up(void)
 {
 	struct ifreq ifr;
@@ -300,7 +327,7 @@ static int loopback_up(void)
  * Drop every descriptor inherited from the supervisor (its database, its
  * listeners, its terminal) but the control socket: stdio becomes /dev/null.
  */
-static int close_inherited(int ctl)
+static int close_inherited(int ctl, int keep)
 {
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 
@@ -309,10 +336,20 @@ static int close_inherited(int ctl)
 	for (int i = 0; i < 3; i++)
 		if (i != ctl && dup2(null, i) < 0)
 			return -errno;
-	if (ctl > 3 && syscall(SYS_close_range, 3, ctl - 1, 0) < 0)
-		return -errno;
-	if (syscall(SYS_close_range, ctl + 1, ~0U, 0) < 0)
-		return -errno;
+	/* Close 3.. except @ctl and @keep (-1 for none): walk the gaps between them. */
+	{
+		int lo = ctl < keep ? ctl : keep, hi = ctl < keep ? keep : ctl;
+		int from = 3;
+
+		if (lo < 0)
+			lo = hi;
+		if (lo > from && syscall(SYS_close_range, from, lo - 1, 0) < 0)
+			return -errno;
+		if (hi > lo + 1 && syscall(SYS_close_range, lo + 1, hi - 1, 0) < 0)
+			return -errno;
+		if (syscall(SYS_close_range, hi + 1, ~0U, 0) < 0)
+			return -errno;
+	}
 	return 0;
 }
 
@@ -335,7 +372,7 @@ static void write_file(const char *path, const char *text)
 #define NEWROOT "/tmp"
 
 /* Everything before serving; returns 0 or a negative errno with *stage set. */
-static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *stage)
+static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, int *stage)
 {
 	const char *root = NEWROOT;
 	struct sysdirs sd;
@@ -405,8 +442,12 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *stage)
 
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
 	STEP(NSH_STAGE_LOOPBACK, loopback_up());
+	if (s->proxy_listener) {
+		STEP(NSH_STAGE_PROXY, proxy_listener());
+		*ret_proxy = rc;
+	}
 
-	STEP(NSH_STAGE_SESSION, close_inherited(s->ctl_fd));
+	STEP(NSH_STAGE_SESSION, close_inherited(s->ctl_fd, *ret_proxy));
 	/* Nothing inside may open init's /proc files (its fds, its memory). */
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)));
 	STEP(NSH_STAGE_SESSION, SYS(setsid()));
@@ -664,14 +705,14 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	const struct nsh_ctl_msg *m = (const void *)buf;
 	struct nsh_ctl_msg ready = {.type = NSH_CTL_READY};
 	sigset_t chld;
-	int ctl = s->ctl_fd, ws_fd, sigfd, stage = NSH_STAGE_SYNC;
+	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC;
 	ssize_t n;
 	int rc;
 
 	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
 	if (n <= 0 || m->type != NSH_CTL_GO)
 		_exit(127); /* the supervisor gave up on us */
-	rc = setup(s, ws_fd, &stage);
+	rc = setup(s, ws_fd, &proxy_fd, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
 
@@ -681,6 +722,8 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
 		fail(ctl, NSH_STAGE_SESSION, errno);
-	nsh_ctl_send(ctl, &ready, NULL, 0, NULL, 0);
+	nsh_ctl_send(ctl, &ready, NULL, 0, &proxy_fd, proxy_fd >= 0 ? 1 : 0);
+	if (proxy_fd >= 0)
+		close(proxy_fd);
 	serve(s, ctl, sigfd);
 }

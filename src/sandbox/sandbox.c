@@ -163,8 +163,12 @@ static int workspace_tree(const struct nsh_sandbox *sb, int *ret_fd, struct nsh_
 	return 0;
 }
 
-/* Wait for one control message of the child, up to @timeout_ms. */
-static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct nsh_err *err)
+/*
+ * Wait for one control message of the child, up to @timeout_ms. A file
+ * descriptor that came with it goes to @ret_fd (may be NULL: it is closed).
+ */
+static int recv_msg_fd(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, int *ret_fd,
+		       struct nsh_err *err)
 {
 	struct pollfd pf = {.fd = ctl, .events = POLLIN};
 	char buf[sizeof(*m) + 16];
@@ -178,7 +182,9 @@ static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct n
 	if (rc == 0)
 		return nsh_err_set(err, NSH_ETIMEOUT, "the sandbox did not answer in time");
 	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &fd, 1);
-	if (fd >= 0)
+	if (ret_fd && n > 0)
+		*ret_fd = fd;
+	else if (fd >= 0)
 		close(fd);
 	if (n == 0)
 		return nsh_err_set(err, NSH_EFAIL, "the sandbox ended unexpectedly");
@@ -186,6 +192,11 @@ static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct n
 		return nsh_err_sys(err, (int)-n, "cannot read from the sandbox");
 	memcpy(m, buf, sizeof(*m));
 	return 0;
+}
+
+static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct nsh_err *err)
+{
+	return recv_msg_fd(ctl, m, timeout_ms, NULL, err);
 }
 
 static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *err)

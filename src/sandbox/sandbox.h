@@ -32,6 +32,12 @@
 
 struct nsh_err;
 
+/*
+ * Where a sandbox with network beyond 'none' reaches the egress proxy: a
+ * listener on its own loopback, served by the supervisor.
+ */
+#define NSH_SANDBOX_PROXY_PORT 3128
+
 /* Host uid/gid that root inside a sandbox maps to when nightshift runs as root. */
 #define NSH_SANDBOX_ID_BASE  200000u
 #define NSH_SANDBOX_ID_COUNT 65536u

@@ -33,6 +33,7 @@ struct nsh_sandbox_setup {
 	uint64_t tmp_size;     /* bytes of the /tmp tmpfs */
 	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
 	int landlock_abi;		   /* 0: no Landlock */
+	bool proxy_listener;		   /* open the egress proxy's listener inside the netns */
 	uint64_t rlim_as;    /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
 };
@@ -53,6 +54,7 @@ enum nsh_sandbox_stage {
 	NSH_STAGE_PIVOT,
 	NSH_STAGE_HOSTNAME,
 	NSH_STAGE_LOOPBACK,
+	NSH_STAGE_PROXY,
 	NSH_STAGE_SESSION,
 	NSH_STAGE_LANDLOCK,
 	NSH_STAGE_SECCOMP,
