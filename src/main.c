@@ -12,6 +12,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_tasks,	  /* src/cli/tasks.c */
 	&nsh_cmd_show,	  /* src/cli/tasks.c */
 	&nsh_cmd_sandbox, /* src/cli/sandbox.c */
+	&nsh_cmd_secret,  /* src/cli/secret.c */
 };
 
 int main(int argc, char **argv)

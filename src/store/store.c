@@ -37,6 +37,13 @@ enum stmt_id {
 	ST_SPEC_GET,
 	ST_SPEC_GET_LATEST,
 	ST_DATA_VERSION,
+	/* secrets */
+	ST_SECRET_PUT,
+	ST_SECRET_GET,
+	ST_SECRET_LIST,
+	ST_SECRET_DELETE,
+	ST_SECRET_COUNT,
+	ST_SECRET_IN_SCOPES,
 	ST_COUNT
 };
 
@@ -79,6 +86,17 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SPEC_GET_LATEST] = "SELECT body, version FROM specs WHERE task_id = ?1 "
 			       "ORDER BY version DESC LIMIT 1",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	/* secrets: value is nonce || ciphertext (src/secrets/vault.c), never plaintext */
+	[ST_SECRET_PUT] = "INSERT INTO secrets (name, scope, value, created_at, updated_at) "
+			  "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (name, scope) DO UPDATE SET "
+			  "value = excluded.value, updated_at = excluded.updated_at",
+	[ST_SECRET_GET] = "SELECT value FROM secrets WHERE name = ?1 AND scope = ?2",
+	[ST_SECRET_LIST] = "SELECT name, scope, created_at, updated_at FROM secrets "
+			   "ORDER BY name, scope",
+	[ST_SECRET_DELETE] = "DELETE FROM secrets WHERE name = ?1 AND scope = ?2",
+	[ST_SECRET_COUNT] = "SELECT count(*) FROM secrets",
+	[ST_SECRET_IN_SCOPES] = "SELECT name, scope, value FROM secrets "
+				"WHERE scope IN (?1, ?2, ?3, ?4) ORDER BY name, scope",
 };
 
 struct nsh_store {
@@ -856,6 +874,158 @@ int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version
 	} else {
 		rc = db_fail(s, err, "reading a spec");
 	}
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- secrets ---- */
+
+/*
+ * The rows of the secrets vault. The store only moves opaque ciphertext:
+ * encryption, the key and the meaning of a scope live in src/secrets/.
+ */
+
+void nsh_secret_rec_release(struct nsh_secret_rec *r)
+{
+	if (!r)
+		return;
+	free(r->name);
+	free(r->scope);
+	memset(r, 0, sizeof(*r));
+}
+
+void nsh_secret_list_release(struct nsh_secret_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_secret_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_secret_put(struct nsh_store *s, const char *name, const char *scope, const void *blob,
+			 size_t len, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_PUT, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, name);
+	bind_text(st, 2, scope);
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	/* SQLITE_TOOBIG past SQLite's length limit */
+	if (sqlite3_bind_blob64(st, 3, blob, (sqlite3_uint64)len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "storing a secret");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_secret_get(struct nsh_store *s, const char *name, const char *scope, void **ret_blob,
+			 size_t *ret_len, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, name);
+	bind_text(st, 2, scope);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+
+		*ret_blob = nsh_xmemdup(sqlite3_column_blob(st, 0), n);
+		*ret_len = n;
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no secret '%s' in scope '%s'", name, scope);
+	} else {
+		rc = db_fail(s, err, "reading a secret");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_secret_list(struct nsh_store *s, struct nsh_secret_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_secret_rec *r;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		r = &ret->v[ret->nr++];
+		r->name = col_text(st, 0);
+		r->scope = col_text(st, 1);
+		r->created_ms = sqlite3_column_int64(st, 2);
+		r->updated_ms = sqlite3_column_int64(st, 3);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing secrets");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_secret_delete(struct nsh_store *s, const char *name, const char *scope,
+			    struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_DELETE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, name);
+	bind_text(st, 2, scope);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "removing a secret");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no secret '%s' in scope '%s'", name, scope);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_secret_count(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_COUNT, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(s, err, "counting secrets");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STORE_SECRET_SCOPES],
+			  nsh_store_secret_fn *fn, void *ctx, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_SECRET_IN_SCOPES, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	/* A NULL scope binds NULL, which equals nothing. */
+	for (int i = 0; i < NSH_STORE_SECRET_SCOPES; i++)
+		bind_text(st, i + 1, scopes[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const void *blob = sqlite3_column_blob(st, 2);
+		size_t len = (size_t)sqlite3_column_bytes(st, 2);
+
+		rc = fn((const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1), blob, len, ctx, err);
+		if (rc)
+			goto out;
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "reading secrets");
+out:
 	stmt_done(st);
 	return rc;
 }

@@ -208,4 +208,79 @@ int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *bod
 int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version, char **ret_body,
 		       int64_t *ret_version, struct nsh_err *err);
 
+/* ---- secrets: rows of the encrypted vault (src/secrets/) ---- */
+
+/*
+ * The store keeps each secret's value as an opaque BLOB (nonce followed by
+ * ciphertext) and never sees plaintext; the vault in src/secrets/ encrypts,
+ * decrypts and gives scopes their meaning. No function here returns a value
+ * together with a listing.
+ */
+
+/* How many scopes nsh_store_secret_each() matches at most (global, org, repo, task). */
+#define NSH_STORE_SECRET_SCOPES 4
+
+struct nsh_secret_rec {
+	char *name;	    /* variable name */
+	char *scope;	    /* "global", "org:O", "repo:O/R" or "task:T" */
+	int64_t created_ms; /* first set, epoch milliseconds */
+	int64_t updated_ms; /* last set */
+};
+
+struct nsh_secret_list {
+	struct nsh_secret_rec *v; /* rows */
+	size_t nr;		  /* rows in use */
+	size_t alloc;		  /* rows allocated */
+};
+
+/** Free the strings of @r and zero it. NULL ok. */
+void nsh_secret_rec_release(struct nsh_secret_rec *r);
+/** Free every row and the array. NULL ok. */
+void nsh_secret_list_release(struct nsh_secret_list *l);
+
+/**
+ * Store @len bytes of ciphertext @blob as the value of (@name, @scope):
+ * insert a new row, or replace the value of an existing one, keeping its
+ * created_ms and bumping updated_ms. @blob is copied.
+ */
+int nsh_store_secret_put(struct nsh_store *s, const char *name, const char *scope, const void *blob,
+			 size_t len, struct nsh_err *err);
+
+/**
+ * The ciphertext of (@name, @scope): *@ret_blob gets a copy the caller frees
+ * with free(), *@ret_len its length. NSH_ENOTFOUND "no secret 'NAME' in
+ * scope 'S'" when there is no such row.
+ */
+int nsh_store_secret_get(struct nsh_store *s, const char *name, const char *scope, void **ret_blob,
+			 size_t *ret_len, struct nsh_err *err);
+
+/**
+ * Append every row's name, scope and times (never the value) to @ret,
+ * ordered by name then scope. The caller frees with nsh_secret_list_release().
+ */
+int nsh_store_secret_list(struct nsh_store *s, struct nsh_secret_list *ret, struct nsh_err *err);
+
+/** Delete (@name, @scope); NSH_ENOTFOUND "no secret 'NAME' in scope 'S'" when absent. */
+int nsh_store_secret_delete(struct nsh_store *s, const char *name, const char *scope,
+			    struct nsh_err *err);
+
+/** The number of rows in the vault. */
+int nsh_store_secret_count(struct nsh_store *s, int64_t *ret, struct nsh_err *err);
+
+/**
+ * Called for each row by nsh_store_secret_each(). The strings and @blob are
+ * borrowed and valid only during the call. A non-zero return stops the walk
+ * and is returned by nsh_store_secret_each(). The callback must not use the
+ * store.
+ */
+typedef int nsh_store_secret_fn(const char *name, const char *scope, const void *blob, size_t len,
+				void *ctx, struct nsh_err *err);
+
+/**
+ * Call @fn for every row whose scope is one of @scopes (NULL entries match
+ * nothing), ordered by name then scope.
+ */
+int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STORE_SECRET_SCOPES],
+			  nsh_store_secret_fn *fn, void *ctx, struct nsh_err *err);
+
 #endif
