@@ -423,6 +423,24 @@ static bool same_key(const char *a, const char *b)
 	return !strncmp(a, b, n) && b[n] == '=';
 }
 
+/* Add the entries of @table that @env does not set itself; false when out of room. */
+static bool add_defaults(struct nsh_buf *out, const char *const *table, size_t n,
+			 const struct nsh_strvec *env, size_t *nenv)
+{
+	for (size_t i = 0; i < n; i++) {
+		bool replaced = false;
+
+		for (size_t j = 0; j < env->nr; j++)
+			replaced |= same_key(table[i], env->v[j]);
+		if (replaced)
+			continue;
+		if (nsh_buf_add(out, table[i], strlen(table[i]) + 1))
+			return false;
+		(*nenv)++;
+	}
+	return true;
+}
+
 /* Pack cwd, argv and the merged environment into @out, as a RUN request. */
 static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct nsh_ctl_msg *m,
 		    struct nsh_err *err)
@@ -432,6 +450,10 @@ static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct
 
 	if (!c->argv.nr)
 		return nsh_err_set(err, NSH_EINVAL, "no command given");
+	for (size_t j = 0; j < c->env.nr; j++)
+		if (!strchr(c->env.v[j], '='))
+			return nsh_err_set(err, NSH_EINVAL, "environment entry '%s' has no '='",
+					   c->env.v[j]);
 	nsh_buf_init(out, NSH_CTL_MAX);
 	m->type = NSH_CTL_RUN;
 	m->nargs = (uint32_t)c->argv.nr;
@@ -440,21 +462,9 @@ static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct
 	for (size_t i = 0; i < c->argv.nr; i++)
 		if (nsh_buf_add(out, c->argv.v[i], strlen(c->argv.v[i]) + 1))
 			goto big;
-	for (size_t i = 0; i < sizeof(base_env) / sizeof(base_env[0]); i++) {
-		bool replaced = false;
-
-		for (size_t j = 0; j < c->env.nr; j++)
-			replaced |= same_key(base_env[i], c->env.v[j]);
-		if (replaced)
-			continue;
-		if (nsh_buf_add(out, base_env[i], strlen(base_env[i]) + 1))
-			goto big;
-		nenv++;
-	}
+	if (!add_defaults(out, base_env, sizeof(base_env) / sizeof(base_env[0]), &c->env, &nenv))
+		goto big;
 	for (size_t j = 0; j < c->env.nr; j++) {
-		if (!strchr(c->env.v[j], '='))
-			return nsh_err_set(err, NSH_EINVAL, "environment entry '%s' has no '='",
-					   c->env.v[j]);
 		if (nsh_buf_add(out, c->env.v[j], strlen(c->env.v[j]) + 1))
 			goto big;
 		nenv++;
