@@ -11,12 +11,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/config.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/id.h"
+#include "core/log.h"
 #include "core/str.h"
 #include "core/time.h"
+#include "net/net.h"
 #include "sandbox/probe.h"
 #include "sandbox/sandbox.h"
 
@@ -82,6 +85,61 @@ static bool id_taken(const char *id, void *ctx)
 	return taken;
 }
 
+/* Each decision of the egress proxy: blocked requests are reported on stderr. */
+static void report_net(void *ctx, const struct nsh_proxy_decision *d)
+{
+	(void)ctx;
+	if (!d->allowed)
+		fprintf(stderr, "nightshift: network: blocked '%s:%d' at level '%s' (%s)\n",
+			d->host, d->port, nsh_net_level_name(d->level), d->reason);
+	else if (!d->done)
+		nsh_log_info("network: allowed '%s:%d' (%s)%s", d->host, d->port, d->addr,
+			     d->private_allowed ? " through allow_private" : "");
+}
+
+/*
+ * The policy for @level (plus the --allow patterns, the host's own package
+ * registries and the [net] allow_private setting) and a proxy to serve it.
+ */
+static int start_proxy(struct nsh_cli *cli, enum nsh_net_level level,
+		       const struct nsh_strvec *allow, struct nsh_net_policy *net,
+		       struct nsh_proxy **ret, struct nsh_err *err)
+{
+	const char *priv = nsh_config_get(cli->config, "net", "allow_private");
+	const char *it;
+	int rc;
+
+	nsh_net_policy_release(net);
+	nsh_net_policy_init(net, level);
+	nsh_vec_foreach(it, allow) {
+		rc = nsh_net_policy_add_allow(net, it, err);
+		if (rc)
+			return rc;
+	}
+	if (level == NSH_NET_COMMON) {
+		rc = nsh_net_policy_add_host_registries(net, NULL, NULL, err);
+		if (rc)
+			return rc;
+	}
+	if (priv && *priv) {
+		char *list = nsh_xstrdup(priv), *save = NULL;
+
+		for (char *hp = strtok_r(list, ", ", &save); hp; hp = strtok_r(NULL, ", ", &save)) {
+			rc = nsh_net_policy_add_allow_private(net, hp, err);
+			if (rc) {
+				free(list);
+				return rc;
+			}
+		}
+		free(list);
+		fprintf(stderr,
+			"nightshift: warning: private addresses allowed for '%s' (net.allow_private)\n",
+			priv);
+	}
+	rc = nsh_net_policy_validate(net, err);
+	return rc ? rc : nsh_proxy_new(ret, err);
+}
+
 static int run_run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -102,10 +160,14 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_sandbox *sb = NULL;
 	char *work = NULL, *state = NULL, *ws = NULL;
 	char id[NSH_ID_MAX];
-	bool own_ws = false;
+	struct nsh_strvec allow = NSH_STRVEC_INIT;
+	struct nsh_net_policy net;
+	struct nsh_proxy *proxy = NULL;
+	bool own_ws = false, level_given = false;
 	int c, code = NSH_EXIT_FAIL;
 
 	nsh_sandbox_cmd_init(&cmd);
+	nsh_net_policy_init(&net, NSH_NET_NONE);
 	optind = 0;
 	opterr = 0;
 	/* "+": options end at the first word of the command. */
@@ -152,13 +214,11 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 				code = nsh_cli_usage(&nsh_cmd_sandbox, "%s", err.msg);
 				goto out;
 			}
+			level_given = true;
 			break;
 		case 'a':
-			code = nsh_cli_usage(
-				&nsh_cmd_sandbox,
-				"--allow needs network level 'custom', which needs the "
-				"egress proxy; this build has only 'none'");
-			goto out;
+			nsh_strvec_push(&allow, optarg);
+			break;
 		case 'w':
 			ws = nsh_xstrdup(optarg);
 			break;
@@ -176,6 +236,15 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 		}
 	}
 	optind++; /* getopt ran on argv + 1 */
+	if (allow.nr) {
+		if (level_given && pol.network != NSH_NET_CUSTOM) {
+			code = nsh_cli_usage(&nsh_cmd_sandbox,
+					     "--allow goes with network level 'custom', not '%s'",
+					     nsh_net_level_name(pol.network));
+			goto out;
+		}
+		pol.network = NSH_NET_CUSTOM;
+	}
 	if (optind < argc && !strcmp(argv[optind], "--"))
 		optind++;
 	if (optind >= argc) {
@@ -201,6 +270,13 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	pol.workspace = ws;
 	pol.state_dir = state;
 	pol.hide = cli->home;
+	if (pol.network != NSH_NET_NONE) {
+		if (start_proxy(cli, pol.network, &allow, &net, &proxy, &err))
+			goto fail;
+		pol.proxy = proxy;
+		pol.net = &net;
+		pol.on_net = report_net;
+	}
 	if (nsh_sandbox_create(&pol, &sb, &err))
 		goto fail;
 	if (strstr(nsh_sandbox_guarantees(sb), "weaker"))
@@ -233,6 +309,9 @@ out:
 			nsh_fs_remove_tree(state, &ignore);
 	}
 	nsh_sandbox_cmd_release(&cmd);
+	nsh_proxy_free(proxy);
+	nsh_net_policy_release(&net);
+	nsh_strvec_release(&allow);
 	free(ws);
 	free(state);
 	free(work);
@@ -252,9 +331,11 @@ static int sandbox_run(struct nsh_cli *cli, int argc, char **argv)
 
 const struct nsh_cli_cmd nsh_cmd_sandbox = {
 	.name = "sandbox",
-	.usage = "sandbox probe [--json] | sandbox run [--memory SIZE] [--pids N] [--cpus F] "
-		 "[--disk SIZE] [--timeout DUR] [--network LEVEL] [--workspace DIR] [--env K=V]... "
-		 "-- CMD...",
+	.usage =
+		"sandbox probe [--json] | sandbox run [--memory SIZE] [--pids N] [--cpus F] "
+		"[--disk SIZE] [--timeout DUR] [--network LEVEL] [--allow HOST]... [--workspace DIR] "
+		"[--env K=V]... "
+		"-- CMD...",
 	.summary = "show what this host can isolate, or run one command in a sandbox",
 	.help = "probe: user namespaces, seccomp, Landlock, cgroups, loop devices and the\n"
 		"guarantees that follow from them.\n\n"
@@ -267,7 +348,9 @@ const struct nsh_cli_cmd nsh_cmd_sandbox = {
 		"  --cpus F        CPU limit, e.g. 1.5\n"
 		"  --disk SIZE     workspace quota (a fresh workspace on its own file system)\n"
 		"  --timeout DUR   wall-clock limit, e.g. 90s, 10m\n"
-		"  --network LEVEL only 'none' (loopback) until the egress proxy exists\n"
+		"  --network LEVEL none (loopback only), integration, common, open or custom:\n"
+		"                  traffic goes through nightshift's egress proxy\n"
+		"  --allow HOST    custom level: allow HOST or *.DOMAIN (repeatable)\n"
 		"  --workspace DIR bind DIR at /workspace (default: an empty directory)\n"
 		"  --env K=V       add a variable to the environment\n",
 	.run = sandbox_run,

@@ -55,16 +55,19 @@
 #define TMP_DEFAULT (1ULL << 30)
 
 struct nsh_sandbox {
-	pid_t pid;		   /* host pid of the init */
-	int pidfd;		   /* pidfd of the init */
-	int ctl;		   /* our end of the control socket, -1 once the sandbox is gone */
-	char *state_dir;	   /* our files */
-	char *workspace;	   /* host workspace */
-	struct nsh_cgroup *cg;	   /* NULL when no cgroup could be made and none was needed */
-	struct nsh_disk *disk;	   /* quota image, or NULL */
-	int64_t deadline;	   /* monotonic ms when the sandbox's life ends; 0: never */
-	struct nsh_buf guarantees; /* how each limit is enforced, for reports */
-	bool paused;		   /* frozen by nsh_sandbox_pause() */
+	pid_t pid;		 /* host pid of the init */
+	int pidfd;		 /* pidfd of the init */
+	int ctl;		 /* our end of the control socket, -1 once the sandbox is gone */
+	char *state_dir;	 /* our files */
+	char *workspace;	 /* host workspace */
+	struct nsh_cgroup *cg;	 /* NULL when no cgroup could be made and none was needed */
+	struct nsh_disk *disk;	 /* quota image, or NULL */
+	int64_t deadline;	 /* monotonic ms when the sandbox's life ends; 0: never */
+	struct nsh_proxy *proxy; /* serving our listener, or NULL */
+	uint64_t proxy_id;	 /* our listener's id in @proxy */
+	enum nsh_net_level net_level; /* for the proxy variables of commands */
+	struct nsh_buf guarantees;    /* how each limit is enforced, for reports */
+	bool paused;		      /* frozen by nsh_sandbox_pause() */
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 };
 
@@ -206,12 +209,9 @@ static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *er
 				   pol->workspace ? pol->workspace : "");
 	if (!pol->state_dir || !*pol->state_dir)
 		return nsh_err_set(err, NSH_EINVAL, "the sandbox needs a state directory");
-	if (pol->network != NSH_NET_NONE)
-		return nsh_err_set(
-			err, NSH_EDENIED,
-			"network level '%s' needs the egress proxy, which this build does "
-			"not have yet; use 'none'",
-			nsh_net_level_name(pol->network));
+	if (pol->network != NSH_NET_NONE && (!pol->proxy || !pol->net))
+		return nsh_err_set(err, NSH_EINVAL, "network level '%s' needs an egress proxy",
+				   nsh_net_level_name(pol->network));
 	if (pol->cpus < 0 || pol->cpus > 1024)
 		return nsh_err_set(err, NSH_EINVAL, "invalid CPU limit %g", pol->cpus);
 	return 0;
@@ -289,7 +289,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	struct nsh_sandbox *sb = NULL;
 	struct nsh_sandbox_setup setup = {0};
 	struct nsh_ctl_msg go = {.type = NSH_CTL_GO}, m;
-	int sp[2] = {-1, -1}, ws_fd = -1;
+	int sp[2] = {-1, -1}, ws_fd = -1, listen_fd = -1;
 	int rc;
 
 	rc = check_policy(pol, err);
@@ -328,6 +328,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	setup.tmp_size = pol->memory ? pol->memory / 2 : TMP_DEFAULT;
 	setup.seccomp = filter;
 	setup.landlock_abi = nsh_landlock_abi();
+	setup.proxy_listener = pol->network != NSH_NET_NONE;
 
 	sb->pid = clone_child(sb, &setup, err);
 	if (sb->pid < 0) {
@@ -352,7 +353,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 		rc = nsh_err_sys(err, rc, "cannot start the sandbox");
 		goto out;
 	}
-	rc = recv_msg(sb->ctl, &m, SETUP_TIMEOUT_MS, err);
+	rc = recv_msg_fd(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, err);
 	if (rc)
 		goto out;
 	if (m.type == NSH_CTL_FAILED) {
@@ -366,9 +367,24 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
 		goto out;
 	}
+	if (setup.proxy_listener) {
+		if (listen_fd < 0) {
+			rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent no proxy listener");
+			goto out;
+		}
+		rc = nsh_proxy_listen(pol->proxy, listen_fd, pol->net, pol->on_net, pol->on_net_ctx,
+				      &sb->proxy_id, err);
+		listen_fd = -1; /* the proxy owns it now, even on failure */
+		if (rc)
+			goto out;
+		sb->proxy = pol->proxy;
+		sb->net_level = pol->network;
+	}
 	if (pol->timeout_ms > 0)
 		sb->deadline = nsh_time_mono_ms() + pol->timeout_ms;
 out:
+	if (listen_fd >= 0)
+		close(listen_fd);
 	if (ws_fd >= 0)
 		close(ws_fd);
 	if (sp[0] >= 0)
@@ -416,6 +432,29 @@ static const char *const base_env[] = {
 	"NIGHTSHIFT_SANDBOX=1",
 };
 
+/*
+ * What points programs at the egress proxy when the sandbox has network:
+ * the usual proxy variables and the npm, yarn, pip and git spellings.
+ * Loopback stays direct, for servers the job runs itself.
+ */
+#define PROXY_URL      "http://127.0.0.1:" NSH_STR_OF(NSH_SANDBOX_PROXY_PORT)
+#define NSH_STR_OF(x)  NSH_STR_OF_(x)
+#define NSH_STR_OF_(x) #x
+static const char *const proxy_env[] = {
+	"HTTP_PROXY=" PROXY_URL,
+	"HTTPS_PROXY=" PROXY_URL,
+	"http_proxy=" PROXY_URL,
+	"https_proxy=" PROXY_URL,
+	"NO_PROXY=localhost,127.0.0.1,::1",
+	"no_proxy=localhost,127.0.0.1,::1",
+	"npm_config_proxy=" PROXY_URL,
+	"npm_config_https_proxy=" PROXY_URL,
+	"YARN_HTTP_PROXY=" PROXY_URL,
+	"YARN_HTTPS_PROXY=" PROXY_URL,
+	"PIP_PROXY=" PROXY_URL,
+	"GIT_HTTP_PROXY=" PROXY_URL,
+};
+
 static bool same_key(const char *a, const char *b)
 {
 	size_t n = strcspn(a, "=");
@@ -442,8 +481,8 @@ static bool add_defaults(struct nsh_buf *out, const char *const *table, size_t n
 }
 
 /* Pack cwd, argv and the merged environment into @out, as a RUN request. */
-static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct nsh_ctl_msg *m,
-		    struct nsh_err *err)
+static int pack_run(const struct nsh_sandbox *sb, const struct nsh_sandbox_cmd *c,
+		    struct nsh_buf *out, struct nsh_ctl_msg *m, struct nsh_err *err)
 {
 	const char *cwd = c->cwd ? c->cwd : "/workspace";
 	size_t nenv = 0;
@@ -463,6 +502,9 @@ static int pack_run(const struct nsh_sandbox_cmd *c, struct nsh_buf *out, struct
 		if (nsh_buf_add(out, c->argv.v[i], strlen(c->argv.v[i]) + 1))
 			goto big;
 	if (!add_defaults(out, base_env, sizeof(base_env) / sizeof(base_env[0]), &c->env, &nenv))
+		goto big;
+	if (sb->net_level != NSH_NET_NONE &&
+	    !add_defaults(out, proxy_env, sizeof(proxy_env) / sizeof(proxy_env[0]), &c->env, &nenv))
 		goto big;
 	for (size_t j = 0; j < c->env.nr; j++) {
 		if (nsh_buf_add(out, c->env.v[j], strlen(c->env.v[j]) + 1))
@@ -660,7 +702,7 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		nsh_sandbox_kill(sb, NULL);
 		return nsh_err_set(err, NSH_ETIMEOUT, "the sandbox's time limit has passed");
 	}
-	rc = pack_run(c, &strings, &m, err);
+	rc = pack_run(sb, c, &strings, &m, err);
 	if (rc)
 		return rc;
 	if (c->inherit_stdio) {
@@ -867,6 +909,10 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 		nsh_sandbox_kill(sb, NULL);
 		while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
 			;
+	}
+	if (sb->proxy) {
+		r = nsh_proxy_unlisten(sb->proxy, sb->proxy_id, err);
+		rc = rc ? rc : r;
 	}
 	if (sb->pidfd >= 0)
 		close(sb->pidfd);

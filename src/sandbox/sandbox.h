@@ -51,7 +51,11 @@ struct nsh_sandbox_policy {
 	double cpus;		    /* CPUs; 0: no limit */
 	uint64_t disk;		    /* bytes of workspace; 0: no quota (else needs an empty one) */
 	int64_t timeout_ms;	    /* wall-clock life of the sandbox; 0: none */
-	enum nsh_net_level network; /* only NSH_NET_NONE until the egress proxy exists */
+	enum nsh_net_level network; /* NSH_NET_NONE: loopback only; else through @proxy */
+	struct nsh_proxy *proxy;    /* serves the sandbox's listener when network != none */
+	const struct nsh_net_policy *net; /* what the proxy allows (copied) */
+	nsh_proxy_event_fn *on_net; /* each proxy decision, on the proxy thread; may be NULL */
+	void *on_net_ctx;	    /* for @on_net */
 	const char *hostname;	    /* NULL: "nightshift" */
 };
 

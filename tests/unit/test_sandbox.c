@@ -355,8 +355,8 @@ static void test_refusals(void)
 
 	policy(&pol, "refuse");
 	pol.network = NSH_NET_OPEN;
-	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), NSH_EDENIED);
-	CHECK(strstr(err.msg, "egress proxy") != NULL);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "needs an egress proxy") != NULL);
 	CHECK(sb == NULL);
 	pol.network = NSH_NET_NONE;
 	free((char *)pol.workspace);
