@@ -402,9 +402,14 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 		if (ws_fd < 0)
 			return -errno;
 	}
-	STEP(NSH_STAGE_IDS, SYS(setresgid(0, 0, 0)));
-	STEP(NSH_STAGE_IDS, SYS(setgroups(0, NULL)));
-	STEP(NSH_STAGE_IDS, SYS(setresuid(0, 0, 0)));
+	/*
+	 * Raw system calls: glibc's wrappers would first signal every thread
+	 * it believes the process has, and after a clone3 from a threaded
+	 * supervisor those threads do not exist here; it would wait forever.
+	 */
+	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresgid, 0, 0, 0)));
+	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setgroups, 0, NULL)));
+	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresuid, 0, 0, 0)));
 
 	STEP(NSH_STAGE_ROOT_TMPFS,
 	     SYS(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")));

@@ -347,6 +347,49 @@ static void test_rlimit_fallback(void)
 	policy_release(&pol);
 }
 
+static void *block_on(void *arg)
+{
+	char c;
+
+	return read(*(int *)arg, &c, 1) < 0 ? NULL : arg;
+}
+
+/*
+ * A daemon creates sandboxes while other threads run. glibc's set*id
+ * wrappers in the cloned child would wait for those threads forever.
+ */
+static void test_create_while_threaded(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_cmd c;
+	int fds[2];
+	pthread_t th[3];
+
+	policy(&pol, "threads");
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(pipe(fds), 0);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&th[i], NULL, block_on, &fds[0]);
+	for (int i = 0; i < 8; i++) {
+		struct nsh_sandbox *sb = NULL;
+
+		CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+		if (!sb)
+			break;
+		CHECK_INT(sh(sb, &c, "echo up"), 0);
+		CHECK_STR(c.out.buf, "up\n");
+		nsh_sandbox_destroy(sb, &err);
+	}
+	CHECK_INT(write(fds[1], "xyz", 3), 3);
+	for (int i = 0; i < 3; i++)
+		pthread_join(th[i], NULL);
+	close(fds[0]);
+	close(fds[1]);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -372,6 +415,7 @@ int main(void)
 	RUN(test_commands);
 	RUN(test_pause_resume_kill);
 	RUN(test_disk_cleanup);
+	RUN(test_create_while_threaded);
 	RUN(test_rlimit_fallback);
 	RUN(test_refusals);
 	nsh_fs_remove_tree(dir, NULL);
