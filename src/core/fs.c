@@ -406,3 +406,19 @@ int nsh_fs_join(struct nsh_buf *out, const char *a, const char *b)
 		nsh_buf_truncate(out, orig);
 	return rc;
 }
+
+void nsh_fs_mountinfo_unescape(char *s)
+{
+	char *w = s;
+
+	for (const char *r = s; *r;) {
+		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+		    r[3] >= '0' && r[3] <= '7') {
+			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
+			r += 4;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+}

@@ -76,4 +76,10 @@ bool nsh_fs_is_dir(const char *path);
  */
 int nsh_fs_join(struct nsh_buf *out, const char *a, const char *b);
 
+/**
+ * Decode, in place, the octal escapes (\040 for a space, \011, \012, \134)
+ * that /proc/self/mountinfo uses in path fields.
+ */
+void nsh_fs_mountinfo_unescape(char *s);
+
 #endif

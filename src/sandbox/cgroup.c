@@ -257,23 +257,6 @@ static unsigned ctrl_bits(const char *list, char sep)
 	return bits;
 }
 
-/* Decode the octal escapes (\040 for a space, ...) of a mountinfo field in place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r;) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-			r += 4;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
-
 /* Subdirectories of @dir as full paths appended to @out; a missing @dir has none. */
 static int list_subdirs(const char *dir, struct nsh_strvec *out, struct nsh_err *err)
 {
@@ -519,8 +502,8 @@ static int probe(struct cg_probe *pr, bool prepare, struct nsh_err *err)
 		}
 		if (pr->nr == CG_MAX_HIER)
 			continue;
-		unescape_octal(root);
-		unescape_octal(mnt);
+		nsh_fs_mountinfo_unescape(root);
+		nsh_fs_mountinfo_unescape(mnt);
 		own = own_path(self.buf, v2, bits);
 		if (!own)
 			continue;

@@ -322,24 +322,6 @@ int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err)
 
 /* ---- leftovers ---- */
 
-/* Decode the octal escapes (\040 for a space, ...) of a mountinfo field in
- * place. */
-static void unescape_octal(char *s)
-{
-	char *w = s;
-
-	for (const char *r = s; *r;) {
-		if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
-		    r[3] >= '0' && r[3] <= '7') {
-			*w++ = (char)(((r[1] - '0') << 6) | ((r[2] - '0') << 3) | (r[3] - '0'));
-			r += 4;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-}
-
 /*
  * The backing file of the loop device whose sysfs directory is @sysdir
  * (".../loop" below the block device), without a " (deleted)" suffix; NULL
@@ -419,7 +401,7 @@ static int clean_mounts(const char *wd, struct nsh_strvec *done, struct nsh_err 
 		image = backing_file(sysdir);
 		free(sysdir);
 		if (image && under(image, wd)) {
-			unescape_octal(f[4]);
+			nsh_fs_mountinfo_unescape(f[4]);
 			nsh_strvec_push(&mnts, f[4]);
 			nsh_strvec_push(&images, image);
 		}

@@ -370,8 +370,21 @@ static void test_exists_is_dir_join(void)
 	free(dir);
 }
 
+static void test_mountinfo_unescape(void)
+{
+	char a[] = "/tmp/a\\040dir\\011tab\\134slash", b[] = "/plain", c[] = "/bad\\8\\04";
+
+	nsh_fs_mountinfo_unescape(a);
+	CHECK_STR(a, "/tmp/a dir\ttab\\slash");
+	nsh_fs_mountinfo_unescape(b);
+	CHECK_STR(b, "/plain");
+	nsh_fs_mountinfo_unescape(c); /* not escapes: left as they are */
+	CHECK_STR(c, "/bad\\8\\04");
+}
+
 int main(void)
 {
+	RUN(test_mountinfo_unescape);
 	RUN(test_mkdir_p);
 	RUN(test_write_atomic);
 	RUN(test_read_file);
