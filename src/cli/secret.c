@@ -142,19 +142,21 @@ static int read_pipe(char *buf, size_t cap, size_t *ret_len, struct nsh_err *err
 	return 0;
 }
 
-static int set_run(struct nsh_cli *cli, int argc, char **argv)
+/*
+ * Parse "NAME [--scope SCOPE]" for @cmd: the one word after the options is
+ * NAME. @extra is the usage message for further words (NULL: name them).
+ * Returns -1 when the arguments are good, else the exit code to return.
+ */
+static int parse_name_scope(const struct nsh_cli_cmd *cmd, int argc, char **argv, const char *extra,
+			    const char **ret_name, const char **ret_scope)
 {
 	static const struct option opts[] = {
 		{"scope", required_argument, NULL, 's'},
 		{NULL, 0, NULL, 0},
 	};
 	struct nsh_err err = NSH_ERR_INIT;
-	struct nsh_store *s = NULL;
-	struct nsh_secrets *v = NULL;
-	const char *scope = "global", *name;
-	char *buf = NULL;
-	size_t len = 0;
-	int c, code = NSH_EXIT_OK;
+	const char *scope = "global";
+	int c;
 
 	optind = 0;
 	opterr = 0;
@@ -164,23 +166,42 @@ static int set_run(struct nsh_cli *cli, int argc, char **argv)
 			scope = optarg;
 			break;
 		case ':':
-			return nsh_cli_usage(&cmd_set, "option '--scope' needs a value");
+			return nsh_cli_usage(cmd, "option '--scope' needs a value");
 		default:
-			return bad_option(&cmd_set, argv[optind - 1]);
+			return bad_option(cmd, argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)
-		return nsh_cli_usage(&cmd_set, "missing NAME");
-	name = argv[optind];
-	/* Never quote it: it may well be the value. */
+		return nsh_cli_usage(cmd, "missing NAME");
+	/* Never quote extra words: one may well be the value. */
 	if (optind + 1 < argc)
-		return nsh_cli_usage(&cmd_set,
-				     "the value is read from stdin, not from the command line "
-				     "(where ps and the shell history would keep it)");
-	if (!nsh_secrets_name_valid(name))
-		return invalid_name(&cmd_set);
+		return nsh_cli_usage(cmd, "%s", extra ? extra : "unexpected argument after NAME");
+	if (!nsh_secrets_name_valid(argv[optind]))
+		return invalid_name(cmd);
 	if (nsh_secrets_check_scope(scope, &err))
-		return nsh_cli_usage(&cmd_set, "%s", err.msg);
+		return nsh_cli_usage(cmd, "%s", err.msg);
+	*ret_name = argv[optind];
+	*ret_scope = scope;
+	return -1;
+}
+
+static int set_run(struct nsh_cli *cli, int argc, char **argv)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL;
+	struct nsh_secrets *v = NULL;
+	const char *scope, *name;
+	char *buf = NULL;
+	size_t len = 0;
+	int code;
+
+	code = parse_name_scope(&cmd_set, argc, argv,
+				"the value is read from stdin, not from the command line "
+				"(where ps and the shell history would keep it)",
+				&name, &scope);
+	if (code >= 0)
+		return code;
+	code = NSH_EXIT_OK;
 
 	buf = nsh_xmalloc(READ_CAP);
 	sodium_mlock(buf, READ_CAP);
@@ -285,38 +306,15 @@ out:
 
 static int rm_run(struct nsh_cli *cli, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"scope", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
-	};
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_store *s = NULL;
 	struct nsh_secrets *v = NULL;
-	const char *scope = "global", *name;
-	int c, code = NSH_EXIT_OK;
+	const char *scope, *name;
+	int code = parse_name_scope(&cmd_rm, argc, argv, NULL, &name, &scope);
 
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			scope = optarg;
-			break;
-		case ':':
-			return nsh_cli_usage(&cmd_rm, "option '--scope' needs a value");
-		default:
-			return bad_option(&cmd_rm, argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return nsh_cli_usage(&cmd_rm, "missing NAME");
-	if (optind + 1 < argc)
-		return nsh_cli_usage(&cmd_rm, "unexpected argument after NAME");
-	name = argv[optind];
-	if (!nsh_secrets_name_valid(name))
-		return invalid_name(&cmd_rm);
-	if (nsh_secrets_check_scope(scope, &err))
-		return nsh_cli_usage(&cmd_rm, "%s", err.msg);
+	if (code >= 0)
+		return code;
+	code = NSH_EXIT_OK;
 	if (open_vault(cli, &s, &v, &err) || nsh_secrets_remove(v, name, scope, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
