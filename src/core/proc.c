@@ -676,10 +676,48 @@ static void last_line(const struct nsh_buf *s, struct nsh_buf *line)
 	nsh_buf_add(line, s->buf + start, end - start);
 }
 
+int nsh_proc_run_checked(struct nsh_proc *p, struct nsh_buf *out, struct nsh_err *err)
+{
+	struct nsh_buf detail = NSH_BUF_INIT;
+	int ret;
+
+	ret = nsh_proc_run(p, err);
+	if (ret)
+		goto out;
+	last_line(&p->err, &detail);
+	if (p->timed_out) {
+		ret = nsh_err_set(err, NSH_ETIMEOUT, "'%s' took longer than %lld ms", p->argv.v[0],
+				  (long long)p->timeout_ms);
+		goto out;
+	}
+	if (p->term_signal) {
+		ret = nsh_err_set(err, NSH_EFAIL, "'%s' was killed by signal %d%s%s", p->argv.v[0],
+				  p->term_signal, detail.len ? ": " : "", detail.buf);
+		goto out;
+	}
+	if (p->exit_code) {
+		ret = nsh_err_set(err, NSH_EFAIL, "'%s' failed with exit code %d%s%s", p->argv.v[0],
+				  p->exit_code, detail.len ? ": " : "", detail.buf);
+		goto out;
+	}
+	if (p->out_truncated) {
+		ret = nsh_err_set(err, NSH_ETOOBIG, "output of '%s' exceeds %zu bytes",
+				  p->argv.v[0], p->out_max);
+		goto out;
+	}
+	if (out && nsh_buf_add(out, p->out.buf, p->out.len) < 0) {
+		ret = nsh_err_set(err, NSH_ETOOBIG, "output of '%s' does not fit in %zu bytes",
+				  p->argv.v[0], out->max);
+		goto out;
+	}
+out:
+	nsh_buf_release(&detail);
+	return ret;
+}
+
 int nsh_proc_run_argv(const char *const *argv, const char *cwd, struct nsh_buf *out,
 		      struct nsh_err *err)
 {
-	struct nsh_buf detail = NSH_BUF_INIT;
 	struct nsh_proc p;
 	int ret;
 
@@ -687,32 +725,7 @@ int nsh_proc_run_argv(const char *const *argv, const char *cwd, struct nsh_buf *
 	for (size_t i = 0; argv && argv[i]; i++)
 		nsh_strvec_push(&p.argv, argv[i]);
 	p.cwd = cwd;
-	ret = nsh_proc_run(&p, err);
-	if (ret)
-		goto out;
-	last_line(&p.err, &detail);
-	if (p.term_signal) {
-		ret = nsh_err_set(err, NSH_EFAIL, "'%s' was killed by signal %d%s%s", p.argv.v[0],
-				  p.term_signal, detail.len ? ": " : "", detail.buf);
-		goto out;
-	}
-	if (p.exit_code) {
-		ret = nsh_err_set(err, NSH_EFAIL, "'%s' failed with exit code %d%s%s", p.argv.v[0],
-				  p.exit_code, detail.len ? ": " : "", detail.buf);
-		goto out;
-	}
-	if (p.out_truncated) {
-		ret = nsh_err_set(err, NSH_ETOOBIG, "output of '%s' exceeds %zu bytes", p.argv.v[0],
-				  p.out_max);
-		goto out;
-	}
-	if (out && nsh_buf_add(out, p.out.buf, p.out.len) < 0) {
-		ret = nsh_err_set(err, NSH_ETOOBIG, "output of '%s' does not fit in %zu bytes",
-				  p.argv.v[0], out->max);
-		goto out;
-	}
-out:
-	nsh_buf_release(&detail);
+	ret = nsh_proc_run_checked(&p, out, err);
 	nsh_proc_release(&p);
 	return ret;
 }

@@ -97,6 +97,16 @@ void nsh_proc_release(struct nsh_proc *p);
 int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err);
 
 /**
+ * Run the prepared @p like nsh_proc_run() and turn every way it can end
+ * other than exit code 0 into an error that names the program, with the
+ * last line of its stderr: NSH_ETIMEOUT when it timed out, NSH_EFAIL for a
+ * non-zero exit or a signal, NSH_ETOOBIG when stdout exceeded p->out_max.
+ * On success stdout is appended to @out (may be NULL). @p keeps its results
+ * either way; the caller releases it. Thread rules as for nsh_proc_run().
+ */
+int nsh_proc_run_checked(struct nsh_proc *p, struct nsh_buf *out, struct nsh_err *err);
+
+/**
  * Convenience for short commands: run the NULL-terminated @argv in @cwd (NULL
  * for the caller's) with no stdin and no timeout, and append its stdout to
  * @out (may be NULL to discard it). Returns 0 only when the program exited
