@@ -1085,7 +1085,7 @@ int nsh_cgroup_v2_fd(const struct nsh_cgroup *cg)
 	return cg->v2_fd;
 }
 
-static int attach(struct nsh_cgroup *cg, pid_t pid, bool v2_too, struct nsh_err *err)
+static int attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err)
 {
 	char val[32];
 	int ret = 0;
@@ -1095,8 +1095,6 @@ static int attach(struct nsh_cgroup *cg, pid_t pid, bool v2_too, struct nsh_err 
 		char *path;
 		int e;
 
-		if (cg->dirs[i].v2 && !v2_too)
-			continue;
 		path = nsh_xasprintf("%s/cgroup.procs", cg->dirs[i].path);
 		e = write_raw(path, val);
 		if (e == ESRCH)
@@ -1114,12 +1112,65 @@ static int attach(struct nsh_cgroup *cg, pid_t pid, bool v2_too, struct nsh_err 
 
 int nsh_cgroup_attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err)
 {
-	return attach(cg, pid, true, err);
+	return attach(cg, pid, err);
 }
 
-int nsh_cgroup_attach_v1(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err)
+/*
+ * Write "0" (the calling thread) to the "tasks" file of @dir's parent's
+ * parent when @home, else of @dir: the directory a sandbox's cgroup was
+ * made in is "<mount><own cgroup>/nightshift/<name>", so two levels up is
+ * where this process lives in that hierarchy.
+ */
+static int move_self(const char *dir, bool home, struct nsh_err *err)
 {
-	return attach(cg, pid, false, err);
+	size_t len = strlen(dir);
+	char *path;
+	int e;
+
+	for (int up = home ? 2 : 0; up > 0 && len > 0; up--) {
+		while (len > 0 && dir[len - 1] != '/')
+			len--;
+		if (len > 0)
+			len--;
+	}
+	path = nsh_xasprintf("%.*s/tasks", (int)len, dir);
+	e = write_raw(path, "0");
+	if (e)
+		nsh_err_sys(err, e, "cannot move this thread into '%s'", path);
+	free(path);
+	return e ? (err ? err->code : NSH_EIO) : 0;
+}
+
+int nsh_cgroup_enter_v1(struct nsh_cgroup *cg, struct nsh_err *err)
+{
+	for (size_t i = 0; i < cg->nr; i++) {
+		int r;
+
+		if (cg->dirs[i].v2)
+			continue;
+		r = move_self(cg->dirs[i].path, false, err);
+		if (r < 0) {
+			nsh_cgroup_leave_v1(cg, NULL);
+			return r;
+		}
+	}
+	return 0;
+}
+
+int nsh_cgroup_leave_v1(struct nsh_cgroup *cg, struct nsh_err *err)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < cg->nr; i++) {
+		int r;
+
+		if (cg->dirs[i].v2)
+			continue;
+		r = move_self(cg->dirs[i].path, true, ret ? NULL : err);
+		if (r < 0 && !ret)
+			ret = r;
+	}
+	return ret;
 }
 
 /* Whether the freezer in @dir reports @frozen. */

@@ -25,6 +25,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/disk.h"
@@ -222,7 +223,9 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 {
 	struct clone_args args = {0};
 	int cgfd = sb->cg ? nsh_cgroup_v2_fd(sb->cg) : -1;
+	struct nsh_err left = NSH_ERR_INIT;
 	pid_t pid;
+	int e;
 
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
 		     CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_PIDFD;
@@ -232,11 +235,20 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgfd;
 	}
+	/* Born in the v1 cgroups: no cgroup.procs write afterwards (see cgroup.h). */
+	if (sb->cg && nsh_cgroup_enter_v1(sb->cg, err) < 0)
+		return -1;
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
 	if (pid == 0)
 		nsh_sandbox_child(setup);
+	e = errno;
+	if (sb->cg && nsh_cgroup_leave_v1(sb->cg, &left) < 0) {
+		/* Staying would put this process among the sandbox's members. */
+		nsh_log_error("%s", left.msg);
+		abort();
+	}
 	if (pid < 0)
-		nsh_err_sys(err, errno, "cannot create the sandbox namespaces");
+		nsh_err_sys(err, e, "cannot create the sandbox namespaces");
 	return pid;
 }
 
@@ -341,9 +353,6 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	sp[0] = -1;
 
 	rc = map_ids(sb->pid, err);
-	if (!rc && sb->cg)
-		rc = nsh_cgroup_v2_fd(sb->cg) >= 0 ? nsh_cgroup_attach_v1(sb->cg, sb->pid, err)
-						   : nsh_cgroup_attach(sb->cg, sb->pid, err);
 	if (!rc)
 		rc = workspace_tree(sb, &ws_fd, err);
 	if (rc)

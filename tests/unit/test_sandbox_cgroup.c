@@ -501,8 +501,8 @@ static void test_clone_into_cgroup(void)
 	want = nsh_xasprintf("/nightshift/%ld.t-clone", (long)getpid());
 	CHECK(strstr(cgline, want) != NULL);
 	CHECK(v2dir && strstr(v2dir, want) != NULL);
-	/* attach_v1 adds the v1 hierarchies only */
-	CHECK_INT(nsh_cgroup_attach_v1(cg, (pid_t)pid, &err), 0);
+	/* attach adds the v1 hierarchies; the v2 one is kept */
+	CHECK_INT(nsh_cgroup_attach(cg, (pid_t)pid, &err), 0);
 	pidstr = nsh_xasprintf("%ld", pid);
 	if (nsh_cgroup_via(cg, NSH_CGROUP_RES_MEMORY, NULL) == NSH_CGROUP_VIA_V1)
 		CHECK(file_has_line(mdir, "cgroup.procs", pidstr));
@@ -520,6 +520,62 @@ out:
 }
 
 /* "<parent of @dir>/<name>", the caller frees it. */
+/*
+ * A thread that enters the sandbox's v1 cgroups starts its child there and
+ * is back in its own cgroups after leaving, while the child stays.
+ */
+static void test_enter_leave_v1(void)
+{
+	struct nsh_cgroup_limits lim = {64 * MIB, 16, 0};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_cgroup *cg = NULL;
+	const char *mdir = NULL, *pdir = NULL;
+	char *before, *after, *pidstr;
+	pid_t pid;
+	int p[2];
+
+	CHECK_INT(nsh_cgroup_create("t-enter", &lim, &cg, &err), 0);
+	if (!cg)
+		return;
+	if (nsh_cgroup_via(cg, NSH_CGROUP_RES_MEMORY, &mdir) != NSH_CGROUP_VIA_V1) {
+		fprintf(stderr, "no v1 memory hierarchy: enter/leave not tested\n");
+		nsh_cgroup_destroy(cg, NULL);
+		return;
+	}
+	nsh_cgroup_via(cg, NSH_CGROUP_RES_PIDS, &pdir);
+	before = read_trim("/proc/thread-self", "cgroup");
+	CHECK_INT(pipe2(p, O_CLOEXEC), 0);
+	CHECK_INT(nsh_cgroup_enter_v1(cg, &err), 0);
+	pid = fork();
+	if (pid == 0) {
+		char c;
+
+		close(p[1]);
+		if (read(p[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	CHECK_INT(nsh_cgroup_leave_v1(cg, &err), 0);
+	close(p[0]);
+	after = read_trim("/proc/thread-self", "cgroup");
+	CHECK_STR(after, before);
+	pidstr = nsh_xasprintf("%ld", (long)pid);
+	CHECK(pid > 0 && file_has_line(mdir, "cgroup.procs", pidstr));
+	if (pdir && nsh_cgroup_via(cg, NSH_CGROUP_RES_PIDS, NULL) == NSH_CGROUP_VIA_V1)
+		CHECK(file_has_line(pdir, "cgroup.procs", pidstr));
+	/* this process itself is not a member */
+	free(pidstr);
+	pidstr = nsh_xasprintf("%ld", (long)getpid());
+	CHECK(!file_has_line(mdir, "cgroup.procs", pidstr));
+	close(p[1]);
+	if (pid > 0)
+		CHECK_INT(WEXITSTATUS(wait_for(pid, 2000)), 0);
+	free(pidstr);
+	free(before);
+	free(after);
+	destroy_checked(cg);
+}
+
 static char *sibling(const char *dir, const char *name)
 {
 	const char *slash = strrchr(dir, '/');
@@ -739,6 +795,7 @@ int main(void)
 	fprintf(stderr, "-- test_freeze_and_kill (v1 freezer, signals)\n");
 	test_freeze_and_kill(true);
 	RUN(test_clone_into_cgroup);
+	RUN(test_enter_leave_v1);
 	RUN(test_cleanup_stale);
 	RUN(test_refuse_unenforceable);
 	RUN(test_leaves_nothing);
