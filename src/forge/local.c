@@ -718,7 +718,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	struct nsh_repo_rec row = {0};
 	struct nsh_pr_rec pr = {0};
 	const char *rev = p->rev ? p->rev : "HEAD";
-	char *bare = NULL, *ref = NULL, *why = NULL;
+	char *bare = NULL, *ref = NULL, *why = NULL, *work = NULL;
 	bool found = false, ancestor = true;
 	int rc;
 
@@ -734,11 +734,13 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 				 p->branch, p->org, p->repo);
 		goto out;
 	}
-	if (!nsh_fs_is_dir(p->workdir)) {
+	/* git runs in the bare repository, so the workspace path must be absolute */
+	work = realpath(p->workdir, NULL);
+	if (!work || !nsh_fs_is_dir(work)) {
 		rc = nsh_err_set(err, NSH_EINVAL, "workspace '%s' is not a directory", p->workdir);
 		goto out;
 	}
-	rc = nsh_forge_git_commit(p->workdir, rev, res.new_sha, &found, err);
+	rc = nsh_forge_git_commit(work, rev, res.new_sha, &found, err);
 	if (!rc && !found)
 		rc = nsh_err_set(err, NSH_EINVAL, "no commit '%s' in '%s'", rev, p->workdir);
 	if (rc)
@@ -752,8 +754,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	if (strcmp(res.old_sha, res.new_sha)) {
 		/* The objects first, without touching any ref; then the guarded move. */
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q", "--no-tags",
-				       "--no-write-fetch-head", "--", p->workdir, res.new_sha,
-				       NULL);
+				       "--no-write-fetch-head", "--", work, res.new_sha, NULL);
 		if (rc) {
 			nsh_err_wrap(err, "fetching '%s' from '%s'", rev, p->workdir);
 			goto out;
@@ -771,7 +772,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 			goto out;
 		}
 		why = nsh_xasprintf("nightshift: push%s from %s", ancestor ? "" : " (forced)",
-				    p->workdir);
+				    work);
 		rc = nsh_forge_git_update_ref(bare, ref, res.new_sha, res.old_sha, why, err);
 		if (rc == NSH_ECONFLICT)
 			nsh_err_set(err, rc,
@@ -804,6 +805,7 @@ out:
 	free(bare);
 	free(ref);
 	free(why);
+	free(work);
 	return rc;
 }
 
