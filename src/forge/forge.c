@@ -121,6 +121,8 @@ int nsh_forge_repo_path(struct nsh_forge *f, const char *org, const char *name, 
 int nsh_forge_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		   struct nsh_forge_push_result *ret, struct nsh_err *err)
 {
+	if (!p)
+		return nsh_err_set(err, NSH_EINVAL, "missing push");
 	if (check_repo(p->org, p->repo, err) || nsh_forge_check_branch(p->branch, err))
 		return err ? err->code : NSH_EINVAL;
 	if (!p->workdir || !*p->workdir)
@@ -136,6 +138,8 @@ int nsh_forge_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 int nsh_forge_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n, struct nsh_pr_rec *ret,
 		      bool *ret_existed, struct nsh_err *err)
 {
+	if (!n)
+		return nsh_err_set(err, NSH_EINVAL, "missing pull request");
 	if (check_repo(n->org, n->repo, err) || nsh_forge_check_branch(n->head, err) ||
 	    (n->base && nsh_forge_check_branch(n->base, err)))
 		return err ? err->code : NSH_EINVAL;
@@ -147,6 +151,8 @@ int nsh_forge_pr_update(struct nsh_forge *f, const struct nsh_forge_ref *pr,
 {
 	if (check_pr_ref(pr, err))
 		return err ? err->code : NSH_EINVAL;
+	if (!c)
+		return nsh_err_set(err, NSH_EINVAL, "missing change");
 	return DISPATCH(f, pr_update, "change pull requests", err, pr, c, err);
 }
 
@@ -178,6 +184,8 @@ int nsh_forge_pr_heads(struct nsh_forge *f, const struct nsh_forge_ref *pr,
 int nsh_forge_pr_comment(struct nsh_forge *f, const struct nsh_forge_ref *pr,
 			 const struct nsh_forge_comment *c, int64_t *ret_id, struct nsh_err *err)
 {
+	if (!c)
+		return nsh_err_set(err, NSH_EINVAL, "missing comment");
 	if (check_pr_ref(pr, err) ||
 	    nsh_forge_check_text("author", c->author, NSH_FORGE_AUTHOR_MAX, true, true, err) ||
 	    nsh_forge_check_text("comment", c->body, NSH_FORGE_COMMENT_MAX, false, true, err) ||

@@ -888,6 +888,38 @@ static void test_update_and_refusals(void)
 	fx_close(&f);
 }
 
+/* Branches move only from the value the writer saw: the guard every push and merge uses. */
+static void test_guarded_update(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *src, *bare, *main_sha, *got;
+	struct fx f;
+
+	fx_open(&f, "guard");
+	src = fx_repo(&f, "api");
+	bare = nsh_xasprintf("%s/forge/acme/api.git", f.home);
+	main_sha = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	/* a new ref: "" means it must not exist yet */
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", main_sha, "", "t", &err), 0);
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", main_sha, "", "t", &err),
+		  NSH_ECONFLICT);
+	CHECK(strstr(err.msg, "'refs/heads/x' changed meanwhile") != NULL);
+	/* a stale old value is refused and the ref left alone */
+	GIT(src, "commit", "-q", "--allow-empty", "-m", "more");
+	GIT(bare, "fetch", "-q", src, "+refs/heads/main:refs/heads/y");
+	got = git_out(bare, "rev-parse", "refs/heads/y", NULL);
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", got, got, "t", &err),
+		  NSH_ECONFLICT);
+	free(got);
+	got = git_out(bare, "rev-parse", "refs/heads/x", NULL);
+	CHECK_STR(got, main_sha);
+	free(got);
+	free(main_sha);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -898,6 +930,7 @@ int main(void)
 	RUN(test_lifecycle);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
+	RUN(test_guarded_update);
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();
