@@ -76,5 +76,7 @@ extern const struct nsh_cli_cmd nsh_cmd_tasks;
 extern const struct nsh_cli_cmd nsh_cmd_show;
 extern const struct nsh_cli_cmd nsh_cmd_sandbox;
 extern const struct nsh_cli_cmd nsh_cmd_secret;
+extern const struct nsh_cli_cmd nsh_cmd_forge;
+extern const struct nsh_cli_cmd nsh_cmd_pr;
 
 #endif

@@ -172,6 +172,24 @@ static const struct nsh_store_migration migrations[] = {
 	 "  received_at INTEGER NOT NULL,"
 	 "  handled_at INTEGER"
 	 ") STRICT;"},
+
+	{5, "pull request head history, anchors of inline comments, merge and close details",
+	 "CREATE TABLE pr_heads ("
+	 "  pr_id INTEGER NOT NULL REFERENCES prs(id) ON DELETE CASCADE,"
+	 "  seq INTEGER NOT NULL CHECK (seq >= 1),"
+	 "  sha TEXT NOT NULL CHECK (length(sha) IN (40, 64)),"
+	 "  forced INTEGER NOT NULL DEFAULT 0 CHECK (forced IN (0, 1)),"
+	 "  pushed_by TEXT,"
+	 "  created_at INTEGER NOT NULL,"
+	 "  PRIMARY KEY (pr_id, seq)"
+	 ") STRICT;"
+	 "ALTER TABLE pr_comments ADD COLUMN head_sha TEXT;"
+	 "ALTER TABLE prs ADD COLUMN merge_sha TEXT;"
+	 "ALTER TABLE prs ADD COLUMN closed_by TEXT;"
+	 "ALTER TABLE prs ADD COLUMN closed_at INTEGER;"
+	 "ALTER TABLE repos ADD COLUMN source TEXT;"
+	 "CREATE INDEX prs_by_job ON prs (job_id);"
+	 "CREATE INDEX prs_by_head ON prs (repo_id, head, state);"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

@@ -6,11 +6,13 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/notify.h"
 #include "core/time.h"
 #include "store/store_int.h"
@@ -44,6 +46,26 @@ enum stmt_id {
 	ST_SECRET_DELETE,
 	ST_SECRET_COUNT,
 	ST_SECRET_IN_SCOPES,
+	/* forge: organisations, repositories, pull requests */
+	ST_ORG_ADD,
+	ST_ORG_GET,
+	ST_ORG_LIST,
+	ST_REPO_ADD,
+	ST_REPO_GET,
+	ST_REPO_LIST,
+	ST_PR_INSERT,
+	ST_PR_GET,
+	ST_PR_GET_ID,
+	ST_PR_FIND_JOB,
+	ST_PR_FIND_HEAD,
+	ST_PR_LIST,
+	ST_PR_SAVE,
+	ST_PR_HEAD_ADD,
+	ST_PR_HEAD_LIST,
+	ST_PR_COMMENT_ADD,
+	ST_PR_COMMENT_GET,
+	ST_PR_COMMENT_LIST,
+	ST_PR_COMMENT_HANDLED,
 	ST_COUNT
 };
 
@@ -53,6 +75,18 @@ enum stmt_id {
 #define JOB_COLS \
  "id, task_id, repo, state, step, branch, error, position, attempt, created_at, updated_at"
 #define EVENT_COLS "id, task_id, job_id, kind, data, created_at"
+#define REPO_SELECT                                                                      \
+ "SELECT r.id, r.org_id, o.name, r.name, r.default_branch, r.source, r.created_at FROM " \
+ "repos r JOIN orgs o ON o.id = r.org_id "
+/* A pull request with its repository's names and its newest recorded head. */
+#define PR_SELECT                                                                          \
+ "SELECT p.id, p.repo_id, o.name, r.name, p.number, p.task_id, p.job_id, p.head, p.base, " \
+ "p.title, p.body, p.state, p.labels, p.author, h.sha, h.seq, p.merge_sha, p.closed_by, "  \
+ "p.created_at, p.updated_at, p.closed_at FROM prs p JOIN repos r ON r.id = p.repo_id "    \
+ "JOIN orgs o ON o.id = r.org_id LEFT JOIN pr_heads h ON h.pr_id = p.id AND h.seq = "      \
+ "(SELECT max(seq) FROM pr_heads WHERE pr_id = p.id) "
+#define COMMENT_COLS \
+ "id, pr_id, kind, author, body, path, line, head_sha, in_reply_to, created_at, handled_at"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
@@ -97,6 +131,39 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SECRET_COUNT] = "SELECT count(*) FROM secrets",
 	[ST_SECRET_IN_SCOPES] = "SELECT name, scope, value FROM secrets "
 				"WHERE scope IN (?1, ?2, ?3, ?4) ORDER BY name, scope",
+	/* forge */
+	[ST_ORG_ADD] = "INSERT INTO orgs (name, forge, created_at) VALUES (?1, ?2, ?3)",
+	[ST_ORG_GET] = "SELECT id, name, forge, created_at FROM orgs WHERE name = ?1",
+	[ST_ORG_LIST] = "SELECT id, name, forge, created_at FROM orgs ORDER BY name",
+	[ST_REPO_ADD] = "INSERT INTO repos (org_id, name, default_branch, source, created_at) "
+			"VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_REPO_GET] = REPO_SELECT "WHERE o.name = ?1 AND r.name = ?2",
+	[ST_REPO_LIST] = REPO_SELECT "WHERE o.name = ?1 ORDER BY r.name",
+	[ST_PR_INSERT] = "INSERT INTO prs (repo_id, number, task_id, job_id, head, base, title, "
+			 "body, state, labels, author, created_at, updated_at) VALUES (?1, "
+			 "(SELECT coalesce(max(number), 0) + 1 FROM prs WHERE repo_id = ?1), ?2, "
+			 "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) RETURNING id, number",
+	[ST_PR_GET] = PR_SELECT "WHERE o.name = ?1 AND r.name = ?2 AND p.number = ?3",
+	[ST_PR_GET_ID] = PR_SELECT "WHERE p.id = ?1",
+	[ST_PR_FIND_JOB] = PR_SELECT "WHERE p.job_id = ?1 ORDER BY p.id DESC LIMIT 1",
+	[ST_PR_FIND_HEAD] = PR_SELECT "WHERE p.repo_id = ?1 AND p.head = ?2 AND p.state IN "
+				      "('open', 'draft') ORDER BY p.id DESC LIMIT 1",
+	[ST_PR_LIST] = PR_SELECT "WHERE (?1 IS NULL OR p.task_id = ?1) AND (?2 IS NULL OR o.name "
+				 "= ?2) AND (?3 IS NULL OR r.name = ?3) AND (?4 IS NULL OR "
+				 "p.state = ?4) ORDER BY p.created_at DESC, p.id DESC",
+	[ST_PR_SAVE] = "UPDATE prs SET title = ?2, body = ?3, state = ?4, labels = ?5, merge_sha = "
+		       "?6, closed_by = ?7, closed_at = ?8, updated_at = ?9 WHERE id = ?1",
+	[ST_PR_HEAD_ADD] = "INSERT INTO pr_heads (pr_id, seq, sha, forced, pushed_by, created_at) "
+			   "VALUES (?1, (SELECT coalesce(max(seq), 0) + 1 FROM pr_heads WHERE "
+			   "pr_id = ?1), ?2, ?3, ?4, ?5) RETURNING seq",
+	[ST_PR_HEAD_LIST] = "SELECT seq, sha, forced, pushed_by, created_at FROM pr_heads "
+			    "WHERE pr_id = ?1 ORDER BY seq",
+	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (" COMMENT_COLS ") VALUES (NULL, ?1, ?2, "
+			      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_PR_COMMENT_GET] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE id = ?1",
+	[ST_PR_COMMENT_LIST] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE pr_id = ?1 "
+			       "ORDER BY id",
+	[ST_PR_COMMENT_HANDLED] = "UPDATE pr_comments SET handled_at = ?2 WHERE id = ?1",
 };
 
 struct nsh_store {
@@ -1026,6 +1093,601 @@ int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STOR
 	}
 	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "reading secrets");
 out:
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- forge: organisations and repositories ---- */
+
+/*
+ * Step @st, which finds at most one row, into @row with @fill. NSH_ENOTFOUND
+ * with @missing (already formatted by the caller) when there is none. The
+ * statement is reset either way.
+ */
+static int read_one(struct nsh_store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
+		    void *row, const char *missing, struct nsh_err *err)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW) {
+		fill(st, row);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "%s", missing);
+	} else {
+		rc = db_fail(s, err, "reading a row");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+/*
+ * Step @st through all its rows: for each, @add appends a zeroed row to the
+ * caller's @list and returns it, and @fill fills it. The statement is reset.
+ */
+static int read_all(struct nsh_store *s, sqlite3_stmt *st, void *(*add)(void *list), void *list,
+		    void (*fill)(sqlite3_stmt *, void *), const char *what, struct nsh_err *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		fill(st, add(list));
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+	stmt_done(st);
+	return rc;
+}
+
+/* An add function for read_all() for each list type. */
+#define LIST_ADD(fn, type)                   \
+ static void *fn(void *list)                 \
+ {                                           \
+  type *l = list;                            \
+  NSH_ALLOC_GROW(l->v, l->nr + 1, l->alloc); \
+  memset(&l->v[l->nr], 0, sizeof(l->v[0]));  \
+  return &l->v[l->nr++];                     \
+ }
+LIST_ADD(add_org, struct nsh_org_list)
+LIST_ADD(add_repo, struct nsh_repo_list)
+LIST_ADD(add_pr, struct nsh_pr_list)
+LIST_ADD(add_head, struct nsh_pr_head_list)
+LIST_ADD(add_comment, struct nsh_pr_comment_list)
+
+void nsh_org_rec_release(struct nsh_org_rec *o)
+{
+	if (!o)
+		return;
+	free(o->name);
+	free(o->forge);
+	memset(o, 0, sizeof(*o));
+}
+
+void nsh_org_list_release(struct nsh_org_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_org_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void fill_org(sqlite3_stmt *st, void *row)
+{
+	struct nsh_org_rec *o = row;
+
+	o->id = sqlite3_column_int64(st, 0);
+	o->name = col_text(st, 1);
+	o->forge = col_text(st, 2);
+	o->created_ms = sqlite3_column_int64(st, 3);
+}
+
+int nsh_store_org_add(struct nsh_store *s, const char *name, const char *forge, int64_t *ret_id,
+		      struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ORG_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, name);
+	bind_text(st, 2, forge);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, err, "adding an org");
+		if (rc == NSH_EEXIST)
+			nsh_err_set(err, rc, "org '%s' exists already", name);
+	} else if (ret_id) {
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_org_get(struct nsh_store *s, const char *name, struct nsh_org_rec *ret,
+		      struct nsh_err *err)
+{
+	return get_row(s, ST_ORG_GET, name, fill_org, ret, "org", err);
+}
+
+int nsh_store_org_list(struct nsh_store *s, struct nsh_org_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_ORG_LIST, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	return read_all(s, st, add_org, ret, fill_org, "listing orgs", err);
+}
+
+void nsh_repo_rec_release(struct nsh_repo_rec *r)
+{
+	if (!r)
+		return;
+	free(r->org);
+	free(r->name);
+	free(r->default_branch);
+	free(r->source);
+	memset(r, 0, sizeof(*r));
+}
+
+void nsh_repo_list_release(struct nsh_repo_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_repo_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void fill_repo(sqlite3_stmt *st, void *row)
+{
+	struct nsh_repo_rec *r = row;
+
+	r->id = sqlite3_column_int64(st, 0);
+	r->org_id = sqlite3_column_int64(st, 1);
+	r->org = col_text(st, 2);
+	r->name = col_text(st, 3);
+	r->default_branch = col_text(st, 4);
+	r->source = col_text(st, 5);
+	r->created_ms = sqlite3_column_int64(st, 6);
+}
+
+int nsh_store_repo_add(struct nsh_store *s, const struct nsh_repo_rec *r, int64_t *ret_id,
+		       struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REPO_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, r->org_id);
+	bind_text(st, 2, r->name);
+	bind_text(st, 3, r->default_branch ? r->default_branch : "main");
+	bind_text(st, 4, r->source);
+	sqlite3_bind_int64(st, 5, r->created_ms ? r->created_ms : nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, err, "adding a repository");
+		if (rc == NSH_EEXIST)
+			nsh_err_set(err, rc, "repository '%s' exists already", r->name);
+	} else if (ret_id) {
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_repo_get(struct nsh_store *s, const char *org, const char *name,
+		       struct nsh_repo_rec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REPO_GET, err);
+	char missing[NSH_ERR_MSG_MAX];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, org);
+	bind_text(st, 2, name);
+	snprintf(missing, sizeof(missing), "no repository '%s/%s'", org, name);
+	return read_one(s, st, fill_repo, ret, missing, err);
+}
+
+int nsh_store_repo_list(struct nsh_store *s, const char *org, struct nsh_repo_list *ret,
+			struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_REPO_LIST, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, org);
+	return read_all(s, st, add_repo, ret, fill_repo, "listing repositories", err);
+}
+
+/* ---- forge: pull requests ---- */
+
+void nsh_pr_rec_release(struct nsh_pr_rec *p)
+{
+	if (!p)
+		return;
+	free(p->org);
+	free(p->repo);
+	free(p->task_id);
+	free(p->job_id);
+	free(p->head);
+	free(p->base);
+	free(p->title);
+	free(p->body);
+	free(p->state);
+	nsh_strvec_release(&p->labels);
+	free(p->author);
+	free(p->head_sha);
+	free(p->merge_sha);
+	free(p->closed_by);
+	memset(p, 0, sizeof(*p));
+}
+
+void nsh_pr_list_release(struct nsh_pr_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_pr_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* The labels as the JSON array text the column holds; the caller frees it. */
+static char *labels_json(const struct nsh_strvec *labels)
+{
+	json_t *a = json_array();
+	char *text;
+
+	for (size_t i = 0; i < labels->nr; i++)
+		json_array_append_new(a, json_string(labels->v[i]));
+	text = nsh_json_dump(a);
+	json_decref(a);
+	return text;
+}
+
+/* The labels column back into @out; strings that are not labels are skipped. */
+static void labels_from_column(sqlite3_stmt *st, int i, struct nsh_strvec *out)
+{
+	const char *text = (const char *)sqlite3_column_text(st, i);
+	json_t *a = NULL, *v;
+	size_t k;
+
+	nsh_strvec_init(out);
+	if (!text || nsh_json_parse(text, (size_t)sqlite3_column_bytes(st, i), &a, NULL))
+		return;
+	if (json_is_array(a))
+		json_array_foreach(a, k, v) if (json_is_string(v))
+			nsh_strvec_push(out, json_string_value(v));
+	json_decref(a);
+}
+
+static void fill_pr(sqlite3_stmt *st, void *row)
+{
+	struct nsh_pr_rec *p = row;
+
+	p->id = sqlite3_column_int64(st, 0);
+	p->repo_id = sqlite3_column_int64(st, 1);
+	p->org = col_text(st, 2);
+	p->repo = col_text(st, 3);
+	p->number = sqlite3_column_int64(st, 4);
+	p->task_id = col_text(st, 5);
+	p->job_id = col_text(st, 6);
+	p->head = col_text(st, 7);
+	p->base = col_text(st, 8);
+	p->title = col_text(st, 9);
+	p->body = col_text(st, 10);
+	p->state = col_text(st, 11);
+	labels_from_column(st, 12, &p->labels);
+	p->author = col_text(st, 13);
+	p->head_sha = col_text(st, 14);
+	p->head_seq = sqlite3_column_int64(st, 15);
+	p->merge_sha = col_text(st, 16);
+	p->closed_by = col_text(st, 17);
+	p->created_ms = sqlite3_column_int64(st, 18);
+	p->updated_ms = sqlite3_column_int64(st, 19);
+	p->closed_ms = sqlite3_column_int64(st, 20);
+}
+
+int nsh_store_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int64_t *ret_id,
+			int64_t *ret_number, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_INSERT, err);
+	char *labels;
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	labels = labels_json(&p->labels);
+	sqlite3_bind_int64(st, 1, p->repo_id);
+	bind_text(st, 2, p->task_id);
+	bind_text(st, 3, p->job_id);
+	bind_text(st, 4, p->head);
+	bind_text(st, 5, p->base);
+	bind_text(st, 6, p->title);
+	bind_text(st, 7, p->body ? p->body : "");
+	bind_text(st, 8, p->state ? p->state : "open");
+	bind_text(st, 9, labels);
+	bind_text(st, 10, p->author);
+	sqlite3_bind_int64(st, 11, p->created_ms ? p->created_ms : nsh_time_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (ret_id)
+			*ret_id = sqlite3_column_int64(st, 0);
+		if (ret_number)
+			*ret_number = sqlite3_column_int64(st, 1);
+		rc = 0;
+	} else {
+		rc = db_fail(s, err, "adding a pull request");
+	}
+	stmt_done(st);
+	free(labels);
+	return rc;
+}
+
+int nsh_store_pr_get(struct nsh_store *s, const char *org, const char *repo, int64_t number,
+		     struct nsh_pr_rec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_GET, err);
+	char missing[NSH_ERR_MSG_MAX];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, org);
+	bind_text(st, 2, repo);
+	sqlite3_bind_int64(st, 3, number);
+	snprintf(missing, sizeof(missing), "no pull request '%s/%s#%lld'", org, repo,
+		 (long long)number);
+	return read_one(s, st, fill_pr, ret, missing, err);
+}
+
+int nsh_store_pr_get_id(struct nsh_store *s, int64_t id, struct nsh_pr_rec *ret,
+			struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_GET_ID, err);
+	char missing[64];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	snprintf(missing, sizeof(missing), "no pull request with id %lld", (long long)id);
+	return read_one(s, st, fill_pr, ret, missing, err);
+}
+
+int nsh_store_pr_find_job(struct nsh_store *s, const char *job_id, struct nsh_pr_rec *ret,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_FIND_JOB, err);
+	char missing[NSH_ERR_MSG_MAX];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, job_id);
+	snprintf(missing, sizeof(missing), "job '%s' has no pull request", job_id);
+	return read_one(s, st, fill_pr, ret, missing, err);
+}
+
+int nsh_store_pr_find_head(struct nsh_store *s, int64_t repo_id, const char *head,
+			   struct nsh_pr_rec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_FIND_HEAD, err);
+	char missing[NSH_ERR_MSG_MAX];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, repo_id);
+	bind_text(st, 2, head);
+	snprintf(missing, sizeof(missing), "no open pull request from branch '%s'", head);
+	return read_one(s, st, fill_pr, ret, missing, err);
+}
+
+int nsh_store_pr_list(struct nsh_store *s, const struct nsh_pr_filter *f, struct nsh_pr_list *ret,
+		      struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_LIST, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	if (f) {
+		bind_text(st, 1, f->task_id);
+		bind_text(st, 2, f->org);
+		bind_text(st, 3, f->repo);
+		bind_text(st, 4, f->state);
+	}
+	return read_all(s, st, add_pr, ret, fill_pr, "listing pull requests", err);
+}
+
+int nsh_store_pr_save(struct nsh_store *s, const struct nsh_pr_rec *p, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_SAVE, err);
+	char *labels;
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	labels = labels_json(&p->labels);
+	sqlite3_bind_int64(st, 1, p->id);
+	bind_text(st, 2, p->title);
+	bind_text(st, 3, p->body ? p->body : "");
+	bind_text(st, 4, p->state);
+	bind_text(st, 5, labels);
+	bind_text(st, 6, p->merge_sha);
+	bind_text(st, 7, p->closed_by);
+	bind_ms(st, 8, p->closed_ms);
+	sqlite3_bind_int64(st, 9, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a pull request");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no pull request with id %lld",
+				 (long long)p->id);
+	stmt_done(st);
+	free(labels);
+	return rc;
+}
+
+void nsh_pr_head_list_release(struct nsh_pr_head_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->v[i].sha);
+		free(l->v[i].pushed_by);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_pr_head_add(struct nsh_store *s, int64_t pr_id, const char *sha, bool forced,
+			  const char *pushed_by, int64_t *ret_seq, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_HEAD_ADD, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, pr_id);
+	bind_text(st, 2, sha);
+	sqlite3_bind_int(st, 3, forced);
+	bind_text(st, 4, pushed_by);
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if (ret_seq)
+			*ret_seq = sqlite3_column_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_fail(s, err, "recording a pull request head");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+static void fill_head(sqlite3_stmt *st, void *row)
+{
+	struct nsh_pr_head_rec *h = row;
+
+	h->seq = sqlite3_column_int64(st, 0);
+	h->sha = col_text(st, 1);
+	h->forced = sqlite3_column_int(st, 2) != 0;
+	h->pushed_by = col_text(st, 3);
+	h->created_ms = sqlite3_column_int64(st, 4);
+}
+
+int nsh_store_pr_head_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_head_list *ret,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_HEAD_LIST, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, pr_id);
+	return read_all(s, st, add_head, ret, fill_head, "reading pull request heads", err);
+}
+
+void nsh_pr_comment_rec_release(struct nsh_pr_comment_rec *c)
+{
+	if (!c)
+		return;
+	free(c->kind);
+	free(c->author);
+	free(c->body);
+	free(c->path);
+	free(c->head_sha);
+	memset(c, 0, sizeof(*c));
+}
+
+void nsh_pr_comment_list_release(struct nsh_pr_comment_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_pr_comment_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void fill_comment(sqlite3_stmt *st, void *row)
+{
+	struct nsh_pr_comment_rec *c = row;
+
+	c->id = sqlite3_column_int64(st, 0);
+	c->pr_id = sqlite3_column_int64(st, 1);
+	c->kind = col_text(st, 2);
+	c->author = col_text(st, 3);
+	c->body = col_text(st, 4);
+	c->path = col_text(st, 5);
+	c->line = sqlite3_column_int64(st, 6);
+	c->head_sha = col_text(st, 7);
+	c->in_reply_to = sqlite3_column_int64(st, 8);
+	c->created_ms = sqlite3_column_int64(st, 9);
+	c->handled_ms = sqlite3_column_int64(st, 10);
+}
+
+int nsh_store_pr_comment_add(struct nsh_store *s, const struct nsh_pr_comment_rec *c,
+			     int64_t *ret_id, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, c->pr_id);
+	bind_text(st, 2, c->kind ? c->kind : "comment");
+	bind_text(st, 3, c->author);
+	bind_text(st, 4, c->body);
+	bind_text(st, 5, c->path);
+	bind_ms(st, 6, c->line);
+	bind_text(st, 7, c->head_sha);
+	bind_ms(st, 8, c->in_reply_to);
+	sqlite3_bind_int64(st, 9, c->created_ms ? c->created_ms : nsh_time_now_ms());
+	bind_ms(st, 10, c->handled_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "adding a comment");
+	else if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_pr_comment_get(struct nsh_store *s, int64_t id, struct nsh_pr_comment_rec *ret,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_GET, err);
+	char missing[64];
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	snprintf(missing, sizeof(missing), "no comment %lld", (long long)id);
+	return read_one(s, st, fill_comment, ret, missing, err);
+}
+
+int nsh_store_pr_comment_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_comment_list *ret,
+			      struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_LIST, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, pr_id);
+	return read_all(s, st, add_comment, ret, fill_comment, "reading comments", err);
+}
+
+int nsh_store_pr_comment_set_handled(struct nsh_store *s, int64_t id, int64_t ms,
+				     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_HANDLED, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a comment");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no comment %lld", (long long)id);
 	stmt_done(st);
 	return rc;
 }

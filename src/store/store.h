@@ -21,11 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/vec.h"
+
 struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 4
+#define NSH_STORE_SCHEMA_VERSION 5
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -207,6 +209,209 @@ int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *bod
  */
 int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version, char **ret_body,
 		       int64_t *ret_version, struct nsh_err *err);
+
+/* ---- organisations and repositories of a forge (src/forge/) ---- */
+
+struct nsh_org_rec {
+	int64_t id;	    /* row id */
+	char *name;	    /* "acme" */
+	char *forge;	    /* "local" or "github" */
+	int64_t created_ms; /* epoch milliseconds */
+};
+
+struct nsh_org_list {
+	struct nsh_org_rec *v; /* rows, by name */
+	size_t nr;	       /* rows in use */
+	size_t alloc;	       /* rows allocated */
+};
+
+/** Free the strings of @o and zero it. NULL ok. */
+void nsh_org_rec_release(struct nsh_org_rec *o);
+/** Free every row and the array. NULL ok. */
+void nsh_org_list_release(struct nsh_org_list *l);
+
+/**
+ * Add organisation @name of forge kind @forge ("local" or "github"); its row
+ * id goes to @ret_id (may be NULL). NSH_EEXIST "org 'NAME' exists already".
+ */
+int nsh_store_org_add(struct nsh_store *s, const char *name, const char *forge, int64_t *ret_id,
+		      struct nsh_err *err);
+/** Read one organisation; NSH_ENOTFOUND "no org 'NAME'". */
+int nsh_store_org_get(struct nsh_store *s, const char *name, struct nsh_org_rec *ret,
+		      struct nsh_err *err);
+/** Append every organisation to @ret, by name. */
+int nsh_store_org_list(struct nsh_store *s, struct nsh_org_list *ret, struct nsh_err *err);
+
+struct nsh_repo_rec {
+	int64_t id;	      /* row id */
+	int64_t org_id;	      /* owning organisation's row id */
+	char *org;	      /* organisation name (read only: filled by reads) */
+	char *name;	      /* repository name, unique within the org */
+	char *default_branch; /* branch pull requests target by default */
+	char *source;	      /* where it was imported from, or NULL */
+	int64_t created_ms;   /* epoch milliseconds */
+};
+
+struct nsh_repo_list {
+	struct nsh_repo_rec *v; /* rows, by name */
+	size_t nr;		/* rows in use */
+	size_t alloc;		/* rows allocated */
+};
+
+void nsh_repo_rec_release(struct nsh_repo_rec *r);
+void nsh_repo_list_release(struct nsh_repo_list *l);
+
+/**
+ * Add the repository @r (org_id, name, default_branch and source are used;
+ * created_ms 0 means now); its row id goes to @ret_id (may be NULL).
+ * NSH_EEXIST "repository 'NAME' exists already".
+ */
+int nsh_store_repo_add(struct nsh_store *s, const struct nsh_repo_rec *r, int64_t *ret_id,
+		       struct nsh_err *err);
+/** Read repository @org/@name; NSH_ENOTFOUND "no repository 'ORG/NAME'". */
+int nsh_store_repo_get(struct nsh_store *s, const char *org, const char *name,
+		       struct nsh_repo_rec *ret, struct nsh_err *err);
+/** Append the repositories of @org to @ret, by name (none for an unknown org). */
+int nsh_store_repo_list(struct nsh_store *s, const char *org, struct nsh_repo_list *ret,
+			struct nsh_err *err);
+
+/* ---- pull requests, their head history and their comments ---- */
+
+struct nsh_pr_rec {
+	int64_t id;		  /* row id */
+	int64_t repo_id;	  /* repository row id */
+	char *org;		  /* organisation name (read only) */
+	char *repo;		  /* repository name (read only) */
+	int64_t number;		  /* 1, 2, ... per repository */
+	char *task_id;		  /* task that opened it, or NULL */
+	char *job_id;		  /* job that opened it, or NULL */
+	char *head;		  /* head branch */
+	char *base;		  /* base branch */
+	char *title;		  /* one line */
+	char *body;		  /* Markdown, never NULL after a read */
+	char *state;		  /* "open", "draft", "merged" or "closed" */
+	struct nsh_strvec labels; /* label names, in order */
+	char *author;		  /* a job id or a user name */
+	char *head_sha;		  /* newest recorded head commit, or NULL (read only) */
+	int64_t head_seq;	  /* its sequence number, 0 when none (read only) */
+	char *merge_sha;	  /* the merge commit once merged, or NULL */
+	char *closed_by;	  /* who merged or closed it, or NULL */
+	int64_t created_ms;	  /* epoch milliseconds */
+	int64_t updated_ms;	  /* last change */
+	int64_t closed_ms;	  /* when merged or closed, 0 before */
+};
+
+struct nsh_pr_list {
+	struct nsh_pr_rec *v; /* rows */
+	size_t nr;	      /* rows in use */
+	size_t alloc;	      /* rows allocated */
+};
+
+/* Which pull requests nsh_store_pr_list() returns; NULL fields match all. */
+struct nsh_pr_filter {
+	const char *task_id; /* opened by this task */
+	const char *org;     /* in this organisation */
+	const char *repo;    /* in this repository (name within the org) */
+	const char *state;   /* in this state */
+};
+
+void nsh_pr_rec_release(struct nsh_pr_rec *p);
+void nsh_pr_list_release(struct nsh_pr_list *l);
+
+/**
+ * Insert @p (repo_id, task_id, job_id, head, base, title, body, state,
+ * labels, author) with the next number of its repository. The row id goes
+ * to @ret_id and the number to @ret_number (either may be NULL). Call it
+ * inside a transaction so that the number cannot race.
+ */
+int nsh_store_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int64_t *ret_id,
+			int64_t *ret_number, struct nsh_err *err);
+/** Read pull request @number of @org/@repo; NSH_ENOTFOUND "no pull request 'O/R#N'". */
+int nsh_store_pr_get(struct nsh_store *s, const char *org, const char *repo, int64_t number,
+		     struct nsh_pr_rec *ret, struct nsh_err *err);
+/** Read a pull request by row id; NSH_ENOTFOUND when absent. */
+int nsh_store_pr_get_id(struct nsh_store *s, int64_t id, struct nsh_pr_rec *ret,
+			struct nsh_err *err);
+/** The newest pull request opened by @job_id, in any state; NSH_ENOTFOUND when none. */
+int nsh_store_pr_find_job(struct nsh_store *s, const char *job_id, struct nsh_pr_rec *ret,
+			  struct nsh_err *err);
+/**
+ * The open or draft pull request of repository @repo_id whose head branch is
+ * @head; NSH_ENOTFOUND when none.
+ */
+int nsh_store_pr_find_head(struct nsh_store *s, int64_t repo_id, const char *head,
+			   struct nsh_pr_rec *ret, struct nsh_err *err);
+/** Append the pull requests that match @f (NULL: all) to @ret, newest first. */
+int nsh_store_pr_list(struct nsh_store *s, const struct nsh_pr_filter *f, struct nsh_pr_list *ret,
+		      struct nsh_err *err);
+/**
+ * Write the changeable columns of @p (title, body, state, labels,
+ * merge_sha, closed_by, closed_ms) to row p->id and bump updated_at.
+ * NSH_ENOTFOUND when the row is gone.
+ */
+int nsh_store_pr_save(struct nsh_store *s, const struct nsh_pr_rec *p, struct nsh_err *err);
+
+struct nsh_pr_head_rec {
+	int64_t seq;	    /* 1 for the head the pull request was opened with */
+	char *sha;	    /* commit id */
+	bool forced;	    /* it replaced a head that is not its ancestor */
+	char *pushed_by;    /* who pushed it, or NULL */
+	int64_t created_ms; /* when it was recorded */
+};
+
+struct nsh_pr_head_list {
+	struct nsh_pr_head_rec *v; /* rows, oldest first */
+	size_t nr;		   /* rows in use */
+	size_t alloc;		   /* rows allocated */
+};
+
+void nsh_pr_head_list_release(struct nsh_pr_head_list *l);
+
+/**
+ * Record @sha as the next head of pull request @pr_id; its sequence number
+ * goes to @ret_seq (may be NULL). Use inside a transaction.
+ */
+int nsh_store_pr_head_add(struct nsh_store *s, int64_t pr_id, const char *sha, bool forced,
+			  const char *pushed_by, int64_t *ret_seq, struct nsh_err *err);
+/** Append the head history of @pr_id to @ret, oldest first. */
+int nsh_store_pr_head_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_head_list *ret,
+			   struct nsh_err *err);
+
+struct nsh_pr_comment_rec {
+	int64_t id;	     /* row id */
+	int64_t pr_id;	     /* the pull request's row id */
+	char *kind;	     /* "comment", "reply", "approve" or "request_changes" */
+	char *author;	     /* who wrote it */
+	char *body;	     /* Markdown */
+	char *path;	     /* file of an inline comment, or NULL */
+	int64_t line;	     /* its line (1-based), 0 when not inline */
+	char *head_sha;	     /* the head commit the comment refers to, or NULL */
+	int64_t in_reply_to; /* comment it answers, 0 for none */
+	int64_t created_ms;  /* when it was written */
+	int64_t handled_ms;  /* when nightshift acted on it, 0 while pending */
+};
+
+struct nsh_pr_comment_list {
+	struct nsh_pr_comment_rec *v; /* rows, oldest first */
+	size_t nr;		      /* rows in use */
+	size_t alloc;		      /* rows allocated */
+};
+
+void nsh_pr_comment_rec_release(struct nsh_pr_comment_rec *c);
+void nsh_pr_comment_list_release(struct nsh_pr_comment_list *l);
+
+/** Insert @c (all but id, created_ms 0 meaning now); the row id goes to @ret_id (may be NULL). */
+int nsh_store_pr_comment_add(struct nsh_store *s, const struct nsh_pr_comment_rec *c,
+			     int64_t *ret_id, struct nsh_err *err);
+/** Read one comment; NSH_ENOTFOUND "no comment N". */
+int nsh_store_pr_comment_get(struct nsh_store *s, int64_t id, struct nsh_pr_comment_rec *ret,
+			     struct nsh_err *err);
+/** Append the comments and reviews of @pr_id to @ret, oldest first. */
+int nsh_store_pr_comment_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_comment_list *ret,
+			      struct nsh_err *err);
+/** Mark comment @id handled at @ms (0: now). NSH_ENOTFOUND when absent. */
+int nsh_store_pr_comment_set_handled(struct nsh_store *s, int64_t id, int64_t ms,
+				     struct nsh_err *err);
 
 /* ---- secrets: rows of the encrypted vault (src/secrets/) ---- */
 

@@ -112,8 +112,8 @@ static void test_fresh(void)
 			  "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN "
 			  "('orgs', 'repos', 'tasks', 'jobs', 'events', 'specs', 'prs', "
 			  "'pr_comments', 'control_requests', 'memories', 'memories_fts', "
-			  "'secrets', 'webhook_deliveries')"),
-		  13);
+			  "'secrets', 'webhook_deliveries', 'pr_heads')"),
+		  14);
 
 	/* Opening again applies nothing twice. */
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);

@@ -1,0 +1,171 @@
+/*
+ * Internals of the forge module: the operations a backend provides and the
+ * handle they share. forge.c checks the arguments every backend needs and
+ * dispatches; local.c and local_pr.c are the local backend. No other module
+ * includes this header.
+ */
+#ifndef NSH_FORGE_FORGE_INT_H
+#define NSH_FORGE_FORGE_INT_H
+
+#include "forge/forge.h"
+
+struct nsh_forge_ops {
+	const char *kind; /* "local", "github" */
+	void (*close)(struct nsh_forge *f);
+	/* Each may be NULL when the backend does not offer it. */
+	int (*org_init)(struct nsh_forge *f, const char *org, bool *ret_created,
+			struct nsh_err *err);
+	int (*import)(struct nsh_forge *f, const char *org, const char *path, const char *name,
+		      struct nsh_forge_repo *ret, struct nsh_err *err);
+	int (*repo_list)(struct nsh_forge *f, const char *org, struct nsh_forge_repo_list *ret,
+			 struct nsh_err *err);
+	int (*repo_get)(struct nsh_forge *f, const char *org, const char *name,
+			struct nsh_forge_repo *ret, struct nsh_err *err);
+	int (*repo_path)(struct nsh_forge *f, const char *org, const char *name, char **ret,
+			 struct nsh_err *err);
+	int (*push)(struct nsh_forge *f, const struct nsh_forge_push *p,
+		    struct nsh_forge_push_result *ret, struct nsh_err *err);
+	int (*pr_open)(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
+		       struct nsh_pr_rec *ret, bool *ret_existed, struct nsh_err *err);
+	int (*pr_update)(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			 const struct nsh_forge_pr_change *c, struct nsh_err *err);
+	int (*pr_get)(struct nsh_forge *f, const struct nsh_forge_ref *pr, struct nsh_pr_rec *ret,
+		      struct nsh_err *err);
+	int (*pr_list)(struct nsh_forge *f, const struct nsh_pr_filter *flt,
+		       struct nsh_pr_list *ret, struct nsh_err *err);
+	int (*pr_heads)(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			struct nsh_pr_head_list *ret, struct nsh_err *err);
+	int (*pr_comment)(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			  const struct nsh_forge_comment *c, int64_t *ret_id, struct nsh_err *err);
+	int (*pr_review)(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			 enum nsh_forge_verdict verdict, const char *author, const char *body,
+			 int64_t *ret_id, struct nsh_err *err);
+	int (*pr_comments)(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			   struct nsh_pr_comment_list *ret, struct nsh_err *err);
+	int (*pr_merge)(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *by,
+			char ret_sha[NSH_FORGE_SHA_MAX + 1], struct nsh_err *err);
+	int (*pr_close)(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *by,
+			struct nsh_err *err);
+	int (*pr_diff)(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *head,
+		       struct nsh_buf *out, struct nsh_err *err);
+};
+
+struct nsh_forge {
+	const struct nsh_forge_ops *ops; /* the backend */
+	struct nsh_store *store;	 /* borrowed */
+	char *home;			 /* $NIGHTSHIFT_HOME */
+	char *root;			 /* local: <home>/forge */
+};
+
+/** The local backend's operations (local.c). */
+extern const struct nsh_forge_ops nsh_forge_local_ops;
+
+/*
+ * Text checks shared by the frontend and the backends: each returns 0 or
+ * NSH_EINVAL naming @what and the rule broken. @max is in bytes; @one_line
+ * refuses line breaks. Control characters other than tab and newline are
+ * refused always.
+ */
+int nsh_forge_check_text(const char *what, const char *s, size_t max, bool one_line, bool required,
+			 struct nsh_err *err);
+
+/**
+ * The language of file @path by its extension or name (static storage), or
+ * NULL for files that are not code in a known language (text, data,
+ * images).
+ */
+const char *nsh_forge_lang_of(const char *path);
+
+/* ---- local backend, shared between local.c and local_pr.c ---- */
+
+/* Longest a git command of the local forge may run (large imports and fetches). */
+#define NSH_FORGE_GIT_TIMEOUT_MS (30 * 60 * 1000)
+
+/**
+ * Run "git ARGS..." (NULL-terminated) in @dir with the git.h environment,
+ * NSH_FORGE_GIT_TIMEOUT_MS, stdout capped at @out_max (0: the default) and
+ * appended to @out (may be NULL). With @ret_code NULL only exit code 0
+ * succeeds; otherwise exit code 1 succeeds too (git's "no" for queries,
+ * "conflicts" for merge-tree) and *@ret_code says which, with the output of
+ * either appended. Errors as nsh_proc_run_checked().
+ */
+int nsh_forge_git_run(const char *dir, struct nsh_buf *out, size_t out_max, int *ret_code,
+		      struct nsh_err *err, ...) __attribute__((sentinel));
+
+/**
+ * Resolve @rev (a ref or object name) in the repository @dir to a commit id
+ * in @out. Returns 0 and sets *@ret_found; a missing commit is not an
+ * error. Errors only when git cannot run or fails otherwise.
+ */
+int nsh_forge_git_commit(const char *dir, const char *rev, char out[NSH_FORGE_SHA_MAX + 1],
+			 bool *ret_found, struct nsh_err *err);
+
+/**
+ * Whether commit @a is an ancestor of (or equal to) commit @b in @dir
+ * ("git merge-base --is-ancestor").
+ */
+int nsh_forge_git_is_ancestor(const char *dir, const char *a, const char *b, bool *ret,
+			      struct nsh_err *err);
+
+/**
+ * Set @ref in @dir to @sha, but only if it has the value @old ("" for
+ * "must not exist"; NULL for no guard); NSH_ECONFLICT when the guard fails.
+ * @why goes to the reflog.
+ */
+int nsh_forge_git_update_ref(const char *dir, const char *ref, const char *sha, const char *old,
+			     const char *why, struct nsh_err *err);
+
+/** The bare repository path of @org/@repo under the local forge's root; the caller frees it. */
+char *nsh_forge_local_path(const struct nsh_forge *f, const char *org, const char *repo);
+
+/**
+ * The pull request of @pr with its repository row checked; for the local
+ * backend's PR functions.
+ */
+int nsh_forge_local_pr_get(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			   struct nsh_pr_rec *ret, struct nsh_err *err);
+
+/**
+ * Record @sha as the next head of pull request @p (when it is not the newest
+ * already), keep it reachable under refs/pull/N/heads/SEQ in @bare, and
+ * append a pr.updated event; all in one store transaction. *@ret_seq (may
+ * be NULL) gets the head's number; *@ret_recorded (may be NULL) whether it
+ * is new.
+ */
+int nsh_forge_local_record_head(struct nsh_forge *f, const struct nsh_pr_rec *p, const char *bare,
+				const char *sha, const char *pushed_by, int64_t *ret_seq,
+				bool *ret_recorded, struct nsh_err *err);
+
+/**
+ * Append event @kind about pull request @p to its task's log when it has a
+ * task (else nothing): @data (consumed; NULL for {}) gets "repo" ("O/R")
+ * and "number". Call inside the transaction that makes the change.
+ */
+int nsh_forge_local_event(struct nsh_forge *f, const struct nsh_pr_rec *p, const char *kind,
+			  json_t *data, struct nsh_err *err);
+
+/* Local PR operations (local_pr.c). */
+int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
+			    struct nsh_pr_rec *ret, bool *ret_existed, struct nsh_err *err);
+int nsh_forge_local_pr_update(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			      const struct nsh_forge_pr_change *c, struct nsh_err *err);
+int nsh_forge_local_pr_list(struct nsh_forge *f, const struct nsh_pr_filter *flt,
+			    struct nsh_pr_list *ret, struct nsh_err *err);
+int nsh_forge_local_pr_heads(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			     struct nsh_pr_head_list *ret, struct nsh_err *err);
+int nsh_forge_local_pr_comment(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			       const struct nsh_forge_comment *c, int64_t *ret_id,
+			       struct nsh_err *err);
+int nsh_forge_local_pr_review(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+			      enum nsh_forge_verdict verdict, const char *author, const char *body,
+			      int64_t *ret_id, struct nsh_err *err);
+int nsh_forge_local_pr_comments(struct nsh_forge *f, const struct nsh_forge_ref *pr,
+				struct nsh_pr_comment_list *ret, struct nsh_err *err);
+int nsh_forge_local_pr_merge(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *by,
+			     char ret_sha[NSH_FORGE_SHA_MAX + 1], struct nsh_err *err);
+int nsh_forge_local_pr_close(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *by,
+			     struct nsh_err *err);
+int nsh_forge_local_pr_diff(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *head,
+			    struct nsh_buf *out, struct nsh_err *err);
+
+#endif

@@ -1,0 +1,937 @@
+/*
+ * The local forge: names and references, importing and listing real git
+ * repositories, and the whole pull request life cycle (push from a
+ * workspace, open, comment inline and in general, review, a forced update
+ * with its head history, merge without a work tree, conflicts, close),
+ * with the events it appends to the task's log and the idempotency the
+ * orchestrator relies on after a restart.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "forge/forge.h"
+#include "forge/forge_int.h"
+#include "forge/git.h"
+#include "store/store.h"
+#include "task/task.h"
+#include "test.h"
+
+static char *dir;
+
+/* ---- fixtures ---- */
+
+/* Run git (through the one wrapper) in @where; abort when it fails. */
+#define GIT(where, ...) git_ok(where, NULL, __VA_ARGS__, NULL)
+
+static void git_ok(const char *where, struct nsh_buf *out, ...)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_proc p;
+	const char *arg;
+	va_list ap;
+
+	nsh_git_init(&p, where);
+	va_start(ap, out);
+	while ((arg = va_arg(ap, const char *)))
+		nsh_strvec_push(&p.argv, arg);
+	va_end(ap);
+	if (nsh_proc_run_checked(&p, out, &err)) {
+		fprintf(stderr, "fixture git %s failed: %s\n%s\n%s\n", p.argv.v[9], err.msg,
+			p.out.buf, p.err.buf);
+		abort();
+	}
+	nsh_proc_release(&p);
+}
+
+/* The output of "git ARGS..." in @where, trimmed; the caller frees it. */
+static char *git_out(const char *where, ...)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_proc p;
+	const char *arg;
+	va_list ap;
+
+	nsh_git_init(&p, where);
+	va_start(ap, where);
+	while ((arg = va_arg(ap, const char *)))
+		nsh_strvec_push(&p.argv, arg);
+	va_end(ap);
+	if (nsh_proc_run_checked(&p, &b, &err))
+		nsh_buf_reset(&b); /* an empty answer: the caller's check fails */
+	nsh_proc_release(&p);
+	nsh_buf_trim(&b);
+	return nsh_buf_detach(&b, NULL);
+}
+
+static void write_file(const char *repo, const char *path, const char *text)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *full = nsh_xasprintf("%s/%s", repo, path);
+	char *slash = strrchr(full, '/');
+
+	*slash = '\0';
+	nsh_fs_mkdir_p(full, 0755, &err);
+	*slash = '/';
+	if (nsh_fs_write_atomic(full, text, strlen(text), 0644, &err)) {
+		fprintf(stderr, "fixture: %s\n", err.msg);
+		abort();
+	}
+	free(full);
+}
+
+/* Commit everything in @repo with @msg; returns the new commit id (caller frees). */
+static char *commit_all(const char *repo, const char *msg)
+{
+	GIT(repo, "add", "-A");
+	GIT(repo, "commit", "-q", "-m", msg);
+	return git_out(repo, "rev-parse", "HEAD", NULL);
+}
+
+/* A new work-tree repository "<dir>/<name>" with a first commit on @branch. */
+static char *make_source(const char *name, const char *branch)
+{
+	char *path = nsh_xasprintf("%s/%s", dir, name);
+	char *b = nsh_xasprintf("--initial-branch=%s", branch);
+
+	GIT(NULL, "init", "-q", b, path);
+	write_file(path, "README.md", "# demo\n");
+	write_file(path, "src/app.js", "const _ = require('lodash');\nmodule.exports = 1;\n");
+	write_file(path, "src/util.js", "exports.a = 1;\n");
+	write_file(path, "lib/x.ts", "export const x = 1;\n");
+	write_file(path, "tools/gen.py", "print('hi')\n");
+	free(commit_all(path, "first commit"));
+	free(b);
+	return path;
+}
+
+struct fx {
+	char *home;
+	struct nsh_store *store;
+	struct nsh_forge *forge;
+};
+
+static void fx_open(struct fx *f, const char *name)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *db;
+
+	f->home = nsh_xasprintf("%s/%s", dir, name);
+	db = nsh_xasprintf("%s/nightshift.db", f->home);
+	if (nsh_fs_mkdir_p(f->home, 0700, &err) || nsh_store_open(db, &f->store, &err) ||
+	    nsh_forge_open_local(f->home, f->store, &f->forge, &err)) {
+		fprintf(stderr, "fixture: %s\n", err.msg);
+		abort();
+	}
+	free(db);
+}
+
+static void fx_close(struct fx *f)
+{
+	nsh_forge_close(f->forge);
+	nsh_store_close(f->store);
+	free(f->home);
+}
+
+/* Import a fresh source as acme/@name into @f; returns the source path. */
+static char *fx_repo(struct fx *f, const char *name)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *base = strrchr(f->home, '/');
+	char *where = nsh_xasprintf("src%s-%s", base, name);
+	char *src = make_source(where, "main");
+
+	free(where);
+	if (nsh_forge_import(f->forge, "acme", src, name, NULL, &err)) {
+		fprintf(stderr, "fixture import: %s\n", err.msg);
+		abort();
+	}
+	return src;
+}
+
+/* A workspace: a clone of acme/@repo at "<dir>/<name>" (as a job would get). */
+static char *fx_workspace(struct fx *f, const char *repo, const char *name)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *bare = NULL;
+	char *ws = nsh_xasprintf("%s/%s", dir, name);
+
+	if (nsh_forge_repo_path(f->forge, "acme", repo, &bare, &err))
+		abort();
+	GIT(NULL, "clone", "-q", bare, ws);
+	free(bare);
+	return ws;
+}
+
+static int push(struct fx *f, const char *repo, const char *ws, const char *branch, bool force,
+		struct nsh_forge_push_result *res, struct nsh_err *err)
+{
+	struct nsh_forge_push p = {
+		.org = "acme",
+		.repo = repo,
+		.workdir = ws,
+		.branch = branch,
+		.force = force,
+		.pusher = "j-test",
+	};
+
+	memset(res, 0, sizeof(*res));
+	return nsh_forge_push(f->forge, &p, res, err);
+}
+
+static struct nsh_forge_ref ref(const char *repo, int64_t n)
+{
+	struct nsh_forge_ref r;
+
+	if (nsh_forge_ref_set(&r, "acme", repo, n, NULL))
+		abort();
+	return r;
+}
+
+/* The events of @task of @kind, as JSON objects in an array (new reference). */
+static json_t *events_of(struct fx *f, const char *task, const char *kind)
+{
+	struct nsh_event_list l = {0};
+	json_t *a = json_array();
+
+	nsh_store_events_after(f->store, 0, task, 0, &l, NULL);
+	for (size_t i = 0; i < l.nr; i++) {
+		json_t *d = NULL;
+
+		if (strcmp(l.v[i].kind, kind))
+			continue;
+		if (!nsh_json_parse(l.v[i].data, strlen(l.v[i].data), &d, NULL))
+			json_array_append_new(a, d);
+	}
+	nsh_event_list_release(&l);
+	return a;
+}
+
+/* ---- names and references ---- */
+
+static void test_names(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_ref r;
+
+	CHECK(nsh_forge_name_valid("acme"));
+	CHECK(nsh_forge_name_valid("my-org_2.x"));
+	CHECK(!nsh_forge_name_valid(""));
+	CHECK(!nsh_forge_name_valid(".hidden"));
+	CHECK(!nsh_forge_name_valid("a..b"));
+	CHECK(!nsh_forge_name_valid("a/b"));
+	CHECK(!nsh_forge_name_valid("a b"));
+	CHECK_INT(nsh_forge_check_name("org", "a/b", &err), NSH_EINVAL);
+	CHECK_STR(err.msg, "invalid org name 'a/b': use only letters, digits, '-', '_' and '.'");
+	CHECK_INT(nsh_forge_check_name("repository", "..", &err), NSH_EINVAL);
+	CHECK_STR(err.msg, "invalid repository name '..': it must not start with '.'");
+	/* a name with control characters is not echoed */
+	CHECK_INT(nsh_forge_check_name("org", "a\033[2Jb", &err), NSH_EINVAL);
+	CHECK(strchr(err.msg, '\033') == NULL);
+
+	CHECK(nsh_forge_branch_valid("nightshift/lodash-4"));
+	CHECK(nsh_forge_branch_valid("fix+1"));
+	CHECK(!nsh_forge_branch_valid("-x"));
+	CHECK(!nsh_forge_branch_valid("a/.b"));
+	CHECK(!nsh_forge_branch_valid("a..b"));
+	CHECK(!nsh_forge_branch_valid("a//b"));
+	CHECK(!nsh_forge_branch_valid("a/"));
+	CHECK(!nsh_forge_branch_valid("x.lock"));
+	CHECK(!nsh_forge_branch_valid("a b"));
+	CHECK(!nsh_forge_branch_valid("HEAD"));
+	CHECK(!nsh_forge_branch_valid("a@{1}"));
+
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/api#12", &r, &err), 0);
+	CHECK_STR(r.org, "acme");
+	CHECK_STR(r.repo, "api");
+	CHECK_INT(r.number, 12);
+	CHECK_INT(nsh_forge_ref_parse_repo("acme/web.site", &r, &err), 0);
+	CHECK_STR(r.repo, "web.site");
+	CHECK_INT(r.number, 0);
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/api", &r, &err), NSH_EINVAL);
+	CHECK_STR(err.msg,
+		  "invalid pull request 'acme/api': expected ORG/REPO#NUMBER, e.g. acme/api#3");
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/api#0", &r, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "whole number from 1") != NULL);
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/api#-1", &r, &err), NSH_EINVAL);
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/api#99999999999", &r, &err), NSH_EINVAL);
+	CHECK_INT(nsh_forge_ref_parse_pr("acme#3", &r, &err), NSH_EINVAL);
+	CHECK_INT(nsh_forge_ref_parse_pr("/api#3", &r, &err), NSH_EINVAL);
+	CHECK_INT(nsh_forge_ref_parse_pr("acme/a/b#3", &r, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "invalid repository name 'a/b'") != NULL);
+	CHECK_INT(nsh_forge_ref_parse_repo("acme/..", &r, &err), NSH_EINVAL);
+
+	CHECK_INT(nsh_forge_check_text("title", "one\ntwo", 100, true, true, &err), NSH_EINVAL);
+	CHECK_STR(err.msg, "the title contains a line break");
+	CHECK_INT(nsh_forge_check_text("body", "one\ntwo", 100, false, true, &err), 0);
+	CHECK_INT(nsh_forge_check_text("body", "bad \xff utf-8", 100, false, true, &err),
+		  NSH_EINVAL);
+	CHECK_INT(nsh_forge_check_text("body", "", 100, false, true, &err), NSH_EINVAL);
+	CHECK_INT(nsh_forge_check_text("body", "na\xc3\xafve", 100, false, true, &err), 0);
+
+	CHECK_STR(nsh_forge_lang_of("src/app.js"), "JavaScript");
+	CHECK_STR(nsh_forge_lang_of("Makefile"), "Makefile");
+	CHECK_STR(nsh_forge_lang_of("a/B.PY"), "Python");
+	CHECK(nsh_forge_lang_of("README.md") == NULL);
+	CHECK(nsh_forge_lang_of(".js") == NULL);
+}
+
+/* ---- import and listing ---- */
+
+static void test_import_and_list(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_repo_list l = {0};
+	struct nsh_forge_repo r = {0};
+	struct fx f;
+	char *src = make_source("web", "trunk");
+	char *bare_src = nsh_xasprintf("%s/svc.git", dir);
+	char *want_sha, *path, *got, *not_repo, *inside, *empty;
+	bool created = false;
+
+	fx_open(&f, "import");
+	/* the source: a second branch, a tag, and HEAD on "trunk" */
+	GIT(src, "branch", "feature/x");
+	GIT(src, "tag", "v1.0");
+	write_file(src, "src/more.js", "1;\n");
+	want_sha = commit_all(src, "add more");
+	GIT(NULL, "clone", "-q", "--bare", src, bare_src);
+
+	CHECK_INT(nsh_forge_org_init(f.forge, "acme", &created, &err), 0);
+	CHECK(created);
+	CHECK_INT(nsh_forge_org_init(f.forge, "acme", &created, &err), 0);
+	CHECK(!created);
+
+	CHECK_INT(nsh_forge_import(f.forge, "acme", src, NULL, &r, &err), 0);
+	CHECK_STR(r.name, "web");
+	CHECK_STR(r.default_branch, "trunk");
+	CHECK_STR(r.last_sha, want_sha);
+	CHECK_STR(r.last_subject, "add more");
+	nsh_forge_repo_release(&r);
+	/* a bare source; the org is created by the import */
+	CHECK_INT(nsh_forge_import(f.forge, "other", bare_src, NULL, NULL, &err), 0);
+
+	/* the layout other modules read directly */
+	path = nsh_xasprintf("%s/forge/acme/web.git", f.home);
+	CHECK(nsh_fs_is_dir(path));
+	got = git_out(path, "rev-parse", "refs/heads/feature/x", NULL);
+	CHECK(strlen(got) == 40);
+	free(got);
+	got = git_out(path, "rev-parse", "v1.0^{commit}", NULL);
+	CHECK(strlen(got) == 40);
+	free(got);
+	got = git_out(path, "symbolic-ref", "HEAD", NULL);
+	CHECK_STR(got, "refs/heads/trunk");
+	free(got);
+
+	CHECK_INT(nsh_forge_repo_list(f.forge, "acme", &l, &err), 0);
+	CHECK_INT(l.nr, 1);
+	if (l.nr == 1) {
+		CHECK_STR(l.v[0].name, "web");
+		CHECK_STR(l.v[0].path, path);
+		CHECK_STR(l.v[0].last_sha, want_sha);
+		CHECK(l.v[0].last_ms > 0);
+		CHECK_INT(l.v[0].files, 6);
+		CHECK(l.v[0].error == NULL);
+		/* 3 .js, 1 .ts, 1 .py; README.md is not a language */
+		CHECK_INT(l.v[0].nlangs, 3);
+		if (l.v[0].nlangs == 3) {
+			CHECK_STR(l.v[0].langs[0].name, "JavaScript");
+			CHECK_INT(l.v[0].langs[0].files, 3);
+			CHECK_STR(l.v[0].langs[1].name, "Python");
+			CHECK_STR(l.v[0].langs[2].name, "TypeScript");
+		}
+	}
+	nsh_forge_repo_list_release(&l);
+	CHECK_INT(nsh_forge_repo_list(f.forge, "nosuch", &l, &err), NSH_ENOTFOUND);
+	CHECK_STR(err.msg, "no org 'nosuch'");
+
+	/* the same name again is refused, and the forge copy is untouched */
+	write_file(src, "src/later.js", "2;\n");
+	free(commit_all(src, "later"));
+	CHECK_INT(nsh_forge_import(f.forge, "acme", src, NULL, NULL, &err), NSH_EEXIST);
+	CHECK(strstr(err.msg, "repository 'acme/web' exists already") != NULL);
+	got = git_out(path, "rev-parse", "refs/heads/trunk", NULL);
+	CHECK_STR(got, want_sha);
+	free(got);
+	/* under another name it is fine */
+	CHECK_INT(nsh_forge_import(f.forge, "acme", src, "web2", NULL, &err), 0);
+
+	/* what is not a repository is refused, naming the path */
+	not_repo = nsh_xasprintf("%s/plain", dir);
+	nsh_fs_mkdir_p(not_repo, 0755, &err);
+	CHECK_INT(nsh_forge_import(f.forge, "acme", not_repo, NULL, NULL, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, not_repo) != NULL && strstr(err.msg, "not a git repository"));
+	inside = nsh_xasprintf("%s/src", src);
+	CHECK_INT(nsh_forge_import(f.forge, "acme", inside, NULL, NULL, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "not a git repository") != NULL);
+	CHECK_INT(nsh_forge_import(f.forge, "acme", "/nonexistent/x", NULL, NULL, &err),
+		  NSH_ENOTFOUND);
+	CHECK(strstr(err.msg, "/nonexistent/x") != NULL);
+	empty = nsh_xasprintf("%s/empty", dir);
+	GIT(NULL, "init", "-q", empty);
+	CHECK_INT(nsh_forge_import(f.forge, "acme", empty, NULL, NULL, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "has no branches") != NULL);
+	CHECK_INT(nsh_forge_import(f.forge, "bad/org", src, NULL, NULL, &err), NSH_EINVAL);
+	/* nothing was left behind by the failures */
+	CHECK_INT(nsh_forge_repo_list(f.forge, "acme", &l, &err), 0);
+	CHECK_INT(l.nr, 2);
+	nsh_forge_repo_list_release(&l);
+	got = nsh_xasprintf("%s/forge/acme/empty.git", f.home);
+	CHECK(!nsh_fs_exists(got));
+	free(got);
+
+	free(empty);
+	free(inside);
+	free(not_repo);
+	free(path);
+	free(want_sha);
+	free(bare_src);
+	free(src);
+	fx_close(&f);
+}
+
+/* ---- the pull request life cycle ---- */
+
+static void test_lifecycle(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_task_new tn = {.title = "upgrade lodash", .org = "acme"};
+	struct nsh_forge_push_result res;
+	struct nsh_pr_head_list heads = {0};
+	struct nsh_pr_comment_list comments = {0};
+	struct nsh_buf diff = NSH_BUF_INIT;
+	struct nsh_pr_rec p = {0}, again = {0};
+	struct nsh_forge_ref r = ref("api", 1);
+	const char *labels[] = {"nightshift", "deps", "nightshift", NULL};
+	char task[32], job[32], merge[NSH_FORGE_SHA_MAX + 1];
+	char *src, *ws, *first, *second, *bare, *got, *main_before;
+	int64_t cid = 0, rid = 0;
+	bool existed = true;
+	json_t *ev;
+	struct fx f;
+
+	fx_open(&f, "life");
+	src = fx_repo(&f, "api");
+	CHECK_INT(nsh_task_create(f.store, &tn, task, &err), 0);
+	CHECK_INT(nsh_job_create(f.store, task, "acme/api", 0, job, &err), 0);
+	bare = nsh_xasprintf("%s/forge/acme/api.git", f.home);
+	main_before = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+
+	/* a job's workspace: a clone, a branch, a commit */
+	ws = fx_workspace(&f, "api", "ws-life");
+	GIT(ws, "checkout", "-q", "-b", "nightshift/lodash-4");
+	write_file(ws, "src/app.js",
+		   "const _ = require('lodash');\n_.flatMap([]);\nmodule.exports = 2;\n");
+	first = commit_all(ws, "use lodash 4");
+
+	/* the default branch only changes by merging */
+	{
+		struct nsh_forge_push pm = {
+			.org = "acme", .repo = "api", .workdir = ws, .branch = "main"};
+
+		CHECK_INT(nsh_forge_push(f.forge, &pm, &res, &err), NSH_EDENIED);
+		CHECK(strstr(err.msg, "default branch") != NULL);
+	}
+	CHECK_INT(push(&f, "api", ws, "nightshift/lodash-4", false, &res, &err), 0);
+	CHECK_STR(res.new_sha, first);
+	CHECK_STR(res.old_sha, "");
+	CHECK(res.updated);
+	CHECK_INT(res.pr_number, 0);
+
+	/* open; opening again (a restart) returns the same one */
+	{
+		struct nsh_forge_pr_new n = {
+			.org = "acme",
+			.repo = "api",
+			.head = "nightshift/lodash-4",
+			.title = "Upgrade lodash to 4",
+			.body = "## Summary\nmoves to lodash 4\n",
+			.labels = labels,
+			.job_id = job,
+		};
+
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, &existed, &err), 0);
+		CHECK(!existed);
+		CHECK_INT(p.number, 1);
+		CHECK_STR(p.state, "open");
+		CHECK_STR(p.base, "main");
+		CHECK_STR(p.author, job);
+		CHECK_STR(p.task_id, task);
+		CHECK_STR(p.head_sha, first);
+		CHECK_INT(p.head_seq, 1);
+		CHECK_INT(p.labels.nr, 2);
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &again, &existed, &err), 0);
+		CHECK(existed);
+		CHECK_INT(again.id, p.id);
+		nsh_pr_rec_release(&again);
+		/* so does a second job's attempt on the same branch while it is open */
+		n.job_id = NULL;
+		n.author = "alice";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &again, &existed, &err), 0);
+		CHECK(existed);
+		CHECK_INT(again.number, 1);
+		nsh_pr_rec_release(&again);
+	}
+	got = git_out(bare, "rev-parse", "refs/pull/1/heads/1", NULL);
+	CHECK_STR(got, first);
+	free(got);
+
+	/* comments: general and inline, checked against the head */
+	{
+		struct nsh_forge_comment c = {.author = "alice", .body = "Looks close."};
+
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, &cid, &err), 0);
+		c.body = "flatMap needs a test";
+		c.path = "src/app.js";
+		c.line = 2;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, &cid, &err), 0);
+		c.line = 4;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		CHECK(strstr(err.msg, "'src/app.js' has 3 lines") != NULL);
+		c.line = 1;
+		c.path = "src/nope.js";
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		CHECK(strstr(err.msg, "no file 'src/nope.js'") != NULL);
+		c.path = "../etc/passwd";
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		c.path = "src/app.js";
+		c.line = 0;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		CHECK(strstr(err.msg, "both a file and a line") != NULL);
+	}
+	CHECK_INT(nsh_forge_pr_review(f.forge, &r, NSH_FORGE_REQUEST_CHANGES, "alice",
+				      "please add a test for flatMap", &rid, &err),
+		  0);
+	CHECK_INT(nsh_forge_pr_review(f.forge, &r, NSH_FORGE_REQUEST_CHANGES, "alice", "", NULL,
+				      &err),
+		  NSH_EINVAL);
+
+	/* the revision rewrites the commit: a forced update */
+	write_file(ws, "test/flat.test.js", "require('../src/app.js');\n");
+	GIT(ws, "add", "-A");
+	GIT(ws, "commit", "-q", "--amend", "-m", "use lodash 4, with a test");
+	second = git_out(ws, "rev-parse", "HEAD", NULL);
+	CHECK_INT(push(&f, "api", ws, "nightshift/lodash-4", false, &res, &err), NSH_ECONFLICT);
+	CHECK(strstr(err.msg, "a forced update is needed") != NULL);
+	got = git_out(bare, "rev-parse", "refs/heads/nightshift/lodash-4", NULL);
+	CHECK_STR(got, first);
+	free(got);
+	CHECK_INT(push(&f, "api", ws, "nightshift/lodash-4", true, &res, &err), 0);
+	CHECK(res.updated && res.forced && res.recorded);
+	CHECK_STR(res.old_sha, first);
+	CHECK_INT(res.pr_number, 1);
+	CHECK_INT(res.head_seq, 2);
+	/* the same push again (a restart) records nothing */
+	CHECK_INT(push(&f, "api", ws, "nightshift/lodash-4", true, &res, &err), 0);
+	CHECK(!res.updated && !res.recorded);
+	CHECK_INT(res.head_seq, 2);
+
+	CHECK_INT(nsh_forge_pr_heads(f.forge, &r, &heads, &err), 0);
+	CHECK_INT(heads.nr, 2);
+	if (heads.nr == 2) {
+		CHECK_STR(heads.v[0].sha, first);
+		CHECK(!heads.v[0].forced);
+		CHECK_STR(heads.v[1].sha, second);
+		CHECK(heads.v[1].forced);
+		CHECK_STR(heads.v[1].pushed_by, "j-test");
+	}
+	nsh_pr_head_list_release(&heads);
+	/* the earlier head stays reachable and can still be commented on */
+	got = git_out(bare, "cat-file", "-t", first, NULL);
+	CHECK_STR(got, "commit");
+	free(got);
+	{
+		char prefix[9];
+		struct nsh_forge_comment c = {.author = "bob",
+					      .body = "old line",
+					      .path = "src/app.js",
+					      .line = 3,
+					      .head = prefix};
+
+		memcpy(prefix, first, 8);
+		prefix[8] = '\0';
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), 0);
+		/* the test file exists only in the new head */
+		c.path = "test/flat.test.js";
+		c.line = 1;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		c.head = NULL;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), 0);
+		c.head = "0000000";
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+		CHECK(strstr(err.msg, "is not a head of pull request 'acme/api#1'") != NULL);
+		/* a reply */
+		c.head = NULL;
+		c.path = NULL;
+		c.line = 0;
+		c.in_reply_to = cid;
+		c.body = "added one";
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), 0);
+		c.in_reply_to = 99999;
+		CHECK_INT(nsh_forge_pr_comment(f.forge, &r, &c, NULL, &err), NSH_EINVAL);
+	}
+	CHECK_INT(nsh_forge_pr_comments(f.forge, &r, &comments, &err), 0);
+	CHECK_INT(comments.nr, 6);
+	if (comments.nr == 6) {
+		CHECK_STR(comments.v[0].kind, "comment");
+		CHECK(comments.v[0].path == NULL);
+		CHECK_STR(comments.v[0].head_sha, first);
+		CHECK_STR(comments.v[1].path, "src/app.js");
+		CHECK_INT(comments.v[1].line, 2);
+		CHECK_STR(comments.v[1].head_sha, first);
+		CHECK_STR(comments.v[2].kind, "request_changes");
+		CHECK_INT(comments.v[2].id, rid);
+		CHECK_STR(comments.v[3].head_sha, first);
+		CHECK_STR(comments.v[4].head_sha, second);
+		CHECK_STR(comments.v[5].kind, "reply");
+		CHECK_INT(comments.v[5].in_reply_to, cid);
+	}
+	nsh_pr_comment_list_release(&comments);
+
+	/* the diff is base...head, from git */
+	CHECK_INT(nsh_forge_pr_diff(f.forge, &r, NULL, &diff, &err), 0);
+	CHECK(strstr(diff.buf, "+_.flatMap([]);") != NULL);
+	CHECK(strstr(diff.buf, "test/flat.test.js") != NULL);
+	nsh_buf_reset(&diff);
+	CHECK_INT(nsh_forge_pr_diff(f.forge, &r, first, &diff, &err), 0);
+	CHECK(strstr(diff.buf, "+_.flatMap([]);") != NULL);
+	CHECK(strstr(diff.buf, "test/flat.test.js") == NULL);
+
+	CHECK_INT(nsh_forge_pr_review(f.forge, &r, NSH_FORGE_APPROVE, "alice", "", NULL, &err), 0);
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r, "alice", merge, &err), 0);
+	got = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	CHECK_STR(got, merge);
+	free(got);
+	got = git_out(bare, "rev-parse", "refs/heads/main^1", NULL);
+	CHECK_STR(got, main_before);
+	free(got);
+	got = git_out(bare, "rev-parse", "refs/heads/main^2", NULL);
+	CHECK_STR(got, second);
+	free(got);
+	got = git_out(bare, "show", "refs/heads/main:test/flat.test.js", NULL);
+	CHECK_STR(got, "require('../src/app.js');");
+	free(got);
+
+	nsh_pr_rec_release(&p);
+	CHECK_INT(nsh_forge_pr_get(f.forge, &r, &p, &err), 0);
+	CHECK_STR(p.state, "merged");
+	CHECK_STR(p.merge_sha, merge);
+	CHECK_STR(p.closed_by, "alice");
+	CHECK(p.closed_ms > 0);
+	/* a merged one's diff is still what it changed */
+	nsh_buf_reset(&diff);
+	CHECK_INT(nsh_forge_pr_diff(f.forge, &r, NULL, &diff, &err), 0);
+	CHECK(strstr(diff.buf, "+_.flatMap([]);") != NULL);
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r, "alice", NULL, &err), NSH_ECONFLICT);
+	CHECK(strstr(err.msg, "is merged") != NULL);
+	CHECK_INT(nsh_forge_pr_close(f.forge, &r, "alice", &err), NSH_ECONFLICT);
+	CHECK_INT(nsh_forge_pr_review(f.forge, &r, NSH_FORGE_APPROVE, "bob", "late", NULL, &err),
+		  NSH_ECONFLICT);
+
+	/* the task's log tells the story */
+	ev = events_of(&f, task, "pr.opened");
+	CHECK_INT(json_array_size(ev), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0), "repo")), "acme/api");
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(ev, 0), "number")), 1);
+	json_decref(ev);
+	ev = events_of(&f, task, "pr.comment");
+	CHECK_INT(json_array_size(ev), 5);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 1), "path")), "src/app.js");
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(ev, 1), "line")), 2);
+	CHECK_INT(json_integer_value(json_object_get(json_array_get(ev, 1), "comment")), cid);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 1), "author")), "alice");
+	json_decref(ev);
+	ev = events_of(&f, task, "pr.review");
+	CHECK_INT(json_array_size(ev), 2);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0), "verdict")),
+		  "request_changes");
+	json_decref(ev);
+	ev = events_of(&f, task, "pr.updated");
+	CHECK_INT(json_array_size(ev), 1);
+	CHECK(json_is_true(json_object_get(json_array_get(ev, 0), "forced")));
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0), "head_sha")), second);
+	json_decref(ev);
+	ev = events_of(&f, task, "pr.merged");
+	CHECK_INT(json_array_size(ev), 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(ev, 0), "merge_sha")), merge);
+	json_decref(ev);
+
+	nsh_buf_release(&diff);
+	nsh_pr_rec_release(&p);
+	free(main_before);
+	free(first);
+	free(second);
+	free(bare);
+	free(ws);
+	free(src);
+	fx_close(&f);
+}
+
+/* Open a pull request from @branch of @ws (pushed first) as @author. */
+static int64_t open_from(struct fx *f, const char *repo, const char *ws, const char *branch,
+			 const char *title)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	struct nsh_pr_rec p = {0};
+	struct nsh_forge_pr_new n = {
+		.org = "acme", .repo = repo, .head = branch, .title = title, .author = "alice"};
+	int64_t number;
+
+	if (push(f, repo, ws, branch, false, &res, &err) ||
+	    nsh_forge_pr_open(f->forge, &n, &p, NULL, &err)) {
+		fprintf(stderr, "open_from: %s\n", err.msg);
+		abort();
+	}
+	number = p.number;
+	nsh_pr_rec_release(&p);
+	return number;
+}
+
+static void test_conflict(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_ref r1 = ref("api", 1), r2 = ref("api", 2);
+	struct nsh_pr_rec p = {0};
+	char *src, *ws, *bare, *main_before, *got;
+	struct fx f;
+
+	fx_open(&f, "conflict");
+	src = fx_repo(&f, "api");
+	ws = fx_workspace(&f, "api", "ws-conflict");
+	bare = nsh_xasprintf("%s/forge/acme/api.git", f.home);
+
+	GIT(ws, "checkout", "-q", "-b", "one");
+	write_file(ws, "src/util.js", "exports.a = 'one';\n");
+	free(commit_all(ws, "one"));
+	CHECK_INT(open_from(&f, "api", ws, "one", "First"), 1);
+	GIT(ws, "checkout", "-q", "-b", "two", "main");
+	write_file(ws, "src/util.js", "exports.a = 'two';\n");
+	write_file(ws, "src/app.js", "changed\n");
+	free(commit_all(ws, "two"));
+	CHECK_INT(open_from(&f, "api", ws, "two", "Second"), 2);
+
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r1, "bob", NULL, &err), 0);
+	main_before = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r2, "bob", NULL, &err), NSH_ECONFLICT);
+	CHECK_STR(err.msg, "pull request 'acme/api#2' does not merge cleanly into 'main': "
+			   "conflicts in 'src/util.js'");
+	got = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	CHECK_STR(got, main_before);
+	free(got);
+	CHECK_INT(nsh_forge_pr_get(f.forge, &r2, &p, &err), 0);
+	CHECK_STR(p.state, "open");
+	nsh_pr_rec_release(&p);
+
+	/* closing it instead; closing again is fine and changes nothing */
+	CHECK_INT(nsh_forge_pr_close(f.forge, &r2, "bob", &err), 0);
+	CHECK_INT(nsh_forge_pr_close(f.forge, &r2, "bob", &err), 0);
+	CHECK_INT(nsh_forge_pr_get(f.forge, &r2, &p, &err), 0);
+	CHECK_STR(p.state, "closed");
+	CHECK_STR(p.closed_by, "bob");
+	nsh_pr_rec_release(&p);
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r2, "bob", NULL, &err), NSH_ECONFLICT);
+	/* the branch is free again: a new pull request gets the next number */
+	{
+		struct nsh_forge_pr_new n = {.org = "acme",
+					     .repo = "api",
+					     .head = "two",
+					     .title = "Again",
+					     .author = "a"};
+		bool existed = true;
+
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, &existed, &err), 0);
+		CHECK(!existed);
+		CHECK_INT(p.number, 3);
+		nsh_pr_rec_release(&p);
+	}
+
+	free(main_before);
+	free(bare);
+	free(ws);
+	free(src);
+	fx_close(&f);
+}
+
+static void test_update_and_refusals(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_ref r = ref("api", 1);
+	struct nsh_task_new tn = {.title = "t"};
+	struct nsh_pr_rec p = {0};
+	struct nsh_pr_list l = {0};
+	const char *labels[] = {"a", "b", NULL};
+	char task[32], job[32], other[32];
+	char *src, *ws;
+	json_t *ev;
+	struct fx f;
+
+	fx_open(&f, "update");
+	src = fx_repo(&f, "api");
+	free(fx_repo(&f, "web"));
+	ws = fx_workspace(&f, "api", "ws-update");
+	CHECK_INT(nsh_task_create(f.store, &tn, task, &err), 0);
+	CHECK_INT(nsh_job_create(f.store, task, "acme/api", 0, job, &err), 0);
+	CHECK_INT(nsh_job_create(f.store, task, "acme/web", 1, other, &err), 0);
+
+	GIT(ws, "checkout", "-q", "-b", "feat");
+	write_file(ws, "src/new.js", "1;\n");
+	free(commit_all(ws, "new"));
+	{
+		struct nsh_forge_push_result res;
+		struct nsh_forge_pr_new n = {.org = "acme",
+					     .repo = "api",
+					     .head = "feat",
+					     .title = "Draft work",
+					     .draft = true,
+					     .job_id = other};
+
+		CHECK_INT(push(&f, "api", ws, "feat", false, &res, &err), 0);
+		/* a job of another repository is refused */
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, NULL, NULL, &err), NSH_EINVAL);
+		CHECK(strstr(err.msg, "works on 'acme/web'") != NULL);
+		n.job_id = "j-nosuch";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, NULL, NULL, &err), NSH_EINVAL);
+		n.job_id = job;
+		n.title = "two\nlines";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, NULL, NULL, &err), NSH_EINVAL);
+		n.title = "Draft work";
+		n.head = "nosuch";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, NULL, NULL, &err), NSH_ENOTFOUND);
+		CHECK(strstr(err.msg, "no branch 'nosuch'") != NULL);
+		n.head = "main";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, NULL, NULL, &err), NSH_ECONFLICT);
+		n.head = "feat";
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, NULL, &err), 0);
+		CHECK_STR(p.state, "draft");
+		nsh_pr_rec_release(&p);
+	}
+	CHECK_INT(nsh_forge_pr_merge(f.forge, &r, "bob", NULL, &err), NSH_ECONFLICT);
+	CHECK(strstr(err.msg, "is a draft") != NULL);
+	{
+		struct nsh_forge_pr_change c = {.title = "Ready work",
+						.state = "open",
+						.set_labels = true,
+						.labels = labels,
+						.by = "bob"};
+
+		CHECK_INT(nsh_forge_pr_update(f.forge, &r, &c, &err), 0);
+		/* the same change again changes nothing and logs nothing */
+		CHECK_INT(nsh_forge_pr_update(f.forge, &r, &c, &err), 0);
+		c.state = "merged";
+		CHECK_INT(nsh_forge_pr_update(f.forge, &r, &c, &err), NSH_EINVAL);
+	}
+	CHECK_INT(nsh_forge_pr_get(f.forge, &r, &p, &err), 0);
+	CHECK_STR(p.title, "Ready work");
+	CHECK_STR(p.state, "open");
+	CHECK_INT(p.labels.nr, 2);
+	nsh_pr_rec_release(&p);
+	ev = events_of(&f, task, "pr.updated");
+	CHECK_INT(json_array_size(ev), 1);
+	CHECK_INT(json_array_size(json_object_get(json_array_get(ev, 0), "changes")), 3);
+	json_decref(ev);
+
+	/* listing by task, by org, by repository */
+	{
+		struct nsh_pr_filter flt = {.task_id = task};
+
+		CHECK_INT(nsh_forge_pr_list(f.forge, &flt, &l, &err), 0);
+		CHECK_INT(l.nr, 1);
+		nsh_pr_list_release(&l);
+		flt.task_id = NULL;
+		flt.org = "acme";
+		flt.repo = "web";
+		CHECK_INT(nsh_forge_pr_list(f.forge, &flt, &l, &err), 0);
+		CHECK_INT(l.nr, 0);
+		nsh_pr_list_release(&l);
+		flt.org = "bad/org";
+		CHECK_INT(nsh_forge_pr_list(f.forge, &flt, &l, &err), NSH_EINVAL);
+	}
+
+	CHECK_INT(nsh_forge_pr_close(f.forge, &r, "bob", &err), 0);
+	{
+		struct nsh_forge_pr_change c = {.title = "Too late"};
+
+		CHECK_INT(nsh_forge_pr_update(f.forge, &r, &c, &err), NSH_ECONFLICT);
+		CHECK(strstr(err.msg, "is closed") != NULL);
+	}
+	/* the job has a (closed) pull request: asking again returns it */
+	{
+		struct nsh_forge_pr_new n = {
+			.org = "acme", .repo = "api", .head = "feat", .title = "x", .job_id = job};
+		bool existed = false;
+
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, &existed, &err), 0);
+		CHECK(existed);
+		CHECK_STR(p.state, "closed");
+		nsh_pr_rec_release(&p);
+	}
+	ev = events_of(&f, task, "pr.closed");
+	CHECK_INT(json_array_size(ev), 1);
+	json_decref(ev);
+	{
+		struct nsh_forge_ref bad = ref("api", 7);
+
+		CHECK_INT(nsh_forge_pr_get(f.forge, &bad, &p, &err), NSH_ENOTFOUND);
+		CHECK_STR(err.msg, "no pull request 'acme/api#7'");
+	}
+	free(ws);
+	free(src);
+	fx_close(&f);
+}
+
+/* Branches move only from the value the writer saw: the guard every push and merge uses. */
+static void test_guarded_update(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *src, *bare, *main_sha, *got;
+	struct fx f;
+
+	fx_open(&f, "guard");
+	src = fx_repo(&f, "api");
+	bare = nsh_xasprintf("%s/forge/acme/api.git", f.home);
+	main_sha = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	/* a new ref: "" means it must not exist yet */
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", main_sha, "", "t", &err), 0);
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", main_sha, "", "t", &err),
+		  NSH_ECONFLICT);
+	CHECK(strstr(err.msg, "'refs/heads/x' changed meanwhile") != NULL);
+	/* a stale old value is refused and the ref left alone */
+	GIT(src, "commit", "-q", "--allow-empty", "-m", "more");
+	GIT(bare, "fetch", "-q", src, "+refs/heads/main:refs/heads/y");
+	got = git_out(bare, "rev-parse", "refs/heads/y", NULL);
+	CHECK_INT(nsh_forge_git_update_ref(bare, "refs/heads/x", got, got, "t", &err),
+		  NSH_ECONFLICT);
+	free(got);
+	got = git_out(bare, "rev-parse", "refs/heads/x", NULL);
+	CHECK_STR(got, main_sha);
+	free(got);
+	free(main_sha);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+int main(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	dir = t_tmpdir();
+	RUN(test_names);
+	RUN(test_import_and_list);
+	RUN(test_lifecycle);
+	RUN(test_conflict);
+	RUN(test_update_and_refusals);
+	RUN(test_guarded_update);
+	nsh_fs_remove_tree(dir, &err);
+	free(dir);
+	return TEST_DONE();
+}
