@@ -237,8 +237,9 @@ static int write_scaffold(const char *repo, const struct nsh_demo_service *svc, 
 
 /*
  * Count lodash references in a .js file the way a reader greps for them:
- * "_." followed by a name, "_(" and "require('lodash" (the whole package,
- * a category path, or the vendored utils' own require).
+ * "_.name" and "lodash.name", "_(" and "require('lodash" (the whole
+ * package, a category path, or the vendored utils' own require). Calls of
+ * destructured names are not counted.
  */
 static bool is_ident(char c)
 {
@@ -255,6 +256,8 @@ static size_t count_refs(const char *s)
 
 		if (starts && p[0] == '_' &&
 		    ((p[1] == '.' && is_ident(p[2]) && p[2] != '_') || p[1] == '('))
+			n++;
+		else if (starts && !strncmp(p, "lodash.", 7) && is_ident(p[7]))
 			n++;
 		else if (!strncmp(p, "require('lodash", 15))
 			n++;

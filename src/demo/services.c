@@ -40,7 +40,7 @@ const struct nsh_demo_service nsh_demo_services[NSH_DEMO_SERVICES] = {
 		.lodash_range = "^3.10.1",
 		.lockfile_version = 3,
 		.usage = "light",
-		.apis = "contains, pluck",
+		.apis = "contains, pluck, called as lodash.contains and lodash.pluck",
 		.outcome = NSH_DEMO_FIXED,
 		.commits = {"Initial scaffold: notification channels", "Add daily digests",
 			    "Add tests", "README: running the tests"},
@@ -207,7 +207,8 @@ const struct nsh_demo_service nsh_demo_services[NSH_DEMO_SERVICES] = {
 		.lodash_range = "^3.10.1",
 		.lockfile_version = 3,
 		.usage = "light",
-		.apis = "unique, pluck",
+		.apis = "unique, pluck, destructured: const { pluck, unique } = "
+			"require('lodash')",
 		.outcome = NSH_DEMO_FIXED,
 		.commits = {"Initial scaffold: audit trail", "Add tests",
 			    "README: running the tests"},

@@ -1,6 +1,8 @@
 /*
- * The source files of the demo services (see services.c for what each one
- * exercises): path, the commit that adds it, contents. Plain data.
+ * The source files of the demo services (services.c says what each one
+ * exercises): the service, the commit that adds the file, its path and its
+ * contents, one source line per string literal. Plain data, edited here;
+ * every suite must keep passing on lodash 3 (tests/integ/t0420-demo.sh).
  */
 #include "demo/demo_int.h"
 
@@ -277,12 +279,12 @@ const struct nsh_demo_file nsh_demo_files[] = {
 	{"notifications", 1, "src/channels.js",
 	 "'use strict';\n"
 	 "\n"
-	 "const _ = require('lodash');\n"
+	 "const lodash = require('lodash');\n"
 	 "\n"
 	 "const CHANNELS = ['email', 'sms', 'push'];\n"
 	 "\n"
 	 "function checkChannel(channel) {\n"
-	 "  if (!_.contains(CHANNELS, channel)) {\n"
+	 "  if (!lodash.contains(CHANNELS, channel)) {\n"
 	 "    throw new Error(`unknown channel '${channel}'`);\n"
 	 "  }\n"
 	 "  return channel;\n"
@@ -301,7 +303,7 @@ const struct nsh_demo_file nsh_demo_files[] = {
 	{"notifications", 2, "src/digest.js",
 	 "'use strict';\n"
 	 "\n"
-	 "const _ = require('lodash');\n"
+	 "const lodash = require('lodash');\n"
 	 "\n"
 	 "// A daily digest: the events of one user, newest first, at most `limit`.\n"
 	 "function digest(userId, events, limit) {\n"
@@ -312,7 +314,7 @@ const struct nsh_demo_file nsh_demo_files[] = {
 	 "  return {\n"
 	 "    userId: userId,\n"
 	 "    count: mine.length,\n"
-	 "    eventIds: _.pluck(mine, 'id'),\n"
+	 "    eventIds: lodash.pluck(mine, 'id'),\n"
 	 "    subject: mine.length === 1 ? '1 new notification' : `${mine.length} new noti"
 	 "fications`,\n"
 	 "  };\n"
@@ -1676,7 +1678,7 @@ const struct nsh_demo_file nsh_demo_files[] = {
 	{"audit-log", 1, "src/log.js",
 	 "'use strict';\n"
 	 "\n"
-	 "const _ = require('lodash');\n"
+	 "const { pluck, unique } = require('lodash');\n"
 	 "\n"
 	 "// An append-only audit trail; each entry gets a sequence number.\n"
 	 "class AuditLog {\n"
@@ -1699,7 +1701,7 @@ const struct nsh_demo_file nsh_demo_files[] = {
 	 "  // Who did anything in [from, to).\n"
 	 "  actors(from, to) {\n"
 	 "    const inWindow = this.entries.filter((e) => e.at >= from && e.at < to);\n"
-	 "    return _.unique(_.pluck(inWindow, 'actor'));\n"
+	 "    return unique(pluck(inWindow, 'actor'));\n"
 	 "  }\n"
 	 "\n"
 	 "  // One line per entry for the compliance export.\n"
