@@ -94,7 +94,7 @@ static int init_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_demo_repo *repos = NULL;
 	size_t n = NSH_DEMO_SERVICES;
-	char *dir = NULL;
+	char *dir = NULL, *abs;
 	bool json = false;
 	int c, code = NSH_EXIT_OK;
 
@@ -135,6 +135,12 @@ static int init_run(struct nsh_cli *cli, int argc, char **argv)
 	if (nsh_demo_generate(dir, n, repos, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
+	}
+	/* Name the repositories by absolute paths: they are handed on. */
+	abs = realpath(dir, NULL);
+	if (abs) {
+		free(dir);
+		dir = abs;
 	}
 	/*
 	 * The lead wires the local forge in here: import the repositories
