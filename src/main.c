@@ -15,6 +15,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_secret,  /* src/cli/secret.c */
 	&nsh_cmd_forge,	  /* src/cli/forge.c */
 	&nsh_cmd_pr,	  /* src/cli/pr.c */
+	&nsh_cmd_demo,	  /* src/cli/demo.c */
 };
 
 int main(int argc, char **argv)

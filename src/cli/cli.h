@@ -78,5 +78,6 @@ extern const struct nsh_cli_cmd nsh_cmd_sandbox;
 extern const struct nsh_cli_cmd nsh_cmd_secret;
 extern const struct nsh_cli_cmd nsh_cmd_forge;
 extern const struct nsh_cli_cmd nsh_cmd_pr;
+extern const struct nsh_cli_cmd nsh_cmd_demo;
 
 #endif

@@ -1,0 +1,194 @@
+/*
+ * "nightshift demo init": generate the demo organisation's repositories
+ * (src/demo/), the input of the flagship lodash demo.
+ */
+#include "cli/cli.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "demo/demo.h"
+
+#include "core/banned.h"
+
+#define INIT_USAGE "demo init [--services N] [--dir DIR] [--json]"
+
+static const struct nsh_cli_cmd cmd_init = {.name = "demo", .usage = INIT_USAGE};
+
+/* "3" for 1..NSH_DEMO_SERVICES; false for anything else. */
+static bool parse_services(const char *s, size_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s[0] || strspn(s, "0123456789") != strlen(s) || strlen(s) > 3)
+		return false;
+	v = strtoul(s, &end, 10);
+	if (v < 1 || v > NSH_DEMO_SERVICES)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static const char *lodash_via(const struct nsh_demo_service *svc)
+{
+	return svc->transitive ? "@demo-org/utils" : "direct";
+}
+
+static json_t *repo_json(const char *dir, const struct nsh_demo_repo *r)
+{
+	const struct nsh_demo_service *s = r->svc;
+	char *path = nsh_xasprintf("%s/%s", dir, s->name);
+	json_t *o = json_pack(
+		"{s:s, s:s, s:s, s:s, s:i, s:s, s:s, s:I, s:I, s:s, s:b, s:b, s:s, s:i, s:b, s:s, "
+		"s:s*}",
+		"name", s->name, "org", NSH_DEMO_ORG, "path", path, "head", r->head, "commits",
+		(int)r->commits, "summary", s->summary, "usage", s->usage, "lodash_refs",
+		(json_int_t)r->lodash_refs, "lodash_files", (json_int_t)r->lodash_files, "apis",
+		s->apis, "critical", s->critical, "transitive", s->transitive, "lodash_range",
+		s->lodash_range, "lockfile_version", s->lockfile_version, "lockfile_drift",
+		s->lockfile_drift, "expected", nsh_demo_outcome_name(s->outcome), "note", s->note);
+
+	free(path);
+	return o;
+}
+
+static void print_table(const char *dir, const struct nsh_demo_repo *repos, size_t n)
+{
+	printf("%-16s %-26s %-8s %-16s %-5s %-12s %s\n", "SERVICE", "LODASH USE", "CRITICAL", "VIA",
+	       "LOCK", "EXPECTED", "HEAD");
+	for (size_t i = 0; i < n; i++) {
+		const struct nsh_demo_service *s = repos[i].svc;
+		char use[64], lock[16];
+
+		snprintf(use, sizeof(use), "%s (%zu refs, %zu file%s)", s->usage,
+			 repos[i].lodash_refs, repos[i].lodash_files,
+			 repos[i].lodash_files == 1 ? "" : "s");
+		snprintf(lock, sizeof(lock), "v%d%s", s->lockfile_version,
+			 s->lockfile_drift ? "!" : "");
+		printf("%-16s %-26s %-8s %-16s %-5s %-12s %.12s\n", s->name, use,
+		       s->critical ? "yes" : "no", lodash_via(s), lock,
+		       nsh_demo_outcome_name(s->outcome), repos[i].head);
+	}
+	printf("\n%zu repositories of org '%s' in %s\n", n, NSH_DEMO_ORG, dir);
+	for (size_t i = 0; i < n; i++)
+		if (repos[i].svc->lockfile_drift) {
+			printf("%s: package-lock.json does not match package.json (LOCK "
+			       "with '!')\n",
+			       repos[i].svc->name);
+		}
+}
+
+static int init_run(struct nsh_cli *cli, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"services", required_argument, NULL, 'n'},
+		{"dir", required_argument, NULL, 'd'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_demo_repo *repos = NULL;
+	size_t n = NSH_DEMO_SERVICES;
+	char *dir = NULL, *abs;
+	bool json = false;
+	int c, code = NSH_EXIT_OK;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (c) {
+		case 'n':
+			if (!parse_services(optarg, &n)) {
+				code = nsh_cli_usage(&cmd_init, "invalid --services '%s' (1 to %d)",
+						     optarg, NSH_DEMO_SERVICES);
+				goto out;
+			}
+			break;
+		case 'd':
+			free(dir);
+			dir = nsh_xstrdup(optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case ':':
+			code = nsh_cli_usage(&cmd_init, "option '%s' needs a value",
+					     argv[optind - 1]);
+			goto out;
+		default:
+			code = nsh_cli_usage(&cmd_init, "unknown option '%s'", argv[optind - 1]);
+			goto out;
+		}
+	}
+	if (optind < argc) {
+		code = nsh_cli_usage(&cmd_init, "unexpected argument '%s'", argv[optind]);
+		goto out;
+	}
+	if (!dir)
+		dir = nsh_xasprintf("%s/demo/src", cli->home);
+	repos = nsh_xcalloc(n, sizeof(*repos));
+	if (nsh_demo_generate(dir, n, repos, &err)) {
+		code = nsh_cli_fail(&err);
+		goto out;
+	}
+	/* Name the repositories by absolute paths: they are handed on. */
+	abs = realpath(dir, NULL);
+	if (abs) {
+		free(dir);
+		dir = abs;
+	}
+	/*
+	 * The lead wires the local forge in here: import the repositories
+	 * into org NSH_DEMO_ORG ("nightshift forge import demo-org DIR/...")
+	 * once src/forge/ has it; generation stays nsh_demo_generate().
+	 */
+	if (json) {
+		json_t *a = json_array();
+		json_t *o;
+
+		for (size_t i = 0; i < n; i++)
+			json_array_append_new(a, repo_json(dir, &repos[i]));
+		o = json_pack("{s:s, s:s, s:o}", "org", NSH_DEMO_ORG, "dir", dir, "services", a);
+		nsh_cli_print_json(o);
+		json_decref(o);
+	} else {
+		print_table(dir, repos, n);
+	}
+out:
+	free(repos);
+	free(dir);
+	return code;
+}
+
+static int demo_run(struct nsh_cli *cli, int argc, char **argv)
+{
+	if (argc < 2)
+		return nsh_cli_usage(&nsh_cmd_demo, "missing subcommand (init)");
+	if (!strcmp(argv[1], "init"))
+		return init_run(cli, argc - 1, argv + 1);
+	return nsh_cli_usage(&nsh_cmd_demo, "unknown subcommand '%s' (use init)", argv[1]);
+}
+
+const struct nsh_cli_cmd nsh_cmd_demo = {
+	.name = "demo",
+	.usage = INIT_USAGE,
+	.summary = "generate the demo organisation: 15 Node services on lodash 3",
+	.help = "Subcommands:\n"
+		"  init [--services N] [--dir DIR] [--json]\n"
+		"      write the first N (default 15) services of org 'demo-org' as git\n"
+		"      repositories DIR/<service> (default $NIGHTSHIFT_HOME/demo/src); DIR\n"
+		"      must be missing or empty. No network is needed.\n"
+		"\n"
+		"Each service has a history, a package.json on lodash 3, a package-lock.json\n"
+		"and a node:test suite (npm install && npm test). They use the lodash 3 APIs\n"
+		"that changed in lodash 4 in varied ways; EXPECTED says what the mechanical\n"
+		"rewrite rules should reach: fixed, alternative (the first rewrite fails a\n"
+		"test, another passes), human (no mechanical fix) or unchanged (nothing to\n"
+		"edit). docs/demo.md describes every service.\n",
+	.run = demo_run,
+};
