@@ -6,6 +6,7 @@
 #include "store/store.h"
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -169,7 +170,7 @@ struct nsh_store {
 	sqlite3 *db;		    /* the connection */
 	char *path;		    /* database file name */
 	sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
-	bool in_txn;		    /* between begin and commit/rollback */
+	int depth;		    /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	    /* newest event id appended in the open transaction */
 	struct nsh_notify *notify;  /* posted with event ids at commit, or NULL */
 };
@@ -453,32 +454,52 @@ void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n)
 
 /* ---- transactions ---- */
 
+/*
+ * Transactions nest: the outer one is BEGIN IMMEDIATE, inner ones are
+ * savepoints, so a function that keeps its own work atomic can be called
+ * from inside a larger transaction.
+ */
 int nsh_store_begin(struct nsh_store *s, struct nsh_err *err)
 {
+	char sql[48];
 	int rc;
 
-	if (s->in_txn)
-		return nsh_err_set(err, NSH_ECONFLICT, "a transaction is already open");
-	rc = exec(s, "BEGIN IMMEDIATE", err);
+	if (s->depth) {
+		snprintf(sql, sizeof(sql), "SAVEPOINT nsh_%d", s->depth);
+		rc = exec(s, sql, err);
+	} else {
+		rc = exec(s, "BEGIN IMMEDIATE", err);
+		s->txn_event = 0;
+	}
 	if (rc)
 		return rc;
-	s->in_txn = true;
-	s->txn_event = 0;
+	s->depth++;
 	return 0;
 }
 
 int nsh_store_commit(struct nsh_store *s, struct nsh_err *err)
 {
+	char sql[48];
 	int rc;
 
-	if (!s->in_txn)
+	if (!s->depth)
 		return nsh_err_set(err, NSH_ECONFLICT, "no transaction is open");
+	if (s->depth > 1) {
+		snprintf(sql, sizeof(sql), "RELEASE nsh_%d", s->depth - 1);
+		rc = exec(s, sql, err);
+		if (rc) {
+			nsh_store_rollback(s);
+			return rc;
+		}
+		s->depth--;
+		return 0;
+	}
 	rc = exec(s, "COMMIT", err);
 	if (rc) {
 		nsh_store_rollback(s);
 		return rc;
 	}
-	s->in_txn = false;
+	s->depth = 0;
 	if (s->txn_event && s->notify)
 		nsh_notify_post(s->notify, s->txn_event);
 	return 0;
@@ -486,9 +507,18 @@ int nsh_store_commit(struct nsh_store *s, struct nsh_err *err)
 
 void nsh_store_rollback(struct nsh_store *s)
 {
+	char sql[80];
+
+	if (s->depth > 1) {
+		snprintf(sql, sizeof(sql), "ROLLBACK TO nsh_%d; RELEASE nsh_%d", s->depth - 1,
+			 s->depth - 1);
+		exec(s, sql, NULL);
+		s->depth--;
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		exec(s, "ROLLBACK", NULL);
-	s->in_txn = false;
+	s->depth = 0;
 	s->txn_event = 0;
 }
 
@@ -837,7 +867,7 @@ int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char 
 		goto out;
 	}
 	id = sqlite3_last_insert_rowid(s->db);
-	if (s->in_txn)
+	if (s->depth)
 		s->txn_event = id;
 	else if (s->notify)
 		nsh_notify_post(s->notify, id);

@@ -63,9 +63,12 @@ const char *nsh_store_path(const struct nsh_store *s);
 void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n);
 
 /**
- * Transactions. nsh_store_begin() takes the write lock (BEGIN IMMEDIATE);
- * nested calls are an error. nsh_store_rollback() is safe to call when no
- * transaction is open.
+ * Transactions. The outer nsh_store_begin() takes the write lock (BEGIN
+ * IMMEDIATE); a nested one opens a savepoint, which the matching commit
+ * releases and the matching rollback undoes alone, so functions that keep
+ * their own work atomic compose into larger transactions. Events appended
+ * inside are announced when the outer transaction commits.
+ * nsh_store_rollback() is safe to call when no transaction is open.
  */
 int nsh_store_begin(struct nsh_store *s, struct nsh_err *err);
 int nsh_store_commit(struct nsh_store *s, struct nsh_err *err);
