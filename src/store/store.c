@@ -47,6 +47,7 @@ enum stmt_id {
 	ST_SECRET_IN_SCOPES,
 	/* orchestration: workers, ownership, steps, control requests */
 	ST_TASK_SET_BRAIN,
+	ST_TASK_SET_DEADLINE,
 	ST_TASK_CLAIM,
 	ST_TASK_RELEASE,
 	ST_TASK_CLAIMABLE,
@@ -122,6 +123,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	 */
 	[ST_TASK_SET_BRAIN] = "UPDATE tasks SET brain = ?2, recipe = ?3, updated_at = ?4 "
 			      "WHERE id = ?1",
+	[ST_TASK_SET_DEADLINE] = "UPDATE tasks SET deadline_at = ?2, updated_at = ?3 WHERE id = ?1",
 	[ST_TASK_CLAIM] = "UPDATE tasks SET owner = ?2 WHERE id = ?1 AND (owner IS NULL OR "
 			  "owner = ?2 OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = "
 			  "tasks.owner AND heartbeat_at >= ?3))",
@@ -1145,6 +1147,25 @@ int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *br
 	bind_text(st, 2, brain);
 	bind_text(st, 3, recipe);
 	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a task");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t deadline_ms,
+				struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_SET_DEADLINE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_ms(st, 2, deadline_ms);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, err, "updating a task");
 	else if (!sqlite3_changes(s->db))

@@ -294,6 +294,10 @@ int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STOR
 int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *brain,
 			     const char *recipe, struct nsh_err *err);
 
+/** Set a task's deadline (epoch milliseconds, 0 for none). */
+int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t deadline_ms,
+				struct nsh_err *err);
+
 /**
  * Make @worker the owner of task @id when it is free: nobody owns it, the
  * worker owns it already, or the owner's last heartbeat is older than
