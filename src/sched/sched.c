@@ -326,7 +326,8 @@ static void run_steps(struct nsh_job_run *jr)
 		if (!move_job(jr, step->state, NULL)) {
 			/* a pipeline whose states the job machine refuses: end, do not spin */
 			if (!nsh_job_run_stopping(jr))
-				move_job(jr, NSH_JOB_FAILED, "the job cannot enter this step's state");
+				move_job(jr, NSH_JOB_FAILED,
+					 "the job cannot enter this step's state");
 			return;
 		}
 		result = json_object();
