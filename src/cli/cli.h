@@ -76,5 +76,11 @@ extern const struct nsh_cli_cmd nsh_cmd_tasks;
 extern const struct nsh_cli_cmd nsh_cmd_show;
 extern const struct nsh_cli_cmd nsh_cmd_sandbox;
 extern const struct nsh_cli_cmd nsh_cmd_secret;
+extern const struct nsh_cli_cmd nsh_cmd_pause;
+extern const struct nsh_cli_cmd nsh_cmd_resume;
+extern const struct nsh_cli_cmd nsh_cmd_cancel;
+extern const struct nsh_cli_cmd nsh_cmd_steer;
+extern const struct nsh_cli_cmd nsh_cmd_answer;
+extern const struct nsh_cli_cmd nsh_cmd_extend;
 
 #endif
