@@ -54,6 +54,28 @@ test_expect_success 'cancel ends the task and its jobs; nothing applies after' '
 	grep -q "has already ended (cancelled)" err
 '
 
+test_expect_success 'follow renders the log as it grows and exits with the outcome' '
+	task=$($EV "$NIGHTSHIFT_HOME" create "upgrade lodash") || exit 1
+	"$NSH_BIN" follow "$task" >out 2>err &
+	fpid=$!
+	"$NSH_BIN" follow "$task" --json >json 2>jerr &
+	jpid=$!
+	nsh pause "$task" >/dev/null &&
+	nsh steer "$task" "go native" >/dev/null &&
+	nsh cancel "$task" >/dev/null &&
+	{ wait $fpid; rc=$?; } &&
+	test $rc -eq 1 &&
+	{ wait $jpid; jrc=$?; } &&
+	test $jrc -eq 1 &&
+	grep -q "Task $task: upgrade lodash" out &&
+	grep -q "Paused" out &&
+	grep -q "Steered: go native" out &&
+	grep -q "Task cancelled" out &&
+	test "$(grep -c "\"kind\":\"task.state\"" json)" -eq 2 &&
+	expect_code 1 nsh follow "$task" >again &&
+	grep -q "Task cancelled" again
+'
+
 test_expect_success 'unknown tasks and bad usage' '
 	expect_code 1 nsh pause t-ffffff 2>err &&
 	grep -q "no task .t-ffffff." err &&
