@@ -173,7 +173,7 @@ static const struct nsh_store_migration migrations[] = {
 	 "  handled_at INTEGER"
 	 ") STRICT;"},
 
-	{5, "workers, task ownership and completed steps",
+	{6, "workers, task ownership and completed steps",
 	 "CREATE TABLE workers ("
 	 "  id TEXT PRIMARY KEY,"
 	 "  host TEXT NOT NULL,"
