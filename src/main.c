@@ -11,11 +11,18 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_version, /* src/cli/help.c */
 	&nsh_cmd_tasks,	  /* src/cli/tasks.c */
 	&nsh_cmd_show,	  /* src/cli/tasks.c */
+	&nsh_cmd_follow,  /* src/cli/follow.c */
 	&nsh_cmd_sandbox, /* src/cli/sandbox.c */
 	&nsh_cmd_secret,  /* src/cli/secret.c */
 	&nsh_cmd_forge,	  /* src/cli/forge.c */
 	&nsh_cmd_pr,	  /* src/cli/pr.c */
 	&nsh_cmd_demo,	  /* src/cli/demo.c */
+	&nsh_cmd_pause,	  /* src/cli/control.c */
+	&nsh_cmd_resume,  /* src/cli/control.c */
+	&nsh_cmd_cancel,  /* src/cli/control.c */
+	&nsh_cmd_steer,	  /* src/cli/control.c */
+	&nsh_cmd_answer,  /* src/cli/control.c */
+	&nsh_cmd_extend,  /* src/cli/control.c */
 };
 
 int main(int argc, char **argv)

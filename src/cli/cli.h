@@ -69,6 +69,14 @@ void nsh_cli_print_json(const json_t *v);
 /** "4s", "3m", "2h", "5d": how long ago @ms (epoch milliseconds) was. */
 void nsh_cli_age(int64_t ms, char out[16]);
 
+/**
+ * Render task @task_id's event log on stdout (as JSON lines with @json)
+ * from the start until the task ends; *@ret_code is then NSH_EXIT_OK when
+ * it completed, NSH_EXIT_FAIL otherwise. Store errors only.
+ */
+int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
+		   struct nsh_err *err);
+
 /* Commands; src/main.c lists them. */
 extern const struct nsh_cli_cmd nsh_cmd_help;
 extern const struct nsh_cli_cmd nsh_cmd_version;
@@ -79,5 +87,12 @@ extern const struct nsh_cli_cmd nsh_cmd_secret;
 extern const struct nsh_cli_cmd nsh_cmd_forge;
 extern const struct nsh_cli_cmd nsh_cmd_pr;
 extern const struct nsh_cli_cmd nsh_cmd_demo;
+extern const struct nsh_cli_cmd nsh_cmd_pause;
+extern const struct nsh_cli_cmd nsh_cmd_resume;
+extern const struct nsh_cli_cmd nsh_cmd_cancel;
+extern const struct nsh_cli_cmd nsh_cmd_steer;
+extern const struct nsh_cli_cmd nsh_cmd_answer;
+extern const struct nsh_cli_cmd nsh_cmd_extend;
+extern const struct nsh_cli_cmd nsh_cmd_follow;
 
 #endif

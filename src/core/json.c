@@ -464,3 +464,54 @@ void nsh_json_decrefp(json_t **pp)
 		*pp = NULL;
 	}
 }
+
+/* Length of the valid UTF-8 sequence at p[0..n), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+	size_t len;
+	uint32_t c;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2, c = p[0] & 0x1f;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3, c = p[0] & 0x0f;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4, c = p[0] & 0x07;
+	else
+		return 0;
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if ((len == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff))) ||
+	    (len == 4 && (c < 0x10000 || c > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+json_t *nsh_json_string_lossy(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	struct nsh_buf b = NSH_BUF_INIT;
+	json_t *v;
+
+	for (size_t i = 0; i < len;) {
+		size_t n = p[i] ? utf8_len(p + i, len - i) : 0;
+
+		if (n) {
+			nsh_buf_add(&b, p + i, n);
+			i += n;
+		} else {
+			nsh_buf_adds(&b, "\xef\xbf\xbd"); /* U+FFFD; NUL too */
+			i++;
+		}
+	}
+	v = json_stringn(b.buf, b.len);
+	nsh_buf_release(&b);
+	return v;
+}

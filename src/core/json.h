@@ -101,6 +101,13 @@ int nsh_json_buf_add(struct nsh_buf *b, const json_t *v);
 /** json_decref() the value *@pp points at, if any; for _nsh_cleanup_json_. */
 void nsh_json_decrefp(json_t **pp);
 
+/**
+ * A JSON string of @len bytes at @s, where every byte that is not part of
+ * valid UTF-8 (and every NUL) becomes U+FFFD: for text from programs and
+ * files, which jansson would otherwise refuse. New reference, never NULL.
+ */
+json_t *nsh_json_string_lossy(const char *s, size_t len);
+
 /* A json_t * local that is released when it goes out of scope. */
 #define _nsh_cleanup_json_ __attribute__((cleanup(nsh_json_decrefp)))
 

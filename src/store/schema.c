@@ -190,6 +190,27 @@ static const struct nsh_store_migration migrations[] = {
 	 "ALTER TABLE repos ADD COLUMN source TEXT;"
 	 "CREATE INDEX prs_by_job ON prs (job_id);"
 	 "CREATE INDEX prs_by_head ON prs (repo_id, head, state);"},
+
+	{6, "workers, task ownership and completed steps",
+	 "CREATE TABLE workers ("
+	 "  id TEXT PRIMARY KEY,"
+	 "  host TEXT NOT NULL,"
+	 "  pid INTEGER NOT NULL,"
+	 "  started_at INTEGER NOT NULL,"
+	 "  heartbeat_at INTEGER NOT NULL"
+	 ") STRICT;"
+	 "ALTER TABLE tasks ADD COLUMN owner TEXT;"
+	 "ALTER TABLE tasks ADD COLUMN options TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(options));"
+	 "CREATE INDEX tasks_by_owner ON tasks (owner);"
+	 "CREATE TABLE steps ("
+	 "  task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+	 "  job_id TEXT NOT NULL DEFAULT '',"
+	 "  attempt INTEGER NOT NULL DEFAULT 0,"
+	 "  name TEXT NOT NULL,"
+	 "  result TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(result)),"
+	 "  created_at INTEGER NOT NULL,"
+	 "  PRIMARY KEY (task_id, job_id, attempt, name)"
+	 ") STRICT;"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

@@ -66,12 +66,31 @@ enum stmt_id {
 	ST_PR_COMMENT_GET,
 	ST_PR_COMMENT_LIST,
 	ST_PR_COMMENT_HANDLED,
+	/* orchestration: workers, ownership, steps, control requests */
+	ST_TASK_SET_BRAIN,
+	ST_TASK_SET_DEADLINE,
+	ST_TASK_CLAIM,
+	ST_TASK_RELEASE,
+	ST_TASK_CLAIMABLE,
+	ST_JOB_SET_PROGRESS,
+	ST_JOB_QUEUE_POS,
+	ST_WORKER_BEAT,
+	ST_WORKER_REMOVE,
+	ST_WORKER_GET,
+	ST_STEP_PUT,
+	ST_STEP_GET,
+	ST_STEP_LIST,
+	ST_STEP_LIST_JOB,
+	ST_CONTROL_ADD,
+	ST_CONTROL_GET,
+	ST_CONTROL_PENDING,
+	ST_CONTROL_FINISH,
 	ST_COUNT
 };
 
 #define TASK_COLS                                                                  \
  "id, title, state, paused_from, org, brain, recipe, network, error, created_at, " \
- "updated_at, deadline_at"
+ "updated_at, deadline_at, options, owner"
 #define JOB_COLS \
  "id, task_id, repo, state, step, branch, error, position, attempt, created_at, updated_at"
 #define EVENT_COLS "id, task_id, job_id, kind, data, created_at"
@@ -90,7 +109,7 @@ enum stmt_id {
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_TASK_INSERT] = "INSERT INTO tasks (" TASK_COLS ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-			   "?8, ?9, ?10, ?11, ?12)",
+			   "?8, ?9, ?10, ?11, ?12, ?13, NULL)",
 	[ST_TASK_GET] = "SELECT " TASK_COLS " FROM tasks WHERE id = ?1",
 	[ST_TASK_EXISTS] = "SELECT 1 FROM tasks WHERE id = ?1",
 	[ST_TASK_SET_STATE] = "UPDATE tasks SET state = ?2, paused_from = ?3, error = ?4, "
@@ -164,13 +183,62 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PR_COMMENT_LIST] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE pr_id = ?1 "
 			       "ORDER BY id",
 	[ST_PR_COMMENT_HANDLED] = "UPDATE pr_comments SET handled_at = ?2 WHERE id = ?1",
+	/*
+	 * A task is free for worker ?2 when nobody owns it, it owns it
+	 * already, or its owner's heartbeat is older than ?3 (or gone).
+	 */
+	[ST_TASK_SET_BRAIN] = "UPDATE tasks SET brain = ?2, recipe = ?3, updated_at = ?4 "
+			      "WHERE id = ?1",
+	[ST_TASK_SET_DEADLINE] = "UPDATE tasks SET deadline_at = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_TASK_CLAIM] = "UPDATE tasks SET owner = ?2 WHERE id = ?1 AND (owner IS NULL OR "
+			  "owner = ?2 OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = "
+			  "tasks.owner AND heartbeat_at >= ?3))",
+	[ST_TASK_RELEASE] = "UPDATE tasks SET owner = NULL WHERE id = ?1 AND owner = ?2",
+	[ST_TASK_CLAIMABLE] =
+		"SELECT " TASK_COLS " FROM tasks WHERE state IN ('queued', 'analyzing', "
+		"'running', 'waiting_input', 'paused') AND (owner IS NULL OR owner = ?1 OR NOT "
+		"EXISTS (SELECT 1 FROM workers WHERE workers.id = tasks.owner AND heartbeat_at >= "
+		"?2)) ORDER BY created_at, rowid LIMIT ?3",
+	[ST_JOB_SET_PROGRESS] = "UPDATE jobs SET step = ?2, attempt = ?3, branch = coalesce(?4, "
+				"branch), updated_at = ?5 WHERE id = ?1",
+	/* FIFO across tasks: older tasks first, then plan order. */
+	[ST_JOB_QUEUE_POS] =
+		"SELECT count(*) FROM jobs j JOIN tasks t ON t.id = j.task_id, "
+		"(SELECT t2.created_at AS tc, t2.rowid AS tr, j2.position AS jp, j2.rowid AS jr "
+		" FROM jobs j2 JOIN tasks t2 ON t2.id = j2.task_id WHERE j2.id = ?1) me "
+		"WHERE j.state = 'queued' AND t.state = 'running' AND "
+		"(t.created_at, t.rowid, j.position, j.rowid) < (me.tc, me.tr, me.jp, me.jr)",
+	[ST_WORKER_BEAT] = "INSERT INTO workers (id, host, pid, started_at, heartbeat_at) "
+			   "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT (id) DO UPDATE SET "
+			   "heartbeat_at = excluded.heartbeat_at",
+	[ST_WORKER_REMOVE] = "DELETE FROM workers WHERE id = ?1",
+	[ST_WORKER_GET] = "SELECT id, host, pid, started_at, heartbeat_at FROM workers "
+			  "WHERE id = ?1",
+	[ST_STEP_PUT] = "INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) "
+			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (task_id, job_id, attempt, "
+			"name) DO UPDATE SET result = excluded.result",
+	[ST_STEP_GET] = "SELECT result FROM steps WHERE task_id = ?1 AND job_id = ?2 AND "
+			"attempt = ?3 AND name = ?4",
+	[ST_STEP_LIST] = "SELECT job_id, attempt, name, result, created_at FROM steps "
+			 "WHERE task_id = ?1 ORDER BY created_at, rowid",
+	[ST_STEP_LIST_JOB] = "SELECT job_id, attempt, name, result, created_at FROM steps "
+			     "WHERE task_id = ?1 AND job_id = ?2 ORDER BY created_at, rowid",
+	[ST_CONTROL_ADD] = "INSERT INTO control_requests (task_id, job_id, kind, payload, "
+			   "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_CONTROL_GET] = "SELECT id, task_id, job_id, kind, payload, state, result, "
+			   "created_at, handled_at FROM control_requests WHERE id = ?1",
+	[ST_CONTROL_PENDING] = "SELECT id, task_id, job_id, kind, payload, state, result, "
+			       "created_at, handled_at FROM control_requests WHERE task_id = ?1 "
+			       "AND state = 'pending' ORDER BY id",
+	[ST_CONTROL_FINISH] = "UPDATE control_requests SET state = ?2, result = ?3, "
+			      "handled_at = ?4 WHERE id = ?1 AND state = 'pending'",
 };
 
 struct nsh_store {
 	sqlite3 *db;		    /* the connection */
 	char *path;		    /* database file name */
 	sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
-	bool in_txn;		    /* between begin and commit/rollback */
+	int depth;		    /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	    /* newest event id appended in the open transaction */
 	struct nsh_notify *notify;  /* posted with event ids at commit, or NULL */
 };
@@ -454,32 +522,52 @@ void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n)
 
 /* ---- transactions ---- */
 
+/*
+ * Transactions nest: the outer one is BEGIN IMMEDIATE, inner ones are
+ * savepoints, so a function that keeps its own work atomic can be called
+ * from inside a larger transaction.
+ */
 int nsh_store_begin(struct nsh_store *s, struct nsh_err *err)
 {
+	char sql[48];
 	int rc;
 
-	if (s->in_txn)
-		return nsh_err_set(err, NSH_ECONFLICT, "a transaction is already open");
-	rc = exec(s, "BEGIN IMMEDIATE", err);
+	if (s->depth) {
+		snprintf(sql, sizeof(sql), "SAVEPOINT nsh_%d", s->depth);
+		rc = exec(s, sql, err);
+	} else {
+		rc = exec(s, "BEGIN IMMEDIATE", err);
+		s->txn_event = 0;
+	}
 	if (rc)
 		return rc;
-	s->in_txn = true;
-	s->txn_event = 0;
+	s->depth++;
 	return 0;
 }
 
 int nsh_store_commit(struct nsh_store *s, struct nsh_err *err)
 {
+	char sql[48];
 	int rc;
 
-	if (!s->in_txn)
+	if (!s->depth)
 		return nsh_err_set(err, NSH_ECONFLICT, "no transaction is open");
+	if (s->depth > 1) {
+		snprintf(sql, sizeof(sql), "RELEASE nsh_%d", s->depth - 1);
+		rc = exec(s, sql, err);
+		if (rc) {
+			nsh_store_rollback(s);
+			return rc;
+		}
+		s->depth--;
+		return 0;
+	}
 	rc = exec(s, "COMMIT", err);
 	if (rc) {
 		nsh_store_rollback(s);
 		return rc;
 	}
-	s->in_txn = false;
+	s->depth = 0;
 	if (s->txn_event && s->notify)
 		nsh_notify_post(s->notify, s->txn_event);
 	return 0;
@@ -487,9 +575,18 @@ int nsh_store_commit(struct nsh_store *s, struct nsh_err *err)
 
 void nsh_store_rollback(struct nsh_store *s)
 {
+	char sql[80];
+
+	if (s->depth > 1) {
+		snprintf(sql, sizeof(sql), "ROLLBACK TO nsh_%d; RELEASE nsh_%d", s->depth - 1,
+			 s->depth - 1);
+		exec(s, sql, NULL);
+		s->depth--;
+		return;
+	}
 	if (!sqlite3_get_autocommit(s->db))
 		exec(s, "ROLLBACK", NULL);
-	s->in_txn = false;
+	s->depth = 0;
 	s->txn_event = 0;
 }
 
@@ -523,6 +620,8 @@ void nsh_task_rec_release(struct nsh_task_rec *t)
 	free(t->recipe);
 	free(t->network);
 	free(t->error);
+	free(t->options);
+	free(t->owner);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -540,6 +639,8 @@ static void task_from_row(sqlite3_stmt *st, struct nsh_task_rec *t)
 	t->created_ms = sqlite3_column_int64(st, 9);
 	t->updated_ms = sqlite3_column_int64(st, 10);
 	t->deadline_ms = sqlite3_column_int64(st, 11);
+	t->options = col_text(st, 12);
+	t->owner = col_text(st, 13);
 }
 
 int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, struct nsh_err *err)
@@ -562,6 +663,7 @@ int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, str
 	sqlite3_bind_int64(st, 10, t->created_ms ? t->created_ms : now);
 	sqlite3_bind_int64(st, 11, t->updated_ms ? t->updated_ms : now);
 	bind_ms(st, 12, t->deadline_ms);
+	bind_text(st, 13, t->options ? t->options : "{}");
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, err, "adding a task");
 	stmt_done(st);
@@ -833,7 +935,7 @@ int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char 
 		goto out;
 	}
 	id = sqlite3_last_insert_rowid(s->db);
-	if (s->in_txn)
+	if (s->depth)
 		s->txn_event = id;
 	else if (s->notify)
 		nsh_notify_post(s->notify, id);
@@ -1688,6 +1790,403 @@ int nsh_store_pr_comment_set_handled(struct nsh_store *s, int64_t id, int64_t ms
 		rc = db_fail(s, err, "updating a comment");
 	else if (!sqlite3_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no comment %lld", (long long)id);
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- orchestration: brains, ownership, workers, steps, control requests ---- */
+
+int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *brain,
+			     const char *recipe, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_SET_BRAIN, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, brain);
+	bind_text(st, 3, recipe);
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a task");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t deadline_ms,
+				struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_SET_DEADLINE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_ms(st, 2, deadline_ms);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a task");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_claim(struct nsh_store *s, const char *id, const char *worker,
+			 int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_CLAIM, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, worker);
+	sqlite3_bind_int64(st, 3, alive_since_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "claiming a task");
+	else
+		*ret_claimed = sqlite3_changes(s->db) == 1;
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_release(struct nsh_store *s, const char *id, const char *worker,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_RELEASE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, worker);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "releasing a task");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
+			     size_t limit, struct nsh_task_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_CLAIMABLE, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, worker);
+	sqlite3_bind_int64(st, 2, alive_since_ms);
+	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		task_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *step,
+			       int64_t attempt, const char *branch, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_SET_PROGRESS, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, step);
+	sqlite3_bind_int64(st, 3, attempt);
+	bind_text(st, 4, branch);
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a job");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *ret,
+				 struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_QUEUE_POS, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(s, err, "reading a queue position");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_BEAT, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, host);
+	sqlite3_bind_int64(st, 3, pid);
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "recording a worker heartbeat");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_REMOVE, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "removing a worker");
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_worker_rec_release(struct nsh_worker_rec *w)
+{
+	if (!w)
+		return;
+	free(w->id);
+	free(w->host);
+	memset(w, 0, sizeof(*w));
+}
+
+static void fill_worker(sqlite3_stmt *st, void *row)
+{
+	struct nsh_worker_rec *w = row;
+
+	w->id = col_text(st, 0);
+	w->host = col_text(st, 1);
+	w->pid = sqlite3_column_int64(st, 2);
+	w->started_ms = sqlite3_column_int64(st, 3);
+	w->heartbeat_ms = sqlite3_column_int64(st, 4);
+}
+
+int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_rec *ret,
+			 struct nsh_err *err)
+{
+	return get_row(s, ST_WORKER_GET, id, fill_worker, ret, "worker", err);
+}
+
+int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job_id,
+		       int64_t attempt, const char *name, const char *result, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_STEP_PUT, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	bind_text(st, 2, job_id ? job_id : "");
+	sqlite3_bind_int64(st, 3, attempt);
+	bind_text(st, 4, name);
+	bind_text(st, 5, result ? result : "{}");
+	sqlite3_bind_int64(st, 6, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "recording a step");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_step_get(struct nsh_store *s, const char *task_id, const char *job_id,
+		       int64_t attempt, const char *name, char **ret_result, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_STEP_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	bind_text(st, 2, job_id ? job_id : "");
+	sqlite3_bind_int64(st, 3, attempt);
+	bind_text(st, 4, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret_result = col_text(st, 0);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no step '%s'", name);
+	} else {
+		rc = db_fail(s, err, "reading a step");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_step_list_release(struct nsh_step_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->v[i].job_id);
+		free(l->v[i].name);
+		free(l->v[i].result);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_step_list(struct nsh_store *s, const char *task_id, const char *job_id,
+			struct nsh_step_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, job_id ? ST_STEP_LIST_JOB : ST_STEP_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	if (job_id)
+		bind_text(st, 2, job_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_step_rec *r;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		r = &ret->v[ret->nr++];
+		r->job_id = col_text(st, 0);
+		r->attempt = sqlite3_column_int64(st, 1);
+		r->name = col_text(st, 2);
+		r->result = col_text(st, 3);
+		r->created_ms = sqlite3_column_int64(st, 4);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing steps");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_control_add(struct nsh_store *s, const char *task_id, const char *job_id,
+			  const char *kind, const char *payload, int64_t *ret_id,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTROL_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	bind_text(st, 2, job_id);
+	bind_text(st, 3, kind);
+	bind_text(st, 4, payload ? payload : "{}");
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "adding a control request");
+	else if (ret_id)
+		*ret_id = sqlite3_last_insert_rowid(s->db);
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_control_rec_release(struct nsh_control_rec *c)
+{
+	if (!c)
+		return;
+	free(c->task_id);
+	free(c->job_id);
+	free(c->kind);
+	free(c->payload);
+	free(c->state);
+	free(c->result);
+	memset(c, 0, sizeof(*c));
+}
+
+static void control_from_row(sqlite3_stmt *st, struct nsh_control_rec *c)
+{
+	c->id = sqlite3_column_int64(st, 0);
+	c->task_id = col_text(st, 1);
+	c->job_id = col_text(st, 2);
+	c->kind = col_text(st, 3);
+	c->payload = col_text(st, 4);
+	c->state = col_text(st, 5);
+	c->result = col_text(st, 6);
+	c->created_ms = sqlite3_column_int64(st, 7);
+	c->handled_ms = sqlite3_column_int64(st, 8);
+}
+
+int nsh_store_control_get(struct nsh_store *s, int64_t id, struct nsh_control_rec *ret,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTROL_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		control_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no control request %lld", (long long)id);
+	} else {
+		rc = db_fail(s, err, "reading a control request");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_control_list_release(struct nsh_control_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_control_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_control_pending(struct nsh_store *s, const char *task_id,
+			      struct nsh_control_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTROL_PENDING, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, task_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		control_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing control requests");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_control_finish(struct nsh_store *s, int64_t id, const char *state, const char *result,
+			     bool *ret_finished, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_CONTROL_FINISH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, result);
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "finishing a control request");
+	else if (ret_finished)
+		*ret_finished = sqlite3_changes(s->db) == 1;
 	stmt_done(st);
 	return rc;
 }

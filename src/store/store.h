@@ -27,7 +27,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 5
+#define NSH_STORE_SCHEMA_VERSION 6
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -65,9 +65,12 @@ const char *nsh_store_path(const struct nsh_store *s);
 void nsh_store_set_notify(struct nsh_store *s, struct nsh_notify *n);
 
 /**
- * Transactions. nsh_store_begin() takes the write lock (BEGIN IMMEDIATE);
- * nested calls are an error. nsh_store_rollback() is safe to call when no
- * transaction is open.
+ * Transactions. The outer nsh_store_begin() takes the write lock (BEGIN
+ * IMMEDIATE); a nested one opens a savepoint, which the matching commit
+ * releases and the matching rollback undoes alone, so functions that keep
+ * their own work atomic compose into larger transactions. Events appended
+ * inside are announced when the outer transaction commits.
+ * nsh_store_rollback() is safe to call when no transaction is open.
  */
 int nsh_store_begin(struct nsh_store *s, struct nsh_err *err);
 int nsh_store_commit(struct nsh_store *s, struct nsh_err *err);
@@ -94,6 +97,8 @@ struct nsh_task_rec {
 	int64_t created_ms;  /* epoch milliseconds */
 	int64_t updated_ms;  /* last change of any column */
 	int64_t deadline_ms; /* 0 for none */
+	char *options;	     /* the run options, a JSON object ("{}" when none) */
+	char *owner;	     /* the worker driving it, or NULL (read only) */
 };
 
 /** Free the strings of @t and zero it. NULL ok. */
@@ -487,5 +492,129 @@ typedef int nsh_store_secret_fn(const char *name, const char *scope, const void 
  */
 int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STORE_SECRET_SCOPES],
 			  nsh_store_secret_fn *fn, void *ctx, struct nsh_err *err);
+
+/* ---- orchestration: brains, ownership, workers, steps, control requests ---- */
+
+/** Record the brain ("recipe" or "llm") and recipe id chosen for a task at analysis. */
+int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *brain,
+			     const char *recipe, struct nsh_err *err);
+
+/** Set a task's deadline (epoch milliseconds, 0 for none). */
+int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t deadline_ms,
+				struct nsh_err *err);
+
+/**
+ * Make @worker the owner of task @id when it is free: nobody owns it, the
+ * worker owns it already, or the owner's last heartbeat is older than
+ * @alive_since_ms (or its row is gone). *@ret_claimed says whether it
+ * worked; losing the race to another worker is not an error.
+ */
+int nsh_store_task_claim(struct nsh_store *s, const char *id, const char *worker,
+			 int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err);
+/** Give up ownership of task @id if @worker holds it. */
+int nsh_store_task_release(struct nsh_store *s, const char *id, const char *worker,
+			   struct nsh_err *err);
+/**
+ * Unfinished tasks that @worker may claim (as nsh_store_task_claim()),
+ * oldest first, at most @limit (0: no limit).
+ */
+int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
+			     size_t limit, struct nsh_task_list *ret, struct nsh_err *err);
+
+/**
+ * Record a job's last completed step and its attempt number; @branch (may
+ * be NULL to keep the current one) is its work branch.
+ */
+int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *step,
+			       int64_t attempt, const char *branch, struct nsh_err *err);
+/**
+ * How many queued jobs are ahead of job @id in the sandbox queue: jobs of
+ * running tasks, older tasks first, then plan order.
+ */
+int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *ret,
+				 struct nsh_err *err);
+
+struct nsh_worker_rec {
+	char *id;	      /* "w-xxxxxx" */
+	char *host;	      /* host name */
+	int64_t pid;	      /* process id on that host */
+	int64_t started_ms;   /* when it registered */
+	int64_t heartbeat_ms; /* its last sign of life */
+};
+
+void nsh_worker_rec_release(struct nsh_worker_rec *w);
+/** Register worker @id or refresh its heartbeat to now. */
+int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
+			  struct nsh_err *err);
+int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err);
+/** NSH_ENOTFOUND when the worker is not registered. */
+int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_rec *ret,
+			 struct nsh_err *err);
+
+/* A completed step of a task (job_id "") or of one attempt of a job. */
+struct nsh_step_rec {
+	char *job_id;	    /* "" for a task-level step */
+	int64_t attempt;    /* the job's attempt, 0 first */
+	char *name;	    /* "clone", "baseline", ... */
+	char *result;	    /* a JSON object: what the step found or made */
+	int64_t created_ms; /* when it completed */
+};
+
+struct nsh_step_list {
+	struct nsh_step_rec *v;
+	size_t nr;
+	size_t alloc;
+};
+
+void nsh_step_list_release(struct nsh_step_list *l);
+/**
+ * Record step @name as completed with @result (a JSON object as text, NULL
+ * for "{}"); recording it again replaces the result. @job_id NULL or "" for
+ * a task-level step.
+ */
+int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job_id,
+		       int64_t attempt, const char *name, const char *result, struct nsh_err *err);
+/** The result of a completed step (caller frees); NSH_ENOTFOUND when not completed. */
+int nsh_store_step_get(struct nsh_store *s, const char *task_id, const char *job_id,
+		       int64_t attempt, const char *name, char **ret_result, struct nsh_err *err);
+/** The completed steps of a task (all jobs when @job_id is NULL), oldest first. */
+int nsh_store_step_list(struct nsh_store *s, const char *task_id, const char *job_id,
+			struct nsh_step_list *ret, struct nsh_err *err);
+
+/* A control request: pause, resume, cancel, steer, answer or extend. */
+struct nsh_control_rec {
+	int64_t id;	    /* increasing */
+	char *task_id;	    /* the task it is for */
+	char *job_id;	    /* one job, or NULL for the whole task */
+	char *kind;	    /* "pause", ... */
+	char *payload;	    /* a JSON object (the text of steer and answer, ...) */
+	char *state;	    /* "pending", "done" or "rejected" */
+	char *result;	    /* what happened, or why it was rejected; NULL while pending */
+	int64_t created_ms; /* when it was asked for */
+	int64_t handled_ms; /* when it was handled, 0 while pending */
+};
+
+struct nsh_control_list {
+	struct nsh_control_rec *v;
+	size_t nr;
+	size_t alloc;
+};
+
+void nsh_control_rec_release(struct nsh_control_rec *c);
+void nsh_control_list_release(struct nsh_control_list *l);
+int nsh_store_control_add(struct nsh_store *s, const char *task_id, const char *job_id,
+			  const char *kind, const char *payload, int64_t *ret_id,
+			  struct nsh_err *err);
+int nsh_store_control_get(struct nsh_store *s, int64_t id, struct nsh_control_rec *ret,
+			  struct nsh_err *err);
+/** The pending requests of a task, oldest first. */
+int nsh_store_control_pending(struct nsh_store *s, const char *task_id,
+			      struct nsh_control_list *ret, struct nsh_err *err);
+/**
+ * Mark request @id "done" or "rejected" with @result, only if it is still
+ * pending (*@ret_finished, may be NULL, says whether this call did it).
+ */
+int nsh_store_control_finish(struct nsh_store *s, int64_t id, const char *state, const char *result,
+			     bool *ret_finished, struct nsh_err *err);
 
 #endif

@@ -154,6 +154,14 @@ bool nsh_job_state_final(enum nsh_job_state s)
 	return (unsigned)s < NSH_JOB_STATE_COUNT && !job_next[s];
 }
 
+bool nsh_job_state_busy(enum nsh_job_state s)
+{
+	const unsigned busy = J(QUEUED) | J(PROVISIONING) | J(RESEARCHING) | J(CODING) |
+			      J(VERIFYING) | J(RETRYING) | J(REVISING);
+
+	return (unsigned)s < NSH_JOB_STATE_COUNT && (busy & (1u << s));
+}
+
 /* ---- creation ---- */
 
 static bool task_id_taken(const char *id, void *ctx)

@@ -71,6 +71,12 @@ bool nsh_job_can_transition(enum nsh_job_state from, enum nsh_job_state to);
 /** Whether no transition leaves @s. */
 bool nsh_task_state_final(enum nsh_task_state s);
 bool nsh_job_state_final(enum nsh_job_state s);
+/**
+ * Whether a job in @s is still at work (queued up to verifying, retrying,
+ * revising); the others wait for a person (pr_open, needs_human_review) or
+ * have ended. A task is done when none of its jobs is busy.
+ */
+bool nsh_job_state_busy(enum nsh_job_state s);
 
 /* What a new task starts with; NULL fields take their defaults. */
 struct nsh_task_new {
@@ -138,5 +144,39 @@ json_t *nsh_task_to_json(const struct nsh_task_rec *t);
 json_t *nsh_job_to_json(const struct nsh_job_rec *j);
 /** One event as a JSON object; its data is parsed back into an object. New reference. */
 json_t *nsh_event_to_json(const struct nsh_event_rec *e);
+
+/* ---- control requests (control.c) ---- */
+
+/* What became of a control request. */
+struct nsh_control_result {
+	int64_t id;	   /* its row in control_requests */
+	bool done;	   /* carried out; false: rejected, @message says why */
+	char message[256]; /* "task 't-1' paused", "task 't-1' is not paused (running)" */
+};
+
+/** Whether @kind is pause, resume, cancel, steer, answer or extend. */
+bool nsh_control_kind_valid(const char *kind);
+
+/**
+ * Record control request @kind for task @task_id and carry it out on the
+ * store, both in one transaction:
+ *   pause   the task goes to paused (it remembers where it was);
+ *   resume  back to the state it was paused in;
+ *   cancel  every job still at work, then the task, go to cancelled;
+ *   steer   a "task.steer" event with @text, read by the agents;
+ *   answer  when the task waits for input: @text is recorded as its step
+ *           "answer" and the task goes back to analyzing;
+ *   extend  the deadline moves by the duration @text ("30m", "2h") from
+ *           itself or from now, whichever is later; an expired task is
+ *           queued again.
+ * The worker driving the task sees the new state at its next tick (100 ms)
+ * and freezes, thaws or kills the task's sandboxes. A request that does not
+ * apply (resume of a running task, anything on a finished one) is recorded
+ * as rejected with the reason in @ret and is not an error. Errors:
+ * NSH_EINVAL for an unknown kind or a missing text, NSH_ENOTFOUND for an
+ * unknown task, store errors.
+ */
+int nsh_control_request(struct nsh_store *s, const char *task_id, const char *kind,
+			const char *text, struct nsh_control_result *ret, struct nsh_err *err);
 
 #endif

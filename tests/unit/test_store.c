@@ -382,15 +382,37 @@ static void test_transactions(void)
 
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);
 	CHECK_INT(nsh_store_begin(s, &err), 0);
-	CHECK_INT(nsh_store_begin(s, &err), NSH_ECONFLICT);
 	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "log", NULL, NULL, &err), 0);
 	nsh_store_rollback(s);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), 0);
+
+	/* nested: an inner rollback undoes only the inner work */
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "outer", NULL, NULL, &err), 0);
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "inner", NULL, NULL, &err), 0);
+	nsh_store_rollback(s);
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "kept", NULL, NULL, &err), 0);
+	CHECK_INT(nsh_store_commit(s, &err), 0);
+	/* nothing is visible to others before the outer commit */
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), 0);
+	CHECK_INT(nsh_store_commit(s, &err), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE kind IN ('outer', 'kept')"), 2);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE kind = 'inner'"), 0);
+	/* an outer rollback undoes committed inner work too */
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "gone", NULL, NULL, &err), 0);
+	CHECK_INT(nsh_store_commit(s, &err), 0);
+	nsh_store_rollback(s);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE kind = 'gone'"), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), 2);
 	CHECK_INT(nsh_store_commit(s, &err), NSH_ECONFLICT);
 	CHECK_INT(nsh_store_begin(s, &err), 0);
 	CHECK_INT(nsh_store_event_append(s, "t-1", NULL, "log", NULL, &last, &err), 0);
 	CHECK_INT(nsh_store_commit(s, &err), 0);
-	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), 1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events"), 3);
 	nsh_store_close(s);
 }
 

@@ -1,0 +1,241 @@
+/*
+ * "nightshift follow TASK": render a task's event log as it grows, until the
+ * task ends. Every client renders from the same log (DESIGN.md section 1);
+ * this is the terminal's rendering. --json streams the events as JSON lines.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/json.h"
+#include "core/vec.h"
+#include "store/store.h"
+#include "task/task.h"
+
+#include "core/banned.h"
+
+#define FOLLOW_WAIT_MS 1000 /* longest wait for the next event before looking again */
+
+/* job id -> repository, learnt from the store as events name jobs */
+struct repo_cache {
+	struct nsh_strvec ids;
+	struct nsh_strvec repos;
+};
+
+static const char *repo_of(struct repo_cache *rc, struct nsh_store *s, const char *job_id)
+{
+	struct nsh_job_rec j = {0};
+	long i;
+
+	if (!job_id)
+		return NULL;
+	i = nsh_strvec_find(&rc->ids, job_id);
+	if (i >= 0)
+		return rc->repos.v[i];
+	if (nsh_store_job_get(s, job_id, &j, NULL))
+		return job_id;
+	nsh_strvec_push(&rc->ids, job_id);
+	nsh_strvec_push(&rc->repos, j.repo);
+	nsh_job_rec_release(&j);
+	return rc->repos.v[rc->repos.nr - 1];
+}
+
+static const char *str(const json_t *data, const char *key)
+{
+	const char *v = json_string_value(json_object_get(data, key));
+
+	return v ? v : "";
+}
+
+/* "45 seconds", "3 minutes", "1.2 seconds" */
+static void duration(int64_t ms, char out[32])
+{
+	if (ms < 10000)
+		snprintf(out, 32, "%.1f seconds", (double)ms / 1000.0);
+	else if (ms < 120000)
+		snprintf(out, 32, "%lld seconds", (long long)(ms / 1000));
+	else
+		snprintf(out, 32, "%lld minutes", (long long)(ms / 60000));
+}
+
+static void task_state_line(const json_t *d)
+{
+	const char *to = str(d, "to"), *reason = str(d, "reason");
+
+	if (!strcmp(to, "analyzing"))
+		printf("🔄 Analyzing the task...\n");
+	else if (!strcmp(to, "running"))
+		printf("🚀 Working on the repositories\n");
+	else if (!strcmp(to, "waiting_input"))
+		printf("❓ Waiting for your answer (nightshift answer TASK \"...\")\n");
+	else if (!strcmp(to, "paused"))
+		printf("⏸  Paused%s%s\n", *reason ? ": " : "", reason);
+	else if (!strcmp(to, "completed"))
+		printf("✅ Task completed\n");
+	else if (!strcmp(to, "failed"))
+		printf("❌ Task failed: %s\n", *reason ? reason : "no reason given");
+	else if (!strcmp(to, "cancelled"))
+		printf("🛑 Task cancelled%s%s\n", *reason ? ": " : "", reason);
+	else if (!strcmp(to, "expired"))
+		printf("⌛ Task expired\n");
+	else if (!strcmp(str(d, "from"), "paused"))
+		printf("▶  Resumed\n");
+	else
+		printf("• task %s\n", to);
+}
+
+/* Print one event for a person; quiet about bookkeeping events. */
+static void render(const struct nsh_event_rec *e, const json_t *d, struct repo_cache *rc,
+		   struct nsh_store *s)
+{
+	const char *repo = repo_of(rc, s, e->job_id);
+	const char *msg = str(d, "message");
+	char took[32];
+
+	if (!strcmp(e->kind, "task.state")) {
+		task_state_line(d);
+	} else if (!strcmp(e->kind, "task.created")) {
+		printf("📝 Task %s: %s\n", e->task_id, str(d, "title"));
+	} else if (!strcmp(e->kind, "job.state")) {
+		const char *reason = str(d, "reason");
+
+		printf("  • %s: %s%s%s\n", repo, str(d, "to"), *reason ? ": " : "", reason);
+	} else if (!strcmp(e->kind, "job.step")) {
+		json_int_t ms = json_integer_value(json_object_get(d, "elapsed_ms"));
+		const char *summary = str(d, "summary");
+
+		duration(ms, took);
+		printf("  • %s: %s, %s%s%s\n", repo, str(d, "step"), took, *summary ? ": " : "",
+		       summary);
+	} else if (!strcmp(e->kind, "task.steer")) {
+		printf("🧭 Steered: %s\n", str(d, "text"));
+	} else if (!strcmp(e->kind, "task.answer")) {
+		printf("💬 Answered: %s\n", str(d, "text"));
+	} else if (!strcmp(e->kind, "pr.opened")) {
+		printf("  🔗 %s: pull request #%lld opened\n", str(d, "repo"),
+		       (long long)json_integer_value(json_object_get(d, "number")));
+	} else if (*msg) {
+		if (repo)
+			printf("  • %s: %s\n", repo, msg);
+		else
+			printf("%s\n", msg);
+	}
+}
+
+/* Whether @e ended the task (completed counts: feedback may reopen it later). */
+static bool ends_task(const struct nsh_event_rec *e, const json_t *d)
+{
+	enum nsh_task_state st;
+
+	if (strcmp(e->kind, "task.state") || nsh_task_state_parse(str(d, "to"), &st, NULL))
+		return false;
+	return st == NSH_TASK_COMPLETED || nsh_task_state_final(st);
+}
+
+int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
+		   struct nsh_err *err)
+{
+	struct repo_cache rc = {NSH_STRVEC_INIT, NSH_STRVEC_INIT};
+	struct nsh_task_rec t = {0};
+	enum nsh_task_state state;
+	int64_t after = 0;
+	bool ended = false;
+	int r;
+
+	r = nsh_store_task_get(s, task_id, &t, err);
+	if (r)
+		return r;
+	while (!ended) {
+		struct nsh_event_list l = {0};
+
+		r = nsh_event_wait(s, NULL, after, task_id, FOLLOW_WAIT_MS, 0, &l, err);
+		if (r) {
+			nsh_event_list_release(&l);
+			break;
+		}
+		for (size_t i = 0; i < l.nr; i++) {
+			const struct nsh_event_rec *e = &l.v[i];
+			json_t *d = NULL;
+
+			after = e->id;
+			if (nsh_json_parse(e->data, strlen(e->data), &d, NULL))
+				d = json_object();
+			if (json) {
+				json_t *o = nsh_event_to_json(e);
+				char *line = json_dumps(o, JSON_COMPACT);
+
+				printf("%s\n", line);
+				free(line);
+				json_decref(o);
+			} else {
+				render(e, d, &rc, s);
+			}
+			if (ends_task(e, d))
+				ended = true;
+			json_decref(d);
+		}
+		nsh_event_list_release(&l);
+		fflush(stdout);
+		if (!ended && !l.nr) {
+			/* a task that ended before the log we read: look at the row */
+			nsh_task_rec_release(&t);
+			r = nsh_store_task_get(s, task_id, &t, err);
+			if (r)
+				break;
+			if (!nsh_task_state_parse(t.state, &state, NULL) &&
+			    (state == NSH_TASK_COMPLETED || nsh_task_state_final(state)))
+				ended = true;
+		}
+	}
+	if (!r) {
+		nsh_task_rec_release(&t);
+		r = nsh_store_task_get(s, task_id, &t, err);
+	}
+	if (!r)
+		*ret_code = !strcmp(t.state, "completed") ? NSH_EXIT_OK : NSH_EXIT_FAIL;
+	nsh_task_rec_release(&t);
+	nsh_strvec_release(&rc.ids);
+	nsh_strvec_release(&rc.repos);
+	return r;
+}
+
+static int follow_run(struct nsh_cli *cli, int argc, char **argv)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL;
+	const char *id = NULL;
+	bool json = false;
+	int code = NSH_EXIT_OK;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] == '-' && argv[i][1])
+			return nsh_cli_usage(&nsh_cmd_follow, "unknown option '%s'", argv[i]);
+		else if (!id)
+			id = argv[i];
+		else
+			return nsh_cli_usage(&nsh_cmd_follow, "unexpected argument '%s'", argv[i]);
+	}
+	if (!id)
+		return nsh_cli_usage(&nsh_cmd_follow, "missing TASK");
+	if (nsh_cli_open_store(cli, &s, &err) || nsh_cli_follow(s, id, json, &code, &err))
+		code = nsh_cli_fail(&err);
+	nsh_store_close(s);
+	return code;
+}
+
+const struct nsh_cli_cmd nsh_cmd_follow = {
+	.name = "follow",
+	.usage = "follow TASK [--json]",
+	.summary = "print a task's progress as it happens, until it ends",
+	.help = "Prints the task's history, then each new event, and returns when the task\n"
+		"ends: exit 0 when it completed, 1 when it failed, was cancelled or expired.\n"
+		"Options:\n"
+		"  --json  one JSON object per event and line\n",
+	.run = follow_run,
+};
