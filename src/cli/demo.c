@@ -12,6 +12,8 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "demo/demo.h"
+#include "forge/forge.h"
+#include "store/store.h"
 
 #include "core/banned.h"
 
@@ -83,6 +85,28 @@ static void print_table(const char *dir, const struct nsh_demo_repo *repos, size
 		}
 }
 
+/* Import the generated repositories into the local forge's org NSH_DEMO_ORG. */
+static int import_all(struct nsh_cli *cli, const char *dir, const struct nsh_demo_repo *repos,
+		      size_t n, struct nsh_err *err)
+{
+	struct nsh_store *s = NULL;
+	struct nsh_forge *f = NULL;
+	int rc;
+
+	rc = nsh_cli_open_store(cli, &s, err);
+	if (!rc)
+		rc = nsh_forge_open_local(cli->home, s, &f, err);
+	for (size_t i = 0; !rc && i < n; i++) {
+		char *path = nsh_xasprintf("%s/%s", dir, repos[i].svc->name);
+
+		rc = nsh_forge_import(f, NSH_DEMO_ORG, path, NULL, NULL, err);
+		free(path);
+	}
+	nsh_forge_close(f);
+	nsh_store_close(s);
+	return rc;
+}
+
 static int init_run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -142,11 +166,10 @@ static int init_run(struct nsh_cli *cli, int argc, char **argv)
 		free(dir);
 		dir = abs;
 	}
-	/*
-	 * The lead wires the local forge in here: import the repositories
-	 * into org NSH_DEMO_ORG ("nightshift forge import demo-org DIR/...")
-	 * once src/forge/ has it; generation stays nsh_demo_generate().
-	 */
+	if (import_all(cli, dir, repos, n, &err)) {
+		code = nsh_cli_fail(&err);
+		goto out;
+	}
 	if (json) {
 		json_t *a = json_array();
 		json_t *o;
@@ -182,7 +205,8 @@ const struct nsh_cli_cmd nsh_cmd_demo = {
 		"  init [--services N] [--dir DIR] [--json]\n"
 		"      write the first N (default 15) services of org 'demo-org' as git\n"
 		"      repositories DIR/<service> (default $NIGHTSHIFT_HOME/demo/src); DIR\n"
-		"      must be missing or empty. No network is needed.\n"
+		"      must be missing or empty. They are then imported into the local\n"
+		"      forge as org 'demo-org'. No network is needed.\n"
 		"\n"
 		"Each service has a history, a package.json on lodash 3, a package-lock.json\n"
 		"and a node:test suite (npm install && npm test). They use the lodash 3 APIs\n"
