@@ -43,7 +43,10 @@ test_expect_success 'demo init writes fifteen repositories and says what each is
 	grep -Eq "^billing +heavy \([0-9]+ refs, [0-9]+ files\) +yes +direct +v3 +fixed" out &&
 	grep -Eq "^feature-flags .* human " out &&
 	grep -Eq "^catalog .* @demo-org/utils " out &&
-	grep -q "^inventory: package-lock.json does not match package.json" out
+	grep -q "^inventory: package-lock.json does not match package.json" out &&
+	nsh forge repos demo-org --json >repos &&
+	test "$(json repos "j.length")" -eq 15 &&
+	test "$(json repos "j.map(r => r.default_branch).filter(b => b === \"main\").length")" -eq 15
 '
 
 test_expect_success 'each service has a history on main by the demo author, and a clean tree' '
