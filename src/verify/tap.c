@@ -18,7 +18,7 @@
  * suite and is not counted. Names take '\#' for '#', which otherwise starts
  * a directive (SKIP, TODO).
  */
-#include "verify/verify.h"
+#include "verify/verify_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -345,4 +345,35 @@ void nsh_test_report_release(struct nsh_test_report *r)
 	}
 	free(r->v);
 	memset(r, 0, sizeof(*r));
+}
+
+bool nsh_vrf_tap_coverage(const char *text, size_t len, double *ret_percent)
+{
+	/* "# all files | 81.25 | 50.00 | 75.00 |": the line column comes first */
+	for (size_t i = 0; i < len;) {
+		const char *nl = memchr(text + i, '\n', len - i);
+		size_t n = nl ? (size_t)(nl - (text + i)) : len - i;
+		const char *p = text + i, *bar;
+
+		i += n + (nl ? 1 : 0);
+		if (n < 14 || memcmp(p, "# all files", 11))
+			continue;
+		bar = memchr(p, '|', n);
+		if (bar && bar + 1 < p + n) {
+			char num[32];
+			size_t k = 0;
+			const char *q = bar + 1;
+
+			while (q < p + n && *q == ' ')
+				q++;
+			while (q < p + n && k < sizeof(num) - 1 && ((*q >= '0' && *q <= '9') || *q == '.'))
+				num[k++] = *q++;
+			num[k] = '\0';
+			if (k) {
+				*ret_percent = strtod(num, NULL);
+				return true;
+			}
+		}
+	}
+	return false;
 }
