@@ -197,7 +197,8 @@ static int go_profile(const char *text, size_t len, struct nsh_verify_coverage *
 		free(v);
 		return nsh_err_set(err, NSH_EINVAL, "not a go cover profile (no 'mode:' line)");
 	}
-	qsort(v, nr, sizeof(*v), cmp_block);
+	if (nr > 1)
+		qsort(v, nr, sizeof(*v), cmp_block);
 	for (size_t k = 0; k < nr; k++) {
 		int64_t c = v[k].count;
 

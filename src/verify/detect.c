@@ -884,7 +884,8 @@ int nsh_verify_detect(const char *dir, struct nsh_verify_plan *ret, struct nsh_e
 		}
 		i++;
 	}
-	qsort(ret->v, ret->nr, sizeof(*ret->v), cmp_step);
+	if (ret->nr > 1)
+		qsort(ret->v, ret->nr, sizeof(*ret->v), cmp_step);
 out:
 	if (rc)
 		nsh_verify_plan_release(ret);

@@ -305,7 +305,8 @@ static bool placeholder(const char *v, size_t n)
 	return false;
 }
 
-static int char_classes(const char *v, size_t n)
+/* Kinds of characters in v: lower, upper, digit, and (with @symbols) anything else. */
+static int char_classes(const char *v, size_t n, bool symbols)
 {
 	bool lo = false, up = false, dg = false, sy = false;
 
@@ -321,7 +322,7 @@ static int char_classes(const char *v, size_t n)
 		else
 			sy = true;
 	}
-	return lo + up + dg + sy;
+	return lo + up + dg + (symbols && sy);
 }
 
 static void assignment(struct line_scan *s, size_t i)
@@ -384,12 +385,12 @@ static void assignment(struct line_scan *s, size_t i)
 		if (p[k] == ' ' || p[k] == '\t')
 			return;
 	if (cls == NAME_PASSWORD) {
-		if (ve - v < 8 || char_classes(p + v, ve - v) < 2 ||
+		if (ve - v < 8 || char_classes(p + v, ve - v, true) < 2 ||
 		    nsh_vrf_entropy(p + v, ve - v) < 2.8)
 			return;
 		add(s, "password", "password", v, ve - v, p + name_start, name_len);
 	} else {
-		if (ve - v < 16 || char_classes(p + v, ve - v) < 2 ||
+		if (ve - v < 16 || char_classes(p + v, ve - v, false) < 2 ||
 		    nsh_vrf_entropy(p + v, ve - v) < 3.5)
 			return;
 		add(s, "generic-secret", "high-entropy value", v, ve - v, p + name_start,

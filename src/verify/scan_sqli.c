@@ -334,7 +334,7 @@ static bool constant_word(const char *p, size_t n)
  * Analyse one expression s[0..n): how it is tainted, or the dotted name it
  * consists of.
  */
-static void analyse(enum lang lang, const char *s, size_t n, struct arg *ret)
+static void analyse(enum lang lang, const char *s, size_t n, bool need_sql, struct arg *ret)
 {
 	struct lexer lx = {.lang = lang, .s = s, .n = n};
 	struct tok t, prev = {0};
@@ -401,7 +401,7 @@ static void analyse(enum lang lang, const char *s, size_t n, struct arg *ret)
 	}
 	if (!only_name || !name_len || ret->name[name_len - 1] == '.')
 		ret->name[0] = '\0';
-	if (!sql)
+	if (!sql && need_sql)
 		return;
 	if (interp)
 		ret->taint = T_INTERP;
@@ -549,6 +549,9 @@ static void flag(struct file_scan *fs, int line, enum taint how, const char *cal
 /* The arguments of the call whose '(' is at byte @open of line k. */
 static void check_call(struct file_scan *fs, size_t k, size_t open, const char *call, bool ctx)
 {
+	/* knex's whereRaw & co take SQL fragments, without the words of a statement */
+	size_t cl = strlen(call);
+	bool fragment = fs->lang == L_JS && cl > 3 && !strcmp(call + cl - 3, "Raw");
 	const struct nsh_verify_dline *l = &fs->f->line[fs->idx[k]];
 	bool added = gather(fs, k, open + 1, true);
 	const char *s = fs->span.buf;
@@ -579,7 +582,7 @@ static void check_call(struct file_scan *fs, size_t k, size_t open, const char *
 
 			/* the Context forms of Go take the context first */
 			if (!(ctx && argno == 0)) {
-				analyse(fs->lang, s + a, i - a, &arg);
+				analyse(fs->lang, s + a, i - a, !fragment, &arg);
 				if (arg.taint != T_NONE && added) {
 					flag(fs, l->new_line, arg.taint, call, NULL, l);
 					return;
@@ -704,7 +707,7 @@ static void find_assignment(struct file_scan *fs, size_t k)
 	memcpy(name, p + b, e - b);
 	name[e - b] = '\0';
 	added = gather(fs, k, op + 1, false);
-	analyse(fs->lang, fs->span.buf, fs->span.len, &arg);
+	analyse(fs->lang, fs->span.buf, fs->span.len, true, &arg);
 	v = find_var(fs, name);
 	if (arg.taint == T_NONE && arg.name[0]) {
 		/* sql2 = sql: the taint travels */
