@@ -41,10 +41,19 @@ static long digits(const char *p, const char *e, const char **ret_end)
 	return q == p ? 0 : v;
 }
 
-#define EACH_LINE(text, len, p, n)                                                         \
-	for (size_t i_ = 0, n = 0; i_ < (len); i_ += n + 1)                                \
-		for (const char *p = (text) + i_, *nl_ = memchr(p, '\n', (len) - i_);       \
-		     (n = nl_ ? (size_t)(nl_ - p) : (len) - i_), p; p = NULL)
+/* The next line of text[0..len) from *at on: its start and length (without the newline). */
+static bool next_line(const char *text, size_t len, size_t *at, const char **ret, size_t *ret_n)
+{
+	const char *nl;
+
+	if (*at >= len)
+		return false;
+	*ret = text + *at;
+	nl = memchr(*ret, '\n', len - *at);
+	*ret_n = nl ? (size_t)(nl - *ret) : len - *at;
+	*at += *ret_n + 1;
+	return true;
+}
 
 /* ---- eslint ---- */
 
@@ -89,8 +98,10 @@ static void eslint_text(const char *text, size_t len, enum nsh_verify_kind kind,
 	const char *file = NULL;
 	size_t file_len = 0;
 
-	EACH_LINE(text, len, p, n)
-	{
+	size_t at = 0, n;
+	const char *p;
+
+	while (next_line(text, len, &at, &p, &n)) {
 		const char *e = p + n, *q, *sev, *msg, *rule;
 		long line;
 		size_t sn;
@@ -151,8 +162,10 @@ static void eslint_text(const char *text, size_t len, enum nsh_verify_kind kind,
 static void tsc(const char *text, size_t len, enum nsh_verify_kind kind,
 		struct nsh_verify_findings *ret)
 {
-	EACH_LINE(text, len, p, n)
-	{
+	size_t at = 0, n;
+	const char *p;
+
+	while (next_line(text, len, &at, &p, &n)) {
 		const char *e = p + n, *q, *file = p, *fe = NULL, *sev, *code, *ce;
 		long line = 0;
 
@@ -203,8 +216,10 @@ static void tsc(const char *text, size_t len, enum nsh_verify_kind kind,
 static void lines(const char *text, size_t len, enum nsh_verify_kind kind, bool mypy,
 		  struct nsh_verify_findings *ret)
 {
-	EACH_LINE(text, len, p, n)
-	{
+	size_t at = 0, n;
+	const char *p;
+
+	while (next_line(text, len, &at, &p, &n)) {
 		const char *e = p + n, *c, *q, *msg, *rule = NULL;
 		enum nsh_verify_level level = NSH_VERIFY_ERROR;
 		size_t rule_len = 0;
@@ -254,6 +269,19 @@ static void lines(const char *text, size_t len, enum nsh_verify_kind kind, bool 
 						e--;
 				}
 			}
+		} else if (e - msg > 10 && e[-1] == ']' &&
+			   (memmem(msg, (size_t)(e - msg), " [Error/", 8) ||
+			    memmem(msg, (size_t)(e - msg), " [Warning/", 10))) {
+			/* eslint -f unix: "message [Error/rule]" */
+			const char *lb = memmem(msg, (size_t)(e - msg), " [Error/", 8);
+
+			if (!lb) {
+				lb = memmem(msg, (size_t)(e - msg), " [Warning/", 10);
+				level = NSH_VERIFY_WARNING;
+			}
+			rule = (const char *)memchr(lb, '/', (size_t)(e - lb)) + 1;
+			rule_len = (size_t)(e - 1 - rule);
+			e = lb;
 		} else {
 			/* "F401 'os' imported but unused": a code first */
 			const char *r = msg;
@@ -283,8 +311,10 @@ static void rustc(const char *text, size_t len, enum nsh_verify_kind kind,
 	const char *head = NULL;
 	size_t head_len = 0;
 
-	EACH_LINE(text, len, p, n)
-	{
+	size_t at = 0, n;
+	const char *p;
+
+	while (next_line(text, len, &at, &p, &n)) {
 		const char *e = p + n;
 
 		while (e > p && e[-1] == '\r')

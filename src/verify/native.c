@@ -79,12 +79,15 @@ static const char *go_dir(const char *module, const char *pkg)
 static void go_output(struct go_state *g, struct go_test *t, const char *out)
 {
 	size_t n = strlen(out);
-	const char *p = nsh_vrf_trim(out, &n), *c;
+	const char *p, *c;
 	const char *dir;
 	long line = 0;
 
 	if (t->file || !t->name)
 		return;
+	while (n && (out[n - 1] == '\n' || out[n - 1] == '\r'))
+		n--;
+	p = nsh_vrf_trim(out, &n);
 	c = memchr(p, ':', n);
 	if (!c || c - p < 4 || memcmp(c - 3, ".go", 3) || memchr(p, ' ', (size_t)(c - p)))
 		return;

@@ -1,0 +1,619 @@
+/*
+ * The parsers of verify fed by the real tools, run here on small fixture
+ * projects: node --test (TAP, its coverage table and lcov), mocha (JSON
+ * and spec), eslint (JSON and stylish), tsc, pytest (JUnit XML),
+ * coverage.py, flake8, mypy, go test -json with a cover profile, go vet,
+ * cargo test, and jest, ruff and Maven when they are installed. A tool
+ * that is not installed is reported as "toolchain not installed:
+ * skipped" and counts neither as passed nor as failed.
+ */
+#include "verify/verify.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/proc.h"
+#include "test.h"
+
+#include "core/banned.h"
+
+static char *top;    /* the temporary directory */
+static char *path;   /* PATH for the tools: Debian's first */
+static int skipped;  /* tools not installed */
+
+static bool have(const char *prog)
+{
+	char *copy = nsh_xstrdup(path), *save = NULL;
+	bool found = false;
+
+	for (char *d = strtok_r(copy, ":", &save); d && !found; d = strtok_r(NULL, ":", &save)) {
+		char *p = nsh_xasprintf("%s/%s", d, prog);
+
+		found = access(p, X_OK) == 0;
+		free(p);
+	}
+	free(copy);
+	if (!found) {
+		fprintf(stderr, "  %s: toolchain not installed: skipped\n", prog);
+		skipped++;
+	}
+	return found;
+}
+
+/* A fresh fixture directory "top/name" with @files: pairs of path and text, NULL-ended. */
+static char *fixture(const char *name, const char *const *files)
+{
+	char *dir = nsh_xasprintf("%s/%s", top, name);
+	struct nsh_err err = NSH_ERR_INIT;
+
+	nsh_fs_remove_tree(dir, &err);
+	for (int i = 0; files[i]; i += 2) {
+		char *p = nsh_xasprintf("%s/%s", dir, files[i]);
+		char *d = nsh_xstrdup(p);
+
+		*strrchr(d, '/') = '\0';
+		CHECK_INT(nsh_fs_mkdir_p(d, 0755, &err), 0);
+		CHECK_INT(nsh_fs_write_atomic(p, files[i + 1], strlen(files[i + 1]), 0644, &err), 0);
+		free(d);
+		free(p);
+	}
+	return dir;
+}
+
+/* Run @argv in @dir with the tools' environment; @p is released by the caller. */
+static void run(struct nsh_proc *p, const char *dir, const char *const *argv)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	nsh_proc_init(p);
+	for (int i = 0; argv[i]; i++)
+		nsh_strvec_push(&p->argv, argv[i]);
+	nsh_strvec_pushf(&p->env, "PATH=%s", path);
+	nsh_strvec_pushl(&p->env, "NODE_PATH=/usr/share/nodejs:/usr/lib/node_modules/npm/node_modules", "NO_COLOR=1", "FORCE_COLOR=0",
+			 "CARGO_TERM_COLOR=never", "RUST_BACKTRACE=0", "PYTHONDONTWRITEBYTECODE=1",
+			 "TERM=dumb", NULL);
+	p->cwd = dir;
+	p->timeout_ms = 120000;
+	p->out_max = p->err_max = (size_t)16 << 20;
+	CHECK_INT(nsh_proc_run(p, &err), 0);
+	if (err.code)
+		fprintf(stderr, "  %s\n", err.msg);
+}
+
+static char *slurp(const char *dir, const char *rel)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *p = nsh_xasprintf("%s/%s", dir, rel);
+	struct nsh_err err = NSH_ERR_INIT;
+
+	CHECK_INT(nsh_fs_read_file(p, &b, (size_t)64 << 20, &err), 0);
+	free(p);
+	return nsh_buf_detach(&b, NULL);
+}
+
+static const struct nsh_test_result *find(const struct nsh_test_report *r, const char *name)
+{
+	for (size_t i = 0; i < r->nr; i++)
+		if (!strcmp(r->v[i].name, name))
+			return &r->v[i];
+	return NULL;
+}
+
+static const struct nsh_verify_finding *finding(const struct nsh_verify_findings *f,
+						const char *file, int line, const char *rule)
+{
+	for (size_t i = 0; i < f->nr; i++)
+		if (f->v[i].file && !strcmp(f->v[i].file, file) && f->v[i].line == line &&
+		    (!rule || (f->v[i].rule && !strcmp(f->v[i].rule, rule))))
+			return &f->v[i];
+	return NULL;
+}
+
+/* A file name ending in @suffix (tools print absolute or relative paths). */
+static bool ends(const char *s, const char *suffix)
+{
+	size_t n = s ? strlen(s) : 0, m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* ---- node --test: coverage from its own table and from its lcov reporter ---- */
+
+static void test_node_coverage(void)
+{
+	static const char *const files[] = {
+		"lib.js",
+		"exports.add = (a, b) => {\n  return a + b;\n};\n"
+		"exports.sub = (a, b) => {\n  const d = a - b;\n  return d;\n};\n",
+		"test/lib.test.js",
+		"const test = require('node:test');\nconst assert = require('node:assert');\n"
+		"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n",
+		NULL};
+	const char *argv[] = {"node", "--test", "--experimental-test-coverage",
+			      "--test-reporter=tap", "--test-reporter-destination=stdout",
+			      "--test-reporter=lcov", "--test-reporter-destination=lcov.info", NULL};
+	struct nsh_verify_coverage c = {0};
+	struct nsh_test_report r = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_proc p;
+	char *dir = fixture("node-cov", files), *lcov;
+	double table = -1;
+
+	if (!have("node"))
+		goto out;
+	run(&p, dir, argv);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, p.out.buf, p.out.len, NULL, &r);
+	CHECK_INT(r.passed, 1);
+	CHECK(r.complete);
+	/* the pipeline reads node's table when there is no file; here both must agree */
+	lcov = slurp(dir, "lcov.info");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, lcov, strlen(lcov), &c, &err), 0);
+	CHECK(c.present && c.total > c.covered && c.covered > 0);
+	{
+		/* node's own "all files" line % */
+		const char *all = strstr(p.out.buf, "# all files");
+		const char *bar = all ? strchr(all, '|') : NULL;
+
+		if (bar)
+			table = strtod(bar + 1, NULL);
+	}
+	fprintf(stderr, "  lcov %lld/%lld = %.2f%%, node's table %.2f%%\n", (long long)c.covered,
+		(long long)c.total, c.percent, table);
+	CHECK(table > 0 && table < 100);
+	CHECK(c.percent > table - 0.01 && c.percent < table + 0.01);
+	free(lcov);
+	nsh_verify_coverage_release(&c);
+	nsh_test_report_release(&r);
+	nsh_proc_release(&p);
+out:
+	free(dir);
+}
+
+/* ---- mocha ---- */
+
+static const char mocha_spec[] =
+	"const assert = require('assert');\n"
+	"describe('billing', function () {\n"
+	"  it('adds', function () { assert.strictEqual(1 + 2, 3); });\n"
+	"  it('fails', function () { assert.strictEqual(1 + 1, 3); });\n"
+	"  it.skip('later', function () {});\n"
+	"  describe('nested', function () {\n"
+	"    it('throws', function () { console.log('noise'); throw new Error('deep'); });\n"
+	"  });\n"
+	"});\n";
+
+static void test_mocha(void)
+{
+	static const char *const files[] = {"test/a.spec.js", mocha_spec, NULL};
+	const char *json_argv[] = {"mocha", "--reporter", "json", "--reporter-option",
+				   "output=out.json", NULL};
+	const char *spec_argv[] = {"mocha", NULL};
+	struct nsh_test_report j = {0}, s = {0};
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir = fixture("mocha", files), *text;
+
+	if (!have("mocha"))
+		goto out;
+	run(&p, dir, json_argv);
+	nsh_proc_release(&p);
+	text = slurp(dir, "out.json");
+	CHECK_INT(nsh_verify_sniff(text, strlen(text)), NSH_VERIFY_FMT_MOCHA_JSON);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_MOCHA_JSON, text, strlen(text), NULL, &j);
+	free(text);
+	CHECK(j.complete);
+	CHECK_INT(j.passed, 1);
+	CHECK_INT(j.failed, 2);
+	CHECK_INT(j.skipped, 1);
+	t = find(&j, "billing fails");
+	CHECK(t && t->status == NSH_TEST_FAIL && ends(t->file, "test/a.spec.js") && t->line == 4);
+	CHECK(t && t->message && strstr(t->message, "Expected values to be strictly equal"));
+	t = find(&j, "billing nested throws");
+	CHECK(t && t->line == 7 && t->message && !strcmp(t->message, "deep"));
+	/* the spec reporter on stdout says the same */
+	run(&p, dir, spec_argv);
+	CHECK_INT(nsh_verify_sniff(p.out.buf, p.out.len), NSH_VERIFY_FMT_MOCHA_SPEC);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, p.out.buf, p.out.len, NULL, &s);
+	CHECK(s.complete);
+	CHECK_INT(s.failed, 2);
+	CHECK_INT(s.skipped, 1);
+	CHECK_INT(s.passed, 1);
+	t = find(&s, "billing fails");
+	CHECK(t && t->status == NSH_TEST_FAIL && ends(t->file, "test/a.spec.js") && t->line == 4);
+	t = find(&s, "billing nested throws");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->line == 7 && t->message &&
+	      strstr(t->message, "deep"));
+	CHECK(find(&s, "billing later") && find(&s, "billing later")->status == NSH_TEST_SKIP);
+	nsh_proc_release(&p);
+	nsh_test_report_release(&j);
+	nsh_test_report_release(&s);
+out:
+	free(dir);
+}
+
+/* ---- eslint and tsc ---- */
+
+static void test_eslint_tsc(void)
+{
+	static const char *const files[] = {
+		".eslintrc.json",
+		"{ \"root\": true, \"env\": {\"node\": true, \"es2020\": true}, \"parserOptions\": "
+		"{\"ecmaVersion\": 2020}, \"rules\": {\"no-unused-vars\": \"error\", \"semi\": "
+		"[\"warn\", \"always\"]} }\n",
+		"src/a.js",
+		"const unused = 1;\nconst x = 2\nmodule.exports = x;\n",
+		"src/b.ts",
+		"export function f(a: number): string {\n  return a;\n}\n",
+		"tsconfig.json",
+		"{ \"compilerOptions\": { \"strict\": true, \"noEmit\": true, \"target\": \"es2020\", "
+		"\"module\": \"commonjs\" }, \"include\": [\"src\"] }\n",
+		NULL};
+	const char *json_argv[] = {"eslint", "-f", "json", "-o", "eslint.json", "src/a.js", NULL};
+	const char *text_argv[] = {"eslint", "src/a.js", NULL};
+	const char *unix_argv[] = {"eslint", "-f", "unix", "src/a.js", NULL};
+	const char *tsc_argv[] = {"tsc", "--noEmit", "--pretty", "false", "-p", ".", NULL};
+	struct nsh_verify_findings f = {0}, g = {0}, t = {0};
+	const struct nsh_verify_finding *x;
+	struct nsh_proc p;
+	char *dir = fixture("lint", files), *text, *rel;
+
+	if (have("eslint")) {
+		run(&p, dir, json_argv);
+		CHECK_INT(p.exit_code, 1);
+		nsh_proc_release(&p);
+		text = slurp(dir, "eslint.json");
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_ESLINT_JSON, text, strlen(text),
+					  NSH_VERIFY_KIND_LINT, &f);
+		free(text);
+		CHECK_INT(f.nr, 2);
+		rel = nsh_xasprintf("%s/src/a.js", dir);
+		x = finding(&f, rel, 1, "no-unused-vars");
+		CHECK(x && x->level == NSH_VERIFY_ERROR && x->kind == NSH_VERIFY_KIND_LINT);
+		x = finding(&f, rel, 2, "semi");
+		CHECK(x && x->level == NSH_VERIFY_WARNING);
+		/* the default "stylish" text gives the same */
+		run(&p, dir, text_argv);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_ESLINT_TEXT, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_LINT, &g);
+		CHECK_INT(g.nr, 2);
+		x = finding(&g, rel, 1, "no-unused-vars");
+		CHECK(x && x->level == NSH_VERIFY_ERROR && strstr(x->message, "'unused'"));
+		CHECK(finding(&g, rel, 2, "semi") != NULL);
+		nsh_proc_release(&p);
+		nsh_verify_findings_release(&g);
+		/* and its "unix" format is one line per message */
+		run(&p, dir, unix_argv);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_LINES, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_LINT, &g);
+		CHECK_INT(g.nr, 2);
+		x = finding(&g, rel, 2, "semi");
+		CHECK(x && x->level == NSH_VERIFY_WARNING && !strcmp(x->message, "Missing semicolon."));
+		CHECK(finding(&g, rel, 1, "no-unused-vars") != NULL);
+		nsh_proc_release(&p);
+		free(rel);
+	}
+	if (have("tsc")) {
+		run(&p, dir, tsc_argv);
+		CHECK(p.exit_code != 0);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_TSC, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_TYPES, &t);
+		CHECK_INT(t.nr, 1);
+		x = finding(&t, "src/b.ts", 2, "TS2322");
+		CHECK(x && x->level == NSH_VERIFY_ERROR && strstr(x->message, "not assignable"));
+		nsh_proc_release(&p);
+	}
+	nsh_verify_findings_release(&f);
+	nsh_verify_findings_release(&g);
+	nsh_verify_findings_release(&t);
+	free(dir);
+}
+
+/* ---- Python: pytest, coverage.py, flake8, mypy ---- */
+
+static const char *const py_files[] = {
+	"calc.py",
+	"import os\n\n\ndef add(a, b):\n    return a + b\n\n\ndef sub(a: int, b: int) -> int:\n"
+	"    return \"x\"\n",
+	"tests/test_calc.py",
+	"import pytest\nfrom calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n\n\n"
+	"def test_bad():\n    assert add(1, 1) == 3\n\n\n@pytest.mark.skip(reason=\"later\")\n"
+	"def test_skip():\n    pass\n\n\nclass TestGroup:\n    def test_in_class(self):\n"
+	"        raise ValueError(\"boom\")\n",
+	"tests/__init__.py",
+	"",
+	".coveragerc",
+	"[run]\nsource = .\n",
+	NULL,
+};
+
+static void test_python(void)
+{
+	const char *check[] = {"python3", "-c", "import pytest", NULL};
+	const char *pytest[] = {"python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+				"junit_family=xunit1", "--junitxml=out.xml", NULL};
+	const char *cov_run[] = {"python3", "-m", "coverage", "run", "-m", "pytest", "-q", "-p",
+				 "no:cacheprovider", NULL};
+	const char *cov_json[] = {"python3", "-m", "coverage", "json", "-q", "-o", "cov.json", NULL};
+	const char *cov_report[] = {"python3", "-m", "coverage", "report", NULL};
+	const char *flake8[] = {"flake8", "calc.py", NULL};
+	const char *mypy[] = {"mypy", "--show-column-numbers", "--no-error-summary",
+			      "--no-color-output", "--cache-dir", "/dev/null", "calc.py", NULL};
+	struct nsh_test_report r = {0};
+	struct nsh_verify_findings f = {0};
+	struct nsh_verify_coverage c = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir = fixture("python", py_files), *text;
+
+	if (!have("python3"))
+		goto out;
+	run(&p, dir, check);
+	if (p.exit_code != 0) {
+		fprintf(stderr, "  pytest: toolchain not installed: skipped\n");
+		skipped++;
+		nsh_proc_release(&p);
+		goto out;
+	}
+	nsh_proc_release(&p);
+	run(&p, dir, pytest);
+	CHECK_INT(p.exit_code, 1);
+	nsh_proc_release(&p);
+	text = slurp(dir, "out.xml");
+	CHECK_INT(nsh_verify_sniff(text, strlen(text)), NSH_VERIFY_FMT_JUNIT_XML);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_JUNIT_XML, text, strlen(text), NULL, &r);
+	free(text);
+	CHECK(r.complete);
+	CHECK_INT(r.passed, 1);
+	CHECK_INT(r.failed, 2);
+	CHECK_INT(r.skipped, 1);
+	t = find(&r, "tests.test_calc.test_bad");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file && !strcmp(t->file, "tests/test_calc.py") &&
+	      t->line == 10);
+	CHECK(t && t->message && strstr(t->message, "assert 2 == 3"));
+	t = find(&r, "tests.test_calc.TestGroup.test_in_class");
+	CHECK(t && t->line == 20 && t->message && !strcmp(t->message, "ValueError: boom"));
+	t = find(&r, "tests.test_calc.test_skip");
+	CHECK(t && t->status == NSH_TEST_SKIP);
+	/* coverage.py: its JSON report against its own text report's total */
+	run(&p, dir, cov_run);
+	nsh_proc_release(&p);
+	run(&p, dir, cov_json);
+	nsh_proc_release(&p);
+	text = slurp(dir, "cov.json");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_PY_JSON, text, strlen(text), &c, &err),
+		  0);
+	free(text);
+	run(&p, dir, cov_report);
+	{
+		const char *total = strstr(p.out.buf, "TOTAL");
+		long stmts = 0, miss = 0;
+
+		CHECK(total && sscanf(total, "TOTAL %ld %ld", &stmts, &miss) == 2);
+		CHECK_INT(c.total, stmts);
+		CHECK_INT(c.total - c.covered, miss);
+		fprintf(stderr, "  coverage.py %lld/%lld = %.2f%%\n", (long long)c.covered,
+			(long long)c.total, c.percent);
+	}
+	nsh_proc_release(&p);
+	if (have("flake8")) {
+		run(&p, dir, flake8);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_LINES, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_LINT, &f);
+		CHECK(finding(&f, "calc.py", 1, "F401") != NULL);
+		nsh_proc_release(&p);
+		nsh_verify_findings_release(&f);
+	}
+	if (have("mypy")) {
+		run(&p, dir, mypy);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_MYPY, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_TYPES, &f);
+		CHECK_INT(f.nr, 1);
+		CHECK(finding(&f, "calc.py", 9, "return-value") != NULL);
+		nsh_proc_release(&p);
+		nsh_verify_findings_release(&f);
+	}
+	nsh_verify_coverage_release(&c);
+	nsh_test_report_release(&r);
+out:
+	free(dir);
+}
+
+/* ---- Go ---- */
+
+static void test_go(void)
+{
+	static const char *const files[] = {
+		"go.mod",
+		"module example.com/shop\n\ngo 1.19\n",
+		"pkg/calc/calc.go",
+		"package calc\n\nimport \"fmt\"\n\nfunc Add(a, b int) int { return a + b }\n\n"
+		"func Show(x int) string { return fmt.Sprintf(\"%d\", x) }\n\n"
+		"func Twice(x int) int {\n\tif x > 100 {\n\t\treturn 0\n\t}\n\treturn 2 * x\n}\n",
+		"pkg/calc/calc_test.go",
+		"package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n"
+		"\tif Add(1, 2) != 3 {\n\t\tt.Fatal(\"bad\")\n\t}\n}\n\n"
+		"func TestBad(t *testing.T) {\n\tt.Run(\"sub one\", func(t *testing.T) {\n"
+		"\t\tif Add(1, 1) != 3 {\n\t\t\tt.Errorf(\"Add(1, 1) = %d, want 3\", Add(1, 1))\n"
+		"\t\t}\n\t})\n}\n\nfunc TestSkip(t *testing.T) { t.Skip(\"later\") }\n\n"
+		"func TestTwice(t *testing.T) {\n\tif Twice(2) != 4 {\n\t\tt.Fatal(\"twice\")\n\t}\n}\n",
+		"vet/vet.go",
+		"package vet\n\nimport \"fmt\"\n\nfunc F(x int) string { return fmt.Sprintf(\"%d %s\", x) }\n",
+		NULL};
+	const char *test_argv[] = {"go", "test", "-json", "-coverprofile=cover.out", "./pkg/...",
+				   NULL};
+	const char *vet_argv[] = {"go", "vet", "./vet/...", NULL};
+	struct nsh_verify_parse_ctx ctx = {.go_module = "example.com/shop"};
+	struct nsh_test_report r = {0};
+	struct nsh_verify_findings f = {0};
+	struct nsh_verify_coverage c = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir = fixture("go", files), *text;
+
+	if (!have("go"))
+		goto out;
+	run(&p, dir, test_argv);
+	CHECK_INT(nsh_verify_sniff(p.out.buf, p.out.len), NSH_VERIFY_FMT_GO_JSON);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_GO_JSON, p.out.buf, p.out.len, &ctx, &r);
+	CHECK(r.complete);
+	CHECK_INT(r.passed, 2);
+	CHECK_INT(r.failed, 1);
+	CHECK_INT(r.skipped, 1);
+	CHECK(find(&r, "example.com/shop/pkg/calc TestBad") == NULL); /* a parent */
+	t = find(&r, "example.com/shop/pkg/calc TestBad/sub_one");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file &&
+	      !strcmp(t->file, "pkg/calc/calc_test.go") && t->line == 14);
+	CHECK(t && t->message && !strcmp(t->message, "Add(1, 1) = 2, want 3"));
+	{
+		/* the cover profile against go's own "coverage: X% of statements" */
+		const char *cov = strstr(p.out.buf, "coverage: ");
+		double go_pct = cov ? strtod(cov + 10, NULL) : -1;
+
+		text = slurp(dir, "cover.out");
+		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_GO, text, strlen(text), &c, &err),
+			  0);
+		free(text);
+		fprintf(stderr, "  go cover profile %lld/%lld = %.2f%%, go says %.1f%%\n",
+			(long long)c.covered, (long long)c.total, c.percent, go_pct);
+		CHECK(go_pct > 0 && c.percent > go_pct - 0.05 && c.percent < go_pct + 0.05);
+	}
+	nsh_proc_release(&p);
+	run(&p, dir, vet_argv);
+	CHECK(p.exit_code != 0);
+	nsh_verify_parse_findings(NSH_VERIFY_FMT_LINES, p.err.buf, p.err.len, NSH_VERIFY_KIND_LINT,
+				  &f);
+	if (f.nr != 1)
+		fprintf(stderr, "go vet said: %s%s\n", p.out.buf, p.err.buf);
+	CHECK_INT(f.nr, 1);
+	CHECK(f.nr == 1 && ends(f.v[0].file, "vet/vet.go") && f.v[0].line == 5 &&
+	      strstr(f.v[0].message, "Sprintf"));
+	nsh_proc_release(&p);
+	nsh_verify_findings_release(&f);
+	nsh_verify_coverage_release(&c);
+	nsh_test_report_release(&r);
+out:
+	free(dir);
+}
+
+/* ---- Rust ---- */
+
+static void test_cargo(void)
+{
+	static const char *const files[] = {
+		"Cargo.toml",
+		"[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+		"src/lib.rs",
+		"pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n"
+		"    use super::*;\n\n    #[test]\n    fn adds() {\n        assert_eq!(add(1, 2), 3);\n"
+		"    }\n\n    #[test]\n    fn fails() {\n        assert_eq!(add(1, 1), 3);\n    }\n\n"
+		"    #[test]\n    #[ignore]\n    fn later() {}\n}\n",
+		NULL};
+	const char *argv[] = {"cargo", "test", "--offline", "--no-fail-fast", NULL};
+	struct nsh_test_report r = {0};
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir = fixture("rust", files);
+
+	if (!have("cargo"))
+		goto out;
+	run(&p, dir, argv);
+	CHECK_INT(nsh_verify_sniff(p.out.buf, p.out.len), NSH_VERIFY_FMT_CARGO);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_CARGO, p.out.buf, p.out.len, NULL, &r);
+	CHECK(r.complete);
+	CHECK_INT(r.passed, 1);
+	CHECK_INT(r.failed, 1);
+	CHECK_INT(r.skipped, 1);
+	t = find(&r, "tests::fails");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file && !strcmp(t->file, "src/lib.rs") &&
+	      t->line == 16);
+	CHECK(t && t->message && strstr(t->message, "assert"));
+	nsh_proc_release(&p);
+	nsh_test_report_release(&r);
+out:
+	free(dir);
+}
+
+/* ---- tools this machine may lack: jest, ruff, Maven ---- */
+
+static void test_optional(void)
+{
+	static const char *const jest_files[] = {
+		"sum.test.js",
+		"test('adds', () => { expect(1 + 2).toBe(3); });\n"
+		"test('fails', () => {\n  expect(1 + 1).toBe(3);\n});\n",
+		NULL};
+	static const char *const ruff_files[] = {"a.py", "import os\n", NULL};
+	const char *jest[] = {"jest", "--ci", "--json", "--testLocationInResults",
+			      "--outputFile=out.json", NULL};
+	const char *ruff[] = {"ruff", "check", "--output-format=concise", "--no-cache", ".", NULL};
+	struct nsh_proc p;
+	char *dir;
+
+	if (have("jest")) {
+		struct nsh_test_report r = {0};
+		const struct nsh_test_result *t;
+		char *text;
+
+		dir = fixture("jest", jest_files);
+		run(&p, dir, jest);
+		nsh_proc_release(&p);
+		text = slurp(dir, "out.json");
+		nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, text, strlen(text), NULL, &r);
+		CHECK(r.complete);
+		CHECK_INT(r.passed, 1);
+		CHECK_INT(r.failed, 1);
+		t = find(&r, "fails");
+		CHECK(t && t->line == 2 && ends(t->file, "sum.test.js"));
+		nsh_test_report_release(&r);
+		free(text);
+		free(dir);
+	}
+	if (have("ruff")) {
+		struct nsh_verify_findings f = {0};
+
+		dir = fixture("ruff", ruff_files);
+		run(&p, dir, ruff);
+		nsh_verify_parse_findings(NSH_VERIFY_FMT_LINES, p.out.buf, p.out.len,
+					  NSH_VERIFY_KIND_LINT, &f);
+		CHECK(finding(&f, "a.py", 1, "F401") != NULL);
+		nsh_proc_release(&p);
+		nsh_verify_findings_release(&f);
+		free(dir);
+	}
+	/*
+	 * Maven needs its plugins from Maven Central, which this machine cannot
+	 * reach; Surefire's reports are JUnit XML, whose parser is tested with
+	 * pytest's above.
+	 */
+	fprintf(stderr, "  mvn (Surefire): toolchain not installed (no plugins offline): skipped\n");
+	skipped++;
+}
+
+int main(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	const char *old = getenv("PATH");
+
+	top = t_tmpdir();
+	path = nsh_xasprintf("/usr/bin:%s", old ? old : "/bin");
+	RUN(test_node_coverage);
+	RUN(test_mocha);
+	RUN(test_eslint_tsc);
+	RUN(test_python);
+	RUN(test_go);
+	RUN(test_cargo);
+	RUN(test_optional);
+	fprintf(stderr, "%d tools skipped (not installed)\n", skipped);
+	nsh_fs_remove_tree(top, &err);
+	free(top);
+	free(path);
+	return TEST_DONE();
+}
