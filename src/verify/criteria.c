@@ -35,7 +35,8 @@ struct ver {
 	int parts; /* how many were written */
 };
 
-static bool parse_ver(const char *s, struct ver *ret)
+/* A version, or with @wild a constraint's version where x and * end it ("4.x"). */
+static bool parse_ver(const char *s, bool wild, struct ver *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (*s == 'v' || *s == 'V' || *s == '=')
@@ -44,7 +45,7 @@ static bool parse_ver(const char *s, struct ver *ret)
 		char *end;
 
 		if (*s == 'x' || *s == 'X' || *s == '*')
-			return k > 0;
+			return wild && k > 0;
 		if (*s < '0' || *s > '9')
 			return false;
 		ret->v[k] = strtol(s, &end, 10);
@@ -78,7 +79,7 @@ static int term(const struct ver *v, const char *t)
 		return 1;
 	while (*t == '>' || *t == '<' || *t == '=' || *t == '^' || *t == '~')
 		t++;
-	if (!parse_ver(t, &c))
+	if (!parse_ver(t, true, &c))
 		return -1;
 	cmp = cmp_ver(v, &c);
 	if (!strncmp(op, ">=", 2))
@@ -115,7 +116,7 @@ static int satisfies(const char *v, const char *c)
 	char *copy, *alt, *save = NULL;
 	int any = 0;
 
-	if (!parse_ver(v, &ver))
+	if (!parse_ver(v, false, &ver))
 		return -1;
 	copy = nsh_xstrdup(c);
 	/* alternatives joined by "||", terms by spaces */
