@@ -18,6 +18,7 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "forge/git.h"
+#include "sandbox/sandbox.h"
 #include "test.h"
 
 #include "core/banned.h"
@@ -785,6 +786,52 @@ static void test_pipeline(void)
 	free(dir);
 }
 
+/* The sandbox runner: commands in the job's sandbox, paths relative to /workspace. */
+static void test_sandbox_runner(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol = {.network = NSH_NET_NONE};
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_verify_runner runner;
+	struct nsh_verify_plan plan;
+	struct nsh_verify_measure m = {0};
+	const struct nsh_test_result *t = NULL;
+	char *dir = project("sandboxed"), *state = nsh_xasprintf("%s/sandbox-state", top);
+
+	put(dir, "test/a.test.js",
+	    "const test = require('node:test');\nconst assert = require('node:assert');\n"
+	    "test('inside', () => { assert.strictEqual(1, 2); });\n");
+	put(dir, ".nightshift/verify.yml",
+	    "commands:\n  test: [node, --test]\n  lint: [nsh-no-such-linter]\n"
+	    "format:\n  test: tap\n");
+	nsh_fs_mkdir_p(state, 0700, &err);
+	pol.workspace = dir;
+	pol.state_dir = state;
+	pol.hide = state;
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (!sb) {
+		fprintf(stderr, "  create: %s\n", err.msg);
+		goto out;
+	}
+	nsh_verify_runner_sandbox(&runner, sb);
+	CHECK_STR(runner.root, "/workspace");
+	CHECK_INT(nsh_verify_detect(dir, &plan, &err), 0);
+	CHECK_INT(nsh_verify_measure(dir, &plan, &runner, NULL, &m, &err), 0);
+	CHECK_INT(m.tests.failed, 1);
+	for (size_t i = 0; i < m.tests.nr; i++)
+		if (!strcmp(m.tests.v[i].name, "inside"))
+			t = &m.tests.v[i];
+	CHECK(t && t->file && !strcmp(t->file, "test/a.test.js") && t->line == 3);
+	CHECK(nsh_verify_measure_step(&m, NSH_VERIFY_STEP_LINT) &&
+	      nsh_verify_measure_step(&m, NSH_VERIFY_STEP_LINT)->outcome == NSH_VERIFY_OUT_MISSING);
+	nsh_verify_measure_release(&m);
+	nsh_verify_plan_release(&plan);
+	CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+out:
+	free(state);
+	free(dir);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -796,6 +843,7 @@ int main(void)
 	RUN(test_verify_yml);
 	RUN(test_criteria_format);
 	RUN(test_pipeline);
+	RUN(test_sandbox_runner);
 	nsh_fs_remove_tree(top, &err);
 	free(top);
 	return TEST_DONE();

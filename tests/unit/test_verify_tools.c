@@ -549,6 +549,8 @@ static void test_optional(void)
 		"sum.test.js",
 		"test('adds', () => { expect(1 + 2).toBe(3); });\n"
 		"test('fails', () => {\n  expect(1 + 1).toBe(3);\n});\n",
+		"jest.config.js",
+		"module.exports = {};\n",
 		NULL};
 	static const char *const ruff_files[] = {"a.py", "import os\n", NULL};
 	const char *jest[] = {"jest", "--ci", "--json", "--testLocationInResults",
@@ -586,6 +588,41 @@ static void test_optional(void)
 		CHECK(finding(&f, "a.py", 1, "F401") != NULL);
 		nsh_proc_release(&p);
 		nsh_verify_findings_release(&f);
+		free(dir);
+	}
+	if (have("c8")) {
+		/* istanbul's summary and lcov from one c8 run agree */
+		static const char *const files[] = {
+			"lib.js",
+			"exports.add = (a, b) => {\n  return a + b;\n};\n"
+			"exports.sub = (a, b) => {\n  const d = a - b;\n  return d;\n};\n",
+			"test/lib.test.js",
+			"const test = require('node:test');\nconst assert = require('node:assert');\n"
+			"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n",
+			NULL};
+		const char *c8[] = {"c8", "--reporter=json-summary", "--reporter=lcovonly", "node",
+				    "--test", NULL};
+		struct nsh_verify_coverage a = {0}, b = {0};
+		struct nsh_err err = NSH_ERR_INIT;
+		char *text;
+
+		dir = fixture("c8", files);
+		run(&p, dir, c8);
+		nsh_proc_release(&p);
+		text = slurp(dir, "coverage/coverage-summary.json");
+		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_ISTANBUL, text, strlen(text), &a,
+						    &err),
+			  0);
+		free(text);
+		text = slurp(dir, "coverage/lcov.info");
+		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b, &err),
+			  0);
+		free(text);
+		fprintf(stderr, "  c8: summary %lld/%lld, lcov %lld/%lld\n", (long long)a.covered,
+			(long long)a.total, (long long)b.covered, (long long)b.total);
+		CHECK(a.total > a.covered && a.covered > 0);
+		CHECK_INT(a.covered, b.covered);
+		CHECK_INT(a.total, b.total);
 		free(dir);
 	}
 	/*
