@@ -239,7 +239,8 @@ static int verify_run(struct nsh_cli *cli, int argc, char **argv)
 		    nsh_verify_detect(base_dir, &base_plan, &err))
 			goto fail;
 		nsh_verify_runner_proc(&base_runner, base_dir);
-		if (nsh_verify_measure(base_dir, &base_plan, &base_runner, &o.limits, &before, &err))
+		if (nsh_verify_measure(base_dir, &base_plan, &base_runner, &o.limits, &before,
+				       &err))
 			goto fail;
 		o.base = sha.buf;
 		o.baseline = &before;

@@ -74,9 +74,11 @@ static int read_allow(const json_t *list, const char *name, struct nsh_verify_al
 	if (!json_is_array(list))
 		return nsh_err_set(err, NSH_EINVAL, "verify.yml: 'allow.%s' must be a list", name);
 	if (json_array_size(list) > ALLOW_MAX)
-		return nsh_err_set(err, NSH_ETOOBIG, "verify.yml: 'allow.%s' has more than %d entries",
-				   name, ALLOW_MAX);
-	json_array_foreach(list, i, e) {
+		return nsh_err_set(err, NSH_ETOOBIG,
+				   "verify.yml: 'allow.%s' has more than %d entries", name,
+				   ALLOW_MAX);
+	json_array_foreach(list, i, e)
+	{
 		struct nsh_verify_allow_entry x = {0};
 		int rc = 0;
 
@@ -95,7 +97,8 @@ static int read_allow(const json_t *list, const char *name, struct nsh_verify_al
 			}
 			if (!x.path && !x.rule && !x.fingerprint)
 				return nsh_err_set(err, NSH_EINVAL,
-						   "%s: give a path, a rule or a fingerprint", where);
+						   "%s: give a path, a rule or a fingerprint",
+						   where);
 		} else {
 			return nsh_err_set(err, NSH_EINVAL,
 					   "verify.yml: allow.%s[%zu] must be a path or a mapping",
@@ -123,8 +126,8 @@ void nsh_vrf_config_release(struct nsh_verify_config *c)
 /* The settings of verify.yml's document @root (an object) into @ret. */
 int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struct nsh_err *err)
 {
-	static const char *const skips[] = {"build", "test",	  "tests",     "lint",
-					    "types", "secrets",	  "sql",       "integrity",
+	static const char *const skips[] = {"build",	"test",	    "tests", "lint",
+					    "types",	"secrets",  "sql",   "integrity",
 					    "coverage", "criteria", NULL};
 	json_t *v, *allow;
 	int rc;
@@ -136,7 +139,8 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 		size_t i;
 		json_t *e;
 
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			if (!json_is_string(e))
 				return nsh_err_set(err, NSH_EINVAL,
 						   "verify.yml: 'skip' must list names");
@@ -151,10 +155,11 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 		for (int k = 0; skips[k]; k++)
 			known |= !strcmp(ret->skip.v[i], skips[k]);
 		if (!known)
-			return nsh_err_set(err, NSH_EINVAL,
-					   "verify.yml: unknown name '%s' in 'skip' (build, test, "
-					   "lint, types, secrets, sql, integrity, coverage, criteria)",
-					   ret->skip.v[i]);
+			return nsh_err_set(
+				err, NSH_EINVAL,
+				"verify.yml: unknown name '%s' in 'skip' (build, test, "
+				"lint, types, secrets, sql, integrity, coverage, criteria)",
+				ret->skip.v[i]);
 	}
 	v = json_object_get(root, "timeout");
 	if (v && json_is_string(v)) {
@@ -175,7 +180,8 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 	allow = json_object_get(root, "allow");
 	if (allow && !json_is_null(allow)) {
 		if (!json_is_object(allow))
-			return nsh_err_set(err, NSH_EINVAL, "verify.yml: 'allow' must be a mapping");
+			return nsh_err_set(err, NSH_EINVAL,
+					   "verify.yml: 'allow' must be a mapping");
 		if ((rc = read_allow(json_object_get(allow, "secrets"), "secrets",
 				     &ret->allow_secrets, err)) ||
 		    (rc = read_allow(json_object_get(allow, "sql"), "sql", &ret->allow_sql, err)) ||
@@ -186,7 +192,8 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 	v = json_object_get(root, "criteria");
 	if (v && !json_is_null(v)) {
 		if (!json_is_array(v))
-			return nsh_err_set(err, NSH_EINVAL, "verify.yml: 'criteria' must be a list");
+			return nsh_err_set(err, NSH_EINVAL,
+					   "verify.yml: 'criteria' must be a list");
 		ret->criteria = json_incref(v);
 	}
 	return 0;

@@ -19,8 +19,8 @@
 #define GO_BLOCKS_MAX 10000000
 
 static const char *const cov_names[] = {
-	[NSH_VERIFY_COV_NONE] = "none",	      [NSH_VERIFY_COV_ISTANBUL] = "istanbul",
-	[NSH_VERIFY_COV_LCOV] = "lcov",	      [NSH_VERIFY_COV_PY_JSON] = "coverage.py",
+	[NSH_VERIFY_COV_NONE] = "none", [NSH_VERIFY_COV_ISTANBUL] = "istanbul",
+	[NSH_VERIFY_COV_LCOV] = "lcov", [NSH_VERIFY_COV_PY_JSON] = "coverage.py",
 	[NSH_VERIFY_COV_GO] = "go",
 };
 

@@ -23,10 +23,10 @@
 
 #include "core/banned.h"
 
-#define USAGE_FILE_MAX	  ((size_t)4 << 20) /* bytes of a file searched */
-#define USAGE_FILES_MAX	  100000
-#define USAGE_FINDINGS	  50
-#define MANIFEST_MAX	  ((size_t)32 << 20)
+#define USAGE_FILE_MAX	((size_t)4 << 20) /* bytes of a file searched */
+#define USAGE_FILES_MAX 100000
+#define USAGE_FINDINGS	50
+#define MANIFEST_MAX	((size_t)32 << 20)
 
 /* ---- versions ---- */
 
@@ -113,7 +113,7 @@ static int term(const struct ver *v, const char *t)
 static int satisfies(const char *v, const char *c)
 {
 	struct ver ver;
-	char *copy, *alt, *save = NULL;
+	char *copy, *alt;
 	int any = 0;
 
 	if (!parse_ver(v, false, &ver))
@@ -140,7 +140,6 @@ static int satisfies(const char *v, const char *c)
 			any |= all;
 		alt = bar ? bar + 2 : NULL;
 	}
-	(void)save;
 	free(copy);
 	return any;
 }
@@ -192,9 +191,10 @@ static int str_list(const json_t *v, const char *id, const char *field, struct n
 		return 0;
 	}
 	if (!json_is_array(v))
-		return nsh_err_set(err, NSH_EINVAL, "criterion '%s': '%s' must be a list of strings",
-				   id, field);
-	json_array_foreach(v, i, e) {
+		return nsh_err_set(err, NSH_EINVAL,
+				   "criterion '%s': '%s' must be a list of strings", id, field);
+	json_array_foreach(v, i, e)
+	{
 		if (!json_is_string(e))
 			return nsh_err_set(err, NSH_EINVAL,
 					   "criterion '%s': '%s' must be a list of strings", id,
@@ -242,9 +242,8 @@ static int one(const json_t *j, size_t index, struct nsh_verify_criterion *x, st
 	}
 	if (!json_is_object(j))
 		return nsh_err_set(err, NSH_EINVAL, "criterion %zu is not an object", index + 1);
-	x->id = json_is_string(idv) && *json_string_value(idv)
-			? nsh_xstrdup(json_string_value(idv))
-			: nsh_xasprintf("AC%zu", index + 1);
+	x->id = json_is_string(idv) && *json_string_value(idv) ? nsh_xstrdup(json_string_value(idv))
+							       : nsh_xasprintf("AC%zu", index + 1);
 	if (!json_is_string(text) || !*json_string_value(text))
 		return nsh_err_set(err, NSH_EINVAL, "criterion '%s' has no 'text'", x->id);
 	x->text = nsh_xstrdup(json_string_value(text));
@@ -256,15 +255,18 @@ static int one(const json_t *j, size_t index, struct nsh_verify_criterion *x, st
 	}
 	if (json_is_string(check))
 		kind = json_string_value(check);
-	else if (!json_is_object(check) || !(kind = json_string_value(json_object_get(check, "kind"))))
-		return nsh_err_set(err, NSH_EINVAL, "criterion '%s': 'check' needs a 'kind'", x->id);
+	else if (!json_is_object(check) ||
+		 !(kind = json_string_value(json_object_get(check, "kind"))))
+		return nsh_err_set(err, NSH_EINVAL, "criterion '%s': 'check' needs a 'kind'",
+				   x->id);
 	if (!strcmp(kind, "judge") || !strcmp(kind, "human")) {
 		x->kind = NSH_VERIFY_CRIT_REVIEW;
 		x->reviewer = nsh_xstrdup(kind);
 	} else if (!strcmp(kind, "no_new_failures")) {
 		x->kind = NSH_VERIFY_CRIT_NO_NEW_FAILURES;
 	} else if (!strcmp(kind, "command")) {
-		json_t *run = json_object_get(check, "run"), *to = json_object_get(check, "timeout");
+		json_t *run = json_object_get(check, "run"),
+		       *to = json_object_get(check, "timeout");
 
 		x->kind = NSH_VERIFY_CRIT_COMMAND;
 		if (json_is_string(run) && *json_string_value(run))
@@ -292,16 +294,17 @@ static int one(const json_t *j, size_t index, struct nsh_verify_criterion *x, st
 		x->regex = flag(json_object_get(check, "regex"));
 		if ((rc = str_list(json_object_get(check, "paths"), x->id, "paths", &x->paths,
 				   err)) ||
-		    (rc = str_list(json_object_get(check, "exclude"), x->id, "exclude",
-				   &x->exclude, err)))
+		    (rc = str_list(json_object_get(check, "exclude"), x->id, "exclude", &x->exclude,
+				   err)))
 			return rc;
 		if (x->regex) {
 			regex_t re;
 
 			if (regcomp(&re, x->pattern, REG_EXTENDED | REG_NOSUB))
-				return nsh_err_set(err, NSH_EINVAL,
-						   "criterion '%s': invalid regular expression '%s'",
-						   x->id, x->pattern);
+				return nsh_err_set(
+					err, NSH_EINVAL,
+					"criterion '%s': invalid regular expression '%s'", x->id,
+					x->pattern);
 			regfree(&re);
 		}
 	} else if (!strcmp(kind, "dependency")) {
@@ -335,8 +338,7 @@ static int one(const json_t *j, size_t index, struct nsh_verify_criterion *x, st
 	return 0;
 }
 
-int nsh_verify_criteria_parse(const json_t *j, struct nsh_verify_criteria *ret,
-			      struct nsh_err *err)
+int nsh_verify_criteria_parse(const json_t *j, struct nsh_verify_criteria *ret, struct nsh_err *err)
 {
 	size_t i;
 	json_t *c;
@@ -347,7 +349,8 @@ int nsh_verify_criteria_parse(const json_t *j, struct nsh_verify_criteria *ret,
 	if (json_array_size(j) > NSH_VERIFY_CRITERIA_MAX)
 		return nsh_err_set(err, NSH_ETOOBIG, "more than %d acceptance criteria",
 				   NSH_VERIFY_CRITERIA_MAX);
-	json_array_foreach(j, i, c) {
+	json_array_foreach(j, i, c)
+	{
 		struct nsh_verify_criterion *x;
 		int rc;
 
@@ -414,7 +417,8 @@ static void decide_tests(const struct nsh_vrf_crit_ctx *ctx, const struct nsh_ve
 		ev = nsh_xasprintf("%zu test%s match '%s': %zu passed, %zu failed, %zu skipped",
 				   match, match == 1 ? "" : "s", c->pattern,
 				   match - failed - skipped, failed, skipped);
-	set_check(ret, c, match && !failed && !skipped ? NSH_VERIFY_CHECK_PASS : NSH_VERIFY_CHECK_FAIL, ev);
+	set_check(ret, c,
+		  match && !failed && !skipped ? NSH_VERIFY_CHECK_PASS : NSH_VERIFY_CHECK_FAIL, ev);
 	free(ev);
 }
 
@@ -448,7 +452,7 @@ static int decide_command(const struct nsh_vrf_crit_ctx *ctx, const struct nsh_v
 	struct nsh_verify_exec e;
 	struct nsh_err xerr = NSH_ERR_INIT;
 	struct nsh_buf shown = NSH_BUF_INIT;
-	int64_t timeout = c->timeout_ms ? c->timeout_ms
+	int64_t timeout = c->timeout_ms				   ? c->timeout_ms
 			  : ctx->limits && ctx->limits->timeout_ms ? ctx->limits->timeout_ms
 								   : NSH_VERIFY_TIMEOUT_DEFAULT;
 	char *ev = NULL, *ex;
@@ -475,7 +479,8 @@ static int decide_command(const struct nsh_vrf_crit_ctx *ctx, const struct nsh_v
 		set_check(ret, c, NSH_VERIFY_CHECK_ERROR, ev);
 	} else {
 		ev = nsh_xasprintf("`%s` exited %d", shown.buf, e.exit_code);
-		set_check(ret, c, e.exit_code == 0 ? NSH_VERIFY_CHECK_PASS : NSH_VERIFY_CHECK_FAIL, ev);
+		set_check(ret, c, e.exit_code == 0 ? NSH_VERIFY_CHECK_PASS : NSH_VERIFY_CHECK_FAIL,
+			  ev);
 	}
 	if (e.exit_code != 0 || e.timed_out)
 		nsh_verify_findings_add(&ret->findings, NSH_VERIFY_KIND_CRITERION, NSH_VERIFY_ERROR,
@@ -560,9 +565,10 @@ static void search_file(struct usage_search *s, const char *dir, const char *rel
 			s->hits++;
 			hit_here = true;
 			if (s->hits <= USAGE_FINDINGS)
-				nsh_verify_findings_add(&s->ret->findings, NSH_VERIFY_KIND_CRITERION,
-							NSH_VERIFY_ERROR, "usage-remains", rel, line,
-							"usage remains", ex);
+				nsh_verify_findings_add(&s->ret->findings,
+							NSH_VERIFY_KIND_CRITERION, NSH_VERIFY_ERROR,
+							"usage-remains", rel, line, "usage remains",
+							ex);
 			free(ex);
 		}
 		i += n + (nl ? 1 : 0);
@@ -573,8 +579,8 @@ static void search_file(struct usage_search *s, const char *dir, const char *rel
 /* Every file of the checkout: tracked ones and untracked ones that are not ignored. */
 static int list_files(const char *dir, struct nsh_buf *out, struct nsh_err *err)
 {
-	return nsh_git(dir, out, err, "ls-files", "-z", "--cached", "--others", "--exclude-standard",
-		       NULL);
+	return nsh_git(dir, out, err, "ls-files", "-z", "--cached", "--others",
+		       "--exclude-standard", NULL);
 }
 
 static int decide_no_usages(const struct nsh_vrf_crit_ctx *ctx,
@@ -609,7 +615,8 @@ static int decide_no_usages(const struct nsh_vrf_crit_ctx *ctx,
 				   s.hits == 1 ? "" : "s", c->pattern, s.files,
 				   s.files == 1 ? "" : "s", s.searched);
 	else
-		ev = nsh_xasprintf("no usage of '%s' in %zu files searched", c->pattern, s.searched);
+		ev = nsh_xasprintf("no usage of '%s' in %zu files searched", c->pattern,
+				   s.searched);
 	set_check(ret, c, s.hits ? NSH_VERIFY_CHECK_FAIL : NSH_VERIFY_CHECK_PASS, ev);
 	free(ev);
 out:
@@ -763,8 +770,8 @@ static char *python_version(const char *dir, const char *name, const char **wher
 					while (*s == ' ')
 						s++;
 					x = s;
-					while (*x && *x != '\n' && *x != ' ' && *x != ';' && *x != '#' &&
-					       *x != '\r')
+					while (*x && *x != '\n' && *x != ' ' && *x != ';' &&
+					       *x != '#' && *x != '\r')
 						x++;
 					v = nsh_xmemdup(s, (size_t)(x - s));
 					*where = "requirements";
@@ -851,8 +858,8 @@ static void decide_dependency(const struct nsh_vrf_crit_ctx *ctx,
 	if (!v && (!eco || !strcmp(eco, "cargo")))
 		v = cargo_version(ctx->dir, c->name, &where);
 	if (!v) {
-		char *declared = json_version(ctx->dir, "package.json", "dependencies", c->name,
-					      NULL);
+		char *declared =
+			json_version(ctx->dir, "package.json", "dependencies", c->name, NULL);
 
 		if (!declared)
 			declared = json_version(ctx->dir, "package.json", "devDependencies",
@@ -872,7 +879,8 @@ static void decide_dependency(const struct nsh_vrf_crit_ctx *ctx,
 	}
 	ev = nsh_xasprintf("'%s' resolves to %s (%s); wanted '%s'", c->name, v, where, c->version);
 	set_check(ret, c,
-		  nsh_verify_version_satisfies(v, c->version) ? NSH_VERIFY_CHECK_PASS : NSH_VERIFY_CHECK_FAIL,
+		  nsh_verify_version_satisfies(v, c->version) ? NSH_VERIFY_CHECK_PASS
+							      : NSH_VERIFY_CHECK_FAIL,
 		  ev);
 	free(ev);
 	free(v);
@@ -888,7 +896,7 @@ int nsh_vrf_decide_criterion(const struct nsh_vrf_crit_ctx *ctx,
 	case NSH_VERIFY_CRIT_REVIEW:
 		ev = nsh_xasprintf("no deterministic check: for %s",
 				   c->reviewer && !strcmp(c->reviewer, "human") ? "a human"
-										 : "the LLM judge");
+										: "the LLM judge");
 		set_check(ret, c, NSH_VERIFY_CHECK_REVIEW, ev);
 		free(ev);
 		return 0;

@@ -162,13 +162,14 @@ static int override_command(struct det *d, const char *step_name, const json_t *
 		if (!strcmp(step_name, step_names[s]))
 			break;
 	if (s == 4)
-		return nsh_err_set(err, NSH_EINVAL,
-				   "verify.yml: unknown step '%s' in 'commands' (build, test, lint, "
-				   "types)",
-				   step_name);
+		return nsh_err_set(
+			err, NSH_EINVAL,
+			"verify.yml: unknown step '%s' in 'commands' (build, test, lint, "
+			"types)",
+			step_name);
 	d->override[s] = true;
-	if (json_is_null(v) || (json_is_string(v) && (!*json_string_value(v) ||
-						       !strcmp(json_string_value(v), "none"))))
+	if (json_is_null(v) || (json_is_string(v) &&
+				(!*json_string_value(v) || !strcmp(json_string_value(v), "none"))))
 		return 0; /* the step is turned off */
 	c = add_cmd(d, s, step_name, ".nightshift/verify.yml");
 	if (json_is_string(v)) {
@@ -179,7 +180,8 @@ static int override_command(struct det *d, const char *step_name, const json_t *
 		size_t i;
 		json_t *e;
 
-		json_array_foreach(v, i, e) {
+		json_array_foreach(v, i, e)
+		{
 			if (!json_is_string(e))
 				return nsh_err_set(err, NSH_EINVAL,
 						   "verify.yml: commands.%s must be a string or a "
@@ -236,7 +238,8 @@ static int read_verify_yml(struct det *d, struct nsh_err *err)
 		rc = nsh_err_set(err, NSH_EINVAL, "verify.yml: 'commands' must be a mapping");
 		goto out;
 	}
-	json_object_foreach(cmds, key, v) {
+	json_object_foreach(cmds, key, v)
+	{
 		if ((rc = override_command(d, key, v, root, err)))
 			goto out;
 	}
@@ -299,7 +302,8 @@ static int read_devfile(struct det *d, struct nsh_err *err)
 	cmds = json_object_get(root, "commands");
 	if (!json_is_array(cmds))
 		goto out;
-	json_array_foreach(cmds, i, c) {
+	json_array_foreach(cmds, i, c)
+	{
 		json_t *ex = json_object_get(c, "exec");
 		const char *line = json_string_value(json_object_get(ex, "commandLine"));
 		const char *id = json_string_value(json_object_get(c, "id"));
@@ -332,7 +336,8 @@ static int read_devfile(struct det *d, struct nsh_err *err)
 		cmd = add_cmd(d, s, id ? id : line, name);
 		nsh_strvec_pushl(&cmd->argv, "sh", "-c", line, NULL);
 		cmd->cwd = devfile_cwd(json_string_value(json_object_get(ex, "workingDir")));
-		cmd->format = s == NSH_VERIFY_STEP_BUILD ? NSH_VERIFY_FMT_EXIT : NSH_VERIFY_FMT_AUTO;
+		cmd->format =
+			s == NSH_VERIFY_STEP_BUILD ? NSH_VERIFY_FMT_EXIT : NSH_VERIFY_FMT_AUTO;
 	}
 out:
 	json_decref(root);
@@ -351,7 +356,8 @@ static bool on_path(const char *prog)
 	if (!path)
 		return false;
 	copy = nsh_xstrdup(path);
-	for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+	for (char *dir = strtok_r(copy, ":", &save); dir && !found;
+	     dir = strtok_r(NULL, ":", &save)) {
 		char *p = nsh_xasprintf("%s/%s", dir, prog);
 
 		found = access(p, X_OK) == 0;
@@ -390,7 +396,8 @@ static void read_dockerfile(struct det *d)
 		nsh_buf_add(&logical, p, cont ? n - 1 : n);
 		if (cont)
 			continue;
-		if (!strncasecmp(logical.buf, "ENV ", 4) || !strncasecmp(logical.buf, "WORKDIR ", 8) ||
+		if (!strncasecmp(logical.buf, "ENV ", 4) ||
+		    !strncasecmp(logical.buf, "WORKDIR ", 8) ||
 		    !strncasecmp(logical.buf, "RUN ", 4))
 			hint(d, "%s:%d: %s", "Dockerfile", start, logical.buf);
 		nsh_buf_reset(&logical);
@@ -458,12 +465,13 @@ static void push_node_bin(struct det *d, struct nsh_strvec *argv, const char *to
 
 static void detect_node(struct det *d)
 {
-	static const char *const type_scripts[] = {"typecheck", "type-check", "types",
-						   "check-types", "tsc", NULL};
-	static const char *const eslint_configs[] = {
-		".eslintrc",	  ".eslintrc.js",     ".eslintrc.cjs",	  ".eslintrc.json",
-		".eslintrc.yml", ".eslintrc.yaml",   "eslint.config.js", "eslint.config.mjs",
-		"eslint.config.cjs", NULL};
+	static const char *const type_scripts[] = {"typecheck",	  "type-check", "types",
+						   "check-types", "tsc",	NULL};
+	static const char *const eslint_configs[] = {".eslintrc",	  ".eslintrc.js",
+						     ".eslintrc.cjs",	  ".eslintrc.json",
+						     ".eslintrc.yml",	  ".eslintrc.yaml",
+						     "eslint.config.js",  "eslint.config.mjs",
+						     "eslint.config.cjs", NULL};
 	struct nsh_err err = NSH_ERR_INIT;
 	size_t len = 0;
 	char *text = slurp(d, "package.json", &len);
@@ -484,8 +492,8 @@ static void detect_node(struct det *d)
 		pm = "pnpm";
 	else if (exists(d, "yarn.lock"))
 		pm = "yarn";
-	if (!exists(d, "node_modules") && (json_object_get(pkg, "dependencies") ||
-					   json_object_get(pkg, "devDependencies")))
+	if (!exists(d, "node_modules") &&
+	    (json_object_get(pkg, "dependencies") || json_object_get(pkg, "devDependencies")))
 		nsh_strvec_pushf(&d->plan->notes,
 				 "package.json: dependencies are not installed (no node_modules); "
 				 "run '%s install' first",
@@ -566,7 +574,8 @@ static void detect_node(struct det *d)
 		} else if (exists(d, "tsconfig.json")) {
 			c = add_cmd(d, NSH_VERIFY_STEP_TYPES, "tsc", "tsconfig.json");
 			push_node_bin(d, &c->argv, "tsc");
-			nsh_strvec_pushl(&c->argv, "--noEmit", "--pretty", "false", "-p", ".", NULL);
+			nsh_strvec_pushl(&c->argv, "--noEmit", "--pretty", "false", "-p", ".",
+					 NULL);
 			c->format = NSH_VERIFY_FMT_TSC;
 		}
 	}
@@ -592,7 +601,7 @@ static void append_file(struct det *d, struct nsh_buf *all, const char *rel)
 static void detect_python(struct det *d)
 {
 	static const char *const markers[] = {"pyproject.toml", "setup.py", "setup.cfg", "tox.ini",
-					      "pytest.ini", "Pipfile", NULL};
+					      "pytest.ini",	"Pipfile",  NULL};
 	struct nsh_buf all = NSH_BUF_INIT; /* the manifests, to look for tool names */
 	bool py = false, reqs = false, cov, ruff, flake8, mypy;
 	struct nsh_verify_command *c;
@@ -634,7 +643,7 @@ static void detect_python(struct det *d)
 	       strstr(all.buf, "[mypy") || has_word(all.buf, "mypy");
 	if (may_add(d, NSH_VERIFY_STEP_TEST)) {
 		char *junit = nsh_xasprintf("--junitxml=%s/pytest.xml", d->plan->scratch);
-		const char *args[] = {"-q", "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
+		const char *args[] = {"-q",  "-p", "no:cacheprovider", "-o", "junit_family=xunit1",
 				      junit, NULL};
 
 		c = add_cmd(d, NSH_VERIFY_STEP_TEST, "pytest", "python project");
@@ -674,8 +683,13 @@ static void detect_python(struct det *d)
 	}
 	if (may_add(d, NSH_VERIFY_STEP_TYPES) && mypy) {
 		char *cache = scratch_file(d, "mypy-cache");
-		const char *args[] = {"--show-column-numbers", "--no-error-summary",
-				      "--no-color-output", "--cache-dir", cache, ".", NULL};
+		const char *args[] = {"--show-column-numbers",
+				      "--no-error-summary",
+				      "--no-color-output",
+				      "--cache-dir",
+				      cache,
+				      ".",
+				      NULL};
 
 		c = add_cmd(d, NSH_VERIFY_STEP_TYPES, "mypy", "python project");
 		c->format = NSH_VERIFY_FMT_MYPY;
@@ -791,7 +805,8 @@ static void detect_make(struct det *d)
 	if (!text)
 		return;
 	for (size_t i = 0; i < len; i++) {
-		if ((i == 0 || text[i - 1] == '\n') && len - i > 5 && !memcmp(text + i, "test", 4)) {
+		if ((i == 0 || text[i - 1] == '\n') && len - i > 5 &&
+		    !memcmp(text + i, "test", 4)) {
 			size_t k = i + 4;
 
 			while (k < len && text[k] == ' ')
@@ -876,7 +891,8 @@ int nsh_verify_detect(const char *dir, struct nsh_verify_plan *ret, struct nsh_e
 		}
 
 		if (nsh_strvec_find(&ret->config.skip, name) >= 0 ||
-		    (c->step == NSH_VERIFY_STEP_TEST && nsh_strvec_find(&ret->config.skip, "tests") >= 0)) {
+		    (c->step == NSH_VERIFY_STEP_TEST &&
+		     nsh_strvec_find(&ret->config.skip, "tests") >= 0)) {
 			command_release(c);
 			memmove(c, c + 1, (ret->nr - i - 1) * sizeof(*c));
 			ret->nr--;
@@ -903,8 +919,8 @@ json_t *nsh_verify_plan_to_json(const struct nsh_verify_plan *p)
 
 		nsh_vrf_quote_argv(&b, (const char *const *)c->argv.v);
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "step", step_names[c->step], "name",
-			      c->name, "command", b.buf, "format", nsh_verify_format_name(c->format),
-			      "source", c->source);
+			      c->name, "command", b.buf, "format",
+			      nsh_verify_format_name(c->format), "source", c->source);
 		if (c->report)
 			json_object_set_new(o, "report", json_string(c->report));
 		if (c->coverage)
@@ -924,8 +940,8 @@ json_t *nsh_verify_plan_to_json(const struct nsh_verify_plan *p)
 			json_t *a = json_array();
 
 			for (size_t i = 0; i < lists[k]->nr; i++)
-				json_array_append_new(a, nsh_json_string_lossy(
-								 lists[k]->v[i],
+				json_array_append_new(
+					a, nsh_json_string_lossy(lists[k]->v[i],
 								 strlen(lists[k]->v[i])));
 			json_object_set_new(o, names[k], a);
 		}

@@ -223,7 +223,8 @@ int nsh_test_report_from_json(const json_t *j, struct nsh_test_report *ret, stru
 	    (rc = nsh_json_opt_bool(j, "complete", false, &complete, err)) ||
 	    (rc = nsh_json_opt_bool(j, "truncated", false, &truncated, err)))
 		return rc;
-	json_array_foreach(tests, i, t) {
+	json_array_foreach(tests, i, t)
+	{
 		const char *name, *status, *file, *message;
 		json_int_t line;
 		int st;

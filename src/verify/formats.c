@@ -9,13 +9,20 @@
 #include "core/banned.h"
 
 static const char *const names[] = {
-	[NSH_VERIFY_FMT_AUTO] = "auto",		  [NSH_VERIFY_FMT_EXIT] = "exit",
-	[NSH_VERIFY_FMT_TAP] = "tap",		  [NSH_VERIFY_FMT_MOCHA_JSON] = "mocha-json",
-	[NSH_VERIFY_FMT_MOCHA_SPEC] = "mocha-spec", [NSH_VERIFY_FMT_JEST_JSON] = "jest-json",
-	[NSH_VERIFY_FMT_JUNIT_XML] = "junit-xml", [NSH_VERIFY_FMT_GO_JSON] = "go-json",
-	[NSH_VERIFY_FMT_CARGO] = "cargo",	  [NSH_VERIFY_FMT_ESLINT_JSON] = "eslint-json",
-	[NSH_VERIFY_FMT_ESLINT_TEXT] = "eslint-text", [NSH_VERIFY_FMT_TSC] = "tsc",
-	[NSH_VERIFY_FMT_LINES] = "lines",	  [NSH_VERIFY_FMT_MYPY] = "mypy",
+	[NSH_VERIFY_FMT_AUTO] = "auto",
+	[NSH_VERIFY_FMT_EXIT] = "exit",
+	[NSH_VERIFY_FMT_TAP] = "tap",
+	[NSH_VERIFY_FMT_MOCHA_JSON] = "mocha-json",
+	[NSH_VERIFY_FMT_MOCHA_SPEC] = "mocha-spec",
+	[NSH_VERIFY_FMT_JEST_JSON] = "jest-json",
+	[NSH_VERIFY_FMT_JUNIT_XML] = "junit-xml",
+	[NSH_VERIFY_FMT_GO_JSON] = "go-json",
+	[NSH_VERIFY_FMT_CARGO] = "cargo",
+	[NSH_VERIFY_FMT_ESLINT_JSON] = "eslint-json",
+	[NSH_VERIFY_FMT_ESLINT_TEXT] = "eslint-text",
+	[NSH_VERIFY_FMT_TSC] = "tsc",
+	[NSH_VERIFY_FMT_LINES] = "lines",
+	[NSH_VERIFY_FMT_MYPY] = "mypy",
 	[NSH_VERIFY_FMT_RUSTC] = "rustc",
 };
 
@@ -106,7 +113,8 @@ enum nsh_verify_format nsh_verify_sniff(const char *text, size_t len)
 	if (i < len && text[i] == '<' &&
 	    (memmem(text, len, "<testsuite", 10) || memmem(text, len, "<testcase", 9)))
 		return NSH_VERIFY_FMT_JUNIT_XML;
-	if (line_starts(text, len, "{\"Time\":", false) || line_starts(text, len, "{\"Action\":", false))
+	if (line_starts(text, len, "{\"Time\":", false) ||
+	    line_starts(text, len, "{\"Action\":", false))
 		return NSH_VERIFY_FMT_GO_JSON;
 	if (memmem(text, len, "\"numTotalTests\"", 15))
 		return NSH_VERIFY_FMT_JEST_JSON;
@@ -114,8 +122,10 @@ enum nsh_verify_format nsh_verify_sniff(const char *text, size_t len)
 		return NSH_VERIFY_FMT_MOCHA_JSON;
 	if (line_starts(text, len, "TAP version", false) || tap_point(text, len))
 		return NSH_VERIFY_FMT_TAP;
-	if (line_starts(text, len, "test result: ", false) || line_starts(text, len, "running ", false))
-		return memmem(text, len, "test result: ", 13) ? NSH_VERIFY_FMT_CARGO : NSH_VERIFY_FMT_EXIT;
+	if (line_starts(text, len, "test result: ", false) ||
+	    line_starts(text, len, "running ", false))
+		return memmem(text, len, "test result: ", 13) ? NSH_VERIFY_FMT_CARGO
+							      : NSH_VERIFY_FMT_EXIT;
 	if (memmem(text, len, " passing (", 10) || memmem(text, len, " failing\n", 9))
 		return NSH_VERIFY_FMT_MOCHA_SPEC;
 	return NSH_VERIFY_FMT_EXIT;

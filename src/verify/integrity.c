@@ -35,18 +35,18 @@ static bool has_ext(const char *path, const char *const *exts)
 }
 
 static const char *const source_ext[] = {
-	".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts", ".py", ".go", ".java", ".kt",
-	".rs", ".rb",  ".php", ".cs",  ".c",  ".cc",  ".cpp", ".h",   ".hpp", ".swift", ".scala",
-	NULL,
+	".js", ".mjs", ".cjs",	".jsx", ".ts",	".tsx",	  ".mts",   ".cts",
+	".py", ".go",  ".java", ".kt",	".rs",	".rb",	  ".php",   ".cs",
+	".c",  ".cc",  ".cpp",	".h",	".hpp", ".swift", ".scala", NULL,
 };
 
 bool nsh_verify_is_test_path(const char *path)
 {
 	const char *base = nsh_vrf_basename(path);
-	static const char *const dirs[] = {"test/",  "tests/",  "__tests__/", "spec/",
+	static const char *const dirs[] = {"test/",  "tests/",	 "__tests__/", "spec/",
 					   "specs/", "testing/", "src/test/",  NULL};
-	static const char *const marks[] = {".test.", ".spec.", "_test.", "_spec.", "-test.",
-					    "-spec.", NULL};
+	static const char *const marks[] = {".test.", ".spec.", "_test.", "_spec.",
+					    "-test.", "-spec.", NULL};
 	size_t n = strlen(base);
 
 	if (!has_ext(path, source_ext))
@@ -147,7 +147,8 @@ static bool contains_word(const char *p, size_t n, const char *s)
 {
 	size_t m = strlen(s);
 
-	for (const char *q = memmem(p, n, s, m); q; q = memmem(q + 1, n - (size_t)(q + 1 - p), s, m))
+	for (const char *q = memmem(p, n, s, m); q;
+	     q = memmem(q + 1, n - (size_t)(q + 1 - p), s, m))
 		if (q == p || !nsh_vrf_ident((unsigned char)q[-1]))
 			return true;
 	return false;
@@ -173,20 +174,34 @@ static bool test_def(const char *t, size_t n)
 	       begins(t, n, "#[test]") || begins(t, n, "#[tokio::test") || begins(t, n, "#[rstest");
 }
 
-static const char *skip_marker(const char *t, size_t n, const char *path)
+static const char *skip_marker(const char *t, size_t n)
 {
 	static const char *const plain[] = {
-		".skip(",	   ".skip.",	       ".only(",	    ".only.",
-		"skip: true",	   "skip:true",	       "todo: true",	    ".todo(",
-		"@pytest.mark.skip", "@pytest.mark.xfail", "@unittest.skip",  "pytest.skip(",
-		".skipTest(",	   "SkipTest",	       ".Skip(",	    ".Skipf(",
-		".SkipNow(",	   "@Disabled",	       "@Ignore",	    "#[ignore",
+		".skip(",
+		".skip.",
+		".only(",
+		".only.",
+		"skip: true",
+		"skip:true",
+		"todo: true",
+		".todo(",
+		"@pytest.mark.skip",
+		"@pytest.mark.xfail",
+		"@unittest.skip",
+		"pytest.skip(",
+		".skipTest(",
+		"SkipTest",
+		".Skip(",
+		".Skipf(",
+		".SkipNow(",
+		"@Disabled",
+		"@Ignore",
+		"#[ignore",
 		NULL,
 	};
-	static const char *const words[] = {"xit(", "xdescribe(", "xtest(", "xcontext(",
-					    "xspecify(", NULL};
+	static const char *const words[] = {"xit(",	 "xdescribe(", "xtest(",
+					    "xcontext(", "xspecify(",  NULL};
 
-	(void)path;
 	if (comment_only(t, n) && !begins(t, n, "#["))
 		return NULL;
 	for (int k = 0; plain[k]; k++)
@@ -215,11 +230,25 @@ static bool assertion(const char *t, size_t n, const char *path)
 static const char *suppression(const char *t, size_t n)
 {
 	static const char *const marks[] = {
-		"eslint-disable", "@ts-ignore",	       "@ts-nocheck",	   "@ts-expect-error",
-		"# noqa",	  "#noqa",	       "type: ignore",	   "pylint: disable",
-		"nolint",	  "#[allow(",	       "#![allow(",	   "@SuppressWarnings",
-		"istanbul ignore", "c8 ignore",	       "pragma: no cover", "NOSONAR",
-		"# nosec",	  "rubocop:disable",   NULL,
+		"eslint-disable",
+		"@ts-ignore",
+		"@ts-nocheck",
+		"@ts-expect-error",
+		"# noqa",
+		"#noqa",
+		"type: ignore",
+		"pylint: disable",
+		"nolint",
+		"#[allow(",
+		"#![allow(",
+		"@SuppressWarnings",
+		"istanbul ignore",
+		"c8 ignore",
+		"pragma: no cover",
+		"NOSONAR",
+		"# nosec",
+		"rubocop:disable",
+		NULL,
 	};
 
 	for (int k = 0; marks[k]; k++)
@@ -252,8 +281,8 @@ static void skeleton(const char *t, size_t n, struct nsh_buf *skel, struct nsh_b
 			   (i == 0 || !nsh_vrf_ident((unsigned char)t[i - 1]))) {
 			size_t j = i;
 
-			while (j < n && (nsh_vrf_alnum((unsigned char)t[j]) || t[j] == '.' ||
-					 t[j] == '_'))
+			while (j < n &&
+			       (nsh_vrf_alnum((unsigned char)t[j]) || t[j] == '.' || t[j] == '_'))
 				j++;
 			nsh_buf_adds(skel, "0");
 			nsh_buf_add(vals, t + i, j - i);
@@ -441,10 +470,11 @@ static bool is_js_cov_config(const char *base)
 
 static bool is_py_lint_config(const char *base)
 {
-	static const char *const names[] = {".flake8",	  "setup.cfg",	"tox.ini",   "pyproject.toml",
-					    "ruff.toml",  ".ruff.toml", "mypy.ini",  ".mypy.ini",
-					    ".pylintrc",  "pylintrc",	".golangci.yml", ".golangci.yaml",
-					    ".golangci.toml", NULL};
+	static const char *const names[] = {
+		".flake8",	  "setup.cfg",	"tox.ini",	 "pyproject.toml",
+		"ruff.toml",	  ".ruff.toml", "mypy.ini",	 ".mypy.ini",
+		".pylintrc",	  "pylintrc",	".golangci.yml", ".golangci.yaml",
+		".golangci.toml", NULL};
 
 	for (int k = 0; names[k]; k++)
 		if (!strcmp(base, names[k]))
@@ -454,8 +484,8 @@ static bool is_py_lint_config(const char *base)
 
 static bool is_config(const char *path)
 {
-	static const char *const ext[] = {".json", ".yml",  ".yaml", ".toml", ".cfg", ".ini",
-					  ".conf", ".properties", NULL};
+	static const char *const ext[] = {".json", ".yml",  ".yaml",	   ".toml", ".cfg",
+					  ".ini",  ".conf", ".properties", NULL};
 	const char *base = nsh_vrf_basename(path);
 
 	return has_ext(path, ext) || base[0] == '.' || !strcmp(base, "Makefile") ||
@@ -463,24 +493,53 @@ static bool is_config(const char *path)
 }
 
 static const char *const cov_keys_js[] = {"branches", "functions", "lines", "statements", NULL};
-static const char *const cov_keys[] = {"fail_under",	     "fail-under",	  "cov-fail-under",
-				       "min_coverage",	     "min-coverage",	  "coverage_threshold",
-				       "coverageThreshold", "minimum_coverage", "covermin",
-				       NULL};
+static const char *const cov_keys[] = {"fail_under",	    "fail-under",
+				       "cov-fail-under",    "min_coverage",
+				       "min-coverage",	    "coverage_threshold",
+				       "coverageThreshold", "minimum_coverage",
+				       "covermin",	    NULL};
 static const char *const strict_keys[] = {
-	"strict",	     "noImplicitAny",	    "strictNullChecks",	  "strictFunctionTypes",
-	"noImplicitReturns", "noUnusedLocals",	    "noUnusedParameters", "noImplicitThis",
-	"alwaysStrict",	     "noFallthroughCasesInSwitch", "noUncheckedIndexedAccess",
-	"exactOptionalPropertyTypes", "check-coverage", "checkCoverage", "check_untyped_defs",
-	"disallow_untyped_defs", "disallow_any_generics", "disallow_untyped_calls",
-	"warn_return_any",   "warn_unused_ignores", "no_implicit_optional", "strict_optional",
+	"strict",
+	"noImplicitAny",
+	"strictNullChecks",
+	"strictFunctionTypes",
+	"noImplicitReturns",
+	"noUnusedLocals",
+	"noUnusedParameters",
+	"noImplicitThis",
+	"alwaysStrict",
+	"noFallthroughCasesInSwitch",
+	"noUncheckedIndexedAccess",
+	"exactOptionalPropertyTypes",
+	"check-coverage",
+	"checkCoverage",
+	"check_untyped_defs",
+	"disallow_untyped_defs",
+	"disallow_any_generics",
+	"disallow_untyped_calls",
+	"warn_return_any",
+	"warn_unused_ignores",
+	"no_implicit_optional",
+	"strict_optional",
 	NULL,
 };
 static const char *const ignore_keys[] = {
-	"ignore",	    "extend-ignore",	"extend_ignore",   "per-file-ignores",
-	"per_file_ignores", "disable",		"ignore_errors",   "ignore_missing_imports",
-	"exclude",	    "extend-exclude",	"extend_exclude",  "ignorePatterns",
-	"ignores",	    "skip-dirs",	"skip-files",	   "exclude-rules",
+	"ignore",
+	"extend-ignore",
+	"extend_ignore",
+	"per-file-ignores",
+	"per_file_ignores",
+	"disable",
+	"ignore_errors",
+	"ignore_missing_imports",
+	"exclude",
+	"extend-exclude",
+	"extend_exclude",
+	"ignorePatterns",
+	"ignores",
+	"skip-dirs",
+	"skip-files",
+	"exclude-rules",
 	NULL,
 };
 
@@ -550,19 +609,20 @@ static void config_file(struct ictx *c, const struct nsh_verify_dfile *f)
 			continue;
 		}
 		if (key_is(kv.key, strict_keys) && old && truthy(old->kv.val) && !truthy(kv.val)) {
-			emit(c, "lint-rule-loosened", l->new_line, "a strictness setting turned off",
-			     t, n, '+');
+			emit(c, "lint-rule-loosened", l->new_line,
+			     "a strictness setting turned off", t, n, '+');
 			continue;
 		}
 		if ((pylint || eslint || tsconfig) && key_is(kv.key, ignore_keys) &&
 		    list_grew(old ? old->kv.val : NULL, kv.val)) {
-			emit(c, "lint-rule-loosened", l->new_line, "more checks or files ignored", t,
-			     n, '+');
+			emit(c, "lint-rule-loosened", l->new_line, "more checks or files ignored",
+			     t, n, '+');
 			continue;
 		}
 		if (pylint && !strncasecmp(kv.key, "max", 3) && old && number_in(old->kv.val, &a) &&
 		    number_in(kv.val, &b) && b > a) {
-			emit(c, "lint-rule-loosened", l->new_line, "a lint limit raised", t, n, '+');
+			emit(c, "lint-rule-loosened", l->new_line, "a lint limit raised", t, n,
+			     '+');
 			continue;
 		}
 		if (eslint && (s1 = severity(kv.val)) >= 0) {
@@ -611,14 +671,12 @@ static void surplus(struct ictx *c, const struct nsh_verify_dfile *f, struct cou
 		    size_t nrem, size_t nadd, const char *rule, const char *msg)
 {
 	struct lineset added;
-	size_t moves = 0, extra;
+	size_t extra;
 	bool *gone = nsh_xcalloc(nrem + 1, 1);
 
 	lineset_build(&added, f, '+');
-	for (size_t k = 0; k < nrem; k++) {
+	for (size_t k = 0; k < nrem; k++)
 		gone[k] = !moved(&added, rem[k].t, rem[k].n);
-		moves += !gone[k];
-	}
 	extra = nrem > nadd ? nrem - nadd : 0;
 	for (size_t k = 0; k < nrem && extra; k++) {
 		if (!gone[k])
@@ -626,7 +684,6 @@ static void surplus(struct ictx *c, const struct nsh_verify_dfile *f, struct cou
 		emit(c, rule, rem[k].l->old_line, msg, rem[k].t, rem[k].n, '-');
 		extra--;
 	}
-	(void)moves;
 	free(gone);
 	lineset_release(&added);
 }
@@ -659,7 +716,7 @@ static void test_file(struct ictx *c, const struct nsh_verify_dfile *f, const ch
 			nadefs++;
 		if (assertion(t, n, c->path))
 			naasserts++;
-		if ((mark = skip_marker(t, n, c->path)) && !moved(&set, t, n)) {
+		if ((mark = skip_marker(t, n)) && !moved(&set, t, n)) {
 			char *msg = nsh_xasprintf("test skipped or focused ('%s' added)", mark);
 
 			emit(c, "test-skipped", l->new_line, msg, t, n, '+');
@@ -767,7 +824,8 @@ void nsh_verify_check_integrity(const struct nsh_verify_diff *d,
 				const char *t = nsh_vrf_trim(l->text, &n);
 				const char *m;
 
-				if (l->side == '+' && (m = suppression(t, n)) && !moved(&set, t, n)) {
+				if (l->side == '+' && (m = suppression(t, n)) &&
+				    !moved(&set, t, n)) {
 					char *msg = nsh_xasprintf("lint or coverage suppressed "
 								  "('%s' added)",
 								  m);

@@ -128,7 +128,8 @@ static char *first_line(const char *s)
 		const char *t = nsh_vrf_trim(s, &n);
 
 		if (n)
-			return nsh_xmemdup(t, n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
+			return nsh_xmemdup(t,
+					   n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
 		s = nl ? nl + 1 : NULL;
 	}
 	return NULL;
@@ -147,8 +148,8 @@ static json_t *document(const char *text, size_t len, const char *key)
 		const char *nl = memchr(p, '\n', (size_t)(text + len - p));
 
 		if (*p == '{' && memmem(p, (size_t)(text + len - p), key, k)) {
-			if (!nsh_json_parse_limits(p, (size_t)(text + len - p), NSH_VERIFY_REPORT_MAX,
-						   64, &j, NULL))
+			if (!nsh_json_parse_limits(p, (size_t)(text + len - p),
+						   NSH_VERIFY_REPORT_MAX, 64, &j, NULL))
 				return j;
 		}
 		if (!nl)
@@ -168,7 +169,8 @@ static void mocha_list(json_t *doc, const char *key, enum nsh_test_status st,
 
 	if (!json_is_array(list))
 		return;
-	json_array_foreach(list, i, t) {
+	json_array_foreach(list, i, t)
+	{
 		const char *name = json_string_value(json_object_get(t, "fullTitle"));
 		const char *file = json_string_value(json_object_get(t, "file"));
 		json_t *e = json_object_get(t, "err");
@@ -217,7 +219,8 @@ void nsh_vrf_parse_jest_json(const char *text, size_t len, struct nsh_test_repor
 	if (!doc)
 		return;
 	files = json_object_get(doc, "testResults");
-	json_array_foreach(files, i, f) {
+	json_array_foreach(files, i, f)
+	{
 		const char *file = json_string_value(json_object_get(f, "name"));
 		json_t *asserts = json_object_get(f, "assertionResults"), *a;
 		size_t k;
@@ -233,12 +236,13 @@ void nsh_vrf_parse_jest_json(const char *text, size_t len, struct nsh_test_repor
 			free(msg);
 			continue;
 		}
-		json_array_foreach(asserts, k, a) {
+		json_array_foreach(asserts, k, a)
+		{
 			const char *name = json_string_value(json_object_get(a, "fullName"));
 			const char *st = json_string_value(json_object_get(a, "status"));
 			json_t *fm = json_array_get(json_object_get(a, "failureMessages"), 0);
-			json_int_t line =
-				json_integer_value(json_object_get(json_object_get(a, "location"), "line"));
+			json_int_t line = json_integer_value(
+				json_object_get(json_object_get(a, "location"), "line"));
 			enum nsh_test_status status;
 			char *loc = NULL, *msg = NULL;
 			int l = 0;
@@ -342,7 +346,7 @@ void nsh_vrf_parse_mocha_spec(const char *text, size_t len, struct nsh_test_repo
 	struct spec_fail *fails = NULL;
 	size_t nfails = 0, fails_alloc = 0, i = 0;
 	bool summary = false;
-	long detail = 0; /* the failure whose details are being read */
+	long detail = 0;      /* the failure whose details are being read */
 	int detail_state = 0; /* 1: title lines, 2: message, 3: stack */
 	struct nsh_buf name = NSH_BUF_INIT;
 
@@ -434,9 +438,10 @@ void nsh_vrf_parse_mocha_spec(const char *text, size_t len, struct nsh_test_repo
 				size_t mm = n - ind;
 
 				if (!t->message)
-					t->message = nsh_xmemdup(p + ind, mm > NSH_VERIFY_MESSAGE_MAX
-										? NSH_VERIFY_MESSAGE_MAX
-										: mm);
+					t->message = nsh_xmemdup(p + ind,
+								 mm > NSH_VERIFY_MESSAGE_MAX
+									 ? NSH_VERIFY_MESSAGE_MAX
+									 : mm);
 				detail_state = 3;
 			} else if (detail_state == 3 && !t->file && frame(p, n, &fp, &fl, &line) &&
 				   !runner_frame(fp, fl)) {

@@ -120,7 +120,8 @@ static char *first_line(const char *s)
 		const char *t = nsh_vrf_trim(s, &n);
 
 		if (n)
-			return nsh_xmemdup(t, n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
+			return nsh_xmemdup(t,
+					   n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
 		s = nl ? nl + 1 : NULL;
 	}
 	return NULL;

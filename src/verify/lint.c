@@ -65,12 +65,14 @@ static void eslint_json(const char *text, size_t len, enum nsh_verify_kind kind,
 
 	if (nsh_json_parse_limits(text, len, NSH_VERIFY_REPORT_MAX, 64, &doc, NULL))
 		return;
-	json_array_foreach(doc, i, f) {
+	json_array_foreach(doc, i, f)
+	{
 		const char *file = json_string_value(json_object_get(f, "filePath"));
 		json_t *msgs = json_object_get(f, "messages"), *m;
 		size_t k;
 
-		json_array_foreach(msgs, k, m) {
+		json_array_foreach(msgs, k, m)
+		{
 			const char *rule = json_string_value(json_object_get(m, "ruleId"));
 			const char *msg = json_string_value(json_object_get(m, "message"));
 			json_int_t sev = json_integer_value(json_object_get(m, "severity"));
@@ -132,7 +134,8 @@ static void eslint_text(const char *text, size_t len, enum nsh_verify_kind kind,
 		while (q < e && *q != ' ')
 			q++;
 		sn = (size_t)(q - sev);
-		if (!((sn == 5 && !memcmp(sev, "error", 5)) || (sn == 7 && !memcmp(sev, "warning", 7))))
+		if (!((sn == 5 && !memcmp(sev, "error", 5)) ||
+		      (sn == 7 && !memcmp(sev, "warning", 7))))
 			continue;
 		while (q < e && *q == ' ')
 			q++;
@@ -181,7 +184,8 @@ static void tsc(const char *text, size_t len, enum nsh_verify_kind kind,
 			continue;
 		/* the location before it */
 		for (const char *r = p; r < sev; r++) {
-			if (*r == '(' && (line = digits(r + 1, sev, &fe)) && fe < sev && *fe == ',') {
+			if (*r == '(' && (line = digits(r + 1, sev, &fe)) && fe < sev &&
+			    *fe == ',') {
 				fe = r;
 				break;
 			}
@@ -246,7 +250,8 @@ static void lines(const char *text, size_t len, enum nsh_verify_kind kind, bool 
 		} else if ((size_t)(e - msg) > 8 && !memcmp(msg, "warning:", 8)) {
 			level = NSH_VERIFY_WARNING;
 			msg += 8;
-		} else if ((size_t)(e - msg) > 5 && (!memcmp(msg, "note:", 5) || !memcmp(msg, "help:", 5))) {
+		} else if ((size_t)(e - msg) > 5 &&
+			   (!memcmp(msg, "note:", 5) || !memcmp(msg, "help:", 5))) {
 			level = NSH_VERIFY_NOTE;
 			msg += 5;
 		} else if (mypy) {
@@ -342,7 +347,8 @@ static void rustc(const char *text, size_t len, enum nsh_verify_kind kind,
 				size_t rl = 0;
 
 				if (rule && msg && rule < msg) {
-					const char *rb = memchr(rule, ']', head_len - (size_t)(rule - head));
+					const char *rb =
+						memchr(rule, ']', head_len - (size_t)(rule - head));
 
 					rl = rb ? (size_t)(rb - rule - 1) : 0;
 					rule++;
@@ -352,8 +358,8 @@ static void rustc(const char *text, size_t len, enum nsh_verify_kind kind,
 				msg = msg ? msg + 1 : head;
 				while (msg < head + head_len && *msg == ' ')
 					msg++;
-				add(ret, kind, err ? NSH_VERIFY_ERROR : NSH_VERIFY_WARNING, rule, rl, t,
-				    (size_t)(c - t), (int)line, msg,
+				add(ret, kind, err ? NSH_VERIFY_ERROR : NSH_VERIFY_WARNING, rule,
+				    rl, t, (size_t)(c - t), (int)line, msg,
 				    (size_t)(head + head_len - msg));
 			}
 			head = NULL;

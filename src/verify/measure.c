@@ -30,8 +30,13 @@
 
 /* Default coverage files, read when a test command wrote them. */
 static const char *const cov_candidates[] = {
-	"coverage/coverage-summary.json", "coverage/lcov.info", "lcov.info", "coverage.json",
-	"coverage.out", "cover.out", NULL,
+	"coverage/coverage-summary.json",
+	"coverage/lcov.info",
+	"lcov.info",
+	"coverage.json",
+	"coverage.out",
+	"cover.out",
+	NULL,
 };
 
 void nsh_verify_exec_init(struct nsh_verify_exec *e)
@@ -363,7 +368,8 @@ const struct nsh_verify_step_result *nsh_verify_measure_step(const struct nsh_ve
 }
 
 static const char *const outcome_names[] = {
-	[NSH_VERIFY_OUT_RAN] = "ran",	      [NSH_VERIFY_OUT_MISSING] = "missing", [NSH_VERIFY_OUT_TIMEOUT] = "timeout",     [NSH_VERIFY_OUT_UNREADABLE] = "unreadable",
+	[NSH_VERIFY_OUT_RAN] = "ran",	      [NSH_VERIFY_OUT_MISSING] = "missing",
+	[NSH_VERIFY_OUT_TIMEOUT] = "timeout", [NSH_VERIFY_OUT_UNREADABLE] = "unreadable",
 	[NSH_VERIFY_OUT_NOT_RUN] = "not-run",
 };
 
@@ -379,7 +385,7 @@ static void read_results(const char *dir, const struct nsh_verify_plan *plan,
 			 time_t since, struct nsh_verify_exec *e, struct nsh_verify_step_result *s)
 {
 	struct nsh_verify_parse_ctx ctx = {.go_module = plan->go_module};
-	enum nsh_verify_kind kind = c->step == NSH_VERIFY_STEP_TYPES ? NSH_VERIFY_KIND_TYPES
+	enum nsh_verify_kind kind = c->step == NSH_VERIFY_STEP_TYPES  ? NSH_VERIFY_KIND_TYPES
 				    : c->step == NSH_VERIFY_STEP_LINT ? NSH_VERIFY_KIND_LINT
 								      : NSH_VERIFY_KIND_BUILD;
 	struct nsh_buf report = NSH_BUF_INIT;
@@ -419,7 +425,8 @@ static void read_results(const char *dir, const struct nsh_verify_plan *plan,
 							       &s->tests);
 				}
 			} else if (fmt != NSH_VERIFY_FMT_EXIT) {
-				nsh_verify_parse_tests(fmt, e->out.buf, e->out.len, &ctx, &s->tests);
+				nsh_verify_parse_tests(fmt, e->out.buf, e->out.len, &ctx,
+						       &s->tests);
 			}
 		}
 		if (!s->tests.nr && (e->exit_code != 0 || fmt == NSH_VERIFY_FMT_EXIT) &&
@@ -438,8 +445,9 @@ static void read_results(const char *dir, const struct nsh_verify_plan *plan,
 		if (e->exit_code != 0) {
 			char *msg = nsh_xasprintf("'%s' failed (exit %d)", c->name, e->exit_code);
 
-			nsh_verify_findings_add(&s->findings, NSH_VERIFY_KIND_BUILD, NSH_VERIFY_ERROR,
-						"build-failed", NULL, 0, msg, s->excerpt);
+			nsh_verify_findings_add(&s->findings, NSH_VERIFY_KIND_BUILD,
+						NSH_VERIFY_ERROR, "build-failed", NULL, 0, msg,
+						s->excerpt);
 			free(msg);
 		}
 	} else {
@@ -453,7 +461,8 @@ static void read_results(const char *dir, const struct nsh_verify_plan *plan,
 						  &s->findings);
 		}
 		relativize_findings(&s->findings, runner->root, dir);
-		if (e->exit_code != 0 && !nsh_verify_findings_count(&s->findings, NSH_VERIFY_ERROR)) {
+		if (e->exit_code != 0 &&
+		    !nsh_verify_findings_count(&s->findings, NSH_VERIFY_ERROR)) {
 			char *msg = nsh_xasprintf("'%s' exited %d without a finding it could name",
 						  c->name, e->exit_code);
 
@@ -479,10 +488,10 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 	nsh_fs_mkdir_p(scratch, 0755, NULL);
 	for (size_t i = 0; i < plan->nr; i++) {
 		const struct nsh_verify_command *c = &plan->v[i];
-		int64_t timeout = lim && lim->timeout_ms ? lim->timeout_ms
-				  : c->timeout_ms	 ? c->timeout_ms
+		int64_t timeout = lim && lim->timeout_ms    ? lim->timeout_ms
+				  : c->timeout_ms	    ? c->timeout_ms
 				  : plan->config.timeout_ms ? plan->config.timeout_ms
-							  : NSH_VERIFY_TIMEOUT_DEFAULT;
+							    : NSH_VERIFY_TIMEOUT_DEFAULT;
 		size_t out_max = lim && lim->out_max ? lim->out_max : NSH_VERIFY_OUT_MAX_DEFAULT;
 		struct nsh_verify_step_result *s;
 		const struct nsh_strvec *argv = &c->argv;
@@ -510,7 +519,8 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 		if ((rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(&e))) && c->alt.nr) {
 			argv = &c->alt;
 			nsh_err_clear(&xerr);
-			rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, &e, &xerr);
+			rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, &e,
+					  &xerr);
 		}
 		nsh_vrf_quote_argv(&shown, (const char *const *)argv->v);
 		s->command = nsh_buf_detach(&shown, NULL);
@@ -578,13 +588,14 @@ json_t *nsh_verify_measure_to_json(const struct nsh_verify_measure *m)
 		for (size_t k = 0; k < s->findings.nr; k++)
 			json_array_append_new(f, nsh_verify_finding_to_json(&s->findings.v[k]));
 		json_array_append_new(
-			steps, json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:o, s:o, s:o}", "step",
-					 nsh_verify_step_name(s->step), "name", str_or_null(s->name),
-					 "command", str_or_null(s->command), "outcome",
-					 nsh_verify_outcome_name(s->outcome), "exit_code",
-					 s->exit_code, "elapsed_ms", (json_int_t)s->elapsed_ms,
-					 "excerpt", str_or_null(s->excerpt), "tests",
-					 nsh_test_report_to_json_full(&s->tests), "findings", f));
+			steps,
+			json_pack("{s:s, s:o, s:o, s:s, s:i, s:I, s:o, s:o, s:o}", "step",
+				  nsh_verify_step_name(s->step), "name", str_or_null(s->name),
+				  "command", str_or_null(s->command), "outcome",
+				  nsh_verify_outcome_name(s->outcome), "exit_code", s->exit_code,
+				  "elapsed_ms", (json_int_t)s->elapsed_ms, "excerpt",
+				  str_or_null(s->excerpt), "tests",
+				  nsh_test_report_to_json_full(&s->tests), "findings", f));
 	}
 	return json_pack("{s:o, s:o, s:o}", "steps", steps, "tests",
 			 nsh_test_report_to_json_full(&m->tests), "coverage",
@@ -625,7 +636,8 @@ static int findings_from_json(const json_t *a, struct nsh_verify_findings *ret, 
 	size_t i;
 	json_t *f;
 
-	json_array_foreach(a, i, f) {
+	json_array_foreach(a, i, f)
+	{
 		const char *kind, *level, *rule, *file, *message, *excerpt;
 		json_int_t line;
 		int k, l, rc;
@@ -641,11 +653,12 @@ static int findings_from_json(const json_t *a, struct nsh_verify_findings *ret, 
 		k = name_index(kind, kind_name_i, NSH_VERIFY_KIND_TOOL + 1);
 		l = name_index(level, level_name_i, NSH_VERIFY_ERROR + 1);
 		if (k < 0 || l < 0)
-			return nsh_err_set(err, NSH_EINVAL, "finding with unknown kind '%s' or level '%s'",
-					   kind, level);
-		nsh_verify_findings_add(ret, (enum nsh_verify_kind)k, (enum nsh_verify_level)l, rule,
-					file, line > 0 && line < 100000000 ? (int)line : 0, message,
-					excerpt);
+			return nsh_err_set(err, NSH_EINVAL,
+					   "finding with unknown kind '%s' or level '%s'", kind,
+					   level);
+		nsh_verify_findings_add(ret, (enum nsh_verify_kind)k, (enum nsh_verify_level)l,
+					rule, file, line > 0 && line < 100000000 ? (int)line : 0,
+					message, excerpt);
 	}
 	return 0;
 }
@@ -661,7 +674,8 @@ int nsh_verify_measure_from_json(const json_t *j, struct nsh_verify_measure *ret
 	if ((rc = nsh_json_get_arr(j, "steps", &steps, err)) ||
 	    (rc = nsh_json_get_obj(j, "tests", &tests, err)))
 		return rc;
-	json_array_foreach(steps, i, s) {
+	json_array_foreach(steps, i, s)
+	{
 		const char *step, *name, *command, *outcome, *excerpt;
 		json_int_t code, elapsed;
 		json_t *t, *f;
@@ -681,8 +695,9 @@ int nsh_verify_measure_from_json(const json_t *j, struct nsh_verify_measure *ret
 		st = name_index(step, step_name_i, 4);
 		oc = name_index(outcome, outcome_name_i, NSH_VERIFY_OUT_NOT_RUN + 1);
 		if (st < 0 || oc < 0) {
-			rc = nsh_err_set(err, NSH_EINVAL, "step with unknown kind '%s' or outcome '%s'",
-					 step, outcome);
+			rc = nsh_err_set(err, NSH_EINVAL,
+					 "step with unknown kind '%s' or outcome '%s'", step,
+					 outcome);
 			goto fail;
 		}
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);

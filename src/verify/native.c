@@ -30,8 +30,8 @@
 
 struct go_test {
 	char *pkg;
-	char *name;	/* NULL: the package itself */
-	int status;	/* -1 running, else enum nsh_test_status */
+	char *name; /* NULL: the package itself */
+	int status; /* -1 running, else enum nsh_test_status */
 	char *file;
 	int line;
 	char *message;
@@ -49,7 +49,8 @@ static struct go_test *go_find(struct go_state *g, const char *pkg, const char *
 	for (size_t i = g->nr; i-- > 0;) {
 		struct go_test *t = &g->v[i];
 
-		if (!strcmp(t->pkg, pkg) && ((!name && !t->name) || (name && t->name && !strcmp(t->name, name))))
+		if (!strcmp(t->pkg, pkg) &&
+		    ((!name && !t->name) || (name && t->name && !strcmp(t->name, name))))
 			return t;
 	}
 	if (g->nr >= NSH_VERIFY_TESTS_MAX + GO_PACKAGES_MAX)
@@ -111,9 +112,8 @@ static void go_output(struct go_state *g, struct go_test *t, const char *out)
 			const char *q = nsh_vrf_trim(m + 1, &k);
 
 			if (k)
-				t->message = nsh_xmemdup(q, k > NSH_VERIFY_MESSAGE_MAX
-								    ? NSH_VERIFY_MESSAGE_MAX
-								    : k);
+				t->message = nsh_xmemdup(
+					q, k > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : k);
 		}
 	}
 }
@@ -202,7 +202,8 @@ void nsh_vrf_parse_go_json(const char *text, size_t len, const char *go_module,
 				continue;
 			name = nsh_xasprintf("%s %s", t->pkg, t->name);
 			nsh_test_report_add(ret, name, (enum nsh_test_status)t->status, t->file,
-					    t->line, t->status == NSH_TEST_FAIL ? t->message : NULL);
+					    t->line,
+					    t->status == NSH_TEST_FAIL ? t->message : NULL);
 			free(name);
 		} else if (t->status == NSH_TEST_FAIL) {
 			/* a failing package: does it have a failing test of its own? */
@@ -232,12 +233,13 @@ void nsh_vrf_parse_go_json(const char *text, size_t len, const char *go_module,
 
 /* ---- cargo test ---- */
 
-static struct nsh_test_result *find_test(struct nsh_test_report *r, const char *p, size_t n)
+/* The index of the last test named p[0..n), or -1. */
+static long find_test(const struct nsh_test_report *r, const char *p, size_t n)
 {
 	for (size_t i = r->nr; i-- > 0;)
 		if (strlen(r->v[i].name) == n && !memcmp(r->v[i].name, p, n))
-			return &r->v[i];
-	return NULL;
+			return (long)i;
+	return -1;
 }
 
 /* "src/lib.rs:16:9" at p: file and line. */
@@ -261,7 +263,8 @@ static bool rust_location(const char *p, size_t n, struct nsh_test_result *t)
 void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *ret)
 {
 	size_t i = 0, running = 0, results = 0;
-	struct nsh_test_result *cur = NULL; /* the test whose stdout section is being read */
+	struct nsh_test_result *cur;
+	long ci = -1; /* the test whose stdout section is being read (an index: adds move them) */
 	bool want_message = false;
 
 	while (i < len) {
@@ -272,12 +275,13 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 		i += n + (nl ? 1 : 0);
 		while (n && p[n - 1] == '\r')
 			n--;
+		cur = ci >= 0 && (size_t)ci < ret->nr ? &ret->v[ci] : NULL;
 		if (n > 8 && !memcmp(p, "running ", 8)) {
 			running++;
-			cur = NULL;
+			ci = -1;
 		} else if (n > 13 && !memcmp(p, "test result: ", 13)) {
 			results++;
-			cur = NULL;
+			ci = -1;
 		} else if (n > 5 && !memcmp(p, "test ", 5)) {
 			const char *dots = memmem(p, n, " ... ", 5);
 			const char *v;
@@ -305,9 +309,10 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 		} else if (n > 10 && !memcmp(p, "---- ", 5) && memmem(p, n, " stdout ----", 12)) {
 			const char *e = memmem(p, n, " stdout ----", 12);
 
-			cur = find_test(ret, p + 5, (size_t)(e - p - 5));
+			ci = find_test(ret, p + 5, (size_t)(e - p - 5));
 			want_message = false;
-		} else if (cur && n > 7 && !memcmp(p, "thread ", 7) && memmem(p, n, "panicked at ", 12)) {
+		} else if (cur && n > 7 && !memcmp(p, "thread ", 7) &&
+			   memmem(p, n, "panicked at ", 12)) {
 			const char *at = (const char *)memmem(p, n, "panicked at ", 12) + 12;
 			size_t rest = (size_t)(p + n - at);
 
@@ -317,7 +322,11 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 
 				if (q) {
 					if (!cur->message)
-						cur->message = nsh_xmemdup(at + 1, (size_t)(q - at - 1) > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : (size_t)(q - at - 1));
+						cur->message = nsh_xmemdup(
+							at + 1, (size_t)(q - at -
+									 1) > NSH_VERIFY_MESSAGE_MAX
+									? NSH_VERIFY_MESSAGE_MAX
+									: (size_t)(q - at - 1));
 					rust_location(q + 3, (size_t)(p + n - q - 3), cur);
 				}
 			} else {
@@ -329,7 +338,8 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 			}
 		} else if (cur && want_message && n) {
 			if (!cur->message)
-				cur->message = nsh_xmemdup(p, n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
+				cur->message = nsh_xmemdup(
+					p, n > NSH_VERIFY_MESSAGE_MAX ? NSH_VERIFY_MESSAGE_MAX : n);
 			want_message = false;
 		}
 	}

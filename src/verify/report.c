@@ -19,8 +19,8 @@
 #define MD_TEXT_MAX 300 /* bytes of one piece of tool text in Markdown */
 
 static const char *const status_names[] = {
-	[NSH_VERIFY_CHECK_PASS] = "pass",	  [NSH_VERIFY_CHECK_WARN] = "warn",
-	[NSH_VERIFY_CHECK_FAIL] = "fail",	  [NSH_VERIFY_CHECK_ERROR] = "error",
+	[NSH_VERIFY_CHECK_PASS] = "pass",	[NSH_VERIFY_CHECK_WARN] = "warn",
+	[NSH_VERIFY_CHECK_FAIL] = "fail",	[NSH_VERIFY_CHECK_ERROR] = "error",
 	[NSH_VERIFY_CHECK_MISSING] = "missing", [NSH_VERIFY_CHECK_REVIEW] = "review",
 	[NSH_VERIFY_CHECK_SKIPPED] = "skipped",
 };
@@ -49,7 +49,7 @@ const char *nsh_verify_status_name(enum nsh_verify_status s)
 const char *nsh_verify_verdict_name(enum nsh_verify_verdict v)
 {
 	return (unsigned)v < sizeof(verdict_names) / sizeof(verdict_names[0]) ? verdict_names[v]
-									       : "?";
+									      : "?";
 }
 
 static json_t *str_or_null(const char *s)
@@ -95,12 +95,13 @@ json_t *nsh_verify_result_to_json(const struct nsh_verify_result *r)
 	for (size_t i = 0; i < r->after.nr; i++) {
 		const struct nsh_verify_step_result *s = &r->after.v[i];
 
-		json_array_append_new(
-			steps, json_pack("{s:s, s:o, s:o, s:s, s:i, s:I}", "step",
-					 nsh_verify_step_name(s->step), "name", str_or_null(s->name),
-					 "command", str_or_null(s->command), "outcome",
-					 nsh_verify_outcome_name(s->outcome), "exit_code",
-					 s->exit_code, "elapsed_ms", (json_int_t)s->elapsed_ms));
+		json_array_append_new(steps, json_pack("{s:s, s:o, s:o, s:s, s:i, s:I}", "step",
+						       nsh_verify_step_name(s->step), "name",
+						       str_or_null(s->name), "command",
+						       str_or_null(s->command), "outcome",
+						       nsh_verify_outcome_name(s->outcome),
+						       "exit_code", s->exit_code, "elapsed_ms",
+						       (json_int_t)s->elapsed_ms));
 	}
 	tests = nsh_test_report_to_json(&r->after.tests);
 	json_object_set_new(tests, "diff", nsh_test_diff_to_json(&r->diff));
@@ -193,7 +194,9 @@ int nsh_verify_result_markdown(const struct nsh_verify_result *r, size_t max_fin
 			if (shown >= max_findings)
 				continue;
 			shown++;
-			nsh_buf_addf(&b, "  - %s ", f->level == NSH_VERIFY_ERROR ? "\xe2\x9c\x96" : "\xe2\x9a\xa0");
+			nsh_buf_addf(&b, "  - %s ",
+				     f->level == NSH_VERIFY_ERROR ? "\xe2\x9c\x96"
+								  : "\xe2\x9a\xa0");
 			if (f->file) {
 				md_code(&b, f->file, f->line);
 				nsh_buf_addch(&b, ' ');
@@ -204,6 +207,16 @@ int nsh_verify_result_markdown(const struct nsh_verify_result *r, size_t max_fin
 				nsh_buf_adds(&b, ") ");
 			}
 			md_text(&b, f->message);
+			if (f->excerpt && (f->kind == NSH_VERIFY_KIND_TEST ||
+					   f->kind == NSH_VERIFY_KIND_CRITERION)) {
+				/* the failure's first line is the evidence a reviewer wants */
+				size_t n = strcspn(f->excerpt, "\n");
+				char *first = nsh_xmemdup(f->excerpt, n);
+
+				nsh_buf_adds(&b, ": ");
+				md_text(&b, first);
+				free(first);
+			}
 			nsh_buf_addch(&b, '\n');
 		}
 		if (listed > shown || c->findings.truncated)
@@ -240,11 +253,12 @@ int nsh_verify_result_feedback(const struct nsh_verify_result *r, struct nsh_buf
 	int rc;
 
 	for (size_t i = 0; i < r->nr; i++)
-		bad += r->v[i].status != NSH_VERIFY_CHECK_PASS && r->v[i].status != NSH_VERIFY_CHECK_SKIPPED;
+		bad += r->v[i].status != NSH_VERIFY_CHECK_PASS &&
+		       r->v[i].status != NSH_VERIFY_CHECK_SKIPPED;
 	nsh_buf_addf(&b, "verification %s: %zu check%s did not pass cleanly\n",
-		     r->verdict == NSH_VERIFY_VERDICT_PASS	? "passed"
+		     r->verdict == NSH_VERIFY_VERDICT_PASS   ? "passed"
 		     : r->verdict == NSH_VERIFY_VERDICT_FAIL ? "failed"
-							      : "needs review",
+							     : "needs review",
 		     bad, bad == 1 ? "" : "s");
 	for (size_t i = 0; i < r->nr; i++) {
 		const struct nsh_verify_check *c = &r->v[i];

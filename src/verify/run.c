@@ -26,10 +26,10 @@
 
 #include "core/banned.h"
 
-#define COMMITS_MAX	  1000		    /* commit messages scanned */
-#define UNTRACKED_MAX	  ((size_t)8 << 20) /* bytes of an untracked file put in the diff */
-#define MISSING_LISTED	  20		    /* missing tests named one by one */
-#define GIT_SAFE	  "-c", "core.fsmonitor=false", "-c", "core.quotePath=true"
+#define COMMITS_MAX    1000		 /* commit messages scanned */
+#define UNTRACKED_MAX  ((size_t)8 << 20) /* bytes of an untracked file put in the diff */
+#define MISSING_LISTED 20		 /* missing tests named one by one */
+#define GIT_SAFE       "-c", "core.fsmonitor=false", "-c", "core.quotePath=true"
 
 /* ---- git ---- */
 
@@ -210,12 +210,13 @@ static bool step_outcomes(const struct nsh_verify_measure *m, enum nsh_verify_st
 		if (s->outcome == NSH_VERIFY_OUT_RAN) {
 			ran++;
 		} else if (s->outcome == NSH_VERIFY_OUT_MISSING) {
-			char *msg = nsh_xasprintf("'%s' is configured but its tool is not installed",
-						  s->name);
+			char *msg = nsh_xasprintf(
+				"'%s' is configured but its tool is not installed", s->name);
 
 			missing++;
-			nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TOOL, NSH_VERIFY_WARNING,
-						"tool-missing", NULL, 0, msg, s->excerpt);
+			nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TOOL,
+						NSH_VERIFY_WARNING, "tool-missing", NULL, 0, msg,
+						s->excerpt);
 			free(msg);
 		} else {
 			char *msg = nsh_xasprintf(s->outcome == NSH_VERIFY_OUT_TIMEOUT
@@ -224,10 +225,10 @@ static bool step_outcomes(const struct nsh_verify_measure *m, enum nsh_verify_st
 						  s->name);
 
 			broken++;
-			nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TOOL, NSH_VERIFY_ERROR,
-						s->outcome == NSH_VERIFY_OUT_TIMEOUT ? "timeout"
-										 : "unreadable",
-						NULL, 0, msg, s->excerpt);
+			nsh_verify_findings_add(
+				&c->findings, NSH_VERIFY_KIND_TOOL, NSH_VERIFY_ERROR,
+				s->outcome == NSH_VERIFY_OUT_TIMEOUT ? "timeout" : "unreadable",
+				NULL, 0, msg, s->excerpt);
 			free(msg);
 		}
 	}
@@ -285,8 +286,8 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 			const char *name = res->diff.newly_failing.v[i];
 			const struct nsh_test_result *t = find_test(&again.tests, name);
 
-			nsh_strvec_push(t && t->status == NSH_TEST_PASS ? &res->flaky : &res->broken,
-					name);
+			nsh_strvec_push(
+				t && t->status == NSH_TEST_PASS ? &res->flaky : &res->broken, name);
 		}
 		nsh_verify_measure_release(&again);
 	} else {
@@ -297,8 +298,9 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 		const struct nsh_test_result *t = find_test(after, res->broken.v[i]);
 
 		nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TEST, NSH_VERIFY_ERROR,
-					o->baseline ? "newly-failing" : "failing", t ? t->file : NULL,
-					t ? t->line : 0, res->broken.v[i], t ? t->message : NULL);
+					o->baseline ? "newly-failing" : "failing",
+					t ? t->file : NULL, t ? t->line : 0, res->broken.v[i],
+					t ? t->message : NULL);
 	}
 	for (size_t i = 0; i < res->flaky.nr; i++) {
 		const struct nsh_test_result *t = find_test(after, res->flaky.v[i]);
@@ -315,7 +317,8 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 
 		nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TEST, NSH_VERIFY_NOTE,
 					"still-failing", t ? t->file : NULL, t ? t->line : 0,
-					res->diff.still_failing.v[i], "failed before the change too");
+					res->diff.still_failing.v[i],
+					"failed before the change too");
 	}
 	for (size_t i = 0; i < res->diff.missing.nr && i < MISSING_LISTED; i++)
 		nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TEST, NSH_VERIFY_WARNING,
@@ -331,11 +334,12 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 		nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TOOL, NSH_VERIFY_WARNING,
 					"incomplete", NULL, 0,
 					"the test output did not reach its end", NULL);
-	evidence(c, "%lld passed, %lld failed, %lld skipped by %s; %s %zu, flaky %zu, fixed %zu, "
-		    "still failing %zu, missing %zu",
+	evidence(c,
+		 "%lld passed, %lld failed, %lld skipped by %s; %s %zu, flaky %zu, fixed %zu, "
+		 "still failing %zu, missing %zu",
 		 (long long)after->passed, (long long)after->failed, (long long)after->skipped,
-		 names.buf, o->baseline ? "newly failing" : "failing (no baseline)",
-		 res->broken.nr, res->flaky.nr, res->diff.fixed.nr, res->diff.still_failing.nr,
+		 names.buf, o->baseline ? "newly failing" : "failing (no baseline)", res->broken.nr,
+		 res->flaky.nr, res->diff.fixed.nr, res->diff.still_failing.nr,
 		 res->diff.missing.nr);
 out:
 	nsh_buf_release(&names);
@@ -435,15 +439,16 @@ static void known_hits(const struct nsh_redactor *known, const char *text, size_
 		msg = nsh_xasprintf("the value of vault secret '%s'", h->name);
 		nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_SECRET, NSH_VERIFY_ERROR,
 					"vault-secret", diff && h->file ? h->file : label,
-					(int)(diff && h->file_line ? h->file_line : h->line), msg, NULL);
+					(int)(diff && h->file_line ? h->file_line : h->line), msg,
+					NULL);
 		free(msg);
 	}
 	nsh_redact_hits_release(&hits);
 }
 
 /* Commit messages of base..head as "sha\0message\0" records. */
-static int commit_messages(const char *dir, const char *base, const char *head,
-			   struct nsh_buf *out, struct nsh_err *err)
+static int commit_messages(const char *dir, const char *base, const char *head, struct nsh_buf *out,
+			   struct nsh_err *err)
 {
 	char *range = nsh_xasprintf("%s..%s", base, head ? head : "HEAD");
 	char *max = nsh_xasprintf("--max-count=%d", COMMITS_MAX);
@@ -458,12 +463,18 @@ static int commit_messages(const char *dir, const char *base, const char *head,
 static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_result *res,
 			const struct nsh_verify_diff *d, int diff_rc, const char *diff_err)
 {
-	struct nsh_verify_check *sec = new_check(res, "secrets", "Secrets");
-	struct nsh_verify_check *sql = new_check(res, "sql", "SQL injection");
-	struct nsh_verify_check *integ = new_check(res, "integrity", "Test integrity");
 	const struct nsh_verify_config *cfg = &res->plan.config;
+	struct nsh_verify_check *sec, *sql, *integ;
 	struct nsh_buf msgs = NSH_BUF_INIT;
-	size_t ncommits = 0, bytes;
+	size_t ncommits = 0, bytes, first = res->nr;
+
+	/* made first, then looked up: adding a check may move the others */
+	new_check(res, "secrets", "Secrets");
+	new_check(res, "sql", "SQL injection");
+	new_check(res, "integrity", "Test integrity");
+	sec = &res->v[first];
+	sql = &res->v[first + 1];
+	integ = &res->v[first + 2];
 
 	if (diff_rc) {
 		sec->status = sql->status = NSH_VERIFY_CHECK_ERROR;
@@ -496,9 +507,8 @@ static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_resul
 				body = sha + sl + 1;
 				bl = strlen(body);
 				label = nsh_xasprintf("commit:%.12s", sha);
-				bytes += nsh_verify_scan_secrets_text(body, bl, label,
-								      &cfg->allow_secrets,
-								      &sec->findings);
+				bytes += nsh_verify_scan_secrets_text(
+					body, bl, label, &cfg->allow_secrets, &sec->findings);
 				if (o->known)
 					known_hits(o->known, body, bl, label, false, sec);
 				free(label);
@@ -511,22 +521,25 @@ static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_resul
 							      "pr-body", &cfg->allow_secrets,
 							      &sec->findings);
 			if (o->known)
-				known_hits(o->known, o->pr_body, strlen(o->pr_body), "pr-body", false,
-					   sec);
+				known_hits(o->known, o->pr_body, strlen(o->pr_body), "pr-body",
+					   false, sec);
 		}
 		res->scanned_bytes += bytes;
 		sec->status = sec->findings.nr ? NSH_VERIFY_CHECK_FAIL : NSH_VERIFY_CHECK_PASS;
-		evidence(sec, "%zu found in %zu added lines of %zu files%s, %zu commit message%s%s",
-			 sec->findings.nr, d->added, d->nr, o->base ? "" : " (every file: no base)",
-			 ncommits, ncommits == 1 ? "" : "s", o->pr_body ? " and the PR body" : "");
+		evidence(sec,
+			 "%zu found in %zu added line%s of %zu file%s%s, %zu commit message%s%s",
+			 sec->findings.nr, d->added, d->added == 1 ? "" : "s", d->nr,
+			 d->nr == 1 ? "" : "s", o->base ? "" : " (every file: no base)", ncommits,
+			 ncommits == 1 ? "" : "s", o->pr_body ? " and the PR body" : "");
 	}
 	if (skipped(&res->plan, "sql")) {
 		evidence(sql, "skipped by verify.yml");
 	} else {
 		res->scanned_bytes += nsh_verify_scan_sqli(d, &cfg->allow_sql, &sql->findings);
 		sql->status = sql->findings.nr ? NSH_VERIFY_CHECK_FAIL : NSH_VERIFY_CHECK_PASS;
-		evidence(sql, "%zu query call%s built from strings in the changed JavaScript, "
-			      "TypeScript, Python, Go and Java code",
+		evidence(sql,
+			 "%zu query call%s built from strings in the changed JavaScript, "
+			 "TypeScript, Python, Go and Java code",
 			 sql->findings.nr, sql->findings.nr == 1 ? "" : "s");
 	}
 	if (skipped(&res->plan, "integrity")) {
@@ -578,8 +591,8 @@ static void coverage_check(const struct nsh_verify_opts *o, struct nsh_verify_re
 
 			c->status = NSH_VERIFY_CHECK_WARN;
 			nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_COVERAGE,
-						NSH_VERIFY_WARNING, "coverage-down", a->source, 0, msg,
-						NULL);
+						NSH_VERIFY_WARNING, "coverage-down", a->source, 0,
+						msg, NULL);
 			free(msg);
 		}
 	} else {
@@ -633,7 +646,8 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	if ((rc = nsh_verify_detect(o->dir, &ret->plan, err)))
 		return rc;
 	cj = o->criteria ? o->criteria : ret->plan.config.criteria;
-	if (cj && !skipped(&ret->plan, "criteria") && (rc = nsh_verify_criteria_parse(cj, &crit, err)))
+	if (cj && !skipped(&ret->plan, "criteria") &&
+	    (rc = nsh_verify_criteria_parse(cj, &crit, err)))
 		goto fail;
 	ret->has_baseline = o->baseline != NULL;
 	if ((rc = nsh_verify_measure(o->dir, &ret->plan, o->runner, &o->limits, &ret->after, err)))

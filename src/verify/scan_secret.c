@@ -285,10 +285,11 @@ static bool name_before(const struct line_scan *s, size_t i, size_t *ret_start, 
 static bool placeholder(const char *v, size_t n)
 {
 	static const char *const words[] = {
-		"example", "changeme", "change_me", "change-me", "placeholder", "dummy", "sample",
-		"your_",   "your-",    "yourkey",   "xxxx",	     "****",	    "${",    "{{",
-		"%s",	   "%(",       "process.env", "environ",   "getenv",	    "env[",  "redacted",
-		"<",	   ">",	       "fake",	    "secret_here", "token_here",
+		"example",     "changeme",   "change_me", "change-me", "placeholder", "dummy",
+		"sample",      "your_",	     "your-",	  "yourkey",   "xxxx",	      "****",
+		"${",	       "{{",	     "%s",	  "%(",	       "process.env", "environ",
+		"getenv",      "env[",	     "redacted",  "<",	       ">",	      "fake",
+		"secret_here", "token_here",
 	};
 	bool same = true;
 
@@ -393,8 +394,7 @@ static void assignment(struct line_scan *s, size_t i)
 		if (ve - v < 16 || char_classes(p + v, ve - v, false) < 2 ||
 		    nsh_vrf_entropy(p + v, ve - v) < 3.5)
 			return;
-		add(s, "generic-secret", "high-entropy value", v, ve - v, p + name_start,
-		    name_len);
+		add(s, "generic-secret", "high-entropy value", v, ve - v, p + name_start, name_len);
 	}
 }
 
@@ -488,8 +488,8 @@ static void report(const struct line_scan *s, const char *file, int line,
 		else
 			msg = nsh_xasprintf("%s (fingerprint %s)", m->what, fp);
 		ex = masked(s, k);
-		nsh_verify_findings_add(ret, NSH_VERIFY_KIND_SECRET, NSH_VERIFY_ERROR, m->rule, file,
-					line, msg, ex);
+		nsh_verify_findings_add(ret, NSH_VERIFY_KIND_SECRET, NSH_VERIFY_ERROR, m->rule,
+					file, line, msg, ex);
 		free(msg);
 		free(ex);
 	}
@@ -516,7 +516,8 @@ static bool unquoted_literals(const char *path)
 	return false;
 }
 
-size_t nsh_verify_scan_secrets(const struct nsh_verify_diff *d, const struct nsh_verify_allow *allow,
+size_t nsh_verify_scan_secrets(const struct nsh_verify_diff *d,
+			       const struct nsh_verify_allow *allow,
 			       struct nsh_verify_findings *ret)
 {
 	struct line_scan s;

@@ -25,9 +25,9 @@
 
 #include "core/banned.h"
 
-#define SPAN_LINES 40	      /* lines a call or an assignment may span */
-#define SPAN_BYTES 8192	      /* bytes of it */
-#define VARS_MAX   256	      /* tainted variables remembered per file */
+#define SPAN_LINES 40	/* lines a call or an assignment may span */
+#define SPAN_BYTES 8192 /* bytes of it */
+#define VARS_MAX   256	/* tainted variables remembered per file */
 #define NAME_BYTES 96
 
 enum lang { L_NONE, L_JS, L_PY, L_GO, L_JAVA };
@@ -41,8 +41,8 @@ static const char *const taint_how[] = {"", "string concatenation", "interpolati
 static enum lang lang_of(const char *path)
 {
 	const char *dot = strrchr(nsh_vrf_basename(path), '.');
-	static const char *const js[] = {".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts",
-					 ".cts"};
+	static const char *const js[] = {".js", ".mjs", ".cjs", ".jsx",
+					 ".ts", ".tsx", ".mts", ".cts"};
 
 	if (!dot)
 		return L_NONE;
@@ -59,21 +59,30 @@ static enum lang lang_of(const char *path)
 }
 
 static const char *const calls_js[] = {
-	"query",   "execute",	 "raw",		 "whereRaw",	    "orWhereRaw",     "havingRaw",
-	"joinRaw", "orderByRaw", "groupByRaw",	 "selectRaw",	    "$queryRawUnsafe", "$executeRawUnsafe",
-	"unsafe",  NULL,
+	"query",	   "execute",		"raw",	      "whereRaw",   "orWhereRaw",
+	"havingRaw",	   "joinRaw",		"orderByRaw", "groupByRaw", "selectRaw",
+	"$queryRawUnsafe", "$executeRawUnsafe", "unsafe",     NULL,
 };
-static const char *const calls_py[] = {"execute", "executemany", "executescript", "raw", "mogrify",
-				       NULL};
-static const char *const calls_go[] = {"Query",	       "QueryRow",	 "Exec",    "QueryContext",
-				       "QueryRowContext", "ExecContext", "Prepare", "PrepareContext",
-				       "Raw",	       "Queryx",	 "Select",  "Get",
-				       NULL};
-static const char *const calls_java[] = {"execute",	     "executeQuery",	  "executeUpdate",
-					 "executeLargeUpdate", "addBatch",	  "prepareStatement",
-					 "prepareCall",	     "createQuery",	  "createNativeQuery",
-					 "createSQLQuery",   "queryForList",	  "queryForObject",
-					 "update",	     NULL};
+static const char *const calls_py[] = {"execute", "executemany", "executescript",
+				       "raw",	  "mogrify",	 NULL};
+static const char *const calls_go[] = {
+	"Query",   "QueryRow",	     "Exec", "QueryContext", "QueryRowContext", "ExecContext",
+	"Prepare", "PrepareContext", "Raw",  "Queryx",	     "Select",		"Get",
+	NULL};
+static const char *const calls_java[] = {"execute",
+					 "executeQuery",
+					 "executeUpdate",
+					 "executeLargeUpdate",
+					 "addBatch",
+					 "prepareStatement",
+					 "prepareCall",
+					 "createQuery",
+					 "createNativeQuery",
+					 "createSQLQuery",
+					 "queryForList",
+					 "queryForObject",
+					 "update",
+					 NULL};
 
 static const char *const *calls_of(enum lang l)
 {
@@ -96,9 +105,9 @@ static const char *const *calls_of(enum lang l)
 
 static bool sql_words(const char *p, size_t n)
 {
-	static const char *const kw[] = {"select", "insert", "update", "delete", "where",
-					 "values", "into",   "from",   "join",   "drop",
-					 "create", "alter",  "truncate", "union", "having",
+	static const char *const kw[] = {"select",   "insert",	 "update",   "delete", "where",
+					 "values",   "into",	 "from",     "join",   "drop",
+					 "create",   "alter",	 "truncate", "union",  "having",
 					 "order by", "group by", NULL};
 
 	for (int k = 0; kw[k]; k++) {
@@ -383,7 +392,8 @@ static void analyse(enum lang lang, const char *s, size_t n, bool need_sql, stru
 				depth++;
 			else if ((t.c == ')' || t.c == ']' || t.c == '}') && depth > 0)
 				depth--;
-			if (t.c == '+' && depth == 0 && !(lx.i < n && (s[lx.i] == '+' || s[lx.i] == '=')))
+			if (t.c == '+' && depth == 0 &&
+			    !(lx.i < n && (s[lx.i] == '+' || s[lx.i] == '=')))
 				plus = true;
 			if (t.c == '%' && lang == L_PY && depth == 0 && prev.type == K_STR)
 				percent = true;
@@ -499,7 +509,8 @@ static bool gather(struct file_scan *fs, size_t k, size_t from, bool close)
 			break;
 		if (close)
 			continue;
-		/* an assignment goes on while brackets are open or a line ends or starts with '+' */
+		/* an assignment goes on while brackets are open or a line ends or starts with '+'
+		 */
 		more = depth > 0 || in_str;
 		{
 			size_t m = fs->span.len;
@@ -610,7 +621,8 @@ static void find_calls(struct file_scan *fs, size_t k)
 	const char *p = l->text;
 	size_t n = l->len;
 
-	for (const char *d = memchr(p, '.', n); d; d = memchr(d + 1, '.', n - (size_t)(d + 1 - p))) {
+	for (const char *d = memchr(p, '.', n); d;
+	     d = memchr(d + 1, '.', n - (size_t)(d + 1 - p))) {
 		size_t i = (size_t)(d - p) + 1, e = i;
 
 		while (e < n && nsh_vrf_ident((unsigned char)p[e]))

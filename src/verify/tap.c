@@ -366,7 +366,8 @@ bool nsh_vrf_tap_coverage(const char *text, size_t len, double *ret_percent)
 
 			while (q < p + n && *q == ' ')
 				q++;
-			while (q < p + n && k < sizeof(num) - 1 && ((*q >= '0' && *q <= '9') || *q == '.'))
+			while (q < p + n && k < sizeof(num) - 1 &&
+			       ((*q >= '0' && *q <= '9') || *q == '.'))
 				num[k++] = *q++;
 			num[k] = '\0';
 			if (k) {

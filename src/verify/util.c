@@ -4,8 +4,8 @@
  */
 #include "verify/verify_int.h"
 
-#include <stdint.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "core/alloc.h"

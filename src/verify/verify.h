@@ -157,15 +157,15 @@ void nsh_test_report_merge(struct nsh_test_report *into, struct nsh_test_report 
 /* ==== output formats and their parsers ==== */
 
 enum nsh_verify_format {
-	NSH_VERIFY_FMT_AUTO,	   /* recognised from the output (see nsh_verify_sniff()) */
-	NSH_VERIFY_FMT_EXIT,	   /* only the exit code counts */
-	NSH_VERIFY_FMT_TAP,	   /* TAP, e.g. node --test */
-	NSH_VERIFY_FMT_MOCHA_JSON, /* mocha --reporter json */
-	NSH_VERIFY_FMT_MOCHA_SPEC, /* mocha's default spec reporter */
-	NSH_VERIFY_FMT_JEST_JSON,  /* jest --json */
-	NSH_VERIFY_FMT_JUNIT_XML,  /* JUnit XML: pytest --junitxml, Maven Surefire */
-	NSH_VERIFY_FMT_GO_JSON,	   /* go test -json */
-	NSH_VERIFY_FMT_CARGO,	   /* cargo test's text */
+	NSH_VERIFY_FMT_AUTO,	    /* recognised from the output (see nsh_verify_sniff()) */
+	NSH_VERIFY_FMT_EXIT,	    /* only the exit code counts */
+	NSH_VERIFY_FMT_TAP,	    /* TAP, e.g. node --test */
+	NSH_VERIFY_FMT_MOCHA_JSON,  /* mocha --reporter json */
+	NSH_VERIFY_FMT_MOCHA_SPEC,  /* mocha's default spec reporter */
+	NSH_VERIFY_FMT_JEST_JSON,   /* jest --json */
+	NSH_VERIFY_FMT_JUNIT_XML,   /* JUnit XML: pytest --junitxml, Maven Surefire */
+	NSH_VERIFY_FMT_GO_JSON,	    /* go test -json */
+	NSH_VERIFY_FMT_CARGO,	    /* cargo test's text */
 	NSH_VERIFY_FMT_ESLINT_JSON, /* eslint -f json */
 	NSH_VERIFY_FMT_ESLINT_TEXT, /* eslint's default "stylish" text */
 	NSH_VERIFY_FMT_TSC,	    /* tsc: "file(line,col): error TS1234: ..." */
@@ -375,7 +375,8 @@ bool nsh_verify_allowed(const struct nsh_verify_allow *a, const char *file, cons
  * SECRET to @ret, except those @allow (may be NULL) allows. Returns the
  * number of bytes scanned.
  */
-size_t nsh_verify_scan_secrets(const struct nsh_verify_diff *d, const struct nsh_verify_allow *allow,
+size_t nsh_verify_scan_secrets(const struct nsh_verify_diff *d,
+			       const struct nsh_verify_allow *allow,
 			       struct nsh_verify_findings *ret);
 
 /**
@@ -444,11 +445,11 @@ enum nsh_verify_cov_format {
 };
 
 struct nsh_verify_coverage {
-	bool present;	      /* a figure was read */
-	double percent;	      /* lines (statements for Go and coverage.py) covered, 0..100 */
-	int64_t covered;      /* lines covered */
-	int64_t total;	      /* lines measured */
-	char *source;	      /* the file it came from (relative), or NULL */
+	bool present;	 /* a figure was read */
+	double percent;	 /* lines (statements for Go and coverage.py) covered, 0..100 */
+	int64_t covered; /* lines covered */
+	int64_t total;	 /* lines measured */
+	char *source;	 /* the file it came from (relative), or NULL */
 	enum nsh_verify_cov_format format;
 };
 
@@ -479,30 +480,30 @@ const char *nsh_verify_step_name(enum nsh_verify_step s);
 
 struct nsh_verify_command {
 	enum nsh_verify_step step;
-	char *name;		  /* shown in reports: "npm test", "pytest", "go vet" */
-	struct nsh_strvec argv;	  /* what runs */
-	struct nsh_strvec alt;	  /* tried when argv's program is missing; may be empty */
-	struct nsh_strvec then;	  /* run after argv (e.g. "coverage json"); may be empty */
-	struct nsh_strvec env;	  /* "K=V" added */
-	char *cwd;		  /* relative to the checkout, or NULL for its root */
+	char *name;		       /* shown in reports: "npm test", "pytest", "go vet" */
+	struct nsh_strvec argv;	       /* what runs */
+	struct nsh_strvec alt;	       /* tried when argv's program is missing; may be empty */
+	struct nsh_strvec then;	       /* run after argv (e.g. "coverage json"); may be empty */
+	struct nsh_strvec env;	       /* "K=V" added */
+	char *cwd;		       /* relative to the checkout, or NULL for its root */
 	enum nsh_verify_format format; /* how its output (or report) is read */
-	char *report;		  /* file (or "dir/" of *.xml files) it writes results to, or NULL */
-	char *coverage;		  /* coverage file it writes, or NULL */
+	char *report;	/* file (or "dir/" of *.xml files) it writes results to, or NULL */
+	char *coverage; /* coverage file it writes, or NULL */
 	enum nsh_verify_cov_format cov_format;
-	char *source;		  /* where it was found: "package.json", "devfile.yaml", ... */
-	int64_t timeout_ms;	  /* 0: the default */
+	char *source;	    /* where it was found: "package.json", "devfile.yaml", ... */
+	int64_t timeout_ms; /* 0: the default */
 };
 
 /* The verify.yml settings that are not commands. */
 struct nsh_verify_config {
-	struct nsh_verify_allow allow_secrets; /* allow: secrets: [...] */
-	struct nsh_verify_allow allow_sql;     /* allow: sql: [...] */
+	struct nsh_verify_allow allow_secrets;	 /* allow: secrets: [...] */
+	struct nsh_verify_allow allow_sql;	 /* allow: sql: [...] */
 	struct nsh_verify_allow allow_integrity; /* allow: integrity: [...] */
-	struct nsh_strvec skip;		       /* steps or checks not to run: "lint", "sql", ... */
-	int64_t timeout_ms;		       /* per command; 0: default */
-	bool docker_build;		       /* docker: build */
-	char *coverage;			       /* coverage: the file the tests write, or NULL */
-	json_t *criteria;		       /* criteria: [...] as JSON, or NULL */
+	struct nsh_strvec skip; /* steps or checks not to run: "lint", "sql", ... */
+	int64_t timeout_ms;	/* per command; 0: default */
+	bool docker_build;	/* docker: build */
+	char *coverage;		/* coverage: the file the tests write, or NULL */
+	json_t *criteria;	/* criteria: [...] as JSON, or NULL */
 };
 
 struct nsh_verify_plan {
@@ -600,11 +601,11 @@ void nsh_verify_runner_sandbox(struct nsh_verify_runner *r, struct nsh_sandbox *
 /* ==== measuring: running the plan ==== */
 
 enum nsh_verify_outcome {
-	NSH_VERIFY_OUT_RAN,	      /* ran and its output was read */
+	NSH_VERIFY_OUT_RAN,	   /* ran and its output was read */
 	NSH_VERIFY_OUT_MISSING,	   /* its program is not installed where commands run */
-	NSH_VERIFY_OUT_TIMEOUT,   /* killed at its time limit */
+	NSH_VERIFY_OUT_TIMEOUT,	   /* killed at its time limit */
 	NSH_VERIFY_OUT_UNREADABLE, /* ran, but the expected output or report was not there */
-	NSH_VERIFY_OUT_NOT_RUN,   /* skipped by configuration or not started */
+	NSH_VERIFY_OUT_NOT_RUN,	   /* skipped by configuration or not started */
 };
 
 const char *nsh_verify_outcome_name(enum nsh_verify_outcome o);
@@ -627,7 +628,7 @@ struct nsh_verify_measure {
 	struct nsh_verify_step_result *v;
 	size_t nr;
 	size_t alloc;
-	struct nsh_test_report tests;	      /* every test step's tests, merged */
+	struct nsh_test_report tests;	     /* every test step's tests, merged */
 	struct nsh_verify_coverage coverage; /* when a command produced coverage */
 };
 
@@ -705,19 +706,19 @@ enum nsh_verify_crit_kind {
 };
 
 struct nsh_verify_criterion {
-	char *id;		       /* "AC1" (given, or "AC<n>" by position) */
-	char *text;		       /* what must be true */
+	char *id;			/* "AC1" (given, or "AC<n>" by position) */
+	char *text;			/* what must be true */
 	enum nsh_verify_crit_kind kind; /* the check */
-	char *reviewer;		       /* REVIEW: "judge" or "human" */
-	struct nsh_strvec argv;	       /* COMMAND */
-	int64_t timeout_ms;	       /* COMMAND; 0: default */
-	char *pattern;		       /* TESTS, NO_USAGES */
-	bool regex;		       /* NO_USAGES: @pattern is a POSIX extended regex */
-	struct nsh_strvec paths;       /* NO_USAGES: path prefixes searched (empty: all) */
-	struct nsh_strvec exclude;     /* NO_USAGES: globs not searched */
-	char *name;		       /* DEPENDENCY */
-	char *version;		       /* DEPENDENCY: the constraint */
-	char *ecosystem;	       /* DEPENDENCY, or NULL */
+	char *reviewer;			/* REVIEW: "judge" or "human" */
+	struct nsh_strvec argv;		/* COMMAND */
+	int64_t timeout_ms;		/* COMMAND; 0: default */
+	char *pattern;			/* TESTS, NO_USAGES */
+	bool regex;			/* NO_USAGES: @pattern is a POSIX extended regex */
+	struct nsh_strvec paths;	/* NO_USAGES: path prefixes searched (empty: all) */
+	struct nsh_strvec exclude;	/* NO_USAGES: globs not searched */
+	char *name;			/* DEPENDENCY */
+	char *version;			/* DEPENDENCY: the constraint */
+	char *ecosystem;		/* DEPENDENCY, or NULL */
 };
 
 struct nsh_verify_criteria {
@@ -745,10 +746,10 @@ bool nsh_verify_version_satisfies(const char *v, const char *c);
 /* ==== the whole pipeline and its verdict ==== */
 
 enum nsh_verify_status {
-	NSH_VERIFY_CHECK_PASS,    /* checked and fine */
-	NSH_VERIFY_CHECK_WARN,    /* fine, with warnings (flaky tests, coverage down) */
-	NSH_VERIFY_CHECK_FAIL,    /* checked and not fine */
-	NSH_VERIFY_CHECK_ERROR,   /* could not be checked: timed out, unreadable output */
+	NSH_VERIFY_CHECK_PASS,	  /* checked and fine */
+	NSH_VERIFY_CHECK_WARN,	  /* fine, with warnings (flaky tests, coverage down) */
+	NSH_VERIFY_CHECK_FAIL,	  /* checked and not fine */
+	NSH_VERIFY_CHECK_ERROR,	  /* could not be checked: timed out, unreadable output */
 	NSH_VERIFY_CHECK_MISSING, /* configured, but its tool is not installed */
 	NSH_VERIFY_CHECK_REVIEW,  /* needs the LLM judge or a human */
 	NSH_VERIFY_CHECK_SKIPPED, /* nothing to check here (not configured, no baseline) */
@@ -780,11 +781,11 @@ struct nsh_verify_result {
 	struct nsh_verify_check *v; /* checks in checklist order */
 	size_t nr;
 	size_t alloc;
-	struct nsh_verify_plan plan;	     /* what was detected */
-	struct nsh_verify_measure after;     /* what the commands said after the change */
-	struct nsh_test_diff diff;	     /* against the baseline (empty without one) */
-	struct nsh_strvec flaky;	     /* newly failing, passed when run again */
-	struct nsh_strvec broken;	     /* newly failing, failed again */
+	struct nsh_verify_plan plan;	       /* what was detected */
+	struct nsh_verify_measure after;       /* what the commands said after the change */
+	struct nsh_test_diff diff;	       /* against the baseline (empty without one) */
+	struct nsh_strvec flaky;	       /* newly failing, passed when run again */
+	struct nsh_strvec broken;	       /* newly failing, failed again */
 	struct nsh_verify_coverage cov_before; /* from the baseline, when it had coverage */
 	bool has_baseline;		       /* a baseline measure was given */
 	size_t scanned_bytes;		       /* diff, messages and body scanned */
@@ -793,12 +794,12 @@ struct nsh_verify_result {
 void nsh_verify_result_release(struct nsh_verify_result *r);
 
 struct nsh_verify_opts {
-	const char *dir;			   /* host path of the checkout (required) */
-	const struct nsh_verify_runner *runner;	   /* how commands run (required) */
-	const char *base;  /* revision the change starts from; NULL: no diff, the scans
-			      cover every file and integrity is not checked */
-	const char *head;  /* revision of the change; NULL: the working tree, with
-			      untracked files counted as added */
+	const char *dir;			/* host path of the checkout (required) */
+	const struct nsh_verify_runner *runner; /* how commands run (required) */
+	const char *base; /* revision the change starts from; NULL: no diff, the scans
+			     cover every file and integrity is not checked */
+	const char *head; /* revision of the change; NULL: the working tree, with
+			     untracked files counted as added */
 	const struct nsh_verify_measure *baseline; /* the commands' results before the change */
 	const json_t *criteria; /* acceptance criteria (array); NULL: verify.yml's, if any */
 	const char *pr_body;	/* scanned for secrets; may be NULL */

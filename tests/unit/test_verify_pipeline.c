@@ -70,8 +70,8 @@ static char *line(const struct nsh_verify_command *c)
 	return nsh_buf_detach(&b, NULL);
 }
 
-static void expect_cmd(const struct nsh_verify_plan *p, enum nsh_verify_step step,
-		       const char *argv, enum nsh_verify_format fmt)
+static void expect_cmd(const struct nsh_verify_plan *p, enum nsh_verify_step step, const char *argv,
+		       enum nsh_verify_format fmt)
 {
 	const struct nsh_verify_command *c = cmd(p, step);
 	char *l = line(c);
@@ -106,7 +106,8 @@ static void test_detect_node(void)
 	/* a lint script of two commands runs as it is, its output recognised */
 	expect_cmd(&p, NSH_VERIFY_STEP_LINT, "yarn run lint", NSH_VERIFY_FMT_AUTO);
 	expect_cmd(&p, NSH_VERIFY_STEP_TYPES, "yarn run typecheck", NSH_VERIFY_FMT_TSC);
-	CHECK(p.nr == 4 && p.v[0].step == NSH_VERIFY_STEP_BUILD && p.v[3].step == NSH_VERIFY_STEP_TYPES);
+	CHECK(p.nr == 4 && p.v[0].step == NSH_VERIFY_STEP_BUILD &&
+	      p.v[3].step == NSH_VERIFY_STEP_TYPES);
 	CHECK(p.notes.nr == 0);
 	nsh_verify_plan_release(&p);
 	free(dir);
@@ -127,7 +128,8 @@ static void test_detect_node(void)
 	expect_cmd(&p, NSH_VERIFY_STEP_LINT,
 		   "eslint -f json -o .git/nightshift-verify/eslint.json .",
 		   NSH_VERIFY_FMT_ESLINT_JSON);
-	expect_cmd(&p, NSH_VERIFY_STEP_TYPES, "tsc --noEmit --pretty false -p .", NSH_VERIFY_FMT_TSC);
+	expect_cmd(&p, NSH_VERIFY_STEP_TYPES, "tsc --noEmit --pretty false -p .",
+		   NSH_VERIFY_FMT_TSC);
 	CHECK(p.notes.nr == 1 && strstr(p.notes.v[0], "not installed"));
 	nsh_verify_plan_release(&p);
 	free(dir);
@@ -169,11 +171,13 @@ static void test_detect_others(void)
 	CHECK_STR(l, "python3 -m coverage run -m pytest -q -p no:cacheprovider -o "
 		     "junit_family=xunit1 --junitxml=.nightshift-verify/pytest.xml");
 	free(l);
-	CHECK(c && c->format == NSH_VERIFY_FMT_JUNIT_XML && c->cov_format == NSH_VERIFY_COV_PY_JSON);
+	CHECK(c && c->format == NSH_VERIFY_FMT_JUNIT_XML &&
+	      c->cov_format == NSH_VERIFY_COV_PY_JSON);
 	CHECK(c && c->then.nr && !strcmp(c->then.v[3], "json"));
 	CHECK(c && c->alt.nr && !strcmp(c->alt.v[0], "python3-coverage"));
 	expect_cmd(&p, NSH_VERIFY_STEP_LINT, "flake8 .", NSH_VERIFY_FMT_LINES);
-	CHECK(cmd(&p, NSH_VERIFY_STEP_TYPES) && !strcmp(cmd(&p, NSH_VERIFY_STEP_TYPES)->argv.v[0], "mypy"));
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TYPES) &&
+	      !strcmp(cmd(&p, NSH_VERIFY_STEP_TYPES)->argv.v[0], "mypy"));
 	nsh_verify_plan_release(&p);
 	/* ruff wins over flake8 when configured; no coverage, no mypy */
 	free(dir);
@@ -206,7 +210,8 @@ static void test_detect_others(void)
 	put(dir, "Makefile", "all:\n\ttrue\ntest: all\n\t./run-tests\n");
 	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
 	CHECK_INT(p.nr, 3); /* cargo test, mvn test, cargo clippy; make test is not needed */
-	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST) && !strcmp(cmd(&p, NSH_VERIFY_STEP_TEST)->name, "cargo test"));
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST) &&
+	      !strcmp(cmd(&p, NSH_VERIFY_STEP_TEST)->name, "cargo test"));
 	CHECK(p.nr == 3 && !strcmp(p.v[1].name, "mvn test") &&
 	      !strcmp(p.v[1].report, "target/surefire-reports/") &&
 	      p.v[1].format == NSH_VERIFY_FMT_JUNIT_XML);
@@ -319,7 +324,8 @@ static void test_verify_yml(void)
 	char *dir = project("yml");
 	char *l;
 
-	put(dir, "package.json", "{\"scripts\": {\"test\": \"node --test\", \"lint\": \"eslint .\"}}");
+	put(dir, "package.json",
+	    "{\"scripts\": {\"test\": \"node --test\", \"lint\": \"eslint .\"}}");
 	put(dir, "go.mod", "module x\n");
 	put(dir, ".nightshift/verify.yml",
 	    "commands:\n"
@@ -349,7 +355,8 @@ static void test_verify_yml(void)
 	l = line(c);
 	CHECK_STR(l, "sh -c npm run test:ci");
 	free(l);
-	CHECK(c && c->format == NSH_VERIFY_FMT_JUNIT_XML && c->report && !strcmp(c->report, "reports/"));
+	CHECK(c && c->format == NSH_VERIFY_FMT_JUNIT_XML && c->report &&
+	      !strcmp(c->report, "reports/"));
 	CHECK(c && c->coverage && !strcmp(c->coverage, "coverage/lcov.info") &&
 	      c->cov_format == NSH_VERIFY_COV_LCOV);
 	expect_cmd(&p, NSH_VERIFY_STEP_LINT, "npx eslint -f json .", NSH_VERIFY_FMT_ESLINT_JSON);
@@ -411,7 +418,8 @@ static void test_criteria_format(void)
 {
 	static const char *const bad[][2] = {
 		{"{}", "must be a list"},
-		{"[{\"text\": \"x\", \"check\": {\"kind\": \"vibes\"}}]", "unknown check kind 'vibes'"},
+		{"[{\"text\": \"x\", \"check\": {\"kind\": \"vibes\"}}]",
+		 "unknown check kind 'vibes'"},
 		{"[{\"check\": {\"kind\": \"judge\"}}]", "has no 'text'"},
 		{"[{\"id\": \"A\", \"text\": \"x\", \"check\": {\"kind\": \"tests\"}}]",
 		 "criterion 'A': the check needs 'pattern'"},
@@ -424,7 +432,8 @@ static void test_criteria_format(void)
 		{"[{\"text\": \"x\", \"check\": {\"kind\": \"dependency\", \"name\": \"a\", "
 		 "\"version\": \"1\", \"ecosystem\": \"cpan\"}}]",
 		 "unknown ecosystem 'cpan'"},
-		{"[{\"text\": \"x\", \"check\": {\"kind\": \"command\"}}]", "needs 'argv' or 'run'"},
+		{"[{\"text\": \"x\", \"check\": {\"kind\": \"command\"}}]",
+		 "needs 'argv' or 'run'"},
 		{"[{\"text\": \"x\", \"check\": {\"kind\": \"command\", \"argv\": [1]}}]",
 		 "'argv' must be a list of strings"},
 	};
@@ -442,10 +451,11 @@ static void test_criteria_format(void)
 		json_decref(j);
 	}
 	/* a bare string and a criterion without a check go to the judge */
-	j = json_loads("[\"Readable migration notes\", {\"text\": \"fast\"}, {\"id\": \"H\", "
-		       "\"text\": \"a person likes it\", \"check\": \"human\"}, {\"text\": \"smoke\", "
-		       "\"check\": {\"kind\": \"command\", \"run\": \"./smoke.sh\", \"timeout\": \"2m\"}}]",
-		       0, NULL);
+	j = json_loads(
+		"[\"Readable migration notes\", {\"text\": \"fast\"}, {\"id\": \"H\", "
+		"\"text\": \"a person likes it\", \"check\": \"human\"}, {\"text\": \"smoke\", "
+		"\"check\": {\"kind\": \"command\", \"run\": \"./smoke.sh\", \"timeout\": \"2m\"}}]",
+		0, NULL);
 	CHECK_INT(nsh_verify_criteria_parse(j, &c, &err), 0);
 	CHECK_INT(c.nr, 4);
 	if (c.nr == 4) {
@@ -465,16 +475,26 @@ static void test_criteria_format(void)
 			const char *v, *c;
 			bool ok;
 		} t[] = {
-			{"4.17.21", "4.17.21", true},  {"4.17.21", "4", true},
-			{"4.17.21", "4.17", true},     {"4.18.0", "4.17", false},
-			{"4.17.21", "^4.17.0", true},  {"5.0.0", "^4.17.0", false},
-			{"4.16.9", "^4.17.0", false},  {"0.2.5", "^0.2.1", true},
-			{"0.3.0", "^0.2.1", false},    {"4.17.30", "~4.17.21", true},
-			{"4.18.0", "~4.17.21", false}, {"4.2.0", ">=4.0.0 <5.0.0", true},
-			{"5.0.0", ">=4.0.0 <5.0.0", false}, {"3.10.1", "^4 || ^3.10", true},
-			{"v1.21.0", ">1.20", true},    {"1.20.0", ">1.20", false},
-			{"2.0.0-beta.1", "2", true},   {"4.x", "4", false},
-			{"1.2.3", "*", true},	      {"1.2.3", "4.x", false},
+			{"4.17.21", "4.17.21", true},
+			{"4.17.21", "4", true},
+			{"4.17.21", "4.17", true},
+			{"4.18.0", "4.17", false},
+			{"4.17.21", "^4.17.0", true},
+			{"5.0.0", "^4.17.0", false},
+			{"4.16.9", "^4.17.0", false},
+			{"0.2.5", "^0.2.1", true},
+			{"0.3.0", "^0.2.1", false},
+			{"4.17.30", "~4.17.21", true},
+			{"4.18.0", "~4.17.21", false},
+			{"4.2.0", ">=4.0.0 <5.0.0", true},
+			{"5.0.0", ">=4.0.0 <5.0.0", false},
+			{"3.10.1", "^4 || ^3.10", true},
+			{"v1.21.0", ">1.20", true},
+			{"1.20.0", ">1.20", false},
+			{"2.0.0-beta.1", "2", true},
+			{"4.x", "4", false},
+			{"1.2.3", "*", true},
+			{"1.2.3", "4.x", false},
 		};
 
 		for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
@@ -519,26 +539,25 @@ static bool has_finding(const struct nsh_verify_check *c, const char *rule, cons
 	for (size_t i = 0; c && i < c->findings.nr; i++) {
 		const struct nsh_verify_finding *f = &c->findings.v[i];
 
-		if (f->rule && !strcmp(f->rule, rule) && (!file || (f->file && !strcmp(f->file, file))) &&
-		    (line < 0 || f->line == line))
+		if (f->rule && !strcmp(f->rule, rule) &&
+		    (!file || (f->file && !strcmp(f->file, file))) && (line < 0 || f->line == line))
 			return true;
 	}
 	return false;
 }
 
-static const char test_js[] =
-	"const test = require('node:test');\n"
-	"const assert = require('node:assert');\n"
-	"const { total, avg } = require('../src/total');\n"
-	"\n"
-	"test.describe('total', () => {\n"
-	"  test.it('adds', () => {\n"
-	"    assert.strictEqual(total([1, 2]), 3);\n"
-	"  });\n"
-	"  test.it('averages', () => {\n"
-	"    assert.strictEqual(avg([2, 4]), 3);\n"
-	"  });\n"
-	"});\n";
+static const char test_js[] = "const test = require('node:test');\n"
+			      "const assert = require('node:assert');\n"
+			      "const { total, avg } = require('../src/total');\n"
+			      "\n"
+			      "test.describe('total', () => {\n"
+			      "  test.it('adds', () => {\n"
+			      "    assert.strictEqual(total([1, 2]), 3);\n"
+			      "  });\n"
+			      "  test.it('averages', () => {\n"
+			      "    assert.strictEqual(avg([2, 4]), 3);\n"
+			      "  });\n"
+			      "});\n";
 
 static const char flaky_js[] =
 	"const test = require('node:test');\n"
@@ -684,16 +703,19 @@ static void test_pipeline(void)
 	CHECK(check(&res, "criterion:AC1")->status == NSH_VERIFY_CHECK_FAIL);
 	CHECK(check(&res, "criterion:AC2")->status == NSH_VERIFY_CHECK_PASS);
 	c = check(&res, "criterion:AC3");
-	CHECK(c->status == NSH_VERIFY_CHECK_FAIL && has_finding(c, "usage-remains", "src/total.js", 9));
+	CHECK(c->status == NSH_VERIFY_CHECK_FAIL &&
+	      has_finding(c, "usage-remains", "src/total.js", 9));
 	CHECK_STR(c->evidence, "1 usage of '_.pluck(' in 1 file (of 2 searched)");
 	c = check(&res, "criterion:AC4");
-	CHECK(c->status == NSH_VERIFY_CHECK_PASS && strstr(c->evidence, "4.17.21 (package-lock.json)"));
+	CHECK(c->status == NSH_VERIFY_CHECK_PASS &&
+	      strstr(c->evidence, "4.17.21 (package-lock.json)"));
 	CHECK(check(&res, "criterion:AC5")->status == NSH_VERIFY_CHECK_PASS);
 	c = check(&res, "criterion:AC6");
 	CHECK(c->status == NSH_VERIFY_CHECK_FAIL && c->findings.nr == 1 &&
 	      !strcmp(c->findings.v[0].excerpt, "nope"));
 	c = check(&res, "criterion:AC7");
-	CHECK(c->status == NSH_VERIFY_CHECK_FAIL && has_finding(c, "usage-remains", "test/flaky.test.js", 2) &&
+	CHECK(c->status == NSH_VERIFY_CHECK_FAIL &&
+	      has_finding(c, "usage-remains", "test/flaky.test.js", 2) &&
 	      has_finding(c, "usage-remains", "test/total.test.js", 2));
 	CHECK(check(&res, "criterion:AC8")->status == NSH_VERIFY_CHECK_MISSING);
 	CHECK(check(&res, "criterion:AC9")->status == NSH_VERIFY_CHECK_REVIEW);
@@ -746,7 +768,8 @@ static void test_pipeline(void)
 	json_array_remove(criteria, 5); /* AC6 */
 	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
 	for (size_t i = 0; i < res.nr; i++)
-		if (res.v[i].status != NSH_VERIFY_CHECK_PASS && res.v[i].status != NSH_VERIFY_CHECK_SKIPPED &&
+		if (res.v[i].status != NSH_VERIFY_CHECK_PASS &&
+		    res.v[i].status != NSH_VERIFY_CHECK_SKIPPED &&
 		    res.v[i].status != NSH_VERIFY_CHECK_WARN)
 			fprintf(stderr, "  %s: %s: %s\n", res.v[i].id,
 				nsh_verify_status_name(res.v[i].status), res.v[i].evidence);
@@ -768,7 +791,8 @@ static void test_pipeline(void)
 	CHECK(check(&res, "tests")->status == NSH_VERIFY_CHECK_SKIPPED);
 	CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_FAIL);
 	nsh_verify_result_release(&res);
-	put(dir, ".nightshift/verify.yml", "commands:\n  lint: [nsh-no-such-linter, .]\nskip: [test]\n");
+	put(dir, ".nightshift/verify.yml",
+	    "commands:\n  lint: [nsh-no-such-linter, .]\nskip: [test]\n");
 	git_commit(dir, "config");
 	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
 	CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_REVIEW);

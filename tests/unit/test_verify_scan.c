@@ -69,8 +69,9 @@ static void diff_of(const char *base, struct nsh_verify_diff *d)
 	struct nsh_err err = NSH_ERR_INIT;
 
 	if (!base) {
-		CHECK_INT(nsh_git(dir, &empty, &err, "hash-object", "-t", "tree", "/dev/null", NULL),
-			  0);
+		CHECK_INT(
+			nsh_git(dir, &empty, &err, "hash-object", "-t", "tree", "/dev/null", NULL),
+			0);
 		nsh_buf_trim(&empty);
 		base = empty.buf;
 	}
@@ -115,8 +116,9 @@ static void expect_exactly(const struct nsh_verify_findings *f, const struct wan
 			expected |= f->v[i].file && !strcmp(f->v[i].file, w[k].file) &&
 				    f->v[i].line == w[k].line;
 		if (!expected)
-			fprintf(stderr, "  unexpected: %s:%d %s %s\n", f->v[i].file ? f->v[i].file : "-",
-				f->v[i].line, f->v[i].rule ? f->v[i].rule : "-", f->v[i].message);
+			fprintf(stderr, "  unexpected: %s:%d %s %s\n",
+				f->v[i].file ? f->v[i].file : "-", f->v[i].line,
+				f->v[i].rule ? f->v[i].rule : "-", f->v[i].message);
 		CHECK(expected);
 	}
 	CHECK_INT(f->nr, n);
@@ -194,12 +196,12 @@ static void test_secrets(void)
 	struct nsh_verify_findings f = {0};
 	bool leaked = false;
 
-#define FILE_DONE(name)                   \
-	do {                              \
-		put(name, p.text.buf);    \
-		nsh_buf_reset(&p.text);   \
-		p.line = 0;               \
-	} while (0)
+#define FILE_DONE(name)   \
+ do {                     \
+  put(name, p.text.buf);  \
+  nsh_buf_reset(&p.text); \
+  p.line = 0;             \
+ } while (0)
 
 	repo_new();
 	/* src/config.js: tokens of every provider, generic assignments, look-alikes */
@@ -212,15 +214,15 @@ static void test_secrets(void)
 	     keep(rnd(ALNUM, 36)));
 	line(&p, w, &nw, "src/config.js", "github-token", "fetch(url, {auth: 'gh%s_%s'});", "s",
 	     keep(rnd(ALNUM, 36)));
-	line(&p, w, &nw, "src/config.js", "github-fine-grained-token", "const pat = 'github_%s_%s_%s';",
-	     "pat", keep(rnd(ALNUM, 22)), keep(rnd(ALNUM, 59)));
+	line(&p, w, &nw, "src/config.js", "github-fine-grained-token",
+	     "const pat = 'github_%s_%s_%s';", "pat", keep(rnd(ALNUM, 22)), keep(rnd(ALNUM, 59)));
 	line(&p, w, &nw, "src/config.js", "slack-token", "const slack = 'xo%s-%s-%s-%s';", "xb",
 	     keep(rnd(DIGITS, 12)), keep(rnd(DIGITS, 13)), keep(rnd(ALNUM, 24)));
 	line(&p, w, &nw, "src/config.js", "slack-token", "hooks.user = 'xo%s-%s-%s-%s';", "xp",
 	     keep(rnd(DIGITS, 11)), keep(rnd(DIGITS, 12)), keep(rnd(ALNUM, 32)));
 	line(&p, w, &nw, "src/config.js", "slack-webhook",
-	     "const hook = 'https://hooks.%s.com/services/T%s/B%s/%s';", "slack", keep(rnd(UPPERDIG, 9)),
-	     keep(rnd(UPPERDIG, 9)), keep(rnd(ALNUM, 24)));
+	     "const hook = 'https://hooks.%s.com/services/T%s/B%s/%s';", "slack",
+	     keep(rnd(UPPERDIG, 9)), keep(rnd(UPPERDIG, 9)), keep(rnd(ALNUM, 24)));
 	line(&p, w, &nw, "src/config.js", "stripe-key", "stripe(\"%s_live_%s\");", "sk",
 	     keep(rnd(ALNUM, 24)));
 	line(&p, w, &nw, "src/config.js", "stripe-key", "const restricted = '%s_test_%s';", "rk",
@@ -235,7 +237,8 @@ static void test_secrets(void)
 	line(&p, w, &nw, "src/config.js", NULL, "const almost = 'gh%s_%s';", "p", rnd(ALNUM, 35));
 	line(&p, w, &nw, "src/config.js", NULL, "const filler = 'gh%s_%s';", "p",
 	     "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
-	line(&p, w, &nw, "src/config.js", NULL, "const publishable = 'pk_live_%s';", rnd(ALNUM, 24));
+	line(&p, w, &nw, "src/config.js", NULL, "const publishable = 'pk_live_%s';",
+	     rnd(ALNUM, 24));
 	line(&p, w, &nw, "src/config.js", NULL, "const tooShort = 'sk_live_%s';", rnd(ALNUM, 10));
 	line(&p, w, &nw, "src/config.js", NULL, "const slackDoc = 'xoxb-your-token-here';");
 	line(&p, w, &nw, "src/config.js", NULL, "const API_KEY2 = process.env.API_KEY;");
@@ -262,20 +265,25 @@ static void test_secrets(void)
 	line(&p, w, &nw, ".env", NULL, "API_KEY=${API_KEY}");
 	line(&p, w, &nw, ".env", NULL, "PASSWORD=changeme");
 	FILE_DONE(".env");
-	line(&p, w, &nw, "config/app.yml", "generic-secret", "client_secret: %s", keep(rnd(ALNUM, 36)));
-	line(&p, w, &nw, "config/app.yml", "password", "password: \"Xk9-%s!\"", keep(rnd(ALNUM, 8)));
+	line(&p, w, &nw, "config/app.yml", "generic-secret", "client_secret: %s",
+	     keep(rnd(ALNUM, 36)));
+	line(&p, w, &nw, "config/app.yml", "password", "password: \"Xk9-%s!\"",
+	     keep(rnd(ALNUM, 8)));
 	line(&p, w, &nw, "config/app.yml", NULL, "token: ${{ secrets.GITHUB_TOKEN }}");
 	line(&p, w, &nw, "config/app.yml", NULL, "api_key: <your-api-key>");
 	line(&p, w, &nw, "config/app.yml", NULL, "next_page_token: %s", rnd(ALNUM, 30));
 	FILE_DONE("config/app.yml");
-	line(&p, w, &nw, "settings.json", "generic-secret", "{\"apiKey\": \"%s\",", keep(rnd(ALNUM, 28)));
+	line(&p, w, &nw, "settings.json", "generic-secret", "{\"apiKey\": \"%s\",",
+	     keep(rnd(ALNUM, 28)));
 	line(&p, w, &nw, "settings.json", NULL, " \"integrity\": \"sha512-%s\",", rnd(ALNUM, 60));
 	line(&p, w, &nw, "settings.json", NULL, " \"password\": \"\"}");
 	FILE_DONE("settings.json");
-	line(&p, w, &nw, "app/settings.py", "generic-secret", "SECRET_KEY = '%s'", keep(rnd(ALNUM, 50)));
+	line(&p, w, &nw, "app/settings.py", "generic-secret", "SECRET_KEY = '%s'",
+	     keep(rnd(ALNUM, 50)));
 	line(&p, w, &nw, "app/settings.py", NULL, "API_KEY = os.environ[\"API_KEY\"]");
 	line(&p, w, &nw, "app/settings.py", NULL, "SECRET_KEY2 = 'your-secret-key-here-please'");
-	line(&p, w, &nw, "app/settings.py", NULL, "expected_hash = '%s'", rnd("0123456789abcdef", 64));
+	line(&p, w, &nw, "app/settings.py", NULL, "expected_hash = '%s'",
+	     rnd("0123456789abcdef", 64));
 	FILE_DONE("app/settings.py");
 	line(&p, w, &nw, "main.go", "generic-secret", "\tapiToken := \"%s\"", keep(rnd(ALNUM, 32)));
 	line(&p, w, &nw, "main.go", NULL, "\tsessionToken := uuid.New()");
@@ -369,18 +377,18 @@ static void test_secrets(void)
 static void test_sqli(void)
 {
 	struct want w[] = {
-		{"src/db.js", 1, "sqli-concat"},	{"src/db.js", 2, "sqli-interpolation"},
-		{"src/db.js", 3, "sqli-interpolation"}, {"src/db.js", 4, "sqli-concat"},
-		{"src/db.js", 6, "sqli-concat"},	{"src/db.js", 7, "sqli-format"},
-		{"src/db.js", 8, "sqli-concat"},	{"src/db.js", 9, "sqli-concat"},
+		{"src/db.js", 1, "sqli-concat"},	 {"src/db.js", 2, "sqli-interpolation"},
+		{"src/db.js", 3, "sqli-interpolation"},	 {"src/db.js", 4, "sqli-concat"},
+		{"src/db.js", 6, "sqli-concat"},	 {"src/db.js", 7, "sqli-format"},
+		{"src/db.js", 8, "sqli-concat"},	 {"src/db.js", 9, "sqli-concat"},
 		{"src/db.js", 12, "sqli-interpolation"}, {"src/db.js", 13, "sqli-interpolation"},
-		{"app/repo.py", 1, "sqli-format"},	{"app/repo.py", 2, "sqli-interpolation"},
-		{"app/repo.py", 3, "sqli-format"},	{"app/repo.py", 4, "sqli-concat"},
-		{"app/repo.py", 6, "sqli-concat"},	{"app/repo.py", 8, "sqli-concat"},
-		{"store.go", 2, "sqli-format"},		{"store.go", 3, "sqli-concat"},
-		{"store.go", 4, "sqli-concat"},		{"store.go", 6, "sqli-format"},
-		{"Dao.java", 1, "sqli-concat"},		{"Dao.java", 3, "sqli-concat"},
-		{"Dao.java", 4, "sqli-concat"},		{"Dao.java", 5, "sqli-format"},
+		{"app/repo.py", 1, "sqli-format"},	 {"app/repo.py", 2, "sqli-interpolation"},
+		{"app/repo.py", 3, "sqli-format"},	 {"app/repo.py", 4, "sqli-concat"},
+		{"app/repo.py", 6, "sqli-concat"},	 {"app/repo.py", 8, "sqli-concat"},
+		{"store.go", 2, "sqli-format"},		 {"store.go", 3, "sqli-concat"},
+		{"store.go", 4, "sqli-concat"},		 {"store.go", 6, "sqli-format"},
+		{"Dao.java", 1, "sqli-concat"},		 {"Dao.java", 3, "sqli-concat"},
+		{"Dao.java", 4, "sqli-concat"},		 {"Dao.java", 5, "sqli-format"},
 	};
 	struct nsh_verify_diff d;
 	struct nsh_verify_findings f = {0};
@@ -412,37 +420,35 @@ static void test_sqli(void)
 	    "knex('users').where('name', name);\n"
 	    "const label = 'Total: ' + count;\n"
 	    "db.query(label2, [label]);\n");
-	put("app/repo.py",
-	    "cursor.execute(\"SELECT * FROM users WHERE name = '%s'\" % name)\n"
-	    "cursor.execute(f\"DELETE FROM t WHERE id = {tid}\")\n"
-	    "cur.execute(\"SELECT * FROM t WHERE a = '{}'\".format(a))\n"
-	    "conn.execute(\"INSERT INTO logs VALUES ('\" + msg + \"')\")\n"
-	    "query = \"SELECT * FROM users WHERE id = \" + str(uid)\n"
-	    "cursor.execute(query)\n"
-	    "sql = \"SELECT * FROM t\"\n"
-	    "cursor.execute(sql + \" WHERE name = '\" + name + \"'\")\n"
-	    /* look-alikes */
-	    "cursor.execute(\"SELECT * FROM users WHERE name = %s\", (name,))\n"
-	    "cursor.execute(\"SELECT * FROM t WHERE id = %(id)s\", {\"id\": tid})\n"
-	    "logger.info(f\"SELECT took {elapsed}ms\")\n"
-	    "cursor.execute(f\"SELECT * FROM users\")\n"
-	    "query2 = \"SELECT * FROM users WHERE id = %s\"\n"
-	    "cursor.execute(query2, (uid,))\n"
-	    "executor.execute(task + suffix)\n");
-	put("store.go",
-	    "func find(db *sql.DB, name, id string) {\n"
-	    "\tdb.Query(fmt.Sprintf(\"SELECT * FROM users WHERE name = '%s'\", name))\n"
-	    "\tdb.Exec(\"DELETE FROM sessions WHERE id = \" + id)\n"
-	    "\tdb.QueryRowContext(ctx, \"SELECT email FROM users WHERE id = \" + id)\n"
-	    "\tq := fmt.Sprintf(\"UPDATE t SET a = '%s'\", name)\n"
-	    "\t_, err := db.Exec(q)\n"
-	    /* look-alikes */
-	    "\tdb.Query(\"SELECT * FROM users WHERE name = $1\", name)\n"
-	    "\tdb.QueryRowContext(ctx, \"SELECT email FROM users WHERE id = ?\", id)\n"
-	    "\tlog.Printf(\"SELECT %s\", name)\n"
-	    "\tmsg := fmt.Sprintf(\"deleted %d rows\", n)\n"
-	    "\tdb.Exec(\"DELETE FROM t WHERE id = $1\", msg)\n"
-	    "}\n");
+	put("app/repo.py", "cursor.execute(\"SELECT * FROM users WHERE name = '%s'\" % name)\n"
+			   "cursor.execute(f\"DELETE FROM t WHERE id = {tid}\")\n"
+			   "cur.execute(\"SELECT * FROM t WHERE a = '{}'\".format(a))\n"
+			   "conn.execute(\"INSERT INTO logs VALUES ('\" + msg + \"')\")\n"
+			   "query = \"SELECT * FROM users WHERE id = \" + str(uid)\n"
+			   "cursor.execute(query)\n"
+			   "sql = \"SELECT * FROM t\"\n"
+			   "cursor.execute(sql + \" WHERE name = '\" + name + \"'\")\n"
+			   /* look-alikes */
+			   "cursor.execute(\"SELECT * FROM users WHERE name = %s\", (name,))\n"
+			   "cursor.execute(\"SELECT * FROM t WHERE id = %(id)s\", {\"id\": tid})\n"
+			   "logger.info(f\"SELECT took {elapsed}ms\")\n"
+			   "cursor.execute(f\"SELECT * FROM users\")\n"
+			   "query2 = \"SELECT * FROM users WHERE id = %s\"\n"
+			   "cursor.execute(query2, (uid,))\n"
+			   "executor.execute(task + suffix)\n");
+	put("store.go", "func find(db *sql.DB, name, id string) {\n"
+			"\tdb.Query(fmt.Sprintf(\"SELECT * FROM users WHERE name = '%s'\", name))\n"
+			"\tdb.Exec(\"DELETE FROM sessions WHERE id = \" + id)\n"
+			"\tdb.QueryRowContext(ctx, \"SELECT email FROM users WHERE id = \" + id)\n"
+			"\tq := fmt.Sprintf(\"UPDATE t SET a = '%s'\", name)\n"
+			"\t_, err := db.Exec(q)\n"
+			/* look-alikes */
+			"\tdb.Query(\"SELECT * FROM users WHERE name = $1\", name)\n"
+			"\tdb.QueryRowContext(ctx, \"SELECT email FROM users WHERE id = ?\", id)\n"
+			"\tlog.Printf(\"SELECT %s\", name)\n"
+			"\tmsg := fmt.Sprintf(\"deleted %d rows\", n)\n"
+			"\tdb.Exec(\"DELETE FROM t WHERE id = $1\", msg)\n"
+			"}\n");
 	put("Dao.java",
 	    "stmt.executeQuery(\"SELECT * FROM users WHERE name = '\" + name + \"'\");\n"
 	    "String sql = \"DELETE FROM orders WHERE id = \" + orderId;\n"
@@ -533,9 +539,10 @@ static void base_repo(void)
 	put("tests/test_calc.py", "def test_add():\n    assert 1 + 1 == 2\n");
 	put("calc_test.go", "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n"
 			    "\tif 1+1 != 2 {\n\t\tt.Fatal(\"bad\")\n\t}\n}\n");
-	put("src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 { a + b }\n\n#[cfg(test)]\nmod tests {\n"
-			  "    #[test]\n    fn adds() {\n        assert_eq!(super::add(1, 2), 3);\n"
-			  "    }\n}\n");
+	put("src/lib.rs",
+	    "pub fn add(a: i32, b: i32) -> i32 { a + b }\n\n#[cfg(test)]\nmod tests {\n"
+	    "    #[test]\n    fn adds() {\n        assert_eq!(super::add(1, 2), 3);\n"
+	    "    }\n}\n");
 	put("src/test/java/AppTest.java", "class AppTest {\n  @Test\n  void adds() {\n"
 					  "    assertEquals(2, 1 + 1);\n  }\n}\n");
 	put("jest.config.js", "module.exports = {\n  coverageThreshold: {\n    global: {\n"
@@ -595,9 +602,10 @@ static void w_skip_other_languages(void)
 				  "def test_add():\n    assert 1 + 1 == 2\n");
 	put("calc_test.go", "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n"
 			    "\tt.Skip(\"later\")\n\tif 1+1 != 2 {\n\t\tt.Fatal(\"bad\")\n\t}\n}\n");
-	put("src/lib.rs", "pub fn add(a: i32, b: i32) -> i32 { a + b }\n\n#[cfg(test)]\nmod tests {\n"
-			  "    #[test]\n    #[ignore]\n    fn adds() {\n"
-			  "        assert_eq!(super::add(1, 2), 3);\n    }\n}\n");
+	put("src/lib.rs",
+	    "pub fn add(a: i32, b: i32) -> i32 { a + b }\n\n#[cfg(test)]\nmod tests {\n"
+	    "    #[test]\n    #[ignore]\n    fn adds() {\n"
+	    "        assert_eq!(super::add(1, 2), 3);\n    }\n}\n");
 	put("src/test/java/AppTest.java", "class AppTest {\n  @Test\n  @Disabled\n  void adds() {\n"
 					  "    assertEquals(2, 1 + 1);\n  }\n}\n");
 }
@@ -692,8 +700,9 @@ static void test_integrity(void)
 					      {"test/total.test.js", 11, "assertion-removed"}};
 	static const struct want expected[] = {{"test/total.test.js", 6, "expected-value-changed"},
 					       {"test/total.test.js", 7, "expected-value-changed"}};
-	static const struct want thresholds[] = {{"jest.config.js", 4, "coverage-threshold-lowered"},
-						 {".coveragerc", 2, "coverage-threshold-lowered"}};
+	static const struct want thresholds[] = {
+		{"jest.config.js", 4, "coverage-threshold-lowered"},
+		{".coveragerc", 2, "coverage-threshold-lowered"}};
 	static const struct want lint[] = {{".eslintrc.json", 3, "lint-rule-loosened"},
 					   {".eslintrc.json", 4, "lint-rule-loosened"},
 					   {"src/total.js", 1, "lint-rule-loosened"},
@@ -715,38 +724,37 @@ static void test_integrity(void)
 
 static void test_diff_parse(void)
 {
-	static const char text[] =
-		"diff --git a/old name.txt b/new name.txt\n"
-		"similarity index 80%\n"
-		"rename from old name.txt\n"
-		"rename to new name.txt\n"
-		"--- a/old name.txt\n"
-		"+++ b/new name.txt\n"
-		"@@ -1,3 +1,3 @@\n"
-		" keep\n"
-		"--- a line that starts with dashes\n"
-		"+++ a line that starts with pluses\n"
-		" tail\n"
-		"\\ No newline at end of file\n"
-		"diff --git \"a/t\\303\\251st\\tx\" \"b/t\\303\\251st\\tx\"\n"
-		"new file mode 100644\n"
-		"--- /dev/null\n"
-		"+++ \"b/t\\303\\251st\\tx\"\n"
-		"@@ -0,0 +1 @@\n"
-		"+hello\n"
-		"diff --git a/gone.bin b/gone.bin\n"
-		"deleted file mode 100644\n"
-		"Binary files a/gone.bin and /dev/null differ\n"
-		"diff --git a/m.c b/m.c\n"
-		"--- a/m.c\n"
-		"+++ b/m.c\n"
-		"@@ -10,2 +10,3 @@ int f(void)\n"
-		" a\n"
-		"+b\n"
-		" c\n"
-		"@@ -20 +21 @@\n"
-		"-x\n"
-		"+y\n";
+	static const char text[] = "diff --git a/old name.txt b/new name.txt\n"
+				   "similarity index 80%\n"
+				   "rename from old name.txt\n"
+				   "rename to new name.txt\n"
+				   "--- a/old name.txt\n"
+				   "+++ b/new name.txt\n"
+				   "@@ -1,3 +1,3 @@\n"
+				   " keep\n"
+				   "--- a line that starts with dashes\n"
+				   "+++ a line that starts with pluses\n"
+				   " tail\n"
+				   "\\ No newline at end of file\n"
+				   "diff --git \"a/t\\303\\251st\\tx\" \"b/t\\303\\251st\\tx\"\n"
+				   "new file mode 100644\n"
+				   "--- /dev/null\n"
+				   "+++ \"b/t\\303\\251st\\tx\"\n"
+				   "@@ -0,0 +1 @@\n"
+				   "+hello\n"
+				   "diff --git a/gone.bin b/gone.bin\n"
+				   "deleted file mode 100644\n"
+				   "Binary files a/gone.bin and /dev/null differ\n"
+				   "diff --git a/m.c b/m.c\n"
+				   "--- a/m.c\n"
+				   "+++ b/m.c\n"
+				   "@@ -10,2 +10,3 @@ int f(void)\n"
+				   " a\n"
+				   "+b\n"
+				   " c\n"
+				   "@@ -20 +21 @@\n"
+				   "-x\n"
+				   "+y\n";
 	struct nsh_buf b = NSH_BUF_INIT;
 	struct nsh_verify_diff d = {0};
 

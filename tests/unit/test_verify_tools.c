@@ -23,9 +23,9 @@
 
 #include "core/banned.h"
 
-static char *top;    /* the temporary directory */
-static char *path;   /* PATH for the tools: Debian's first */
-static int skipped;  /* tools not installed */
+static char *top;   /* the temporary directory */
+static char *path;  /* PATH for the tools: Debian's first */
+static int skipped; /* tools not installed */
 
 static bool have(const char *prog)
 {
@@ -59,7 +59,8 @@ static char *fixture(const char *name, const char *const *files)
 
 		*strrchr(d, '/') = '\0';
 		CHECK_INT(nsh_fs_mkdir_p(d, 0755, &err), 0);
-		CHECK_INT(nsh_fs_write_atomic(p, files[i + 1], strlen(files[i + 1]), 0644, &err), 0);
+		CHECK_INT(nsh_fs_write_atomic(p, files[i + 1], strlen(files[i + 1]), 0644, &err),
+			  0);
 		free(d);
 		free(p);
 	}
@@ -75,9 +76,10 @@ static void run(struct nsh_proc *p, const char *dir, const char *const *argv)
 	for (int i = 0; argv[i]; i++)
 		nsh_strvec_push(&p->argv, argv[i]);
 	nsh_strvec_pushf(&p->env, "PATH=%s", path);
-	nsh_strvec_pushl(&p->env, "NODE_PATH=/usr/share/nodejs:/usr/lib/node_modules/npm/node_modules", "NO_COLOR=1", "FORCE_COLOR=0",
-			 "CARGO_TERM_COLOR=never", "RUST_BACKTRACE=0", "PYTHONDONTWRITEBYTECODE=1",
-			 "TERM=dumb", NULL);
+	nsh_strvec_pushl(&p->env,
+			 "NODE_PATH=/usr/share/nodejs:/usr/lib/node_modules/npm/node_modules",
+			 "NO_COLOR=1", "FORCE_COLOR=0", "CARGO_TERM_COLOR=never",
+			 "RUST_BACKTRACE=0", "PYTHONDONTWRITEBYTECODE=1", "TERM=dumb", NULL);
 	p->cwd = dir;
 	p->timeout_ms = 120000;
 	p->out_max = p->err_max = (size_t)16 << 20;
@@ -135,9 +137,14 @@ static void test_node_coverage(void)
 		"const test = require('node:test');\nconst assert = require('node:assert');\n"
 		"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n",
 		NULL};
-	const char *argv[] = {"node", "--test", "--experimental-test-coverage",
-			      "--test-reporter=tap", "--test-reporter-destination=stdout",
-			      "--test-reporter=lcov", "--test-reporter-destination=lcov.info", NULL};
+	const char *argv[] = {"node",
+			      "--test",
+			      "--experimental-test-coverage",
+			      "--test-reporter=tap",
+			      "--test-reporter-destination=stdout",
+			      "--test-reporter=lcov",
+			      "--test-reporter-destination=lcov.info",
+			      NULL};
 	struct nsh_verify_coverage c = {0};
 	struct nsh_test_report r = {0};
 	struct nsh_err err = NSH_ERR_INIT;
@@ -191,7 +198,7 @@ static const char mocha_spec[] =
 static void test_mocha(void)
 {
 	static const char *const files[] = {"test/a.spec.js", mocha_spec, NULL};
-	const char *json_argv[] = {"mocha", "--reporter", "json", "--reporter-option",
+	const char *json_argv[] = {"mocha",	      "--reporter", "json", "--reporter-option",
 				   "output=out.json", NULL};
 	const char *spec_argv[] = {"mocha", NULL};
 	struct nsh_test_report j = {0}, s = {0};
@@ -293,7 +300,8 @@ static void test_eslint_tsc(void)
 					  NSH_VERIFY_KIND_LINT, &g);
 		CHECK_INT(g.nr, 2);
 		x = finding(&g, rel, 2, "semi");
-		CHECK(x && x->level == NSH_VERIFY_WARNING && !strcmp(x->message, "Missing semicolon."));
+		CHECK(x && x->level == NSH_VERIFY_WARNING &&
+		      !strcmp(x->message, "Missing semicolon."));
 		CHECK(finding(&g, rel, 1, "no-unused-vars") != NULL);
 		nsh_proc_release(&p);
 		free(rel);
@@ -335,15 +343,30 @@ static const char *const py_files[] = {
 static void test_python(void)
 {
 	const char *check[] = {"python3", "-c", "import pytest", NULL};
-	const char *pytest[] = {"python3", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
-				"junit_family=xunit1", "--junitxml=out.xml", NULL};
-	const char *cov_run[] = {"python3", "-m", "coverage", "run", "-m", "pytest", "-q", "-p",
-				 "no:cacheprovider", NULL};
-	const char *cov_json[] = {"python3", "-m", "coverage", "json", "-q", "-o", "cov.json", NULL};
+	const char *pytest[] = {"python3",
+				"-m",
+				"pytest",
+				"-q",
+				"-p",
+				"no:cacheprovider",
+				"-o",
+				"junit_family=xunit1",
+				"--junitxml=out.xml",
+				NULL};
+	const char *cov_run[] = {"python3", "-m", "coverage",	      "run", "-m", "pytest",
+				 "-q",	    "-p", "no:cacheprovider", NULL};
+	const char *cov_json[] = {"python3", "-m", "coverage", "json",
+				  "-q",	     "-o", "cov.json", NULL};
 	const char *cov_report[] = {"python3", "-m", "coverage", "report", NULL};
 	const char *flake8[] = {"flake8", "calc.py", NULL};
-	const char *mypy[] = {"mypy", "--show-column-numbers", "--no-error-summary",
-			      "--no-color-output", "--cache-dir", "/dev/null", "calc.py", NULL};
+	const char *mypy[] = {"mypy",
+			      "--show-column-numbers",
+			      "--no-error-summary",
+			      "--no-color-output",
+			      "--cache-dir",
+			      "/dev/null",
+			      "calc.py",
+			      NULL};
 	struct nsh_test_report r = {0};
 	struct nsh_verify_findings f = {0};
 	struct nsh_verify_coverage c = {0};
@@ -374,8 +397,8 @@ static void test_python(void)
 	CHECK_INT(r.failed, 2);
 	CHECK_INT(r.skipped, 1);
 	t = find(&r, "tests.test_calc.test_bad");
-	CHECK(t && t->status == NSH_TEST_FAIL && t->file && !strcmp(t->file, "tests/test_calc.py") &&
-	      t->line == 10);
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file &&
+	      !strcmp(t->file, "tests/test_calc.py") && t->line == 10);
 	CHECK(t && t->message && strstr(t->message, "assert 2 == 3"));
 	t = find(&r, "tests.test_calc.TestGroup.test_in_class");
 	CHECK(t && t->line == 20 && t->message && !strcmp(t->message, "ValueError: boom"));
@@ -446,8 +469,8 @@ static void test_go(void)
 		"vet/vet.go",
 		"package vet\n\nimport \"fmt\"\n\nfunc F(x int) string { return fmt.Sprintf(\"%d %s\", x) }\n",
 		NULL};
-	const char *test_argv[] = {"go", "test", "-json", "-coverprofile=cover.out", "./pkg/...",
-				   NULL};
+	const char *test_argv[] = {"go",	"test", "-json", "-coverprofile=cover.out",
+				   "./pkg/...", NULL};
 	const char *vet_argv[] = {"go", "vet", "./vet/...", NULL};
 	struct nsh_verify_parse_ctx ctx = {.go_module = "example.com/shop"};
 	struct nsh_test_report r = {0};
@@ -478,8 +501,9 @@ static void test_go(void)
 		double go_pct = cov ? strtod(cov + 10, NULL) : -1;
 
 		text = slurp(dir, "cover.out");
-		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_GO, text, strlen(text), &c, &err),
-			  0);
+		CHECK_INT(
+			nsh_verify_coverage_parse(NSH_VERIFY_COV_GO, text, strlen(text), &c, &err),
+			0);
 		free(text);
 		fprintf(stderr, "  go cover profile %lld/%lld = %.2f%%, go says %.1f%%\n",
 			(long long)c.covered, (long long)c.total, c.percent, go_pct);
@@ -549,12 +573,10 @@ static void test_optional(void)
 		"sum.test.js",
 		"test('adds', () => { expect(1 + 2).toBe(3); });\n"
 		"test('fails', () => {\n  expect(1 + 1).toBe(3);\n});\n",
-		"jest.config.js",
-		"module.exports = {};\n",
-		NULL};
+		"jest.config.js", "module.exports = {};\n", NULL};
 	static const char *const ruff_files[] = {"a.py", "import os\n", NULL};
-	const char *jest[] = {"jest", "--ci", "--json", "--testLocationInResults",
-			      "--outputFile=out.json", NULL};
+	const char *jest[] = {
+		"jest", "--ci", "--json", "--testLocationInResults", "--outputFile=out.json", NULL};
 	const char *ruff[] = {"ruff", "check", "--output-format=concise", "--no-cache", ".", NULL};
 	struct nsh_proc p;
 	char *dir;
@@ -600,8 +622,9 @@ static void test_optional(void)
 			"const test = require('node:test');\nconst assert = require('node:assert');\n"
 			"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n",
 			NULL};
-		const char *c8[] = {"c8", "--reporter=json-summary", "--reporter=lcovonly", "node",
-				    "--test", NULL};
+		const char *c8[] = {
+			"c8", "--reporter=json-summary", "--reporter=lcovonly", "node", "--test",
+			NULL};
 		struct nsh_verify_coverage a = {0}, b = {0};
 		struct nsh_err err = NSH_ERR_INIT;
 		char *text;
@@ -615,7 +638,8 @@ static void test_optional(void)
 			  0);
 		free(text);
 		text = slurp(dir, "coverage/lcov.info");
-		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b, &err),
+		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b,
+						    &err),
 			  0);
 		free(text);
 		fprintf(stderr, "  c8: summary %lld/%lld, lcov %lld/%lld\n", (long long)a.covered,
@@ -630,7 +654,8 @@ static void test_optional(void)
 	 * reach; Surefire's reports are JUnit XML, whose parser is tested with
 	 * pytest's above.
 	 */
-	fprintf(stderr, "  mvn (Surefire): toolchain not installed (no plugins offline): skipped\n");
+	fprintf(stderr,
+		"  mvn (Surefire): toolchain not installed (no plugins offline): skipped\n");
 	skipped++;
 }
 
