@@ -19,6 +19,7 @@
 #include "core/json.h"
 #include "forge/git.h"
 #include "sandbox/sandbox.h"
+#include "secrets/secrets.h"
 #include "test.h"
 
 #include "core/banned.h"
@@ -810,6 +811,51 @@ static void test_pipeline(void)
 	free(dir);
 }
 
+/* Values the vault knows are found too, by the secrets module's scanner, never printed. */
+static void test_known_values(void)
+{
+	static const char value[] = "vault-value-7f3a9c-not-random-looking";
+	struct nsh_redact_secret sec = {"DEPLOY_PASSWORD", value, sizeof(value) - 1};
+	struct nsh_redactor *red = NULL;
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_verify_runner runner;
+	struct nsh_verify_result res;
+	struct nsh_verify_opts o = {0};
+	const struct nsh_verify_check *c;
+	char *dir = project("vault"), *base, *text;
+
+	CHECK_INT(nsh_git(dir, NULL, &err, "init", "-q", NULL), 0);
+	put(dir, "README.md", "# app\n");
+	git_commit(dir, "base");
+	base = git_head(dir);
+	text = nsh_xasprintf("deploy:\n  user: bot\n  pass: %s\n", value);
+	put(dir, "deploy.yml", text);
+	free(text);
+	git_commit(dir, "deploy settings");
+	CHECK_INT(nsh_redactor_new(&sec, 1, &red, NULL, &err), 0);
+	nsh_verify_runner_proc(&runner, dir);
+	o.dir = dir;
+	o.runner = &runner;
+	o.base = base;
+	o.head = "HEAD";
+	o.known = red;
+	o.pr_body = "Uses the deploy password vault-value-7f3a9c-not-random-looking for now.\n";
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	c = check(&res, "secrets");
+	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL);
+	CHECK(has_finding(c, "vault-secret", "deploy.yml", 3));
+	CHECK(has_finding(c, "vault-secret", "pr-body", 1));
+	for (size_t i = 0; c && i < c->findings.nr; i++) {
+		CHECK(!strstr(c->findings.v[i].message, value));
+		CHECK(!c->findings.v[i].excerpt || !strstr(c->findings.v[i].excerpt, value));
+	}
+	CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_FAIL);
+	nsh_verify_result_release(&res);
+	nsh_redactor_free(red);
+	free(base);
+	free(dir);
+}
+
 /* The sandbox runner: commands in the job's sandbox, paths relative to /workspace. */
 static void test_sandbox_runner(void)
 {
@@ -867,6 +913,7 @@ int main(void)
 	RUN(test_verify_yml);
 	RUN(test_criteria_format);
 	RUN(test_pipeline);
+	RUN(test_known_values);
 	RUN(test_sandbox_runner);
 	nsh_fs_remove_tree(top, &err);
 	free(top);
