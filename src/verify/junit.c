@@ -10,6 +10,7 @@
 #include "verify/verify_int.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -183,6 +184,14 @@ static void walk(xmlNode *n, struct nsh_test_report *r, size_t *visited, int dep
 	}
 }
 
+/* libxml2 wants its first initialisation on one thread; jobs verify on several. */
+static pthread_once_t xml_once = PTHREAD_ONCE_INIT;
+
+static void xml_init(void)
+{
+	xmlInitParser();
+}
+
 void nsh_vrf_parse_junit(const char *text, size_t len, struct nsh_test_report *ret)
 {
 	xmlDoc *doc;
@@ -191,6 +200,7 @@ void nsh_vrf_parse_junit(const char *text, size_t len, struct nsh_test_report *r
 
 	if (!len || len > INT_MAX)
 		return;
+	pthread_once(&xml_once, xml_init);
 	doc = xmlReadMemory(text, (int)len, NULL, NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
 				    XML_PARSE_NOCDATA);

@@ -530,6 +530,14 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 			rc = 0;
 			continue;
 		}
+		if (rc == NSH_EDENIED) {
+			/* there, but not runnable (a script without its x bit): this step's problem
+			 */
+			s->outcome = NSH_VERIFY_OUT_NOT_RUN;
+			s->excerpt = nsh_xstrdup(xerr.msg);
+			rc = 0;
+			continue;
+		}
 		if (rc) {
 			nsh_err_set(err, rc, "%s", xerr.msg);
 			goto out;

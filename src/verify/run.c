@@ -219,16 +219,20 @@ static bool step_outcomes(const struct nsh_verify_measure *m, enum nsh_verify_st
 						s->excerpt);
 			free(msg);
 		} else {
-			char *msg = nsh_xasprintf(s->outcome == NSH_VERIFY_OUT_TIMEOUT
-							  ? "'%s' was killed at its time limit"
-							  : "'%s' ran but left no readable results",
-						  s->name);
+			const char *rule = "unreadable", *what = "ran but left no readable results";
+			char *msg;
 
+			if (s->outcome == NSH_VERIFY_OUT_TIMEOUT) {
+				rule = "timeout";
+				what = "was killed at its time limit";
+			} else if (s->outcome == NSH_VERIFY_OUT_NOT_RUN) {
+				rule = "not-started";
+				what = "could not be started";
+			}
+			msg = nsh_xasprintf("'%s' %s", s->name, what);
 			broken++;
-			nsh_verify_findings_add(
-				&c->findings, NSH_VERIFY_KIND_TOOL, NSH_VERIFY_ERROR,
-				s->outcome == NSH_VERIFY_OUT_TIMEOUT ? "timeout" : "unreadable",
-				NULL, 0, msg, s->excerpt);
+			nsh_verify_findings_add(&c->findings, NSH_VERIFY_KIND_TOOL,
+						NSH_VERIFY_ERROR, rule, NULL, 0, msg, s->excerpt);
 			free(msg);
 		}
 	}

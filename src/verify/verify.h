@@ -605,7 +605,7 @@ enum nsh_verify_outcome {
 	NSH_VERIFY_OUT_MISSING,	   /* its program is not installed where commands run */
 	NSH_VERIFY_OUT_TIMEOUT,	   /* killed at its time limit */
 	NSH_VERIFY_OUT_UNREADABLE, /* ran, but the expected output or report was not there */
-	NSH_VERIFY_OUT_NOT_RUN,	   /* skipped by configuration or not started */
+	NSH_VERIFY_OUT_NOT_RUN,	   /* could not be started (not executable) */
 };
 
 const char *nsh_verify_outcome_name(enum nsh_verify_outcome o);
@@ -656,7 +656,9 @@ struct nsh_verify_limits {
  * is tried with its alternative, then recorded as MISSING (exit 127 from
  * a shell and "No module named" from python -m count as missing too). A
  * report file is removed before its command runs, so a stale one is never
- * read; a coverage file is read only when the run wrote it. Commands of
+ * read; a coverage file is read only when the run wrote it. A program that
+ * exists but cannot be executed (NSH_EDENIED from the runner) is recorded
+ * as NOT_RUN. Commands of
  * format EXIT (or AUTO output that is not recognised) give one test named
  * after the command, passing or failing by exit code. Returns an error
  * only when the runner fails for another reason than a missing program.

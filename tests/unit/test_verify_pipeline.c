@@ -780,7 +780,9 @@ static void test_pipeline(void)
 
 	/* a tool that is not installed, and one that never ends */
 	put(dir, ".nightshift/verify.yml",
-	    "commands:\n  lint: [nsh-no-such-linter, .]\n  types: sleep 5\nskip: [test]\n");
+	    "commands:\n  lint: [nsh-no-such-linter, .]\n  types: sleep 5\n"
+	    "  build: [./build.sh]\nskip: [test]\n");
+	put(dir, "build.sh", "#!/bin/sh\necho not executable\n");
 	git_commit(dir, "config");
 	o.criteria = NULL;
 	o.limits.timeout_ms = 300;
@@ -790,6 +792,8 @@ static void test_pipeline(void)
 	CHECK(check(&res, "types")->status == NSH_VERIFY_CHECK_ERROR);
 	CHECK(has_finding(check(&res, "types"), "timeout", NULL, -1));
 	CHECK(check(&res, "tests")->status == NSH_VERIFY_CHECK_SKIPPED);
+	CHECK(check(&res, "build")->status == NSH_VERIFY_CHECK_ERROR);
+	CHECK(has_finding(check(&res, "build"), "not-started", NULL, -1));
 	CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_FAIL);
 	nsh_verify_result_release(&res);
 	put(dir, ".nightshift/verify.yml",
