@@ -94,6 +94,7 @@ struct nsh_test_report {
 	bool truncated;	 /* more than NSH_VERIFY_TESTS_MAX tests: the rest dropped */
 };
 
+/** Free the tests and leave @r empty (zeroed). NULL ok. */
 void nsh_test_report_release(struct nsh_test_report *r);
 
 /**
@@ -115,6 +116,7 @@ struct nsh_test_diff {
 	struct nsh_strvec missing;	 /* run before, absent after (deleted or not run) */
 };
 
+/** Free the four name lists. NULL ok. */
 void nsh_test_diff_release(struct nsh_test_diff *d);
 
 /** Compare @before with @after into @ret (caller storage, zeroed or NSH_STRVEC_INIT). */
@@ -247,6 +249,7 @@ struct nsh_verify_findings {
 	bool truncated; /* more than NSH_VERIFY_FINDINGS_MAX: the rest dropped */
 };
 
+/** Free every finding and leave @f empty. NULL ok. */
 void nsh_verify_findings_release(struct nsh_verify_findings *f);
 
 /**
@@ -264,7 +267,7 @@ size_t nsh_verify_findings_count(const struct nsh_verify_findings *f, enum nsh_v
 /** A finding as JSON (kind, level, rule, file, line, message, excerpt). New reference. */
 json_t *nsh_verify_finding_to_json(const struct nsh_verify_finding *f);
 
-/** The stable names of kinds and levels ("secret", "error", ...). */
+/** The stable names of kinds and levels ("secret", "error", ...); static storage. */
 const char *nsh_verify_kind_name(enum nsh_verify_kind k);
 const char *nsh_verify_level_name(enum nsh_verify_level l);
 
@@ -319,6 +322,7 @@ struct nsh_verify_diff {
 
 #define NSH_VERIFY_DIFF_MAX ((size_t)256 << 20) /* bytes of diff text read */
 
+/** Free the files, their lines and the diff text. NULL ok. */
 void nsh_verify_diff_release(struct nsh_verify_diff *d);
 
 /**
@@ -349,6 +353,7 @@ struct nsh_verify_allow {
 	size_t alloc;
 };
 
+/** Free the entries. NULL ok. */
 void nsh_verify_allow_release(struct nsh_verify_allow *a);
 
 /** True when @a allows a finding of @rule in @file with @fingerprint (may be NULL). */
@@ -453,6 +458,7 @@ struct nsh_verify_coverage {
 	enum nsh_verify_cov_format format;
 };
 
+/** Free @c->source and zero @c. NULL ok. */
 void nsh_verify_coverage_release(struct nsh_verify_coverage *c);
 
 /**
@@ -465,6 +471,7 @@ int nsh_verify_coverage_parse(enum nsh_verify_cov_format fmt, const char *text, 
 /** The format a coverage file's name suggests, or NSH_VERIFY_COV_NONE. */
 enum nsh_verify_cov_format nsh_verify_cov_format_of(const char *path);
 
+/** The stable name of a coverage format ("lcov", "go", ...); static storage. */
 const char *nsh_verify_cov_format_name(enum nsh_verify_cov_format f);
 
 /* ==== detection: the plan ==== */
@@ -476,6 +483,7 @@ enum nsh_verify_step {
 	NSH_VERIFY_STEP_TYPES,
 };
 
+/** "build", "test", "lint" or "types"; static storage. */
 const char *nsh_verify_step_name(enum nsh_verify_step s);
 
 struct nsh_verify_command {
@@ -518,6 +526,7 @@ struct nsh_verify_plan {
 	struct nsh_verify_config config;
 };
 
+/** Free the commands, lists and settings of @p. NULL ok. */
 void nsh_verify_plan_release(struct nsh_verify_plan *p);
 
 /**
@@ -565,6 +574,7 @@ struct nsh_verify_exec {
 	int64_t elapsed_ms; /* wall time */
 };
 
+/** Initialise caller storage (empty buffers) / free the buffers (NULL ok). */
 void nsh_verify_exec_init(struct nsh_verify_exec *e);
 void nsh_verify_exec_release(struct nsh_verify_exec *e);
 
@@ -608,6 +618,7 @@ enum nsh_verify_outcome {
 	NSH_VERIFY_OUT_NOT_RUN,	   /* could not be started (not executable) */
 };
 
+/** "ran", "missing", "timeout", "unreadable" or "not-run"; static storage. */
 const char *nsh_verify_outcome_name(enum nsh_verify_outcome o);
 
 /* What one command of the plan did. */
@@ -632,6 +643,7 @@ struct nsh_verify_measure {
 	struct nsh_verify_coverage coverage; /* when a command produced coverage */
 };
 
+/** Free the step results, the merged tests and the coverage source. NULL ok. */
 void nsh_verify_measure_release(struct nsh_verify_measure *m);
 
 /** The first result of @step in @m, or NULL. */
@@ -731,6 +743,7 @@ struct nsh_verify_criteria {
 
 #define NSH_VERIFY_CRITERIA_MAX 200
 
+/** Free every criterion. NULL ok. */
 void nsh_verify_criteria_release(struct nsh_verify_criteria *c);
 
 /**
@@ -757,6 +770,7 @@ enum nsh_verify_status {
 	NSH_VERIFY_CHECK_SKIPPED, /* nothing to check here (not configured, no baseline) */
 };
 
+/** "pass", "warn", "fail", "error", "missing", "review" or "skipped"; static storage. */
 const char *nsh_verify_status_name(enum nsh_verify_status s);
 
 /* One item of the checklist. */
@@ -776,6 +790,7 @@ enum nsh_verify_verdict {
 				      or a configured tool was missing */
 };
 
+/** "pass", "fail" or "review"; static storage. */
 const char *nsh_verify_verdict_name(enum nsh_verify_verdict v);
 
 struct nsh_verify_result {
@@ -793,6 +808,7 @@ struct nsh_verify_result {
 	size_t scanned_bytes;		       /* diff, messages and body scanned */
 };
 
+/** Free the checks, plan, measure, diff and lists of @r. NULL ok. */
 void nsh_verify_result_release(struct nsh_verify_result *r);
 
 struct nsh_verify_opts {
