@@ -19,7 +19,6 @@
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/time.h"
-#include "forge/git.h"
 
 #include "core/banned.h"
 
@@ -579,8 +578,9 @@ static void search_file(struct usage_search *s, const char *dir, const char *rel
 /* Every file of the checkout: tracked ones and untracked ones that are not ignored. */
 static int list_files(const char *dir, struct nsh_buf *out, struct nsh_err *err)
 {
-	return nsh_git(dir, out, err, "ls-files", "-z", "--cached", "--others",
-		       "--exclude-standard", NULL);
+	const char *args[] = {"ls-files", "-z", "--cached", "--others", "--exclude-standard", NULL};
+
+	return nsh_vrf_git(dir, out, (size_t)64 << 20, err, args);
 }
 
 static int decide_no_usages(const struct nsh_vrf_crit_ctx *ctx,

@@ -33,8 +33,8 @@
 
 /* ---- git ---- */
 
-static int git_out(const char *dir, struct nsh_buf *out, size_t max, struct nsh_err *err,
-		   const char *const *args)
+int nsh_vrf_git(const char *dir, struct nsh_buf *out, size_t max, struct nsh_err *err,
+		const char *const *args)
 {
 	struct nsh_proc p;
 	int rc;
@@ -55,7 +55,7 @@ static int check_rev(const char *dir, const char *rev, struct nsh_err *err)
 	char *spec = nsh_xasprintf("%s^{commit}", rev);
 	const char *args[] = {"rev-parse", "--verify", "--quiet", spec, NULL};
 	struct nsh_err xerr = NSH_ERR_INIT;
-	int rc = git_out(dir, NULL, 4096, &xerr, args);
+	int rc = nsh_vrf_git(dir, NULL, 4096, &xerr, args);
 
 	free(spec);
 	if (rc)
@@ -69,7 +69,7 @@ static void untracked(const char *dir, struct nsh_buf *out)
 	const char *args[] = {"ls-files", "-z", "--others", "--exclude-standard", NULL};
 	struct nsh_buf list = NSH_BUF_INIT, file = NSH_BUF_INIT;
 
-	if (git_out(dir, &list, (size_t)16 << 20, NULL, args))
+	if (nsh_vrf_git(dir, &list, (size_t)16 << 20, NULL, args))
 		goto out;
 	for (size_t i = 0; i < list.len;) {
 		const char *rel = list.buf + i;
@@ -122,7 +122,7 @@ int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
 		/* no base: every file counts as added */
 		const char *h[] = {"hash-object", "-t", "tree", "/dev/null", NULL};
 
-		if ((rc = git_out(dir, &empty, 4096, err, h)))
+		if ((rc = nsh_vrf_git(dir, &empty, 4096, err, h)))
 			goto out;
 		nsh_buf_trim(&empty);
 		base = empty.buf;
@@ -140,7 +140,7 @@ int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
 		args[n++] = head;
 	args[n++] = "--";
 	args[n] = NULL;
-	if ((rc = git_out(dir, &text, NSH_VERIFY_DIFF_MAX, err, args))) {
+	if ((rc = nsh_vrf_git(dir, &text, NSH_VERIFY_DIFF_MAX, err, args))) {
 		if (rc == NSH_ETOOBIG)
 			rc = nsh_err_set(err, NSH_ETOOBIG, "the diff is larger than %zu MiB",
 					 NSH_VERIFY_DIFF_MAX >> 20);
@@ -457,7 +457,7 @@ static int commit_messages(const char *dir, const char *base, const char *head, 
 	char *range = nsh_xasprintf("%s..%s", base, head ? head : "HEAD");
 	char *max = nsh_xasprintf("--max-count=%d", COMMITS_MAX);
 	const char *args[] = {"log", "-z", "--format=%H%x00%B", max, range, "--", NULL};
-	int rc = git_out(dir, out, (size_t)64 << 20, err, args);
+	int rc = nsh_vrf_git(dir, out, (size_t)64 << 20, err, args);
 
 	free(range);
 	free(max);

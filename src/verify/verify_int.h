@@ -86,6 +86,14 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 /* Line coverage from node --test's own coverage table in TAP comments ("# all files | ..."). */
 bool nsh_vrf_tap_coverage(const char *text, size_t len, double *ret_percent);
 
+/*
+ * Run "git ARGS" (NULL-terminated @args) in @dir with forge/git.h's fixed
+ * environment and with the fsmonitor hook off, capturing up to @max bytes
+ * of stdout into @out (may be NULL); 0 when git exited 0 (run.c).
+ */
+int nsh_vrf_git(const char *dir, struct nsh_buf *out, size_t max, struct nsh_err *err,
+		const char *const *args);
+
 /* A git diff over @dir for nsh_verify_run(); see run.c. */
 int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
 		     struct nsh_verify_diff *ret, struct nsh_err *err);
