@@ -13,6 +13,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_show,	  /* src/cli/tasks.c */
 	&nsh_cmd_sandbox, /* src/cli/sandbox.c */
 	&nsh_cmd_secret,  /* src/cli/secret.c */
+	&nsh_cmd_recipe,  /* src/cli/recipe.c */
 };
 
 int main(int argc, char **argv)

@@ -76,5 +76,6 @@ extern const struct nsh_cli_cmd nsh_cmd_tasks;
 extern const struct nsh_cli_cmd nsh_cmd_show;
 extern const struct nsh_cli_cmd nsh_cmd_sandbox;
 extern const struct nsh_cli_cmd nsh_cmd_secret;
+extern const struct nsh_cli_cmd nsh_cmd_recipe;
 
 #endif

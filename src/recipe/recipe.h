@@ -367,8 +367,8 @@ int nsh_recipe_apply(const struct nsh_recipe *r, const char *dir,
  * Apply the enabled rules of @r to one text in memory, as if it were the
  * file @path (which selects the rules and the lexer); no applies check and
  * no manifest edits. *@ret_text gets the new text (caller frees, NUL
- * terminated, *@ret_len bytes). Changes and needs-review items are added to
- * @res. For tools and tests.
+ * terminated, *@ret_len bytes). @res is filled in as by nsh_recipe_apply()
+ * (release it also on failure). For tools and tests.
  */
 int nsh_recipe_apply_text(const struct nsh_recipe *r, const char *path, const char *text,
 			  size_t len, const struct nsh_recipe_options *opt,
