@@ -73,10 +73,12 @@ enum stmt_id {
 	ST_TASK_RELEASE,
 	ST_TASK_CLAIMABLE,
 	ST_JOB_SET_PROGRESS,
+	ST_JOB_SET_BRANCH,
 	ST_JOB_QUEUE_POS,
 	ST_WORKER_BEAT,
 	ST_WORKER_REMOVE,
 	ST_WORKER_GET,
+	ST_WORKER_ANY_ALIVE,
 	ST_STEP_PUT,
 	ST_STEP_GET,
 	ST_STEP_LIST,
@@ -201,6 +203,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?2)) ORDER BY created_at, rowid LIMIT ?3",
 	[ST_JOB_SET_PROGRESS] = "UPDATE jobs SET step = ?2, attempt = ?3, branch = coalesce(?4, "
 				"branch), updated_at = ?5 WHERE id = ?1",
+	[ST_JOB_SET_BRANCH] = "UPDATE jobs SET branch = ?2, updated_at = ?3 WHERE id = ?1",
 	/* FIFO across tasks: older tasks first, then plan order. */
 	[ST_JOB_QUEUE_POS] =
 		"SELECT count(*) FROM jobs j JOIN tasks t ON t.id = j.task_id, "
@@ -214,6 +217,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKER_REMOVE] = "DELETE FROM workers WHERE id = ?1",
 	[ST_WORKER_GET] = "SELECT id, host, pid, started_at, heartbeat_at FROM workers "
 			  "WHERE id = ?1",
+	[ST_WORKER_ANY_ALIVE] = "SELECT count(*) FROM workers WHERE heartbeat_at >= ?1",
 	[ST_STEP_PUT] = "INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (task_id, job_id, attempt, "
 			"name) DO UPDATE SET result = excluded.result",
@@ -1912,6 +1916,25 @@ int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *
 	return rc;
 }
 
+int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *branch,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_SET_BRANCH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, branch);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a job");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
 int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *ret,
 				 struct nsh_err *err)
 {
@@ -1985,6 +2008,20 @@ int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_
 			 struct nsh_err *err)
 {
 	return get_row(s, ST_WORKER_GET, id, fill_worker, ret, "worker", err);
+}
+
+bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_ANY_ALIVE, NULL);
+	bool alive = false;
+
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, alive_since_ms);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		alive = sqlite3_column_int64(st, 0) > 0;
+	stmt_done(st);
+	return alive;
 }
 
 int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job_id,

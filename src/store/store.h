@@ -527,6 +527,9 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
  */
 int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *step,
 			       int64_t attempt, const char *branch, struct nsh_err *err);
+/** Record job @id's work branch. */
+int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *branch,
+			     struct nsh_err *err);
 /**
  * How many queued jobs are ahead of job @id in the sandbox queue: jobs of
  * running tasks, older tasks first, then plan order.
@@ -547,6 +550,8 @@ void nsh_worker_rec_release(struct nsh_worker_rec *w);
 int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
 			  struct nsh_err *err);
 int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err);
+/** Whether some worker has beaten since @alive_since_ms (errors: false). */
+bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms);
 /** NSH_ENOTFOUND when the worker is not registered. */
 int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_rec *ret,
 			 struct nsh_err *err);

@@ -218,6 +218,7 @@ int nsh_task_create(struct nsh_store *s, const struct nsh_task_new *t, char ret_
 	rec.recipe = (char *)t->recipe;
 	rec.network = (char *)(t->network ? t->network : "integration");
 	rec.deadline_ms = t->deadline_ms;
+	rec.options = (char *)t->options;
 	rc = nsh_store_task_insert(s, &rec, err);
 	if (rc)
 		goto out;
