@@ -77,6 +77,9 @@ void nsh_cli_age(int64_t ms, char out[16]);
 int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
 		   struct nsh_err *err);
 
+/** Print the table of a task's jobs: repository, risk, changes, tests, PR, state. */
+void nsh_cli_task_summary(struct nsh_store *s, const char *task_id);
+
 /* Commands; src/main.c lists them. */
 extern const struct nsh_cli_cmd nsh_cmd_help;
 extern const struct nsh_cli_cmd nsh_cmd_version;

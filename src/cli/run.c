@@ -134,6 +134,8 @@ static int drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int m
 	}
 	if (nsh_cli_follow(s, id, json, &code, &err))
 		code = nsh_cli_fail(&err);
+	else if (!json)
+		nsh_cli_task_summary(s, id);
 	nsh_sched_stop(st.s);
 	pthread_join(th, NULL);
 	sigaction(SIGINT, &old_int, NULL);
@@ -146,6 +148,88 @@ out:
 	nsh_orch_free(o);
 	free(db);
 	return code;
+}
+
+/* A string from step @name of job @j's last attempt, copied, or "-". */
+static char *step_field(struct nsh_store *s, const struct nsh_job_rec *j, const char *name,
+			bool first_attempt, const char *path)
+{
+	char *text = NULL, *out = NULL;
+	json_t *v = NULL, *x;
+
+	if (!nsh_store_step_get(s, j->task_id, j->id, first_attempt ? 0 : j->attempt, name, &text,
+				NULL) &&
+	    !nsh_json_parse(text, strlen(text), &v, NULL)) {
+		x = json_object_get(v, path);
+		if (json_is_string(x))
+			out = nsh_xstrdup(json_string_value(x));
+		else if (json_is_integer(x))
+			out = nsh_xasprintf("%lld", (long long)json_integer_value(x));
+	}
+	json_decref(v);
+	free(text);
+	return out ? out : nsh_xstrdup("-");
+}
+
+/* The risk of @repo ("org/name") from the task's analysis, or -1. */
+static long risk_of(const json_t *analysis, const char *repo)
+{
+	const char *name = strchr(repo, '/') ? strchr(repo, '/') + 1 : repo;
+	const json_t *r;
+	size_t i;
+
+	json_array_foreach(json_object_get(analysis, "plan"), i, r)
+	{
+		const char *n = json_string_value(json_object_get(r, "repo"));
+
+		if (n && !strcmp(n, name))
+			return (long)json_integer_value(
+				json_object_get(json_object_get(r, "risk"), "score"));
+	}
+	return -1;
+}
+
+void nsh_cli_task_summary(struct nsh_store *s, const char *task_id)
+{
+	struct nsh_job_list jobs = {0};
+	json_t *analysis = NULL;
+	char *text = NULL;
+
+	if (nsh_store_job_list(s, task_id, &jobs, NULL) || !jobs.nr)
+		goto out;
+	if (!nsh_store_step_get(s, task_id, NULL, 0, "analysis", &text, NULL))
+		nsh_json_parse(text, strlen(text), &analysis, NULL);
+	printf("\n%-24s %4s  %-8s %-22s %-22s %-6s %s\n", "REPOSITORY", "RISK", "CHANGES",
+	       "TESTS BEFORE", "TESTS AFTER", "PR", "STATE");
+	for (size_t i = 0; i < jobs.nr; i++) {
+		const struct nsh_job_rec *j = &jobs.v[i];
+		char *changes = step_field(s, j, "change", false, "summary");
+		char *before = step_field(s, j, "baseline", true, "summary");
+		char *after = step_field(s, j, "verify", false, "summary");
+		char *pr = step_field(s, j, "pr", false, "number");
+		char *sp;
+
+		/* "4 changes in 3 files, ..." -> "4" */
+		if ((sp = strchr(changes, ' ')) && strstr(changes, "changes in"))
+			*sp = '\0';
+		if ((sp = strchr(after, ';')))
+			*sp = '\0';
+		if (strlen(after) > 22)
+			memcpy(after + 19, "...", 4);
+		if (strlen(before) > 22)
+			memcpy(before + 19, "...", 4);
+		printf("%-24s %4ld  %-8.8s %-22s %-22s %-6s %s\n", j->repo,
+		       risk_of(analysis, j->repo), changes, before, after,
+		       strcmp(pr, "-") ? pr : "-", j->state);
+		free(changes);
+		free(before);
+		free(after);
+		free(pr);
+	}
+out:
+	json_decref(analysis);
+	free(text);
+	nsh_job_list_release(&jobs);
 }
 
 /* Check what can be checked before a task exists: the recipe, the org, the repositories. */

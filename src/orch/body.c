@@ -271,8 +271,9 @@ static void section_risk(struct nsh_buf *b, struct nsh_job_run *jr)
 		nsh_buf_addf(b,
 			     "\n## Risk\n\nScore %lld, position %zu of %zu in the plan (low risk "
 			     "first, critical last):\n\n",
-			     (long long)ji(r, "risk"), i + 1, json_array_size(plan));
-		reasons = json_object_get(r, "reasons");
+			     (long long)ji(json_object_get(r, "risk"), "score"), i + 1,
+			     json_array_size(plan));
+		reasons = json_object_get(json_object_get(r, "risk"), "reasons");
 		json_array_foreach(reasons, k, re)
 		{
 			nsh_buf_adds(b, "- ");
