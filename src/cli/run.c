@@ -94,12 +94,9 @@ static int start_daemon(struct nsh_cli *cli, struct nsh_err *err)
 	return 0;
 }
 
-/*
- * Drive task @id in this process until it ends, rendering its log (or
- * JSON lines); the exit code says how it ended.
- */
-static int drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int max_sandboxes,
-		 bool json)
+/* Drive a task here until it ends; see cli.h. */
+int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int max_sandboxes,
+		  bool json)
 {
 	struct sched_thread st = {.err = NSH_ERR_INIT};
 	struct nsh_err err = NSH_ERR_INIT;
@@ -366,7 +363,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 			goto out;
 		}
 		nsh_task_rec_release(&t);
-		code = drive(cli, s, resume, (int)max_sandboxes, json);
+		code = nsh_cli_drive(cli, s, resume, (int)max_sandboxes, json);
 		goto out;
 	}
 	if (optind >= argc || !*argv[optind]) {
@@ -428,7 +425,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 		}
 		goto out;
 	}
-	code = drive(cli, s, id, (int)max_sandboxes, json);
+	code = nsh_cli_drive(cli, s, id, (int)max_sandboxes, json);
 out:
 	free(opt_text);
 	json_decref(opt);
