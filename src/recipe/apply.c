@@ -282,9 +282,10 @@ static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsi
 				size_t len = hits.v[h].end - hits.v[h].start, k = 0, w;
 
 				if (*bind_tmpls[i].after) {
-					const char *at = strstr(t, bind_tmpls[i].after);
+					const char *at = memmem(t, len, bind_tmpls[i].after,
+								strlen(bind_tmpls[i].after));
 
-					if (!at || (size_t)(at - t) >= len)
+					if (!at)
 						continue;
 					k = (size_t)(at - t) + strlen(bind_tmpls[i].after);
 				}
