@@ -1163,7 +1163,15 @@ static size_t match_text(struct attempt *a, size_t ei, size_t pos)
 		return a->need_end == NSH_RECIPE_NONE || pos == a->need_end ? pos : FAIL;
 	e = &p->e[ei];
 	if (e->kind != E_HOLE) {
-		if (pos + e->len > hi || memcmp(s + pos, p->tmpl + e->off, e->len))
+		const unsigned char *lit = (const unsigned char *)p->tmpl + e->off;
+
+		if (pos + e->len > hi || memcmp(s + pos, lit, e->len))
+			return FAIL;
+		/* the match starts and ends at word boundaries, as in code */
+		if (ei == 0 && is_ident(lit[0]) && pos > 0 && is_ident(s[pos - 1]))
+			return FAIL;
+		if (ei + 1 == p->ne && is_ident(lit[e->len - 1]) &&
+		    pos + e->len < a->run->lx->len && is_ident(s[pos + e->len]))
 			return FAIL;
 		return match_text(a, ei + 1, pos + e->len);
 	}

@@ -293,6 +293,15 @@ static void test_strings_and_comments(void)
 	CHECK_STR(got, "// uses _.map\n_.pluck(a); s = '_.pluck'; /* _.map and _.map */");
 	CHECK_INT(n, 3);
 	free(got);
+	/* in comments too, a word matches whole words only */
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_COMMENT, "TODO:[x]", "DONE:[x]", NULL, 0,
+		       "// TOTODO TODOS TODO: x", &n);
+	CHECK_STR(got, "// TOTODO DONES DONE: x");
+	free(got);
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_COMMENT, "uses", "calls", NULL, 0,
+		       "// uses causes usesx", &n);
+	CHECK_STR(got, "// calls causes usesx");
+	free(got);
 	/* a code template with a string literal matches that exact token */
 	CHECK_RW("require('lodash')", "require('lodash-es')",
 		 "a = require('lodash'); b = require(\"lodash\"); c = require('lodash/x')",
