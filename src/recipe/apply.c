@@ -230,7 +230,8 @@ static const struct {
 
 struct binder {
 	const struct nsh_recipe_bind *b;
-	struct nsh_recipe_pattern *pat[NBIND_TMPLS]; /* JavaScript family */
+	struct nsh_recipe_pattern *pat[NBIND_TMPLS]; /* bindings to the modules (JavaScript) */
+	struct nsh_recipe_pattern *any[NBIND_TMPLS]; /* bindings to any module */
 	struct nsh_strvec names;		     /* for the current file */
 	unsigned version;			     /* text version names is for; 0 none */
 };
@@ -238,6 +239,7 @@ struct binder {
 static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struct nsh_err *err)
 {
 	struct nsh_recipe_where w = {.hole = (char *)"m"};
+	struct nsh_recipe_where ws = {.hole = (char *)"m", .is = NSH_RECIPE_IS_STRING};
 	const char *m;
 	int rc = 0;
 
@@ -246,69 +248,94 @@ static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struc
 	nsh_strvec_init(&bd->names);
 	nsh_strvec_init(&w.equals);
 	nsh_strvec_init(&w.not_equals);
+	nsh_strvec_init(&ws.equals);
+	nsh_strvec_init(&ws.not_equals);
 	nsh_vec_foreach(m, &b->modules) {
 		nsh_strvec_pushf(&w.equals, "'%s'", m);
 		nsh_strvec_pushf(&w.equals, "\"%s\"", m);
 	}
-	for (size_t i = 0; i < NBIND_TMPLS && !rc; i++)
+	for (size_t i = 0; i < NBIND_TMPLS && !rc; i++) {
 		rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
 						NSH_RECIPE_IN_CODE, &w, 1, &bd->pat[i], err);
+		if (!rc)
+			rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
+							NSH_RECIPE_IN_CODE, &ws, 1, &bd->any[i],
+							err);
+	}
 	nsh_strvec_release(&w.equals);
 	return rc;
 }
 
 static void binder_release(struct binder *bd)
 {
-	for (size_t i = 0; i < NBIND_TMPLS; i++)
+	for (size_t i = 0; i < NBIND_TMPLS; i++) {
 		nsh_recipe_pattern_free(bd->pat[i]);
+		nsh_recipe_pattern_free(bd->any[i]);
+	}
 	nsh_strvec_release(&bd->names);
 }
 
-/* The names @bd's modules are bound to in the lexed file (its defaults if none). */
+/* Add to @out the names the templates @pats bind in the lexed file. */
+static void bound_names(struct nsh_recipe_pattern *const *pats, const struct nsh_recipe_lex *lx,
+			struct nsh_recipe_hits *hits, struct nsh_strvec *out)
+{
+	for (size_t i = 0; i < NBIND_TMPLS; i++) {
+		if (nsh_recipe_pattern_run(pats[i], lx, NULL, 0, NULL, hits, NULL))
+			continue;
+		for (size_t h = 0; h < hits->nr; h++) {
+			const char *t = lx->text + hits->v[h].start;
+			size_t len = hits->v[h].end - hits->v[h].start, k = 0, w;
+
+			if (*bind_tmpls[i].after) {
+				const char *at = memmem(t, len, bind_tmpls[i].after,
+							strlen(bind_tmpls[i].after));
+
+				if (!at)
+					continue;
+				k = (size_t)(at - t) + strlen(bind_tmpls[i].after);
+			}
+			while (k < len && strchr(" \t\r\n", t[k]))
+				k++;
+			w = k;
+			while (w < len &&
+			       (t[w] == '_' || t[w] == '$' || (t[w] >= '0' && t[w] <= '9') ||
+				((t[w] | 0x20) >= 'a' && (t[w] | 0x20) <= 'z') ||
+				(unsigned char)t[w] >= 0x80))
+				w++;
+			if (w > k) {
+				char *name = nsh_xstrndup(t + k, w - k);
+
+				if (nsh_strvec_find(out, name) < 0)
+					nsh_strvec_push(out, name);
+				free(name);
+			}
+		}
+	}
+}
+
+/*
+ * The names @bd's modules are bound to in the lexed file; when there are
+ * none, its default names, less those the file binds to other modules.
+ */
 static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsigned version)
 {
 	struct nsh_recipe_hits hits = {0};
+	struct nsh_strvec other = NSH_STRVEC_INIT;
 	const char *s;
 
 	if (bd->version == version)
 		return;
 	nsh_strvec_release(&bd->names);
 	if (lx->fam == NSH_RECIPE_FAM_JS)
-		for (size_t i = 0; i < NBIND_TMPLS; i++) {
-			if (nsh_recipe_pattern_run(bd->pat[i], lx, NULL, 0, NULL, &hits, NULL))
-				continue;
-			for (size_t h = 0; h < hits.nr; h++) {
-				const char *t = lx->text + hits.v[h].start;
-				size_t len = hits.v[h].end - hits.v[h].start, k = 0, w;
-
-				if (*bind_tmpls[i].after) {
-					const char *at = memmem(t, len, bind_tmpls[i].after,
-								strlen(bind_tmpls[i].after));
-
-					if (!at)
-						continue;
-					k = (size_t)(at - t) + strlen(bind_tmpls[i].after);
-				}
-				while (k < len && strchr(" \t\r\n", t[k]))
-					k++;
-				w = k;
-				while (w < len && (t[w] == '_' || t[w] == '$' ||
-						   (t[w] >= '0' && t[w] <= '9') ||
-						   ((t[w] | 0x20) >= 'a' && (t[w] | 0x20) <= 'z') ||
-						   (unsigned char)t[w] >= 0x80))
-					w++;
-				if (w > k) {
-					char *name = nsh_xstrndup(t + k, w - k);
-
-					if (nsh_strvec_find(&bd->names, name) < 0)
-						nsh_strvec_push(&bd->names, name);
-					free(name);
-				}
-			}
-		}
-	if (!bd->names.nr)
+		bound_names(bd->pat, lx, &hits, &bd->names);
+	if (!bd->names.nr) {
+		if (lx->fam == NSH_RECIPE_FAM_JS)
+			bound_names(bd->any, lx, &hits, &other);
 		nsh_vec_foreach(s, &bd->b->names)
-			nsh_strvec_push(&bd->names, s);
+			if (nsh_strvec_find(&other, s) < 0)
+				nsh_strvec_push(&bd->names, s);
+	}
+	nsh_strvec_release(&other);
 	nsh_recipe_hits_release(&hits);
 	bd->version = version;
 }

@@ -531,6 +531,50 @@ static void test_layers(void)
 	nsh_recipe_free(r);
 }
 
+/* Holes bound to a module take the names the file gives it. */
+static void test_bindings(void)
+{
+	static const struct {
+		const char *path, *text, *want;
+	} cases[] = {
+		{"a.ts", "import * as L from 'lodash';\nL.pluck(a); _.pluck(b);",
+		 "import * as L from 'lodash';\nL.map(a); _.pluck(b);"},
+		{"b.js", "import lodash, { map } from \"lodash\";\nlodash.pluck(a); lo.pluck(b);",
+		 "import lodash, { map } from \"lodash\";\nlodash.map(a); lo.pluck(b);"},
+		{"c.ts", "import lo = require('lodash');\nlo.pluck(a); _.pluck(b);",
+		 "import lo = require('lodash');\nlo.map(a); _.pluck(b);"},
+		{"d.js", "let _ = require('underscore'), x = 1;\n_.pluck(a); lodash.pluck(b);",
+		 "let _ = require('underscore'), x = 1;\n_.pluck(a); lodash.map(b);"},
+		{"e.js",
+		 "var a = require('lodash'), b = require('lodash');\na.pluck(1); b.pluck(2);",
+		 "var a = require('lodash'), b = require('lodash');\na.map(1); b.map(2);"},
+	};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_recipe *r = parse(HEAD "bind:\n  lib: {modules: [lodash], names: [_, lodash]}\n"
+					  "rules:\n  - id: pluck\n    languages: [js, ts]\n"
+					  "    match: \":[[lib]].pluck(\"\n"
+					  "    rewrite: \":[[lib]].map(\"\n",
+				     &err);
+	struct nsh_recipe_options o = {0};
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct nsh_recipe_result res = {0};
+		char *out = NULL;
+		size_t len;
+
+		CHECK_INT(nsh_recipe_apply_text(r, cases[i].path, cases[i].text,
+						strlen(cases[i].text), &o, &res, &out, &len, &err),
+			  0);
+		CHECK_STR(out, cases[i].want);
+		free(out);
+		nsh_recipe_result_release(&res);
+	}
+	nsh_recipe_free(r);
+}
+
 /* Run the manifest edits of @yaml_manifest on @pkg; check the new file. */
 static void check_manifest(const char *mops, const char *pkg, const char *want)
 {
@@ -810,6 +854,7 @@ int main(void)
 	RUN(test_apply_tree);
 	RUN(test_choices);
 	RUN(test_layers);
+	RUN(test_bindings);
 	RUN(test_manifest);
 	RUN(test_applies);
 	RUN(test_walk);
