@@ -492,6 +492,24 @@ static void test_pathological(void)
 	CHECK_INT(n, 0);
 	CHECK_STR(got, b.buf);
 	free(got);
+	/*
+	 * Many expensive candidates: each attempt uses its whole budget, and
+	 * once the run's budget is spent the rest of the text (here the one
+	 * line that would match) is skipped, as documented, instead of taking
+	 * minutes.
+	 */
+	nsh_buf_reset(&b);
+	for (int k = 0; k < 3000; k++) {
+		nsh_buf_adds(&b, "f(");
+		for (int i = 0; i < 150; i++)
+			nsh_buf_adds(&b, "a, ");
+		nsh_buf_adds(&b, "b);\n");
+	}
+	nsh_buf_adds(&b, "f(x, y, z, z);\n");
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_CODE, "f(:[a], :[b], :[c], z)", "g", NULL,
+		       0, b.buf, &n);
+	CHECK_INT(n, 0);
+	free(got);
 	/* deep nesting and many unpaired brackets */
 	nsh_buf_reset(&b);
 	for (int i = 0; i < 50000; i++)
