@@ -713,9 +713,23 @@ static void test_walk(void)
 		fwrite("foo(\0)", 1, 6, f);
 		fclose(f);
 	}
+	{
+		char *a = nsh_xasprintf("%s/a.js", dir);
+
+		CHECK(chmod(a, 0750) == 0);
+		free(a);
+	}
 	CHECK_INT(apply(r, NULL, NULL, false, false, &res), 0);
 	CHECK_INT(res.nfiles, 2);
 	CHECK_FILE("a.js", "bar(1)\n");
+	{
+		char *a = nsh_xasprintf("%s/a.js", dir);
+		struct stat st;
+
+		/* a rewritten file keeps its mode */
+		CHECK(stat(a, &st) == 0 && (st.st_mode & 07777) == 0750);
+		free(a);
+	}
 	CHECK_FILE("notes.txt", "bar(2)\n");
 	CHECK_FILE("test/t.js", "foo(3)\n");
 	CHECK_FILE("vendor/v.js", "foo(4)\n");
