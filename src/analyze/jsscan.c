@@ -712,8 +712,9 @@ static void take_member(struct scan *s, size_t api, ptrdiff_t dot, ptrdiff_t b, 
 		{
 			ptrdiff_t m = back_ws(s, rb - 1, floor);
 
-			if (m >= floor && s->t[m] == '.')
-				return; /* "a.b.pluck": not a root we know */
+			if (m >= floor && s->t[m] == '.' &&
+			    !(m - 2 >= floor && s->t[m - 1] == '.' && s->t[m - 2] == '.'))
+				return; /* "a.b.pluck": not a root we know ("...a" is a spread) */
 		}
 		if (!is_alias(s, rb, i + 1))
 			return;
@@ -816,7 +817,8 @@ static void run(struct scan *s)
 	for (size_t i = 0; i < s->nlits; i++)
 		take_literal(s, &s->lits[i]);
 	take_identifiers(s);
-	qsort(s->out->v + first, s->out->nr - first, sizeof(s->out->v[0]), cmp_hit);
+	if (s->out->nr > first)
+		qsort(s->out->v + first, s->out->nr - first, sizeof(s->out->v[0]), cmp_hit);
 	for (size_t i = 0; i < s->nbinds; i++)
 		free(s->binds[i].local);
 	free(s->binds);
