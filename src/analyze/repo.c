@@ -941,8 +941,8 @@ static void conclude(struct ctx *c)
 	r->affected = best_in != NSH_ANALYZE_UNUSED;
 	if (!r->ndeps) {
 		r->match = NSH_ANALYZE_MATCH_NO;
-		r->unaffected = c->unreadable
-					? nsh_xstrdup("its files cannot be read (see warnings)")
+		r->unaffected = c->unreadable && r->nwarnings
+					? nsh_xstrdup(r->warnings[0].reason)
 					: nsh_xasprintf("no '%s' in any manifest", c->a->dep);
 	} else if (!r->affected) {
 		const struct nsh_analyze_dep *d = nsh_analyze_primary(r);

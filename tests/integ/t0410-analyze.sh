@@ -394,6 +394,7 @@ test_expect_success 'the plan: low risk first, critical last, unaffected apart, 
 	grep -Eq "^6 +payments +direct +3\.10\.1 \(3\.9\.3\) +where 1 +8 +throws 1 \+ files 2 \+ drift 5, critical$" out &&
 	grep -q "^  modern: .lodash. 4.17.21 is outside .<4.$" out &&
 	grep -q "^  docs: no .lodash. in any manifest$" out &&
+	grep -q "^  empty: the default branch has no commits$" out &&
 	test "$(tail -n 1 out)" = "9 repositories, 3 direct, 3 transitive, 3 unaffected (dependency lodash@<4)"
 '
 
