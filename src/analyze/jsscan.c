@@ -31,9 +31,11 @@
 
 #include "core/banned.h"
 
-#define FULL_WALK_BACK ((ptrdiff_t)16384) /* how far back a walk may go in a whole file */
-#define TEXT_MAX       80		  /* longest "text" of a usage */
-#define TPL_DEPTH      16		  /* nested template literals followed */
+#define WALK_BACK   ((ptrdiff_t)4096) /* how far back a walk may go (long lines too) */
+#define MAX_BINDS   256		      /* bound local names followed per file */
+#define MAX_ALIASES 64		      /* aliases of the package followed per file */
+#define TEXT_MAX    80		      /* longest "text" of a usage */
+#define TPL_DEPTH   16		      /* nested template literals followed */
 
 enum { M_CODE = 0, M_STR = 1, M_COMMENT = 2 };
 
@@ -103,12 +105,18 @@ static size_t line_index(const struct scan *s, ptrdiff_t pos)
 	return lo;
 }
 
-/* The lowest offset a backward walk from @pos may reach. */
+/*
+ * The lowest offset a backward walk from @pos may reach: never more than
+ * WALK_BACK bytes back (a minified line must not make every walk long),
+ * and in grep mode never before the line's start.
+ */
 static ptrdiff_t floor_of(const struct scan *s, ptrdiff_t pos)
 {
-	if (s->full)
-		return pos > FULL_WALK_BACK ? pos - FULL_WALK_BACK : 0;
-	return s->lines[line_index(s, pos)].off;
+	ptrdiff_t f = pos > WALK_BACK ? pos - WALK_BACK : 0;
+
+	if (!s->full && s->lines[line_index(s, pos)].off > f)
+		f = s->lines[line_index(s, pos)].off;
+	return f;
 }
 
 /* --- the code / string / comment mask ----------------------------------- */
@@ -378,7 +386,7 @@ static void add_alias(struct scan *s, ptrdiff_t b, ptrdiff_t e)
 {
 	char *a = nsh_xmemdup(s->t + b, (size_t)(e - b));
 
-	if (nsh_strvec_find(&s->aliases, a) < 0)
+	if (s->aliases.nr < MAX_ALIASES && nsh_strvec_find(&s->aliases, a) < 0)
 		nsh_strvec_push(&s->aliases, a);
 	free(a);
 }
@@ -388,6 +396,8 @@ static void add_bind(struct scan *s, ptrdiff_t b, ptrdiff_t e, size_t api, ptrdi
 {
 	struct bind *x;
 
+	if (s->nbinds >= MAX_BINDS)
+		return;
 	NSH_ALLOC_GROW(s->binds, s->nbinds + 1, s->abinds);
 	x = &s->binds[s->nbinds++];
 	x->local = nsh_xmemdup(s->t + b, (size_t)(e - b));
@@ -657,12 +667,19 @@ static void take_literal(struct scan *s, const struct lit *l)
 static bool args_name_package(const struct scan *s, ptrdiff_t open, ptrdiff_t close)
 {
 	ptrdiff_t a = fwd_ws(s, open + 1, close), z = back_ws(s, close - 1, open + 1);
-	size_t dn = strlen(s->js->dep);
+	size_t dn = strlen(s->js->dep), lo = 0, hi = s->nlits;
 
-	for (size_t i = 0; i < s->nlits; i++)
-		if (s->lits[i].b == a && s->lits[i].e == z)
-			return (size_t)(z - a - 1) == dn && !memcmp(s->t + a + 1, s->js->dep, dn);
-	return false;
+	/* literals are recorded in text order: a binary search for one starting at a */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (s->lits[mid].b < a)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < s->nlits && s->lits[lo].b == a && s->lits[lo].e == z &&
+	       (size_t)(z - a - 1) == dn && !memcmp(s->t + a + 1, s->js->dep, dn);
 }
 
 /* The API name at [b, e) follows '.' at @dot: is it reached through the package? */
@@ -712,8 +729,9 @@ static void take_member(struct scan *s, size_t api, ptrdiff_t dot, ptrdiff_t b, 
 		{
 			ptrdiff_t m = back_ws(s, rb - 1, floor);
 
-			if (m >= floor && s->t[m] == '.')
-				return; /* "a.b.pluck": not a root we know */
+			if (m >= floor && s->t[m] == '.' &&
+			    !(m - 2 >= floor && s->t[m - 1] == '.' && s->t[m - 2] == '.'))
+				return; /* "a.b.pluck": not a root we know ("...a" is a spread) */
 		}
 		if (!is_alias(s, rb, i + 1))
 			return;
@@ -816,7 +834,8 @@ static void run(struct scan *s)
 	for (size_t i = 0; i < s->nlits; i++)
 		take_literal(s, &s->lits[i]);
 	take_identifiers(s);
-	qsort(s->out->v + first, s->out->nr - first, sizeof(s->out->v[0]), cmp_hit);
+	if (s->out->nr > first)
+		qsort(s->out->v + first, s->out->nr - first, sizeof(s->out->v[0]), cmp_hit);
 	for (size_t i = 0; i < s->nbinds; i++)
 		free(s->binds[i].local);
 	free(s->binds);

@@ -539,6 +539,10 @@ static void npm_package(struct ctx *c, struct manifest *m)
 {
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_analyze_decls d;
+	struct nsh_analyze_lock l = {0};
+	struct manifest *lm = NULL;
+	char *dir = NULL, *prefix = NULL;
+	bool lock_ok = false;
 
 	nsh_analyze_decls_init(&d);
 	if (nsh_analyze_read_package_json(m->data, m->len, c->a->dep, &d, &err)) {
@@ -546,37 +550,38 @@ static void npm_package(struct ctx *c, struct manifest *m)
 		goto out;
 	}
 	take_warnings(c, m->e->path, &d);
+	if (!d.nr)
+		goto out;
+	/* the lockfile is read once for all the declarations of this package.json */
+	dir = dir_of(m->e->path);
+	lm = lockfile_for(c, dir, &prefix);
+	if (lm) {
+		lm->used = true;
+		nsh_err_clear(&err);
+		lock_ok = !nsh_analyze_read_package_lock(lm->data, lm->len, c->a->dep, prefix, &l,
+							 &err);
+		if (!lock_ok && !lm->warned)
+			warn(c->r, lm->e->path, "%s", err.msg);
+		lm->warned = lm->warned || !lock_ok;
+	}
 	for (size_t i = 0; i < d.nr; i++) {
 		struct nsh_analyze_dep *dep = new_dep(c, "npm", m->e->path);
-		char *dir = dir_of(m->e->path), *prefix = NULL;
-		struct manifest *lm = lockfile_for(c, dir, &prefix);
 
 		dep->name = nsh_xstrdup(d.v[i].name);
 		dep->kind = d.v[i].kind;
 		dep->usage = NSH_ANALYZE_DIRECT;
 		dep->declared = dup_or_null(d.v[i].declared);
 		dep->line = d.v[i].line;
-		if (lm) {
-			struct nsh_analyze_lock l = {0};
-
-			lm->used = true;
-			nsh_err_clear(&err);
-			if (nsh_analyze_read_package_lock(lm->data, lm->len, c->a->dep, prefix, &l,
-							  &err)) {
-				if (!lm->warned)
-					warn(c->r, lm->e->path, "%s", err.msg);
-				lm->warned = true;
-				dep->lockfile = nsh_xstrdup(lm->e->path);
-			} else {
-				apply_lock(c, dep, lm, &l);
-			}
-			nsh_analyze_lock_release(&l);
-		}
+		if (lm && lock_ok)
+			apply_lock(c, dep, lm, &l);
+		else if (lm)
+			dep->lockfile = nsh_xstrdup(lm->e->path);
 		dep->match = match_of(c->a, dep->resolved, dep->declared);
-		free(dir);
-		free(prefix);
 	}
 out:
+	nsh_analyze_lock_release(&l);
+	free(dir);
+	free(prefix);
 	nsh_analyze_decls_release(&d);
 }
 
@@ -941,8 +946,8 @@ static void conclude(struct ctx *c)
 	r->affected = best_in != NSH_ANALYZE_UNUSED;
 	if (!r->ndeps) {
 		r->match = NSH_ANALYZE_MATCH_NO;
-		r->unaffected = c->unreadable
-					? nsh_xstrdup("its files cannot be read (see warnings)")
+		r->unaffected = c->unreadable && r->nwarnings
+					? nsh_xstrdup(r->warnings[0].reason)
 					: nsh_xasprintf("no '%s' in any manifest", c->a->dep);
 	} else if (!r->affected) {
 		const struct nsh_analyze_dep *d = nsh_analyze_primary(r);

@@ -171,10 +171,10 @@ static int pre_cmp(struct nsh_str a, struct nsh_str b)
 		bool an = true, bn = true;
 		int c;
 
-		while (ie < a.len && a.p[ie] != '.')
-			an = an && is_digit(a.p[ie++]);
-		while (je < b.len && b.p[je] != '.')
-			bn = bn && is_digit(b.p[je++]);
+		for (; ie < a.len && a.p[ie] != '.'; ie++)
+			an = an && is_digit(a.p[ie]);
+		for (; je < b.len && b.p[je] != '.'; je++)
+			bn = bn && is_digit(b.p[je]);
 		an = an && ie > i;
 		bn = bn && je > j;
 		if (an && bn) {
@@ -368,8 +368,8 @@ static bool parse_set(const char **sp, struct cset *set)
 		before = s;
 		if (!parse_partial(&s, &p))
 			return false;
-		if (s == before && op[0] == '\0')
-			return false; /* nothing recognisable */
+		if (s == before)
+			return false; /* no version: "latest", or an operator alone */
 		if (*s && *s != ' ' && *s != '\t' && strncmp(s, "||", 2))
 			return false;
 		desugar(op, &p, set);

@@ -256,13 +256,13 @@ static bool parse_api(char *spec, struct nsh_analyze_api *api)
 	api->cls = NULL;
 	if (!eq)
 		return true;
-	*eq = '\0';
 	if (!strcmp(eq + 1, "silent"))
 		api->silent = true;
 	else if (!strcmp(eq + 1, "throws"))
 		api->silent = false;
 	else
-		return false;
+		return false; /* @spec unchanged, for the message */
+	*eq = '\0';
 	return true;
 }
 

@@ -352,12 +352,22 @@ static bool word_is(const unsigned char *w, size_t len, const char *kw)
 /* After this JavaScript word, does a '/' start a regex? */
 static bool js_word_allows_regex(const unsigned char *w, size_t len)
 {
-	static const char *const kws[] = {"return", "typeof", "instanceof", "in",    "of",
-					  "new",    "delete", "void",	    "throw", "case",
-					  "do",	    "else",   "yield",	    "await"};
+#define KW(s)      \
+ {                 \
+  s, sizeof(s) - 1 \
+ }
+	static const struct {
+		const char *kw;
+		size_t len;
+	} kws[] = {KW("return"), KW("typeof"), KW("instanceof"), KW("in"),    KW("of"),
+		   KW("new"),	 KW("delete"), KW("void"),	 KW("throw"), KW("case"),
+		   KW("do"),	 KW("else"),   KW("yield"),	 KW("await")};
+#undef KW
 
+	if (len < 2 || len > 10 || w[0] < 'a' || w[0] > 'y')
+		return false;
 	for (size_t k = 0; k < sizeof(kws) / sizeof(kws[0]); k++)
-		if (word_is(w, len, kws[k]))
+		if (kws[k].len == len && !memcmp(w, kws[k].kw, len))
 			return true;
 	return false;
 }

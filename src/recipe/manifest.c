@@ -632,14 +632,16 @@ static char *colon_style(const char *s, const struct member *m)
 
 /*
  * Add "name": value (@val, JSON text) to the object at @o of @t: in key order
- * when the keys are sorted, else at the end; laid out like its siblings.
+ * when @in_order and the keys are sorted, else at the end; laid out like its
+ * siblings.
  */
-static bool insert_member(struct nsh_buf *t, size_t o, const char *name, const char *val)
+static bool insert_member(struct nsh_buf *t, size_t o, const char *name, const char *val,
+			  bool in_order)
 {
 	struct member *v = NULL;
 	size_t nr, close, at;
 	char *key = json_str(name), *text = NULL, *colon;
-	bool sorted = true, ok = false;
+	bool sorted = in_order, ok = false;
 	long before = -1;
 
 	if (!members(t->buf, t->len, o, &v, &nr, &close))
@@ -853,7 +855,7 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 		while (strcmp(sections[k], section))
 			k++;
 		if (sec[k]) {
-			if (!insert_member(t, sec[k], m->package, js)) {
+			if (!insert_member(t, sec[k], m->package, js, true)) {
 				free(js);
 				return nsh_err_set(err, NSH_EINVAL,
 						   "cannot edit 'package.json': unexpected layout");
@@ -865,7 +867,7 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 							    js, unit)
 					    : nsh_xasprintf("{%s: %s}", key, js);
 
-			insert_member(t, root, section, val);
+			insert_member(t, root, section, val, false);
 			free(unit);
 			free(key);
 			free(val);

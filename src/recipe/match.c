@@ -42,6 +42,8 @@
 
 /* Steps one attempt at one start position may take. */
 #define STEP_BUDGET 200000
+/* Steps one run of a pattern over one text may take in all. */
+#define RUN_BUDGET 20000000L
 /* How deep matches nest inside holes before the inner text is copied as is. */
 #define NEST_MAX 64
 
@@ -911,6 +913,7 @@ struct run {
 	struct nsh_buf *out;		   /* NULL: detect only */
 	struct nsh_recipe_hits *hits;
 	struct nsh_buf scratch; /* for regexec() */
+	long left;		/* steps left for the whole run */
 	int rc;			/* first output error */
 };
 
@@ -1163,7 +1166,15 @@ static size_t match_text(struct attempt *a, size_t ei, size_t pos)
 		return a->need_end == NSH_RECIPE_NONE || pos == a->need_end ? pos : FAIL;
 	e = &p->e[ei];
 	if (e->kind != E_HOLE) {
-		if (pos + e->len > hi || memcmp(s + pos, p->tmpl + e->off, e->len))
+		const unsigned char *lit = (const unsigned char *)p->tmpl + e->off;
+
+		if (pos + e->len > hi || memcmp(s + pos, lit, e->len))
+			return FAIL;
+		/* the match starts and ends at word boundaries, as in code */
+		if (ei == 0 && is_ident(lit[0]) && pos > 0 && is_ident(s[pos - 1]))
+			return FAIL;
+		if (ei + 1 == p->ne && is_ident(lit[e->len - 1]) &&
+		    pos + e->len < a->run->lx->len && is_ident(s[pos + e->len]))
 			return FAIL;
 		return match_text(a, ei + 1, pos + e->len);
 	}
@@ -1352,17 +1363,23 @@ static void attempt_reset(struct attempt *a)
 
 	for (size_t i = 0; i < p->nh; i++)
 		a->hs[i] = a->he[i] = NSH_RECIPE_NONE;
-	a->budget = STEP_BUDGET;
+	a->budget = a->run->left < STEP_BUDGET ? a->run->left : STEP_BUDGET;
 	a->gave_up = false;
 }
 
-/* Try to match at @start; the end, or FAIL. Notes a budget overrun. */
+/*
+ * Try to match at @start; the end, or FAIL. Notes a budget overrun; once
+ * the whole run's budget is spent, every attempt fails at once.
+ */
 static size_t try_at(struct run *r, struct attempt *a, size_t start)
 {
 	size_t end;
+	long before;
 
 	attempt_reset(a);
+	before = a->budget;
 	end = next(a, 0, start);
+	r->left -= before - (a->budget > 0 ? a->budget : 0);
 	if (end == FAIL && a->gave_up && !r->hits->gave_up) {
 		r->hits->gave_up = true;
 		r->hits->gave_up_at = (uint32_t)start;
@@ -1506,6 +1523,7 @@ int nsh_recipe_pattern_run(const struct nsh_recipe_pattern *p, const struct nsh_
 		.s = (const unsigned char *)lx->text,
 		.out = p->rtmpl ? out : NULL,
 		.hits = hits,
+		.left = RUN_BUDGET,
 	};
 	const struct nsh_strvec **allowed = NULL;
 

@@ -54,7 +54,7 @@ enum nsh_recipe_in {
 
 #define NSH_RECIPE_NONE		UINT32_MAX  /* no position */
 #define NSH_RECIPE_TEXT_MAX	(64u << 20) /* largest text the lexer accepts */
-#define NSH_RECIPE_TEMPLATE_MAX (16u << 10) /* longest match or rewrite template */
+#define NSH_RECIPE_TEMPLATE_MAX (4u << 10)  /* longest match or rewrite template */
 
 /* One string, comment or regex literal, as byte offsets into the text. */
 struct nsh_recipe_span {
@@ -175,7 +175,8 @@ struct nsh_recipe_bound {
  * (a copy of the text when nothing matched); rewrite literals get "\r\n"
  * line ends in a CRLF text. NSH_ETOOBIG when @out's cap is hit. A start
  * position whose matching takes more than the step budget is skipped and
- * noted in @hits (gave_up), so no input makes this quadratic.
+ * noted in @hits (gave_up), and so is the rest of the text once the run's
+ * total budget is spent: no input makes this slow.
  */
 int nsh_recipe_pattern_run(const struct nsh_recipe_pattern *p, const struct nsh_recipe_lex *lx,
 			   const struct nsh_recipe_bound *bound, size_t nbound, struct nsh_buf *out,

@@ -354,7 +354,8 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
  * Apply @r to the tree at @dir: check that it applies (unless forced), edit
  * package.json, run the enabled rules in order over every file they select
  * (".git" and "node_modules" are never entered, symbolic links never
- * followed) and, unless @opt->dry_run, write the changed files atomically.
+ * followed) and, unless @opt->dry_run, write the changed files (each
+ * replaced atomically by a rename; one syncfs() at the end).
  * Post steps are not run; @res lists those to run. @res is filled in
  * (release it with nsh_recipe_result_release(), also on failure). Errors:
  * those of nsh_recipe_resolve(), unreadable directories, write failures.

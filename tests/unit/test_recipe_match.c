@@ -293,6 +293,15 @@ static void test_strings_and_comments(void)
 	CHECK_STR(got, "// uses _.map\n_.pluck(a); s = '_.pluck'; /* _.map and _.map */");
 	CHECK_INT(n, 3);
 	free(got);
+	/* in comments too, a word matches whole words only */
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_COMMENT, "TODO:[x]", "DONE:[x]", NULL, 0,
+		       "// TOTODO TODOS TODO: x", &n);
+	CHECK_STR(got, "// TOTODO DONES DONE: x");
+	free(got);
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_COMMENT, "uses", "calls", NULL, 0,
+		       "// uses causes usesx", &n);
+	CHECK_STR(got, "// calls causes usesx");
+	free(got);
 	/* a code template with a string literal matches that exact token */
 	CHECK_RW("require('lodash')", "require('lodash-es')",
 		 "a = require('lodash'); b = require(\"lodash\"); c = require('lodash/x')",
@@ -482,6 +491,24 @@ static void test_pathological(void)
 		       0, b.buf, &n);
 	CHECK_INT(n, 0);
 	CHECK_STR(got, b.buf);
+	free(got);
+	/*
+	 * Many expensive candidates: each attempt uses its whole budget, and
+	 * once the run's budget is spent the rest of the text (here the one
+	 * line that would match) is skipped, as documented, instead of taking
+	 * minutes.
+	 */
+	nsh_buf_reset(&b);
+	for (int k = 0; k < 3000; k++) {
+		nsh_buf_adds(&b, "f(");
+		for (int i = 0; i < 150; i++)
+			nsh_buf_adds(&b, "a, ");
+		nsh_buf_adds(&b, "b);\n");
+	}
+	nsh_buf_adds(&b, "f(x, y, z, z);\n");
+	got = rw_where(NSH_RECIPE_FAM_JS, NSH_RECIPE_IN_CODE, "f(:[a], :[b], :[c], z)", "g", NULL,
+		       0, b.buf, &n);
+	CHECK_INT(n, 0);
 	free(got);
 	/* deep nesting and many unpaired brackets */
 	nsh_buf_reset(&b);
