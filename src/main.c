@@ -26,8 +26,6 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_extend,  /* src/cli/control.c */
 	&nsh_cmd_analyze, /* src/cli/analyze.c */
 	&nsh_cmd_recipe,  /* src/cli/recipe.c */
-	&nsh_cmd_recipe,  /* src/cli/recipe.c */
-	&nsh_cmd_analyze, /* src/cli/analyze.c */
 };
 
 int main(int argc, char **argv)
