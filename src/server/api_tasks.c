@@ -146,6 +146,89 @@ static json_t *task_json(const struct nsh_task_rec *t)
 
 /* ---- tasks ---- */
 
+/*
+ * The task list is the most requested endpoint (the UI polls it), so it is
+ * written straight into the reply buffer instead of through a jansson tree;
+ * the fields are those of nsh_task_to_json() plus "progress".
+ */
+static void put_str(struct nsh_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t run = 0;
+
+	if (!s) {
+		nsh_buf_adds(b, "null");
+		return;
+	}
+	nsh_buf_addch(b, '"');
+	for (;; p++) {
+		unsigned char c = *p;
+
+		if (c >= 0x20 && c != '"' && c != '\\') {
+			run++;
+			continue;
+		}
+		nsh_buf_add(b, (const char *)p - run, run);
+		run = 0;
+		if (!c)
+			break;
+		if (c == '"' || c == '\\') {
+			char e[2] = {'\\', (char)c};
+
+			nsh_buf_add(b, e, 2);
+		} else {
+			char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+
+			nsh_buf_add(b, e, 6);
+		}
+	}
+	nsh_buf_addch(b, '"');
+}
+
+static void put_time(struct nsh_buf *b, int64_t ms)
+{
+	char stamp[NSH_TIME_ISO_MAX];
+
+	if (ms)
+		nsh_buf_addf(b, "\"%s\"", nsh_time_iso8601(ms, stamp));
+	else
+		nsh_buf_adds(b, "null");
+}
+
+static void put_task(struct nsh_buf *b, const struct nsh_task_rec *t,
+		     const struct nsh_task_progress *p)
+{
+	nsh_buf_adds(b, "{\"id\":");
+	put_str(b, t->id);
+	nsh_buf_adds(b, ",\"title\":");
+	put_str(b, t->title);
+	nsh_buf_adds(b, ",\"state\":");
+	put_str(b, t->state);
+	nsh_buf_adds(b, ",\"org\":");
+	put_str(b, t->org);
+	nsh_buf_adds(b, ",\"brain\":");
+	put_str(b, t->brain);
+	nsh_buf_adds(b, ",\"recipe\":");
+	put_str(b, t->recipe);
+	nsh_buf_adds(b, ",\"network\":");
+	put_str(b, t->network);
+	nsh_buf_adds(b, ",\"error\":");
+	put_str(b, t->error);
+	if (t->paused_from) {
+		nsh_buf_adds(b, ",\"paused_from\":");
+		put_str(b, t->paused_from);
+	}
+	nsh_buf_adds(b, ",\"created_at\":");
+	put_time(b, t->created_ms);
+	nsh_buf_adds(b, ",\"updated_at\":");
+	put_time(b, t->updated_ms);
+	nsh_buf_adds(b, ",\"deadline\":");
+	put_time(b, t->deadline_ms);
+	nsh_buf_addf(b, ",\"progress\":{\"jobs\":%lld,\"settled\":%lld,\"failed\":%lld}}",
+		     (long long)p->jobs, (long long)p->settled, (long long)p->failed);
+}
+
 int nsh_api_tasks_list(struct nsh_srv_req *r, struct nsh_err *err)
 {
 	struct nsh_task_filter f = {0};
@@ -154,7 +237,6 @@ int nsh_api_tasks_list(struct nsh_srv_req *r, struct nsh_err *err)
 	struct nsh_store *s;
 	enum nsh_task_state ts;
 	size_t limit;
-	json_t *a;
 	int rc;
 
 	f.state = nsh_srv_query(r, "state");
@@ -180,20 +262,20 @@ int nsh_api_tasks_list(struct nsh_srv_req *r, struct nsh_err *err)
 		rc = nsh_store_task_query(s, &f, &l, &prog, err);
 	if (rc)
 		goto out;
-	a = json_array();
+	nsh_buf_reset(&r->out);
+	nsh_buf_grow(&r->out, 300 * (l.nr < limit ? l.nr : limit) + 64);
+	nsh_buf_adds(&r->out, "{\"tasks\":[");
 	for (size_t i = 0; i < l.nr && i < limit; i++) {
-		json_t *t = nsh_task_to_json(&l.v[i]);
-
-		json_object_set_new(t, "progress",
-				    json_pack("{s:I, s:I, s:I}", "jobs", (json_int_t)prog[i].jobs,
-					      "settled", (json_int_t)prog[i].settled, "failed",
-					      (json_int_t)prog[i].failed));
-		json_array_append_new(a, t);
+		if (i)
+			nsh_buf_addch(&r->out, ',');
+		put_task(&r->out, &l.v[i], &prog[i]);
 	}
-	nsh_srv_reply_json(r, 200,
-			   json_pack("{s:o, s:o}", "tasks", a, "next_offset",
-				     l.nr > limit ? json_integer((json_int_t)(f.offset + limit))
-						  : json_null()));
+	if (l.nr > limit)
+		nsh_buf_addf(&r->out, "],\"next_offset\":%zu}\n", f.offset + limit);
+	else
+		nsh_buf_adds(&r->out, "],\"next_offset\":null}\n");
+	r->status = 200;
+	r->content_type = "application/json";
 out:
 	free(prog);
 	nsh_task_list_release(&l);

@@ -246,15 +246,18 @@ static const char *const stmt_sql[ST_COUNT] = {
 	/*
 	 * Tasks with optional filters (?1 state, ?2 org, ?3 words of the title)
 	 * and, per task, its jobs: all, no longer at work, failed or cancelled.
+	 * Newest first by insertion order (rowid), which needs no sort: the
+	 * page is found by walking the table backwards.
 	 */
 	[ST_TASK_QUERY] =
-		"SELECT " TASK_COLS ", (SELECT count(*) FROM jobs j WHERE j.task_id = tasks.id), "
-		"(SELECT count(*) FROM jobs j WHERE j.task_id = tasks.id AND j.state NOT IN "
+		"SELECT " TASK_COLS ", (SELECT count(*) FROM jobs j WHERE j.task_id = t.id), "
+		"(SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND j.state NOT IN "
 		"('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', "
-		"'revising')), (SELECT count(*) FROM jobs j WHERE j.task_id = tasks.id AND "
-		"j.state IN ('failed', 'cancelled')) FROM tasks WHERE (?1 IS NULL OR state = ?1) "
-		"AND (?2 IS NULL OR org = ?2) AND (?3 IS NULL OR instr(lower(title), lower(?3)) > "
-		"0) ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5",
+		"'revising')), (SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND "
+		"j.state IN ('failed', 'cancelled')) FROM (SELECT rowid AS rid, * FROM tasks "
+		"WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR org = ?2) AND (?3 IS NULL OR "
+		"instr(lower(title), lower(?3)) > 0) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5) t "
+		"ORDER BY rid DESC",
 	[ST_TASK_SET_OPTIONS] = "UPDATE tasks SET options = ?2, updated_at = ?3 WHERE id = ?1",
 	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR task_id = ?1) AND "
 			 "(?2 IS NULL OR state = ?2) AND (?3 IS NULL OR repo = ?3) "
