@@ -137,6 +137,7 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	cfg.db_path = db;
 	cfg.pipeline = no_sched ? NULL : pipeline;
 	cfg.write_info = true;
+	cfg.scheduler = !no_sched && pipeline;
 	if (nsh_server_start(&cfg, &srv, &err))
 		goto fail;
 	if (!no_sched && pipeline) {

@@ -20,9 +20,10 @@ int nsh_api_health(struct nsh_srv_req *r, struct nsh_err *err)
 
 	(void)err;
 	nsh_srv_reply_json(r, 200,
-			   json_pack("{s:s, s:s, s:I}", "status", "ok", "started_at",
+			   json_pack("{s:s, s:s, s:I, s:b}", "status", "ok", "started_at",
 				     nsh_time_iso8601(r->srv ? r->srv->started_ms : 0, stamp),
-				     "schema", (json_int_t)NSH_STORE_SCHEMA_VERSION));
+				     "schema", (json_int_t)NSH_STORE_SCHEMA_VERSION, "scheduler",
+				     r->srv && r->srv->scheduler));
 	return 0;
 }
 

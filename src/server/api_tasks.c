@@ -706,6 +706,13 @@ int nsh_api_task_control(struct nsh_srv_req *r, struct nsh_err *err)
 				 strcmp(kind, "extend") ? "text" : "duration");
 		goto out;
 	}
+	if (!strcmp(kind, "extend")) {
+		int64_t ms;
+
+		rc = nsh_time_parse_duration(text, &ms, err);
+		if (rc)
+			goto out;
+	}
 	rc = nsh_srv_store(r, &s, err);
 	if (!rc)
 		rc = nsh_control_request(s, id, kind, text, &res, err);

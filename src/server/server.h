@@ -45,6 +45,7 @@ struct nsh_server_config {
 	const struct nsh_pipeline *pipeline; /* the scheduler's steps, to show job progress;
 						may be NULL */
 	bool write_info;		     /* write serve.json (the daemon; not tests) */
+	bool scheduler;			     /* a scheduler runs in this process (health) */
 };
 
 struct nsh_server;

@@ -65,6 +65,7 @@ struct nsh_srv {
 	const struct nsh_pipeline *pipeline; /* step names for job progress, or NULL */
 	struct nsh_notify *notify;	     /* posted by our handles at each event commit */
 	int64_t started_ms;		     /* when it started */
+	bool scheduler;			     /* a scheduler runs in this process */
 	pthread_mutex_t pool_lock;	     /* guards idle, nidle */
 	struct nsh_srv_conn *idle;	     /* idle store handles */
 	size_t nidle;			     /* how many */
