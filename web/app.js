@@ -197,7 +197,7 @@ function markdown(src) {
 		} else if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
 			flush();
 			list = null;
-			root.append(h('h' + Math.min(6, m[1].length + 2), {}, inline(m[2])));
+			root.append(h(m[1].length <= 2 ? 'h3' : 'h4', {}, inline(m[2])));
 		} else if ((m = /^\s*(?:[-*]|\d+\.)\s+(.*)$/.exec(line))) {
 			flush();
 			if (!list) {
@@ -437,7 +437,7 @@ async function pageTask(signal, id) {
 				textForm('steer', 'Steer', 'text', 'an instruction for the agents')),
 			t.state === 'waiting_input' ? h('div', {class: 'card', id: 'question'},
 				h('p', {}, h('strong', {}, 'Question: '), (data.question && (data.question.text || data.question.question)) || 'the task waits for your answer'),
-				textForm('answer', 'Answer', 'text', 'your answer')) : null);
+				textForm('answer', 'Answer', 'text', 'your answer')) : '');
 		jobs.replaceChildren(...data.jobs.map(jobCard));
 		if (!data.jobs.length) jobs.append(h('p', {class: 'empty'}, 'No jobs yet: analysis creates one per repository.'));
 		if (data.spec_version !== specVersion) {
@@ -494,7 +494,7 @@ function diffTable(text, onComment) {
 			const path = file, lineNo = n;
 			const row = h('tr', {class: kind},
 				h('td', {class: 'n'}, o), h('td', {class: 'n'}, n),
-				h('td', {}, n !== '' ? h('button', {type: 'button', 'aria-label': `comment on ${path} line ${lineNo}`, title: 'Comment on this line', onclick: () => onComment(row, path, lineNo)}, '+') : ''),
+				h('td', {class: 'b'}, n !== '' ? h('button', {type: 'button', 'aria-label': `add a comment on ${path} line ${lineNo}`, title: 'Comment on this line', onclick: () => onComment(row, path, lineNo)}, '+') : ''),
 				h('td', {class: 't'}, line));
 			body.append(row);
 		}
