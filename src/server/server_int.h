@@ -39,8 +39,8 @@ struct nsh_srv_rate;
 #define NSH_SRV_MAX_PATH     2048	  /* bytes of a request path */
 #define NSH_SRV_JSON_DEPTH   16		  /* nesting of request bodies */
 #define NSH_SRV_MEMORY_LIMIT (128u << 10) /* libmicrohttpd's per-connection memory (headers) */
-#define NSH_SRV_MAX_CONNS    512	  /* connections at once */
-#define NSH_SRV_MAX_PER_IP   128	  /* connections at once from one address */
+#define NSH_SRV_MAX_CONNS    1024	  /* connections at once */
+#define NSH_SRV_MAX_PER_IP   256	  /* connections at once from one address */
 #define NSH_SRV_TEXT_MAX     (64u << 10)  /* task texts, steering, answers, comments */
 #define NSH_SRV_LIST_DEFAULT 50		  /* rows a list returns unless ?limit= says */
 #define NSH_SRV_LIST_MAX     500	  /* the largest ?limit= */
