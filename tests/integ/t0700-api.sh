@@ -383,4 +383,16 @@ test_expect_success 'requests over the rate limit get 429' '
 	test ! -e "$NIGHTSHIFT_HOME/serve.json"
 '
 
+# Stop the shared daemon here (only this shell can wait for it).
+nsh_daemon_stop
+STOP_RC=$?
+export STOP_RC
+
+test_expect_success 'SIGTERM stops the daemon cleanly: exit 0, serve.json gone, no sanitizer report' '
+	test "$STOP_RC" = 0 &&
+	test ! -e "$API_HOME/serve.json" &&
+	test -e "$API_HOME/token" &&
+	! grep -q "Sanitizer\|runtime error" "$API_HOME/daemon.log"
+'
+
 test_done

@@ -59,11 +59,18 @@ nsh_daemon_start --no-scheduler --rate-limit 0 || { echo "0 passed, 1 failed"; e
 NSH_E2E_GROUP=ui node "$NSH_TOP/tests/e2e/web.test.js" >"$trash/ui.out" 2>&1
 cat "$trash/ui.out"
 nsh_daemon_stop
+stop_rc=$?
 line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$trash/ui.out" | tail -n 1)
 pass=${line%% passed*}
 fail=${line#*passed, }
 fail=${fail%% failed}
 [ -n "$line" ] || { pass=0; fail=1; }
+# The daemon served the browser without a leak or a sanitizer report.
+if [ "$stop_rc" -ne 0 ] || grep -q "Sanitizer\|runtime error" "$NIGHTSHIFT_HOME/daemon.log"; then
+	echo "not ok - the daemon did not stop cleanly (exit $stop_rc):"
+	tail -n 30 "$NIGHTSHIFT_HOME/daemon.log"
+	fail=$((fail + 1))
+fi
 
 # The demo group: the real pipeline on the demo org, when this build has one.
 NIGHTSHIFT_HOME=$trash/demo
