@@ -425,19 +425,32 @@ async function pageTask(signal, id) {
 				h('div', {}, h('dt', {}, 'Network'), h('dd', {}, t.network)),
 				t.deadline ? h('div', {}, h('dt', {}, 'Deadline'), h('dd', {}, when(t.deadline))) : null,
 				t.error ? h('div', {}, h('dt', {}, 'Error'), h('dd', {class: 'error'}, t.error)) : null));
+		/*
+		 * The controls are built once and only updated here, so that an
+		 * event arriving while someone types does not wipe their text.
+		 */
 		const final = ['completed', 'failed', 'cancelled'].includes(t.state);
-		controls.replaceChildren(h('h2', {id: 'ctl-h', class: 'sr'}, 'Controls'),
-			h('div', {class: 'controls'},
-				h('button', {type: 'button', id: 'c-pause', disabled: final || t.state === 'paused', onclick: () => control('pause')}, 'Pause'),
-				h('button', {type: 'button', id: 'c-resume', disabled: t.state !== 'paused', onclick: () => control('resume')}, 'Resume'),
-				h('button', {type: 'button', id: 'c-cancel', class: 'danger', disabled: final, onclick: () => {
-					if (confirm('Cancel this task? Running jobs are stopped.')) control('cancel');
-				}}, 'Cancel'),
-				textForm('extend', 'Extend', 'duration', 'e.g. 2h'),
-				textForm('steer', 'Steer', 'text', 'an instruction for the agents')),
-			t.state === 'waiting_input' ? h('div', {class: 'card', id: 'question'},
-				h('p', {}, h('strong', {}, 'Question: '), (data.question && (data.question.text || data.question.question)) || 'the task waits for your answer'),
-				textForm('answer', 'Answer', 'text', 'your answer')) : '');
+		if (!controls.firstChild) {
+			controls.append(h('h2', {id: 'ctl-h', class: 'sr'}, 'Controls'),
+				h('div', {class: 'controls'},
+					h('button', {type: 'button', id: 'c-pause', onclick: () => control('pause')}, 'Pause'),
+					h('button', {type: 'button', id: 'c-resume', onclick: () => control('resume')}, 'Resume'),
+					h('button', {type: 'button', id: 'c-cancel', class: 'danger', onclick: () => {
+						if (confirm('Cancel this task? Running jobs are stopped.')) control('cancel');
+					}}, 'Cancel'),
+					textForm('extend', 'Extend', 'duration', 'e.g. 2h'),
+					textForm('steer', 'Steer', 'text', 'an instruction for the agents')),
+				h('div', {id: 'question', class: 'card', hidden: true},
+					h('p', {}, h('strong', {}, 'Question: '), h('span', {id: 'question-text'})),
+					textForm('answer', 'Answer', 'text', 'your answer')));
+		}
+		controls.querySelector('#c-pause').disabled = final || t.state === 'paused';
+		controls.querySelector('#c-resume').disabled = t.state !== 'paused';
+		controls.querySelector('#c-cancel').disabled = final;
+		for (const b of controls.querySelectorAll('form button')) b.disabled = final;
+		controls.querySelector('#question').hidden = t.state !== 'waiting_input';
+		controls.querySelector('#question-text').textContent =
+			(data.question && (data.question.text || data.question.question)) || 'the task waits for your answer';
 		jobs.replaceChildren(...data.jobs.map(jobCard));
 		if (!data.jobs.length) jobs.append(h('p', {class: 'empty'}, 'No jobs yet: analysis creates one per repository.'));
 		if (data.spec_version !== specVersion) {
