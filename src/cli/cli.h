@@ -110,5 +110,6 @@ extern const struct nsh_cli_cmd nsh_cmd_follow;
 extern const struct nsh_cli_cmd nsh_cmd_run;
 extern const struct nsh_cli_cmd nsh_cmd_analyze;
 extern const struct nsh_cli_cmd nsh_cmd_recipe;
+extern const struct nsh_cli_cmd nsh_cmd_serve;
 
 #endif
