@@ -16,17 +16,12 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "orch/orch.h"
 #include "sched/sched.h"
 #include "server/server.h"
 #include "store/store.h"
 
 #include "core/banned.h"
-
-/* The pipeline the daemon's scheduler runs; NULL until the orchestrator exists. */
-static const struct nsh_pipeline *serve_pipeline(void)
-{
-	return NULL;
-}
 
 struct sched_thread {
 	pthread_t thread;	 /* runs nsh_sched_run() */
@@ -75,7 +70,8 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	struct sched_thread st = {0};
 	struct nsh_server *srv = NULL;
 	struct nsh_store *store = NULL;
-	const struct nsh_pipeline *pipeline = serve_pipeline();
+	const struct nsh_pipeline *pipeline = NULL;
+	struct nsh_orch *orch = NULL;
 	bool no_sched = false, sched_started = false;
 	char *db = NULL;
 	int c, max_sandboxes = 0, rate = -2, sig = 0, code = NSH_EXIT_OK;
@@ -133,6 +129,11 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	if (nsh_cli_open_store(cli, &store, &err))
 		goto fail;
 	db = nsh_xstrdup(nsh_store_path(store));
+	if (!no_sched) {
+		if (nsh_orch_new(cli->home, cli->config, &orch, &err))
+			goto fail;
+		pipeline = nsh_orch_pipeline(orch);
+	}
 	cfg.home = cli->home;
 	cfg.db_path = db;
 	cfg.pipeline = no_sched ? NULL : pipeline;
@@ -152,8 +153,6 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 			goto fail;
 		}
 		sched_started = true;
-	} else if (!no_sched) {
-		nsh_log_warn("no pipeline is built in yet: tasks are queued but not run");
 	}
 	fprintf(stderr, "nightshift: serving %s (token in %s/token)%s\n", nsh_server_url(srv),
 		cli->home, sched_started ? "" : "; scheduler off");
@@ -171,6 +170,7 @@ out:
 		pthread_join(st.thread, NULL);
 	}
 	nsh_sched_free(st.sched);
+	nsh_orch_free(orch);
 	nsh_server_stop(srv);
 	nsh_store_close(store);
 	free(db);
