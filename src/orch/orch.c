@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/json.h"
 #include "forge/forge.h"
@@ -48,6 +49,13 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		rc = nsh_err_set(err, NSH_EINVAL, "tasks.max_attempts must be 1 to 20, not %lld",
 				 attempts);
 	o->max_attempts = (int)attempts;
+	if (!rc) {
+		/* what a killed worker left: cgroups, mounts and loop devices */
+		char *work = nsh_xasprintf("%s/work", home);
+
+		nsh_sandbox_cleanup_stale(work, NULL);
+		free(work);
+	}
 	if (!rc) {
 		nsh_recipe_dirs(home, &dirs);
 		rc = nsh_recipe_catalog_load(&dirs, &o->recipes, err);
@@ -206,6 +214,14 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 			 "npm_config_fund=false", "npm_config_audit=false", NULL);
 	c->timeout_ms = timeout_ms;
 	c->out_max = ORCH_OUT_MAX;
+	{
+		char point[64];
+
+		/* "exec.install": die while the command runs, half a second in */
+		snprintf(point, sizeof(point), "exec.%s", log);
+		if (nsh_fault_armed(point))
+			nsh_fault_kill_after(500);
+	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
 	if (!rc)
 		append_log(oj->artifacts, log, argv, c);
