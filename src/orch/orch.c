@@ -16,6 +16,7 @@
 #include "core/fault.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "forge/forge.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
@@ -109,6 +110,7 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr)
 	oj->dir = nsh_xasprintf("%s/work/%s", o->home, j->id);
 	oj->ws = nsh_xasprintf("%s/repo", oj->dir);
 	oj->artifacts = nsh_xasprintf("%s/artifacts/%s/%s", o->home, j->task_id, j->id);
+	oj->start_ms = nsh_time_mono_ms();
 	*slot = oj;
 	return oj;
 }
@@ -223,6 +225,7 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 			nsh_fault_kill_after(500);
 	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
+	oj->cmd_ms += c->elapsed_ms;
 	if (!rc)
 		append_log(oj->artifacts, log, argv, c);
 	return rc;

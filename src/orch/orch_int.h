@@ -48,6 +48,8 @@ struct orch_job {
 	char *artifacts;		 /* $HOME/artifacts/<task>/<job> */
 	struct nsh_sandbox *sb;		 /* made on first use */
 	const struct nsh_recipe *recipe; /* the task's recipe (owned by the catalog) */
+	int64_t cmd_ms;			 /* time spent in sandboxed commands, this run */
+	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 };
 
 /* ---- orch.c: shared helpers ---- */
