@@ -20,6 +20,7 @@
 #include "forge/forge.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -175,6 +176,42 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 	return rc;
 }
 
+int orch_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct nsh_secrets *v = NULL;
+	int rc;
+
+	if (oj->env)
+		return 0;
+	rc = nsh_secrets_open(nsh_job_run_store(jr), o->home, NULL, &v, err);
+	if (!rc)
+		rc = nsh_secrets_for_scope(v, NULL, j->repo, j->task_id, &oj->env, err);
+	if (!rc)
+		rc = nsh_redactor_from_env(oj->env, &oj->red, err);
+	nsh_secrets_close(v);
+	if (rc) {
+		nsh_secrets_env_free(oj->env);
+		oj->env = NULL;
+		nsh_err_wrap(err, "secrets of job '%s'", j->id);
+	}
+	return rc;
+}
+
+/* Replace @b's contents by their redacted form. */
+static void redact_in_place(const struct nsh_redactor *red, struct nsh_buf *b)
+{
+	struct nsh_buf out = NSH_BUF_INIT;
+
+	nsh_buf_init(&out, b->max);
+	if (red && b->len && !nsh_redact_buf(red, b->buf, b->len, &out, NULL)) {
+		nsh_buf_reset(b);
+		nsh_buf_add(b, out.buf, out.len);
+	}
+	nsh_buf_release(&out);
+}
+
 static void append_log(const char *dir, const char *name, const char *const *argv,
 		       const struct nsh_sandbox_cmd *c)
 {
@@ -207,10 +244,15 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	int rc;
 
 	rc = job_sandbox(jr, oj, err);
+	if (!rc)
+		rc = orch_secrets(jr, oj, err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; argv[i]; i++)
 		nsh_strvec_push(&c->argv, argv[i]);
+	/* the job's secrets as environment variables; their values never leave in output */
+	for (size_t i = 0; i < oj->env->nr; i++)
+		nsh_strvec_push(&c->env, oj->env->envp[i]);
 	nsh_strvec_pushl(&c->env, "HOME=/tmp", "CI=true", "NO_COLOR=1",
 			 "npm_config_cache=/tmp/.npm", "npm_config_update_notifier=false",
 			 "npm_config_fund=false", "npm_config_audit=false", NULL);
@@ -226,6 +268,8 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
 	oj->cmd_ms += c->elapsed_ms;
+	redact_in_place(oj->red, &c->out);
+	redact_in_place(oj->red, &c->err);
 	if (!rc)
 		append_log(oj->artifacts, log, argv, c);
 	return rc;
