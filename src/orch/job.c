@@ -814,6 +814,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	nsh_job_rec_release(&now);
 	nsh_redactor_free(oj->red);
 	nsh_secrets_env_free(oj->env);
+	nsh_strvec_release(&oj->blocked);
+	pthread_mutex_destroy(&oj->net_mu);
 	free(oj->dir);
 	free(oj->ws);
 	free(oj->artifacts);

@@ -112,6 +112,8 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr)
 	oj->ws = nsh_xasprintf("%s/repo", oj->dir);
 	oj->artifacts = nsh_xasprintf("%s/artifacts/%s/%s", o->home, j->task_id, j->id);
 	oj->start_ms = nsh_time_mono_ms();
+	pthread_mutex_init(&oj->net_mu, NULL);
+	nsh_strvec_init(&oj->blocked);
 	*slot = oj;
 	return oj;
 }
@@ -142,6 +144,22 @@ static int net_for(struct nsh_orch *o, enum nsh_net_level level, struct nsh_prox
 	return 0;
 }
 
+/* On the proxy thread: remember what the job's sandbox was refused. */
+static void on_net(void *ctx, const struct nsh_proxy_decision *d)
+{
+	struct orch_job *oj = ctx;
+	char *what;
+
+	if (d->allowed || d->done)
+		return;
+	what = nsh_xasprintf("%s:%d (%s)", *d->host ? d->host : "?", d->port, d->reason);
+	pthread_mutex_lock(&oj->net_mu);
+	if (oj->blocked.nr < ORCH_BLOCKED_MAX && nsh_strvec_find(&oj->blocked, what) < 0)
+		nsh_strvec_push(&oj->blocked, what);
+	pthread_mutex_unlock(&oj->net_mu);
+	free(what);
+}
+
 /* The job's sandbox over its workspace, made on first use. */
 static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
 {
@@ -166,6 +184,8 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 	pol.memory = o->memory;
 	pol.pids = o->pids;
 	pol.network = level;
+	pol.on_net = on_net;
+	pol.on_net_ctx = oj;
 	if (!rc && level != NSH_NET_NONE)
 		rc = net_for(o, level, &pol.proxy, &pol.net, err);
 	if (!rc)

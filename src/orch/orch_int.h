@@ -53,8 +53,12 @@ struct orch_job {
 	int64_t cmd_ms;			 /* time spent in sandboxed commands, this run */
 	struct nsh_secrets_env *env;	 /* the secrets in the job's scopes, loaded on first use */
 	struct nsh_redactor *red;	 /* removes their values from output */
+	pthread_mutex_t net_mu;		 /* guards @blocked (the proxy thread adds) */
+	struct nsh_strvec blocked;	 /* "host:port (reason)" the proxy refused, once each */
 	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 };
+
+#define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
 
 /* ---- orch.c: shared helpers ---- */
 

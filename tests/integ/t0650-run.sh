@@ -138,6 +138,28 @@ test_expect_success 'secrets: injected into the job, never in its logs, and a ch
 	! sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" .dump | grep -q "s3cr3t-Value-4242"
 '
 
+test_expect_success 'hosts the sandbox was refused are reported in the pull request' '
+	setup &&
+	cat >"$NIGHTSHIFT_HOME/recipes/lodash-net.yml" <<-\EOF &&
+	id: lodash-net
+	title: A recipe whose post step tries a host outside the network level
+	applies:
+	  dependency: lodash
+	  range: "<4.0.0"
+	manifest:
+	  - bump: lodash
+	    to: ^4.17.21
+	post:
+	  - id: phone-home
+	    description: try an unlisted host
+	    run: [sh, -c, "curl -s -m 5 http://telemetry.example.invalid/ping || true"]
+	EOF
+	nsh run "net" --recipe lodash-net --repo demo-org/rate-limiter >out 2>&1 &&
+	nsh pr show demo-org/rate-limiter#1 >pr &&
+	grep -q "## Network" pr &&
+	grep -q "telemetry.example.invalid:80" pr
+'
+
 test_expect_success 'a change that makes no difference opens no pull request' '
 	setup &&
 	nsh run "lodash noop" --recipe lodash-noop --repo demo-org/rate-limiter >out 2>&1 &&
