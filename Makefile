@@ -12,7 +12,7 @@
 
 CC    ?= cc
 CLANG ?= clang
-PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0
+PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd
 
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -49,7 +49,7 @@ FUZZ_BIN   := $(FUZZ_SRC:%.c=build/fuzz/%)
 
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps test test-build bench fuzz format check-format check-banned check-pkgs clean
+.PHONY: all deps demo test test-build bench fuzz format check-format check-banned check-pkgs clean
 
 all: nightshift
 
@@ -58,6 +58,10 @@ deps:
 
 check-pkgs:
 	@test "$(PKG_OK)" = yes || { echo "missing development packages for: $(PKGS); run 'make deps'" >&2; exit 1; }
+
+# The web UI is embedded by src/server/web.c with .incbin: rebuild it when web/ changes.
+WEB_FILES := $(filter-out web/README.md,$(sort $(wildcard web/*)))
+build/rel/src/server/web.o build/asan/src/server/web.o build/fuzz/src/server/web.o: $(WEB_FILES)
 
 # --- release build ---
 build/rel/%.o: %.c | check-pkgs
@@ -103,6 +107,14 @@ test: deps
 	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5; fi
 	@$(MAKE) --no-print-directory check-banned test-build
 	@tests/run.sh build/asan
+
+# The flagship demo on a fresh home: demo-org made in the local forge, then
+# "upgrade lodash from 3 to 4 across all services" run with its status live.
+DEMO_HOME ?= $(CURDIR)/build/demo-home
+demo: deps
+	@$(MAKE) --no-print-directory nightshift
+	@rm -rf $(DEMO_HOME)
+	NIGHTSHIFT_HOME=$(DEMO_HOME) ./nightshift demo
 
 # --- benchmarks (release flags; figures are printed, never asserted) ---
 bench: deps
