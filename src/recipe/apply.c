@@ -228,12 +228,21 @@ static const struct {
 };
 #define NBIND_TMPLS (sizeof(bind_tmpls) / sizeof(bind_tmpls[0]))
 
+/* The templates that import members by name; the list is the first {...}. */
+static const char *const named_tmpls[] = {
+	"{:[l]} = require(:[m])",
+	"import {:[l]} from :[m:arg]",
+	"import :[[n]], {:[l]} from :[m:arg]",
+};
+#define NNAMED_TMPLS (sizeof(named_tmpls) / sizeof(named_tmpls[0]))
+
 struct binder {
 	const struct nsh_recipe_bind *b;
-	struct nsh_recipe_pattern *pat[NBIND_TMPLS]; /* bindings to the modules (JavaScript) */
-	struct nsh_recipe_pattern *any[NBIND_TMPLS]; /* bindings to any module */
-	struct nsh_strvec names;		     /* for the current file */
-	unsigned version;			     /* text version names is for; 0 none */
+	struct nsh_recipe_pattern *pat[NBIND_TMPLS];	/* bindings to the modules (JavaScript) */
+	struct nsh_recipe_pattern *any[NBIND_TMPLS];	/* bindings to any module */
+	struct nsh_recipe_pattern *named[NNAMED_TMPLS]; /* members imported by name */
+	struct nsh_strvec names;			/* for the current file */
+	unsigned version;				/* text version names is for; 0 none */
 };
 
 static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struct nsh_err *err)
@@ -254,7 +263,10 @@ static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struc
 		nsh_strvec_pushf(&w.equals, "'%s'", m);
 		nsh_strvec_pushf(&w.equals, "\"%s\"", m);
 	}
-	for (size_t i = 0; i < NBIND_TMPLS && !rc; i++) {
+	for (size_t i = 0; i < NNAMED_TMPLS && !rc && b->named; i++)
+		rc = nsh_recipe_pattern_compile(named_tmpls[i], NULL, NSH_RECIPE_FAM_JS,
+						NSH_RECIPE_IN_CODE, &w, 1, &bd->named[i], err);
+	for (size_t i = 0; i < NBIND_TMPLS && !rc && !b->named; i++) {
 		rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
 						NSH_RECIPE_IN_CODE, &w, 1, &bd->pat[i], err);
 		if (!rc)
@@ -272,6 +284,8 @@ static void binder_release(struct binder *bd)
 		nsh_recipe_pattern_free(bd->pat[i]);
 		nsh_recipe_pattern_free(bd->any[i]);
 	}
+	for (size_t i = 0; i < NNAMED_TMPLS; i++)
+		nsh_recipe_pattern_free(bd->named[i]);
 	nsh_strvec_release(&bd->names);
 }
 
@@ -313,9 +327,108 @@ static void bound_names(struct nsh_recipe_pattern *const *pats, const struct nsh
 	}
 }
 
+static bool word_char(char c)
+{
+	return c == '_' || c == '$' || (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (unsigned char)c >= 0x80;
+}
+
+/* The length of the word at @t (@n bytes), 0 when none starts there. */
+static size_t word_at(const char *t, size_t n)
+{
+	size_t w = 0;
+
+	while (w < n && word_char(t[w]))
+		w++;
+	return w && !(t[0] >= '0' && t[0] <= '9') ? w : 0;
+}
+
+/*
+ * Add to @out the members one element of an import list names under their
+ * own name: "a", "a = default", "a: a", "a as a". Anything else (a rename,
+ * a nested pattern, a rest element, a quoted key) adds nothing.
+ */
+static void named_element(const char *t, size_t n, struct nsh_strvec *out)
+{
+	size_t k = 0, w, l;
+
+	while (n && strchr(" \t\r\n", t[n - 1]))
+		n--;
+	while (k < n && strchr(" \t\r\n", t[k]))
+		k++;
+	w = word_at(t + k, n - k);
+	if (!w)
+		return;
+	l = k + w;
+	while (l < n && strchr(" \t\r\n", t[l]))
+		l++;
+	if (l < n && t[l] == '=' && (l + 1 >= n || t[l + 1] != '>')) {
+		/* a default value: the local name is the member's */
+	} else if (l < n && (t[l] == ':' || (n - l > 2 && !memcmp(t + l, "as", 2)))) {
+		size_t m = l + (t[l] == ':' ? 1 : 2), lw;
+
+		if (t[l] != ':' && word_char(t[l + 2]))
+			return;
+		while (m < n && strchr(" \t\r\n", t[m]))
+			m++;
+		lw = word_at(t + m, n - m);
+		if (lw != w || memcmp(t + m, t + k, w))
+			return;
+		m += lw;
+		while (m < n && strchr(" \t\r\n", t[m]))
+			m++;
+		if (m < n && t[m] != '=')
+			return;
+	} else if (l < n) {
+		return;
+	}
+	{
+		char *name = nsh_xstrndup(t + k, w);
+
+		if (nsh_strvec_find(out, name) < 0)
+			nsh_strvec_push(out, name);
+		free(name);
+	}
+}
+
+/* Add to @out the members the templates of a named binding import in the lexed file. */
+static void named_names(struct nsh_recipe_pattern *const *pats, const struct nsh_recipe_lex *lx,
+			struct nsh_recipe_hits *hits, struct nsh_strvec *out)
+{
+	for (size_t i = 0; i < NNAMED_TMPLS; i++) {
+		if (nsh_recipe_pattern_run(pats[i], lx, NULL, 0, NULL, hits, NULL))
+			continue;
+		for (size_t h = 0; h < hits->nr; h++) {
+			size_t open = hits->v[h].start, close, from;
+
+			while (open < hits->v[h].end && lx->text[open] != '{')
+				open++;
+			close = open < hits->v[h].end ? lx->jump[open] : NSH_RECIPE_NONE;
+			if (close == NSH_RECIPE_NONE || close >= hits->v[h].end)
+				continue;
+			/* split at the commas of the list's own level */
+			from = open + 1;
+			for (size_t k = open + 1; k <= close; k++) {
+				/* jump over a bracket group to its closer, a literal to its end */
+				if (k < close && lx->jump[k] != NSH_RECIPE_NONE) {
+					k = lx->cls[k] == NSH_RECIPE_CLS_CODE ? lx->jump[k]
+									      : lx->jump[k] - 1;
+					continue;
+				}
+				if (k == close ||
+				    (lx->text[k] == ',' && lx->cls[k] == NSH_RECIPE_CLS_CODE)) {
+					named_element(lx->text + from, k - from, out);
+					from = k + 1;
+				}
+			}
+		}
+	}
+}
+
 /*
  * The names @bd's modules are bound to in the lexed file; when there are
  * none, its default names, less those the file binds to other modules.
+ * For a named binding: the members imported from the modules by name.
  */
 static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsigned version)
 {
@@ -326,9 +439,13 @@ static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsi
 	if (bd->version == version)
 		return;
 	nsh_strvec_release(&bd->names);
-	if (lx->fam == NSH_RECIPE_FAM_JS)
+	if (bd->b->named) {
+		if (lx->fam == NSH_RECIPE_FAM_JS)
+			named_names(bd->named, lx, &hits, &bd->names);
+	} else if (lx->fam == NSH_RECIPE_FAM_JS) {
 		bound_names(bd->pat, lx, &hits, &bd->names);
-	if (!bd->names.nr) {
+	}
+	if (!bd->names.nr && !bd->b->named) {
 		if (lx->fam == NSH_RECIPE_FAM_JS)
 			bound_names(bd->any, lx, &hits, &other);
 		nsh_vec_foreach(s, &bd->b->names)
@@ -544,7 +661,7 @@ static int run_file(struct runner *R, const char *rel, const char *text, size_t 
 		struct nsh_recipe_count *cnt = NULL;
 		const char *req;
 		int fam;
-		bool rewrites, changed = false;
+		bool rewrites, changed = false, unbound = false;
 
 		if (!R->enabled[ri] || (fam = rule_family(ru, rel, lang)) < 0)
 			continue;
@@ -569,6 +686,11 @@ static int run_file(struct runner *R, const char *rel, const char *text, size_t 
 			bound[nbound].values = &R->binders[b].names;
 			nbound++;
 		}
+		/* a hole that must be one of no names matches nowhere */
+		for (size_t b = 0; b < nbound && !unbound; b++)
+			unbound = !bound[b].values->nr;
+		if (unbound)
+			continue;
 		rewrites = nsh_recipe_pattern_rewrites(pat);
 		if ((rc = nsh_recipe_pattern_run(pat, &R->lx, bound, nbound, &R->out, &R->hits,
 						 err))) {
