@@ -29,8 +29,10 @@
 
 #include "core/banned.h"
 
-#define SNIPPET_MAX 2000 /* bytes of matched text kept per change */
-#define DEPTH_MAX   64	 /* directory levels walked */
+#define SNIPPET_MAX	2000 /* bytes of matched text kept per change */
+#define DEPTH_MAX	64   /* directory levels walked */
+#define ENCLOSE_MAX	4096 /* bytes looked back for an enclosing bracket */
+#define NAMED_LISTS_MAX 64   /* import lists read per file */
 
 /* ---- results ---- */
 
@@ -391,14 +393,124 @@ static void named_element(const char *t, size_t n, struct nsh_strvec *out)
 	}
 }
 
-/* Add to @out the members the templates of a named binding import in the lexed file. */
+/* The code byte before @pos, white space and comments skipped; 0 at the start. */
+static char code_before(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	while (pos > 0) {
+		char c = lx->text[--pos];
+
+		if (lx->cls[pos] == NSH_RECIPE_CLS_CODE && !strchr(" \t\r\n", c))
+			return c;
+	}
+	return 0;
+}
+
+/* The code byte at or after @pos, white space and comments skipped; 0 at the end. */
+static char code_after(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	for (; pos < lx->len; pos++) {
+		char c = lx->text[pos];
+
+		if (lx->cls[pos] == NSH_RECIPE_CLS_CODE && !strchr(" \t\r\n", c))
+			return c;
+	}
+	return 0;
+}
+
+/* The bracket that encloses @pos, looking back at most ENCLOSE_MAX bytes; 0 when not found. */
+static char enclosing(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	size_t stop = pos > ENCLOSE_MAX ? pos - ENCLOSE_MAX : 0;
+	long depth = 0;
+
+	while (pos > stop) {
+		char c = lx->text[--pos];
+
+		if (lx->cls[pos] != NSH_RECIPE_CLS_CODE)
+			continue;
+		if (c == ')' || c == ']' || c == '}')
+			depth++;
+		else if ((c == '(' || c == '[' || c == '{') && depth-- == 0)
+			return c;
+	}
+	return 0;
+}
+
+/*
+ * Could renaming the word at [@s, @e) change more than a reference? True
+ * for an object key ({ a: 1 }, { a = 1 }) and a shorthand property ({ a },
+ * export { a }), whose name is seen from outside.
+ */
+static bool key_like(const struct nsh_recipe_lex *lx, size_t s, size_t e)
+{
+	char p = code_before(lx, s), n = code_after(lx, e);
+
+	if (p != '{' && p != ',')
+		return false;
+	if (n == ':' || n == '}' || (n == '=' && e + 1 < lx->len && !strchr("=>", lx->text[e + 1])))
+		return true;
+	if (n != ',')
+		return false;
+	/* "{ a, b }" or "f(a, b)": the enclosing bracket tells (unknown: assume an object) */
+	if (p == '{')
+		return true;
+	p = enclosing(lx, s);
+	return p == '{' || p == 0;
+}
+
+/*
+ * Remove from @names those that occur in the code of @lx, outside the
+ * import lists @lists ([open, close] offset pairs), where a rename could
+ * change more than a reference (see key_like()). Those stay as they are.
+ */
+static void drop_key_like(const struct nsh_recipe_lex *lx, const uint32_t *lists, size_t nlists,
+			  struct nsh_strvec *names)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < names->nr; i++) {
+		const char *name = names->v[i];
+		size_t n = strlen(name);
+		bool bad = false;
+
+		for (const char *at = lx->text;
+		     !bad && (at = memmem(at, lx->len - (size_t)(at - lx->text), name, n));
+		     at += n) {
+			size_t s = (size_t)(at - lx->text), e = s + n;
+			bool listed = false;
+
+			if (lx->cls[s] != NSH_RECIPE_CLS_CODE ||
+			    (s && word_char(lx->text[s - 1])) ||
+			    (e < lx->len && word_char(lx->text[e])) ||
+			    (s && lx->text[s - 1] == '.'))
+				continue;
+			for (size_t l = 0; l < nlists && !listed; l++)
+				listed = s > lists[2 * l] && s < lists[2 * l + 1];
+			bad = !listed && key_like(lx, s, e);
+		}
+		if (bad)
+			free(names->v[i]);
+		else
+			names->v[keep++] = names->v[i];
+	}
+	names->nr = keep;
+}
+
+/*
+ * Add to @out the members the templates of a named binding import in the
+ * lexed file, less those that are also used as object keys or shorthand
+ * properties (renaming those would change the object).
+ */
 static void named_names(struct nsh_recipe_pattern *const *pats, const struct nsh_recipe_lex *lx,
 			struct nsh_recipe_hits *hits, struct nsh_strvec *out)
 {
+	uint32_t *lists = NULL;
+	size_t nlists = 0;
+
 	for (size_t i = 0; i < NNAMED_TMPLS; i++) {
 		if (nsh_recipe_pattern_run(pats[i], lx, NULL, 0, NULL, hits, NULL))
 			continue;
-		for (size_t h = 0; h < hits->nr; h++) {
+		for (size_t h = 0; h < hits->nr && nlists < NAMED_LISTS_MAX; h++) {
 			size_t open = hits->v[h].start, close, from;
 
 			while (open < hits->v[h].end && lx->text[open] != '{')
@@ -406,6 +518,10 @@ static void named_names(struct nsh_recipe_pattern *const *pats, const struct nsh
 			close = open < hits->v[h].end ? lx->jump[open] : NSH_RECIPE_NONE;
 			if (close == NSH_RECIPE_NONE || close >= hits->v[h].end)
 				continue;
+			lists = nsh_xreallocarray(lists, nlists + 1, 2 * sizeof(*lists));
+			lists[2 * nlists] = (uint32_t)open;
+			lists[2 * nlists + 1] = (uint32_t)close;
+			nlists++;
 			/* split at the commas of the list's own level */
 			from = open + 1;
 			for (size_t k = open + 1; k <= close; k++) {
@@ -423,6 +539,8 @@ static void named_names(struct nsh_recipe_pattern *const *pats, const struct nsh
 			}
 		}
 	}
+	drop_key_like(lx, lists, nlists, out);
+	free(lists);
 }
 
 /*
@@ -620,6 +738,40 @@ static bool file_selected(const struct runner *R, const char *rel)
 	return false;
 }
 
+/*
+ * Is @ru a rename of a member imported by name (its match is only a named
+ * binding's hole, its rewrite one name) whose new name the file already
+ * uses? Renaming would then clash with that binding: the rule is skipped.
+ */
+static bool clashes(const struct nsh_recipe *r, const struct nsh_recipe_rule *ru,
+		    const struct nsh_recipe_lex *lx)
+{
+	const char *m = ru->match, *w = ru->rewrite;
+	size_t n = w ? strlen(w) : 0;
+	bool named = false;
+
+	if (!n || word_at(w, n) != n || strncmp(m, ":[[", 3))
+		return false;
+	for (size_t b = 0; b < r->nbinds && !named; b++) {
+		size_t h = strlen(r->binds[b].hole);
+
+		named = r->binds[b].named && !strncmp(m + 3, r->binds[b].hole, h) &&
+			!strcmp(m + 3 + h, "]]");
+	}
+	if (!named)
+		return false;
+	for (const char *at = lx->text; (at = memmem(at, lx->len - (size_t)(at - lx->text), w, n));
+	     at += n) {
+		size_t s = (size_t)(at - lx->text);
+
+		if (lx->cls[s] == NSH_RECIPE_CLS_CODE &&
+		    (!s || (!word_char(lx->text[s - 1]) && lx->text[s - 1] != '.')) &&
+		    (s + n >= lx->len || !word_char(lx->text[s + n])))
+			return true;
+	}
+	return false;
+}
+
 static int item_cmp(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -689,7 +841,7 @@ static int run_file(struct runner *R, const char *rel, const char *text, size_t 
 		/* a hole that must be one of no names matches nowhere */
 		for (size_t b = 0; b < nbound && !unbound; b++)
 			unbound = !bound[b].values->nr;
-		if (unbound)
+		if (unbound || clashes(r, ru, &R->lx))
 			continue;
 		rewrites = nsh_recipe_pattern_rewrites(pat);
 		if ((rc = nsh_recipe_pattern_run(pat, &R->lx, bound, nbound, &R->out, &R->hits,
