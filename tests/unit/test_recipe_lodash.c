@@ -330,6 +330,14 @@ static void test_named_binding(void)
 		/* a call argument, an array element, a ternary are uses */
 		{"x.js", "const { a } = require('m');\nf(x, a, y);\n[x, a, y];\nq ? a : x;\n",
 		 "const { A } = require('m');\nf(x, A, y);\n[x, A, y];\nq ? A : x;\n"},
+		/* the new name is taken already: renaming would clash, nothing is renamed */
+		{"x.js", "const { a } = require('m');\nconst A = 1;\na(A);\n",
+		 "const { a } = require('m');\nconst A = 1;\na(A);\n"},
+		{"x.js", "const { a, A } = require('m');\na(A);\n",
+		 "const { a, A } = require('m');\na(A);\n"},
+		/* a property called A is no clash */
+		{"x.js", "const { a } = require('m');\na(o.A);\n",
+		 "const { A } = require('m');\nA(o.A);\n"},
 		/* nothing imported by name: the hole matches nowhere */
 		{"x.js", "const m = require('m');\na(m.a);\n",
 		 "const m = require('m');\na(m.a);\n"},
