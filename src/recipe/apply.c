@@ -29,8 +29,10 @@
 
 #include "core/banned.h"
 
-#define SNIPPET_MAX 2000 /* bytes of matched text kept per change */
-#define DEPTH_MAX   64	 /* directory levels walked */
+#define SNIPPET_MAX	2000 /* bytes of matched text kept per change */
+#define DEPTH_MAX	64   /* directory levels walked */
+#define ENCLOSE_MAX	4096 /* bytes looked back for an enclosing bracket */
+#define NAMED_LISTS_MAX 64   /* import lists read per file */
 
 /* ---- results ---- */
 
@@ -228,12 +230,21 @@ static const struct {
 };
 #define NBIND_TMPLS (sizeof(bind_tmpls) / sizeof(bind_tmpls[0]))
 
+/* The templates that import members by name; the list is the first {...}. */
+static const char *const named_tmpls[] = {
+	"{:[l]} = require(:[m])",
+	"import {:[l]} from :[m:arg]",
+	"import :[[n]], {:[l]} from :[m:arg]",
+};
+#define NNAMED_TMPLS (sizeof(named_tmpls) / sizeof(named_tmpls[0]))
+
 struct binder {
 	const struct nsh_recipe_bind *b;
-	struct nsh_recipe_pattern *pat[NBIND_TMPLS]; /* bindings to the modules (JavaScript) */
-	struct nsh_recipe_pattern *any[NBIND_TMPLS]; /* bindings to any module */
-	struct nsh_strvec names;		     /* for the current file */
-	unsigned version;			     /* text version names is for; 0 none */
+	struct nsh_recipe_pattern *pat[NBIND_TMPLS];	/* bindings to the modules (JavaScript) */
+	struct nsh_recipe_pattern *any[NBIND_TMPLS];	/* bindings to any module */
+	struct nsh_recipe_pattern *named[NNAMED_TMPLS]; /* members imported by name */
+	struct nsh_strvec names;			/* for the current file */
+	unsigned version;				/* text version names is for; 0 none */
 };
 
 static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struct nsh_err *err)
@@ -254,7 +265,10 @@ static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struc
 		nsh_strvec_pushf(&w.equals, "'%s'", m);
 		nsh_strvec_pushf(&w.equals, "\"%s\"", m);
 	}
-	for (size_t i = 0; i < NBIND_TMPLS && !rc; i++) {
+	for (size_t i = 0; i < NNAMED_TMPLS && !rc && b->named; i++)
+		rc = nsh_recipe_pattern_compile(named_tmpls[i], NULL, NSH_RECIPE_FAM_JS,
+						NSH_RECIPE_IN_CODE, &w, 1, &bd->named[i], err);
+	for (size_t i = 0; i < NBIND_TMPLS && !rc && !b->named; i++) {
 		rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
 						NSH_RECIPE_IN_CODE, &w, 1, &bd->pat[i], err);
 		if (!rc)
@@ -272,6 +286,8 @@ static void binder_release(struct binder *bd)
 		nsh_recipe_pattern_free(bd->pat[i]);
 		nsh_recipe_pattern_free(bd->any[i]);
 	}
+	for (size_t i = 0; i < NNAMED_TMPLS; i++)
+		nsh_recipe_pattern_free(bd->named[i]);
 	nsh_strvec_release(&bd->names);
 }
 
@@ -313,9 +329,224 @@ static void bound_names(struct nsh_recipe_pattern *const *pats, const struct nsh
 	}
 }
 
+static bool word_char(char c)
+{
+	return c == '_' || c == '$' || (c >= '0' && c <= '9') ||
+	       ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (unsigned char)c >= 0x80;
+}
+
+/* The length of the word at @t (@n bytes), 0 when none starts there. */
+static size_t word_at(const char *t, size_t n)
+{
+	size_t w = 0;
+
+	while (w < n && word_char(t[w]))
+		w++;
+	return w && !(t[0] >= '0' && t[0] <= '9') ? w : 0;
+}
+
+/*
+ * Add to @out the members one element of an import list names under their
+ * own name: "a", "a = default", "a: a", "a as a". Anything else (a rename,
+ * a nested pattern, a rest element, a quoted key) adds nothing.
+ */
+static void named_element(const char *t, size_t n, struct nsh_strvec *out)
+{
+	size_t k = 0, w, l;
+
+	while (n && strchr(" \t\r\n", t[n - 1]))
+		n--;
+	while (k < n && strchr(" \t\r\n", t[k]))
+		k++;
+	w = word_at(t + k, n - k);
+	if (!w)
+		return;
+	l = k + w;
+	while (l < n && strchr(" \t\r\n", t[l]))
+		l++;
+	if (l < n && t[l] == '=' && (l + 1 >= n || t[l + 1] != '>')) {
+		/* a default value: the local name is the member's */
+	} else if (l < n && (t[l] == ':' || (n - l > 2 && !memcmp(t + l, "as", 2)))) {
+		size_t m = l + (t[l] == ':' ? 1 : 2), lw;
+
+		if (t[l] != ':' && word_char(t[l + 2]))
+			return;
+		while (m < n && strchr(" \t\r\n", t[m]))
+			m++;
+		lw = word_at(t + m, n - m);
+		if (lw != w || memcmp(t + m, t + k, w))
+			return;
+		m += lw;
+		while (m < n && strchr(" \t\r\n", t[m]))
+			m++;
+		if (m < n && t[m] != '=')
+			return;
+	} else if (l < n) {
+		return;
+	}
+	{
+		char *name = nsh_xstrndup(t + k, w);
+
+		if (nsh_strvec_find(out, name) < 0)
+			nsh_strvec_push(out, name);
+		free(name);
+	}
+}
+
+/* The code byte before @pos, white space and comments skipped; 0 at the start. */
+static char code_before(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	while (pos > 0) {
+		char c = lx->text[--pos];
+
+		if (lx->cls[pos] == NSH_RECIPE_CLS_CODE && !strchr(" \t\r\n", c))
+			return c;
+	}
+	return 0;
+}
+
+/* The code byte at or after @pos, white space and comments skipped; 0 at the end. */
+static char code_after(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	for (; pos < lx->len; pos++) {
+		char c = lx->text[pos];
+
+		if (lx->cls[pos] == NSH_RECIPE_CLS_CODE && !strchr(" \t\r\n", c))
+			return c;
+	}
+	return 0;
+}
+
+/* The bracket that encloses @pos, looking back at most ENCLOSE_MAX bytes; 0 when not found. */
+static char enclosing(const struct nsh_recipe_lex *lx, size_t pos)
+{
+	size_t stop = pos > ENCLOSE_MAX ? pos - ENCLOSE_MAX : 0;
+	long depth = 0;
+
+	while (pos > stop) {
+		char c = lx->text[--pos];
+
+		if (lx->cls[pos] != NSH_RECIPE_CLS_CODE)
+			continue;
+		if (c == ')' || c == ']' || c == '}')
+			depth++;
+		else if ((c == '(' || c == '[' || c == '{') && depth-- == 0)
+			return c;
+	}
+	return 0;
+}
+
+/*
+ * Could renaming the word at [@s, @e) change more than a reference? True
+ * for an object key ({ a: 1 }, { a = 1 }) and a shorthand property ({ a },
+ * export { a }), whose name is seen from outside.
+ */
+static bool key_like(const struct nsh_recipe_lex *lx, size_t s, size_t e)
+{
+	char p = code_before(lx, s), n = code_after(lx, e);
+
+	if (p != '{' && p != ',')
+		return false;
+	if (n == ':' || n == '}' || (n == '=' && e + 1 < lx->len && !strchr("=>", lx->text[e + 1])))
+		return true;
+	if (n != ',')
+		return false;
+	/* "{ a, b }" or "f(a, b)": the enclosing bracket tells (unknown: assume an object) */
+	if (p == '{')
+		return true;
+	p = enclosing(lx, s);
+	return p == '{' || p == 0;
+}
+
+/*
+ * Remove from @names those that occur in the code of @lx, outside the
+ * import lists @lists ([open, close] offset pairs), where a rename could
+ * change more than a reference (see key_like()). Those stay as they are.
+ */
+static void drop_key_like(const struct nsh_recipe_lex *lx, const uint32_t *lists, size_t nlists,
+			  struct nsh_strvec *names)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < names->nr; i++) {
+		const char *name = names->v[i];
+		size_t n = strlen(name);
+		bool bad = false;
+
+		for (const char *at = lx->text;
+		     !bad && (at = memmem(at, lx->len - (size_t)(at - lx->text), name, n));
+		     at += n) {
+			size_t s = (size_t)(at - lx->text), e = s + n;
+			bool listed = false;
+
+			if (lx->cls[s] != NSH_RECIPE_CLS_CODE ||
+			    (s && word_char(lx->text[s - 1])) ||
+			    (e < lx->len && word_char(lx->text[e])) ||
+			    (s && lx->text[s - 1] == '.'))
+				continue;
+			for (size_t l = 0; l < nlists && !listed; l++)
+				listed = s > lists[2 * l] && s < lists[2 * l + 1];
+			bad = !listed && key_like(lx, s, e);
+		}
+		if (bad)
+			free(names->v[i]);
+		else
+			names->v[keep++] = names->v[i];
+	}
+	names->nr = keep;
+}
+
+/*
+ * Add to @out the members the templates of a named binding import in the
+ * lexed file, less those that are also used as object keys or shorthand
+ * properties (renaming those would change the object).
+ */
+static void named_names(struct nsh_recipe_pattern *const *pats, const struct nsh_recipe_lex *lx,
+			struct nsh_recipe_hits *hits, struct nsh_strvec *out)
+{
+	uint32_t *lists = NULL;
+	size_t nlists = 0;
+
+	for (size_t i = 0; i < NNAMED_TMPLS; i++) {
+		if (nsh_recipe_pattern_run(pats[i], lx, NULL, 0, NULL, hits, NULL))
+			continue;
+		for (size_t h = 0; h < hits->nr && nlists < NAMED_LISTS_MAX; h++) {
+			size_t open = hits->v[h].start, close, from;
+
+			while (open < hits->v[h].end && lx->text[open] != '{')
+				open++;
+			close = open < hits->v[h].end ? lx->jump[open] : NSH_RECIPE_NONE;
+			if (close == NSH_RECIPE_NONE || close >= hits->v[h].end)
+				continue;
+			lists = nsh_xreallocarray(lists, nlists + 1, 2 * sizeof(*lists));
+			lists[2 * nlists] = (uint32_t)open;
+			lists[2 * nlists + 1] = (uint32_t)close;
+			nlists++;
+			/* split at the commas of the list's own level */
+			from = open + 1;
+			for (size_t k = open + 1; k <= close; k++) {
+				/* jump over a bracket group to its closer, a literal to its end */
+				if (k < close && lx->jump[k] != NSH_RECIPE_NONE) {
+					k = lx->cls[k] == NSH_RECIPE_CLS_CODE ? lx->jump[k]
+									      : lx->jump[k] - 1;
+					continue;
+				}
+				if (k == close ||
+				    (lx->text[k] == ',' && lx->cls[k] == NSH_RECIPE_CLS_CODE)) {
+					named_element(lx->text + from, k - from, out);
+					from = k + 1;
+				}
+			}
+		}
+	}
+	drop_key_like(lx, lists, nlists, out);
+	free(lists);
+}
+
 /*
  * The names @bd's modules are bound to in the lexed file; when there are
  * none, its default names, less those the file binds to other modules.
+ * For a named binding: the members imported from the modules by name.
  */
 static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsigned version)
 {
@@ -326,9 +557,13 @@ static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsi
 	if (bd->version == version)
 		return;
 	nsh_strvec_release(&bd->names);
-	if (lx->fam == NSH_RECIPE_FAM_JS)
+	if (bd->b->named) {
+		if (lx->fam == NSH_RECIPE_FAM_JS)
+			named_names(bd->named, lx, &hits, &bd->names);
+	} else if (lx->fam == NSH_RECIPE_FAM_JS) {
 		bound_names(bd->pat, lx, &hits, &bd->names);
-	if (!bd->names.nr) {
+	}
+	if (!bd->names.nr && !bd->b->named) {
 		if (lx->fam == NSH_RECIPE_FAM_JS)
 			bound_names(bd->any, lx, &hits, &other);
 		nsh_vec_foreach(s, &bd->b->names)
@@ -503,6 +738,40 @@ static bool file_selected(const struct runner *R, const char *rel)
 	return false;
 }
 
+/*
+ * Is @ru a rename of a member imported by name (its match is only a named
+ * binding's hole, its rewrite one name) whose new name the file already
+ * uses? Renaming would then clash with that binding: the rule is skipped.
+ */
+static bool clashes(const struct nsh_recipe *r, const struct nsh_recipe_rule *ru,
+		    const struct nsh_recipe_lex *lx)
+{
+	const char *m = ru->match, *w = ru->rewrite;
+	size_t n = w ? strlen(w) : 0;
+	bool named = false;
+
+	if (!n || word_at(w, n) != n || strncmp(m, ":[[", 3))
+		return false;
+	for (size_t b = 0; b < r->nbinds && !named; b++) {
+		size_t h = strlen(r->binds[b].hole);
+
+		named = r->binds[b].named && !strncmp(m + 3, r->binds[b].hole, h) &&
+			!strcmp(m + 3 + h, "]]");
+	}
+	if (!named)
+		return false;
+	for (const char *at = lx->text; (at = memmem(at, lx->len - (size_t)(at - lx->text), w, n));
+	     at += n) {
+		size_t s = (size_t)(at - lx->text);
+
+		if (lx->cls[s] == NSH_RECIPE_CLS_CODE &&
+		    (!s || (!word_char(lx->text[s - 1]) && lx->text[s - 1] != '.')) &&
+		    (s + n >= lx->len || !word_char(lx->text[s + n])))
+			return true;
+	}
+	return false;
+}
+
 static int item_cmp(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -544,7 +813,7 @@ static int run_file(struct runner *R, const char *rel, const char *text, size_t 
 		struct nsh_recipe_count *cnt = NULL;
 		const char *req;
 		int fam;
-		bool rewrites, changed = false;
+		bool rewrites, changed = false, unbound = false;
 
 		if (!R->enabled[ri] || (fam = rule_family(ru, rel, lang)) < 0)
 			continue;
@@ -569,6 +838,11 @@ static int run_file(struct runner *R, const char *rel, const char *text, size_t 
 			bound[nbound].values = &R->binders[b].names;
 			nbound++;
 		}
+		/* a hole that must be one of no names matches nowhere */
+		for (size_t b = 0; b < nbound && !unbound; b++)
+			unbound = !bound[b].values->nr;
+		if (unbound || clashes(r, ru, &R->lx))
+			continue;
 		rewrites = nsh_recipe_pattern_rewrites(pat);
 		if ((rc = nsh_recipe_pattern_run(pat, &R->lx, bound, nbound, &R->out, &R->hits,
 						 err))) {

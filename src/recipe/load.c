@@ -778,7 +778,7 @@ static void bind_release(struct nsh_recipe_bind *b)
 
 static int parse_binds(struct loader *L, yaml_node_t *n)
 {
-	static const char *const keys[] = {"modules", "names", NULL};
+	static const char *const keys[] = {"modules", "names", "named", NULL};
 	struct nsh_recipe *r = L->r;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -809,6 +809,10 @@ static int parse_binds(struct loader *L, yaml_node_t *n)
 			return fail_at(L, x, "'modules' is empty");
 		if ((x = map_get(L, v, "names")) && get_strlist(L, x, "names", &b->names))
 			return NSH_EINVAL;
+		if ((x = map_get(L, v, "named")) && get_bool(L, x, "named", &b->named))
+			return NSH_EINVAL;
+		if (b->named && b->names.nr)
+			return fail_at(L, v, "a 'named' binding takes no 'names'");
 	}
 	return 0;
 }

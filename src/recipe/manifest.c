@@ -13,6 +13,7 @@
 #include "recipe/recipe.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@
 
 #include "core/banned.h"
 
-#define CMP_MAX 32 /* comparators in one range */
+#define CMP_MAX	  32  /* comparators in one range */
+#define LOCAL_MAX 256 /* local packages (file: dependencies, workspaces) looked at */
 
 /* ---- versions ---- */
 
@@ -746,14 +748,14 @@ static bool root_sections(const struct nsh_buf *t, size_t *root, size_t sec[NSEC
 	return true;
 }
 
-static void medit(struct nsh_recipe_result *res, const char *op, const char *pkg,
+static void medit(struct nsh_recipe_result *res, const char *file, const char *op, const char *pkg,
 		  const char *section, const char *from, const char *to)
 {
 	struct nsh_recipe_medit *m;
 
 	NSH_ALLOC_GROW(res->medits, res->nmedits + 1, res->medits_alloc);
 	m = &res->medits[res->nmedits++];
-	m->file = nsh_xstrdup("package.json");
+	m->file = nsh_xstrdup(file);
 	m->op = op;
 	m->package = nsh_xstrdup(pkg);
 	m->section = nsh_xstrdup(section);
@@ -762,15 +764,14 @@ static void medit(struct nsh_recipe_result *res, const char *op, const char *pkg
 }
 
 /* Apply one operation to the text @t and the tree @tree. */
-static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *tree,
-		    struct nsh_recipe_result *res, struct nsh_err *err)
+static int apply_op(const struct nsh_recipe_mop *m, const char *file, struct nsh_buf *t,
+		    json_t *tree, struct nsh_recipe_result *res, struct nsh_err *err)
 {
 	size_t root, sec[NSECTIONS];
 	bool present = false;
 
 	if (!root_sections(t, &root, sec))
-		return nsh_err_set(err, NSH_EINVAL,
-				   "cannot edit 'package.json': unexpected layout");
+		return nsh_err_set(err, NSH_EINVAL, "cannot edit '%s': unexpected layout", file);
 	for (size_t k = 0; k < NSECTIONS; k++) {
 		json_t *obj = json_object_get(tree, sections[k]);
 		struct member *v = NULL;
@@ -781,8 +782,8 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 			continue;
 		present = true;
 		if (!members(t->buf, t->len, sec[k], &v, &nr, &close))
-			return nsh_err_set(err, NSH_EINVAL,
-					   "cannot edit 'package.json': unexpected layout");
+			return nsh_err_set(err, NSH_EINVAL, "cannot edit '%s': unexpected layout",
+					   file);
 		i = find_member(t->buf, v, nr, m->package);
 		if (i < 0) {
 			free(v);
@@ -799,7 +800,7 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 				if (old && strcmp(old, nv)) {
 					splice(t, v[i].vs, v[i].ve, js);
 					json_object_set_new(obj, m->package, json_string(nv));
-					medit(res, "bump", m->package, sections[k], oldc, nv);
+					medit(res, file, "bump", m->package, sections[k], oldc, nv);
 				}
 				free(nv);
 				free(js);
@@ -809,7 +810,8 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 				if (json_object_get(obj, m->to)) {
 					remove_member(t, v, nr, (size_t)i, sec[k], close);
 					json_object_del(obj, m->package);
-					medit(res, "remove", m->package, sections[k], oldc, NULL);
+					medit(res, file, "remove", m->package, sections[k], oldc,
+					      NULL);
 				} else {
 					char *nk = json_str(m->to);
 					json_t *val = json_incref(json_object_get(obj, m->package));
@@ -825,15 +827,15 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 					splice(t, v[i].ks, v[i].ke, nk);
 					json_object_del(obj, m->package);
 					json_object_set_new(obj, m->to, val);
-					medit(res, "rename", m->package, sections[k], m->package,
-					      m->to);
+					medit(res, file, "rename", m->package, sections[k],
+					      m->package, m->to);
 					free(nk);
 				}
 				break;
 			case NSH_RECIPE_OP_REMOVE:
 				remove_member(t, v, nr, (size_t)i, sec[k], close);
 				json_object_del(obj, m->package);
-				medit(res, "remove", m->package, sections[k], oldc, NULL);
+				medit(res, file, "remove", m->package, sections[k], oldc, NULL);
 				break;
 			case NSH_RECIPE_OP_ADD:
 				break;
@@ -843,8 +845,8 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 		free(v);
 		/* offsets moved: find the sections again */
 		if (!root_sections(t, &root, sec))
-			return nsh_err_set(err, NSH_EINVAL,
-					   "cannot edit 'package.json': unexpected layout");
+			return nsh_err_set(err, NSH_EINVAL, "cannot edit '%s': unexpected layout",
+					   file);
 	}
 	if (m->op == NSH_RECIPE_OP_ADD && !present) {
 		const char *section = m->section ? m->section : "dependencies";
@@ -858,7 +860,7 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 			if (!insert_member(t, sec[k], m->package, js, true)) {
 				free(js);
 				return nsh_err_set(err, NSH_EINVAL,
-						   "cannot edit 'package.json': unexpected layout");
+						   "cannot edit '%s': unexpected layout", file);
 			}
 		} else {
 			char *unit = indent_unit(t->buf, t->len), *key = json_str(m->package);
@@ -877,7 +879,7 @@ static int apply_op(const struct nsh_recipe_mop *m, struct nsh_buf *t, json_t *t
 			json_object_set_new(tree, section, obj);
 		}
 		json_object_set_new(obj, m->package, json_string(m->version));
-		medit(res, "add", m->package, section, NULL, m->version);
+		medit(res, file, "add", m->package, section, NULL, m->version);
 		free(js);
 	}
 	return 0;
@@ -905,36 +907,189 @@ static void dump_like(const json_t *tree, const char *orig, size_t n, struct nsh
 	free(unit);
 }
 
-int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool dry_run,
-			      struct nsh_recipe_result *res, struct nsh_err *err)
+/* ---- local packages ---- */
+
+/* Is @rel a relative path that stays inside the repository? */
+static bool inside(const char *rel)
+{
+	const char *p = rel;
+
+	if (!*rel || rel[0] == '/')
+		return false;
+	while (*p) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && !strncmp(p, "..", 2))
+			return false;
+		p += n;
+		p += *p == '/';
+	}
+	return true;
+}
+
+/* Add @rel (trailing '/' and a leading "./" dropped) when it holds a package.json. */
+static void add_local(const char *dir, const char *rel, struct nsh_strvec *out)
+{
+	char *r = nsh_xstrdup(rel), *path;
+	size_t n;
+
+	while (!strncmp(r, "./", 2))
+		memmove(r, r + 2, strlen(r + 2) + 1);
+	n = strlen(r);
+	while (n && r[n - 1] == '/')
+		r[--n] = '\0';
+	path = nsh_xasprintf("%s/%s/package.json", dir, r);
+	if (out->nr < LOCAL_MAX && inside(r) && strcmp(r, ".") && nsh_fs_exists(path) &&
+	    nsh_strvec_find(out, r) < 0)
+		nsh_strvec_push(out, r);
+	free(path);
+	free(r);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The local packages of the root manifest @pkg: the directories of its
+ * "file:" dependencies and of its workspaces (a directory, or every
+ * directory in one when the entry ends in a star), inside
+ * @dir and with a package.json of their own, sorted.
+ */
+static void local_packages(const char *dir, const json_t *pkg, struct nsh_strvec *out)
+{
+	const json_t *ws = json_object_get(pkg, "workspaces"), *v;
+	size_t i;
+
+	for (size_t k = 0; k < NSECTIONS; k++) {
+		const char *name;
+		json_t *val;
+
+		json_object_foreach((json_t *)json_object_get(pkg, sections[k]), name, val)
+		{
+			const char *s = json_string_value(val);
+
+			if (s && !strncmp(s, "file:", 5))
+				add_local(dir, s + 5, out);
+		}
+	}
+	if (json_is_object(ws))
+		ws = json_object_get(ws, "packages");
+	json_array_foreach(ws, i, v)
+	{
+		const char *s = json_string_value(v);
+		size_t n = s ? strlen(s) : 0;
+
+		bool glob = n > 2 && !strcmp(s + n - 2, "/*");
+
+		/* only a directory, or a directory followed by a final star */
+		if (!s || strcspn(s, "*?[{") < n - (glob ? 1 : 0))
+			continue;
+		if (glob) {
+			char *parent = nsh_xstrndup(s, n - 2), *path;
+			struct nsh_strvec sub = NSH_STRVEC_INIT;
+			struct dirent *de;
+			DIR *d;
+
+			if (!inside(parent)) {
+				free(parent);
+				continue;
+			}
+			path = nsh_xasprintf("%s/%s", dir, parent);
+			if ((d = opendir(path))) {
+				while ((de = readdir(d)))
+					if (de->d_name[0] != '.')
+						nsh_strvec_push(&sub, de->d_name);
+				closedir(d);
+			}
+			qsort(sub.v, sub.nr, sizeof(char *), str_cmp);
+			for (size_t j = 0; j < sub.nr; j++) {
+				char *rel = nsh_xasprintf("%s/%s", parent, sub.v[j]);
+
+				add_local(dir, rel, out);
+				free(rel);
+			}
+			nsh_strvec_release(&sub);
+			free(path);
+			free(parent);
+		} else {
+			add_local(dir, s, out);
+		}
+	}
+	if (out->nr)
+		qsort(out->v, out->nr, sizeof(char *), str_cmp);
+}
+
+/* Read and parse the manifest @dir/@rel into *@ret (a JSON object). */
+static int read_manifest(const char *dir, const char *rel, struct nsh_buf *text, json_t **ret,
+			 struct nsh_err *err)
+{
+	char *path = nsh_xasprintf("%s/%s", dir, rel);
+	int rc;
+
+	*ret = NULL;
+	rc = nsh_fs_read_file(path, text, NSH_RECIPE_MANIFEST_MAX, err);
+	if (!rc && (rc = nsh_json_parse(text->buf, text->len, ret, err)))
+		nsh_err_wrap(err, "'%s'", rel);
+	if (!rc && !json_is_object(*ret))
+		rc = nsh_err_set(err, NSH_EINVAL, "'%s' is not a JSON object", rel);
+	if (rc) {
+		json_decref(*ret);
+		*ret = NULL;
+	}
+	free(path);
+	return rc;
+}
+
+/* How manifest @pkg declares @dep: its section and range (borrowed); false when it does not. */
+static bool declared(const json_t *pkg, const char *dep, const char **section, const char **range)
+{
+	for (size_t k = 0; k < NSECTIONS; k++) {
+		json_t *d = json_object_get(json_object_get(pkg, sections[k]), dep);
+
+		if (d) {
+			*section = sections[k];
+			*range = json_string_value(d);
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Does manifest @pkg declare r->dependency with a range whose lowest version is in r->range? */
+static bool declared_within(const struct nsh_recipe *r, const json_t *pkg)
+{
+	const char *section, *range;
+	struct nsh_semver v;
+
+	return declared(pkg, r->dependency, &section, &range) && range &&
+	       nsh_semver_range_min(range, &v) && nsh_semver_satisfies(&v, r->range);
+}
+
+/* ---- edits ---- */
+
+/* Edit the manifest @dir/@rel as @r says. */
+static int edit_manifest(const struct nsh_recipe *r, const char *dir, const char *rel, bool dry_run,
+			 struct nsh_recipe_result *res, struct nsh_err *err)
 {
 	struct nsh_buf orig = NSH_BUF_INIT, t = NSH_BUF_INIT;
 	json_t *tree = NULL, *check = NULL;
-	char *path = nsh_xasprintf("%s/package.json", dir);
+	char *path = nsh_xasprintf("%s/%s", dir, rel);
 	size_t before = res->nmedits;
-	int rc = 0;
+	int rc;
 
-	if (!r->nmops || !nsh_fs_exists(path))
+	if ((rc = read_manifest(dir, rel, &orig, &tree, err)))
 		goto out;
-	if ((rc = nsh_fs_read_file(path, &orig, NSH_RECIPE_MANIFEST_MAX, err)))
-		goto out;
-	if ((rc = nsh_json_parse(orig.buf, orig.len, &tree, err))) {
-		nsh_err_wrap(err, "'%s'", path);
-		goto out;
-	}
-	if (!json_is_object(tree)) {
-		rc = nsh_err_set(err, NSH_EINVAL, "'%s' is not a JSON object", path);
-		goto out;
-	}
 	nsh_buf_add(&t, orig.buf, orig.len);
 	for (size_t i = 0; i < r->nmops; i++)
-		if ((rc = apply_op(&r->mops[i], &t, tree, res, err)))
+		if ((rc = apply_op(&r->mops[i], rel, &t, tree, res, err)))
 			goto out;
 	if (res->nmedits == before)
 		goto out;
 	if (nsh_json_parse(t.buf, t.len, &check, NULL) || !json_equal(check, tree))
 		dump_like(tree, orig.buf, orig.len, &t);
-	nsh_recipe_result_file(res, "package.json", orig.buf, orig.len, t.buf, t.len, 0);
+	nsh_recipe_result_file(res, rel, orig.buf, orig.len, t.buf, t.len, 0);
 	if (!dry_run)
 		rc = nsh_fs_write_atomic(path, t.buf, t.len, 0644, err);
 out:
@@ -942,6 +1097,42 @@ out:
 	json_decref(check);
 	nsh_buf_release(&orig);
 	nsh_buf_release(&t);
+	free(path);
+	return rc;
+}
+
+int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool dry_run,
+			      struct nsh_recipe_result *res, struct nsh_err *err)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_strvec locals = NSH_STRVEC_INIT;
+	json_t *pkg = NULL;
+	char *path = nsh_xasprintf("%s/package.json", dir);
+	int rc = 0;
+
+	if (!r->nmops || !nsh_fs_exists(path))
+		goto out;
+	if ((rc = read_manifest(dir, "package.json", &b, &pkg, err)))
+		goto out;
+	if (r->has_applies)
+		local_packages(dir, pkg, &locals);
+	if ((rc = edit_manifest(r, dir, "package.json", dry_run, res, err)))
+		goto out;
+	/* local packages that declare the dependency within the recipe's range */
+	for (size_t i = 0; i < locals.nr && !rc; i++) {
+		char *rel = nsh_xasprintf("%s/package.json", locals.v[i]);
+		json_t *lp = NULL;
+
+		nsh_buf_reset(&b);
+		if (!read_manifest(dir, rel, &b, &lp, NULL) && declared_within(r, lp))
+			rc = edit_manifest(r, dir, rel, dry_run, res, err);
+		json_decref(lp);
+		free(rel);
+	}
+out:
+	json_decref(pkg);
+	nsh_strvec_release(&locals);
+	nsh_buf_release(&b);
 	free(path);
 	return rc;
 }
@@ -975,11 +1166,43 @@ out:
 	return res;
 }
 
+/*
+ * When the root manifest @pkg does not make @r apply: the first local
+ * package that declares the dependency within the range, as a reason, or
+ * NULL.
+ */
+static char *local_reason(const struct nsh_recipe *r, const char *dir, const json_t *pkg)
+{
+	struct nsh_strvec locals = NSH_STRVEC_INIT;
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *reason = NULL;
+
+	local_packages(dir, pkg, &locals);
+	for (size_t i = 0; i < locals.nr && !reason; i++) {
+		char *rel = nsh_xasprintf("%s/package.json", locals.v[i]);
+		const char *section, *range;
+		json_t *lp = NULL;
+
+		nsh_buf_reset(&b);
+		if (!read_manifest(dir, rel, &b, &lp, NULL) && declared_within(r, lp) &&
+		    declared(lp, r->dependency, &section, &range))
+			reason = nsh_xasprintf("'%s' '%s' in the local package %s (%s) is within "
+					       "'%s'",
+					       r->dependency, range, rel, section, r->range);
+		json_decref(lp);
+		free(rel);
+	}
+	nsh_strvec_release(&locals);
+	nsh_buf_release(&b);
+	return reason;
+}
+
 int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, char **ret_reason,
 		       struct nsh_err *err)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
 	char *path = nsh_xasprintf("%s/package.json", dir), *reason = NULL, *locked = NULL;
+	char *local = NULL;
 	json_t *pkg = NULL;
 	const char *range = NULL, *section = NULL;
 	struct nsh_semver v;
@@ -1002,13 +1225,9 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
 		nsh_err_wrap(err, "'%s'", path);
 		goto out;
 	}
-	for (size_t k = 0; k < NSECTIONS && !range; k++) {
-		json_t *d = json_object_get(json_object_get(pkg, sections[k]), r->dependency);
-
-		if (d) {
-			range = json_string_value(d);
-			section = sections[k];
-		}
+	if (!declared(pkg, r->dependency, &section, &range)) {
+		section = NULL;
+		range = NULL;
 	}
 	if (!section) {
 		reason = nsh_xasprintf("'%s' is not a dependency in package.json", r->dependency);
@@ -1039,6 +1258,12 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
 			       "and package-lock.json does not say",
 			       r->dependency, range, section);
 done:
+	/* the root does not make it apply: a local package may */
+	if (!ok && json_is_object(pkg) && (local = local_reason(r, dir, pkg))) {
+		ok = true;
+		free(reason);
+		reason = local;
+	}
 	*ret = ok;
 	*ret_reason = reason;
 	reason = NULL;

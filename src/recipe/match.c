@@ -928,7 +928,9 @@ struct attempt {
 	bool gave_up;
 };
 
-#define FAIL SIZE_MAX
+#define FAIL		SIZE_MAX
+#define REGEX_EAGER_MAX 256 /* longer hole texts meet their regex after the rest matched */
+#define SAVED_HOLES_MAX 64  /* bindings a deferred regex check can restore */
 
 static size_t match_code(struct attempt *a, size_t ei, size_t pos);
 static size_t match_text(struct attempt *a, size_t ei, size_t pos);
@@ -948,7 +950,28 @@ static bool in_list(const struct nsh_strvec *l, const char *t, size_t len)
 	return false;
 }
 
-static bool constraints_ok(struct attempt *a, int hole, size_t start, size_t end)
+/* Does the text of @hole at [start, end) match its regular expressions? */
+static bool regex_ok(struct attempt *a, int hole, size_t start, size_t end)
+{
+	struct run *r = a->run;
+	const struct hole *h = &r->p->h[hole];
+
+	if (!h->has_re && !h->has_not_re)
+		return true;
+	nsh_buf_reset(&r->scratch);
+	nsh_buf_add(&r->scratch, (const char *)r->s + start, end - start);
+	if (h->has_re && regexec(&h->re, r->scratch.buf, 0, NULL, 0))
+		return false;
+	if (h->has_not_re && !regexec(&h->not_re, r->scratch.buf, 0, NULL, 0))
+		return false;
+	return true;
+}
+
+/*
+ * Do the constraints of @hole hold for [start, end)? The regular
+ * expressions only when @with_regex (see bind_and_continue()).
+ */
+static bool constraints_ok(struct attempt *a, int hole, size_t start, size_t end, bool with_regex)
 {
 	struct run *r = a->run;
 	const struct hole *h = &r->p->h[hole];
@@ -969,35 +992,45 @@ static bool constraints_ok(struct attempt *a, int hole, size_t start, size_t end
 		if (cls & h->is_not)
 			return false;
 	}
-	if (h->has_re || h->has_not_re) {
-		nsh_buf_reset(&r->scratch);
-		nsh_buf_add(&r->scratch, t, len);
-		if (h->has_re && regexec(&h->re, r->scratch.buf, 0, NULL, 0))
-			return false;
-		if (h->has_not_re && !regexec(&h->not_re, r->scratch.buf, 0, NULL, 0))
-			return false;
-	}
-	return true;
+	return !with_regex || regex_ok(a, hole, start, end);
 }
 
 /*
  * Bind occurrence @e to [start, end) and match the rest from @end; undo the
  * binding when the rest fails.
+ *
+ * A hole that grows is tried at every length, and a regular expression over
+ * a long text costs its length each time: over a long text (REGEX_EAGER_MAX)
+ * the expression is checked only once the rest has matched, which gives the
+ * same matches. The bindings the rest made are then undone with it.
  */
 static size_t bind_and_continue(struct attempt *a, size_t ei, const struct elem *e, size_t start,
 				size_t end, bool fresh)
 {
-	size_t r;
+	size_t nh = a->run->p->nh, r;
+	bool later = fresh && e->hole >= 0 && end - start > REGEX_EAGER_MAX;
+	uint32_t saved[2 * SAVED_HOLES_MAX];
 
+	if (later && nh > SAVED_HOLES_MAX)
+		later = false;
 	if (fresh && e->hole >= 0) {
-		if (!constraints_ok(a, e->hole, start, end))
+		if (!constraints_ok(a, e->hole, start, end, !later))
 			return FAIL;
 		a->hs[e->hole] = (uint32_t)start;
 		a->he[e->hole] = (uint32_t)end;
 	}
+	if (later) {
+		memcpy(saved, a->hs, nh * sizeof(*saved));
+		memcpy(saved + nh, a->he, nh * sizeof(*saved));
+	}
 	a->os[e->occ] = (uint32_t)start;
 	a->oe[e->occ] = (uint32_t)end;
 	r = next(a, ei + 1, end);
+	if (r != FAIL && later && !regex_ok(a, e->hole, start, end)) {
+		memcpy(a->hs, saved, nh * sizeof(*saved));
+		memcpy(a->he, saved + nh, nh * sizeof(*saved));
+		r = FAIL;
+	}
 	if (r == FAIL && fresh && e->hole >= 0)
 		a->hs[e->hole] = a->he[e->hole] = NSH_RECIPE_NONE;
 	return r;

@@ -382,9 +382,10 @@ json_t *nsh_recipe_to_json(const struct nsh_recipe *r)
 	json_object_set_new(o, "post", a);
 	a = json_object();
 	for (size_t i = 0; i < r->nbinds; i++)
-		json_object_set_new(a, r->binds[i].hole,
-				    json_pack("{s:o, s:o}", "modules", strs(&r->binds[i].modules),
-					      "names", strs(&r->binds[i].names)));
+		json_object_set_new(
+			a, r->binds[i].hole,
+			json_pack("{s:o, s:o, s:b}", "modules", strs(&r->binds[i].modules), "names",
+				  strs(&r->binds[i].names), "named", r->binds[i].named));
 	json_object_set_new(o, "bind", a);
 	json_object_set_new(o, "exclude", strs(&r->exclude));
 	json_object_set_new(o, "pr",

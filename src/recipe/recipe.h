@@ -127,11 +127,17 @@ struct nsh_recipe_post {
 	unsigned timeout_s;    /* time limit, seconds */
 };
 
-/* A hole whose value is a name bound to a module in each file. */
+/*
+ * A hole whose value is a name bound to a module in each file: the module
+ * itself (X = require('m'), import X from 'm'), or with @named its members
+ * imported under their own names (const { a } = require('m'), import { a }
+ * from 'm').
+ */
 struct nsh_recipe_bind {
 	char *hole;		   /* hole name */
 	struct nsh_strvec modules; /* module names: require('m'), import ... from 'm' */
 	struct nsh_strvec names;   /* names used when a file imports none of them */
+	bool named;		   /* members imported by name, not the module */
 };
 
 struct nsh_recipe {

@@ -179,7 +179,7 @@ test_expect_success 'lodash-4-security bumps lodash 4 only, and changes no code'
 test_expect_success 'errors: unknown recipe, choice or alternative exit 1; bad usage exits 2' '
 	make_fixture &&
 	expect_code 1 nsh recipe show nope 2>err &&
-	grep -q "^nightshift: error: no recipe .nope. (known: example-node-buffer, lodash-4-security)$" err &&
+	grep -q "^nightshift: error: no recipe .nope. (known: example-node-buffer, lodash-3-to-4, lodash-4-security)$" err &&
 	expect_code 1 nsh recipe apply ./mini.yml svc --choice colour=red 2>err &&
 	grep -q "recipe .mini. has no choice .colour. (choices: style)" err &&
 	expect_code 1 nsh recipe apply ./mini.yml svc --choice style=blue 2>err &&
