@@ -183,7 +183,7 @@ bool nsh_agent_budget_answer(struct nsh_agent_budget *b, const char *answer)
 	static const char *const stops[] = {"stop", "no", "cancel", "abort", "n"};
 	char *a = nsh_xstrdup(answer ? answer : "");
 	char *p = a, *end;
-	int64_t tokens;
+	int64_t tokens, used = nsh_llm_usage_total(&b->used);
 	bool go = true;
 
 	while (isspace((unsigned char)*p))
@@ -201,25 +201,19 @@ bool nsh_agent_budget_answer(struct nsh_agent_budget *b, const char *answer)
 		double v = strtod(p + 1, &e);
 
 		if (e != p + 1 && !*e && v > 0 && v < 1e9) {
-			b->max_cost += v;
+			b->max_cost = (b->max_cost > b->cost ? b->max_cost : b->cost) + v;
 			goto out;
 		}
 	}
 	if (parse_tokens(p, &tokens)) {
-		b->max_tokens =
-			(b->max_tokens ? b->max_tokens : nsh_llm_usage_total(&b->used)) + tokens;
+		b->max_tokens = (b->max_tokens > used ? b->max_tokens : used) + tokens;
 		goto out;
 	}
-	/* "yes", "continue", ...: as much again as the original caps */
+	/* "yes", "continue", ...: as much again as the original caps, from here */
 	if (b->max_tokens)
-		b->max_tokens += b->orig_tokens;
+		b->max_tokens = (b->max_tokens > used ? b->max_tokens : used) + b->orig_tokens;
 	if (b->max_cost > 0)
-		b->max_cost += b->orig_cost;
-	/* a cap that was reached by others' spending must now be above the total */
-	if (b->max_tokens && b->max_tokens <= nsh_llm_usage_total(&b->used))
-		b->max_tokens = nsh_llm_usage_total(&b->used) + b->orig_tokens;
-	if (b->max_cost > 0 && b->max_cost <= b->cost)
-		b->max_cost = b->cost + b->orig_cost;
+		b->max_cost = (b->max_cost > b->cost ? b->max_cost : b->cost) + b->orig_cost;
 out:
 	free(a);
 	return go;

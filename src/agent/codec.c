@@ -221,6 +221,17 @@ int nsh_llm_encode(enum nsh_llm_api api, const struct nsh_llm_request *rq, const
 	return llm_openai_encode(rq, model, max_tokens, use_max_tokens, stream, ret, err);
 }
 
+/* A missing field in a reply is a malformed reply, not a missing thing: NSH_EINVAL. */
+static int malformed(struct nsh_err *err, int rc)
+{
+	if (rc == NSH_ENOTFOUND) {
+		if (err)
+			err->code = NSH_EINVAL;
+		return NSH_EINVAL;
+	}
+	return rc;
+}
+
 int nsh_llm_decode(enum nsh_llm_api api, const char *body, size_t len, struct nsh_llm_reply *ret,
 		   struct nsh_err *err)
 {
@@ -246,12 +257,15 @@ int nsh_llm_decode(enum nsh_llm_api api, const char *body, size_t len, struct ns
 	rc = api == NSH_LLM_ANTHROPIC ? llm_anthropic_decode(root, &r, err)
 				      : llm_openai_decode(root, &r, err);
 	if (rc)
-		goto out;
+		goto out_malformed;
 	llm_reply_fix_ids(&r);
 	if (r.ncalls)
 		r.stop = NSH_LLM_STOP_TOOL_USE;
 	*ret = r;
 	memset(&r, 0, sizeof(r));
+	goto out;
+out_malformed:
+	rc = malformed(err, rc);
 out:
 	nsh_llm_reply_release(&r);
 	json_decref(root);
@@ -272,7 +286,7 @@ static int stream_event(const char *event, const char *data, size_t len, void *c
 					 : llm_openai_event(s, event, data, len, err);
 	if (rc)
 		s->failed = true;
-	return rc;
+	return malformed(err, rc);
 }
 
 struct nsh_llm_stream *nsh_llm_stream_new(enum nsh_llm_api api)
