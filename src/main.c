@@ -23,6 +23,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_steer,	  /* src/cli/control.c */
 	&nsh_cmd_answer,  /* src/cli/control.c */
 	&nsh_cmd_extend,  /* src/cli/control.c */
+	&nsh_cmd_agent,	  /* src/cli/agent.c */
 };
 
 int main(int argc, char **argv)

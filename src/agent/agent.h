@@ -209,6 +209,7 @@ enum nsh_agent_outcome {
 const char *nsh_agent_outcome_name(enum nsh_agent_outcome o);
 
 struct nsh_agent_result {
+	enum nsh_agent_role role; /* the role that ran */
 	enum nsh_agent_outcome outcome;
 	char *summary;		    /* what finish said, or why the run stopped */
 	bool passed;		    /* verify: the verdict */
@@ -265,6 +266,46 @@ struct nsh_agent_job_host {
  * message of the task before its first turn.
  */
 void nsh_agent_job_host_init(struct nsh_agent_host *h, struct nsh_agent_job_host *jh);
+
+/* ---- one role of a scheduler job, all wired up (job.c) ---- */
+
+/* What the pipeline supplies for the roles of one job. */
+struct nsh_agent_job {
+	const struct nsh_llm_settings *settings; /* the provider (borrowed) */
+	struct nsh_job_run *jr;			 /* the job (borrowed) */
+	struct nsh_sandbox *sb;			 /* its sandbox, NULL: host processes */
+	const char *workspace;			 /* host path of its workspace */
+	const char *session_dir;		 /* where conversations are kept, or NULL */
+	const char *org_steering;		 /* the organisation's steering, or NULL */
+	const struct nsh_redactor *redactor;	 /* the job's secrets, or NULL */
+	const char *findings;			 /* code: verification findings, or NULL */
+	int max_steps;				 /* 0: the role's default */
+	int (*verify)(void *ctx, json_t **ret_report, struct nsh_err *err); /* or NULL */
+	int (*recipe)(void *ctx, const char *name, bool dry_run, char **ret_text,
+		      struct nsh_err *err); /* or NULL */
+	void *ctx;			    /* for verify and recipe */
+};
+
+/**
+ * Run @role for the job @j->jr: a client for the settings (recording as
+ * "TASK-JOB-ROLE" when NIGHTSHIFT_LLM_RECORD is set), the task's budget
+ * attached to the store, a job host (fresh, so that every steering message
+ * reaches the role), and the conversation kept in
+ * "@session_dir/JOB-ROLE-ATTEMPT.json" so that an interrupted role resumes.
+ * The result is as nsh_agent_run_role()'s; errors are its errors and the
+ * client's. Runs on the job's thread.
+ */
+int nsh_agent_job_run_role(const struct nsh_agent_job *j, enum nsh_agent_role role,
+			   struct nsh_agent_result *ret, struct nsh_err *err);
+
+/**
+ * Append the agents' part of a pull request body to @out: the code agent's
+ * summary, the verdict and findings, and a table of tokens and cost per
+ * role with the job's and the task's totals. @results maps role names to
+ * nsh_agent_result_to_json() objects (missing roles are left out); @task
+ * is {"tokens", "cost"} of the whole task, or NULL.
+ */
+void nsh_agent_pr_section(const json_t *results, const json_t *task, struct nsh_buf *out);
 
 /**
  * The steering text for a workspace: its .nightshift/steering.md (at most

@@ -91,9 +91,11 @@ json_t *nsh_agent_result_to_json(const struct nsh_agent_result *r)
 			  "tool_calls", r->tool_calls, "usage", nsh_llm_usage_to_json(&r->usage),
 			  "cost", r->cost, "elapsed_ms", (json_int_t)(r->total_ns / 1000000));
 
+	json_object_set_new(o, "role", json_string(nsh_agent_role_name(r->role)));
 	if (r->findings)
 		json_object_set(o, "findings", r->findings);
-	json_object_set_new(o, "passed", json_boolean(r->passed));
+	if (r->role == NSH_AGENT_VERIFY)
+		json_object_set_new(o, "passed", json_boolean(r->passed));
 	return o;
 }
 
@@ -646,6 +648,7 @@ int nsh_agent_run_role(const struct nsh_agent_run *run, struct nsh_agent_result 
 	bool resumed = false;
 
 	memset(ret, 0, sizeof(*ret));
+	ret->role = run->role;
 	memset(&l, 0, sizeof(l));
 	l.t0 = nsh_time_mono_ns();
 	l.run = run;

@@ -94,5 +94,6 @@ extern const struct nsh_cli_cmd nsh_cmd_steer;
 extern const struct nsh_cli_cmd nsh_cmd_answer;
 extern const struct nsh_cli_cmd nsh_cmd_extend;
 extern const struct nsh_cli_cmd nsh_cmd_follow;
+extern const struct nsh_cli_cmd nsh_cmd_agent;
 
 #endif
