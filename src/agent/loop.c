@@ -804,7 +804,7 @@ int nsh_agent_run_role(const struct nsh_agent_run *run, struct nsh_agent_result 
 			emit(&l, "agent.stuck",
 			     json_pack("{s:s, s:s}", "reason", why, "action", "stopped"));
 			ret->outcome = NSH_AGENT_STUCK;
-			ret->summary = nsh_xasprintf("stopped: stuck: %s", why);
+			ret->summary = nsh_xasprintf("%s", why);
 			free(why);
 			break;
 		}
