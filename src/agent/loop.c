@@ -5,6 +5,7 @@
  */
 #include "agent/agent.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +248,13 @@ static int session_load(struct loop *l, bool *ret_loaded, struct nsh_err *err)
 		rc = nsh_llm_conv_from_json(json_object_get(j, "conv"), &l->conv, err);
 	}
 	if (rc) {
-		nsh_err_wrap(err, "cannot resume the session '%s'", l->run->session);
+		/* a session lost to a crash: start afresh rather than fail the job */
+		emit(l, "agent.session_lost",
+		     json_pack("{s:s, s:s}", "session", l->run->session, "reason", err->msg));
+		nsh_llm_conv_release(&l->conv);
+		nsh_llm_conv_init(&l->conv);
+		nsh_err_clear(err);
+		rc = 0;
 	} else {
 		json_int_t turns = 0;
 
@@ -260,20 +267,45 @@ static int session_load(struct loop *l, bool *ret_loaded, struct nsh_err *err)
 	return rc;
 }
 
+/*
+ * Save the conversation after each turn: a temporary file renamed over the
+ * old one, without fsync. A session only saves the model's work after a
+ * crash; one lost to a power failure is started afresh (see
+ * session_load()), so paying two disk flushes per turn is not worth it.
+ */
 static void session_save(struct loop *l)
 {
 	json_t *j;
-	char *s;
+	char *s, *tmp;
+	int fd;
 
 	if (!l->run->session)
 		return;
 	j = json_pack("{s:o, s:i, s:s}", "conv", nsh_llm_conv_to_json(&l->conv), "turns",
 		      l->res->turns, "role", nsh_agent_role_name(l->run->role));
 	s = json_dumps(j, JSON_COMPACT);
-	if (s)
-		nsh_fs_write_atomic(l->run->session, s, strlen(s), 0600, NULL);
-	free(s);
 	json_decref(j);
+	if (!s)
+		return;
+	tmp = nsh_xasprintf("%s.tmp", l->run->session);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		size_t len = strlen(s), off = 0;
+		bool ok = true;
+
+		while (ok && off < len) {
+			ssize_t n = write(fd, s + off, len - off);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			ok = n > 0;
+			off += n > 0 ? (size_t)n : 0;
+		}
+		if (close(fd) < 0 || !ok || rename(tmp, l->run->session) < 0)
+			unlink(tmp);
+	}
+	free(tmp);
+	free(s);
 }
 
 /* ---- context hygiene ---- */

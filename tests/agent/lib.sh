@@ -28,7 +28,7 @@ start_llm() {
 	node "$AGENT_DIR/server.js" --scenario "$1" --port-file port --log requests.jsonl \
 		>server.log 2>&1 &
 	echo $! >server.pid
-	trap 'kill "$(cat server.pid)" 2>/dev/null' EXIT
+	trap 'stop_all' EXIT
 	wait_until 10 test -s port || return 1
 	NIGHTSHIFT_LLM_API=${2:-openai}
 	NIGHTSHIFT_LLM_URL=http://127.0.0.1:$(cat port)/v1
@@ -37,6 +37,23 @@ start_llm() {
 	NIGHTSHIFT_LLM_RETRY_BASE_MS=10
 	export NIGHTSHIFT_LLM_API NIGHTSHIFT_LLM_URL NIGHTSHIFT_LLM_MODEL NIGHTSHIFT_LLM_KEY
 	export NIGHTSHIFT_LLM_RETRY_BASE_MS
+}
+
+# stop_all: stop the server and a background agent run, if any (at exit).
+stop_all() {
+	test -f agent.pid && kill "$(cat agent.pid)" 2>/dev/null
+	test -f server.pid && kill "$(cat server.pid)" 2>/dev/null
+	return 0
+}
+
+# agent_bg ARGS...: start "nightshift agent run ARGS" in the background
+# (stdout to out, stderr to err) and wait until it printed its task id, which
+# goes to the file "task". "wait $(cat agent.pid)" gives its exit code.
+agent_bg() {
+	nsh agent run "$@" >out 2>err &
+	echo $! >agent.pid
+	wait_until 30 grep -q "^task t-" err || return 1
+	task_of err >task
 }
 
 # fixture DIR: a fresh git checkout of the login-service fixture.

@@ -8,12 +8,11 @@
 test_expect_success 'a steering message mid-task reaches the model at the next tool boundary' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/steer.json" &&
-	{ nsh agent run --role code --workspace ws "$TASK_TEXT" >out 2>err & pid=$!; } &&
-	wait_until 20 grep -q "^task t-" err &&
-	task=$(task_of err) &&
+	agent_bg --role code --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
 	wait_until 20 test -s requests.jsonl &&
 	nsh steer "$task" "use a sliding window, not a fixed one" >steer.out &&
-	wait $pid &&
+	wait "$(cat agent.pid)" &&
 	test "$(logq "l.length")" = 2 &&
 	test "$(logq "l.filter(e => e.error).length")" = 0 &&
 	logq "newest(l[1])" >turn &&
@@ -26,15 +25,14 @@ test_expect_success 'a steering message mid-task reaches the model at the next t
 test_expect_success 'ask_user waits in waiting_input until nightshift answer' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/ask.json" &&
-	{ nsh agent run --role research --workspace ws "$TASK_TEXT" >out 2>err & pid=$!; } &&
-	wait_until 20 grep -q "^task t-" err &&
-	task=$(task_of err) &&
+	agent_bg --role research --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
 	wait_until 30 state_is "$task" waiting_input &&
 	nsh show "$task" --json >show &&
 	grep -q "Should the limit be 5 or 10 logins per minute?" show &&
 	test "$(logq "l.length")" = 1 &&
 	nsh answer "$task" "10 per minute" &&
-	wait $pid &&
+	wait "$(cat agent.pid)" &&
 	test "$(logq "l.length")" = 3 &&
 	test "$(logq "l.filter(e => e.error).length")" = 0 &&
 	test "$(task_state "$task")" = completed &&
@@ -45,14 +43,14 @@ test_expect_success 'ask_user waits in waiting_input until nightshift answer' '
 test_expect_success 'at the budget the task asks: stop ends the job for review' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/budget.json" &&
-	{ NIGHTSHIFT_LLM_BUDGET_TOKENS=1000 \
-		nsh agent run --role research --workspace ws "$TASK_TEXT" >out 2>err & pid=$!; } &&
-	wait_until 20 grep -q "^task t-" err &&
-	task=$(task_of err) &&
+	NIGHTSHIFT_LLM_BUDGET_TOKENS=1000 &&
+	export NIGHTSHIFT_LLM_BUDGET_TOKENS &&
+	agent_bg --role research --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
 	wait_until 30 state_is "$task" waiting_input &&
 	nsh show "$task" --json | grep -q "token budget of 1000 reached (1100 used)" &&
 	nsh answer "$task" stop &&
-	{ wait $pid; test $? = 1; } &&
+	{ wait "$(cat agent.pid)"; test $? = 1; } &&
 	grep -q "needs_human_review: the research agent ended: budget: stopped at the user.s word" out &&
 	test "$(logq "l.length")" = 1
 '
@@ -60,13 +58,13 @@ test_expect_success 'at the budget the task asks: stop ends the job for review' 
 test_expect_success 'at the budget the task asks: continue goes on' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/budget.json" &&
-	{ NIGHTSHIFT_LLM_BUDGET_TOKENS=1000 \
-		nsh agent run --role research --workspace ws "$TASK_TEXT" >out 2>err & pid=$!; } &&
-	wait_until 20 grep -q "^task t-" err &&
-	task=$(task_of err) &&
+	NIGHTSHIFT_LLM_BUDGET_TOKENS=1000 &&
+	export NIGHTSHIFT_LLM_BUDGET_TOKENS &&
+	agent_bg --role research --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
 	wait_until 30 state_is "$task" waiting_input &&
 	nsh answer "$task" continue &&
-	wait $pid &&
+	wait "$(cat agent.pid)" &&
 	grep -q "^| research | done | 2 |" out &&
 	test "$(logq "l.length")" = 2 &&
 	nsh follow "$task" --json | grep -q "\"max_tokens\": *2100"
