@@ -162,8 +162,9 @@ bool nsh_agent_budget_exceeded(const struct nsh_agent_budget *b, char *why, size
 /**
  * Apply the user's answer to a reached budget: "stop" (or "no", "cancel")
  * returns false; a token count ("500000", "2M", "300k") or a cost ("$5")
- * raises that cap by the amount; anything else raises every set cap by its
- * original size. True when work may go on.
+ * allows that much more than what is spent (or capped, if higher);
+ * anything else allows as much again as each set cap's original size.
+ * True when work may go on.
  */
 bool nsh_agent_budget_answer(struct nsh_agent_budget *b, const char *answer);
 /** The spent tokens and cost, and the caps. Any pointer may be NULL. */
