@@ -12,7 +12,7 @@
 
 CC    ?= cc
 CLANG ?= clang
-PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libcurl
+PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl
 
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -58,6 +58,10 @@ deps:
 
 check-pkgs:
 	@test "$(PKG_OK)" = yes || { echo "missing development packages for: $(PKGS); run 'make deps'" >&2; exit 1; }
+
+# The web UI is embedded by src/server/web.c with .incbin: rebuild it when web/ changes.
+WEB_FILES := $(filter-out web/README.md,$(sort $(wildcard web/*)))
+build/rel/src/server/web.o build/asan/src/server/web.o build/fuzz/src/server/web.o: $(WEB_FILES)
 
 # --- release build ---
 build/rel/%.o: %.c | check-pkgs

@@ -12,6 +12,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_tasks,	  /* src/cli/tasks.c */
 	&nsh_cmd_show,	  /* src/cli/tasks.c */
 	&nsh_cmd_follow,  /* src/cli/follow.c */
+	&nsh_cmd_run,	  /* src/cli/run.c */
 	&nsh_cmd_sandbox, /* src/cli/sandbox.c */
 	&nsh_cmd_secret,  /* src/cli/secret.c */
 	&nsh_cmd_forge,	  /* src/cli/forge.c */
@@ -23,6 +24,9 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_steer,	  /* src/cli/control.c */
 	&nsh_cmd_answer,  /* src/cli/control.c */
 	&nsh_cmd_extend,  /* src/cli/control.c */
+	&nsh_cmd_analyze, /* src/cli/analyze.c */
+	&nsh_cmd_recipe,  /* src/cli/recipe.c */
+	&nsh_cmd_serve,	  /* src/cli/serve.c */
 	&nsh_cmd_agent,	  /* src/cli/agent.c */
 };
 

@@ -77,6 +77,19 @@ void nsh_cli_age(int64_t ms, char out[16]);
 int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
 		   struct nsh_err *err);
 
+/**
+ * Drive task @id in this process (a scheduler with the orchestrator's
+ * pipeline, at most @max_sandboxes at once) until it ends, rendering its
+ * log on stdout (JSON lines with @json) and then, without @json, the table
+ * of its jobs. SIGINT and SIGTERM stop it cleanly (the task stays as it
+ * is, for "nightshift run --resume"). Returns the exit code.
+ */
+int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int max_sandboxes,
+		  bool json);
+
+/** Print the table of a task's jobs: repository, risk, changes, tests, PR, state. */
+void nsh_cli_task_summary(struct nsh_store *s, const char *task_id);
+
 /* Commands; src/main.c lists them. */
 extern const struct nsh_cli_cmd nsh_cmd_help;
 extern const struct nsh_cli_cmd nsh_cmd_version;
@@ -94,6 +107,10 @@ extern const struct nsh_cli_cmd nsh_cmd_steer;
 extern const struct nsh_cli_cmd nsh_cmd_answer;
 extern const struct nsh_cli_cmd nsh_cmd_extend;
 extern const struct nsh_cli_cmd nsh_cmd_follow;
+extern const struct nsh_cli_cmd nsh_cmd_run;
+extern const struct nsh_cli_cmd nsh_cmd_analyze;
+extern const struct nsh_cli_cmd nsh_cmd_recipe;
+extern const struct nsh_cli_cmd nsh_cmd_serve;
 extern const struct nsh_cli_cmd nsh_cmd_agent;
 
 #endif

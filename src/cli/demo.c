@@ -1,6 +1,9 @@
 /*
- * "nightshift demo init": generate the demo organisation's repositories
- * (src/demo/), the input of the flagship lodash demo.
+ * "nightshift demo": the flagship demo. The 15 services of demo-org
+ * (src/demo/) are made and imported into the local forge when they are not
+ * there yet, then the lodash task runs on them here, streaming its status
+ * and ending with the table of pull requests. "nightshift demo init" only
+ * makes the organisation.
  */
 #include "cli/cli.h"
 
@@ -14,6 +17,7 @@
 #include "demo/demo.h"
 #include "forge/forge.h"
 #include "store/store.h"
+#include "task/task.h"
 
 #include "core/banned.h"
 
@@ -188,20 +192,97 @@ out:
 	return code;
 }
 
+#define DEMO_TASK                                                                            \
+ "Upgrade lodash from 3 to 4 across all services in demo-org. Handle the breaking changes, " \
+ "run the tests after each upgrade, open one PR per service."
+
+/* Whether the forge has demo-org already. */
+static int have_org(struct nsh_cli *cli, struct nsh_store *s, bool *ret, struct nsh_err *err)
+{
+	struct nsh_forge_repo_list l = {0};
+	struct nsh_forge *f = NULL;
+	struct nsh_err e2 = NSH_ERR_INIT;
+	int rc;
+
+	rc = nsh_forge_open_local(cli->home, s, &f, err);
+	if (rc)
+		return rc;
+	*ret = nsh_forge_repo_list(f, NSH_DEMO_ORG, &l, &e2) == 0 && l.nr > 0;
+	nsh_forge_repo_list_release(&l);
+	nsh_forge_close(f);
+	return 0;
+}
+
+/* The flagship: make the org when needed, then run the task here. */
+static int flagship_run(struct nsh_cli *cli, int argc, char **argv)
+{
+	struct nsh_task_new tn = {.title = DEMO_TASK, .org = NSH_DEMO_ORG, .network = "common"};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL;
+	long max_sandboxes = 4;
+	bool have = false;
+	char id[32];
+	int code;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--max-sandboxes") && i + 1 < argc) {
+			char *end;
+
+			max_sandboxes = strtol(argv[++i], &end, 10);
+			if (*end || max_sandboxes < 1 || max_sandboxes > 100)
+				return nsh_cli_usage(&nsh_cmd_demo,
+						     "invalid --max-sandboxes '%s' (1 to 100)",
+						     argv[i]);
+		} else {
+			return nsh_cli_usage(&nsh_cmd_demo, "unknown argument '%s'", argv[i]);
+		}
+	}
+	if (nsh_cli_open_store(cli, &s, &err) || have_org(cli, s, &have, &err)) {
+		code = nsh_cli_fail(&err);
+		goto out;
+	}
+	if (!have) {
+		char *dir = nsh_xasprintf("%s/demo/src", cli->home);
+		char *const init_argv[] = {(char *)"init", (char *)"--dir", dir, NULL};
+
+		printf("🏗  Creating demo-org: %d Node services on lodash 3 in the local forge\n",
+		       NSH_DEMO_SERVICES);
+		fflush(stdout);
+		code = init_run(cli, 3, (char **)init_argv);
+		free(dir);
+		if (code)
+			goto out;
+	}
+	printf("🧑 \"%s\"\n", DEMO_TASK);
+	fflush(stdout);
+	if (nsh_task_create(s, &tn, id, &err)) {
+		code = nsh_cli_fail(&err);
+		goto out;
+	}
+	code = nsh_cli_drive(cli, s, id, (int)max_sandboxes, false);
+	if (!code)
+		printf("\nReview the pull requests with: nightshift pr list --task %s\n", id);
+out:
+	nsh_store_close(s);
+	return code;
+}
+
 static int demo_run(struct nsh_cli *cli, int argc, char **argv)
 {
-	if (argc < 2)
-		return nsh_cli_usage(&nsh_cmd_demo, "missing subcommand (init)");
-	if (!strcmp(argv[1], "init"))
+	if (argc >= 2 && !strcmp(argv[1], "init"))
 		return init_run(cli, argc - 1, argv + 1);
-	return nsh_cli_usage(&nsh_cmd_demo, "unknown subcommand '%s' (use init)", argv[1]);
+	return flagship_run(cli, argc, argv);
 }
 
 const struct nsh_cli_cmd nsh_cmd_demo = {
 	.name = "demo",
-	.usage = INIT_USAGE,
-	.summary = "generate the demo organisation: 15 Node services on lodash 3",
-	.help = "Subcommands:\n"
+	.usage = "demo [--max-sandboxes N] | " INIT_USAGE,
+	.summary = "the flagship demo: upgrade lodash 3 to 4 across 15 services, one PR each",
+	.help = "Without a subcommand: make demo-org in the local forge (when it is not there)\n"
+		"and run \"" DEMO_TASK "\"\n"
+		"here, with at most N sandboxes at once (default 4), streaming the status and\n"
+		"ending with a table of the pull requests.\n\n"
+		"Subcommands:\n"
 		"  init [--services N] [--dir DIR] [--json]\n"
 		"      write the first N (default 15) services of org 'demo-org' as git\n"
 		"      repositories DIR/<service> (default $NIGHTSHIFT_HOME/demo/src); DIR\n"

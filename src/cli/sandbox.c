@@ -106,38 +106,16 @@ static int start_proxy(struct nsh_cli *cli, enum nsh_net_level level,
 		       struct nsh_proxy **ret, struct nsh_err *err)
 {
 	const char *priv = nsh_config_get(cli->config, "net", "allow_private");
-	const char *it;
 	int rc;
 
-	nsh_net_policy_release(net);
-	nsh_net_policy_init(net, level);
-	nsh_vec_foreach(it, allow) {
-		rc = nsh_net_policy_add_allow(net, it, err);
-		if (rc)
-			return rc;
-	}
-	if (level == NSH_NET_COMMON) {
-		rc = nsh_net_policy_add_host_registries(net, NULL, NULL, err);
-		if (rc)
-			return rc;
-	}
-	if (priv && *priv) {
-		char *list = nsh_xstrdup(priv), *save = NULL;
-
-		for (char *hp = strtok_r(list, ", ", &save); hp; hp = strtok_r(NULL, ", ", &save)) {
-			rc = nsh_net_policy_add_allow_private(net, hp, err);
-			if (rc) {
-				free(list);
-				return rc;
-			}
-		}
-		free(list);
+	rc = nsh_net_policy_build(net, level, allow, priv, err);
+	if (rc)
+		return rc;
+	if (priv && *priv)
 		fprintf(stderr,
 			"nightshift: warning: private addresses allowed for '%s' (net.allow_private)\n",
 			priv);
-	}
-	rc = nsh_net_policy_validate(net, err);
-	return rc ? rc : nsh_proxy_new(ret, err);
+	return nsh_proxy_new(ret, err);
 }
 
 static int run_run(struct nsh_cli *cli, int argc, char **argv)

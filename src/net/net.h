@@ -102,6 +102,17 @@ int nsh_net_policy_add_allow_private(struct nsh_net_policy *p, const char *hostp
 int nsh_net_policy_validate(const struct nsh_net_policy *p, struct nsh_err *err);
 
 /**
+ * The whole policy of a sandbox at @level, into @p (initialised, or
+ * released and rebuilt): the --allow patterns @allow (may be NULL), for
+ * "common" the host's own package registries, and the comma- or
+ * space-separated host:port list @allow_private ([net] allow_private; may
+ * be NULL), then validated. Errors as for the functions it calls.
+ */
+int nsh_net_policy_build(struct nsh_net_policy *p, enum nsh_net_level level,
+			 const struct nsh_strvec *allow, const char *allow_private,
+			 struct nsh_err *err);
+
+/**
  * Add the registries that this host's own package managers are configured
  * with to @p->registry_hosts (each once): "registry=" and "@scope:registry="
  * URLs of npm's HOME/.npmrc, ROOT/etc/npmrc and ROOT/usr/etc/npmrc, and

@@ -698,3 +698,38 @@ bool nsh_net_addr_forbidden(const struct sockaddr *sa)
 	}
 	return true;
 }
+
+int nsh_net_policy_build(struct nsh_net_policy *p, enum nsh_net_level level,
+			 const struct nsh_strvec *allow, const char *allow_private,
+			 struct nsh_err *err)
+{
+	const char *it;
+	int rc;
+
+	nsh_net_policy_release(p);
+	nsh_net_policy_init(p, level);
+	if (allow) {
+		nsh_vec_foreach(it, allow) {
+			rc = nsh_net_policy_add_allow(p, it, err);
+			if (rc)
+				return rc;
+		}
+	}
+	if (level == NSH_NET_COMMON) {
+		rc = nsh_net_policy_add_host_registries(p, NULL, NULL, err);
+		if (rc)
+			return rc;
+	}
+	if (allow_private && *allow_private) {
+		char *list = nsh_xstrdup(allow_private), *save = NULL;
+
+		rc = 0;
+		for (char *hp = strtok_r(list, ", ", &save); hp && !rc;
+		     hp = strtok_r(NULL, ", ", &save))
+			rc = nsh_net_policy_add_allow_private(p, hp, err);
+		free(list);
+		if (rc)
+			return rc;
+	}
+	return nsh_net_policy_validate(p, err);
+}

@@ -562,6 +562,21 @@ static void drive_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_sto
 				queued = false; /* a job came back to work: queue it again */
 				break;
 			}
+			if (ok && s->cfg.pipeline->finish) {
+				struct nsh_task_run tr = {ts, st, {0}};
+
+				rc = nsh_store_task_get(st, ts->id, &tr.task, &err);
+				if (!rc)
+					rc = s->cfg.pipeline->finish(&tr, &err);
+				nsh_task_rec_release(&tr.task);
+				if (rc) {
+					if (!stopping(s))
+						rc = nsh_task_transition(st, ts->id,
+									 NSH_TASK_FAILED, err.msg,
+									 NULL, &err);
+					break;
+				}
+			}
 			rc = nsh_task_transition(st, ts->id,
 						 ok ? NSH_TASK_COMPLETED : NSH_TASK_FAILED,
 						 ok ? NULL : "every job failed", NULL, &err);

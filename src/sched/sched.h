@@ -75,6 +75,12 @@ struct nsh_pipeline {
 	const struct nsh_step *steps; /* in order */
 	size_t nsteps;
 	/*
+	 * Called once every job has stopped working, before the task
+	 * completes (the change set is known: link the pull requests to each
+	 * other, say what happened). An error fails the task. May be NULL.
+	 */
+	int (*finish)(struct nsh_task_run *tr, struct nsh_err *err);
+	/*
 	 * Called once when a job stops on this worker, however it stopped
 	 * (done, failed, cancelled, or interrupted by a stop), on the job's
 	 * thread: release what the steps built (sandbox, workspace). May be

@@ -73,10 +73,12 @@ enum stmt_id {
 	ST_TASK_RELEASE,
 	ST_TASK_CLAIMABLE,
 	ST_JOB_SET_PROGRESS,
+	ST_JOB_SET_BRANCH,
 	ST_JOB_QUEUE_POS,
 	ST_WORKER_BEAT,
 	ST_WORKER_REMOVE,
 	ST_WORKER_GET,
+	ST_WORKER_ANY_ALIVE,
 	ST_STEP_PUT,
 	ST_STEP_GET,
 	ST_STEP_LIST,
@@ -85,6 +87,17 @@ enum stmt_id {
 	ST_CONTROL_GET,
 	ST_CONTROL_PENDING,
 	ST_CONTROL_FINISH,
+	/* server: filtered lists, counts for /metrics, memories */
+	ST_TASK_QUERY,
+	ST_TASK_SET_OPTIONS,
+	ST_JOB_QUERY,
+	ST_TASK_STATE_COUNTS,
+	ST_JOB_STATE_COUNTS,
+	ST_QUEUE_LENGTH,
+	ST_MODEL_TOKENS,
+	ST_MEMORY_LIST,
+	ST_MEMORY_GET,
+	ST_MEMORY_FORGET,
 	ST_COUNT
 };
 
@@ -201,6 +214,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"?2)) ORDER BY created_at, rowid LIMIT ?3",
 	[ST_JOB_SET_PROGRESS] = "UPDATE jobs SET step = ?2, attempt = ?3, branch = coalesce(?4, "
 				"branch), updated_at = ?5 WHERE id = ?1",
+	[ST_JOB_SET_BRANCH] = "UPDATE jobs SET branch = ?2, updated_at = ?3 WHERE id = ?1",
 	/* FIFO across tasks: older tasks first, then plan order. */
 	[ST_JOB_QUEUE_POS] =
 		"SELECT count(*) FROM jobs j JOIN tasks t ON t.id = j.task_id, "
@@ -214,6 +228,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKER_REMOVE] = "DELETE FROM workers WHERE id = ?1",
 	[ST_WORKER_GET] = "SELECT id, host, pid, started_at, heartbeat_at FROM workers "
 			  "WHERE id = ?1",
+	[ST_WORKER_ANY_ALIVE] = "SELECT count(*) FROM workers WHERE heartbeat_at >= ?1",
 	[ST_STEP_PUT] = "INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (task_id, job_id, attempt, "
 			"name) DO UPDATE SET result = excluded.result",
@@ -232,6 +247,38 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "AND state = 'pending' ORDER BY id",
 	[ST_CONTROL_FINISH] = "UPDATE control_requests SET state = ?2, result = ?3, "
 			      "handled_at = ?4 WHERE id = ?1 AND state = 'pending'",
+	/*
+	 * Tasks with optional filters (?1 state, ?2 org, ?3 words of the title)
+	 * and, per task, its jobs: all, no longer at work, failed or cancelled.
+	 * Newest first by insertion order (rowid), which needs no sort: the
+	 * page is found by walking the table backwards.
+	 */
+	[ST_TASK_QUERY] =
+		"SELECT " TASK_COLS ", (SELECT count(*) FROM jobs j WHERE j.task_id = t.id), "
+		"(SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND j.state NOT IN "
+		"('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', "
+		"'revising')), (SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND "
+		"j.state IN ('failed', 'cancelled')) FROM (SELECT rowid AS rid, * FROM tasks "
+		"WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR org = ?2) AND (?3 IS NULL OR "
+		"instr(lower(title), lower(?3)) > 0) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5) t "
+		"ORDER BY rid DESC",
+	[ST_TASK_SET_OPTIONS] = "UPDATE tasks SET options = ?2, updated_at = ?3 WHERE id = ?1",
+	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR task_id = ?1) AND "
+			 "(?2 IS NULL OR state = ?2) AND (?3 IS NULL OR repo = ?3) "
+			 "ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5",
+	[ST_TASK_STATE_COUNTS] = "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state",
+	[ST_JOB_STATE_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state",
+	[ST_QUEUE_LENGTH] = "SELECT count(*) FROM jobs j JOIN tasks t ON t.id = j.task_id "
+			    "WHERE j.state = 'queued' AND t.state = 'running'",
+	[ST_MODEL_TOKENS] = "SELECT coalesce(sum(json_extract(data, '$.prompt_tokens')), 0), "
+			    "coalesce(sum(json_extract(data, '$.completion_tokens')), 0) "
+			    "FROM events WHERE kind = 'llm.usage'",
+	[ST_MEMORY_LIST] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
+			   "expires_at FROM memories WHERE (?1 IS NULL OR state = ?1) AND (?2 IS "
+			   "NULL OR scope = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
+	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
+			  "expires_at FROM memories WHERE id = ?1",
+	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
 };
 
 struct nsh_store {
@@ -1912,6 +1959,25 @@ int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *
 	return rc;
 }
 
+int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *branch,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_SET_BRANCH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, branch);
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "updating a job");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
 int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *ret,
 				 struct nsh_err *err)
 {
@@ -1985,6 +2051,20 @@ int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_
 			 struct nsh_err *err)
 {
 	return get_row(s, ST_WORKER_GET, id, fill_worker, ret, "worker", err);
+}
+
+bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_ANY_ALIVE, NULL);
+	bool alive = false;
+
+	if (!st)
+		return false;
+	sqlite3_bind_int64(st, 1, alive_since_ms);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		alive = sqlite3_column_int64(st, 0) > 0;
+	stmt_done(st);
+	return alive;
 }
 
 int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job_id,
@@ -2187,6 +2267,256 @@ int nsh_store_control_finish(struct nsh_store *s, int64_t id, const char *state,
 		rc = db_fail(s, err, "finishing a control request");
 	else if (ret_finished)
 		*ret_finished = sqlite3_changes(s->db) == 1;
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- server: filtered lists, counts for /metrics, memories ---- */
+
+int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
+			 struct nsh_task_list *ret, struct nsh_task_progress **ret_progress,
+			 struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_QUERY, err);
+	struct nsh_task_progress *prog = NULL;
+	size_t palloc = 0, first = ret->nr;
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, f->state);
+	bind_text(st, 2, f->org);
+	bind_text(st, 3, f->text && *f->text ? f->text : NULL);
+	sqlite3_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
+	sqlite3_bind_int64(st, 5, (int64_t)f->offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		size_t i = ret->nr - first;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		task_from_row(st, &ret->v[ret->nr++]);
+		if (!ret_progress)
+			continue;
+		NSH_ALLOC_GROW(prog, i + 1, palloc);
+		prog[i].jobs = sqlite3_column_int64(st, 14);
+		prog[i].settled = sqlite3_column_int64(st, 15);
+		prog[i].failed = sqlite3_column_int64(st, 16);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	stmt_done(st);
+	if (rc || !ret_progress)
+		free(prog);
+	else
+		*ret_progress = prog;
+	return rc;
+}
+
+int nsh_store_task_set_options(struct nsh_store *s, const char *id, const char *options,
+			       struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_SET_OPTIONS, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, options ? options : "{}");
+	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "setting task options");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_query(struct nsh_store *s, const struct nsh_job_filter *f,
+			struct nsh_job_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_JOB_QUERY, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, f->task_id);
+	bind_text(st, 2, f->state);
+	bind_text(st, 3, f->repo);
+	sqlite3_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
+	sqlite3_bind_int64(st, 5, (int64_t)f->offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		job_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing jobs");
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_store_counts_release(struct nsh_store_counts *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		free(c->v[i].name);
+	free(c->v);
+	memset(c, 0, sizeof(*c));
+}
+
+static int counts_by_state(struct nsh_store *s, enum stmt_id id, struct nsh_store_counts *ret,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, id, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		ret->v[ret->nr].name = col_text(st, 0);
+		ret->v[ret->nr++].n = sqlite3_column_int64(st, 1);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "counting rows");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_state_counts(struct nsh_store *s, struct nsh_store_counts *ret,
+				struct nsh_err *err)
+{
+	return counts_by_state(s, ST_TASK_STATE_COUNTS, ret, err);
+}
+
+int nsh_store_job_state_counts(struct nsh_store *s, struct nsh_store_counts *ret,
+			       struct nsh_err *err)
+{
+	return counts_by_state(s, ST_JOB_STATE_COUNTS, ret, err);
+}
+
+int nsh_store_queue_length(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_QUEUE_LENGTH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(s, err, "counting queued jobs");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_model_tokens(struct nsh_store *s, int64_t *ret_prompt, int64_t *ret_completion,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_MODEL_TOKENS, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*ret_prompt = sqlite3_column_int64(st, 0);
+		*ret_completion = sqlite3_column_int64(st, 1);
+	} else {
+		rc = db_fail(s, err, "counting model tokens");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_memory_rec_release(struct nsh_memory_rec *m)
+{
+	if (!m)
+		return;
+	free(m->rule);
+	free(m->scope);
+	free(m->scope_value);
+	free(m->state);
+	free(m->source);
+	memset(m, 0, sizeof(*m));
+}
+
+void nsh_memory_list_release(struct nsh_memory_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_memory_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void memory_from_row(sqlite3_stmt *st, struct nsh_memory_rec *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	m->rule = col_text(st, 1);
+	m->scope = col_text(st, 2);
+	m->scope_value = col_text(st, 3);
+	m->state = col_text(st, 4);
+	m->source = col_text(st, 5);
+	m->uses = sqlite3_column_int64(st, 6);
+	m->created_ms = sqlite3_column_int64(st, 7);
+	m->expires_ms = sqlite3_column_int64(st, 8);
+}
+
+int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
+			  struct nsh_memory_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_MEMORY_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, f ? f->state : NULL);
+	bind_text(st, 2, f ? f->scope : NULL);
+	sqlite3_bind_int64(st, 3, f && f->limit ? (int64_t)f->limit : -1);
+	sqlite3_bind_int64(st, 4, f ? (int64_t)f->offset : 0);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		memory_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing memories");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
+			 struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_MEMORY_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		memory_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
+	} else {
+		rc = db_fail(s, err, "reading a memory");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_MEMORY_FORGET, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "forgetting a memory");
+	else if (!sqlite3_changes(s->db))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
 	stmt_done(st);
 	return rc;
 }

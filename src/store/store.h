@@ -527,6 +527,9 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
  */
 int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *step,
 			       int64_t attempt, const char *branch, struct nsh_err *err);
+/** Record job @id's work branch. */
+int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *branch,
+			     struct nsh_err *err);
 /**
  * How many queued jobs are ahead of job @id in the sandbox queue: jobs of
  * running tasks, older tasks first, then plan order.
@@ -547,6 +550,8 @@ void nsh_worker_rec_release(struct nsh_worker_rec *w);
 int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
 			  struct nsh_err *err);
 int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err);
+/** Whether some worker has beaten since @alive_since_ms (errors: false). */
+bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms);
 /** NSH_ENOTFOUND when the worker is not registered. */
 int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_rec *ret,
 			 struct nsh_err *err);
@@ -616,5 +621,112 @@ int nsh_store_control_pending(struct nsh_store *s, const char *task_id,
  */
 int nsh_store_control_finish(struct nsh_store *s, int64_t id, const char *state, const char *result,
 			     bool *ret_finished, struct nsh_err *err);
+
+/* ---- server: filtered lists, counts for /metrics, memories ---- */
+
+/* Which tasks nsh_store_task_query() returns; NULL fields match all. */
+struct nsh_task_filter {
+	const char *state; /* in this state */
+	const char *org;   /* of this organisation */
+	const char *text;  /* whose title contains this (case-insensitive); "" matches all */
+	size_t limit;	   /* at most this many; 0: no limit */
+	size_t offset;	   /* skip this many first */
+};
+
+/* How far the jobs of a task are. */
+struct nsh_task_progress {
+	int64_t jobs;	 /* all jobs */
+	int64_t settled; /* no longer at work: done, waiting for a person, or ended */
+	int64_t failed;	 /* failed or cancelled */
+};
+
+/**
+ * Append the tasks matching @f to @ret, newest first. With @ret_progress
+ * (may be NULL), *@ret_progress gets a new array (the caller frees it) with
+ * the progress of each appended task, in the same order; NULL when none.
+ */
+int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
+			 struct nsh_task_list *ret, struct nsh_task_progress **ret_progress,
+			 struct nsh_err *err);
+
+/** Replace a task's options (a JSON object as text). NSH_ENOTFOUND when absent. */
+int nsh_store_task_set_options(struct nsh_store *s, const char *id, const char *options,
+			       struct nsh_err *err);
+
+/* Which jobs nsh_store_job_query() returns; NULL fields match all. */
+struct nsh_job_filter {
+	const char *task_id; /* of this task */
+	const char *state;   /* in this state */
+	const char *repo;    /* of this repository ("O/R") */
+	size_t limit;	     /* 0: no limit */
+	size_t offset;	     /* skip this many first */
+};
+
+/** Append the jobs matching @f to @ret, newest first. */
+int nsh_store_job_query(struct nsh_store *s, const struct nsh_job_filter *f,
+			struct nsh_job_list *ret, struct nsh_err *err);
+
+/* Row counts by a name (a state). */
+struct nsh_store_counts {
+	struct {
+		char *name; /* the state */
+		int64_t n;  /* rows in it */
+	} * v;		    /* by name */
+	size_t nr;	    /* entries in use */
+	size_t alloc;	    /* entries allocated */
+};
+
+void nsh_store_counts_release(struct nsh_store_counts *c);
+/** Append the number of tasks (jobs) in each state that has any to @ret. */
+int nsh_store_task_state_counts(struct nsh_store *s, struct nsh_store_counts *ret,
+				struct nsh_err *err);
+int nsh_store_job_state_counts(struct nsh_store *s, struct nsh_store_counts *ret,
+			       struct nsh_err *err);
+/** The number of queued jobs of running tasks: the sandbox queue. */
+int nsh_store_queue_length(struct nsh_store *s, int64_t *ret, struct nsh_err *err);
+/**
+ * Model tokens used so far: the sums of prompt_tokens and completion_tokens
+ * over the events of kind "llm.usage".
+ */
+int nsh_store_model_tokens(struct nsh_store *s, int64_t *ret_prompt, int64_t *ret_completion,
+			   struct nsh_err *err);
+
+/* A learned rule (table memories; the memory module of issue 11 owns its meaning). */
+struct nsh_memory_rec {
+	int64_t id;	    /* row id */
+	char *rule;	    /* the rule, one or a few sentences */
+	char *scope;	    /* "org", "repo", "global", ... */
+	char *scope_value;  /* the org or repository it applies to, or NULL */
+	char *state;	    /* "proposed", "active", "forgotten" or "expired" */
+	char *source;	    /* provenance: a JSON object (task, pull request, comment, ...) */
+	int64_t uses;	    /* how often it was applied */
+	int64_t created_ms; /* when it was learned */
+	int64_t expires_ms; /* when it expires, 0 for never */
+};
+
+struct nsh_memory_list {
+	struct nsh_memory_rec *v; /* rows, newest first */
+	size_t nr;		  /* rows in use */
+	size_t alloc;		  /* rows allocated */
+};
+
+/* Which memories nsh_store_memory_list() returns; NULL fields match all. */
+struct nsh_memory_filter {
+	const char *state; /* in this state */
+	const char *scope; /* of this scope kind */
+	size_t limit;	   /* 0: no limit */
+	size_t offset;	   /* skip this many first */
+};
+
+void nsh_memory_rec_release(struct nsh_memory_rec *m);
+void nsh_memory_list_release(struct nsh_memory_list *l);
+/** Append the memories matching @f (NULL: all) to @ret, newest first. */
+int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
+			  struct nsh_memory_list *ret, struct nsh_err *err);
+/** Read one memory; NSH_ENOTFOUND "no memory N". */
+int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
+			 struct nsh_err *err);
+/** Mark memory @id forgotten (it is no longer applied); NSH_ENOTFOUND when absent. */
+int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err);
 
 #endif

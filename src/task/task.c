@@ -68,7 +68,8 @@ static const unsigned task_next[NSH_TASK_STATE_COUNT] = {
 /*
  * Job transitions. The pipeline runs provisioning -> researching -> coding
  * -> verifying -> pr_open; verification sends work back to coding, or to
- * retrying (another approach) and finally needs_human_review. Review
+ * retrying (another approach) and finally needs_human_review. A change
+ * that makes no difference closes the job from coding (no pull request). Review
  * feedback moves an open PR to revising. A failed provisioning step may be
  * queued again.
  */
@@ -76,7 +77,7 @@ static const unsigned job_next[NSH_JOB_STATE_COUNT] = {
 	[NSH_JOB_QUEUED] = J(PROVISIONING) | J_STOP,
 	[NSH_JOB_PROVISIONING] = J(QUEUED) | J(RESEARCHING) | J_STOP,
 	[NSH_JOB_RESEARCHING] = J(CODING) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
-	[NSH_JOB_CODING] = J(VERIFYING) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
+	[NSH_JOB_CODING] = J(VERIFYING) | J(NEEDS_HUMAN_REVIEW) | J(CLOSED) | J_STOP,
 	[NSH_JOB_VERIFYING] = J(CODING) | J(RETRYING) | J(PR_OPEN) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
 	[NSH_JOB_RETRYING] = J(RESEARCHING) | J(CODING) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
 	[NSH_JOB_PR_OPEN] = J(REVISING) | J(MERGED) | J(CLOSED) | J(CANCELLED),
@@ -217,6 +218,7 @@ int nsh_task_create(struct nsh_store *s, const struct nsh_task_new *t, char ret_
 	rec.recipe = (char *)t->recipe;
 	rec.network = (char *)(t->network ? t->network : "integration");
 	rec.deadline_ms = t->deadline_ms;
+	rec.options = (char *)t->options;
 	rc = nsh_store_task_insert(s, &rec, err);
 	if (rc)
 		goto out;

@@ -85,6 +85,7 @@ struct nsh_task_new {
 	const char *network; /* network level, NULL for "integration" */
 	const char *recipe;  /* recipe named by the user, or NULL */
 	int64_t deadline_ms; /* epoch milliseconds, 0 for none */
+	const char *options; /* run options as a JSON object ("repos", "choices"), NULL: {} */
 };
 
 /**

@@ -33,6 +33,7 @@ struct fake {
 	atomic_int busy;		/* steps running now */
 	atomic_int busy_max;		/* most at once */
 	atomic_int ends;		/* job_end() calls */
+	atomic_int finishes;		/* finish() calls */
 	int64_t hold_ms;		/* "work" step duration */
 	atomic_int fail_verify;		/* attempts of "verify" that fail (retry) */
 	bool fail_work;			/* "work" returns an error */
@@ -145,6 +146,14 @@ static int step_publish(struct nsh_job_run *jr, json_t *result, struct nsh_err *
 	return 0;
 }
 
+static int fake_finish(struct nsh_task_run *tr, struct nsh_err *err)
+{
+	(void)tr;
+	(void)err;
+	atomic_fetch_add(&fk.finishes, 1);
+	return 0;
+}
+
 static void fake_end(struct nsh_job_run *jr)
 {
 	(void)jr;
@@ -168,7 +177,11 @@ static const struct nsh_step fake_steps[] = {
 };
 
 static const struct nsh_pipeline fake_pipeline = {
-	fake_plan, fake_steps, sizeof(fake_steps) / sizeof(fake_steps[0]), fake_end, NULL,
+	.plan = fake_plan,
+	.steps = fake_steps,
+	.nsteps = sizeof(fake_steps) / sizeof(fake_steps[0]),
+	.finish = fake_finish,
+	.job_end = fake_end,
 };
 
 /* ---- helpers ---- */
@@ -299,6 +312,7 @@ static void test_task_runs_to_completion(void)
 	for (int i = 0; i < 4; i++)
 		CHECK_INT(atomic_load(&fk.runs[i]), 3);
 	CHECK_INT(atomic_load(&fk.ends), 3);
+	CHECK_INT(atomic_load(&fk.finishes), 1);
 	CHECK_INT(jobs_in(st, id, "pr_open"), 3);
 	CHECK_INT(events_of(st, id, "job.step"), 15);
 	/* steps are recorded with their results, the job's progress with them */
@@ -462,6 +476,7 @@ static void test_step_failure(void)
 	CHECK_STR(state, "failed");
 	free(state);
 	CHECK_INT(atomic_load(&fk.ends), 2);
+	CHECK_INT(atomic_load(&fk.finishes), 0); /* nothing to finish when every job failed */
 	nsh_store_close(st);
 }
 

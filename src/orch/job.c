@@ -1,0 +1,773 @@
+/*
+ * The steps of one job (one repository). Each step may run again after a
+ * crash, so each starts from what the recorded steps before it made: the
+ * workspace is re-cloned, a commit carrying the job's trailers is reused,
+ * a push of the same commit and the opening of a pull request the job
+ * already has change nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "forge/forge.h"
+#include "forge/git.h"
+#include "orch/orch_int.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+#include "task/task.h"
+#include "verify/verify.h"
+
+#include "core/banned.h"
+
+/* ---- small helpers ---- */
+
+static const struct nsh_recipe *job_recipe(struct nsh_job_run *jr, struct nsh_err *err)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_task_rec *t = nsh_job_run_task(jr);
+	struct nsh_task_rec now = {0};
+	const char *id = t->recipe;
+
+	if (oj->recipe)
+		return oj->recipe;
+	/* the plan chose it after this job's copy of the task row was read */
+	if (!id && !nsh_store_task_get(nsh_job_run_store(jr), t->id, &now, NULL))
+		id = now.recipe;
+	if (orch_recipe(nsh_job_run_ctx(jr), id, &oj->recipe, err))
+		oj->recipe = NULL;
+	nsh_task_rec_release(&now);
+	return oj->recipe;
+}
+
+/* A string member of a recorded result, copied; NULL when absent. */
+static char *result_str(struct nsh_job_run *jr, int64_t attempt, const char *step, const char *key)
+{
+	json_t *r = nsh_job_run_result(jr, attempt, step);
+	const char *v = json_string_value(json_object_get(r, key));
+	char *copy = v ? nsh_xstrdup(v) : NULL;
+
+	json_decref(r);
+	return copy;
+}
+
+/* An argv array member of a recorded result into @out (NULL-terminated); false when absent. */
+static bool result_argv(json_t *r, const char *key, struct nsh_strvec *out)
+{
+	json_t *a = json_object_get(r, key), *v;
+	size_t i;
+
+	if (!json_array_size(a))
+		return false;
+	json_array_foreach(a, i, v) if (json_string_value(v))
+		nsh_strvec_push(out, json_string_value(v));
+	return out->nr > 0;
+}
+
+static json_t *argv_json(const char *const *argv)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; argv[i]; i++)
+		json_array_append_new(a, json_string(argv[i]));
+	return a;
+}
+
+/* ---- provisioning ---- */
+
+static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_recipe *r = job_recipe(jr, err);
+	struct nsh_forge_repo repo = {0};
+	struct nsh_forge *f = NULL;
+	struct nsh_buf head = NSH_BUF_INIT;
+	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL;
+	int rc;
+
+	if (!r)
+		return err->code;
+	rc = orch_split_repo(j->repo, &org, &name, err);
+	if (!rc)
+		rc = orch_forge(o, nsh_job_run_store(jr), &f, err);
+	if (!rc)
+		rc = nsh_forge_repo_get(f, org, name, &repo, err);
+	if (rc)
+		goto out;
+	if (!repo.path) {
+		rc = nsh_err_set(err, NSH_EINVAL, "repository '%s' has no local copy", j->repo);
+		goto out;
+	}
+	/* a clone left by an interrupted run is made again */
+	nsh_fs_remove_tree(oj->dir, NULL);
+	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
+	/* objects copied, not hard-linked: the sandbox must not reach the forge's files */
+	if (!rc)
+		rc = nsh_git(NULL, NULL, err, "clone", "--quiet", "--no-hardlinks", "--branch",
+			     repo.default_branch, repo.path, oj->ws, NULL);
+	branch = nsh_xasprintf("nightshift/%s/%s", j->task_id, r->id);
+	if (!rc)
+		rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
+	if (!rc)
+		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", NULL);
+	exclude = nsh_xasprintf("%s/.git/info/exclude", oj->ws);
+	if (!rc)
+		rc = nsh_fs_write_atomic(exclude, "node_modules/\n", 14, 0644, err);
+	if (!rc)
+		rc = nsh_store_job_set_branch(nsh_job_run_store(jr), j->id, branch, err);
+	if (rc)
+		goto out;
+	nsh_buf_trim(&head);
+	json_object_set_new(result, "branch", json_string(branch));
+	json_object_set_new(result, "base", json_string(head.buf));
+	json_object_set_new(result, "base_branch", json_string(repo.default_branch));
+	json_object_set_new(result, "summary",
+			    nsh_json_string_lossy(head.buf, head.len > 12 ? 12 : head.len));
+out:
+	free(exclude);
+	free(branch);
+	free(org);
+	free(name);
+	nsh_buf_release(&head);
+	nsh_forge_repo_release(&repo);
+	nsh_forge_close(f);
+	return rc;
+}
+
+/* The test command of a package.json's "test" script, for TAP output. */
+static void test_command(const char *script, json_t *result)
+{
+	const char *const node_test[] = {"node", "--test", "--test-reporter=tap", NULL};
+	const char *const npm_test[] = {"npm", "test", "--silent", NULL};
+
+	if (!script)
+		return;
+	if (!strncmp(script, "node --test", 11) && !strpbrk(script + 11, "&|;<>$`")) {
+		json_t *a = argv_json(node_test);
+		char *rest = nsh_xstrdup(script + 11), *save = NULL;
+
+		/* extra arguments (file patterns) kept, in order */
+		for (char *w = strtok_r(rest, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+			json_array_append_new(a, json_string(w));
+		free(rest);
+		json_object_set_new(result, "test", a);
+		json_object_set_new(result, "format", json_string("tap"));
+	} else {
+		json_object_set_new(result, "test", argv_json(npm_test));
+		json_object_set_new(result, "format", json_string("exit-code"));
+	}
+}
+
+static int step_detect(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	const char *const ci[] = {"npm", "ci", "--ignore-scripts", NULL};
+	const char *const install[] = {"npm", "install", "--ignore-scripts", NULL};
+	struct orch_job *oj = orch_job_of(jr);
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *pkg = nsh_xasprintf("%s/package.json", oj->ws);
+	char *lock = nsh_xasprintf("%s/package-lock.json", oj->ws);
+	json_t *manifest = NULL;
+	const char *script = NULL;
+	int rc;
+
+	rc = nsh_fs_read_file(pkg, &b, (size_t)4 << 20, err);
+	if (rc) {
+		nsh_err_set(err, NSH_EINVAL,
+			    "no readable package.json: the recipe brain handles npm repositories");
+		goto out;
+	}
+	rc = nsh_json_parse(b.buf, b.len, &manifest, err);
+	if (rc) {
+		nsh_err_wrap(err, "package.json");
+		goto out;
+	}
+	script = json_string_value(json_object_get(json_object_get(manifest, "scripts"), "test"));
+	json_object_set_new(result, "ecosystem", json_string("npm"));
+	json_object_set_new(result, "install", argv_json(nsh_fs_exists(lock) ? ci : install));
+	json_object_set_new(result, "fallback", argv_json(install));
+	test_command(script, result);
+	json_object_set_new(result, "summary",
+			    json_string(script ? "npm, tests with the package's test script"
+					       : "npm, no test script"));
+out:
+	json_decref(manifest);
+	nsh_buf_release(&b);
+	free(pkg);
+	free(lock);
+	return rc;
+}
+
+/* Install the dependencies: the detected command, then the fallback. */
+static int install(struct nsh_job_run *jr, const char *log, json_t *result, struct nsh_err *err)
+{
+	json_t *det = nsh_job_run_result(jr, 0, "detect");
+	struct nsh_strvec first = NSH_STRVEC_INIT, second = NSH_STRVEC_INIT;
+	struct nsh_sandbox_cmd c;
+	int rc;
+
+	nsh_sandbox_cmd_init(&c);
+	if (!result_argv(det, "install", &first) || !result_argv(det, "fallback", &second)) {
+		rc = nsh_err_set(err, NSH_EINVAL, "the detect step recorded no install command");
+		goto out;
+	}
+	rc = orch_exec(jr, (const char *const *)first.v, ORCH_INSTALL_MS, log, &c, err);
+	if (!rc && c.exit_code != 0 && strcmp(first.v[1], second.v[1])) {
+		/* a lock file npm ci refuses (drift): npm install repairs it */
+		nsh_sandbox_cmd_release(&c);
+		nsh_sandbox_cmd_init(&c);
+		json_object_set_new(result, "fallback_used", json_true());
+		rc = orch_exec(jr, (const char *const *)second.v, ORCH_INSTALL_MS, log, &c, err);
+	}
+	if (rc)
+		goto out;
+	json_object_set_new(result, "exit", json_integer(c.exit_code));
+	json_object_set_new(result, "elapsed_ms", json_integer(c.elapsed_ms));
+	if (c.exit_code != 0) {
+		char *tail = orch_excerpt(&c, ORCH_EXCERPT);
+
+		rc = nsh_err_set(err, NSH_EFAIL, "the install failed (exit %d): %s", c.exit_code,
+				 tail);
+		free(tail);
+		goto out;
+	}
+	json_object_set_new(result, "summary",
+			    json_string(json_is_true(json_object_get(result, "fallback_used"))
+						? "installed (npm install)"
+						: "installed"));
+out:
+	nsh_sandbox_cmd_release(&c);
+	nsh_strvec_release(&first);
+	nsh_strvec_release(&second);
+	json_decref(det);
+	return rc;
+}
+
+static int step_install(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	return install(jr, "install", result, err);
+}
+
+/*
+ * Run the tests; the report goes into @result ("report", "summary"). With
+ * no test command, "none" is set. A run that does not finish its TAP
+ * stream counts as a failure of the run itself.
+ */
+static int run_tests(struct nsh_job_run *jr, const char *log, json_t *result,
+		     struct nsh_test_report *rep, struct nsh_err *err)
+{
+	json_t *det = nsh_job_run_result(jr, 0, "detect");
+	struct nsh_strvec argv = NSH_STRVEC_INIT;
+	const char *format = json_string_value(json_object_get(det, "format"));
+	struct nsh_sandbox_cmd c;
+	char summary[160];
+	int rc = 0;
+
+	nsh_sandbox_cmd_init(&c);
+	if (!result_argv(det, "test", &argv)) {
+		json_object_set_new(result, "none", json_true());
+		json_object_set_new(result, "summary", json_string("no test script"));
+		goto out;
+	}
+	rc = orch_exec(jr, (const char *const *)argv.v, ORCH_TEST_MS, log, &c, err);
+	if (rc)
+		goto out;
+	if (format && !strcmp(format, "tap")) {
+		nsh_verify_parse_tap(c.out.buf, c.out.len, rep);
+	} else {
+		/* one test: the whole script */
+		NSH_ALLOC_GROW(rep->v, 1, rep->alloc);
+		memset(&rep->v[0], 0, sizeof(rep->v[0]));
+		rep->v[0].name = nsh_xstrdup("npm test");
+		rep->v[0].status = c.exit_code ? NSH_TEST_FAIL : NSH_TEST_PASS;
+		rep->nr = 1;
+		rep->passed = !c.exit_code;
+		rep->failed = !!c.exit_code;
+		rep->complete = true;
+	}
+	json_object_set_new(result, "report", nsh_test_report_to_json(rep));
+	json_object_set_new(result, "exit", json_integer(c.exit_code));
+	json_object_set_new(result, "elapsed_ms", json_integer(c.elapsed_ms));
+	if (!rep->complete) {
+		char *tail = orch_excerpt(&c, 400);
+
+		json_object_set_new(result, "incomplete",
+				    nsh_json_string_lossy(tail, strlen(tail)));
+		free(tail);
+	}
+	snprintf(summary, sizeof(summary), "%lld passed, %lld failed%s%s", (long long)rep->passed,
+		 (long long)rep->failed, rep->skipped ? ", some skipped" : "",
+		 rep->complete ? "" : " (the run did not finish)");
+	json_object_set_new(result, "summary", json_string(summary));
+out:
+	nsh_sandbox_cmd_release(&c);
+	nsh_strvec_release(&argv);
+	json_decref(det);
+	return rc;
+}
+
+static int step_baseline(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	struct nsh_test_report rep = {0};
+	int rc = run_tests(jr, "baseline", result, &rep, err);
+
+	nsh_test_report_release(&rep);
+	return rc;
+}
+
+/* ---- the change ---- */
+
+/*
+ * The alternatives tried, in order: attempt 0 takes every default; attempt
+ * n takes the n-th non-default alternative (in recipe order) alone.
+ */
+static bool attempt_pick(const struct nsh_recipe *r, int64_t attempt, struct nsh_recipe_pick *pick)
+{
+	int64_t n = 0;
+
+	for (size_t i = 0; i < r->nchoices; i++) {
+		for (size_t k = 0; k < r->choices[i].nalts; k++) {
+			if (!strcmp(r->choices[i].alts[k].id, r->choices[i].def))
+				continue;
+			if (++n == attempt) {
+				pick->choice = r->choices[i].id;
+				pick->alt = r->choices[i].alts[k].id;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* How many attempts the recipe offers: one plus its non-default alternatives. */
+static int64_t attempts_offered(const struct nsh_recipe *r)
+{
+	int64_t n = 1;
+
+	for (size_t i = 0; i < r->nchoices; i++)
+		n += (int64_t)r->choices[i].nalts - 1;
+	return n;
+}
+
+static int recipe_run(struct nsh_job_run *jr, bool dry_run, json_t *result,
+		      struct nsh_recipe_result *res, struct nsh_err *err)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_recipe *r = job_recipe(jr, err);
+	int64_t attempt = nsh_job_run_attempt(jr);
+	struct nsh_recipe_pick pick;
+	struct nsh_recipe_options opt = {0};
+	int rc;
+
+	if (!r)
+		return err->code;
+	if (attempt > 0 && attempt_pick(r, attempt, &pick)) {
+		opt.picks = &pick;
+		opt.npicks = 1;
+	}
+	opt.dry_run = dry_run;
+	rc = nsh_recipe_apply(r, oj->ws, &opt, res, err);
+	if (rc)
+		return rc;
+	json_object_set_new(result, "recipe", nsh_recipe_result_to_json(r, res));
+	return 0;
+}
+
+static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	struct nsh_recipe_result res = {0};
+	char summary[200];
+	int rc;
+
+	rc = recipe_run(jr, true, result, &res, err);
+	if (!rc) {
+		snprintf(summary, sizeof(summary),
+			 "%zu changes planned in %zu files, %zu to review, %zu manifest edits",
+			 res.nchanges, res.nfiles, res.nreviews, res.nmedits);
+		json_object_set_new(result, "summary", json_string(summary));
+	}
+	nsh_recipe_result_release(&res);
+	return rc;
+}
+
+static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	struct nsh_recipe_result res = {0};
+	char *base = result_str(jr, 0, "clone", "base");
+	char summary[240];
+	int rc = 0;
+
+	/* every attempt starts from the base commit (node_modules is ignored, kept) */
+	if (!base)
+		rc = nsh_err_set(err, NSH_EINVAL, "the clone step recorded no base commit");
+	if (!rc)
+		rc = nsh_git(oj->ws, NULL, err, "reset", "--quiet", "--hard", base, NULL);
+	if (!rc)
+		rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
+	if (!rc)
+		rc = recipe_run(jr, false, result, &res, err);
+	if (rc)
+		goto out;
+	if (!res.applicable) {
+		nsh_job_run_finish(jr, NSH_JOB_CLOSED, res.reason ? res.reason : "does not apply");
+		snprintf(summary, sizeof(summary), "nothing to do: %s",
+			 res.reason ? res.reason : "the recipe does not apply");
+	} else if (!res.nfiles && !res.nmedits) {
+		nsh_job_run_finish(jr, NSH_JOB_CLOSED, "the change makes no difference here");
+		snprintf(summary, sizeof(summary), "no change needed: no pull request");
+	} else {
+		snprintf(summary, sizeof(summary), "%zu changes in %zu files, %zu to review",
+			 res.nchanges, res.nfiles, res.nreviews);
+	}
+	for (size_t i = 0; i < res.ntaken; i++)
+		if (!res.taken[i].is_default)
+			snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
+				 " (%s: %s)", res.taken[i].choice->id, res.taken[i].alt->id);
+	json_object_set_new(result, "summary", json_string(summary));
+out:
+	nsh_recipe_result_release(&res);
+	free(base);
+	return rc;
+}
+
+/* Refresh the lock file and node_modules when the manifest changed. */
+static int step_reinstall(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	json_t *change = nsh_job_run_result(jr, nsh_job_run_attempt(jr), "change");
+	json_t *medits = json_object_get(json_object_get(change, "recipe"), "manifest");
+	json_t *post = json_object_get(json_object_get(change, "recipe"), "post");
+	json_t *v;
+	size_t i;
+	int rc = 0;
+
+	if (!json_array_size(medits)) {
+		json_object_set_new(result, "summary", json_string("no manifest change"));
+		goto out;
+	}
+	json_array_foreach(post, i, v)
+	{
+		struct nsh_strvec argv = NSH_STRVEC_INIT;
+		struct nsh_sandbox_cmd c;
+
+		if (!result_argv(v, "run", &argv))
+			continue;
+		nsh_sandbox_cmd_init(&c);
+		rc = orch_exec(jr, (const char *const *)argv.v, ORCH_INSTALL_MS, "post", &c, err);
+		if (!rc && c.exit_code != 0) {
+			char *tail = orch_excerpt(&c, ORCH_EXCERPT);
+
+			rc = nsh_err_set(err, NSH_EFAIL, "post step '%s' failed (exit %d): %s",
+					 argv.v[0], c.exit_code, tail);
+			free(tail);
+		}
+		nsh_sandbox_cmd_release(&c);
+		nsh_strvec_release(&argv);
+		if (rc)
+			goto out;
+	}
+	rc = install(jr, "reinstall", result, err);
+out:
+	json_decref(change);
+	return rc;
+}
+
+/* ---- verification ---- */
+
+static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_recipe *r = job_recipe(jr, err);
+	struct nsh_test_report before = {0}, after = {0};
+	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
+				     NSH_STRVEC_INIT};
+	json_t *base = nsh_job_run_result(jr, 0, "baseline");
+	int64_t attempt = nsh_job_run_attempt(jr), limit;
+	char summary[400];
+	bool green;
+	int rc;
+
+	if (!r) {
+		rc = err->code;
+		goto out;
+	}
+	rc = run_tests(jr, "verify", result, &after, err);
+	if (rc || json_is_true(json_object_get(result, "none"))) {
+		if (!rc)
+			json_object_set_new(result, "passed", json_true());
+		goto out;
+	}
+	/* the baseline's failing tests, as recorded */
+	{
+		json_t *failing = json_object_get(json_object_get(base, "report"), "failing"), *f;
+		size_t i;
+
+		json_array_foreach(failing, i, f)
+		{
+			const char *name = json_string_value(json_object_get(f, "name"));
+
+			if (!name)
+				continue;
+			NSH_ALLOC_GROW(before.v, before.nr + 1, before.alloc);
+			memset(&before.v[before.nr], 0, sizeof(before.v[0]));
+			before.v[before.nr].name = nsh_xstrdup(name);
+			before.v[before.nr++].status = NSH_TEST_FAIL;
+		}
+	}
+	nsh_verify_compare(&before, &after, &diff);
+	/* tests that passed before are not in @before: "missing" means nothing here */
+	nsh_strvec_release(&diff.missing);
+	json_object_set_new(result, "diff", nsh_test_diff_to_json(&diff));
+	green = after.complete && !diff.newly_failing.nr;
+	json_object_set_new(result, "passed", json_boolean(green));
+	if (green) {
+		snprintf(summary, sizeof(summary),
+			 "all tests pass (%lld passed, %zu fixed, %zu "
+			 "failing before and after)",
+			 (long long)after.passed, diff.fixed.nr, diff.still_failing.nr);
+		json_object_set_new(result, "summary", json_string(summary));
+		goto out;
+	}
+	snprintf(summary, sizeof(summary), "%zu newly failing%s%s", diff.newly_failing.nr,
+		 diff.newly_failing.nr ? ": " : "",
+		 diff.newly_failing.nr ? diff.newly_failing.v[0]
+				       : " (the test run did not finish)");
+	limit = attempts_offered(r) < o->max_attempts ? attempts_offered(r) : o->max_attempts;
+	if (attempt + 1 < limit) {
+		struct nsh_recipe_pick pick;
+
+		attempt_pick(r, attempt + 1, &pick);
+		snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
+			 "; retrying with %s: %s", pick.choice, pick.alt);
+		nsh_job_run_goto(jr, "change", true);
+	} else {
+		snprintf(summary + strlen(summary), sizeof(summary) - strlen(summary),
+			 "; %lld attempts failed: draft pull request for human review",
+			 (long long)attempt + 1);
+		json_object_set_new(result, "exhausted", json_true());
+	}
+	json_object_set_new(result, "summary", nsh_json_string_lossy(summary, strlen(summary)));
+out:
+	nsh_test_diff_release(&diff);
+	nsh_test_report_release(&before);
+	nsh_test_report_release(&after);
+	json_decref(base);
+	return rc;
+}
+
+/* ---- publishing ---- */
+
+static bool exhausted(struct nsh_job_run *jr)
+{
+	json_t *v = nsh_job_run_result(jr, nsh_job_run_attempt(jr), "verify");
+	bool yes = json_is_true(json_object_get(v, "exhausted"));
+
+	json_decref(v);
+	return yes;
+}
+
+static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_recipe *r = job_recipe(jr, err);
+	struct nsh_buf msg = NSH_BUF_INIT, out = NSH_BUF_INIT;
+	char *trailer = NULL;
+	int rc;
+
+	if (!r)
+		return err->code;
+	trailer = nsh_xasprintf("Nightshift-Attempt: %lld", (long long)nsh_job_run_attempt(jr));
+	/* a commit of this attempt made before a crash is the one */
+	rc = nsh_git(oj->ws, &out, err, "log", "-1", "--format=%H%n%B", NULL);
+	if (!rc && strstr(out.buf, j->id) && strstr(out.buf, trailer)) {
+		char *nl = strchr(out.buf, '\n');
+
+		if (nl)
+			*nl = '\0';
+		json_object_set_new(result, "sha", json_string(out.buf));
+		json_object_set_new(result, "summary", json_string("committed (before a restart)"));
+		goto out;
+	}
+	nsh_buf_addf(&msg,
+		     "%s\n\nMade by nightshift with recipe %s.\n\nNightshift-Task: %s\n"
+		     "Nightshift-Job: %s\n%s\n",
+		     r->pr_title ? r->pr_title : r->title, r->id, j->task_id, j->id, trailer);
+	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
+	if (!rc)
+		rc = nsh_git(oj->ws, NULL, err, "commit", "--quiet", "--no-verify", "-m", msg.buf,
+			     NULL);
+	nsh_buf_reset(&out);
+	if (!rc)
+		rc = nsh_git(oj->ws, &out, err, "rev-parse", "HEAD", NULL);
+	if (rc)
+		goto out;
+	nsh_buf_trim(&out);
+	json_object_set_new(result, "sha", json_string(out.buf));
+	json_object_set_new(result, "summary", nsh_json_string_lossy(out.buf, 12));
+out:
+	free(trailer);
+	nsh_buf_release(&msg);
+	nsh_buf_release(&out);
+	return rc;
+}
+
+static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct orch_job *oj = orch_job_of(jr);
+	int64_t attempt = nsh_job_run_attempt(jr);
+	char *sha = result_str(jr, attempt, "commit", "sha");
+	char *branch = result_str(jr, 0, "clone", "branch");
+	struct nsh_forge_push_result pr = {{0}};
+	struct nsh_forge_push p = {0};
+	struct nsh_forge *f = NULL;
+	char *org = NULL, *name = NULL;
+	int rc;
+
+	if (!sha || !branch) {
+		rc = nsh_err_set(err, NSH_EINVAL, "nothing to push: no commit recorded");
+		goto out;
+	}
+	rc = orch_split_repo(j->repo, &org, &name, err);
+	if (!rc)
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+	if (rc)
+		goto out;
+	p.org = org;
+	p.repo = name;
+	p.workdir = oj->ws;
+	p.rev = sha;
+	p.branch = branch;
+	p.force = true; /* a later attempt replaces the branch of an earlier one */
+	p.pusher = j->id;
+	rc = nsh_forge_push(f, &p, &pr, err);
+	if (rc)
+		goto out;
+	json_object_set_new(result, "sha", json_string(pr.new_sha));
+	json_object_set_new(result, "updated", json_boolean(pr.updated));
+	json_object_set_new(
+		result, "summary",
+		json_string(pr.updated ? "pushed to the forge" : "already in the forge"));
+out:
+	nsh_forge_close(f);
+	free(org);
+	free(name);
+	free(sha);
+	free(branch);
+	return rc;
+}
+
+static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
+{
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	const struct nsh_recipe *r = job_recipe(jr, err);
+	bool draft = exhausted(jr), existed = false;
+	const char *labels[4] = {"nightshift", NULL, NULL, NULL};
+	char *branch = result_str(jr, 0, "clone", "branch");
+	struct nsh_buf body = NSH_BUF_INIT;
+	struct nsh_forge_pr_new n = {0};
+	struct nsh_pr_rec pr = {0};
+	struct nsh_forge *f = NULL;
+	char *org = NULL, *name = NULL, summary[160];
+	int rc;
+
+	if (!r) {
+		rc = err->code;
+		goto out;
+	}
+	labels[1] = r->id;
+	if (draft)
+		labels[2] = "needs-human-review";
+	rc = orch_split_repo(j->repo, &org, &name, err);
+	if (!rc)
+		rc = orch_pr_body(jr, r, draft, &body, err);
+	if (!rc)
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+	if (rc)
+		goto out;
+	n.org = org;
+	n.repo = name;
+	n.head = branch;
+	n.title = r->pr_title ? r->pr_title : r->title;
+	n.body = body.buf;
+	n.labels = labels;
+	n.draft = draft;
+	n.task_id = j->task_id;
+	n.job_id = j->id;
+	rc = nsh_forge_pr_open(f, &n, &pr, &existed, err);
+	if (!rc && existed) {
+		/* a later attempt of a job with a pull request: bring it up to date */
+		struct nsh_forge_ref ref;
+		struct nsh_forge_pr_change ch = {.title = n.title,
+						 .body = n.body,
+						 .set_labels = true,
+						 .labels = labels,
+						 .state = draft ? "draft" : "open",
+						 .by = j->id};
+
+		rc = nsh_forge_ref_set(&ref, org, name, pr.number, err);
+		if (!rc)
+			rc = nsh_forge_pr_update(f, &ref, &ch, err);
+	}
+	if (rc)
+		goto out;
+	json_object_set_new(result, "number", json_integer(pr.number));
+	json_object_set_new(result, "draft", json_boolean(draft));
+	snprintf(summary, sizeof(summary), "%s/%s#%lld %s", org, name, (long long)pr.number,
+		 draft ? "opened as a draft for human review" : "opened");
+	json_object_set_new(result, "summary", json_string(summary));
+	nsh_job_run_finish(jr, draft ? NSH_JOB_NEEDS_HUMAN_REVIEW : NSH_JOB_PR_OPEN,
+			   draft ? "every attempt failed verification" : NULL);
+out:
+	nsh_pr_rec_release(&pr);
+	nsh_forge_close(f);
+	nsh_buf_release(&body);
+	free(branch);
+	free(org);
+	free(name);
+	return rc;
+}
+
+const struct nsh_step orch_steps[] = {
+	{"clone", NSH_JOB_PROVISIONING, step_clone},
+	{"detect", NSH_JOB_PROVISIONING, step_detect},
+	{"install", NSH_JOB_PROVISIONING, step_install},
+	{"baseline", NSH_JOB_PROVISIONING, step_baseline},
+	{"research", NSH_JOB_RESEARCHING, step_research},
+	{"change", NSH_JOB_CODING, step_change},
+	{"reinstall", NSH_JOB_CODING, step_reinstall},
+	{"verify", NSH_JOB_VERIFYING, step_verify},
+	{"commit", NSH_JOB_VERIFYING, step_commit},
+	{"push", NSH_JOB_VERIFYING, step_push},
+	{"pr", NSH_JOB_VERIFYING, step_pr},
+};
+
+const size_t orch_nsteps = sizeof(orch_steps) / sizeof(orch_steps[0]);
+
+void orch_job_end(struct nsh_job_run *jr)
+{
+	void **slot = nsh_job_run_data(jr);
+	struct orch_job *oj = *slot;
+	struct nsh_job_rec now = {0};
+	enum nsh_job_state js = NSH_JOB_QUEUED;
+
+	if (!oj)
+		return;
+	if (oj->sb)
+		nsh_sandbox_destroy(oj->sb, NULL);
+	/* a job that stopped working leaves its logs in artifacts/, not its workspace */
+	if (!nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) &&
+	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
+		nsh_fs_remove_tree(oj->dir, NULL);
+	nsh_job_rec_release(&now);
+	free(oj->dir);
+	free(oj->ws);
+	free(oj->artifacts);
+	free(oj);
+	*slot = NULL;
+}

@@ -1,0 +1,267 @@
+/*
+ * The orchestrator's context and the helpers its steps share: the job's
+ * working directories and sandbox, running a command there with its log
+ * kept as an artifact, the forge, events with a message for people.
+ */
+#include "orch/orch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "core/json.h"
+#include "forge/forge.h"
+#include "orch/orch_int.h"
+#include "sandbox/sandbox.h"
+#include "store/store.h"
+
+#include "core/banned.h"
+
+int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch **ret,
+		 struct nsh_err *err)
+{
+	struct nsh_strvec dirs = NSH_STRVEC_INIT;
+	struct nsh_orch *o = nsh_xcalloc(1, sizeof(*o));
+	long long attempts = ORCH_MAX_ATTEMPTS;
+	int rc = 0;
+
+	o->home = nsh_xstrdup(home);
+	o->cfg = cfg;
+	pthread_mutex_init(&o->mu, NULL);
+	o->memory = (uint64_t)4 << 30;
+	o->pids = 4096;
+	if (cfg) {
+		rc = nsh_config_get_int(cfg, "tasks", "max_attempts", ORCH_MAX_ATTEMPTS, &attempts,
+					err);
+		if (!rc)
+			rc = nsh_config_get_size(cfg, "sandbox", "memory", o->memory, &o->memory,
+						 err);
+		if (!rc)
+			rc = nsh_config_get_size(cfg, "sandbox", "pids", o->pids, &o->pids, err);
+	}
+	if (!rc && (attempts < 1 || attempts > 20))
+		rc = nsh_err_set(err, NSH_EINVAL, "tasks.max_attempts must be 1 to 20, not %lld",
+				 attempts);
+	o->max_attempts = (int)attempts;
+	if (!rc) {
+		nsh_recipe_dirs(home, &dirs);
+		rc = nsh_recipe_catalog_load(&dirs, &o->recipes, err);
+	}
+	nsh_strvec_release(&dirs);
+	if (rc) {
+		nsh_orch_free(o);
+		return rc;
+	}
+	o->pipeline = (struct nsh_pipeline){
+		.plan = orch_plan,
+		.steps = orch_steps,
+		.nsteps = orch_nsteps,
+		.finish = orch_finish,
+		.job_end = orch_job_end,
+		.ctx = o,
+	};
+	*ret = o;
+	return 0;
+}
+
+const struct nsh_pipeline *nsh_orch_pipeline(struct nsh_orch *o)
+{
+	return &o->pipeline;
+}
+
+void nsh_orch_free(struct nsh_orch *o)
+{
+	if (!o)
+		return;
+	nsh_proxy_free(o->proxy);
+	for (size_t i = 0; i < sizeof(o->net) / sizeof(o->net[0]); i++)
+		if (o->net_ready[i])
+			nsh_net_policy_release(&o->net[i]);
+	nsh_recipe_catalog_release(&o->recipes);
+	pthread_mutex_destroy(&o->mu);
+	free(o->home);
+	free(o);
+}
+
+struct orch_job *orch_job_of(struct nsh_job_run *jr)
+{
+	void **slot = nsh_job_run_data(jr);
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct orch_job *oj = *slot;
+
+	if (oj)
+		return oj;
+	oj = nsh_xcalloc(1, sizeof(*oj));
+	oj->dir = nsh_xasprintf("%s/work/%s", o->home, j->id);
+	oj->ws = nsh_xasprintf("%s/repo", oj->dir);
+	oj->artifacts = nsh_xasprintf("%s/artifacts/%s/%s", o->home, j->task_id, j->id);
+	*slot = oj;
+	return oj;
+}
+
+/* The egress proxy and the policy of @level, made once per orchestrator. */
+static int net_for(struct nsh_orch *o, enum nsh_net_level level, struct nsh_proxy **ret_proxy,
+		   const struct nsh_net_policy **ret_net, struct nsh_err *err)
+{
+	const char *priv = o->cfg ? nsh_config_get(o->cfg, "net", "allow_private") : NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&o->mu);
+	if (!o->net_ready[level]) {
+		nsh_net_policy_init(&o->net[level], level);
+		rc = nsh_net_policy_build(&o->net[level], level, NULL, priv, err);
+		if (rc)
+			nsh_net_policy_release(&o->net[level]);
+		else
+			o->net_ready[level] = true;
+	}
+	if (!rc && !o->proxy)
+		rc = nsh_proxy_new(&o->proxy, err);
+	pthread_mutex_unlock(&o->mu);
+	if (rc)
+		return rc;
+	*ret_proxy = o->proxy;
+	*ret_net = &o->net[level];
+	return 0;
+}
+
+/* The job's sandbox over its workspace, made on first use. */
+static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_task_rec *t = nsh_job_run_task(jr);
+	struct nsh_sandbox_policy pol = {0};
+	enum nsh_net_level level;
+	char *state;
+	int rc;
+
+	if (oj->sb)
+		return 0;
+	rc = nsh_net_level_parse(t->network ? t->network : "common", &level, err);
+	if (rc)
+		return rc;
+	state = nsh_xasprintf("%s/sbx-%s", oj->dir, nsh_job_run_job(jr)->id);
+	nsh_fs_remove_tree(state, NULL);
+	rc = nsh_fs_mkdir_p(state, 0700, err);
+	pol.workspace = oj->ws;
+	pol.state_dir = state;
+	pol.hide = o->home;
+	pol.memory = o->memory;
+	pol.pids = o->pids;
+	pol.network = level;
+	if (!rc && level != NSH_NET_NONE)
+		rc = net_for(o, level, &pol.proxy, &pol.net, err);
+	if (!rc)
+		rc = nsh_sandbox_create(&pol, &oj->sb, err);
+	if (!rc)
+		nsh_job_run_set_sandbox(jr, oj->sb);
+	free(state);
+	return rc;
+}
+
+static void append_log(const char *dir, const char *name, const char *const *argv,
+		       const struct nsh_sandbox_cmd *c)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *path = nsh_xasprintf("%s/%s.log", dir, name);
+	struct nsh_buf old = NSH_BUF_INIT;
+
+	if (nsh_fs_mkdir_p(dir, 0700, NULL) == 0) {
+		nsh_fs_read_file(path, &old, (size_t)64 << 20, NULL);
+		nsh_buf_add(&b, old.buf, old.len);
+		nsh_buf_adds(&b, "$");
+		for (size_t i = 0; argv[i]; i++)
+			nsh_buf_addf(&b, " %s", argv[i]);
+		nsh_buf_addf(&b, "\n# exit %d%s, %lld ms\n", c->exit_code,
+			     c->timed_out ? " (timed out)" : "", (long long)c->elapsed_ms);
+		nsh_buf_add(&b, c->out.buf, c->out.len);
+		nsh_buf_add(&b, c->err.buf, c->err.len);
+		nsh_buf_adds(&b, "\n");
+		nsh_fs_write_atomic(path, b.buf, b.len, 0600, NULL);
+	}
+	nsh_buf_release(&old);
+	nsh_buf_release(&b);
+	free(path);
+}
+
+int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_ms, const char *log,
+	      struct nsh_sandbox_cmd *c, struct nsh_err *err)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	int rc;
+
+	rc = job_sandbox(jr, oj, err);
+	if (rc)
+		return rc;
+	for (size_t i = 0; argv[i]; i++)
+		nsh_strvec_push(&c->argv, argv[i]);
+	nsh_strvec_pushl(&c->env, "HOME=/tmp", "CI=true", "NO_COLOR=1",
+			 "npm_config_cache=/tmp/.npm", "npm_config_update_notifier=false",
+			 "npm_config_fund=false", "npm_config_audit=false", NULL);
+	c->timeout_ms = timeout_ms;
+	c->out_max = ORCH_OUT_MAX;
+	rc = nsh_sandbox_exec(oj->sb, c, err);
+	if (!rc)
+		append_log(oj->artifacts, log, argv, c);
+	return rc;
+}
+
+char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max)
+{
+	const struct nsh_buf *b = c->err.len ? &c->err : &c->out;
+	size_t from = b->len > max ? b->len - max : 0;
+
+	return nsh_xmemdup(b->buf + from, b->len - from);
+}
+
+int orch_forge(struct nsh_orch *o, struct nsh_store *st, struct nsh_forge **ret,
+	       struct nsh_err *err)
+{
+	return nsh_forge_open_local(o->home, st, ret, err);
+}
+
+int orch_split_repo(const char *full, char **ret_org, char **ret_name, struct nsh_err *err)
+{
+	const char *slash = strchr(full, '/');
+
+	if (!slash || slash == full || !slash[1] || strchr(slash + 1, '/'))
+		return nsh_err_set(err, NSH_EINVAL, "invalid repository '%s' (expected ORG/NAME)",
+				   full);
+	*ret_org = nsh_xmemdup(full, (size_t)(slash - full));
+	*ret_name = nsh_xstrdup(slash + 1);
+	return 0;
+}
+
+json_t *orch_task_options(const struct nsh_task_rec *t)
+{
+	json_t *v = NULL;
+
+	if (!t->options || nsh_json_parse(t->options, strlen(t->options), &v, NULL) ||
+	    !json_is_object(v)) {
+		json_decref(v);
+		v = json_object();
+	}
+	return v;
+}
+
+void orch_say(struct nsh_store *st, const char *task_id, const char *job_id, const char *kind,
+	      json_t *data, const char *fmt, ...)
+{
+	struct nsh_buf msg = NSH_BUF_INIT;
+	json_t *d = data ? data : json_object();
+	va_list ap;
+
+	va_start(ap, fmt);
+	nsh_buf_vaddf(&msg, fmt, ap);
+	va_end(ap);
+	json_object_set_new(d, "message", nsh_json_string_lossy(msg.buf, msg.len));
+	nsh_event_append(st, task_id, job_id, kind, d, NULL, NULL);
+	json_decref(d);
+	nsh_buf_release(&msg);
+}

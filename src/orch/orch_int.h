@@ -1,0 +1,112 @@
+/*
+ * Internals shared by the files of the orchestrator; no other module
+ * includes this header.
+ */
+#ifndef NSH_ORCH_ORCH_INT_H
+#define NSH_ORCH_ORCH_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "net/net.h"
+#include "recipe/recipe.h"
+#include "sched/sched.h"
+
+struct nsh_sandbox;
+struct nsh_sandbox_cmd;
+struct nsh_forge;
+
+#define ORCH_MAX_ATTEMPTS  3		     /* default attempts per job */
+#define ORCH_INSTALL_MS	   (15 * 60 * 1000)  /* an install */
+#define ORCH_TEST_MS	   (20 * 60 * 1000)  /* a test run */
+#define ORCH_OUT_MAX	   ((size_t)4 << 20) /* captured output per stream */
+#define ORCH_EXCERPT	   2000		     /* bytes of output kept in a step result */
+#define ORCH_SIBLINGS_MARK "<!-- nightshift:change-set -->"
+
+struct nsh_orch {
+	char *home;				       /* $NIGHTSHIFT_HOME */
+	const struct nsh_config *cfg;		       /* may be NULL */
+	struct nsh_recipe_catalog recipes;	       /* shipped and home recipes, read-only */
+	pthread_mutex_t mu;			       /* guards the proxy and the policies */
+	struct nsh_proxy *proxy;		       /* made on first use */
+	struct nsh_net_policy net[NSH_NET_CUSTOM + 1]; /* per level, built on first use */
+	bool net_ready[NSH_NET_CUSTOM + 1];
+	int max_attempts;	      /* attempts per job */
+	uint64_t memory;	      /* sandbox memory limit, bytes (0: none) */
+	uint64_t pids;		      /* sandbox pids limit (0: none) */
+	struct nsh_pipeline pipeline; /* what the scheduler runs */
+};
+
+/* What a job keeps between its steps on this worker (nsh_job_run_data()). */
+struct orch_job {
+	char *dir;			 /* $HOME/work/<job> */
+	char *ws;			 /* its repository: dir/repo, the sandbox's /workspace */
+	char *artifacts;		 /* $HOME/artifacts/<task>/<job> */
+	struct nsh_sandbox *sb;		 /* made on first use */
+	const struct nsh_recipe *recipe; /* the task's recipe (owned by the catalog) */
+};
+
+/* ---- orch.c: shared helpers ---- */
+
+/** The job's working state, made on first use. */
+struct orch_job *orch_job_of(struct nsh_job_run *jr);
+
+/**
+ * Run @argv (NULL-terminated) in the job's sandbox (made on first use, at
+ * the task's network level) in /workspace, with the output captured into
+ * @c (caller storage, released by the caller) and appended to the
+ * artifact log @log. 0 when it ran, whatever its exit code.
+ */
+int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_ms, const char *log,
+	      struct nsh_sandbox_cmd *c, struct nsh_err *err);
+
+/** The last @max bytes of @c's stderr and stdout, for a message. Caller frees. */
+char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max);
+
+/** Open the local forge on the job's store (caller closes). */
+int orch_forge(struct nsh_orch *o, struct nsh_store *st, struct nsh_forge **ret,
+	       struct nsh_err *err);
+
+/** Split "org/name" into its parts (caller frees both). */
+int orch_split_repo(const char *full, char **ret_org, char **ret_name, struct nsh_err *err);
+
+/** The task's options (tasks.options) parsed; a new reference, {} when unreadable. */
+json_t *orch_task_options(const struct nsh_task_rec *t);
+
+/** Append an event with a "message" for the task (and job, may be NULL). */
+void orch_say(struct nsh_store *st, const char *task_id, const char *job_id, const char *kind,
+	      json_t *data, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* ---- plan.c ---- */
+
+int orch_plan(struct nsh_task_run *tr, struct nsh_err *err);
+
+/** The recipe a task runs (by tasks.recipe); NSH_ENOTFOUND naming it. */
+int orch_recipe(struct nsh_orch *o, const char *id, const struct nsh_recipe **ret,
+		struct nsh_err *err);
+
+/* ---- job.c ---- */
+
+extern const struct nsh_step orch_steps[];
+extern const size_t orch_nsteps;
+void orch_job_end(struct nsh_job_run *jr);
+
+/* ---- body.c ---- */
+
+/**
+ * The pull request body for a job (Markdown) from its recorded steps: the
+ * summary, the dependency change, breaking changes handled, files, tests
+ * before and after, decisions, migration notes, needs-review items, risk,
+ * and the change-set marker that finish() fills in.
+ */
+int orch_pr_body(struct nsh_job_run *jr, const struct nsh_recipe *r, bool exhausted,
+		 struct nsh_buf *out, struct nsh_err *err);
+
+/** Link the pull requests of a task's change set to each other. */
+int orch_finish(struct nsh_task_run *tr, struct nsh_err *err);
+
+#endif

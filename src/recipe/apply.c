@@ -1,0 +1,1019 @@
+/*
+ * Running a recipe: choices, the applies check, the manifest, then every
+ * enabled rule in order over every file it selects.
+ *
+ * A file is read only when some rule selects it, and lexed only when some
+ * rule's required literal occurs in it; the lexed state is reused by the
+ * following rules until one of them changes the text. Each rule that
+ * changes a file adds a layer of edits; positions of changes and
+ * needs-review items are carried through the layers, back to the original
+ * file (line) and forward to the new one (new_line).
+ */
+#include "recipe/recipe.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/fs.h"
+#include "recipe/recipe_int.h"
+
+#include "core/banned.h"
+
+#define SNIPPET_MAX 2000 /* bytes of matched text kept per change */
+#define DEPTH_MAX   64	 /* directory levels walked */
+
+/* ---- results ---- */
+
+void nsh_recipe_result_release(struct nsh_recipe_result *res)
+{
+	if (!res)
+		return;
+	free(res->reason);
+	for (size_t i = 0; i < res->nfiles; i++) {
+		free(res->files[i].path);
+		free(res->files[i].before);
+		free(res->files[i].after);
+	}
+	free(res->files);
+	for (size_t i = 0; i < res->nchanges; i++) {
+		free(res->changes[i].file);
+		free(res->changes[i].before);
+		free(res->changes[i].after);
+	}
+	free(res->changes);
+	for (size_t i = 0; i < res->nreviews; i++) {
+		free(res->reviews[i].file);
+		free(res->reviews[i].text);
+	}
+	free(res->reviews);
+	free(res->counts);
+	free(res->taken);
+	for (size_t i = 0; i < res->nmedits; i++) {
+		free(res->medits[i].file);
+		free(res->medits[i].package);
+		free(res->medits[i].section);
+		free(res->medits[i].from);
+		free(res->medits[i].to);
+	}
+	free(res->medits);
+	free(res->post);
+	for (size_t i = 0; i < res->nwarnings; i++) {
+		free(res->warnings[i].file);
+		free(res->warnings[i].message);
+	}
+	free(res->warnings);
+	memset(res, 0, sizeof(*res));
+}
+
+void nsh_recipe_result_warn(struct nsh_recipe_result *res, const char *file, const char *rule,
+			    const char *fmt, ...)
+{
+	struct nsh_recipe_warning *w;
+	struct nsh_buf b = NSH_BUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	nsh_buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	NSH_ALLOC_GROW(res->warnings, res->nwarnings + 1, res->warnings_alloc);
+	w = &res->warnings[res->nwarnings++];
+	w->file = file ? nsh_xstrdup(file) : NULL;
+	w->rule = rule;
+	w->message = nsh_buf_detach(&b, NULL);
+}
+
+void nsh_recipe_result_file(struct nsh_recipe_result *res, const char *path, const char *before,
+			    size_t before_len, const char *after, size_t after_len,
+			    unsigned changes)
+{
+	struct nsh_recipe_filechange *f;
+
+	NSH_ALLOC_GROW(res->files, res->nfiles + 1, res->files_alloc);
+	f = &res->files[res->nfiles++];
+	f->path = nsh_xstrdup(path);
+	f->before = nsh_xmemdup(before, before_len);
+	f->before_len = before_len;
+	f->after = nsh_xmemdup(after, after_len);
+	f->after_len = after_len;
+	f->changes = changes;
+}
+
+/* ---- choices ---- */
+
+static bool listed(const struct nsh_strvec *l, const char *s)
+{
+	return nsh_strvec_find(l, s) >= 0;
+}
+
+static void ids_of_choices(const struct nsh_recipe *r, struct nsh_buf *out)
+{
+	for (size_t i = 0; i < r->nchoices; i++)
+		nsh_buf_addf(out, "%s%s", i ? ", " : "", r->choices[i].id);
+	if (!r->nchoices)
+		nsh_buf_adds(out, "none");
+}
+
+int nsh_recipe_resolve(const struct nsh_recipe *r, const struct nsh_recipe_pick *picks,
+		       size_t npicks, struct nsh_recipe_taken **ret_taken, bool *enabled,
+		       struct nsh_err *err)
+{
+	struct nsh_recipe_taken *taken = nsh_xcalloc(r->nchoices ? r->nchoices : 1, sizeof(*taken));
+	struct nsh_buf ids = NSH_BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < npicks; i++) {
+		const struct nsh_recipe_choice *c = NULL;
+		size_t ci = 0;
+
+		for (; ci < r->nchoices && !c; ci++)
+			if (!strcmp(r->choices[ci].id, picks[i].choice))
+				c = &r->choices[ci];
+		if (!c) {
+			ids_of_choices(r, &ids);
+			rc = nsh_err_set(err, NSH_ENOTFOUND,
+					 "recipe '%s' has no choice '%s' (choices: %s)", r->id,
+					 picks[i].choice, ids.buf);
+			goto out;
+		}
+		ci--;
+		if (taken[ci].alt) {
+			rc = nsh_err_set(err, NSH_EINVAL, "choice '%s' is made twice", c->id);
+			goto out;
+		}
+		for (size_t a = 0; a < c->nalts; a++)
+			if (!strcmp(c->alts[a].id, picks[i].alt))
+				taken[ci].alt = &c->alts[a];
+		if (!taken[ci].alt) {
+			for (size_t a = 0; a < c->nalts; a++)
+				nsh_buf_addf(&ids, "%s%s", a ? ", " : "", c->alts[a].id);
+			rc = nsh_err_set(err, NSH_ENOTFOUND,
+					 "choice '%s' has no alternative '%s' (alternatives: %s)",
+					 c->id, picks[i].alt, ids.buf);
+			goto out;
+		}
+		taken[ci].choice = c;
+	}
+	for (size_t ci = 0; ci < r->nchoices; ci++) {
+		const struct nsh_recipe_choice *c = &r->choices[ci];
+
+		if (taken[ci].alt)
+			continue;
+		taken[ci].choice = c;
+		taken[ci].is_default = true;
+		for (size_t a = 0; a < c->nalts; a++)
+			if (!strcmp(c->alts[a].id, c->def))
+				taken[ci].alt = &c->alts[a];
+	}
+	for (size_t i = 0; i < r->nrules; i++) {
+		const char *id = r->rules[i].id;
+
+		enabled[i] = r->rules[i].enabled;
+		for (size_t ci = 0; ci < r->nchoices; ci++) {
+			const struct nsh_recipe_choice *c = &r->choices[ci];
+			bool gated = false;
+
+			for (size_t a = 0; a < c->nalts; a++)
+				gated |= listed(&c->alts[a].enable, id);
+			if (gated && !listed(&taken[ci].alt->enable, id))
+				enabled[i] = false;
+			if (gated && listed(&taken[ci].alt->enable, id))
+				enabled[i] = true;
+			if (listed(&taken[ci].alt->disable, id))
+				enabled[i] = false;
+		}
+	}
+	/* a rule gated by two choices runs only when both allow it */
+	for (size_t i = 0; i < r->nrules; i++)
+		for (size_t ci = 0; ci < r->nchoices; ci++) {
+			const struct nsh_recipe_choice *c = &r->choices[ci];
+			bool gated = false;
+
+			for (size_t a = 0; a < c->nalts; a++)
+				gated |= listed(&c->alts[a].enable, r->rules[i].id);
+			if ((gated && !listed(&taken[ci].alt->enable, r->rules[i].id)) ||
+			    listed(&taken[ci].alt->disable, r->rules[i].id))
+				enabled[i] = false;
+		}
+out:
+	nsh_buf_release(&ids);
+	if (rc) {
+		free(taken);
+		return rc;
+	}
+	*ret_taken = taken;
+	return 0;
+}
+
+/* ---- module bindings ---- */
+
+/* The templates that bind a name to a module, and where the name is in a match. */
+static const struct {
+	const char *tmpl;
+	const char *after; /* the name is the first word after this prefix ("" for the start) */
+} bind_tmpls[] = {
+	{":[[n]] = require(:[m])", ""},
+	{"import :[[n]] from :[m:arg]", "import"},
+	{"import * as :[[n]] from :[m:arg]", "as"},
+	{"import :[[n]], :[_] from :[m:arg]", "import"},
+};
+#define NBIND_TMPLS (sizeof(bind_tmpls) / sizeof(bind_tmpls[0]))
+
+struct binder {
+	const struct nsh_recipe_bind *b;
+	struct nsh_recipe_pattern *pat[NBIND_TMPLS]; /* bindings to the modules (JavaScript) */
+	struct nsh_recipe_pattern *any[NBIND_TMPLS]; /* bindings to any module */
+	struct nsh_strvec names;		     /* for the current file */
+	unsigned version;			     /* text version names is for; 0 none */
+};
+
+static int binder_init(struct binder *bd, const struct nsh_recipe_bind *b, struct nsh_err *err)
+{
+	struct nsh_recipe_where w = {.hole = (char *)"m"};
+	struct nsh_recipe_where ws = {.hole = (char *)"m", .is = NSH_RECIPE_IS_STRING};
+	const char *m;
+	int rc = 0;
+
+	memset(bd, 0, sizeof(*bd));
+	bd->b = b;
+	nsh_strvec_init(&bd->names);
+	nsh_strvec_init(&w.equals);
+	nsh_strvec_init(&w.not_equals);
+	nsh_strvec_init(&ws.equals);
+	nsh_strvec_init(&ws.not_equals);
+	nsh_vec_foreach(m, &b->modules) {
+		nsh_strvec_pushf(&w.equals, "'%s'", m);
+		nsh_strvec_pushf(&w.equals, "\"%s\"", m);
+	}
+	for (size_t i = 0; i < NBIND_TMPLS && !rc; i++) {
+		rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
+						NSH_RECIPE_IN_CODE, &w, 1, &bd->pat[i], err);
+		if (!rc)
+			rc = nsh_recipe_pattern_compile(bind_tmpls[i].tmpl, NULL, NSH_RECIPE_FAM_JS,
+							NSH_RECIPE_IN_CODE, &ws, 1, &bd->any[i],
+							err);
+	}
+	nsh_strvec_release(&w.equals);
+	return rc;
+}
+
+static void binder_release(struct binder *bd)
+{
+	for (size_t i = 0; i < NBIND_TMPLS; i++) {
+		nsh_recipe_pattern_free(bd->pat[i]);
+		nsh_recipe_pattern_free(bd->any[i]);
+	}
+	nsh_strvec_release(&bd->names);
+}
+
+/* Add to @out the names the templates @pats bind in the lexed file. */
+static void bound_names(struct nsh_recipe_pattern *const *pats, const struct nsh_recipe_lex *lx,
+			struct nsh_recipe_hits *hits, struct nsh_strvec *out)
+{
+	for (size_t i = 0; i < NBIND_TMPLS; i++) {
+		if (nsh_recipe_pattern_run(pats[i], lx, NULL, 0, NULL, hits, NULL))
+			continue;
+		for (size_t h = 0; h < hits->nr; h++) {
+			const char *t = lx->text + hits->v[h].start;
+			size_t len = hits->v[h].end - hits->v[h].start, k = 0, w;
+
+			if (*bind_tmpls[i].after) {
+				const char *at = memmem(t, len, bind_tmpls[i].after,
+							strlen(bind_tmpls[i].after));
+
+				if (!at)
+					continue;
+				k = (size_t)(at - t) + strlen(bind_tmpls[i].after);
+			}
+			while (k < len && strchr(" \t\r\n", t[k]))
+				k++;
+			w = k;
+			while (w < len &&
+			       (t[w] == '_' || t[w] == '$' || (t[w] >= '0' && t[w] <= '9') ||
+				((t[w] | 0x20) >= 'a' && (t[w] | 0x20) <= 'z') ||
+				(unsigned char)t[w] >= 0x80))
+				w++;
+			if (w > k) {
+				char *name = nsh_xstrndup(t + k, w - k);
+
+				if (nsh_strvec_find(out, name) < 0)
+					nsh_strvec_push(out, name);
+				free(name);
+			}
+		}
+	}
+}
+
+/*
+ * The names @bd's modules are bound to in the lexed file; when there are
+ * none, its default names, less those the file binds to other modules.
+ */
+static void binder_scan(struct binder *bd, const struct nsh_recipe_lex *lx, unsigned version)
+{
+	struct nsh_recipe_hits hits = {0};
+	struct nsh_strvec other = NSH_STRVEC_INIT;
+	const char *s;
+
+	if (bd->version == version)
+		return;
+	nsh_strvec_release(&bd->names);
+	if (lx->fam == NSH_RECIPE_FAM_JS)
+		bound_names(bd->pat, lx, &hits, &bd->names);
+	if (!bd->names.nr) {
+		if (lx->fam == NSH_RECIPE_FAM_JS)
+			bound_names(bd->any, lx, &hits, &other);
+		nsh_vec_foreach(s, &bd->b->names)
+			if (nsh_strvec_find(&other, s) < 0)
+				nsh_strvec_push(&bd->names, s);
+	}
+	nsh_strvec_release(&other);
+	nsh_recipe_hits_release(&hits);
+	bd->version = version;
+}
+
+/* ---- one file ---- */
+
+struct edit {
+	uint32_t os, oe; /* replaced text in the older version */
+	uint32_t ns, ne; /* its replacement in the newer one */
+};
+
+struct layer {
+	struct edit *v;
+	size_t n;
+};
+
+/* A change or needs-review item waiting for its line numbers. */
+struct item {
+	bool review;	/* a needs-review item (else a change) */
+	bool rewritten; /* review: also rewritten */
+	bool nested;	/* inside another match */
+	const struct nsh_recipe_rule *rule;
+	size_t layer;  /* forward-map through layers from this one on */
+	uint32_t off;  /* offset in that layer's input text */
+	uint32_t orig; /* offset in the original text */
+	char *before, *after;
+	size_t seq; /* order of creation, for a stable sort */
+};
+
+/* State shared by all files of one run. */
+struct runner {
+	const struct nsh_recipe *r;
+	const bool *enabled;
+	struct nsh_recipe_result *res;
+	struct binder *binders; /* one per recipe bind */
+	struct nsh_recipe_lex lx;
+	struct nsh_buf out;
+	struct nsh_recipe_hits hits;
+	unsigned version; /* bumped for every new text, so caches know */
+};
+
+static uint32_t map_back(const struct layer *l, uint32_t o)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].ns <= o)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return o;
+	if (o < l->v[lo - 1].ne)
+		return l->v[lo - 1].os;
+	return o - l->v[lo - 1].ne + l->v[lo - 1].oe;
+}
+
+static uint32_t map_fwd(const struct layer *l, uint32_t o)
+{
+	size_t lo = 0, hi = l->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->v[mid].os <= o)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return o;
+	if (o < l->v[lo - 1].oe)
+		return l->v[lo - 1].ns;
+	return o - l->v[lo - 1].oe + l->v[lo - 1].ne;
+}
+
+/* @o in the text after @n layers, mapped back to the original text. */
+static uint32_t map_back_all(const struct layer *layers, size_t n, uint32_t o)
+{
+	while (n-- > 0)
+		o = map_back(&layers[n], o);
+	return o;
+}
+
+/* Line numbers by offset: the offsets of every '\n'. */
+struct lines {
+	uint32_t *nl;
+	size_t n;
+};
+
+static void lines_init(struct lines *ls, const char *t, size_t len)
+{
+	size_t alloc = 0;
+
+	ls->nl = NULL;
+	ls->n = 0;
+	for (const char *p = t; (p = memchr(p, '\n', len - (size_t)(p - t))); p++) {
+		NSH_ALLOC_GROW(ls->nl, ls->n + 1, alloc);
+		ls->nl[ls->n++] = (uint32_t)(p - t);
+	}
+}
+
+static unsigned line_of(const struct lines *ls, uint32_t off)
+{
+	size_t lo = 0, hi = ls->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ls->nl[mid] < off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (unsigned)lo + 1;
+}
+
+static char *snippet(const char *p, size_t n)
+{
+	if (n <= SNIPPET_MAX)
+		return nsh_xmemdup(p, n);
+	return nsh_xasprintf("%.*s...", SNIPPET_MAX, p);
+}
+
+/* Which family does @rule lex @rel with, or -1 when it does not select it? */
+static int rule_family(const struct nsh_recipe_rule *ru, const char *rel, int lang)
+{
+	const char *g;
+	bool hit = false;
+
+	nsh_vec_foreach(g, &ru->exclude)
+		if (nsh_recipe_glob(g, rel))
+			return -1;
+	if (ru->files.nr) {
+		nsh_vec_foreach(g, &ru->files)
+			hit |= nsh_recipe_glob(g, rel);
+		if (!hit)
+			return -1;
+		if (lang >= 0 && (ru->langs & (1u << lang)))
+			return (int)nsh_recipe_lang_family((enum nsh_recipe_lang)lang);
+		for (int l = 0; l < NSH_RECIPE_LANG_COUNT; l++)
+			if (ru->langs & (1u << l))
+				return (int)nsh_recipe_lang_family((enum nsh_recipe_lang)l);
+		return -1;
+	}
+	if (lang >= 0 && (ru->langs & (1u << lang)))
+		return (int)nsh_recipe_lang_family((enum nsh_recipe_lang)lang);
+	return -1;
+}
+
+static bool file_selected(const struct runner *R, const char *rel)
+{
+	const char *g;
+	int lang = nsh_recipe_lang_of_path(rel);
+
+	nsh_vec_foreach(g, &R->r->exclude)
+		if (nsh_recipe_glob(g, rel))
+			return false;
+	for (size_t i = 0; i < R->r->nrules; i++)
+		if (R->enabled[i] && rule_family(&R->r->rules[i], rel, lang) >= 0)
+			return true;
+	return false;
+}
+
+static int item_cmp(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+
+	if (x->orig != y->orig)
+		return x->orig < y->orig ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Run the enabled rules over @text (@len bytes) of file @rel. *@ret_new
+ * gets the new text when something changed (caller frees), else NULL;
+ * *@ret_changes the number of rewrites.
+ */
+static int run_file(struct runner *R, const char *rel, const char *text, size_t len, char **ret_new,
+		    size_t *ret_new_len, unsigned *ret_changes, struct nsh_err *err)
+{
+	const struct nsh_recipe *r = R->r;
+	struct nsh_recipe_result *res = R->res;
+	struct nsh_buf cur = NSH_BUF_INIT;
+	struct layer *layers = NULL;
+	struct item *items = NULL;
+	size_t nlayers = 0, nitems = 0, items_alloc = 0, nchanges = 0;
+	int lang = nsh_recipe_lang_of_path(rel), lexed_fam = -1, rc = 0;
+	unsigned lexed_version = 0;
+	const char *g;
+
+	*ret_new = NULL;
+	nsh_vec_foreach(g, &r->exclude)
+		if (nsh_recipe_glob(g, rel))
+			return 0;
+	nsh_buf_add(&cur, text, len);
+	R->version++;
+	for (size_t ri = 0; ri < r->nrules; ri++) {
+		const struct nsh_recipe_rule *ru = &r->rules[ri];
+		struct nsh_recipe_bound bound[8];
+		size_t nbound = 0, reqlen, nhits;
+		const struct nsh_recipe_pattern *pat;
+		struct nsh_recipe_count *cnt = NULL;
+		const char *req;
+		int fam;
+		bool rewrites, changed = false;
+
+		if (!R->enabled[ri] || (fam = rule_family(ru, rel, lang)) < 0)
+			continue;
+		pat = ru->pat[fam];
+		if (!pat)
+			continue;
+		req = nsh_recipe_pattern_required(pat, &reqlen);
+		if (req && !memmem(cur.buf, cur.len, req, reqlen))
+			continue;
+		if (lexed_fam != fam || lexed_version != R->version) {
+			if ((rc = nsh_recipe_lex_run(&R->lx, (enum nsh_recipe_family)fam, cur.buf,
+						     cur.len, err)))
+				goto out;
+			lexed_fam = fam;
+			lexed_version = R->version;
+		}
+		for (size_t b = 0; b < r->nbinds && nbound < 8; b++) {
+			if (!nsh_recipe_pattern_has_hole(pat, r->binds[b].hole))
+				continue;
+			binder_scan(&R->binders[b], &R->lx, R->version);
+			bound[nbound].hole = r->binds[b].hole;
+			bound[nbound].values = &R->binders[b].names;
+			nbound++;
+		}
+		rewrites = nsh_recipe_pattern_rewrites(pat);
+		if ((rc = nsh_recipe_pattern_run(pat, &R->lx, bound, nbound, &R->out, &R->hits,
+						 err))) {
+			nsh_err_wrap(err, "'%s', rule '%s'", rel, ru->id);
+			goto out;
+		}
+		if (R->hits.gave_up) {
+			struct lines ls;
+
+			lines_init(&ls, text, len);
+			nsh_recipe_result_warn(
+				res, rel, ru->id,
+				"matching gave up at line %u (too many ways to "
+				"match); that spot is left as it is",
+				line_of(&ls, map_back_all(layers, nlayers, R->hits.gave_up_at)));
+			free(ls.nl);
+		}
+		nhits = R->hits.nr;
+		if (!nhits)
+			continue;
+		for (size_t c = 0; c < res->ncounts; c++)
+			if (res->counts[c].rule == ru->id)
+				cnt = &res->counts[c];
+		if (cnt)
+			cnt->files++;
+		for (size_t h = 0; h < nhits; h++) {
+			const struct nsh_recipe_hit *hit = &R->hits.v[h];
+			uint32_t orig = map_back_all(layers, nlayers, hit->start);
+			for (int pass = 0; pass < 2; pass++) {
+				struct item *it;
+				bool review = pass == 1;
+
+				if (review ? !(ru->review || !rewrites) : !rewrites)
+					continue;
+				NSH_ALLOC_GROW(items, nitems + 1, items_alloc);
+				it = &items[nitems];
+				memset(it, 0, sizeof(*it));
+				it->seq = nitems++;
+				it->review = review;
+				it->rewritten = rewrites;
+				it->nested = hit->depth > 0;
+				it->rule = ru;
+				it->orig = orig;
+				it->before = snippet(cur.buf + hit->start, hit->end - hit->start);
+				if (rewrites) {
+					it->after = snippet(R->out.buf + hit->out_start,
+							    hit->out_end - hit->out_start);
+					it->layer = nlayers + 1;
+					it->off = hit->out_start;
+				} else {
+					it->layer = nlayers;
+					it->off = hit->start;
+				}
+				if (cnt && review)
+					cnt->reviews++;
+				else if (cnt)
+					cnt->changes++;
+				if (!review)
+					nchanges++;
+			}
+		}
+		if (rewrites) {
+			struct layer *ly;
+
+			layers = nsh_xreallocarray(layers, nlayers + 1, sizeof(*layers));
+			ly = &layers[nlayers];
+			ly->v = NULL;
+			ly->n = 0;
+			for (size_t h = 0; h < nhits; h++) {
+				const struct nsh_recipe_hit *hit = &R->hits.v[h];
+
+				if (hit->depth)
+					continue;
+				ly->v = nsh_xreallocarray(ly->v, ly->n + 1, sizeof(*ly->v));
+				ly->v[ly->n++] = (struct edit){hit->start, hit->end, hit->out_start,
+							       hit->out_end};
+			}
+			nlayers++;
+			changed = R->out.len != cur.len || memcmp(R->out.buf, cur.buf, cur.len);
+			if (changed) {
+				struct nsh_buf tmp = cur;
+
+				cur = R->out;
+				R->out = tmp;
+				R->version++;
+			}
+		}
+	}
+	if (nitems) {
+		struct lines lo, ln;
+
+		lines_init(&lo, text, len);
+		lines_init(&ln, cur.buf, cur.len);
+		qsort(items, nitems, sizeof(*items), item_cmp);
+		for (size_t i = 0; i < nitems; i++) {
+			struct item *it = &items[i];
+			uint32_t off = it->off;
+
+			for (size_t l = it->layer; l < nlayers; l++)
+				off = map_fwd(&layers[l], off);
+			if (it->review) {
+				struct nsh_recipe_review *rv;
+
+				NSH_ALLOC_GROW(res->reviews, res->nreviews + 1, res->reviews_alloc);
+				rv = &res->reviews[res->nreviews++];
+				rv->file = nsh_xstrdup(rel);
+				rv->line = line_of(&lo, it->orig);
+				rv->rule = it->rule->id;
+				rv->note = it->rule->note;
+				rv->text = it->before;
+				rv->rewritten = it->rewritten;
+				it->before = NULL;
+			} else {
+				struct nsh_recipe_change *ch;
+
+				NSH_ALLOC_GROW(res->changes, res->nchanges + 1, res->changes_alloc);
+				ch = &res->changes[res->nchanges++];
+				ch->file = nsh_xstrdup(rel);
+				ch->line = line_of(&lo, it->orig);
+				ch->new_line = line_of(&ln, off);
+				ch->rule = it->rule->id;
+				ch->before = it->before;
+				ch->after = it->after;
+				ch->nested = it->nested;
+				it->before = it->after = NULL;
+			}
+		}
+		free(lo.nl);
+		free(ln.nl);
+	}
+	if (cur.len != len || memcmp(cur.buf, text, len)) {
+		*ret_new_len = cur.len;
+		*ret_new = nsh_buf_detach(&cur, NULL);
+	}
+	*ret_changes = (unsigned)nchanges;
+out:
+	for (size_t i = 0; i < nitems; i++) {
+		free(items[i].before);
+		free(items[i].after);
+	}
+	free(items);
+	for (size_t l = 0; l < nlayers; l++)
+		free(layers[l].v);
+	free(layers);
+	nsh_buf_release(&cur);
+	return rc;
+}
+
+/* ---- the tree ---- */
+
+struct walk {
+	struct nsh_strvec files; /* relative paths, in walk order */
+	bool truncated;
+};
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Collect the regular files under @dir/@rel (sorted, links not followed). */
+static int walk(const char *dir, const char *rel, int depth, struct walk *w, struct nsh_err *err)
+{
+	char *path = *rel ? nsh_xasprintf("%s/%s", dir, rel) : nsh_xstrdup(dir);
+	struct nsh_strvec names = NSH_STRVEC_INIT;
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int rc = 0;
+
+	if (!d) {
+		rc = nsh_err_sys(err, errno, "cannot read directory '%s'", path);
+		goto out;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			nsh_strvec_push(&names, de->d_name);
+	closedir(d);
+	qsort(names.v, names.nr, sizeof(char *), name_cmp);
+	for (size_t i = 0; i < names.nr && !rc; i++) {
+		const char *n = names.v[i];
+		char *sub = *rel ? nsh_xasprintf("%s/%s", rel, n) : nsh_xstrdup(n);
+		char *full = nsh_xasprintf("%s/%s", dir, sub);
+		struct stat st;
+
+		if (lstat(full, &st) == 0) {
+			if (S_ISDIR(st.st_mode)) {
+				if (strcmp(n, ".git") && strcmp(n, "node_modules") &&
+				    depth < DEPTH_MAX)
+					rc = walk(dir, sub, depth + 1, w, err);
+			} else if (S_ISREG(st.st_mode)) {
+				if (w->files.nr >= NSH_RECIPE_WALK_MAX)
+					w->truncated = true;
+				else
+					nsh_strvec_push(&w->files, sub);
+			}
+		}
+		free(sub);
+		free(full);
+	}
+out:
+	nsh_strvec_release(&names);
+	free(path);
+	return rc;
+}
+
+static int runner_init(struct runner *R, const struct nsh_recipe *r, const bool *enabled,
+		       struct nsh_recipe_result *res, struct nsh_err *err)
+{
+	memset(R, 0, sizeof(*R));
+	R->r = r;
+	R->enabled = enabled;
+	R->res = res;
+	nsh_recipe_lex_init(&R->lx);
+	nsh_buf_init(&R->out, NSH_RECIPE_TEXT_MAX);
+	R->binders = nsh_xcalloc(r->nbinds ? r->nbinds : 1, sizeof(*R->binders));
+	for (size_t b = 0; b < r->nbinds; b++)
+		if (binder_init(&R->binders[b], &r->binds[b], err))
+			return nsh_err_wrap(err, "bind '%s'", r->binds[b].hole);
+	res->counts = nsh_xcalloc(r->nrules ? r->nrules : 1, sizeof(*res->counts));
+	for (size_t i = 0; i < r->nrules; i++)
+		if (enabled[i])
+			res->counts[res->ncounts++].rule = r->rules[i].id;
+	return 0;
+}
+
+static void runner_release(struct runner *R)
+{
+	for (size_t b = 0; R->binders && b < R->r->nbinds; b++)
+		binder_release(&R->binders[b]);
+	free(R->binders);
+	nsh_recipe_lex_release(&R->lx);
+	nsh_buf_release(&R->out);
+	nsh_recipe_hits_release(&R->hits);
+}
+
+/*
+ * Replace @path with @len bytes at @data and mode @mode, atomically for
+ * readers (a temporary file renamed over it) but without an fsync per
+ * file: nsh_fs_write_atomic()'s two fsyncs per file made writing 2,000
+ * files ten times slower than matching them. The tree is flushed once at
+ * the end instead (syncfs), see apply_tree().
+ */
+static int replace_file(const char *path, const char *data, size_t len, mode_t mode,
+			struct nsh_err *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *tmp = nsh_xasprintf("%.*s.%.200s.tmp-XXXXXX", slash ? (int)(slash + 1 - path) : 0,
+				  path, slash ? slash + 1 : path);
+	int fd = mkostemp(tmp, O_CLOEXEC), rc = 0;
+	size_t off = 0;
+
+	if (fd < 0) {
+		rc = nsh_err_sys(err, errno, "cannot create a temporary file for '%s'", path);
+		goto out;
+	}
+	if (fchmod(fd, mode & 07777) < 0)
+		goto fail;
+	while (off < len) {
+		ssize_t n = write(fd, data + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto fail;
+		off += (size_t)n;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (rename(tmp, path) < 0) {
+		rc = nsh_err_sys(err, errno, "cannot replace '%s'", path);
+		unlink(tmp);
+	}
+	goto out;
+fail:
+	rc = nsh_err_sys(err, errno, "cannot write '%s'", path);
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+out:
+	free(tmp);
+	return rc;
+}
+
+/* Is the first part of @t binary (a NUL byte)? */
+static bool binary(const char *t, size_t n)
+{
+	return memchr(t, '\0', n < 8192 ? n : 8192) != NULL;
+}
+
+static int apply_tree(struct runner *R, const char *dir, bool dry_run, struct nsh_err *err)
+{
+	struct nsh_recipe_result *res = R->res;
+	struct walk w = {.files = NSH_STRVEC_INIT};
+	struct nsh_buf b = NSH_BUF_INIT;
+	int rc = walk(dir, "", 0, &w, err);
+
+	if (rc)
+		goto out;
+	if (w.truncated)
+		nsh_recipe_result_warn(res, NULL, NULL,
+				       "more than %d files: only the first %d were looked at",
+				       NSH_RECIPE_WALK_MAX, NSH_RECIPE_WALK_MAX);
+	for (size_t i = 0; i < w.files.nr; i++) {
+		const char *rel = w.files.v[i];
+		char *path, *nt = NULL;
+		size_t nlen = 0;
+		unsigned nch = 0;
+		struct stat st;
+
+		if (!file_selected(R, rel))
+			continue;
+		path = nsh_xasprintf("%s/%s", dir, rel);
+		nsh_buf_reset(&b);
+		if (lstat(path, &st) == 0 && (size_t)st.st_size > NSH_RECIPE_SOURCE_MAX) {
+			nsh_recipe_result_warn(res, rel, NULL, "skipped: larger than %u bytes",
+					       NSH_RECIPE_SOURCE_MAX);
+			free(path);
+			continue;
+		}
+		if ((rc = nsh_fs_read_file(path, &b, NSH_RECIPE_SOURCE_MAX, err))) {
+			free(path);
+			goto out;
+		}
+		if (binary(b.buf, b.len)) {
+			free(path);
+			continue;
+		}
+		res->files_scanned++;
+		rc = run_file(R, rel, b.buf, b.len, &nt, &nlen, &nch, err);
+		if (!rc && nt) {
+			nsh_recipe_result_file(res, rel, b.buf, b.len, nt, nlen, nch);
+			if (!dry_run)
+				rc = replace_file(path, nt, nlen, st.st_mode, err);
+		}
+		free(nt);
+		free(path);
+		if (rc)
+			goto out;
+	}
+	if (!dry_run && res->nfiles) {
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd >= 0 && syncfs(fd) < 0)
+			rc = nsh_err_sys(err, errno, "cannot flush the files written under '%s'",
+					 dir);
+		if (fd >= 0)
+			close(fd);
+	}
+out:
+	nsh_buf_release(&b);
+	nsh_strvec_release(&w.files);
+	return rc;
+}
+
+static int file_cmp(const void *a, const void *b)
+{
+	const struct nsh_recipe_filechange *x = a, *y = b;
+
+	return strcmp(x->path, y->path);
+}
+
+int nsh_recipe_apply(const struct nsh_recipe *r, const char *dir,
+		     const struct nsh_recipe_options *opt, struct nsh_recipe_result *res,
+		     struct nsh_err *err)
+{
+	struct runner R;
+	bool *enabled = nsh_xcalloc(r->nrules ? r->nrules : 1, sizeof(bool)), ok = false;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	res->dry_run = opt->dry_run;
+	if (!nsh_fs_is_dir(dir)) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "'%s' is not a directory", dir);
+		goto out;
+	}
+	if ((rc = nsh_recipe_resolve(r, opt->picks, opt->npicks, &res->taken, enabled, err)))
+		goto out;
+	res->ntaken = r->nchoices;
+	if ((rc = nsh_recipe_applies(r, dir, &ok, &res->reason, err)))
+		goto out;
+	res->applicable = ok;
+	if (!ok && !opt->force)
+		goto out;
+	res->forced = !ok;
+	if ((rc = nsh_recipe_manifest_apply(r, dir, opt->dry_run, res, err)))
+		goto out;
+	if ((rc = runner_init(&R, r, enabled, res, err)))
+		goto done;
+	if ((rc = apply_tree(&R, dir, opt->dry_run, err)))
+		goto done;
+	if (res->nfiles)
+		qsort(res->files, res->nfiles, sizeof(*res->files), file_cmp);
+	res->post = nsh_xcalloc(r->npost ? r->npost : 1, sizeof(*res->post));
+	for (size_t i = 0; i < r->npost; i++) {
+		char *p = r->post[i].when ? nsh_xasprintf("%s/%s", dir, r->post[i].when) : NULL;
+
+		if (!p || nsh_fs_exists(p))
+			res->post[res->npost++] = &r->post[i];
+		free(p);
+	}
+done:
+	runner_release(&R);
+out:
+	free(enabled);
+	return rc;
+}
+
+int nsh_recipe_apply_text(const struct nsh_recipe *r, const char *path, const char *text,
+			  size_t len, const struct nsh_recipe_options *opt,
+			  struct nsh_recipe_result *res, char **ret_text, size_t *ret_len,
+			  struct nsh_err *err)
+{
+	struct runner R;
+	bool *enabled = nsh_xcalloc(r->nrules ? r->nrules : 1, sizeof(bool));
+	char *nt = NULL;
+	size_t nlen = 0;
+	unsigned nch = 0;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = nsh_recipe_resolve(r, opt->picks, opt->npicks, &res->taken, enabled, err)))
+		goto out;
+	res->ntaken = r->nchoices;
+	res->applicable = true;
+	rc = runner_init(&R, r, enabled, res, err);
+	if (!rc)
+		rc = run_file(&R, path, text, len, &nt, &nlen, &nch, err);
+	runner_release(&R);
+	if (rc)
+		goto out;
+	if (nt) {
+		nsh_recipe_result_file(res, path, text, len, nt, nlen, nch);
+	} else {
+		nt = nsh_xmemdup(text, len);
+		nlen = len;
+	}
+	res->files_scanned++;
+	*ret_text = nt;
+	*ret_len = nlen;
+	nt = NULL;
+out:
+	free(nt);
+	free(enabled);
+	return rc;
+}
