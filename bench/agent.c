@@ -249,8 +249,9 @@ static void *watcher(void *arg)
 static int64_t run_tasks(const char *home, struct bench *b, int tasks)
 {
 	char *db = nsh_xasprintf("%s/nightshift.db", home);
-	struct nsh_pipeline p = {plan, steps, 2, NULL, b};
-	struct nsh_sched_config sc = {db, tasks, NULL, &p, "bench"};
+	struct nsh_pipeline p = {.plan = plan, .steps = steps, .nsteps = 2, .ctx = b};
+	struct nsh_sched_config sc = {
+		.db_path = db, .max_sandboxes = tasks, .pipeline = &p, .label = "bench"};
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_store *st;
 	struct nsh_sched *s;

@@ -110,12 +110,13 @@ struct nsh_agent_host {
 };
 
 /**
- * Run @argv in @sb (cwd /workspace/@cwd) as an nsh_agent_host exec
+ * Run @argv in @sb (cwd /workspace/@cwd, with the "K=V" strings of @env
+ * added to its environment; @env may be NULL) as an nsh_agent_host exec
  * callback would: captured streams, a time limit, the exit code.
  */
-int nsh_agent_exec_sandbox(struct nsh_sandbox *sb, const char *const *argv, const char *cwd,
-			   int64_t timeout_ms, size_t out_max, struct nsh_agent_exec *ret,
-			   struct nsh_err *err);
+int nsh_agent_exec_sandbox(struct nsh_sandbox *sb, const char *const *argv, const char *const *env,
+			   const char *cwd, int64_t timeout_ms, size_t out_max,
+			   struct nsh_agent_exec *ret, struct nsh_err *err);
 
 /**
  * The same as a host process in @workspace/@cwd, without any isolation:
@@ -246,9 +247,11 @@ struct nsh_agent_job_host {
 	struct nsh_job_run *jr; /* the job (borrowed) */
 	struct nsh_sandbox *sb; /* its sandbox (borrowed); NULL: commands run on the host */
 	const char *workspace;	/* host path of the workspace (borrowed) */
-	int64_t steer_after;	/* newest task.steer event already handed out (0: none) */
-	int64_t state_ms;	/* when the task's state was last read */
-	bool state_stop;	/* what that read said */
+	const char *const
+		*env;	     /* "K=V" added to commands' environment (NULL-terminated), or NULL */
+	int64_t steer_after; /* newest task.steer event already handed out (0: none) */
+	int64_t state_ms;    /* when the task's state was last read */
+	bool state_stop;     /* what that read said */
 	/* optional, set by the pipeline before the run */
 	int (*verify)(void *ctx, json_t **ret_report, struct nsh_err *err);
 	int (*recipe)(void *ctx, const char *name, bool dry_run, char **ret_text,
@@ -276,11 +279,12 @@ struct nsh_agent_job {
 	struct nsh_job_run *jr;			 /* the job (borrowed) */
 	struct nsh_sandbox *sb;			 /* its sandbox, NULL: host processes */
 	const char *workspace;			 /* host path of its workspace */
-	const char *session_dir;		 /* where conversations are kept, or NULL */
-	const char *org_steering;		 /* the organisation's steering, or NULL */
-	const struct nsh_redactor *redactor;	 /* the job's secrets, or NULL */
-	const char *findings;			 /* code: verification findings, or NULL */
-	int max_steps;				 /* 0: the role's default */
+	const char *const *env;		     /* "K=V" for its commands, NULL-terminated, or NULL */
+	const char *session_dir;	     /* where conversations are kept, or NULL */
+	const char *org_steering;	     /* the organisation's steering, or NULL */
+	const struct nsh_redactor *redactor; /* the job's secrets, or NULL */
+	const char *findings;		     /* code: verification findings, or NULL */
+	int max_steps;			     /* 0: the role's default */
 	int (*verify)(void *ctx, json_t **ret_report, struct nsh_err *err); /* or NULL */
 	int (*recipe)(void *ctx, const char *name, bool dry_run, char **ret_text,
 		      struct nsh_err *err); /* or NULL */

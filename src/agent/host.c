@@ -29,9 +29,9 @@
 #define STATE_TTL_MS  250 /* how long a read of the task's state is trusted */
 #define QUESTION_SHOW 200 /* bytes of a question in the task's state reason */
 
-int nsh_agent_exec_sandbox(struct nsh_sandbox *sb, const char *const *argv, const char *cwd,
-			   int64_t timeout_ms, size_t out_max, struct nsh_agent_exec *ret,
-			   struct nsh_err *err)
+int nsh_agent_exec_sandbox(struct nsh_sandbox *sb, const char *const *argv, const char *const *env,
+			   const char *cwd, int64_t timeout_ms, size_t out_max,
+			   struct nsh_agent_exec *ret, struct nsh_err *err)
 {
 	struct nsh_sandbox_cmd c;
 	char *dir = NULL;
@@ -40,6 +40,8 @@ int nsh_agent_exec_sandbox(struct nsh_sandbox *sb, const char *const *argv, cons
 	nsh_sandbox_cmd_init(&c);
 	for (size_t i = 0; argv[i]; i++)
 		nsh_strvec_push(&c.argv, argv[i]);
+	for (size_t i = 0; env && env[i]; i++)
+		nsh_strvec_push(&c.env, env[i]);
 	if (cwd && *cwd && strcmp(cwd, ".")) {
 		dir = nsh_xasprintf("/workspace/%s", cwd);
 		c.cwd = dir;
@@ -116,7 +118,8 @@ static int jh_exec(void *ctx, const char *const *argv, const char *cwd, int64_t 
 	struct nsh_agent_job_host *jh = ctx;
 
 	if (jh->sb)
-		return nsh_agent_exec_sandbox(jh->sb, argv, cwd, timeout_ms, out_max, ret, err);
+		return nsh_agent_exec_sandbox(jh->sb, argv, jh->env, cwd, timeout_ms, out_max, ret,
+					      err);
 	return nsh_agent_exec_local(jh->workspace, argv, cwd, timeout_ms, out_max, ret, err);
 }
 

@@ -164,8 +164,8 @@ static int run_check(void *ctx, json_t **ret, struct nsh_err *err)
 	int rc;
 
 	nsh_agent_exec_init(&x);
-	rc = d->sb ? nsh_agent_exec_sandbox(d->sb, argv, NULL, CHECK_TIMEOUT_MS, CHECK_OUT_MAX, &x,
-					    err)
+	rc = d->sb ? nsh_agent_exec_sandbox(d->sb, argv, NULL, NULL, CHECK_TIMEOUT_MS,
+					    CHECK_OUT_MAX, &x, err)
 		   : nsh_agent_exec_local(h->workspace, argv, NULL, CHECK_TIMEOUT_MS, CHECK_OUT_MAX,
 					  &x, err);
 	if (rc) {
@@ -524,7 +524,10 @@ static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_store *st = NULL;
 	struct nsh_sched *s = NULL;
 	struct nsh_task_new tn = {0};
-	struct nsh_pipeline p = {plan, steps, sizeof(steps) / sizeof(steps[0]), job_end, NULL};
+	struct nsh_pipeline p = {.plan = plan,
+				 .steps = steps,
+				 .nsteps = sizeof(steps) / sizeof(steps[0]),
+				 .job_end = job_end};
 	struct nsh_sched_config sc = {0};
 	struct sigwatch w;
 	pthread_t watcher;

@@ -42,6 +42,24 @@ test_expect_success 'a bad key is not retried and the error says so' '
 	test "$(logq "l.length")" = 1
 '
 
+test_expect_success 'a response past the size cap is refused, not retried' '
+	fixture ws &&
+	start_llm "$AGENT_DIR/scenarios/too-big.json" &&
+	NIGHTSHIFT_LLM_RESPONSE_MAX=4K expect_code 1 \
+		nsh agent run --role research --workspace ws "$TASK_TEXT" >out 2>err &&
+	grep -q "failed: openai: response larger than 4096 bytes" out &&
+	test "$(logq "l.length")" = 1
+'
+
+test_expect_success 'a server that cannot be reached is retried, then named' '
+	fixture ws &&
+	start_llm "$AGENT_DIR/scenarios/quota.json" &&
+	kill "$(cat server.pid)" && wait_until 10 sh -c "! kill -0 $(cat server.pid)" &&
+	NIGHTSHIFT_LLM_RETRIES=2 expect_code 1 \
+		nsh agent run --role research --workspace ws "$TASK_TEXT" >out 2>err &&
+	grep -q "failed: openai: gave up after 3 attempts: cannot reach .http://127.0.0.1:[0-9]*/v1/chat/completions.: Couldn.t connect to server" out
+'
+
 test_expect_success 'without a configured model the error names every variable to set' '
 	fixture ws &&
 	expect_code 1 nsh agent run --workspace ws "$TASK_TEXT" >out 2>err &&
