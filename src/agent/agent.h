@@ -313,6 +313,12 @@ int nsh_agent_job_run_role(const struct nsh_agent_job *j, enum nsh_agent_role ro
 void nsh_agent_pr_section(const json_t *results, const json_t *task, struct nsh_buf *out);
 
 /**
+ * The steering text of organisation @org: "@home/orgs/@org/steering.md" (at
+ * most 64 KiB), or NULL when there is none. Caller frees.
+ */
+char *nsh_agent_load_org_steering(const char *home, const char *org);
+
+/**
  * The steering text for a workspace: its .nightshift/steering.md (at most
  * 64 KiB), or NULL when there is none. Caller frees.
  */

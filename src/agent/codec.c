@@ -5,7 +5,6 @@
  */
 #include "agent/llm.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

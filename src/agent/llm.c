@@ -112,7 +112,6 @@ int nsh_llm_settings_load(const struct nsh_config *cfg, struct nsh_llm_settings 
 	const char *api, *field;
 	long long n;
 	uint64_t size;
-	int64_t ms;
 	bool b;
 	int rc;
 
@@ -206,7 +205,6 @@ int nsh_llm_settings_load(const struct nsh_config *cfg, struct nsh_llm_settings 
 		rc = nsh_err_set(err, NSH_EINVAL, "llm timeouts must be longer than zero");
 		goto out;
 	}
-	(void)ms;
 	*ret = s;
 	nsh_llm_settings_init(&s);
 	rc = 0;

@@ -115,6 +115,21 @@ char *nsh_agent_load_steering(const char *workspace)
 	return s;
 }
 
+char *nsh_agent_load_org_steering(const char *home, const char *org)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *path, *s = NULL;
+
+	if (!org || !*org || strchr(org, '/') || !strcmp(org, "..") || !strcmp(org, "."))
+		return NULL;
+	path = nsh_xasprintf("%s/orgs/%s/steering.md", home, org);
+	if (!nsh_fs_read_file(path, &b, STEERING_MAX, NULL) && b.len)
+		s = nsh_buf_detach(&b, NULL);
+	nsh_buf_release(&b);
+	free(path);
+	return s;
+}
+
 /* ---- the state of one run ---- */
 
 struct loop {

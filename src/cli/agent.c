@@ -42,7 +42,6 @@ static const struct nsh_cli_cmd cmd_run = {.name = "agent", .usage = RUN_USAGE};
 
 #define CHECK_TIMEOUT_MS (30 * 60 * 1000)
 #define CHECK_OUT_MAX	 (4u << 20)
-#define STEERING_MAX	 (64u << 10)
 
 /* The run, shared by the pipeline's callbacks (read-only once the scheduler runs). */
 struct harness {
@@ -493,19 +492,6 @@ out:
 	return rc;
 }
 
-static char *read_org_steering(const char *home, const char *org)
-{
-	struct nsh_buf b = NSH_BUF_INIT;
-	char *path = nsh_xasprintf("%s/orgs/%s/steering.md", home, org);
-	char *s = NULL;
-
-	if (!nsh_fs_read_file(path, &b, STEERING_MAX, NULL) && b.len)
-		s = nsh_buf_detach(&b, NULL);
-	nsh_buf_release(&b);
-	free(path);
-	return s;
-}
-
 static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -608,7 +594,7 @@ static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 	    nsh_cli_open_store(cli, &st, &err))
 		goto fail;
 	if (org)
-		h.org_steering = read_org_steering(cli->home, org);
+		h.org_steering = nsh_agent_load_org_steering(cli->home, org);
 	tn.title = argv[optind];
 	tn.org = org;
 	tn.network = "none";

@@ -127,6 +127,34 @@ static int report_cb(void *ctx, json_t **ret, struct nsh_err *err)
 	return 0;
 }
 
+/*
+ * The apply_recipe tool: a recipe of the catalog applied to the job's
+ * workspace (a dry run only reports), answered with what it changed.
+ */
+static int recipe_cb(void *ctx, const char *name, bool dry_run, char **ret, struct nsh_err *err)
+{
+	struct nsh_job_run *jr = ctx;
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_recipe *r = NULL;
+	struct nsh_recipe_options opt = {0};
+	struct nsh_recipe_result res = {0};
+	json_t *j;
+	int rc;
+
+	rc = orch_recipe(nsh_job_run_ctx(jr), name, &r, err);
+	if (rc)
+		return rc;
+	opt.dry_run = dry_run;
+	rc = nsh_recipe_apply(r, oj->ws, &opt, &res, err);
+	if (!rc) {
+		j = nsh_recipe_result_to_json(r, &res);
+		*ret = json_dumps(j, JSON_INDENT(1));
+		json_decref(j);
+	}
+	nsh_recipe_result_release(&res);
+	return rc;
+}
+
 /* Findings of the verification of @attempt, as text for the code agent; NULL when none. */
 static char *findings_of(struct nsh_job_run *jr, int64_t attempt)
 {
@@ -163,7 +191,7 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 	struct nsh_sandbox_cmd c;
 	const char *const probe[] = {"true", NULL};
 	struct nsh_agent_job j;
-	char *sessions;
+	char *sessions, *org = NULL, *name = NULL, *steering = NULL;
 	int rc;
 
 	/* the job's sandbox, made by the steps before unless this one resumed first */
@@ -173,6 +201,8 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 	if (rc)
 		return rc;
 	sessions = nsh_xasprintf("%s/sessions", o->home);
+	if (!orch_split_repo(nsh_job_run_job(jr)->repo, &org, &name, NULL))
+		steering = nsh_agent_load_org_steering(o->home, org);
 	memset(&j, 0, sizeof(j));
 	j.settings = &o->llm;
 	j.jr = jr;
@@ -181,12 +211,19 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 	j.env = agent_env;
 	j.session_dir = sessions;
 	j.findings = findings;
+	j.org_steering = steering;
 	if (report_of) {
 		j.verify = report_cb;
 		j.ctx = report_of;
+	} else if (role == NSH_AGENT_CODE) {
+		j.recipe = recipe_cb;
+		j.ctx = jr;
 	}
 	rc = nsh_agent_job_run_role(&j, role, res, err);
 	free(sessions);
+	free(steering);
+	free(org);
+	free(name);
 	if (rc)
 		return rc;
 	json_object_set_new(result, "agent", nsh_agent_result_to_json(res));

@@ -25,7 +25,8 @@
 //           "contains": ["..."], "not_contains": ["..."],    // raw body
 //           "message_count": 5, "last_role": "tool",
 //           "last_message_contains": "...",                 // any provider
-//           "tools": ["read_file", ...]                      // offered tool names (set)
+//           "tools": ["read_file", ...],                     // offered tool names (set)
+//           "tools_include": ["edit_file", ...]              // offered, among others
 //           // {"$file": "PATH"} anywhere in a scenario is the text of PATH (relative to it)
 //         },
 //         "reply": {             // rendered in the request's own format (and streaming)
@@ -327,6 +328,8 @@ function check(expect, req, body, raw) {
 		if (!text.includes(expect.last_message_contains))
 			return `the newest turn does not contain '${expect.last_message_contains}': ${JSON.stringify(text.slice(0, 300))}`;
 	}
+	for (const t of expect.tools_include || [])
+		if (!toolNames(body).includes(t)) return `tool '${t}' is not offered (${toolNames(body).join(',')})`;
 	if (expect.tools !== undefined) {
 		const got = toolNames(body), want = [...expect.tools].sort();
 		if (JSON.stringify(got) !== JSON.stringify(want)) return `tools offered are ${got.join(',')}, expected ${want.join(',')}`;

@@ -23,6 +23,8 @@ test_expect_success 'the rate-limiting task through nightshift run ends in a pul
 	test "$(logq "l.length")" = 13 &&
 	test "$(logq "l.filter(e => e.error).length")" = 0 &&
 	logq "newest(l[8])" | grep -q "not ok" &&
+	test "$(logq "l[4].body.tools.some(t => t.function.name === \"apply_recipe\")")" = true &&
+	test "$(logq "l[0].body.tools.some(t => t.function.name === \"apply_recipe\")")" = false &&
 	nsh pr show acme/login-service#1 >pr &&
 	grep -q "^state    open" pr &&
 	grep -q "## What changed" pr &&
