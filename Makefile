@@ -49,7 +49,7 @@ FUZZ_BIN   := $(FUZZ_SRC:%.c=build/fuzz/%)
 
 FUZZ_SECONDS ?= 10
 
-.PHONY: all deps test test-build bench fuzz format check-format check-banned check-pkgs clean
+.PHONY: all deps demo test test-build bench fuzz format check-format check-banned check-pkgs clean
 
 all: nightshift
 
@@ -107,6 +107,14 @@ test: deps
 	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5; fi
 	@$(MAKE) --no-print-directory check-banned test-build
 	@tests/run.sh build/asan
+
+# The flagship demo on a fresh home: demo-org made in the local forge, then
+# "upgrade lodash from 3 to 4 across all services" run with its status live.
+DEMO_HOME ?= $(CURDIR)/build/demo-home
+demo: deps
+	@$(MAKE) --no-print-directory nightshift
+	@rm -rf $(DEMO_HOME)
+	NIGHTSHIFT_HOME=$(DEMO_HOME) ./nightshift demo
 
 # --- benchmarks (release flags; figures are printed, never asserted) ---
 bench: deps

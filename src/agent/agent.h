@@ -253,10 +253,13 @@ struct nsh_agent_job_host {
 	int64_t state_ms;    /* when the task's state was last read */
 	bool state_stop;     /* what that read said */
 	/* optional, set by the pipeline before the run */
+	int (*exec)(void *ctx, const char *const *argv, const char *cwd, int64_t timeout_ms,
+		    size_t out_max, struct nsh_agent_exec *ret,
+		    struct nsh_err *err); /* instead of @sb / host processes */
 	int (*verify)(void *ctx, json_t **ret_report, struct nsh_err *err);
 	int (*recipe)(void *ctx, const char *name, bool dry_run, char **ret_text,
 		      struct nsh_err *err);
-	void *ctx; /* for verify and recipe */
+	void *ctx; /* for exec, verify and recipe */
 };
 
 /**
@@ -285,10 +288,13 @@ struct nsh_agent_job {
 	const struct nsh_redactor *redactor; /* the job's secrets, or NULL */
 	const char *findings;		     /* code: verification findings, or NULL */
 	int max_steps;			     /* 0: the role's default */
+	/* commands instead of @sb (or host processes), or NULL */
+	int (*exec)(void *ctx, const char *const *argv, const char *cwd, int64_t timeout_ms,
+		    size_t out_max, struct nsh_agent_exec *ret, struct nsh_err *err);
 	int (*verify)(void *ctx, json_t **ret_report, struct nsh_err *err); /* or NULL */
 	int (*recipe)(void *ctx, const char *name, bool dry_run, char **ret_text,
 		      struct nsh_err *err); /* or NULL */
-	void *ctx;			    /* for verify and recipe */
+	void *ctx;			    /* for exec, verify and recipe */
 };
 
 /**

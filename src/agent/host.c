@@ -117,6 +117,8 @@ static int jh_exec(void *ctx, const char *const *argv, const char *cwd, int64_t 
 {
 	struct nsh_agent_job_host *jh = ctx;
 
+	if (jh->exec)
+		return jh->exec(jh->ctx, argv, cwd, timeout_ms, out_max, ret, err);
 	if (jh->sb)
 		return nsh_agent_exec_sandbox(jh->sb, argv, jh->env, cwd, timeout_ms, out_max, ret,
 					      err);

@@ -36,6 +36,7 @@ int nsh_agent_job_run_role(const struct nsh_agent_job *j, enum nsh_agent_role ro
 	jh.sb = j->sb;
 	jh.workspace = j->workspace;
 	jh.env = j->env;
+	jh.exec = j->exec;
 	jh.verify = j->verify;
 	jh.recipe = j->recipe;
 	jh.ctx = j->ctx;

@@ -66,7 +66,9 @@ static void task_state_line(const json_t *d)
 {
 	const char *to = str(d, "to"), *reason = str(d, "reason");
 
-	if (!strcmp(to, "analyzing"))
+	if (!strcmp(str(d, "from"), "paused") && strcmp(to, "cancelled") && strcmp(to, "expired"))
+		printf("▶  Resumed\n");
+	else if (!strcmp(to, "analyzing"))
 		printf("🔄 Analyzing the task...\n");
 	else if (!strcmp(to, "running"))
 		printf("🚀 Working on the repositories\n");
@@ -82,8 +84,6 @@ static void task_state_line(const json_t *d)
 		printf("🛑 Task cancelled%s%s\n", *reason ? ": " : "", reason);
 	else if (!strcmp(to, "expired"))
 		printf("⌛ Task expired\n");
-	else if (!strcmp(str(d, "from"), "paused"))
-		printf("▶  Resumed\n");
 	else
 		printf("• task %s\n", to);
 }

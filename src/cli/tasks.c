@@ -222,8 +222,15 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 		json_t *o = json_object(), *a = json_array(), *e = json_array();
 
 		json_object_set_new(o, "task", nsh_task_to_json(&t));
-		for (size_t i = 0; i < jobs.nr; i++)
-			json_array_append_new(a, nsh_job_to_json(&jobs.v[i]));
+		for (size_t i = 0; i < jobs.nr; i++) {
+			json_t *jj = nsh_job_to_json(&jobs.v[i]);
+			int64_t pos;
+
+			if (!strcmp(jobs.v[i].state, "queued") && !strcmp(t.state, "running") &&
+			    !nsh_store_job_queue_position(s, jobs.v[i].id, &pos, NULL))
+				json_object_set_new(jj, "queue_position", json_integer(pos));
+			json_array_append_new(a, jj);
+		}
 		json_object_set_new(o, "jobs", a);
 		for (size_t i = evs.nr > nevents ? evs.nr - nevents : 0; i < evs.nr; i++)
 			json_array_append_new(e, nsh_event_to_json(&evs.v[i]));
@@ -253,9 +260,17 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 	printf("\njobs (%zu)\n", jobs.nr);
 	for (size_t i = 0; i < jobs.nr; i++) {
 		const struct nsh_job_rec *j = &jobs.v[i];
+		char extra[64] = "";
+		int64_t pos;
 
-		printf("  %-10s %-28s %s%-18s%s%s%s\n", j->id, j->repo, state_color(cli, j->state),
-		       j->state, color_off(cli), j->error ? " " : "", j->error ? j->error : "");
+		/* how many jobs wait for a sandbox before it */
+		if (!strcmp(j->state, "queued") && !strcmp(t.state, "running") &&
+		    !nsh_store_job_queue_position(s, j->id, &pos, NULL))
+			snprintf(extra, sizeof(extra), " (position %lld in the queue)",
+				 (long long)pos + 1);
+		printf("  %-10s %-28s %s%-18s%s%s%s%s\n", j->id, j->repo,
+		       state_color(cli, j->state), j->state, color_off(cli), extra,
+		       j->error ? " " : "", j->error ? j->error : "");
 	}
 	if (nevents) {
 		size_t from = evs.nr > nevents ? evs.nr - nevents : 0;

@@ -547,7 +547,14 @@ static void conn_close(struct nsh_proxy *px, struct conn *c, const char *reason)
 		resolver_cancel(px->res, c->job);
 		c->job = NULL;
 	}
-	/* close() drops the fds from the epoll set (they are never duplicated) */
+	/*
+	 * Out of the epoll set first: close() alone does not remove an fd
+	 * whose file is still open elsewhere, and a fork in another thread
+	 * (a git command, a sandbox's clone) holds copies for a moment; its
+	 * events would then name this freed connection.
+	 */
+	set_events(px, c->cfd, &c->ec, &c->cev, 0);
+	set_events(px, c->ufd, &c->eu, &c->uev, 0);
 	close_fd(&c->cfd);
 	close_fd(&c->ufd);
 	dir_release(&c->up);
@@ -1315,6 +1322,8 @@ static void listener_close(struct nsh_proxy *px, struct listener *l)
 
 	while (l->conns)
 		conn_close(px, l->conns, "unlisten");
+	if (l->fd >= 0)
+		epoll_ctl(px->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	close_fd(&l->fd);
 	while (*pp && *pp != l)
 		pp = &(*pp)->next;

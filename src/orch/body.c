@@ -229,6 +229,27 @@ static void section_review(struct nsh_buf *b, const json_t *rec)
 	}
 }
 
+/* What the sandbox's egress proxy refused during this run of the job. */
+static void section_network(struct nsh_buf *b, struct nsh_job_run *jr)
+{
+	const struct nsh_task_rec *t = nsh_job_run_task(jr);
+	struct orch_job *oj = orch_job_of(jr);
+
+	pthread_mutex_lock(&oj->net_mu);
+	if (oj->blocked.nr) {
+		nsh_buf_addf(b,
+			     "\n## Network\n\nThe sandbox ran at level `%s`; the egress proxy "
+			     "refused:\n\n",
+			     t->network ? t->network : "common");
+		for (size_t i = 0; i < oj->blocked.nr; i++) {
+			nsh_buf_adds(b, "- `");
+			md(b, oj->blocked.v[i]);
+			nsh_buf_adds(b, "`\n");
+		}
+	}
+	pthread_mutex_unlock(&oj->net_mu);
+}
+
 /* What each attempt did, for a draft. */
 static void section_attempts(struct nsh_buf *b, struct nsh_job_run *jr)
 {
@@ -311,6 +332,7 @@ int orch_pr_body(struct nsh_job_run *jr, const struct nsh_recipe *r, bool draft,
 	if (r->pr_body)
 		nsh_buf_addf(out, "\n## Migration notes\n\n%s\n", r->pr_body);
 	section_review(out, rec);
+	section_network(out, jr);
 	section_risk(out, jr);
 	nsh_buf_addf(out,
 		     "\n## Change set\n\n%s\nThe other pull requests of this task are listed "

@@ -13,10 +13,12 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "forge/forge.h"
 #include "forge/git.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 #include "task/task.h"
 #include "verify/verify.h"
@@ -584,6 +586,37 @@ static bool exhausted(struct nsh_job_run *jr)
 	return yes;
 }
 
+/*
+ * A change that carries the value of one of the job's secrets never
+ * becomes a commit (nor a pull request): the job fails naming the secret
+ * and where it is, never the value.
+ */
+static int refuse_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
+{
+	struct nsh_redact_hits hits = {0};
+	struct nsh_buf diff = NSH_BUF_INIT;
+	int rc;
+
+	nsh_buf_init(&diff, (size_t)256 << 20);
+	rc = orch_secrets(jr, oj, err);
+	if (!rc && !oj->env->nr)
+		goto out;
+	if (!rc)
+		rc = nsh_git(oj->ws, &diff, err, "diff", "--cached", "--no-color", "--text", NULL);
+	if (!rc)
+		rc = nsh_redact_scan(oj->red, diff.buf, diff.len, &hits, err);
+	if (!rc && hits.nr)
+		rc = nsh_err_set(err, NSH_EDENIED,
+				 "the change contains the value of secret '%s' (%s:%zu); no commit "
+				 "and no pull request",
+				 hits.v[0].name, hits.v[0].file ? hits.v[0].file : "diff",
+				 hits.v[0].file ? hits.v[0].file_line : hits.v[0].line);
+out:
+	nsh_redact_hits_release(&hits);
+	nsh_buf_release(&diff);
+	return rc;
+}
+
 static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
@@ -612,6 +645,8 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		     "Nightshift-Job: %s\n%s\n",
 		     r->pr_title ? r->pr_title : r->title, r->id, j->task_id, j->id, trailer);
 	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
+	if (!rc)
+		rc = refuse_secrets(jr, oj, err);
 	if (!rc)
 		rc = nsh_git(oj->ws, NULL, err, "commit", "--quiet", "--no-verify", "-m", msg.buf,
 			     NULL);
@@ -776,11 +811,27 @@ void orch_job_end(struct nsh_job_run *jr)
 		return;
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
+	/* where the time went, for bench/demo: commands against everything else */
+	{
+		char *path = nsh_xasprintf("%s/timing.json", oj->artifacts);
+		char *text = nsh_xasprintf("{\"wall_ms\": %lld, \"cmd_ms\": %lld}\n",
+					   (long long)(nsh_time_mono_ms() - oj->start_ms),
+					   (long long)oj->cmd_ms);
+
+		if (!nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
+			nsh_fs_write_atomic(path, text, strlen(text), 0600, NULL);
+		free(path);
+		free(text);
+	}
 	/* a job that stopped working leaves its logs in artifacts/, not its workspace */
 	if (!nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) &&
 	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
 		nsh_fs_remove_tree(oj->dir, NULL);
 	nsh_job_rec_release(&now);
+	nsh_redactor_free(oj->red);
+	nsh_secrets_env_free(oj->env);
+	nsh_strvec_release(&oj->blocked);
+	pthread_mutex_destroy(&oj->net_mu);
 	free(oj->dir);
 	free(oj->ws);
 	free(oj->artifacts);

@@ -28,16 +28,10 @@
 
 #include "core/banned.h"
 
-/* What the agents' commands see, as the pipeline's own commands do (orch.c). */
-static const char *const agent_env[] = {
-	"HOME=/tmp",
-	"CI=true",
-	"NO_COLOR=1",
-	"npm_config_cache=/tmp/.npm",
-	"npm_config_update_notifier=false",
-	"npm_config_fund=false",
-	"npm_config_audit=false",
-	NULL,
+/* What the callbacks of one role run need. */
+struct llm_ctx {
+	struct nsh_job_run *jr; /* the job */
+	json_t *report_of;	/* verify: the step result holding the test comparison */
 };
 
 bool orch_is_llm(struct nsh_job_run *jr)
@@ -112,10 +106,45 @@ out:
 	return rc;
 }
 
+/*
+ * The agents' commands run like the pipeline's own (orch_exec()): in the
+ * job's sandbox with its secrets and environment, output redacted and
+ * logged in the artifacts as "agent".
+ */
+static int exec_cb(void *ctx, const char *const *argv, const char *cwd, int64_t timeout_ms,
+		   size_t out_max, struct nsh_agent_exec *ret, struct nsh_err *err)
+{
+	struct llm_ctx *x = ctx;
+	struct nsh_sandbox_cmd c;
+	int rc;
+
+	(void)cwd; /* the agents run every command from the workspace root */
+	nsh_sandbox_cmd_init(&c);
+	rc = orch_exec(x->jr, argv, timeout_ms, "agent", &c, err);
+	if (!rc) {
+		nsh_buf_release(&ret->out);
+		nsh_buf_release(&ret->err);
+		ret->truncated = c.out_truncated || c.err_truncated || c.out.len > out_max ||
+				 c.err.len > out_max;
+		if (c.out.len > out_max)
+			nsh_buf_truncate(&c.out, out_max);
+		if (c.err.len > out_max)
+			nsh_buf_truncate(&c.err, out_max);
+		ret->out = c.out;
+		ret->err = c.err;
+		nsh_buf_init(&c.out, SIZE_MAX);
+		nsh_buf_init(&c.err, SIZE_MAX);
+		ret->exit_code = c.exit_code;
+		ret->timed_out = c.timed_out;
+	}
+	nsh_sandbox_cmd_release(&c);
+	return rc;
+}
+
 /* The deterministic report of the verify step, for the verify agent (host callback). */
 static int report_cb(void *ctx, json_t **ret, struct nsh_err *err)
 {
-	json_t *result = ctx;
+	json_t *result = ((struct llm_ctx *)ctx)->report_of;
 
 	(void)err;
 	*ret = json_pack(
@@ -133,7 +162,7 @@ static int report_cb(void *ctx, json_t **ret, struct nsh_err *err)
  */
 static int recipe_cb(void *ctx, const char *name, bool dry_run, char **ret, struct nsh_err *err)
 {
-	struct nsh_job_run *jr = ctx;
+	struct nsh_job_run *jr = ((struct llm_ctx *)ctx)->jr;
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = NULL;
 	struct nsh_recipe_options opt = {0};
@@ -188,16 +217,13 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
 	struct orch_job *oj = orch_job_of(jr);
-	struct nsh_sandbox_cmd c;
-	const char *const probe[] = {"true", NULL};
+	struct llm_ctx x = {jr, report_of};
 	struct nsh_agent_job j;
 	char *sessions, *org = NULL, *name = NULL, *steering = NULL;
 	int rc;
 
-	/* the job's sandbox, made by the steps before unless this one resumed first */
-	nsh_sandbox_cmd_init(&c);
-	rc = oj->sb ? 0 : orch_exec(jr, probe, 10000, "agent", &c, err);
-	nsh_sandbox_cmd_release(&c);
+	/* the secrets' redactor, loaded by the steps before unless this one resumed first */
+	rc = orch_secrets(jr, oj, err);
 	if (rc)
 		return rc;
 	sessions = nsh_xasprintf("%s/sessions", o->home);
@@ -206,19 +232,17 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 	memset(&j, 0, sizeof(j));
 	j.settings = &o->llm;
 	j.jr = jr;
-	j.sb = oj->sb;
 	j.workspace = oj->ws;
-	j.env = agent_env;
 	j.session_dir = sessions;
 	j.findings = findings;
 	j.org_steering = steering;
-	if (report_of) {
+	j.redactor = oj->red;
+	j.exec = exec_cb;
+	j.ctx = &x;
+	if (report_of)
 		j.verify = report_cb;
-		j.ctx = report_of;
-	} else if (role == NSH_AGENT_CODE) {
+	else if (role == NSH_AGENT_CODE)
 		j.recipe = recipe_cb;
-		j.ctx = jr;
-	}
 	rc = nsh_agent_job_run_role(&j, role, res, err);
 	free(sessions);
 	free(steering);

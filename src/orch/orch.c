@@ -13,11 +13,14 @@
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "forge/forge.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
+#include "secrets/secrets.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -48,6 +51,13 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		rc = nsh_err_set(err, NSH_EINVAL, "tasks.max_attempts must be 1 to 20, not %lld",
 				 attempts);
 	o->max_attempts = (int)attempts;
+	if (!rc) {
+		/* what a killed worker left: cgroups, mounts and loop devices */
+		char *work = nsh_xasprintf("%s/work", home);
+
+		nsh_sandbox_cleanup_stale(work, NULL);
+		free(work);
+	}
 	if (!rc) {
 		nsh_recipe_dirs(home, &dirs);
 		rc = nsh_recipe_catalog_load(&dirs, &o->recipes, err);
@@ -124,6 +134,9 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr)
 	oj->dir = nsh_xasprintf("%s/work/%s", o->home, j->id);
 	oj->ws = nsh_xasprintf("%s/repo", oj->dir);
 	oj->artifacts = nsh_xasprintf("%s/artifacts/%s/%s", o->home, j->task_id, j->id);
+	oj->start_ms = nsh_time_mono_ms();
+	pthread_mutex_init(&oj->net_mu, NULL);
+	nsh_strvec_init(&oj->blocked);
 	*slot = oj;
 	return oj;
 }
@@ -154,6 +167,22 @@ static int net_for(struct nsh_orch *o, enum nsh_net_level level, struct nsh_prox
 	return 0;
 }
 
+/* On the proxy thread: remember what the job's sandbox was refused. */
+static void on_net(void *ctx, const struct nsh_proxy_decision *d)
+{
+	struct orch_job *oj = ctx;
+	char *what;
+
+	if (d->allowed || d->done)
+		return;
+	what = nsh_xasprintf("%s:%d (%s)", *d->host ? d->host : "?", d->port, d->reason);
+	pthread_mutex_lock(&oj->net_mu);
+	if (oj->blocked.nr < ORCH_BLOCKED_MAX && nsh_strvec_find(&oj->blocked, what) < 0)
+		nsh_strvec_push(&oj->blocked, what);
+	pthread_mutex_unlock(&oj->net_mu);
+	free(what);
+}
+
 /* The job's sandbox over its workspace, made on first use. */
 static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
 {
@@ -178,6 +207,8 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 	pol.memory = o->memory;
 	pol.pids = o->pids;
 	pol.network = level;
+	pol.on_net = on_net;
+	pol.on_net_ctx = oj;
 	if (!rc && level != NSH_NET_NONE)
 		rc = net_for(o, level, &pol.proxy, &pol.net, err);
 	if (!rc)
@@ -186,6 +217,42 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 		nsh_job_run_set_sandbox(jr, oj->sb);
 	free(state);
 	return rc;
+}
+
+int orch_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct nsh_secrets *v = NULL;
+	int rc;
+
+	if (oj->env)
+		return 0;
+	rc = nsh_secrets_open(nsh_job_run_store(jr), o->home, NULL, &v, err);
+	if (!rc)
+		rc = nsh_secrets_for_scope(v, NULL, j->repo, j->task_id, &oj->env, err);
+	if (!rc)
+		rc = nsh_redactor_from_env(oj->env, &oj->red, err);
+	nsh_secrets_close(v);
+	if (rc) {
+		nsh_secrets_env_free(oj->env);
+		oj->env = NULL;
+		nsh_err_wrap(err, "secrets of job '%s'", j->id);
+	}
+	return rc;
+}
+
+/* Replace @b's contents by their redacted form. */
+static void redact_in_place(const struct nsh_redactor *red, struct nsh_buf *b)
+{
+	struct nsh_buf out = NSH_BUF_INIT;
+
+	nsh_buf_init(&out, b->max);
+	if (red && b->len && !nsh_redact_buf(red, b->buf, b->len, &out, NULL)) {
+		nsh_buf_reset(b);
+		nsh_buf_add(b, out.buf, out.len);
+	}
+	nsh_buf_release(&out);
 }
 
 static void append_log(const char *dir, const char *name, const char *const *argv,
@@ -220,16 +287,32 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	int rc;
 
 	rc = job_sandbox(jr, oj, err);
+	if (!rc)
+		rc = orch_secrets(jr, oj, err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; argv[i]; i++)
 		nsh_strvec_push(&c->argv, argv[i]);
+	/* the job's secrets as environment variables; their values never leave in output */
+	for (size_t i = 0; i < oj->env->nr; i++)
+		nsh_strvec_push(&c->env, oj->env->envp[i]);
 	nsh_strvec_pushl(&c->env, "HOME=/tmp", "CI=true", "NO_COLOR=1",
 			 "npm_config_cache=/tmp/.npm", "npm_config_update_notifier=false",
 			 "npm_config_fund=false", "npm_config_audit=false", NULL);
 	c->timeout_ms = timeout_ms;
 	c->out_max = ORCH_OUT_MAX;
+	{
+		char point[64];
+
+		/* "exec.install": die while the command runs, half a second in */
+		snprintf(point, sizeof(point), "exec.%s", log);
+		if (nsh_fault_armed(point))
+			nsh_fault_kill_after(500);
+	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
+	oj->cmd_ms += c->elapsed_ms;
+	redact_in_place(oj->red, &c->out);
+	redact_in_place(oj->red, &c->err);
 	if (!rc)
 		append_log(oj->artifacts, log, argv, c);
 	return rc;

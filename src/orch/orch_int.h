@@ -19,6 +19,8 @@
 
 struct nsh_sandbox;
 struct nsh_sandbox_cmd;
+struct nsh_secrets_env;
+struct nsh_redactor;
 struct nsh_forge;
 struct nsh_forge_repo_list;
 struct nsh_store;
@@ -56,8 +58,16 @@ struct orch_job {
 	char *artifacts;		 /* $HOME/artifacts/<task>/<job> */
 	struct nsh_sandbox *sb;		 /* made on first use */
 	const struct nsh_recipe *recipe; /* the task's recipe (owned by the catalog) */
+	int64_t cmd_ms;			 /* time spent in sandboxed commands, this run */
+	struct nsh_secrets_env *env;	 /* the secrets in the job's scopes, loaded on first use */
+	struct nsh_redactor *red;	 /* removes their values from output */
+	pthread_mutex_t net_mu;		 /* guards @blocked (the proxy thread adds) */
+	struct nsh_strvec blocked;	 /* "host:port (reason)" the proxy refused, once each */
+	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
 };
+
+#define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
 
 /* ---- orch.c: shared helpers ---- */
 
@@ -72,6 +82,12 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr);
  */
 int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_ms, const char *log,
 	      struct nsh_sandbox_cmd *c, struct nsh_err *err);
+
+/**
+ * The job's secrets (global, org, repo and task scopes) as environment and
+ * redactor, loaded on first use. Errors name the secret that cannot be read.
+ */
+int orch_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err);
 
 /** The last @max bytes of @c's stderr and stdout, for a message. Caller frees. */
 char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max);

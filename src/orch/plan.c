@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "forge/forge.h"
@@ -444,6 +445,7 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 		nsh_store_rollback(st);
 		goto out;
 	}
+	nsh_fault("plan.committed");
 	orch_say(st, t->id, NULL, "task.analysis",
 		 json_pack("{s:I, s:I, s:I, s:I}", "repos", (json_int_t)repos.nr, "direct",
 			   (json_int_t)plan.direct, "transitive", (json_int_t)plan.transitive,

@@ -19,6 +19,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -215,6 +216,15 @@ static void drop_queued(struct nsh_sched *s, struct task_slot *ts)
 
 /* ---- running one job ---- */
 
+/* Fault point "step.NAME.WHEN" (core/fault.h). */
+static void fault_at(const char *name, const char *when)
+{
+	char point[96];
+
+	snprintf(point, sizeof(point), "step.%s.%s", name, when);
+	nsh_fault(point);
+}
+
 static long step_index(const struct nsh_pipeline *p, const char *name)
 {
 	for (size_t i = 0; name && i < p->nsteps; i++)
@@ -298,6 +308,9 @@ static int record_step(struct nsh_job_run *jr, size_t i, json_t *result, int64_t
 	if (!rc)
 		rc = nsh_event_append(jr->st, jr->job.task_id, jr->job.id, "job.step", ev, NULL,
 				      err);
+	/* the end of the job is part of its last step: a crash cannot split them */
+	if (!rc && jr->finish)
+		rc = nsh_job_transition(jr->st, jr->job.id, jr->final, jr->reason, NULL, err);
 	if (!rc)
 		rc = nsh_store_commit(jr->st, err);
 	if (rc)
@@ -342,6 +355,7 @@ static void run_steps(struct nsh_job_run *jr)
 				move_job(jr, NSH_JOB_FAILED, err.msg);
 			return;
 		}
+		fault_at(step->name, "done");
 		next_attempt = jr->attempt;
 		if (jr->goto_name && !jr->finish) {
 			target = step_index(p, jr->goto_name);
@@ -359,13 +373,13 @@ static void run_steps(struct nsh_job_run *jr)
 				 next_attempt, &err);
 		json_decref(result);
 		if (rc) {
-			nsh_log_error("job %s: %s", jr->job.id, err.msg);
+			if (!nsh_job_run_stopping(jr))
+				nsh_log_error("job %s: %s", jr->job.id, err.msg);
 			return;
 		}
-		if (jr->finish) {
-			move_job(jr, jr->final, jr->reason);
+		fault_at(step->name, "recorded");
+		if (jr->finish)
 			return;
-		}
 		if (target >= 0) {
 			if (next_attempt != jr->attempt && !move_job(jr, NSH_JOB_RETRYING, NULL))
 				return;
@@ -562,6 +576,7 @@ static void drive_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_sto
 				queued = false; /* a job came back to work: queue it again */
 				break;
 			}
+			nsh_fault("task.settled");
 			if (ok && s->cfg.pipeline->finish) {
 				struct nsh_task_run tr = {ts, st, {0}};
 
@@ -621,6 +636,26 @@ static void *task_thread(void *arg)
 }
 
 /* ---- the main thread ---- */
+
+/*
+ * Forget the workers of this host whose process is gone (killed, crashed):
+ * their tasks are free at once instead of after the lease.
+ */
+static void reap_dead_workers(struct nsh_sched *s, struct nsh_store *st)
+{
+	struct nsh_worker_list l = {0};
+
+	if (nsh_store_worker_list(st, &l, NULL))
+		return;
+	for (size_t i = 0; i < l.nr; i++) {
+		const struct nsh_worker_rec *w = &l.v[i];
+
+		if (strcmp(w->id, s->worker) && !strcmp(w->host, s->host) && w->pid > 0 &&
+		    kill((pid_t)w->pid, 0) < 0 && errno == ESRCH)
+			nsh_store_worker_remove(st, w->id, NULL);
+	}
+	nsh_worker_list_release(&l);
+}
 
 static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err *err)
 {
@@ -812,6 +847,7 @@ int nsh_sched_run(struct nsh_sched *s, struct nsh_err *err)
 	if (rc)
 		goto out;
 	last_beat = nsh_time_mono_ms();
+	reap_dead_workers(s, st);
 	s->pool = nsh_xcalloc((size_t)s->cfg.max_sandboxes, sizeof(*s->pool));
 	for (int i = 0; i < s->cfg.max_sandboxes; i++) {
 		if (pthread_create(&s->pool[i], NULL, job_thread, s)) {
@@ -845,7 +881,7 @@ int nsh_sched_run(struct nsh_sched *s, struct nsh_err *err)
 				enum nsh_task_state ts;
 
 				gone = !nsh_task_state_parse(t.state, &ts, NULL) &&
-				       nsh_task_state_final(ts);
+				       (nsh_task_state_final(ts) || ts == NSH_TASK_COMPLETED);
 			}
 			nsh_task_rec_release(&t);
 			if (gone)

@@ -79,6 +79,7 @@ enum stmt_id {
 	ST_WORKER_REMOVE,
 	ST_WORKER_GET,
 	ST_WORKER_ANY_ALIVE,
+	ST_WORKER_LIST,
 	ST_STEP_PUT,
 	ST_STEP_GET,
 	ST_STEP_LIST,
@@ -228,6 +229,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_WORKER_REMOVE] = "DELETE FROM workers WHERE id = ?1",
 	[ST_WORKER_GET] = "SELECT id, host, pid, started_at, heartbeat_at FROM workers "
 			  "WHERE id = ?1",
+	[ST_WORKER_LIST] =
+		"SELECT id, host, pid, started_at, heartbeat_at FROM workers ORDER BY id",
 	[ST_WORKER_ANY_ALIVE] = "SELECT count(*) FROM workers WHERE heartbeat_at >= ?1",
 	[ST_STEP_PUT] = "INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) "
 			"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (task_id, job_id, attempt, "
@@ -2051,6 +2054,33 @@ int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_
 			 struct nsh_err *err)
 {
 	return get_row(s, ST_WORKER_GET, id, fill_worker, ret, "worker", err);
+}
+
+int nsh_store_worker_list(struct nsh_store *s, struct nsh_worker_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WORKER_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		fill_worker(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing workers");
+	stmt_done(st);
+	return rc;
+}
+
+void nsh_worker_list_release(struct nsh_worker_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_worker_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms)

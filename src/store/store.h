@@ -550,6 +550,15 @@ void nsh_worker_rec_release(struct nsh_worker_rec *w);
 int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
 			  struct nsh_err *err);
 int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err);
+struct nsh_worker_list {
+	struct nsh_worker_rec *v;
+	size_t nr;
+	size_t alloc;
+};
+
+/** Every registered worker, by id. */
+int nsh_store_worker_list(struct nsh_store *s, struct nsh_worker_list *ret, struct nsh_err *err);
+void nsh_worker_list_release(struct nsh_worker_list *l);
 /** Whether some worker has beaten since @alive_since_ms (errors: false). */
 bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms);
 /** NSH_ENOTFOUND when the worker is not registered. */

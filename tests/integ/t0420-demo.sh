@@ -132,7 +132,7 @@ test_expect_success 'a used directory is refused, a bad count is a usage error' 
 	expect_code 2 nsh demo init --services 16 2>err &&
 	grep -q "invalid --services .16." err &&
 	expect_code 2 nsh demo init --services 0 2>err &&
-	expect_code 2 nsh demo 2>err && grep -q "missing subcommand" err &&
+	expect_code 2 nsh demo --frobnicate 2>err && grep -q "unknown argument .--frobnicate." err &&
 	! test -e "$NIGHTSHIFT_HOME/demo"
 '
 

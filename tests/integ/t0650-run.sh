@@ -111,6 +111,55 @@ test_expect_success 'a task runs to one pull request per repository, with the ev
 	ls "$NIGHTSHIFT_HOME/artifacts/$task"/*/baseline.log >/dev/null
 '
 
+test_expect_success 'secrets: injected into the job, never in its logs, and a change holding one is no PR' '
+	setup &&
+	cat >"$NIGHTSHIFT_HOME/recipes/lodash-leak.yml" <<-\EOF &&
+	id: lodash-leak
+	title: A recipe whose post step writes a secret into the repository
+	applies:
+	  dependency: lodash
+	  range: "<4.0.0"
+	manifest:
+	  - bump: lodash
+	    to: ^4.17.21
+	post:
+	  - id: leak
+	    description: echo the token, and keep it in a file
+	    run: [sh, -c, "echo token=$DEMO_TOKEN; echo $DEMO_TOKEN >leaked.txt"]
+	EOF
+	printf "s3cr3t-Value-4242" | nsh secret set DEMO_TOKEN --scope repo:demo-org/rate-limiter &&
+	expect_code 1 nsh run "leak" --recipe lodash-leak --repo demo-org/rate-limiter >out 2>&1 &&
+	task=$(sql "SELECT id FROM tasks") &&
+	test "$(sql "SELECT state FROM jobs")" = failed &&
+	sql "SELECT error FROM jobs" | grep -q "contains the value of secret .DEMO_TOKEN. (leaked.txt:1)" &&
+	test "$(sql "SELECT count(*) FROM prs")" -eq 0 &&
+	grep -q "token=\[secret:DEMO_TOKEN\]" "$NIGHTSHIFT_HOME/artifacts/$task"/*/post.log &&
+	! grep -rq "s3cr3t-Value-4242" "$NIGHTSHIFT_HOME/artifacts" out &&
+	! sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" .dump | grep -q "s3cr3t-Value-4242"
+'
+
+test_expect_success 'hosts the sandbox was refused are reported in the pull request' '
+	setup &&
+	cat >"$NIGHTSHIFT_HOME/recipes/lodash-net.yml" <<-\EOF &&
+	id: lodash-net
+	title: A recipe whose post step tries a host outside the network level
+	applies:
+	  dependency: lodash
+	  range: "<4.0.0"
+	manifest:
+	  - bump: lodash
+	    to: ^4.17.21
+	post:
+	  - id: phone-home
+	    description: try an unlisted host
+	    run: [sh, -c, "curl -s -m 5 http://telemetry.example.invalid/ping || true"]
+	EOF
+	nsh run "net" --recipe lodash-net --repo demo-org/rate-limiter >out 2>&1 &&
+	nsh pr show demo-org/rate-limiter#1 >pr &&
+	grep -q "## Network" pr &&
+	grep -q "telemetry.example.invalid:80" pr
+'
+
 test_expect_success 'a change that makes no difference opens no pull request' '
 	setup &&
 	nsh run "lodash noop" --recipe lodash-noop --repo demo-org/rate-limiter >out 2>&1 &&

@@ -1,0 +1,151 @@
+#!/bin/sh
+# Control of running tasks, with the real pipeline and real sandboxes: a
+# pause freezes a job's tests (no CPU used until resume), a cancel leaves
+# no process, mount or workspace behind, and with three tasks on a daemon
+# limited to two sandboxes the queue positions follow the task order.
+#
+# The fixture repositories spin the CPU in their tests. Installing them
+# needs the npm registry; without it the checks are skipped, not passed.
+. "$(dirname "$0")/lib.sh"
+
+sql() {
+	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+}
+
+# make_repo NAME SECONDS: a service whose only test spins the CPU.
+make_repo() {
+	d=$PWD/src/$1
+	mkdir -p "$d/test" &&
+	cat >"$d/package.json" <<-EOF &&
+	{ "name": "$1", "version": "1.0.0", "scripts": { "test": "node --test" },
+	  "dependencies": { "lodash": "^3.10.1" } }
+	EOF
+	cat >"$d/test/spin.test.js" <<-EOF &&
+	const test = require('node:test');
+	test('spins for a while', () => {
+	  let n = 0; const end = Date.now() + $2 * 1000;
+	  while (Date.now() < end) n++;
+	});
+	EOF
+	printf 'node_modules/\n' >"$d/.gitignore" &&
+	git -C "$d" init -q -b main &&
+	git -C "$d" add -A &&
+	git -C "$d" -c user.name=t -c user.email=t@t commit -q -m init &&
+	nsh forge import acme "$d" >/dev/null
+}
+
+recipe() {
+	mkdir -p "$NIGHTSHIFT_HOME/recipes" &&
+	cat >"$NIGHTSHIFT_HOME/recipes/lodash-bump.yml" <<-'EOF'
+	id: lodash-bump
+	title: Move lodash to 4
+	applies:
+	  dependency: lodash
+	  range: "<4.0.0"
+	manifest:
+	  - bump: lodash
+	    to: ^4.17.21
+	EOF
+}
+
+# The CPU time (ticks) of the process running the spinning test, or "".
+spin_cpu() {
+	pid=$(pgrep -f "$NIGHTSHIFT_HOME/work/.*spin.test.js|/workspace/test/spin.test.js" | head -n 1)
+	[ -n "$pid" ] && awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null
+}
+
+# wait_for SQL VALUE: poll (30 s at most) until the query gives VALUE.
+wait_for() {
+	i=0
+	while [ "$(sql "$1")" != "$2" ] && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ "$(sql "$1")" = "$2" ]
+}
+
+registry=yes
+npm ping >/dev/null 2>&1 || registry=no
+if [ $registry = no ]; then
+	test_skip "control of running tasks" "npm registry unreachable"
+	test_done
+	exit
+fi
+
+test_expect_success 'pause freezes the running tests (no CPU used); resume lets them finish' '
+	make_repo spin 6 && recipe || exit 1
+	"$NSH_BIN" run "move lodash" --recipe lodash-bump --repo acme/spin >out 2>&1 &
+	pid=$!
+	wait_for "SELECT step FROM jobs" install &&
+	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	task=$(sql "SELECT id FROM tasks") &&
+	nsh pause "$task" >/dev/null &&
+	sleep 0.5 &&
+	a=$(spin_cpu) && sleep 1.5 && b=$(spin_cpu) &&
+	echo "cpu ticks while paused: $a -> $b" &&
+	test -n "$a" && test "$a" -eq "$b" &&
+	nsh resume "$task" >/dev/null &&
+	sleep 1 && c=$(spin_cpu || true) &&
+	echo "after resume: $c" &&
+	{ test -z "$c" || test "$c" -gt "$b"; } &&
+	{ wait $pid; rc=$?; } &&
+	test $rc -eq 0 || { cat out; exit 1; }
+	grep -q "Paused" out && grep -q "Resumed" out &&
+	test "$(sql "SELECT state FROM jobs")" = pr_open
+'
+
+test_expect_success 'cancel kills the sandbox: no process, mount or workspace is left' '
+	make_repo spin 30 && recipe || exit 1
+	"$NSH_BIN" run "move lodash" --recipe lodash-bump --repo acme/spin >out 2>&1 &
+	pid=$!
+	wait_for "SELECT step FROM jobs" install &&
+	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	test -n "$(spin_cpu)" &&
+	job=$(sql "SELECT id FROM jobs") &&
+	task=$(sql "SELECT id FROM tasks") &&
+	nsh cancel "$task" >/dev/null &&
+	{ wait $pid; rc=$?; } &&
+	test $rc -eq 1 &&
+	grep -q "Task cancelled" out &&
+	test "$(sql "SELECT state FROM jobs")" = cancelled &&
+	test -z "$(spin_cpu)" &&
+	! grep -q "$NIGHTSHIFT_HOME" /proc/self/mountinfo &&
+	test ! -e "$NIGHTSHIFT_HOME/work/$job" &&
+	! find /sys/fs/cgroup -maxdepth 6 -name "*sbx-$job" 2>/dev/null | grep -q .
+'
+
+test_expect_success 'three tasks, two sandboxes: FIFO queue positions' '
+	make_repo a1 2 && make_repo a2 2 && make_repo b1 2 && make_repo b2 2 &&
+	make_repo c1 2 && make_repo c2 2 && recipe || exit 1
+	"$NSH_BIN" serve --listen 127.0.0.1:0 --max-sandboxes 2 >serve.log 2>&1 &
+	spid=$!
+	wait_for "SELECT count(*) > 0 FROM workers" 1 &&
+	for t in a b c; do
+		nsh run "move lodash $t" --recipe lodash-bump --repo acme/${t}1 --repo acme/${t}2 \
+			--detach >/dev/null || exit 1
+		sleep 0.2
+	done
+	# while the first two jobs run, the other four wait in task order
+	wait_for "SELECT count(*) FROM jobs" 6 &&
+	i=0 && while [ "$(sql "SELECT count(*) FROM jobs WHERE state = '"'"'queued'"'"'")" != 4 ] &&
+		[ $i -lt 300 ]; do sleep 0.05; i=$((i + 1)); done &&
+	for t in $(sql "SELECT id FROM tasks ORDER BY created_at"); do
+		nsh show "$t" --json
+	done >shows &&
+	node -e "
+		const fs = require(\"fs\");
+		const txt = fs.readFileSync(\"shows\", \"utf8\");
+		const objs = JSON.parse(\"[\" + txt.replace(/\\}\\s*\\{/g, \"},{\") + \"]\");
+		const q = [];
+		for (const o of objs) for (const j of o.jobs)
+			if (j.state === \"queued\") q.push([j.repo, j.queue_position]);
+		console.log(JSON.stringify(q));
+		if (q.length !== 4) process.exit(1);
+		q.forEach(([r, p], i) => { if (p !== i) process.exit(2); });
+	" &&
+	wait_for "SELECT count(*) FROM tasks WHERE state = '"'"'completed'"'"'" 3 &&
+	test "$(sql "SELECT count(*) FROM prs")" -eq 6 &&
+	kill $spid && wait $spid
+'
+
+test_done
