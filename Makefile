@@ -12,7 +12,7 @@
 
 CC    ?= cc
 CLANG ?= clang
-PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd
+PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl
 
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -161,5 +161,9 @@ check-banned:
 
 clean:
 	rm -rf build nightshift
+
+# The agents' role prompts are embedded with .incbin, which the compiler's
+# dependency files do not see.
+$(foreach f,rel asan fuzz,build/$(f)/src/agent/prompts/prompts.o): $(wildcard src/agent/prompts/*.md)
 
 -include $(shell find build -name '*.d' 2>/dev/null)

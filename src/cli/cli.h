@@ -112,5 +112,6 @@ extern const struct nsh_cli_cmd nsh_cmd_run;
 extern const struct nsh_cli_cmd nsh_cmd_analyze;
 extern const struct nsh_cli_cmd nsh_cmd_recipe;
 extern const struct nsh_cli_cmd nsh_cmd_serve;
+extern const struct nsh_cli_cmd nsh_cmd_agent;
 
 #endif

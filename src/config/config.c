@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -510,6 +511,32 @@ int nsh_config_get_duration(const struct nsh_config *cfg, const char *section, c
 		goto out;
 	}
 	*ret_ms = ms;
+out:
+	nsh_buf_release(&envbuf);
+	return rc;
+}
+
+int nsh_config_get_number(const struct nsh_config *cfg, const char *section, const char *key,
+			  double def, double *ret, struct nsh_err *err)
+{
+	struct nsh_buf envbuf = NSH_BUF_INIT;
+	const struct config_entry *e;
+	const char *v = config_lookup(cfg, section, key, &envbuf, &e);
+	char *end;
+	double d;
+	int rc = 0;
+
+	if (!v) {
+		*ret = def;
+		goto out;
+	}
+	errno = 0;
+	d = strtod(v, &end);
+	if (end == v || *end || errno || !isfinite(d) || *v == ' ' || *v == '\t') {
+		rc = bad_value(cfg, section, key, v, &envbuf, e, "a number", err);
+		goto out;
+	}
+	*ret = d;
 out:
 	nsh_buf_release(&envbuf);
 	return rc;

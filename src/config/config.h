@@ -109,5 +109,8 @@ int nsh_config_get_size(const struct nsh_config *cfg, const char *section, const
 			uint64_t def, uint64_t *ret, struct nsh_err *err);
 int nsh_config_get_duration(const struct nsh_config *cfg, const char *section, const char *key,
 			    int64_t def_ms, int64_t *ret_ms, struct nsh_err *err);
+/* nsh_config_get_number(): a finite decimal number such as "3", "0.25" or "1e-3". */
+int nsh_config_get_number(const struct nsh_config *cfg, const char *section, const char *key,
+			  double def, double *ret, struct nsh_err *err);
 
 #endif

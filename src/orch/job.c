@@ -36,6 +36,8 @@ static const struct nsh_recipe *job_recipe(struct nsh_job_run *jr, struct nsh_er
 
 	if (oj->recipe)
 		return oj->recipe;
+	if (orch_is_llm(jr))
+		return orch_llm_recipe(jr);
 	/* the plan chose it after this job's copy of the task row was read */
 	if (!id && !nsh_store_task_get(nsh_job_run_store(jr), t->id, &now, NULL))
 		id = now.recipe;
@@ -385,6 +387,8 @@ static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err 
 	char summary[200];
 	int rc;
 
+	if (orch_is_llm(jr))
+		return orch_llm_research(jr, result, err);
 	rc = recipe_run(jr, true, result, &res, err);
 	if (!rc) {
 		snprintf(summary, sizeof(summary),
@@ -404,6 +408,10 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	char summary[240];
 	int rc = 0;
 
+	if (orch_is_llm(jr)) {
+		free(base);
+		return orch_llm_change(jr, result, err);
+	}
 	/* every attempt starts from the base commit (node_modules is ignored, kept) */
 	if (!base)
 		rc = nsh_err_set(err, NSH_EINVAL, "the clone step recorded no base commit");
@@ -501,6 +509,8 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	if (rc || json_is_true(json_object_get(result, "none"))) {
 		if (!rc)
 			json_object_set_new(result, "passed", json_true());
+		if (!rc && orch_is_llm(jr))
+			rc = orch_llm_verify(jr, result, true, err);
 		goto out;
 	}
 	/* the baseline's failing tests, as recorded */
@@ -526,6 +536,10 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	json_object_set_new(result, "diff", nsh_test_diff_to_json(&diff));
 	green = after.complete && !diff.newly_failing.nr;
 	json_object_set_new(result, "passed", json_boolean(green));
+	if (orch_is_llm(jr)) {
+		rc = orch_llm_verify(jr, result, green, err);
+		goto out;
+	}
 	if (green) {
 		snprintf(summary, sizeof(summary),
 			 "all tests pass (%lld passed, %zu fixed, %zu "
@@ -721,6 +735,8 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
 		rc = orch_pr_body(jr, r, draft, &body, err);
+	if (!rc && orch_is_llm(jr))
+		orch_llm_pr_section(jr, &body);
 	if (!rc)
 		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
 	if (rc)

@@ -62,6 +62,27 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		nsh_recipe_dirs(home, &dirs);
 		rc = nsh_recipe_catalog_load(&dirs, &o->recipes, err);
 	}
+	if (!rc) {
+		/* the llm brain: its absence is only an error for a task that needs it */
+		struct nsh_err lerr = NSH_ERR_INIT;
+
+		nsh_llm_settings_init(&o->llm);
+		if (!cfg)
+			nsh_err_set(&lerr, NSH_ENOTFOUND, "no configuration");
+		else
+			o->llm_ok = !nsh_llm_settings_load(cfg, &o->llm, &lerr);
+		if (!o->llm_ok)
+			o->llm_error =
+				lerr.code == NSH_ENOTFOUND
+					? nsh_xstrdup(
+						  "no LLM is configured: set NIGHTSHIFT_LLM_API "
+						  "(openai or anthropic), NIGHTSHIFT_LLM_URL, "
+						  "NIGHTSHIFT_LLM_MODEL and NIGHTSHIFT_LLM_KEY, "
+						  "or name a recipe with --recipe (nightshift "
+						  "recipe list)")
+					: nsh_xasprintf("the llm settings are invalid: %s",
+							lerr.msg);
+	}
 	nsh_strvec_release(&dirs);
 	if (rc) {
 		nsh_orch_free(o);
@@ -93,6 +114,8 @@ void nsh_orch_free(struct nsh_orch *o)
 		if (o->net_ready[i])
 			nsh_net_policy_release(&o->net[i]);
 	nsh_recipe_catalog_release(&o->recipes);
+	nsh_llm_settings_release(&o->llm);
+	free(o->llm_error);
 	pthread_mutex_destroy(&o->mu);
 	free(o->home);
 	free(o);

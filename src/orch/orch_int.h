@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "agent/llm.h"
 #include "core/buf.h"
 #include "net/net.h"
 #include "recipe/recipe.h"
@@ -21,6 +22,10 @@ struct nsh_sandbox_cmd;
 struct nsh_secrets_env;
 struct nsh_redactor;
 struct nsh_forge;
+struct nsh_forge_repo_list;
+struct nsh_store;
+struct nsh_task_rec;
+struct nsh_task_run;
 
 #define ORCH_MAX_ATTEMPTS  3		     /* default attempts per job */
 #define ORCH_INSTALL_MS	   (15 * 60 * 1000)  /* an install */
@@ -41,6 +46,9 @@ struct nsh_orch {
 	uint64_t memory;	      /* sandbox memory limit, bytes (0: none) */
 	uint64_t pids;		      /* sandbox pids limit (0: none) */
 	struct nsh_pipeline pipeline; /* what the scheduler runs */
+	struct nsh_llm_settings llm;  /* the llm brain's provider (llm.c) */
+	bool llm_ok;		      /* @llm loaded */
+	char *llm_error;	      /* why not, for the plan's error */
 };
 
 /* What a job keeps between its steps on this worker (nsh_job_run_data()). */
@@ -56,6 +64,7 @@ struct orch_job {
 	pthread_mutex_t net_mu;		 /* guards @blocked (the proxy thread adds) */
 	struct nsh_strvec blocked;	 /* "host:port (reason)" the proxy refused, once each */
 	int64_t start_ms;		 /* when this run of the job began (monotonic) */
+	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
 };
 
 #define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
@@ -104,6 +113,28 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err);
 /** The recipe a task runs (by tasks.recipe); NSH_ENOTFOUND naming it. */
 int orch_recipe(struct nsh_orch *o, const char *id, const struct nsh_recipe **ret,
 		struct nsh_err *err);
+
+/** The repositories a task names (--repo) or, else, those of its org. */
+int orch_targets(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
+		 const json_t *opts, struct nsh_forge_repo_list *ret, struct nsh_err *err);
+
+/* A positive return of the recipe choice: no recipe fits, the llm brain takes the task. */
+#define ORCH_USE_LLM 2
+
+/* ---- llm.c: the llm brain's steps ---- */
+
+/** Whether the job's task runs on the llm brain. */
+bool orch_is_llm(struct nsh_job_run *jr);
+/** The stand-in recipe of an llm job (id "llm", the task's text as title). */
+const struct nsh_recipe *orch_llm_recipe(struct nsh_job_run *jr);
+/** Plan a task for the llm brain: one job per target repository, a spec to start from. */
+int orch_llm_plan(struct nsh_task_run *tr, struct nsh_err *err);
+/** The research, change and verify steps of an llm job (verify after the test comparison). */
+int orch_llm_research(struct nsh_job_run *jr, json_t *result, struct nsh_err *err);
+int orch_llm_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err);
+int orch_llm_verify(struct nsh_job_run *jr, json_t *result, bool green, struct nsh_err *err);
+/** Append the agents' part (summary, verdict, usage and cost) to a pull request body. */
+void orch_llm_pr_section(struct nsh_job_run *jr, struct nsh_buf *body);
 
 /* ---- job.c ---- */
 

@@ -82,16 +82,10 @@ static int fit(const struct nsh_recipe *r, const char *text)
 	return score;
 }
 
-static bool llm_configured(const struct nsh_orch *o)
-{
-	const char *api = o->cfg ? nsh_config_get(o->cfg, "llm", "api") : NULL;
-
-	return api && *api;
-}
-
 /*
  * The recipe for task @t: named, answered, or the best fit for its text.
- * NSH_SCHED_WAIT_INPUT after asking when several fit equally well.
+ * NSH_SCHED_WAIT_INPUT after asking when several fit equally well;
+ * ORCH_USE_LLM when none fits.
  */
 static int choose_recipe(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
 			 const struct nsh_recipe **ret, struct nsh_err *err)
@@ -150,16 +144,7 @@ static int choose_recipe(struct nsh_orch *o, struct nsh_store *st, const struct 
 		nsh_buf_release(&names);
 		return NSH_SCHED_WAIT_INPUT;
 	}
-	if (llm_configured(o))
-		return nsh_err_set(err, NSH_EDENIED,
-				   "no recipe matches this task, and the llm brain is not yet "
-				   "available to the orchestrator; name a recipe with --recipe "
-				   "(nightshift recipe list)");
-	return nsh_err_set(err, NSH_EINVAL,
-			   "no recipe matches this task and no LLM is configured: set "
-			   "NIGHTSHIFT_LLM_API (openai or anthropic), NIGHTSHIFT_LLM_URL, "
-			   "NIGHTSHIFT_LLM_MODEL and NIGHTSHIFT_LLM_KEY, or name a recipe with "
-			   "--recipe (nightshift recipe list)");
+	return ORCH_USE_LLM;
 }
 
 /*
@@ -226,8 +211,8 @@ static const char *recipe_target(const struct nsh_recipe *r)
 }
 
 /* The repositories to look at: those named, or every one of the org. */
-static int targets(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
-		   const json_t *opts, struct nsh_forge_repo_list *ret, struct nsh_err *err)
+int orch_targets(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
+		 const json_t *opts, struct nsh_forge_repo_list *ret, struct nsh_err *err)
 {
 	const json_t *named = json_object_get(opts, "repos");
 	struct nsh_forge *f = NULL;
@@ -412,11 +397,15 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 		return 0;
 	}
 	rc = choose_recipe(o, st, t, &r, err);
+	if (rc == ORCH_USE_LLM) {
+		rc = orch_llm_plan(tr, err);
+		goto out;
+	}
 	if (rc)
 		goto out;
 	rc = nsh_store_task_set_brain(st, t->id, "recipe", r->id, err);
 	if (!rc)
-		rc = targets(o, st, t, opts, &repos, err);
+		rc = orch_targets(o, st, t, opts, &repos, err);
 	if (rc)
 		goto out;
 	if (!org && repos.nr)

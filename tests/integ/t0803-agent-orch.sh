@@ -1,0 +1,53 @@
+#!/bin/sh
+# The llm brain through the real orchestrator (nightshift run): a task no
+# recipe fits goes to the agents, on a repository of the local forge, and
+# ends in a pull request whose body has the agents' summary, verdict and
+# usage; verification findings go back to the code agent first.
+. "$(dirname "$0")/lib.sh"
+. "$NSH_TOP/tests/agent/lib.sh"
+
+setup() {
+	fixture login-service &&
+	nsh forge init acme >/dev/null &&
+	nsh forge import acme login-service >/dev/null
+}
+
+test_expect_success 'the rate-limiting task through nightshift run ends in a pull request' '
+	setup &&
+	start_llm "$AGENT_DIR/scenarios/rate-limit.json" &&
+	nsh run "$TASK_TEXT" --repo acme/login-service >out 2>err &&
+	grep -q "No recipe fits: the llm agents take 1 repositories" out &&
+	grep -q "acme/login-service: baseline, .*3 passed, 0 failed" out &&
+	grep -q "pull request #1 opened" out &&
+	grep -q "Task completed" out &&
+	test "$(logq "l.length")" = 13 &&
+	test "$(logq "l.filter(e => e.error).length")" = 0 &&
+	logq "newest(l[8])" | grep -q "not ok" &&
+	test "$(logq "l[4].body.tools.some(t => t.function.name === \"apply_recipe\")")" = true &&
+	test "$(logq "l[0].body.tools.some(t => t.function.name === \"apply_recipe\")")" = false &&
+	nsh pr show acme/login-service#1 >pr &&
+	grep -q "^state    open" pr &&
+	grep -q "## What changed" pr &&
+	grep -q "Passed: The checks pass" pr &&
+	grep -q "| code | done | 7 | 26770 |" pr &&
+	grep -q "| \*\*whole task\*\* | | | 45610 |" pr &&
+	grep -q "| after the change | 6 | 0 | 0 |" pr &&
+	nsh pr show acme/login-service#1 --diff >diff &&
+	grep -q "^+++ b/src/middleware/rateLimit.js" diff &&
+	grep -q "^+.*if (entry.count > max) {" diff
+'
+
+test_expect_success 'verification findings go back to the code agent, then the pull request' '
+	setup &&
+	start_llm "$AGENT_DIR/scenarios/orch-rounds.json" &&
+	nsh run "$TASK_TEXT" --repo acme/login-service >out 2>err &&
+	grep -q "verify, .*back to the code agent" out &&
+	grep -q "pull request #1 opened" out &&
+	test "$(logq "l.length")" = 8 &&
+	test "$(logq "l.filter(e => e.error).length")" = 0 &&
+	nsh pr show acme/login-service#1 >pr &&
+	grep -q "^state    open" pr &&
+	grep -q "Passed: all green" pr
+'
+
+test_done
