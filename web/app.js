@@ -291,7 +291,8 @@ async function pageNew() {
 	const repos = h('div', {class: 'checks', id: 'n-repos'});
 	const recipe = h('input', {type: 'text', id: 'n-recipe', name: 'recipe', placeholder: 'e.g. lodash-3-to-4'});
 	const levels = ['integration', 'common', 'open', 'custom', 'none'];
-	const network = h('select', {id: 'n-network', name: 'network'}, levels.map((l) => h('option', {value: l}, l)));
+	/* common, as "nightshift run": jobs install their dependencies from the registries */
+	const network = h('select', {id: 'n-network', name: 'network'}, levels.map((l) => h('option', l === 'common' ? {value: l, selected: true} : {value: l}, l)));
 	const fillRepos = () => {
 		const o = orgs.find((x) => x.name === org.value);
 		repos.replaceChildren(...(o ? o.repos : []).map((r, i) =>

@@ -194,7 +194,7 @@ test('keyboard only: the new-task form can be reached and filled with Tab', asyn
 });
 
 group = 'demo';
-test('on the demo org: a task from the form runs its jobs live to PRs, and a review reopens one', async (page) => {
+test('on the demo org: a task from the form runs its jobs live to PRs, and a review is posted on one', async (page) => {
 	const health = await api('GET', '/api/health');
 	if (!health.scheduler) throw new Skip('the daemon runs no scheduler (no pipeline built in yet)');
 	const {orgs} = await api('GET', '/api/orgs');
@@ -202,6 +202,7 @@ test('on the demo org: a task from the form runs its jobs live to PRs, and a rev
 	await open(page, '#/new');
 	await page.getByLabel('What should be done?').fill('Upgrade lodash 3 to 4 across every service, run the tests, open one PR per service');
 	await page.getByLabel('Organisation').selectOption('demo-org');
+	await page.getByLabel('Network level').selectOption('common');
 	await page.getByRole('button', {name: 'Start task'}).click();
 	await page.waitForURL(/#\/tasks\/t-[0-9a-f]+$/, {timeout: TIMEOUT});
 	/* Jobs appear and move while the page watches. */
@@ -215,9 +216,8 @@ test('on the demo org: a task from the form runs its jobs live to PRs, and a rev
 	await page.getByLabel('Request changes').check();
 	await page.getByRole('button', {name: 'Send review'}).click();
 	await page.locator('#comments li', {hasText: 'request changes'}).waitFor({timeout: TIMEOUT});
-	await page.getByRole('link', {name: /^t-/}).click();
-	await page.locator('article.job .badge', {hasText: /revising|coding|verifying/}).first().waitFor({timeout: 120000});
-	await shot(page, '13-demo-feedback');
+	await shot(page, '13-demo-review');
+	/* (acting on the review, the job going back to work, is the feedback issue's) */
 });
 
 (async () => {
