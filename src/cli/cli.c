@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "forge/forge.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -58,6 +60,21 @@ int nsh_cli_open_store(struct nsh_cli *cli, struct nsh_store **ret, struct nsh_e
 	rc = nsh_store_open(path, ret, err);
 	free(path);
 	return rc;
+}
+
+int nsh_cli_open_forge(struct nsh_cli *cli, struct nsh_store **ret_store, struct nsh_forge **ret,
+		       struct nsh_err *err)
+{
+	int rc = nsh_cli_open_store(cli, ret_store, err);
+
+	return rc ? rc : nsh_forge_open_local(cli->home, *ret_store, ret, err);
+}
+
+int nsh_cli_bad_option(const struct nsh_cli_cmd *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return nsh_cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
+	return nsh_cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
 }
 
 void nsh_cli_print_json(const json_t *v)

@@ -18,6 +18,7 @@
 struct nsh_err;
 struct nsh_store;
 struct nsh_config;
+struct nsh_forge;
 
 enum {
 	NSH_EXIT_OK = 0,
@@ -62,6 +63,19 @@ int nsh_cli_usage(const struct nsh_cli_cmd *cmd, const char *fmt, ...)
  * closes the store with nsh_store_close().
  */
 int nsh_cli_open_store(struct nsh_cli *cli, struct nsh_store **ret, struct nsh_err *err);
+
+/**
+ * Open the store and the local forge of @cli's home; the caller closes
+ * both (nsh_forge_close(), nsh_store_close()).
+ */
+int nsh_cli_open_forge(struct nsh_cli *cli, struct nsh_store **ret_store, struct nsh_forge **ret,
+		       struct nsh_err *err);
+
+/**
+ * The usage error after getopt_long() returned @c for argv[optind - 1]:
+ * ':' for an option missing its value, else an unknown option. Returns 2.
+ */
+int nsh_cli_bad_option(const struct nsh_cli_cmd *cmd, int c, char **argv);
 
 /** Print @v (not consumed) as indented JSON followed by a newline. */
 void nsh_cli_print_json(const json_t *v);

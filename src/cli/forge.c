@@ -31,23 +31,6 @@ static const struct nsh_cli_cmd cmd_push = {.name = "forge", .usage = PUSH_USAGE
 /* How many languages a row of "forge repos" names. */
 #define LANGS_SHOWN 3
 
-/* Open the store and the local forge of @cli's home. */
-static int open_forge(struct nsh_cli *cli, struct nsh_store **ret_store, struct nsh_forge **ret,
-		      struct nsh_err *err)
-{
-	int rc = nsh_cli_open_store(cli, ret_store, err);
-
-	return rc ? rc : nsh_forge_open_local(cli->home, *ret_store, ret, err);
-}
-
-/* A usage error for an unknown option or a missing option value at argv[optind - 1]. */
-static int bad_option(const struct nsh_cli_cmd *cmd, int c, char **argv)
-{
-	if (c == ':')
-		return nsh_cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
-	return nsh_cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
 /* A usage error (exit 2) for an org name that breaks the rules. */
 static int check_org(const struct nsh_cli_cmd *cmd, const char *org)
 {
@@ -74,7 +57,7 @@ static int init_run(struct nsh_cli *cli, int argc, char **argv)
 	if (code >= 0)
 		return code;
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_org_init(f, argv[1], &created, &err))
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_org_init(f, argv[1], &created, &err))
 		code = nsh_cli_fail(&err);
 	else
 		printf("org '%s' %s\n", argv[1], created ? "created" : "exists already");
@@ -109,7 +92,7 @@ static int import_run(struct nsh_cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			return bad_option(&cmd_import, c, argv);
+			return nsh_cli_bad_option(&cmd_import, c, argv);
 		}
 	}
 	if (optind >= argc)
@@ -125,7 +108,7 @@ static int import_run(struct nsh_cli *cli, int argc, char **argv)
 	if (code >= 0)
 		return code;
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err)) {
+	if (nsh_cli_open_forge(cli, &s, &f, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}
@@ -182,7 +165,7 @@ static int repos_run(struct nsh_cli *cli, int argc, char **argv)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c != 'j')
-			return bad_option(&cmd_repos, c, argv);
+			return nsh_cli_bad_option(&cmd_repos, c, argv);
 		json = true;
 	}
 	if (optind >= argc)
@@ -193,7 +176,8 @@ static int repos_run(struct nsh_cli *cli, int argc, char **argv)
 	if (code >= 0)
 		return code;
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_repo_list(f, argv[optind], &l, &err)) {
+	if (nsh_cli_open_forge(cli, &s, &f, &err) ||
+	    nsh_forge_repo_list(f, argv[optind], &l, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}
@@ -253,7 +237,8 @@ static int path_run(struct nsh_cli *cli, int argc, char **argv)
 		return nsh_cli_usage(&cmd_path, "unexpected argument '%s'", argv[2]);
 	if (nsh_forge_ref_parse_repo(argv[1], &r, &err))
 		return nsh_cli_usage(&cmd_path, "%s", err.msg);
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_repo_path(f, r.org, r.repo, &path, &err))
+	if (nsh_cli_open_forge(cli, &s, &f, &err) ||
+	    nsh_forge_repo_path(f, r.org, r.repo, &path, &err))
 		code = nsh_cli_fail(&err);
 	else
 		puts(path);
@@ -295,7 +280,7 @@ static int push_run(struct nsh_cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			return bad_option(&cmd_push, c, argv);
+			return nsh_cli_bad_option(&cmd_push, c, argv);
 		}
 	}
 	if (argc - optind < 3)
@@ -313,7 +298,7 @@ static int push_run(struct nsh_cli *cli, int argc, char **argv)
 	p.workdir = argv[optind + 1];
 	p.branch = argv[optind + 2];
 	p.pusher = user && *user ? user : "user";
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_push(f, &p, &res, &err)) {
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_push(f, &p, &res, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}

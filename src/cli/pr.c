@@ -45,21 +45,6 @@ static const struct nsh_cli_cmd cmd_review = {.name = "pr", .usage = REVIEW_USAG
 static const struct nsh_cli_cmd cmd_merge = {.name = "pr", .usage = MERGE_USAGE};
 static const struct nsh_cli_cmd cmd_close = {.name = "pr", .usage = CLOSE_USAGE};
 
-static int open_forge(struct nsh_cli *cli, struct nsh_store **ret_store, struct nsh_forge **ret,
-		      struct nsh_err *err)
-{
-	int rc = nsh_cli_open_store(cli, ret_store, err);
-
-	return rc ? rc : nsh_forge_open_local(cli->home, *ret_store, ret, err);
-}
-
-static int bad_option(const struct nsh_cli_cmd *cmd, int c, char **argv)
-{
-	if (c == ':')
-		return nsh_cli_usage(cmd, "option '%s' needs a value", argv[optind - 1]);
-	return nsh_cli_usage(cmd, "unknown option '%s'", argv[optind - 1]);
-}
-
 /* The person acting: --author, else $USER, else "user". */
 static const char *default_author(const char *flag)
 {
@@ -168,12 +153,12 @@ static int list_run(struct nsh_cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			return bad_option(&cmd_list, c, argv);
+			return nsh_cli_bad_option(&cmd_list, c, argv);
 		}
 	}
 	if (optind < argc)
 		return nsh_cli_usage(&cmd_list, "unexpected argument '%s'", argv[optind]);
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_pr_list(f, &flt, &l, &err)) {
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_pr_list(f, &flt, &l, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}
@@ -325,7 +310,7 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			return bad_option(&cmd_show, c, argv);
+			return nsh_cli_bad_option(&cmd_show, c, argv);
 		}
 	}
 	code = take_pr(&cmd_show, argc, argv, optind, &r);
@@ -336,7 +321,7 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 	if (head && !want_diff)
 		return nsh_cli_usage(&cmd_show, "--head goes with --diff");
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_pr_get(f, &r, &p, &err) ||
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_pr_get(f, &r, &p, &err) ||
 	    nsh_forge_pr_heads(f, &r, &heads, &err) || nsh_forge_pr_comments(f, &r, &cs, &err) ||
 	    (want_diff && nsh_forge_pr_diff(f, &r, head, &diff, &err))) {
 		code = nsh_cli_fail(&err);
@@ -426,7 +411,7 @@ static int create_run(struct nsh_cli *cli, int argc, char **argv)
 			json = true;
 			break;
 		default:
-			code = bad_option(&cmd_create, c, argv);
+			code = nsh_cli_bad_option(&cmd_create, c, argv);
 			goto out;
 		}
 	}
@@ -453,7 +438,7 @@ static int create_run(struct nsh_cli *cli, int argc, char **argv)
 	n.labels = (const char *const *)labels.v;
 	n.author = default_author(author);
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_pr_open(f, &n, &p, &existed, &err)) {
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_pr_open(f, &n, &p, &existed, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}
@@ -526,7 +511,7 @@ static int edit_run(struct nsh_cli *cli, int argc, char **argv)
 			author = optarg;
 			break;
 		default:
-			code = bad_option(&cmd_edit, c, argv);
+			code = nsh_cli_bad_option(&cmd_edit, c, argv);
 			goto out;
 		}
 	}
@@ -548,7 +533,7 @@ static int edit_run(struct nsh_cli *cli, int argc, char **argv)
 	ch.labels = (const char *const *)labels.v;
 	ch.by = default_author(author);
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_pr_update(f, &r, &ch, &err))
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_pr_update(f, &r, &ch, &err))
 		code = nsh_cli_fail(&err);
 	else
 		printf("updated %s\n", argv[optind]);
@@ -605,7 +590,7 @@ static int comment_run(struct nsh_cli *cli, int argc, char **argv)
 			author = optarg;
 			break;
 		default:
-			return bad_option(&cmd_comment, c, argv);
+			return nsh_cli_bad_option(&cmd_comment, c, argv);
 		}
 	}
 	code = take_pr(&cmd_comment, argc, argv, optind, &r);
@@ -622,7 +607,7 @@ static int comment_run(struct nsh_cli *cli, int argc, char **argv)
 	cm.body = argv[optind + 1];
 	cm.author = default_author(author);
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) || nsh_forge_pr_comment(f, &r, &cm, &id, &err))
+	if (nsh_cli_open_forge(cli, &s, &f, &err) || nsh_forge_pr_comment(f, &r, &cm, &id, &err))
 		code = nsh_cli_fail(&err);
 	else if (cm.path)
 		printf("comment #%lld on %s at %s:%lld\n", (long long)id, argv[optind], cm.path,
@@ -667,7 +652,7 @@ static int review_run(struct nsh_cli *cli, int argc, char **argv)
 			author = optarg;
 			break;
 		default:
-			return bad_option(&cmd_review, c, argv);
+			return nsh_cli_bad_option(&cmd_review, c, argv);
 		}
 	}
 	code = take_pr(&cmd_review, argc, argv, optind, &r);
@@ -682,7 +667,7 @@ static int review_run(struct nsh_cli *cli, int argc, char **argv)
 				     "unexpected argument '%s' (quote the review text)",
 				     argv[optind + 2]);
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) ||
+	if (nsh_cli_open_forge(cli, &s, &f, &err) ||
 	    nsh_forge_pr_review(f, &r, (enum nsh_forge_verdict)verdict, default_author(author),
 				argv[optind + 1], &id, &err))
 		code = nsh_cli_fail(&err);
@@ -716,7 +701,7 @@ static int finish_run(struct nsh_cli *cli, int argc, char **argv, bool merge)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c != 'a')
-			return bad_option(cmd, c, argv);
+			return nsh_cli_bad_option(cmd, c, argv);
 		author = optarg;
 	}
 	code = take_pr(cmd, argc, argv, optind, &r);
@@ -725,7 +710,7 @@ static int finish_run(struct nsh_cli *cli, int argc, char **argv, bool merge)
 	if (optind + 1 < argc)
 		return nsh_cli_usage(cmd, "unexpected argument '%s'", argv[optind + 1]);
 	code = NSH_EXIT_OK;
-	if (open_forge(cli, &s, &f, &err) ||
+	if (nsh_cli_open_forge(cli, &s, &f, &err) ||
 	    (merge ? nsh_forge_pr_merge(f, &r, default_author(author), sha, &err)
 		   : nsh_forge_pr_close(f, &r, default_author(author), &err)))
 		code = nsh_cli_fail(&err);
