@@ -143,7 +143,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 	struct nsh_task_rec t = {0};
 	enum nsh_task_state state;
 	int64_t after = 0;
-	bool ended = false;
+	bool ended = false, row_ended = false;
 	int r;
 
 	r = nsh_store_task_get(s, task_id, &t, err);
@@ -151,8 +151,11 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 		return r;
 	while (!ended) {
 		struct nsh_event_list l = {0};
+		size_t got;
 
-		r = nsh_event_wait(s, NULL, after, task_id, FOLLOW_WAIT_MS, 0, &l, err);
+		/* once the row says it ended, only what is already logged is left to print */
+		r = nsh_event_wait(s, NULL, after, task_id, row_ended ? 0 : FOLLOW_WAIT_MS, 0, &l,
+				   err);
 		if (r) {
 			nsh_event_list_release(&l);
 			break;
@@ -178,18 +181,22 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 				ended = true;
 			json_decref(d);
 		}
+		got = l.nr;
 		nsh_event_list_release(&l);
 		fflush(stdout);
-		if (!ended && !l.nr) {
-			/* a task that ended before the log we read: look at the row */
-			nsh_task_rec_release(&t);
-			r = nsh_store_task_get(s, task_id, &t, err);
-			if (r)
-				break;
-			if (!nsh_task_state_parse(t.state, &state, NULL) &&
-			    (state == NSH_TASK_COMPLETED || nsh_task_state_final(state)))
-				ended = true;
+		if (ended || got)
+			continue;
+		if (row_ended) {
+			ended = true; /* the log holds nothing more */
+			continue;
 		}
+		/* a task that ended before the log we read: look at the row */
+		nsh_task_rec_release(&t);
+		r = nsh_store_task_get(s, task_id, &t, err);
+		if (r)
+			break;
+		row_ended = !nsh_task_state_parse(t.state, &state, NULL) &&
+			    (state == NSH_TASK_COMPLETED || nsh_task_state_final(state));
 	}
 	if (!r) {
 		nsh_task_rec_release(&t);
