@@ -288,7 +288,9 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
 			enum nsh_test_status st;
 			size_t vn;
 
-			if (!dots)
+			/* "test ... ok": the " ... " overlaps "test " and the name would be -1
+			 * bytes */
+			if (!dots || dots < p + 5)
 				continue;
 			v = dots + 5;
 			vn = (size_t)(p + n - v);
