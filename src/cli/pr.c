@@ -17,6 +17,7 @@
 #include "core/time.h"
 #include "core/vec.h"
 #include "forge/forge.h"
+#include "orch/feedback.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -546,6 +547,43 @@ out:
 
 /* ---- comment and review ---- */
 
+/*
+ * A comment or review on a job's pull request is feedback: say what
+ * nightshift makes of it. A failure here does not undo the comment.
+ */
+static void take_feedback(struct nsh_cli *cli, struct nsh_store *s, const struct nsh_forge_ref *r,
+			  int64_t id, const char *kind, const char *author, const char *body,
+			  const char *path, int64_t line)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_feedback_in in = {0};
+	struct nsh_feedback_out out;
+
+	in.org = r->org;
+	in.repo = r->repo;
+	in.number = r->number;
+	in.comment_id = id;
+	in.kind = kind;
+	in.author = author;
+	in.body = body;
+	in.path = path;
+	in.line = line;
+	in.can_write = nsh_feedback_local_can_write(cli->config, r->org, r->repo, author);
+	if (nsh_feedback_intake(s, &in, &out, &err)) {
+		fprintf(stderr, "nightshift: warning: the feedback was not recorded: %s\n", err.msg);
+		return;
+	}
+	if (!out.taken)
+		return;
+	if (out.revising)
+		printf("feedback for job %s: it revises the pull request now (nightshift follow "
+		       "%s)\n",
+		       out.job_id, out.task_id);
+	else
+		printf("feedback for job %s: it waits for the job's current run to end\n",
+		       out.job_id);
+}
+
 static int comment_run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -614,6 +652,9 @@ static int comment_run(struct nsh_cli *cli, int argc, char **argv)
 		       (long long)cm.line);
 	else
 		printf("comment #%lld on %s\n", (long long)id, argv[optind]);
+	if (code == NSH_EXIT_OK)
+		take_feedback(cli, s, &r, id, cm.in_reply_to ? "reply" : "comment", cm.author,
+			      cm.body, cm.path, cm.line);
 	nsh_forge_close(f);
 	nsh_store_close(s);
 	return code;
@@ -674,6 +715,10 @@ static int review_run(struct nsh_cli *cli, int argc, char **argv)
 	else
 		printf("review #%lld on %s: %s\n", (long long)id, argv[optind],
 		       verdict == NSH_FORGE_APPROVE ? "approved" : "changes requested");
+	if (code == NSH_EXIT_OK)
+		take_feedback(cli, s, &r, id,
+			      verdict == NSH_FORGE_APPROVE ? "approve" : "request_changes",
+			      default_author(author), argv[optind + 1], NULL, 0);
 	nsh_forge_close(f);
 	nsh_store_close(s);
 	return code;

@@ -135,6 +135,7 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 		pipeline = nsh_orch_pipeline(orch);
 	}
 	cfg.home = cli->home;
+	cfg.config = cli->config;
 	cfg.db_path = db;
 	cfg.pipeline = no_sched ? NULL : pipeline;
 	cfg.write_info = true;

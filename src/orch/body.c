@@ -181,7 +181,27 @@ static void section_tests(struct nsh_buf *b, const json_t *base, const json_t *v
 	names_line(b, "Failing before and after", json_object_get(diff, "still_failing"), 20);
 }
 
-static void section_decisions(struct nsh_buf *b, const json_t *rec)
+/* Why a non-default alternative was taken: the rules' source of the pick, else a retry. */
+static const char *pick_reason(const json_t *rules, const char *choice)
+{
+	const json_t *p;
+	size_t i;
+
+	json_array_foreach(json_object_get(rules, "picks"), i, p)
+	{
+		const char *src = json_string_value(json_object_get(p, "source"));
+
+		if (strcmp(js(p, "choice"), choice) || !src)
+			continue;
+		if (!strncmp(src, "feedback", 8))
+			return ", asked for in review feedback";
+		if (!strncmp(src, "memory", 6))
+			return ", a rule learned from earlier review feedback";
+	}
+	return ", taken after the default failed verification";
+}
+
+static void section_decisions(struct nsh_buf *b, const json_t *rec, const json_t *rules)
 {
 	const json_t *choices = json_object_get(rec, "choices"), *c;
 	size_t i;
@@ -200,7 +220,7 @@ static void section_decisions(struct nsh_buf *b, const json_t *rec)
 		nsh_buf_addf(b, ")%s",
 			     json_is_true(json_object_get(c, "default"))
 				     ? ", the recipe's default"
-				     : ", taken after the default failed verification");
+				     : pick_reason(rules, js(c, "choice")));
 		if (*js(c, "assumption")) {
 			nsh_buf_adds(b, ". Assumes: ");
 			md(b, js(c, "assumption"));
@@ -314,7 +334,7 @@ int orch_pr_body(struct nsh_job_run *jr, const struct nsh_recipe *r, bool draft,
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	int64_t attempt = nsh_job_run_attempt(jr);
 	json_t *change = nsh_job_run_result(jr, attempt, "change");
-	json_t *base = nsh_job_run_result(jr, 0, "baseline");
+	json_t *base = orch_latest(jr, "baseline");
 	json_t *verify = nsh_job_run_result(jr, attempt, "verify");
 	const json_t *rec = json_object_get(change, "recipe");
 
@@ -328,7 +348,14 @@ int orch_pr_body(struct nsh_job_run *jr, const struct nsh_recipe *r, bool draft,
 	section_classes(out, r, rec);
 	section_files(out, rec);
 	section_tests(out, base, verify);
-	section_decisions(out, rec);
+	{
+		int64_t at;
+		json_t *rules = orch_rules_result(jr, attempt, &at);
+
+		section_decisions(out, rec, rules);
+		json_decref(rules);
+	}
+	orch_feedback_section(jr, out);
 	if (r->pr_body)
 		nsh_buf_addf(out, "\n## Migration notes\n\n%s\n", r->pr_body);
 	section_review(out, rec);

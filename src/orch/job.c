@@ -16,6 +16,7 @@
 #include "core/time.h"
 #include "forge/forge.h"
 #include "forge/git.h"
+#include "orch/feedback.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
 #include "secrets/secrets.h"
@@ -47,10 +48,24 @@ static const struct nsh_recipe *job_recipe(struct nsh_job_run *jr, struct nsh_er
 	return oj->recipe;
 }
 
-/* A string member of a recorded result, copied; NULL when absent. */
+json_t *orch_latest(struct nsh_job_run *jr, const char *name)
+{
+	for (int64_t a = nsh_job_run_attempt(jr); a >= 0; a--) {
+		json_t *v = nsh_job_run_result(jr, a, name);
+
+		if (v)
+			return v;
+	}
+	return NULL;
+}
+
+/*
+ * A string member of a recorded result, copied; NULL when absent. @attempt
+ * < 0: the newest result at the job's attempt or before.
+ */
 static char *result_str(struct nsh_job_run *jr, int64_t attempt, const char *step, const char *key)
 {
-	json_t *r = nsh_job_run_result(jr, attempt, step);
+	json_t *r = attempt < 0 ? orch_latest(jr, step) : nsh_job_run_result(jr, attempt, step);
 	const char *v = json_string_value(json_object_get(r, key));
 	char *copy = v ? nsh_xstrdup(v) : NULL;
 
@@ -209,7 +224,7 @@ out:
 /* Install the dependencies: the detected command, then the fallback. */
 static int install(struct nsh_job_run *jr, const char *log, json_t *result, struct nsh_err *err)
 {
-	json_t *det = nsh_job_run_result(jr, 0, "detect");
+	json_t *det = orch_latest(jr, "detect");
 	struct nsh_strvec first = NSH_STRVEC_INIT, second = NSH_STRVEC_INIT;
 	struct nsh_sandbox_cmd c;
 	int rc;
@@ -264,7 +279,7 @@ static int step_install(struct nsh_job_run *jr, json_t *result, struct nsh_err *
 static int run_tests(struct nsh_job_run *jr, const char *log, json_t *result,
 		     struct nsh_test_report *rep, struct nsh_err *err)
 {
-	json_t *det = nsh_job_run_result(jr, 0, "detect");
+	json_t *det = orch_latest(jr, "detect");
 	struct nsh_strvec argv = NSH_STRVEC_INIT;
 	const char *format = json_string_value(json_object_get(det, "format"));
 	struct nsh_sandbox_cmd c;
@@ -357,28 +372,82 @@ static int64_t attempts_offered(const struct nsh_recipe *r)
 	return n;
 }
 
+/*
+ * The alternatives a run takes: those its rules step chose (review
+ * feedback, learned preferences), and on a retry the retry's alternative
+ * unless it is for a choice the rules set. At most one pick per choice.
+ */
+static void run_picks(struct nsh_job_run *jr, const struct nsh_recipe *r,
+		      struct nsh_recipe_pick *picks, size_t *ret_n)
+{
+	int64_t attempt = nsh_job_run_attempt(jr), at;
+	json_t *rules = orch_rules_result(jr, attempt, &at), *p;
+	struct nsh_recipe_pick retry;
+	size_t i, n = 0;
+
+	json_array_foreach(json_object_get(rules, "picks"), i, p)
+	{
+		const char *choice = json_string_value(json_object_get(p, "choice"));
+		const char *alt = json_string_value(json_object_get(p, "alt"));
+
+		/* names from the recipe, which outlives the run */
+		for (size_t c = 0; choice && alt && c < r->nchoices && n < r->nchoices; c++) {
+			if (strcmp(r->choices[c].id, choice))
+				continue;
+			for (size_t k = 0; k < r->choices[c].nalts; k++) {
+				if (!strcmp(r->choices[c].alts[k].id, alt)) {
+					picks[n].choice = r->choices[c].id;
+					picks[n++].alt = r->choices[c].alts[k].id;
+				}
+			}
+		}
+	}
+	if (attempt - (at < 0 ? 0 : at) > 0 &&
+	    attempt_pick(r, attempt - (at < 0 ? 0 : at), &retry)) {
+		bool set = false;
+
+		for (i = 0; i < n; i++)
+			if (!strcmp(picks[i].choice, retry.choice))
+				set = true;
+		if (!set && n < r->nchoices)
+			picks[n++] = retry;
+	}
+	json_decref(rules);
+	*ret_n = n;
+}
+
+/* The retry number of the job's attempt: attempts since its rules were decided. */
+static int64_t retry_of(struct nsh_job_run *jr)
+{
+	int64_t attempt = nsh_job_run_attempt(jr), at;
+	json_t *rules = orch_rules_result(jr, attempt, &at);
+
+	json_decref(rules);
+	return attempt - (at < 0 ? 0 : at);
+}
+
 static int recipe_run(struct nsh_job_run *jr, bool dry_run, json_t *result,
 		      struct nsh_recipe_result *res, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
-	int64_t attempt = nsh_job_run_attempt(jr);
-	struct nsh_recipe_pick pick;
+	struct nsh_recipe_pick *picks;
 	struct nsh_recipe_options opt = {0};
+	size_t n = 0;
 	int rc;
 
 	if (!r)
 		return err->code;
-	if (attempt > 0 && attempt_pick(r, attempt, &pick)) {
-		opt.picks = &pick;
-		opt.npicks = 1;
-	}
+	picks = nsh_xcalloc(r->nchoices + 1, sizeof(*picks));
+	run_picks(jr, r, picks, &n);
+	opt.picks = picks;
+	opt.npicks = n;
 	opt.dry_run = dry_run;
 	rc = nsh_recipe_apply(r, oj->ws, &opt, res, err);
-	if (rc)
-		return rc;
-	json_object_set_new(result, "recipe", nsh_recipe_result_to_json(r, res));
-	return 0;
+	if (!rc)
+		json_object_set_new(result, "recipe", nsh_recipe_result_to_json(r, res));
+	free(picks);
+	return rc;
 }
 
 static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
@@ -404,7 +473,7 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 {
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_recipe_result res = {0};
-	char *base = result_str(jr, 0, "clone", "base");
+	char *base = result_str(jr, -1, "clone", "base");
 	char summary[240];
 	int rc = 0;
 
@@ -495,8 +564,8 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_test_report before = {0}, after = {0};
 	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
 				     NSH_STRVEC_INIT};
-	json_t *base = nsh_job_run_result(jr, 0, "baseline");
-	int64_t attempt = nsh_job_run_attempt(jr), limit;
+	json_t *base = orch_latest(jr, "baseline");
+	int64_t attempt = retry_of(jr), limit;
 	char summary[400];
 	bool green;
 	int rc;
@@ -617,6 +686,85 @@ out:
 	return rc;
 }
 
+/*
+ * A revision replaces the branch that nightshift pushed before. Commits
+ * that a person added on top of that push are kept: they are picked onto
+ * the new commit, in order. When they do not apply, or the branch was
+ * rewritten, nothing is pushed and a person decides (*@ret_ask).
+ */
+static int keep_people_commits(struct nsh_job_run *jr, struct orch_job *oj, json_t *result,
+			       bool *ret_ask, struct nsh_err *err)
+{
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	char *ours = result_str(jr, -1, "push", "sha");
+	char *branch = result_str(jr, -1, "clone", "branch");
+	struct nsh_forge *f = NULL;
+	struct nsh_buf head = NSH_BUF_INIT, list = NSH_BUF_INIT;
+	char *org = NULL, *name = NULL, *path = NULL, *spec = NULL, *range = NULL;
+	struct nsh_err gerr = NSH_ERR_INIT;
+	int rc = 0;
+
+	*ret_ask = false;
+	if (!ours || !branch)
+		goto out; /* the first push: nothing of anyone's to keep */
+	rc = orch_split_repo(j->repo, &org, &name, err);
+	if (!rc)
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+	if (!rc)
+		rc = nsh_forge_repo_path(f, org, name, &path, err);
+	if (rc)
+		goto out;
+	spec = nsh_xasprintf("+refs/heads/%s:refs/nightshift/published", branch);
+	if (nsh_git(oj->ws, NULL, &gerr, "fetch", "--quiet", "--no-tags", path, spec, NULL))
+		goto out; /* the branch is gone: nothing to keep */
+	rc = nsh_git(oj->ws, &head, err, "rev-parse", "refs/nightshift/published", NULL);
+	if (rc)
+		goto out;
+	nsh_buf_trim(&head);
+	if (!strcmp(head.buf, ours))
+		goto out;
+	if (nsh_git(oj->ws, NULL, &gerr, "merge-base", "--is-ancestor", ours, head.buf, NULL)) {
+		json_object_set_new(result, "people", json_string("rewritten"));
+		*ret_ask = true;
+		goto out;
+	}
+	range = nsh_xasprintf("%s..%s", ours, head.buf);
+	rc = nsh_git(oj->ws, &list, err, "rev-list", "--reverse", range, NULL);
+	if (rc)
+		goto out;
+	if (nsh_git(oj->ws, NULL, &gerr, "cherry-pick", "--allow-empty", "--keep-redundant-commits",
+		    range, NULL)) {
+		nsh_git(oj->ws, NULL, NULL, "cherry-pick", "--abort", NULL);
+		json_object_set_new(result, "people", json_string("conflict"));
+		*ret_ask = true;
+		goto out;
+	}
+	{
+		json_t *kept = json_array();
+
+		for (char *p = list.buf, *nl; p && *p; p = nl ? nl + 1 : NULL) {
+			nl = strchr(p, '\n');
+			if (nl)
+				*nl = '\0';
+			if (*p)
+				json_array_append_new(kept, json_string(p));
+		}
+		json_object_set_new(result, "kept", kept);
+	}
+out:
+	nsh_buf_release(&head);
+	nsh_buf_release(&list);
+	nsh_forge_close(f);
+	free(ours);
+	free(branch);
+	free(org);
+	free(name);
+	free(path);
+	free(spec);
+	free(range);
+	return rc;
+}
+
 static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
@@ -650,6 +798,28 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	if (!rc)
 		rc = nsh_git(oj->ws, NULL, err, "commit", "--quiet", "--no-verify", "-m", msg.buf,
 			     NULL);
+	if (!rc) {
+		bool ask = false;
+
+		rc = keep_people_commits(jr, oj, result, &ask, err);
+		if (!rc && ask) {
+			rc = orch_feedback_blocked(
+				jr,
+				"The branch has commits pushed by a person that this revision "
+				"cannot keep (they conflict with it, or the branch was rewritten). "
+				"Nothing was overwritten: the pull request stays as it is for a "
+				"person to decide.",
+				err);
+			nsh_job_run_finish(jr, NSH_JOB_NEEDS_HUMAN_REVIEW,
+					   "commits pushed by a person on the branch do not go "
+					   "with the revision: nothing was overwritten");
+			json_object_set_new(result, "summary",
+					    json_string("the branch has commits by a person "
+							"that the revision cannot keep: a person "
+							"decides"));
+			goto out;
+		}
+	}
 	nsh_buf_reset(&out);
 	if (!rc)
 		rc = nsh_git(oj->ws, &out, err, "rev-parse", "HEAD", NULL);
@@ -657,7 +827,15 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		goto out;
 	nsh_buf_trim(&out);
 	json_object_set_new(result, "sha", json_string(out.buf));
-	json_object_set_new(result, "summary", nsh_json_string_lossy(out.buf, 12));
+	if (json_array_size(json_object_get(result, "kept"))) {
+		char *sum = nsh_xasprintf("%.12s (keeping %zu commits pushed by a person)", out.buf,
+					  json_array_size(json_object_get(result, "kept")));
+
+		json_object_set_new(result, "summary", json_string(sum));
+		free(sum);
+	} else {
+		json_object_set_new(result, "summary", nsh_json_string_lossy(out.buf, 12));
+	}
 out:
 	free(trailer);
 	nsh_buf_release(&msg);
@@ -671,7 +849,7 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	struct orch_job *oj = orch_job_of(jr);
 	int64_t attempt = nsh_job_run_attempt(jr);
 	char *sha = result_str(jr, attempt, "commit", "sha");
-	char *branch = result_str(jr, 0, "clone", "branch");
+	char *branch = result_str(jr, -1, "clone", "branch");
 	struct nsh_forge_push_result pr = {{0}};
 	struct nsh_forge_push p = {0};
 	struct nsh_forge *f = NULL;
@@ -717,7 +895,7 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	const struct nsh_recipe *r = job_recipe(jr, err);
 	bool draft = exhausted(jr), existed = false;
 	const char *labels[4] = {"nightshift", NULL, NULL, NULL};
-	char *branch = result_str(jr, 0, "clone", "branch");
+	char *branch = result_str(jr, -1, "clone", "branch");
 	struct nsh_buf body = NSH_BUF_INIT;
 	struct nsh_forge_pr_new n = {0};
 	struct nsh_pr_rec pr = {0};
@@ -767,6 +945,14 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	}
 	if (rc)
 		goto out;
+	{
+		char *sha = result_str(jr, nsh_job_run_attempt(jr), "push", "sha");
+
+		rc = orch_feedback_done(jr, sha ? sha : "", draft, err);
+		free(sha);
+		if (rc)
+			goto out;
+	}
 	json_object_set_new(result, "number", json_integer(pr.number));
 	json_object_set_new(result, "draft", json_boolean(draft));
 	snprintf(summary, sizeof(summary), "%s/%s#%lld %s", org, name, (long long)pr.number,
@@ -785,6 +971,7 @@ out:
 }
 
 const struct nsh_step orch_steps[] = {
+	{"rules", NSH_JOB_STATE_COUNT, orch_step_rules},
 	{"clone", NSH_JOB_PROVISIONING, step_clone},
 	{"detect", NSH_JOB_PROVISIONING, step_detect},
 	{"install", NSH_JOB_PROVISIONING, step_install},
@@ -807,8 +994,10 @@ void orch_job_end(struct nsh_job_run *jr)
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
 
-	if (!oj)
+	if (!oj) {
+		orch_feedback_requeue(jr);
 		return;
+	}
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
 	/* where the time went, for bench/demo: commands against everything else */
@@ -828,6 +1017,7 @@ void orch_job_end(struct nsh_job_run *jr)
 	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
 		nsh_fs_remove_tree(oj->dir, NULL);
 	nsh_job_rec_release(&now);
+	orch_feedback_requeue(jr);
 	nsh_redactor_free(oj->red);
 	nsh_secrets_env_free(oj->env);
 	nsh_strvec_release(&oj->blocked);

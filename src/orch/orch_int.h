@@ -136,7 +136,37 @@ int orch_llm_verify(struct nsh_job_run *jr, json_t *result, bool green, struct n
 /** Append the agents' part (summary, verdict, usage and cost) to a pull request body. */
 void orch_llm_pr_section(struct nsh_job_run *jr, struct nsh_buf *body);
 
+/* ---- feedback.c: review feedback ---- */
+
+struct nsh_feedback_rec;
+
+/** The first step of every run: the alternatives it takes, from the feedback it was given. */
+int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err);
+/**
+ * The newest "rules" result at @attempt or before (a new reference, or NULL)
+ * and the attempt that recorded it (-1 when none) in *@ret_at.
+ */
+json_t *orch_rules_result(struct nsh_job_run *jr, int64_t attempt, int64_t *ret_at);
+/** Answer feedback @f on its pull request with @text (a reply to its comment when it can). */
+int orch_feedback_answer(struct nsh_orch *o, struct nsh_store *st, const struct nsh_feedback_rec *f,
+			 const char *text, struct nsh_err *err);
+/**
+ * After the pull request step of a run that took feedback: answer each
+ * piece on its pull request (what changed, where it was carried) and mark
+ * it applied, or failed when the revision is a @draft.
+ */
+int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, struct nsh_err *err);
+/** Answer the feedback a run took with @text and mark it failed (the revision cannot go on). */
+int orch_feedback_blocked(struct nsh_job_run *jr, const char *text, struct nsh_err *err);
+/** The pull request body's "Review feedback applied" section, when the job had any. */
+void orch_feedback_section(struct nsh_job_run *jr, struct nsh_buf *out);
+/** At the end of a job's run: feedback that came while it ran starts the next revision. */
+void orch_feedback_requeue(struct nsh_job_run *jr);
+
 /* ---- job.c ---- */
+
+/** The newest result of step @name at the job's attempt or before; a new reference or NULL. */
+json_t *orch_latest(struct nsh_job_run *jr, const char *name);
 
 extern const struct nsh_step orch_steps[];
 extern const size_t orch_nsteps;

@@ -336,7 +336,7 @@ static void run_steps(struct nsh_job_run *jr)
 
 		if (boundary(jr))
 			return;
-		if (!move_job(jr, step->state, NULL)) {
+		if (step->state != NSH_JOB_STATE_COUNT && !move_job(jr, step->state, NULL)) {
 			/* a pipeline whose states the job machine refuses: end, do not spin */
 			if (!nsh_job_run_stopping(jr))
 				move_job(jr, NSH_JOB_FAILED,

@@ -57,7 +57,9 @@ struct nsh_job_run;
  */
 struct nsh_step {
 	const char *name;	  /* recorded name: "clone", "install", ... */
-	enum nsh_job_state state; /* the job's state while it runs */
+	enum nsh_job_state state; /* the job's state while it runs; NSH_JOB_STATE_COUNT:
+				     the state it is in (a first step shared by
+				     first runs and revisions) */
 	int (*run)(struct nsh_job_run *jr, json_t *result, struct nsh_err *err);
 };
 

@@ -12,6 +12,8 @@
 
 #include "core/err.h"
 #include "core/json.h"
+#include "core/log.h"
+#include "orch/feedback.h"
 #include "store/store.h"
 #include "task/task.h"
 
@@ -288,6 +290,34 @@ static int read_comment(const json_t *o, const char *where, struct nsh_forge_com
 	return 0;
 }
 
+/*
+ * A comment or review on a job's pull request is feedback for the job
+ * (orch/feedback.h). Its failure is logged: the comment itself is kept.
+ */
+static void take_feedback(struct nsh_srv_req *r, const struct nsh_forge_ref *ref, int64_t id,
+			  const char *kind, const char *author, const char *body, const char *path,
+			  int64_t line)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_feedback_in in = {0};
+	struct nsh_feedback_out out;
+	struct nsh_store *s;
+
+	in.org = ref->org;
+	in.repo = ref->repo;
+	in.number = ref->number;
+	in.comment_id = id;
+	in.kind = kind;
+	in.author = author;
+	in.body = body;
+	in.path = path;
+	in.line = path ? line : 0;
+	in.can_write = nsh_feedback_local_can_write(r->srv->config, ref->org, ref->repo, author);
+	if (nsh_srv_store(r, &s, &err) || nsh_feedback_intake(s, &in, &out, &err))
+		nsh_log_warn("feedback on %s/%s#%lld: %s", ref->org, ref->repo,
+			     (long long)ref->number, err.msg);
+}
+
 int nsh_api_pr_comment(struct nsh_srv_req *r, struct nsh_err *err)
 {
 	struct nsh_forge_ref ref;
@@ -314,6 +344,9 @@ int nsh_api_pr_comment(struct nsh_srv_req *r, struct nsh_err *err)
 		rc = nsh_srv_store(r, &s, err);
 	if (!rc)
 		rc = nsh_store_pr_comment_get(s, id, &rec, err);
+	if (!rc)
+		take_feedback(r, &ref, id, c.in_reply_to ? "reply" : "comment", c.author, c.body,
+			      c.path, c.line);
 	if (!rc)
 		nsh_srv_reply_json(r, 201,
 				   json_pack("{s:o}", "comment", nsh_forge_comment_to_json(&rec)));
@@ -402,6 +435,8 @@ int nsh_api_pr_review(struct nsh_srv_req *r, struct nsh_err *err)
 			goto out;
 		}
 		json_array_append_new(ids, json_integer(id));
+		take_feedback(r, &ref, id, "comment", author, inl[i].body, inl[i].path,
+			      inl[i].line);
 	}
 	id = 0;
 	if (!strcmp(verdict, "comment")) {
@@ -418,6 +453,8 @@ int nsh_api_pr_review(struct nsh_srv_req *r, struct nsh_err *err)
 	}
 	if (rc)
 		goto out;
+	if (id && text && *text)
+		take_feedback(r, &ref, id, verdict, author, text, NULL, 0);
 	nsh_srv_reply_json(r, 201,
 			   json_pack("{s:s, s:o, s:O}", "verdict", verdict, "review",
 				     id ? json_integer(id) : json_null(), "comments", ids));

@@ -521,6 +521,7 @@ int nsh_server_start(const struct nsh_server_config *cfg, struct nsh_server **re
 	s->srv.max_body = cfg->max_body ? cfg->max_body : NSH_SERVER_MAX_BODY;
 	s->srv.pipeline = cfg->pipeline;
 	s->srv.scheduler = cfg->scheduler;
+	s->srv.config = cfg->config;
 	s->srv.notify = nsh_notify_new();
 	s->srv.started_ms = nsh_time_now_ms();
 	nsh_srv_routes(&nroutes);

@@ -46,6 +46,7 @@ struct nsh_server_config {
 						may be NULL */
 	bool write_info;		     /* write serve.json (the daemon; not tests) */
 	bool scheduler;			     /* a scheduler runs in this process (health) */
+	const struct nsh_config *config;     /* borrowed, outlives the server; may be NULL */
 };
 
 struct nsh_server;

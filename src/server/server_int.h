@@ -72,6 +72,7 @@ struct nsh_srv {
 	struct nsh_srv_hub *hub;	     /* event streams (sse.c) */
 	struct nsh_srv_metrics *metrics;     /* counters (metrics.c) */
 	struct nsh_srv_rate *rate;	     /* per-address token buckets, or NULL */
+	const struct nsh_config *config;     /* the daemon's configuration (borrowed), or NULL */
 };
 
 /* A query parameter, or a header: borrowed strings. */

@@ -211,6 +211,29 @@ static const struct nsh_store_migration migrations[] = {
 	 "  created_at INTEGER NOT NULL,"
 	 "  PRIMARY KEY (task_id, job_id, attempt, name)"
 	 ") STRICT;"},
+
+	{10, "review feedback on pull requests and its copies on sibling pull requests",
+	 "CREATE TABLE feedback ("
+	 "  id INTEGER PRIMARY KEY,"
+	 "  task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,"
+	 "  job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+	 "  pr TEXT NOT NULL,"
+	 "  comment_id INTEGER,"
+	 "  origin_id INTEGER REFERENCES feedback(id) ON DELETE SET NULL,"
+	 "  author TEXT NOT NULL,"
+	 "  body TEXT NOT NULL,"
+	 "  path TEXT,"
+	 "  line INTEGER CHECK (line IS NULL OR line >= 1),"
+	 "  can_write INTEGER NOT NULL DEFAULT 1 CHECK (can_write IN (0, 1)),"
+	 "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'applied', 'refused',"
+	 "    'unclear', 'ignored', 'failed')),"
+	 "  attempt INTEGER,"
+	 "  result TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(result)),"
+	 "  created_at INTEGER NOT NULL,"
+	 "  handled_at INTEGER,"
+	 "  UNIQUE (job_id, origin_id)"
+	 ") STRICT;"
+	 "CREATE INDEX feedback_by_job ON feedback (job_id, state, id);"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

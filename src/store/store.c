@@ -99,6 +99,13 @@ enum stmt_id {
 	ST_MEMORY_LIST,
 	ST_MEMORY_GET,
 	ST_MEMORY_FORGET,
+	/* review feedback */
+	ST_FEEDBACK_ADD,
+	ST_FEEDBACK_FIND,
+	ST_FEEDBACK_GET,
+	ST_FEEDBACK_CLAIM,
+	ST_FEEDBACK_LIST,
+	ST_FEEDBACK_FINISH,
 	ST_COUNT
 };
 
@@ -282,6 +289,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
 			  "expires_at FROM memories WHERE id = ?1",
 	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
+#define FEEDBACK_COLS                                                                              \
+	"id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, "    \
+	"state, attempt, result, created_at, handled_at"
+	/* a copy carried to a sibling exists once per job */
+	[ST_FEEDBACK_ADD] = "INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
+			    "body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+			    "?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
+	[ST_FEEDBACK_FIND] = "SELECT id FROM feedback WHERE job_id = ?1 AND origin_id = ?2",
+	[ST_FEEDBACK_GET] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE id = ?1",
+	[ST_FEEDBACK_CLAIM] = "UPDATE feedback SET attempt = ?2 WHERE job_id = ?1 AND state = "
+			      "'pending' AND attempt IS NULL",
+	/* ?2 < 0: every row of the job; else the rows an attempt claimed */
+	[ST_FEEDBACK_LIST] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE job_id = ?1 AND "
+			     "(?2 < 0 OR attempt = ?2) ORDER BY id",
+	[ST_FEEDBACK_FINISH] = "UPDATE feedback SET state = ?2, result = ?3, handled_at = ?4 WHERE "
+			       "id = ?1",
 };
 
 struct nsh_store {
@@ -2547,6 +2570,177 @@ int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err
 		rc = db_fail(s, err, "forgetting a memory");
 	else if (!sqlite3_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- review feedback ---- */
+
+void nsh_feedback_rec_release(struct nsh_feedback_rec *f)
+{
+	if (!f)
+		return;
+	free(f->task_id);
+	free(f->job_id);
+	free(f->pr);
+	free(f->author);
+	free(f->body);
+	free(f->path);
+	free(f->state);
+	free(f->result);
+	memset(f, 0, sizeof(*f));
+}
+
+void nsh_feedback_list_release(struct nsh_feedback_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_feedback_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void feedback_from_row(sqlite3_stmt *st, struct nsh_feedback_rec *f)
+{
+	f->id = sqlite3_column_int64(st, 0);
+	f->task_id = col_text(st, 1);
+	f->job_id = col_text(st, 2);
+	f->pr = col_text(st, 3);
+	f->comment_id = sqlite3_column_int64(st, 4);
+	f->origin_id = sqlite3_column_int64(st, 5);
+	f->author = col_text(st, 6);
+	f->body = col_text(st, 7);
+	f->path = col_text(st, 8);
+	f->line = sqlite3_column_int64(st, 9);
+	f->can_write = sqlite3_column_int(st, 10) != 0;
+	f->state = col_text(st, 11);
+	f->attempt = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+	f->result = col_text(st, 13);
+	f->created_ms = sqlite3_column_int64(st, 14);
+	f->handled_ms = sqlite3_column_int64(st, 15);
+}
+
+int nsh_store_feedback_add(struct nsh_store *s, const struct nsh_feedback_rec *f, int64_t *ret_id,
+			   bool *ret_added, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_ADD, err);
+	bool added = false;
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, f->task_id);
+	bind_text(st, 2, f->job_id);
+	bind_text(st, 3, f->pr);
+	if (f->comment_id > 0)
+		sqlite3_bind_int64(st, 4, f->comment_id);
+	if (f->origin_id > 0)
+		sqlite3_bind_int64(st, 5, f->origin_id);
+	bind_text(st, 6, f->author);
+	bind_text(st, 7, f->body);
+	bind_text(st, 8, f->path);
+	if (f->line > 0)
+		sqlite3_bind_int64(st, 9, f->line);
+	sqlite3_bind_int(st, 10, f->can_write ? 1 : 0);
+	sqlite3_bind_int64(st, 11, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE) {
+		rc = db_fail(s, err, "adding review feedback");
+		goto out;
+	}
+	added = sqlite3_changes(s->db) == 1;
+	if (ret_id)
+		*ret_id = added ? sqlite3_last_insert_rowid(s->db) : 0;
+	if (!added && ret_id) {
+		/* the copy of @f->origin_id for this job exists: its id */
+		stmt_done(st);
+		st = stmt(s, ST_FEEDBACK_FIND, err);
+		if (!st)
+			return err ? err->code : NSH_EIO;
+		bind_text(st, 1, f->job_id);
+		sqlite3_bind_int64(st, 2, f->origin_id);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			*ret_id = sqlite3_column_int64(st, 0);
+	}
+out:
+	if (ret_added)
+		*ret_added = added;
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_feedback_get(struct nsh_store *s, int64_t id, struct nsh_feedback_rec *ret,
+			   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_GET, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		feedback_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no feedback %lld", (long long)id);
+	} else {
+		rc = db_fail(s, err, "reading review feedback");
+	}
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_feedback_claim(struct nsh_store *s, const char *job_id, int64_t attempt,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_CLAIM, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, attempt);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "claiming review feedback");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_feedback_list(struct nsh_store *s, const char *job_id, int64_t attempt,
+			    struct nsh_feedback_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_LIST, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, job_id);
+	sqlite3_bind_int64(st, 2, attempt);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		feedback_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing review feedback");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state,
+			      const char *result, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_FINISH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, state);
+	bind_text(st, 3, result ? result : "{}");
+	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "finishing review feedback");
 	stmt_done(st);
 	return rc;
 }

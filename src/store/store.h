@@ -27,7 +27,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 6
+#define NSH_STORE_SCHEMA_VERSION 10
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -737,5 +737,59 @@ int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec 
 			 struct nsh_err *err);
 /** Mark memory @id forgotten (it is no longer applied); NSH_ENOTFOUND when absent. */
 int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err);
+
+/* ---- review feedback (the orchestrator's feedback flow owns its meaning) ---- */
+
+/*
+ * One piece of review feedback for one job: a comment or review on its pull
+ * request, or a copy carried from a sibling's (origin_id set).
+ */
+struct nsh_feedback_rec {
+	int64_t id;	    /* row id */
+	char *task_id;	    /* the job's task */
+	char *job_id;	    /* the job that revises its pull request */
+	char *pr;	    /* "O/R#N" of that pull request */
+	int64_t comment_id; /* the forge's comment it answers, 0 for a copy */
+	int64_t origin_id;  /* the feedback it was carried from, 0 for an original */
+	char *author;	    /* the reviewer */
+	char *body;	    /* what was said */
+	char *path;	    /* file of an inline comment, or NULL */
+	int64_t line;	    /* its line, 0 when not inline */
+	bool can_write;	    /* the reviewer may write to the repository */
+	char *state;	    /* pending, applied, refused, unclear, ignored, failed */
+	int64_t attempt;    /* the job attempt that took it, -1 while unclaimed */
+	char *result;	    /* JSON object: what was made of it */
+	int64_t created_ms; /* when it arrived */
+	int64_t handled_ms; /* when it was handled, 0 before */
+};
+
+struct nsh_feedback_list {
+	struct nsh_feedback_rec *v; /* rows, oldest first */
+	size_t nr;
+	size_t alloc;
+};
+
+void nsh_feedback_rec_release(struct nsh_feedback_rec *f);
+void nsh_feedback_list_release(struct nsh_feedback_list *l);
+/**
+ * Add feedback @f (id, state, attempt, result and times are ignored). A
+ * copy of the same origin for the same job is added once: a second call
+ * adds nothing and *@ret_added (may be NULL) is false; *@ret_id (may be
+ * NULL) gets the row's id either way.
+ */
+int nsh_store_feedback_add(struct nsh_store *s, const struct nsh_feedback_rec *f, int64_t *ret_id,
+			   bool *ret_added, struct nsh_err *err);
+/** Read one row; NSH_ENOTFOUND "no feedback N". */
+int nsh_store_feedback_get(struct nsh_store *s, int64_t id, struct nsh_feedback_rec *ret,
+			   struct nsh_err *err);
+/** Give the pending, unclaimed feedback of job @job_id to attempt @attempt. */
+int nsh_store_feedback_claim(struct nsh_store *s, const char *job_id, int64_t attempt,
+			     struct nsh_err *err);
+/** Append the feedback of job @job_id claimed by @attempt (< 0: all of it) to @ret. */
+int nsh_store_feedback_list(struct nsh_store *s, const char *job_id, int64_t attempt,
+			    struct nsh_feedback_list *ret, struct nsh_err *err);
+/** Set the state and result (a JSON object text; NULL: {}) of feedback @id. */
+int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state,
+			      const char *result, struct nsh_err *err);
 
 #endif

@@ -70,7 +70,8 @@ static const unsigned task_next[NSH_TASK_STATE_COUNT] = {
  * -> verifying -> pr_open; verification sends work back to coding, or to
  * retrying (another approach) and finally needs_human_review. A change
  * that makes no difference closes the job from coding (no pull request). Review
- * feedback moves an open PR to revising. A failed provisioning step may be
+ * feedback moves an open PR to revising, and the revision runs the
+ * pipeline again from provisioning. A failed provisioning step may be
  * queued again.
  */
 static const unsigned job_next[NSH_JOB_STATE_COUNT] = {
@@ -81,7 +82,8 @@ static const unsigned job_next[NSH_JOB_STATE_COUNT] = {
 	[NSH_JOB_VERIFYING] = J(CODING) | J(RETRYING) | J(PR_OPEN) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
 	[NSH_JOB_RETRYING] = J(RESEARCHING) | J(CODING) | J(NEEDS_HUMAN_REVIEW) | J_STOP,
 	[NSH_JOB_PR_OPEN] = J(REVISING) | J(MERGED) | J(CLOSED) | J(CANCELLED),
-	[NSH_JOB_REVISING] = J(CODING) | J(VERIFYING) | J(PR_OPEN) | J(NEEDS_HUMAN_REVIEW) |
+	[NSH_JOB_REVISING] = J(PROVISIONING) | J(CODING) | J(VERIFYING) | J(PR_OPEN) |
+			     J(NEEDS_HUMAN_REVIEW) |
 			     J(MERGED) | J(CLOSED) | J_STOP,
 	[NSH_JOB_NEEDS_HUMAN_REVIEW] =
 		J(REVISING) | J(PR_OPEN) | J(MERGED) | J(CLOSED) | J(CANCELLED),
