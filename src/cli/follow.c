@@ -177,7 +177,8 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 			} else {
 				render(e, d, &rc, s);
 			}
-			/* an end that a later state change undoes (feedback reopened it) is not one */
+			/* an end that a later state change undoes (feedback reopened it) is not one
+			 */
 			if (!strcmp(e->kind, "task.state"))
 				ended = ends_task(e, d);
 			json_decref(d);

@@ -570,7 +570,8 @@ static void take_feedback(struct nsh_cli *cli, struct nsh_store *s, const struct
 	in.line = line;
 	in.can_write = nsh_feedback_local_can_write(cli->config, r->org, r->repo, author);
 	if (nsh_feedback_intake(s, &in, &out, &err)) {
-		fprintf(stderr, "nightshift: warning: the feedback was not recorded: %s\n", err.msg);
+		fprintf(stderr, "nightshift: warning: the feedback was not recorded: %s\n",
+			err.msg);
 		return;
 	}
 	if (!out.taken)

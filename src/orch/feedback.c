@@ -84,8 +84,8 @@ static int queue_feedback(struct nsh_store *st, const struct nsh_feedback_rec *f
 		return rc;
 	rc = nsh_store_feedback_add(st, f, ret_id, &added, err);
 	if (!rc && added) {
-		ev = json_pack("{s:s, s:I, s:s, s:s}", "pr", f->pr, "feedback",
-			       (json_int_t)*ret_id, "author", f->author, "text", "");
+		ev = json_pack("{s:s, s:I, s:s, s:s}", "pr", f->pr, "feedback", (json_int_t)*ret_id,
+			       "author", f->author, "text", "");
 		json_object_set_new(ev, "text", nsh_json_string_lossy(f->body, strlen(f->body)));
 		if (f->comment_id > 0)
 			json_object_set_new(ev, "comment", json_integer(f->comment_id));
@@ -130,12 +130,14 @@ int nsh_feedback_intake(struct nsh_store *st, const struct nsh_feedback_in *in,
 	if (rc)
 		return rc;
 	if (!pr.job_id || !pr.task_id) {
-		snprintf(ret->reason, sizeof(ret->reason), "not a pull request of a nightshift job");
+		snprintf(ret->reason, sizeof(ret->reason),
+			 "not a pull request of a nightshift job");
 		goto out;
 	}
 	snprintf(ret->task_id, sizeof(ret->task_id), "%s", pr.task_id);
 	snprintf(ret->job_id, sizeof(ret->job_id), "%s", pr.job_id);
-	if (!in->author || !strcmp(in->author, NSH_FEEDBACK_BOT) || !strcmp(in->author, pr.job_id)) {
+	if (!in->author || !strcmp(in->author, NSH_FEEDBACK_BOT) ||
+	    !strcmp(in->author, pr.job_id)) {
 		snprintf(ret->reason, sizeof(ret->reason), "nightshift's own comment");
 		goto out;
 	}
@@ -260,11 +262,11 @@ static bool has_word(const struct nsh_strvec *v, const char *w)
 }
 
 /*
- * Add 2 to @score for each distinct word of @phrase (an id or keyword)
+ * Add @weight to @score for each distinct word of @phrase (an id or keyword)
  * found in @text that is not one of the recipe's own words, and name it in
  * @why.
  */
-static void score_phrase(const char *phrase, const struct nsh_strvec *text,
+static void score_phrase(const char *phrase, int weight, const struct nsh_strvec *text,
 			 const struct nsh_strvec *generic, struct nsh_strvec *seen, int *score,
 			 struct nsh_buf *why)
 {
@@ -276,7 +278,7 @@ static void score_phrase(const char *phrase, const struct nsh_strvec *text,
 		    !has_word(text, pw.v[i]))
 			continue;
 		nsh_strvec_push(seen, pw.v[i]);
-		*score += 2;
+		*score += weight;
 		nsh_buf_addf(why, "%s\"%s\"", why->len ? ", " : "", pw.v[i]);
 	}
 	nsh_strvec_release(&pw);
@@ -292,10 +294,10 @@ struct fb_match {
 
 /*
  * Match @text to the alternative of a choice of @r it asks for: the
- * alternative's id and keywords count, the words of the choice's id break
- * ties; words of the recipe's own id and title (say "lodash") count for
- * nothing, as every comment on its pull requests may use them. false
- * when nothing matches.
+ * alternative's id counts 3, each keyword 2, the words of the choice's id
+ * 1 (only for an alternative that matched otherwise); words of the recipe's own id and title (say
+ * "lodash") count for nothing, as every comment on its pull requests may use them. false when
+ * nothing matches.
  */
 static bool fb_match(const struct nsh_recipe *r, const char *text, struct fb_match *m)
 {
@@ -316,15 +318,14 @@ static bool fb_match(const struct nsh_recipe *r, const char *text, struct fb_mat
 			struct nsh_buf why = NSH_BUF_INIT;
 			int score = 0;
 
-			score_phrase(a->id, &tw, &generic, &seen, &score, &why);
+			/* the alternative's name says the most, its keywords less, the choice's
+			 * name only breaks ties between choices */
+			score_phrase(a->id, 3, &tw, &generic, &seen, &score, &why);
 			for (size_t w = 0; w < a->keywords.nr; w++)
-				score_phrase(a->keywords.v[w], &tw, &generic, &seen, &score, &why);
-			if (score) {
-				int before = score;
-
-				score_phrase(c->id, &tw, &generic, &seen, &score, &why);
-				score = before + (score - before) / 2;
-			}
+				score_phrase(a->keywords.v[w], 2, &tw, &generic, &seen, &score,
+					     &why);
+			if (score)
+				score_phrase(c->id, 1, &tw, &generic, &seen, &score, &why);
 			if (score > best) {
 				best = score;
 				free(m->words);
@@ -521,7 +522,7 @@ static int carry(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, const
 		rc = queue_feedback(st, &copy, &id, &added, &revising, err);
 		if (!rc)
 			json_array_append_new(carried, json_string(name));
-next:
+	next:
 		free(name);
 		nsh_pr_rec_release(&pr);
 	}
@@ -635,10 +636,11 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 			struct nsh_buf reply = NSH_BUF_INIT;
 
 			if (m.other)
-				nsh_buf_addf(&reply,
-					     "This could mean `%s: %s` or `%s`; I cannot tell which "
-					     "without a language model.",
-					     m.choice->id, m.alt->id, m.other);
+				nsh_buf_addf(
+					&reply,
+					"This could mean `%s: %s` or `%s`; I cannot tell which "
+					"without a language model.",
+					m.choice->id, m.alt->id, m.other);
 			else
 				nsh_buf_addf(&reply,
 					     "I could not match this to a choice of recipe `%s` "
@@ -709,9 +711,9 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 		json_object_set_new(result, "summary", nsh_json_string_lossy(s, strlen(s)));
 		free(s);
 	} else {
-		json_object_set_new(result, "summary", json_string(json_array_size(picks)
-									   ? "choices as before"
-									   : "the recipe's defaults"));
+		json_object_set_new(result, "summary",
+				    json_string(json_array_size(picks) ? "choices as before"
+								       : "the recipe's defaults"));
 	}
 	(void)unclear;
 out:
@@ -734,8 +736,8 @@ static int run_feedback(struct nsh_job_run *jr, struct nsh_feedback_list *ret, i
 
 	json_decref(rules);
 	if (*ret_at >= 0)
-		rc = nsh_store_feedback_list(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, *ret_at,
-					     ret, err);
+		rc = nsh_store_feedback_list(nsh_job_run_store(jr), nsh_job_run_job(jr)->id,
+					     *ret_at, ret, err);
 	return rc;
 }
 
@@ -796,7 +798,8 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 	struct nsh_store *st = nsh_job_run_store(jr);
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	struct nsh_feedback_list l = {0};
-	json_t *rules = NULL, *change = orch_latest(jr, "change"), *verify = orch_latest(jr, "verify");
+	json_t *rules = NULL, *change = orch_latest(jr, "change"),
+	       *verify = orch_latest(jr, "verify");
 	const char *csum = json_string_value(json_object_get(change, "summary"));
 	const char *vsum = json_string_value(json_object_get(verify, "summary"));
 	int64_t at;
@@ -843,11 +846,12 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 			nsh_buf_addf(&b, " Verification: %s.", vsum);
 		carried = json_object_get(how, "carried");
 		if (json_array_size(carried)) {
-			nsh_buf_adds(&b, "\n\nThe same feedback is applied to the other pull requests "
-					 "of this change that made this choice:");
+			nsh_buf_adds(&b,
+				     "\n\nThe same feedback is applied to the other pull requests "
+				     "of this change that made this choice:");
 			json_array_foreach(carried, k, x)
-			nsh_buf_addf(&b, " %s%s", json_string_value(x),
-				     k + 1 < json_array_size(carried) ? "," : ".");
+				nsh_buf_addf(&b, " %s%s", json_string_value(x),
+					     k + 1 < json_array_size(carried) ? "," : ".");
 		}
 		rc = orch_feedback_answer(o, st, f, b.buf, err);
 		res = json_dumps(how ? how : json_object(), JSON_COMPACT);

@@ -39,12 +39,12 @@ struct nsh_feedback_in {
 };
 
 struct nsh_feedback_out {
-	bool taken;	   /* recorded as feedback for a job */
-	int64_t id;	   /* its row, when taken */
-	char task_id[64];  /* the job's task, when the pull request has a job */
-	char job_id[64];   /* the job */
-	bool revising;	   /* the job moved to revising now (else it was busy) */
-	char reason[200];  /* why it was not taken */
+	bool taken;	  /* recorded as feedback for a job */
+	int64_t id;	  /* its row, when taken */
+	char task_id[64]; /* the job's task, when the pull request has a job */
+	char job_id[64];  /* the job */
+	bool revising;	  /* the job moved to revising now (else it was busy) */
+	char reason[200]; /* why it was not taken */
 };
 
 /**

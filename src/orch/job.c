@@ -828,8 +828,9 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	nsh_buf_trim(&out);
 	json_object_set_new(result, "sha", json_string(out.buf));
 	if (json_array_size(json_object_get(result, "kept"))) {
-		char *sum = nsh_xasprintf("%.12s (keeping %zu commits pushed by a person)", out.buf,
-					  json_array_size(json_object_get(result, "kept")));
+		size_t kept = json_array_size(json_object_get(result, "kept"));
+		char *sum = nsh_xasprintf("%.12s (keeping %zu commit%s pushed by a person)",
+					  out.buf, kept, kept == 1 ? "" : "s");
 
 		json_object_set_new(result, "summary", json_string(sum));
 		free(sum);
@@ -956,7 +957,9 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	json_object_set_new(result, "number", json_integer(pr.number));
 	json_object_set_new(result, "draft", json_boolean(draft));
 	snprintf(summary, sizeof(summary), "%s/%s#%lld %s", org, name, (long long)pr.number,
-		 draft ? "opened as a draft for human review" : "opened");
+		 draft ? (existed ? "updated, a draft for human review"
+				  : "opened as a draft for human review")
+		       : (existed ? "updated" : "opened"));
 	json_object_set_new(result, "summary", json_string(summary));
 	nsh_job_run_finish(jr, draft ? NSH_JOB_NEEDS_HUMAN_REVIEW : NSH_JOB_PR_OPEN,
 			   draft ? "every attempt failed verification" : NULL);

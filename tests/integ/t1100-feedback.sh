@@ -1,0 +1,160 @@
+#!/bin/sh
+# Review feedback on nightshift's pull requests: a comment revises its pull
+# request, is carried to the sibling pull requests that made the same
+# choice, and is answered with what changed; commits pushed by a person
+# survive a revision; feedback the recipe brain cannot read goes to a
+# person. The jobs install lodash from the npm registry; when it cannot be
+# reached the checks are reported as skipped, never as passed.
+. "$(dirname "$0")/lib.sh"
+
+sql() {
+	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+}
+
+forge() {
+	echo "$NIGHTSHIFT_HOME/forge/demo-org/$1.git"
+}
+
+# first_run REPO...: the lodash upgrade on the named demo-org services.
+first_run() {
+	nsh demo init >/dev/null || return 1
+	args=""
+	for r in "$@"; do
+		args="$args --repo demo-org/$r"
+	done
+	# shellcheck disable=SC2086
+	nsh run "Upgrade lodash from 3 to 4" $args >run.out 2>&1 || {
+		cat run.out
+		return 1
+	}
+	task=$(sql "SELECT id FROM tasks ORDER BY created_at DESC LIMIT 1")
+}
+
+# heads REPO: how many heads pull request #1 of REPO has had.
+heads() {
+	sql "SELECT count(*) FROM pr_heads h JOIN prs p ON p.id = h.pr_id JOIN repos r ON
+		r.id = p.repo_id WHERE r.name = '$1' AND p.number = 1"
+}
+
+job_state() {
+	sql "SELECT state FROM jobs WHERE repo = 'demo-org/$1' AND task_id = '$task'"
+}
+
+registry=yes
+npm ping >/dev/null 2>&1 || registry=no
+
+if [ $registry = yes ]; then
+test_expect_success 'a comment revises its PR and the siblings that made the same choice' '
+	first_run notifications geo billing &&
+	branch=nightshift/$task/lodash-3-to-4 &&
+	git -C "$(forge notifications)" show "$branch:src/channels.js" | grep -q "lodash.includes(" &&
+	nsh pr comment demo-org/notifications#1 \
+		"Please use native methods here instead of lodash, Array.prototype.includes is our standard." \
+		--author alice >c.out &&
+	grep -q "feedback for job j-.*: it revises the pull request now" c.out &&
+	test "$(job_state notifications)" = revising &&
+	test "$(sql "SELECT state FROM tasks")" = running &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(sql "SELECT state FROM tasks")" = completed &&
+	grep -q "feedback from alice on demo-org/notifications#1 means contains-style: native" resume.out &&
+	test "$(job_state notifications)" = pr_open &&
+	test "$(job_state geo)" = pr_open &&
+	test "$(heads notifications)" -eq 2 &&
+	test "$(heads geo)" -eq 2 &&
+	test "$(heads billing)" -eq 1 &&
+	git -C "$(forge notifications)" show "$branch:src/channels.js" >channels.js &&
+	! grep -q "lodash.includes(\|lodash.contains(" channels.js &&
+	grep -q "CHANNELS.includes(channel)" channels.js &&
+	nsh pr show demo-org/notifications#1 >n1 &&
+	grep -q "nightshift replied to #1" n1 &&
+	grep -q "Done in [0-9a-f]*. .contains-style. is now .native." n1 &&
+	grep -q "The same feedback is applied to .*demo-org/geo#1" n1 &&
+	grep -q "## Review feedback applied" n1 &&
+	grep -q "alice on demo-org/notifications#1: .Please use native methods" n1 &&
+	grep -q "asked for in review feedback" n1 &&
+	nsh pr show demo-org/geo#1 >g1 &&
+	grep -q "Carried over from review feedback by alice on demo-org/notifications#1" g1 &&
+	grep -q "carried over: alice on demo-org/geo#1" g1 &&
+	nsh pr show demo-org/billing#1 >b1 &&
+	! grep -q "Carried over" b1 &&
+	test "$(sql "SELECT count(*) FROM feedback WHERE state = '"'"'applied'"'"'")" -eq 2 &&
+	test "$(sql "SELECT count(*) FROM feedback WHERE origin_id IS NOT NULL")" -eq 1
+'
+
+test_expect_success 'commits a person pushed on the PR branch survive a revision' '
+	first_run notifications &&
+	branch=nightshift/$task/lodash-3-to-4 &&
+	git clone -q "$(forge notifications)" wt &&
+	git -C wt checkout -q "$branch" &&
+	echo "Channels are listed in src/channels.js." >>wt/README.md &&
+	git -C wt -c user.name=Bob -c user.email=bob@example.com commit -qam "README: where channels live" &&
+	git -C wt push -q origin "$branch" &&
+	nsh pr comment demo-org/notifications#1 "use native includes" --author alice >/dev/null &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(job_state notifications)" = pr_open &&
+	git -C "$(forge notifications)" log --format=%s "$branch" >log &&
+	grep -q "^README: where channels live$" log &&
+	git -C "$(forge notifications)" show "$branch:README.md" | grep -q "Channels are listed" &&
+	git -C "$(forge notifications)" show "$branch:src/channels.js" | grep -q "CHANNELS.includes(channel)" &&
+	grep -q "keeping 1 commit pushed by a person" resume.out
+'
+
+test_expect_success 'a person'"'"'s commit that the revision cannot keep is not overwritten' '
+	first_run notifications &&
+	branch=nightshift/$task/lodash-3-to-4 &&
+	git clone -q "$(forge notifications)" wt &&
+	git -C wt checkout -q "$branch" &&
+	sed -i "s/lodash.includes(CHANNELS, channel)/_.includes(CHANNELS, channel) \/\* mine \*\//" wt/src/channels.js &&
+	git -C wt -c user.name=Bob -c user.email=bob@example.com commit -qam "channels: my own take" &&
+	git -C wt push -q origin "$branch" &&
+	mine=$(git -C wt rev-parse HEAD) &&
+	nsh pr comment demo-org/notifications#1 "use native includes" --author alice >/dev/null &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(job_state notifications)" = needs_human_review &&
+	test "$(git -C "$(forge notifications)" rev-parse "$branch")" = "$mine" &&
+	nsh pr show demo-org/notifications#1 >n1 &&
+	grep -q "Nothing was overwritten" n1
+'
+
+test_expect_success 'feedback the recipe brain cannot read goes to a person, with a reply' '
+	first_run notifications &&
+	nsh pr comment demo-org/notifications#1 "Hmm, I am not sure about this one." --author alice >/dev/null &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(job_state notifications)" = needs_human_review &&
+	test "$(heads notifications)" -eq 1 &&
+	test "$(sql "SELECT state FROM feedback")" = unclear &&
+	nsh pr show demo-org/notifications#1 >n1 &&
+	grep -q "I could not match this to a choice of recipe .lodash-3-to-4. without a language model" n1 &&
+	grep -q "contains-style" n1
+'
+
+test_expect_success '/nightshift all carries feedback to every open sibling' '
+	first_run notifications billing &&
+	nsh pr comment demo-org/notifications#1 "Prefer native includes. /nightshift all" --author alice >/dev/null &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(heads notifications)" -eq 2 &&
+	test "$(heads billing)" -eq 2 &&
+	nsh pr show demo-org/billing#1 | grep -q "Carried over from review feedback by alice"
+'
+else
+	for t in "a comment revises its PR and siblings" "commits of a person survive" \
+		"a conflicting commit is not overwritten" "unreadable feedback goes to a person" \
+		"/nightshift all"; do
+		test_skip "$t" "the npm registry cannot be reached"
+	done
+fi
+
+test_expect_success 'what is not feedback: approvals, own comments, PRs no job opened' '
+	nsh demo init >/dev/null &&
+	git clone -q "$(forge billing)" wt &&
+	git -C wt checkout -q -b topic &&
+	echo x >>wt/README.md &&
+	git -C wt -c user.name=Bob -c user.email=bob@example.com commit -qam topic &&
+	git -C wt push -q origin topic &&
+	nsh pr create demo-org/billing --head topic --title "A person" >/dev/null &&
+	nsh pr comment demo-org/billing#1 "use native includes" --author alice >out &&
+	! grep -q "feedback" out &&
+	test "$(sql "SELECT count(*) FROM feedback")" -eq 0
+'
+
+test_done
