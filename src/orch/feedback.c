@@ -891,3 +891,52 @@ int orch_feedback_blocked(struct nsh_job_run *jr, const char *text, struct nsh_e
 	nsh_feedback_list_release(&l);
 	return rc;
 }
+
+#define BRIEF_DIFF_MAX (32u << 10) /* bytes of the pull request's diff shown to the agent */
+
+char *orch_feedback_brief(struct nsh_job_run *jr)
+{
+	struct nsh_store *st = nsh_job_run_store(jr);
+	struct nsh_feedback_list l = {0};
+	struct nsh_buf b = NSH_BUF_INIT, diff = NSH_BUF_INIT;
+	struct nsh_forge *fg = NULL;
+	struct nsh_forge_ref ref;
+	const char *pr = NULL;
+	int64_t at;
+
+	if (run_feedback(jr, &l, &at, NULL) || !l.nr)
+		goto out;
+	nsh_buf_adds(&b, "## Review feedback to address\n\nThe pull request is under review. "
+			 "Change it as the reviewers ask, on top of its current state (the "
+			 "workspace holds it), then finish.\n\n");
+	for (size_t i = 0; i < l.nr; i++) {
+		const struct nsh_feedback_rec *f = &l.v[i];
+
+		if (strcmp(f->state, "pending"))
+			continue;
+		pr = f->pr;
+		nsh_buf_addf(&b, "- %s", f->author);
+		if (f->path)
+			nsh_buf_addf(&b, " on %s line %lld", f->path, (long long)f->line);
+		if (f->origin_id)
+			nsh_buf_adds(&b, " (on a sibling pull request of this change)");
+		nsh_buf_addf(&b, ": %s\n", f->body);
+	}
+	if (pr && !nsh_forge_ref_parse_pr(pr, &ref, NULL) &&
+	    !orch_forge(nsh_job_run_ctx(jr), st, &fg, NULL)) {
+		nsh_buf_init(&diff, BRIEF_DIFF_MAX);
+		nsh_forge_pr_diff(fg, &ref, NULL, &diff, NULL);
+		if (diff.len)
+			nsh_buf_addf(&b, "\n## The pull request's diff now%s\n\n```diff\n%s\n```\n",
+				     diff.len >= BRIEF_DIFF_MAX ? " (cut)" : "", diff.buf);
+	}
+out:
+	nsh_forge_close(fg);
+	nsh_buf_release(&diff);
+	nsh_feedback_list_release(&l);
+	if (!b.len) {
+		nsh_buf_release(&b);
+		return NULL;
+	}
+	return nsh_buf_detach(&b, NULL);
+}

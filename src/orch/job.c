@@ -416,8 +416,7 @@ static void run_picks(struct nsh_job_run *jr, const struct nsh_recipe *r,
 	*ret_n = n;
 }
 
-/* The retry number of the job's attempt: attempts since its rules were decided. */
-static int64_t retry_of(struct nsh_job_run *jr)
+int64_t orch_retry_of(struct nsh_job_run *jr)
 {
 	int64_t attempt = nsh_job_run_attempt(jr), at;
 	json_t *rules = orch_rules_result(jr, attempt, &at);
@@ -565,7 +564,7 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
 				     NSH_STRVEC_INIT};
 	json_t *base = orch_latest(jr, "baseline");
-	int64_t attempt = retry_of(jr), limit;
+	int64_t attempt = orch_retry_of(jr), limit;
 	char summary[400];
 	bool green;
 	int rc;
@@ -687,6 +686,51 @@ out:
 }
 
 /*
+ * Fetch the job's branch as the forge has it now into the workspace as
+ * refs/nightshift/published; *@ret_found false when it has none.
+ */
+static int fetch_published(struct nsh_job_run *jr, struct orch_job *oj, bool *ret_found,
+			   struct nsh_err *err)
+{
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	char *branch = result_str(jr, -1, "clone", "branch");
+	struct nsh_forge *f = NULL;
+	char *org = NULL, *name = NULL, *path = NULL, *spec = NULL;
+	int rc;
+
+	*ret_found = false;
+	rc = orch_split_repo(j->repo, &org, &name, err);
+	if (!rc)
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+	if (!rc)
+		rc = nsh_forge_repo_path(f, org, name, &path, err);
+	if (!rc && branch) {
+		spec = nsh_xasprintf("+refs/heads/%s:refs/nightshift/published", branch);
+		*ret_found = !nsh_git(oj->ws, NULL, NULL, "fetch", "--quiet", "--no-tags", path,
+				      spec, NULL);
+	}
+	nsh_forge_close(f);
+	free(branch);
+	free(org);
+	free(name);
+	free(path);
+	free(spec);
+	return rc;
+}
+
+int orch_take_published(struct nsh_job_run *jr, struct nsh_err *err)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	bool found = false;
+	int rc = fetch_published(jr, oj, &found, err);
+
+	if (!rc && found)
+		rc = nsh_git(oj->ws, NULL, err, "reset", "--quiet", "--hard",
+			     "refs/nightshift/published", NULL);
+	return rc;
+}
+
+/*
  * A revision replaces the branch that nightshift pushed before. Commits
  * that a person added on top of that push are kept: they are picked onto
  * the new commit, in order. When they do not apply, or the branch was
@@ -695,33 +739,26 @@ out:
 static int keep_people_commits(struct nsh_job_run *jr, struct orch_job *oj, json_t *result,
 			       bool *ret_ask, struct nsh_err *err)
 {
-	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	char *ours = result_str(jr, -1, "push", "sha");
-	char *branch = result_str(jr, -1, "clone", "branch");
-	struct nsh_forge *f = NULL;
 	struct nsh_buf head = NSH_BUF_INIT, list = NSH_BUF_INIT;
-	char *org = NULL, *name = NULL, *path = NULL, *spec = NULL, *range = NULL;
 	struct nsh_err gerr = NSH_ERR_INIT;
+	char *range = NULL;
+	bool found = false;
 	int rc = 0;
 
 	*ret_ask = false;
-	if (!ours || !branch)
+	if (!ours)
 		goto out; /* the first push: nothing of anyone's to keep */
-	rc = orch_split_repo(j->repo, &org, &name, err);
-	if (!rc)
-		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
-	if (!rc)
-		rc = nsh_forge_repo_path(f, org, name, &path, err);
-	if (rc)
-		goto out;
-	spec = nsh_xasprintf("+refs/heads/%s:refs/nightshift/published", branch);
-	if (nsh_git(oj->ws, NULL, &gerr, "fetch", "--quiet", "--no-tags", path, spec, NULL))
+	rc = fetch_published(jr, oj, &found, err);
+	if (rc || !found)
 		goto out; /* the branch is gone: nothing to keep */
 	rc = nsh_git(oj->ws, &head, err, "rev-parse", "refs/nightshift/published", NULL);
 	if (rc)
 		goto out;
 	nsh_buf_trim(&head);
-	if (!strcmp(head.buf, ours))
+	/* unchanged since our push, or the work was made on top of it (llm revisions) */
+	if (!strcmp(head.buf, ours) ||
+	    !nsh_git(oj->ws, NULL, &gerr, "merge-base", "--is-ancestor", head.buf, "HEAD", NULL))
 		goto out;
 	if (nsh_git(oj->ws, NULL, &gerr, "merge-base", "--is-ancestor", ours, head.buf, NULL)) {
 		json_object_set_new(result, "people", json_string("rewritten"));
@@ -754,13 +791,7 @@ static int keep_people_commits(struct nsh_job_run *jr, struct orch_job *oj, json
 out:
 	nsh_buf_release(&head);
 	nsh_buf_release(&list);
-	nsh_forge_close(f);
 	free(ours);
-	free(branch);
-	free(org);
-	free(name);
-	free(path);
-	free(spec);
 	free(range);
 	return rc;
 }

@@ -263,7 +263,18 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 int orch_llm_research(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct nsh_agent_result r;
-	int rc = run_role(jr, NSH_AGENT_RESEARCH, NULL, NULL, result, &r, err);
+	char *brief = orch_feedback_brief(jr);
+	int rc;
+
+	if (brief) {
+		/* a revision for review feedback: the research of the first run stands */
+		free(brief);
+		json_object_set_new(result, "summary",
+				    json_string("revision for review feedback: the research of the "
+						"first run stands"));
+		return 0;
+	}
+	rc = run_role(jr, NSH_AGENT_RESEARCH, NULL, NULL, result, &r, err);
 
 	if (!rc && r.outcome != NSH_AGENT_DONE) {
 		char *why = nsh_xasprintf("the research agent ended (%s): %s",
@@ -282,16 +293,34 @@ int orch_llm_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_buf status = NSH_BUF_INIT;
 	struct nsh_agent_result r;
-	char *findings = findings_of(jr, nsh_job_run_attempt(jr) - 1);
-	int rc;
+	int64_t retry = orch_retry_of(jr);
+	char *findings = retry > 0 ? findings_of(jr, nsh_job_run_attempt(jr) - 1) : NULL;
+	char *brief = orch_feedback_brief(jr);
+	int rc = 0;
 
+	/* a revision works on top of the pull request as it is, the feedback in hand */
+	if (brief && !retry)
+		rc = orch_take_published(jr, err);
+	if (brief) {
+		char *both = nsh_xasprintf("%s%s%s", brief, findings ? "\n" : "",
+					   findings ? findings : "");
+
+		free(findings);
+		findings = both;
+	}
 	/* later attempts go on from the code agent's work, with the findings */
-	rc = run_role(jr, NSH_AGENT_CODE, findings, NULL, result, &r, err);
+	if (!rc)
+		rc = run_role(jr, NSH_AGENT_CODE, findings, NULL, result, &r, err);
+	else
+		memset(&r, 0, sizeof(r));
 	if (!rc)
 		rc = nsh_git(oj->ws, &status, err, "status", "--porcelain", NULL);
 	if (rc)
 		goto out;
-	if (!status.len) {
+	if (!status.len && brief) {
+		nsh_job_run_finish(jr, NSH_JOB_NEEDS_HUMAN_REVIEW,
+				   "the code agent made no change for the review feedback");
+	} else if (!status.len) {
 		nsh_job_run_finish(jr,
 				   r.outcome == NSH_AGENT_DONE ? NSH_JOB_CLOSED
 							       : NSH_JOB_NEEDS_HUMAN_REVIEW,
@@ -306,6 +335,7 @@ out:
 	nsh_agent_result_release(&r);
 	nsh_buf_release(&status);
 	free(findings);
+	free(brief);
 	return rc;
 }
 
@@ -327,7 +357,8 @@ int orch_llm_verify(struct nsh_job_run *jr, json_t *result, bool green, struct n
 	json_object_set_new(result, "passed", json_boolean(passed));
 	if (passed)
 		goto out;
-	if (attempt + 1 < o->max_attempts && !json_is_true(json_object_get(change, "stopped"))) {
+	if (orch_retry_of(jr) + 1 < o->max_attempts &&
+	    !json_is_true(json_object_get(change, "stopped"))) {
 		summary = nsh_xasprintf("not verified: %s; back to the code agent",
 					r.summary ? r.summary : "");
 		nsh_job_run_goto(jr, "change", true);

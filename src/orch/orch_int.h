@@ -160,11 +160,21 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 int orch_feedback_blocked(struct nsh_job_run *jr, const char *text, struct nsh_err *err);
 /** The pull request body's "Review feedback applied" section, when the job had any. */
 void orch_feedback_section(struct nsh_job_run *jr, struct nsh_buf *out);
+/**
+ * For the llm brain: the review feedback this run takes, with its files and
+ * lines and the pull request's diff, as text for the code agent; NULL when
+ * the run takes none. The caller frees it.
+ */
+char *orch_feedback_brief(struct nsh_job_run *jr);
 /** At the end of a job's run: feedback that came while it ran starts the next revision. */
 void orch_feedback_requeue(struct nsh_job_run *jr);
 
 /* ---- job.c ---- */
 
+/** The retry number of the job's attempt: attempts since its rules step decided its choices. */
+int64_t orch_retry_of(struct nsh_job_run *jr);
+/** Reset the workspace to the job's branch as the forge has it (a revision on top of it). */
+int orch_take_published(struct nsh_job_run *jr, struct nsh_err *err);
 /** The newest result of step @name at the job's attempt or before; a new reference or NULL. */
 json_t *orch_latest(struct nsh_job_run *jr, const char *name);
 

@@ -50,4 +50,27 @@ test_expect_success 'verification findings go back to the code agent, then the p
 	grep -q "Passed: all green" pr
 '
 
+test_expect_success 'review feedback reaches the code agent, which revises the pull request' '
+	setup &&
+	start_llm "$AGENT_DIR/scenarios/orch-feedback.json" &&
+	nsh run "$TASK_TEXT" --repo acme/login-service >out 2>err &&
+	grep -q "pull request #1 opened" out &&
+	task=$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT id FROM tasks") &&
+	nsh pr comment acme/login-service#1 "Please document the limiter in docs/rate-limit.md" \
+		--file src/middleware/rateLimit.js --line 1 --author alice >c.out &&
+	grep -q "it revises the pull request now" c.out &&
+	nsh run --resume "$task" >out2 2>err2 &&
+	grep -q "research of the first run stands" out2 &&
+	test "$(logq "l.length")" = 11 &&
+	test "$(logq "l.filter(e => e.error).length")" = 0 &&
+	logq "newest(l[8])" | grep -q "The pull request.s diff now" &&
+	nsh pr show acme/login-service#1 >pr &&
+	grep -q "^state    open" pr &&
+	grep -q "nightshift replied to #1" pr &&
+	grep -q "Done in [0-9a-f]*" pr &&
+	nsh pr show acme/login-service#1 --diff >diff &&
+	grep -q "^+++ b/docs/rate-limit.md" diff &&
+	grep -q "^+++ b/src/middleware/rateLimit.js" diff
+'
+
 test_done
