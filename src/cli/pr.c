@@ -764,6 +764,8 @@ static int finish_run(struct nsh_cli *cli, int argc, char **argv, bool merge)
 		printf("merged %s (merge commit %s)\n", argv[optind], sha);
 	else
 		printf("closed %s\n", argv[optind]);
+	if (code == NSH_EXIT_OK && nsh_feedback_pr_ended(s, r.org, r.repo, r.number, merge, &err))
+		fprintf(stderr, "nightshift: warning: the job was not updated: %s\n", err.msg);
 	nsh_forge_close(f);
 	nsh_store_close(s);
 	return code;

@@ -177,6 +177,31 @@ out:
 	return rc;
 }
 
+int nsh_feedback_pr_ended(struct nsh_store *st, const char *org, const char *repo, int64_t number,
+			  bool merged, struct nsh_err *err)
+{
+	struct nsh_pr_rec pr = {0};
+	struct nsh_job_rec j = {0};
+	enum nsh_job_state js;
+	int rc;
+
+	rc = nsh_store_pr_get(st, org, repo, number, &pr, err);
+	if (rc || !pr.job_id)
+		goto out;
+	rc = nsh_store_job_get(st, pr.job_id, &j, err);
+	if (!rc)
+		rc = nsh_job_state_parse(j.state, &js, err);
+	if (!rc && (waits_for_review(js) || (js == NSH_JOB_REVISING && !j.step)))
+		rc = nsh_job_transition(st, j.id, merged ? NSH_JOB_MERGED : NSH_JOB_CLOSED,
+					merged ? "its pull request was merged"
+					       : "its pull request was closed",
+					NULL, err);
+out:
+	nsh_job_rec_release(&j);
+	nsh_pr_rec_release(&pr);
+	return rc;
+}
+
 void orch_feedback_requeue(struct nsh_job_run *jr)
 {
 	struct nsh_store *st = nsh_job_run_store(jr);

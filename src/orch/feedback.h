@@ -63,6 +63,14 @@ struct nsh_feedback_out {
 int nsh_feedback_intake(struct nsh_store *st, const struct nsh_feedback_in *in,
 			struct nsh_feedback_out *ret, struct nsh_err *err);
 
+/**
+ * Pull request @org/@repo#@number was merged (@merged) or closed: its job,
+ * when it waits for review, ends as merged or closed. Nothing happens for a
+ * pull request no job opened or a job that is busy or has ended.
+ */
+int nsh_feedback_pr_ended(struct nsh_store *st, const char *org, const char *repo, int64_t number,
+			  bool merged, struct nsh_err *err);
+
 struct nsh_config;
 
 /**

@@ -318,6 +318,18 @@ static void take_feedback(struct nsh_srv_req *r, const struct nsh_forge_ref *ref
 			     (long long)ref->number, err.msg);
 }
 
+/* A merged or closed pull request ends its job (orch/feedback.h); failures are logged. */
+static void job_ended(struct nsh_srv_req *r, const struct nsh_forge_ref *ref, bool merged)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s;
+
+	if (nsh_srv_store(r, &s, &err) ||
+	    nsh_feedback_pr_ended(s, ref->org, ref->repo, ref->number, merged, &err))
+		nsh_log_warn("ending the job of %s/%s#%lld: %s", ref->org, ref->repo,
+			     (long long)ref->number, err.msg);
+}
+
 int nsh_api_pr_comment(struct nsh_srv_req *r, struct nsh_err *err)
 {
 	struct nsh_forge_ref ref;
@@ -496,6 +508,8 @@ int nsh_api_pr_merge(struct nsh_srv_req *r, struct nsh_err *err)
 	if (!rc)
 		rc = nsh_forge_pr_merge(f, &ref, author, NULL, err);
 	if (!rc)
+		job_ended(r, &ref, true);
+	if (!rc)
 		rc = reply_pr(r, f, &ref, err);
 	json_decref(body);
 	return rc;
@@ -518,6 +532,8 @@ int nsh_api_pr_close(struct nsh_srv_req *r, struct nsh_err *err)
 		rc = nsh_srv_forge(r, &f, err);
 	if (!rc)
 		rc = nsh_forge_pr_close(f, &ref, author, err);
+	if (!rc)
+		job_ended(r, &ref, false);
 	if (!rc)
 		rc = reply_pr(r, f, &ref, err);
 	json_decref(body);

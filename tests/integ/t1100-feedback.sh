@@ -134,7 +134,13 @@ test_expect_success '/nightshift all carries feedback to every open sibling' '
 	nsh run --resume "$task" >resume.out 2>&1 &&
 	test "$(heads notifications)" -eq 2 &&
 	test "$(heads billing)" -eq 2 &&
-	nsh pr show demo-org/billing#1 | grep -q "Carried over from review feedback by alice"
+	nsh pr show demo-org/billing#1 | grep -q "Carried over from review feedback by alice" &&
+	nsh pr merge demo-org/billing#1 --author carol >/dev/null &&
+	test "$(job_state billing)" = merged &&
+	nsh pr close demo-org/notifications#1 --author carol >/dev/null &&
+	test "$(job_state notifications)" = closed &&
+	nsh pr comment demo-org/notifications#1 "use native includes" --author alice >out &&
+	! grep -q "feedback for job" out
 '
 else
 	for t in "a comment revises its PR and siblings" "commits of a person survive" \
