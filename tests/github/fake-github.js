@@ -35,7 +35,8 @@ if (opts.openapi) {
   spec = JSON.parse(fs.readFileSync(opts.openapi, 'utf8'));
   for (const key of Object.keys(spec.paths)) {
     const segs = key.split('/').slice(1);
-    const re = new RegExp('^/' + segs.map(s => s.startsWith('{') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/') + '$');
+    // a trailing {path} (contents) or {ref} (git refs) may hold slashes, as on GitHub
+    const re = new RegExp('^/' + segs.map((s, i) => s.startsWith('{') ? (i === segs.length - 1 && (s === '{path}' || s === '{ref}') ? '.+' : '[^/]+') : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('/') + '$');
     templates.push({ key, re, literals: segs.filter(s => !s.startsWith('{')).length, segs: segs.length });
   }
   templates.sort((a, b) => b.literals - a.literals || b.segs - a.segs);
