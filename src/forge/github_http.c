@@ -371,6 +371,11 @@ enum nsh_github_limit nsh_github_limit_check(long status, const char *retry_afte
 	int64_t rs = parse_count(reset);
 
 	*ret_wait_ms = 0;
+	/* nobody waits longer than a day for a limit; larger values are nonsense */
+	if (ra > 86400)
+		ra = 86400;
+	if (rs > now_s + 86400)
+		rs = now_s + 86400;
 	if (status != 403 && status != 429)
 		return NSH_GITHUB_NOT_LIMITED;
 	if (rem == 0) {
