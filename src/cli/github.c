@@ -25,10 +25,10 @@
 
 #include "core/banned.h"
 
-#define USAGE                                                                                   \
+#define USAGE                                                                                  \
  "github org-init ORG | repos ORG [--json] | read O/R PATH [--ref REF] | clone O/R DIR "       \
- "[--branch B] | push O/R DIR BRANCH [--force] | pr-open O/R HEAD TITLE [--body TEXT] "      \
- "[--draft] [--label L]... [--json] | pr-update O/R#N [--title T] [--body TEXT] [--label "    \
+ "[--branch B] | push O/R DIR BRANCH [--force] | pr-open O/R HEAD TITLE [--body TEXT] "        \
+ "[--draft] [--label L]... [--json] | pr-update O/R#N [--title T] [--body TEXT] [--label "     \
  "L]... [--ready | --draft] | comment O/R#N TEXT [--reply-to ID] | comments O/R#N [--json] | " \
  "can-write O/R USER | poll [--rounds N] | status TASK"
 
@@ -64,8 +64,8 @@ static int open_github(struct nsh_cli *cli, struct nsh_store **ret_store, struct
 static int print_delivery(void *ctx, const char *event, const char *delivery_id, json_t *payload,
 			  struct nsh_err *err)
 {
-	json_t *o = json_pack("{s:s, s:s, s:O}", "event", event, "delivery", delivery_id,
-			      "payload", payload);
+	json_t *o = json_pack("{s:s, s:s, s:O}", "event", event, "delivery", delivery_id, "payload",
+			      payload);
 	char *text = nsh_json_dump(o);
 
 	(void)ctx;
@@ -148,8 +148,7 @@ static int do_comments(struct nsh_forge *f, const struct nsh_forge_ref *pr, bool
 	return rc;
 }
 
-static int do_poll(struct nsh_cli *cli, struct nsh_forge *f, long long rounds,
-		   struct nsh_err *err)
+static int do_poll(struct nsh_cli *cli, struct nsh_forge *f, long long rounds, struct nsh_err *err)
 {
 	struct nsh_github_opts o;
 	int rc = nsh_github_opts_from_config(cli->config, &o, err);
@@ -165,12 +164,18 @@ static int do_poll(struct nsh_cli *cli, struct nsh_forge *f, long long rounds,
 static int run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"json", no_argument, NULL, 'j'},	  {"ref", required_argument, NULL, 'r'},
-		{"branch", required_argument, NULL, 'b'}, {"force", no_argument, NULL, 'f'},
-		{"body", required_argument, NULL, 'B'},	  {"title", required_argument, NULL, 't'},
-		{"draft", no_argument, NULL, 'd'},	  {"ready", no_argument, NULL, 'R'},
-		{"label", required_argument, NULL, 'l'},  {"reply-to", required_argument, NULL, 'p'},
-		{"rounds", required_argument, NULL, 'n'}, {0, 0, 0, 0},
+		{"json", no_argument, NULL, 'j'},
+		{"ref", required_argument, NULL, 'r'},
+		{"branch", required_argument, NULL, 'b'},
+		{"force", no_argument, NULL, 'f'},
+		{"body", required_argument, NULL, 'B'},
+		{"title", required_argument, NULL, 't'},
+		{"draft", no_argument, NULL, 'd'},
+		{"ready", no_argument, NULL, 'R'},
+		{"label", required_argument, NULL, 'l'},
+		{"reply-to", required_argument, NULL, 'p'},
+		{"rounds", required_argument, NULL, 'n'},
+		{0, 0, 0, 0},
 	};
 	struct nsh_err err = NSH_ERR_INIT;
 	struct gh_opts o = {0};

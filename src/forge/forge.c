@@ -60,9 +60,8 @@ int nsh_forge_open_local(const char *home, struct nsh_store *store, struct nsh_f
 	return 0;
 }
 
-int nsh_forge_open_for_org(const char *home, struct nsh_store *store,
-			   const struct nsh_config *cfg, const char *org, struct nsh_forge **ret,
-			   struct nsh_err *err)
+int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			   const char *org, struct nsh_forge **ret, struct nsh_err *err)
 {
 	struct nsh_org_rec o = {0};
 	bool github = false;

@@ -139,18 +139,16 @@ int nsh_forge_open_local(const char *home, struct nsh_store *store, struct nsh_f
  * @cfg is borrowed and must outlive the handle. No request is made here.
  * NSH_EINVAL for bad or missing settings (no token and no app).
  */
-int nsh_forge_open_github(const char *home, struct nsh_store *store,
-			  const struct nsh_config *cfg, struct nsh_forge **ret,
-			  struct nsh_err *err);
+int nsh_forge_open_github(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			  struct nsh_forge **ret, struct nsh_err *err);
 
 /**
  * Open the backend that organisation @org's row names: GitHub for an org
  * of forge 'github' (which needs @cfg), else the local forge (also for an
  * org the store does not know, whose operations then report it missing).
  */
-int nsh_forge_open_for_org(const char *home, struct nsh_store *store,
-			   const struct nsh_config *cfg, const char *org, struct nsh_forge **ret,
-			   struct nsh_err *err);
+int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			   const char *org, struct nsh_forge **ret, struct nsh_err *err);
 
 /** Close the handle (not the store). NULL ok. */
 void nsh_forge_close(struct nsh_forge *f);

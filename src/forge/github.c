@@ -85,9 +85,8 @@ static void gh_close(struct nsh_forge *f)
 	f->priv = NULL;
 }
 
-int nsh_forge_open_github(const char *home, struct nsh_store *store,
-			  const struct nsh_config *cfg, struct nsh_forge **ret,
-			  struct nsh_err *err)
+int nsh_forge_open_github(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			  struct nsh_forge **ret, struct nsh_err *err)
 {
 	struct nsh_github_opts o;
 	struct nsh_forge_gh *g;
@@ -146,8 +145,8 @@ static int askpass_path(struct nsh_forge *f, const char **ret, struct nsh_err *e
 	return 0;
 }
 
-int nsh_forge_gh_git(struct nsh_forge *f, const char *dir, struct nsh_buf *out,
-		     struct nsh_err *err, ...)
+int nsh_forge_gh_git(struct nsh_forge *f, const char *dir, struct nsh_buf *out, struct nsh_err *err,
+		     ...)
 {
 	struct nsh_proc p;
 	const char *arg, *askpass = NULL;
@@ -287,8 +286,7 @@ static int get_repo_json(struct nsh_forge *f, const char *org, const char *name,
 	return rc;
 }
 
-static int gh_org_init(struct nsh_forge *f, const char *org, bool *ret_created,
-		       struct nsh_err *err)
+static int gh_org_init(struct nsh_forge *f, const char *org, bool *ret_created, struct nsh_err *err)
 {
 	struct nsh_org_rec o = {0};
 	char *path = nsh_xasprintf("/orgs/%s", org);
@@ -381,7 +379,8 @@ static int base64_decode(const char *b64, size_t len, struct nsh_buf *out, struc
 		return nsh_err_set(err, rc, "the file is too large to read");
 	if (sodium_base642bin((unsigned char *)out->buf + out->len, max, b64, len, "\n\r ", &n,
 			      NULL, sodium_base64_VARIANT_ORIGINAL))
-		return nsh_err_set(err, NSH_EINVAL, "github sent file contents that are not base64");
+		return nsh_err_set(err, NSH_EINVAL,
+				   "github sent file contents that are not base64");
 	out->len += n;
 	out->buf[out->len] = '\0';
 	return 0;
@@ -464,11 +463,14 @@ static int gh_clone(struct nsh_forge *f, const char *org, const char *name, cons
 				 name);
 		goto out;
 	}
-	rc = mirror_repo(f, org, name, def,
-			 json_string_value(json_object_get(v, "html_url")), NULL, err);
+	rc = mirror_repo(f, org, name, def, json_string_value(json_object_get(v, "html_url")), NULL,
+			 err);
 	if (!rc)
 		rc = nsh_forge_gh_git(f, NULL, NULL, err, "clone", "--quiet", "--branch",
-				      branch ? branch : def ? def : "main", "--", url, dir, NULL);
+				      branch ? branch
+				      : def  ? def
+					     : "main",
+				      "--", url, dir, NULL);
 out:
 	json_decref(v);
 	return rc;
@@ -494,8 +496,8 @@ static int gh_can_write(struct nsh_forge *f, const char *org, const char *repo, 
 	perm = json_string_value(json_object_get(r.json, "permission"));
 	if (!perm)
 		perm = json_string_value(json_object_get(r.json, "role_name"));
-	*ret = perm && (!strcmp(perm, "admin") || !strcmp(perm, "maintain") ||
-			!strcmp(perm, "write"));
+	*ret = perm &&
+	       (!strcmp(perm, "admin") || !strcmp(perm, "maintain") || !strcmp(perm, "write"));
 out:
 	nsh_github_resp_release(&r);
 	free(path);
@@ -644,8 +646,8 @@ static int gh_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		res.updated = true;
 		res.forced = !ancestor;
 	}
-	rc = mirror_repo(f, p->org, p->repo, def,
-			 json_string_value(json_object_get(v, "html_url")), &repo_id, err);
+	rc = mirror_repo(f, p->org, p->repo, def, json_string_value(json_object_get(v, "html_url")),
+			 &repo_id, err);
 	if (!rc)
 		rc = nsh_store_pr_find_head(f->store, repo_id, p->branch, &pr, err);
 	if (rc == NSH_ENOTFOUND) {
@@ -684,9 +686,10 @@ static int labels_json(const char *const *labels, json_t **ret, struct nsh_err *
 					 err) ||
 		    json_array_size(a) >= NSH_FORGE_LABELS_MAX) {
 			json_decref(a);
-			return err && err->code ? err->code
-						: nsh_err_set(err, NSH_EINVAL, "more than %d labels",
-							      NSH_FORGE_LABELS_MAX);
+			return err && err->code
+				       ? err->code
+				       : nsh_err_set(err, NSH_EINVAL, "more than %d labels",
+						     NSH_FORGE_LABELS_MAX);
 		}
 		json_array_foreach(a, k, v) dup = dup || !strcmp(json_string_value(v), labels[i]);
 		if (!dup)
@@ -761,7 +764,8 @@ static int mirror_pr(struct nsh_forge *f, int64_t repo_id, const json_t *v, cons
 		     struct nsh_err *err)
 {
 	struct nsh_pr_rec p = {0};
-	const char *head_sha = json_string_value(json_object_get(json_object_get(v, "head"), "sha"));
+	const char *head_sha =
+		json_string_value(json_object_get(json_object_get(v, "head"), "sha"));
 	const char *url = json_string_value(json_object_get(v, "html_url"));
 	json_t *labels = json_object_get(v, "labels"), *l;
 	int64_t id = 0;
@@ -778,8 +782,8 @@ static int mirror_pr(struct nsh_forge *f, int64_t repo_id, const json_t *v, cons
 	p.body = (char *)json_string_value(json_object_get(v, "body"));
 	p.state = (char *)pr_state(v);
 	p.author = (char *)(author ? author
-				   : json_string_value(json_object_get(
-					     json_object_get(v, "user"), "login")));
+				   : json_string_value(
+					     json_object_get(json_object_get(v, "user"), "login")));
 	nsh_strvec_init(&p.labels);
 	json_array_foreach(labels, i, l)
 	{
@@ -803,13 +807,13 @@ static int mirror_pr(struct nsh_forge *f, int64_t repo_id, const json_t *v, cons
 	if (!rc)
 		rc = nsh_store_pr_get_id(f->store, id, ret, err);
 	if (!rc)
-		rc = nsh_forge_local_event(
-			f, ret, "pr.opened",
-			json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:s?}", "title", ret->title,
-				  "author", ret->author, "head", ret->head, "base", ret->base,
-				  "head_sha", head_sha, "draft", !strcmp(ret->state, "draft"),
-				  "url", url),
-			err);
+		rc = nsh_forge_local_event(f, ret, "pr.opened",
+					   json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b, s:s?}",
+						     "title", ret->title, "author", ret->author,
+						     "head", ret->head, "base", ret->base,
+						     "head_sha", head_sha, "draft",
+						     !strcmp(ret->state, "draft"), "url", url),
+					   err);
 	if (!rc)
 		rc = nsh_store_commit(f->store, err);
 	if (rc)
@@ -835,8 +839,8 @@ static int find_remote(struct nsh_forge *f, const char *org, const char *repo, c
 	return rc;
 }
 
-static int gh_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
-		      struct nsh_pr_rec *ret, bool *ret_existed, struct nsh_err *err)
+static int gh_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n, struct nsh_pr_rec *ret,
+		      bool *ret_existed, struct nsh_err *err)
 {
 	struct nsh_github_resp r = {0};
 	struct nsh_pr_rec p = {0};
@@ -893,8 +897,9 @@ static int gh_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
 		json_t *lb = json_pack("{s:O}", "labels", labels);
 
 		free(path);
-		path = nsh_forge_gh_path(n->org, n->repo, "/issues/%lld/labels",
-					 (long long)json_integer_value(json_object_get(pr, "number")));
+		path = nsh_forge_gh_path(
+			n->org, n->repo, "/issues/%lld/labels",
+			(long long)json_integer_value(json_object_get(pr, "number")));
 		rc = nsh_github_request(gh_of(f), "POST", path, lb, NULL, NULL, err);
 		json_decref(lb);
 		if (rc)
@@ -908,8 +913,7 @@ static int gh_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
 			json_object_set_new(pr, "labels", ls);
 		}
 	}
-	rc = mirror_pr(f, repo_id, pr, task, n->job_id, n->author ? n->author : n->job_id, &p,
-		       err);
+	rc = mirror_pr(f, repo_id, pr, task, n->job_id, n->author ? n->author : n->job_id, &p, err);
 done:
 	if (!rc) {
 		if (ret_existed)
@@ -978,10 +982,10 @@ static int graphql_pr(struct nsh_forge *f, const char *name, const char *node_id
 
 	errors = json_object_get(r.json, "errors");
 	if (!rc && json_array_size(errors))
-		rc = nsh_err_set(err, NSH_EFAIL, "POST /graphql %s: %s", name,
-				 json_string_value(json_object_get(json_array_get(errors, 0),
-								   "message"))
-					 ?: "failed");
+		rc = nsh_err_set(
+			err, NSH_EFAIL, "POST /graphql %s: %s", name,
+			json_string_value(json_object_get(json_array_get(errors, 0), "message"))
+				?: "failed");
 	nsh_github_resp_release(&r);
 	json_decref(body);
 	free(q);
@@ -1075,10 +1079,9 @@ static int gh_pr_update(struct nsh_forge *f, const struct nsh_forge_ref *ref,
 		goto out;
 	rc = nsh_store_pr_save(f->store, &p, err);
 	if (!rc)
-		rc = nsh_forge_local_event(f, &p, "pr.updated",
-					   json_pack("{s:O, s:s?}", "changes", changes, "by",
-						     c->by),
-					   err);
+		rc = nsh_forge_local_event(
+			f, &p, "pr.updated",
+			json_pack("{s:O, s:s?}", "changes", changes, "by", c->by), err);
 	if (!rc)
 		rc = nsh_store_commit(f->store, err);
 	if (rc)
@@ -1114,8 +1117,10 @@ static int gh_pr_comment(struct nsh_forge *f, const struct nsh_forge_ref *ref,
 		path = nsh_forge_gh_path(p.org, p.repo, "/pulls/%lld/comments",
 					 (long long)p.number);
 		body = json_pack("{s:s, s:s, s:s, s:I, s:s}", "body", c->body, "commit_id",
-				 c->head ? c->head : p.head_sha ? p.head_sha : "", "path", c->path,
-				 "line", (json_int_t)c->line, "side", "RIGHT");
+				 c->head      ? c->head
+				 : p.head_sha ? p.head_sha
+					      : "",
+				 "path", c->path, "line", (json_int_t)c->line, "side", "RIGHT");
 	} else {
 		path = nsh_forge_gh_path(p.org, p.repo, "/issues/%lld/comments",
 					 (long long)p.number);
@@ -1273,21 +1278,20 @@ static int gh_pr_comments(struct nsh_forge *f, const struct nsh_forge_ref *ref,
 	json_array_foreach(reviews, i, v)
 	{
 		const char *st = json_string_value(json_object_get(v, "state"));
-		const char *kind = !st				     ? NULL
-				   : !strcmp(st, "APPROVED")	     ? "approve"
+		const char *kind = !st				      ? NULL
+				   : !strcmp(st, "APPROVED")	      ? "approve"
 				   : !strcmp(st, "CHANGES_REQUESTED") ? "request_changes"
-				   : !strcmp(st, "COMMENTED")	     ? "comment"
-								     : NULL;
+				   : !strcmp(st, "COMMENTED")	      ? "comment"
+								      : NULL;
 		const char *body = json_string_value(json_object_get(v, "body"));
 
 		/* a COMMENTED review without text only carries its inline comments */
 		if (kind && (strcmp(kind, "comment") || (body && *body)))
 			add_comment(ret, p.id, v, kind);
 	}
-	json_array_foreach(inline_c, i, v)
-		add_comment(ret, p.id, v,
-			    json_integer_value(json_object_get(v, "in_reply_to_id")) ? "reply"
-										   : "comment");
+	json_array_foreach(inline_c, i, v) add_comment(
+		ret, p.id, v,
+		json_integer_value(json_object_get(v, "in_reply_to_id")) ? "reply" : "comment");
 	json_array_foreach(conv, i, v) add_comment(ret, p.id, v, "comment");
 	if (ret->nr > start)
 		qsort(ret->v + start, ret->nr - start, sizeof(ret->v[0]), by_time);
@@ -1300,8 +1304,8 @@ out:
 }
 
 /* Mark @p merged or closed in the store with its event. */
-static int finish_pr(struct nsh_forge *f, struct nsh_pr_rec *p, const char *state,
-		     const char *sha, const char *by, struct nsh_err *err)
+static int finish_pr(struct nsh_forge *f, struct nsh_pr_rec *p, const char *state, const char *sha,
+		     const char *by, struct nsh_err *err)
 {
 	int rc = nsh_store_begin(f->store, err);
 
@@ -1316,9 +1320,9 @@ static int finish_pr(struct nsh_forge *f, struct nsh_pr_rec *p, const char *stat
 	p->closed_ms = nsh_time_now_ms();
 	rc = nsh_store_pr_save(f->store, p, err);
 	if (!rc)
-		rc = nsh_forge_local_event(f, p, !strcmp(state, "merged") ? "pr.merged" : "pr.closed",
-					   json_pack("{s:s?, s:s?}", "by", by, "merge_sha", sha),
-					   err);
+		rc = nsh_forge_local_event(
+			f, p, !strcmp(state, "merged") ? "pr.merged" : "pr.closed",
+			json_pack("{s:s?, s:s?}", "by", by, "merge_sha", sha), err);
 	if (!rc)
 		rc = nsh_store_commit(f->store, err);
 	if (rc)
@@ -1383,9 +1387,8 @@ out:
 
 /* ---- GitHub-only operations ---- */
 
-int nsh_github_issue_comment(struct nsh_forge *f, const char *org, const char *repo,
-			     int64_t number, const char *body, int64_t *ret_id,
-			     struct nsh_err *err)
+int nsh_github_issue_comment(struct nsh_forge *f, const char *org, const char *repo, int64_t number,
+			     const char *body, int64_t *ret_id, struct nsh_err *err)
 {
 	struct nsh_github_resp r = {0};
 	json_t *b;

@@ -47,30 +47,30 @@ struct nsh_forge;
 struct nsh_forge_ref;
 struct nsh_store;
 
-#define NSH_GITHUB_API_DEFAULT	     "https://api.github.com"
-#define NSH_GITHUB_API_VERSION	     "2022-11-28"
-#define NSH_GITHUB_RESPONSE_MAX	     ((size_t)8 << 20) /* default cap on one response body */
-#define NSH_GITHUB_CACHE_ENTRIES     256	       /* GET answers kept for ETags */
-#define NSH_GITHUB_CACHE_BYTES	     ((size_t)32 << 20) /* their total size */
-#define NSH_GITHUB_PAGES_MAX	     100	       /* pages followed by one listing */
-#define NSH_GITHUB_JWT_LIFETIME_S    540	       /* exp - now */
-#define NSH_GITHUB_TOKEN_MARGIN_S    300 /* an installation token is renewed this early */
+#define NSH_GITHUB_API_DEFAULT	  "https://api.github.com"
+#define NSH_GITHUB_API_VERSION	  "2022-11-28"
+#define NSH_GITHUB_RESPONSE_MAX	  ((size_t)8 << 20)  /* default cap on one response body */
+#define NSH_GITHUB_CACHE_ENTRIES  256		     /* GET answers kept for ETags */
+#define NSH_GITHUB_CACHE_BYTES	  ((size_t)32 << 20) /* their total size */
+#define NSH_GITHUB_PAGES_MAX	  100		     /* pages followed by one listing */
+#define NSH_GITHUB_JWT_LIFETIME_S 540		     /* exp - now */
+#define NSH_GITHUB_TOKEN_MARGIN_S 300 /* an installation token is renewed this early */
 
 /* The settings of a client; strings are borrowed. */
 struct nsh_github_opts {
-	const char *api;	      /* base URL; NULL for NSH_GITHUB_API_DEFAULT */
-	const char *token;	      /* a personal access token, or NULL */
-	const char *app_id;	      /* a GitHub App's id (or client id), or NULL */
-	const char *private_key;      /* path of the app's PEM private key */
-	int64_t installation_id;      /* the app's installation */
-	int64_t write_pause_ms;	      /* pause between two writes (default 1000) */
-	int64_t connect_timeout_ms;   /* default 10 s */
-	int64_t timeout_ms;	      /* whole request, default 60 s */
-	int64_t rate_wait_max_ms;     /* longest wait for a rate limit, default 120 s */
-	size_t response_max;	      /* default NSH_GITHUB_RESPONSE_MAX */
-	const char *label;	      /* the trigger label (polling), default "nightshift" */
-	int64_t poll_interval_s;      /* 0: no polling */
-	const char *watch;	      /* polled repositories/orgs: "O/R O2 ..." */
+	const char *api;	    /* base URL; NULL for NSH_GITHUB_API_DEFAULT */
+	const char *token;	    /* a personal access token, or NULL */
+	const char *app_id;	    /* a GitHub App's id (or client id), or NULL */
+	const char *private_key;    /* path of the app's PEM private key */
+	int64_t installation_id;    /* the app's installation */
+	int64_t write_pause_ms;	    /* pause between two writes (default 1000) */
+	int64_t connect_timeout_ms; /* default 10 s */
+	int64_t timeout_ms;	    /* whole request, default 60 s */
+	int64_t rate_wait_max_ms;   /* longest wait for a rate limit, default 120 s */
+	size_t response_max;	    /* default NSH_GITHUB_RESPONSE_MAX */
+	const char *label;	    /* the trigger label (polling), default "nightshift" */
+	int64_t poll_interval_s;    /* 0: no polling */
+	const char *watch;	    /* polled repositories/orgs: "O/R O2 ..." */
 };
 
 /**
@@ -102,12 +102,12 @@ const char *nsh_github_api(const struct nsh_github *gh);
 
 /* One answer. */
 struct nsh_github_resp {
-	long status;	/* HTTP status (200 also for a 304 served from the cache) */
-	json_t *json;	/* the body parsed, or NULL when empty or not JSON */
-	char *next;	/* the Link rel="next" URL, or NULL */
-	bool cached;	/* the body came from the ETag cache (a 304) */
-	char *etag;	/* the answer's ETag, or NULL */
-	char *date;	/* the answer's Date header, or NULL */
+	long status;  /* HTTP status (200 also for a 304 served from the cache) */
+	json_t *json; /* the body parsed, or NULL when empty or not JSON */
+	char *next;   /* the Link rel="next" URL, or NULL */
+	bool cached;  /* the body came from the ETag cache (a 304) */
+	char *etag;   /* the answer's ETag, or NULL */
+	char *date;   /* the answer's Date header, or NULL */
 };
 
 void nsh_github_resp_release(struct nsh_github_resp *r);
@@ -135,8 +135,8 @@ int nsh_github_request(struct nsh_github *gh, const char *method, const char *pa
  * (created when NULL). An answer that is an object takes its array @key
  * (e.g. "repositories"; NULL: the answer must be an array).
  */
-int nsh_github_get_all(struct nsh_github *gh, const char *path, const char *key,
-		       size_t max_items, json_t **ret, struct nsh_err *err);
+int nsh_github_get_all(struct nsh_github *gh, const char *path, const char *key, size_t max_items,
+		       json_t **ret, struct nsh_err *err);
 
 /**
  * The token requests are sent with: the configured token, or an
@@ -195,8 +195,8 @@ bool nsh_github_cache_get(struct nsh_github_cache *c, const char *url, const cha
  * iat @now_s - 60, exp @now_s + NSH_GITHUB_JWT_LIFETIME_S. New string.
  * NSH_EINVAL for a key OpenSSL cannot read or that is not RSA.
  */
-int nsh_github_jwt(const char *app_id, const char *pem, size_t pem_len, int64_t now_s,
-		   char **ret, struct nsh_err *err);
+int nsh_github_jwt(const char *app_id, const char *pem, size_t pem_len, int64_t now_s, char **ret,
+		   struct nsh_err *err);
 
 /** Base64url without padding of @len bytes at @p, appended to @out. */
 int nsh_github_base64url(struct nsh_buf *out, const void *p, size_t len);
@@ -214,9 +214,8 @@ struct nsh_github *nsh_forge_github_client(struct nsh_forge *f);
  * (POST /repos/{o}/{r}/issues/{n}/comments); the comment's id goes to
  * @ret_id (may be NULL). NSH_EDENIED on a forge that is not GitHub.
  */
-int nsh_github_issue_comment(struct nsh_forge *f, const char *org, const char *repo,
-			     int64_t number, const char *body, int64_t *ret_id,
-			     struct nsh_err *err);
+int nsh_github_issue_comment(struct nsh_forge *f, const char *org, const char *repo, int64_t number,
+			     const char *body, int64_t *ret_id, struct nsh_err *err);
 
 /** Replace the body of issue comment @id (PATCH /repos/{o}/{r}/issues/comments/{id}). */
 int nsh_github_comment_edit(struct nsh_forge *f, const char *org, const char *repo, int64_t id,

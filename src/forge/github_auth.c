@@ -65,8 +65,8 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-int nsh_github_jwt(const char *app_id, const char *pem, size_t pem_len, int64_t now_s,
-		   char **ret, struct nsh_err *err)
+int nsh_github_jwt(const char *app_id, const char *pem, size_t pem_len, int64_t now_s, char **ret,
+		   struct nsh_err *err)
 {
 	struct nsh_buf jwt = NSH_BUF_INIT;
 	EVP_PKEY *key = NULL;
@@ -87,18 +87,18 @@ int nsh_github_jwt(const char *app_id, const char *pem, size_t pem_len, int64_t 
 		key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL);
 	BIO_free(bio);
 	if (!key || EVP_PKEY_base_id(key) != EVP_PKEY_RSA) {
-		rc = nsh_err_set(err, NSH_EINVAL, "the github app's private key is not an RSA key "
-						  "in PEM form");
+		rc = nsh_err_set(err, NSH_EINVAL,
+				 "the github app's private key is not an RSA key "
+				 "in PEM form");
 		goto out;
 	}
-	claims = all_digits(app_id) ? json_pack("{s:I, s:I, s:I}", "iat", (json_int_t)(now_s - 60),
-						"exp",
-						(json_int_t)(now_s + NSH_GITHUB_JWT_LIFETIME_S),
-						"iss", (json_int_t)strtoll(app_id, NULL, 10))
-				    : json_pack("{s:I, s:I, s:s}", "iat", (json_int_t)(now_s - 60),
-						"exp",
-						(json_int_t)(now_s + NSH_GITHUB_JWT_LIFETIME_S),
-						"iss", app_id);
+	claims =
+		all_digits(app_id)
+			? json_pack("{s:I, s:I, s:I}", "iat", (json_int_t)(now_s - 60), "exp",
+				    (json_int_t)(now_s + NSH_GITHUB_JWT_LIFETIME_S), "iss",
+				    (json_int_t)strtoll(app_id, NULL, 10))
+			: json_pack("{s:I, s:I, s:s}", "iat", (json_int_t)(now_s - 60), "exp",
+				    (json_int_t)(now_s + NSH_GITHUB_JWT_LIFETIME_S), "iss", app_id);
 	payload = nsh_json_dump(claims);
 	json_decref(claims);
 	nsh_github_base64url(&jwt, JWT_HEADER, strlen(JWT_HEADER));

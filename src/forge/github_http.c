@@ -630,9 +630,9 @@ static void write_pause(const struct nsh_github *gh)
 }
 
 /* The request proper; @url is absolute. Called with write_mu held for writes. */
-static int request_url(struct nsh_github *gh, const char *method, const char *url,
-		       const char *body, struct nsh_github_resp *ret, long *ret_status,
-		       bool is_write, struct nsh_err *err)
+static int request_url(struct nsh_github *gh, const char *method, const char *url, const char *body,
+		       struct nsh_github_resp *ret, long *ret_status, bool is_write,
+		       struct nsh_err *err)
 {
 	struct exchange x = {0};
 	struct nsh_buf msg = NSH_BUF_INIT;
@@ -655,9 +655,10 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 			if (wait_ms > gh->o.rate_wait_max_ms) {
 				char *when = iso_of(gh->limit_reset_s);
 
-				rc = nsh_err_set(err, NSH_EBUSY,
-						 "%s %s: github rate limit used up; it resets at %s",
-						 method, shown_path(gh, url), when);
+				rc = nsh_err_set(
+					err, NSH_EBUSY,
+					"%s %s: github rate limit used up; it resets at %s", method,
+					shown_path(gh, url), when);
 				free(when);
 				goto out;
 			}
@@ -674,8 +675,8 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 		}
 		free(auth);
 		auth = nsh_xasprintf("Bearer %s", token);
-		if (is_get && !nsh_github_cache_get(gh->cache, url, &cached_etag, &cached_body,
-						    &cached_len))
+		if (is_get &&
+		    !nsh_github_cache_get(gh->cache, url, &cached_etag, &cached_body, &cached_len))
 			cached_etag = NULL;
 		if (is_write)
 			write_pause(gh);
@@ -690,10 +691,9 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 			goto out;
 		}
 		if (cc != CURLE_OK) {
-			rc = nsh_err_set(err,
-					 cc == CURLE_OPERATION_TIMEDOUT ? NSH_ETIMEOUT : NSH_EIO,
-					 "%s %s: %s", method, shown_path(gh, url),
-					 curl_easy_strerror(cc));
+			rc = nsh_err_set(
+				err, cc == CURLE_OPERATION_TIMEDOUT ? NSH_ETIMEOUT : NSH_EIO,
+				"%s %s: %s", method, shown_path(gh, url), curl_easy_strerror(cc));
 			goto out;
 		}
 		if (parse_count(x.remaining) == 0 && parse_count(x.reset) > now_s)
@@ -720,11 +720,11 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 			{
 				char *when = iso_of(now_s + (wait_ms + 999) / 1000);
 
-				rc = nsh_err_set(err, NSH_EBUSY,
-						 "%s %s: github %s rate limit; it resets at %s",
-						 method, shown_path(gh, url),
-						 lim == NSH_GITHUB_PRIMARY ? "primary" : "secondary",
-						 when);
+				rc = nsh_err_set(
+					err, NSH_EBUSY,
+					"%s %s: github %s rate limit; it resets at %s", method,
+					shown_path(gh, url),
+					lim == NSH_GITHUB_PRIMARY ? "primary" : "secondary", when);
 				free(when);
 			}
 			goto out;
@@ -795,8 +795,7 @@ int nsh_github_request(struct nsh_github *gh, const char *method, const char *pa
 	} else if (!strncmp(path, gh->api, strlen(gh->api)) && path[strlen(gh->api)] == '/') {
 		url = nsh_xstrdup(path);
 	} else {
-		return nsh_err_set(err, NSH_EINVAL, "refusing to send the token to '%.200s'",
-				   path);
+		return nsh_err_set(err, NSH_EINVAL, "refusing to send the token to '%.200s'", path);
 	}
 	if (body) {
 		text = nsh_json_dump(body);
@@ -856,8 +855,8 @@ int nsh_github_request_auth(struct nsh_github *gh, const char *method, const cha
 	return rc;
 }
 
-int nsh_github_get_all(struct nsh_github *gh, const char *path, const char *key,
-		       size_t max_items, json_t **ret, struct nsh_err *err)
+int nsh_github_get_all(struct nsh_github *gh, const char *path, const char *key, size_t max_items,
+		       json_t **ret, struct nsh_err *err)
 {
 	char *next = nsh_xstrdup(path);
 	json_t *all = *ret ? *ret : json_array();

@@ -45,9 +45,9 @@ void nsh_github_app_token_drop(struct nsh_github *gh);
 
 /** The forge handle's GitHub data (f->priv). */
 struct nsh_forge_gh {
-	struct nsh_github *gh;		/* the client */
-	const struct nsh_config *cfg;	/* borrowed */
-	char *askpass;			/* the askpass script for git */
+	struct nsh_github *gh;	      /* the client */
+	const struct nsh_config *cfg; /* borrowed */
+	char *askpass;		      /* the askpass script for git */
 };
 
 /** The GitHub data of @f, or NULL when @f is not a github forge. */
@@ -58,8 +58,8 @@ struct nsh_forge_gh *nsh_forge_gh_of(struct nsh_forge *f);
  * with the token handed to git by the askpass script through the
  * environment (never in an argument or a URL). Errors as nsh_git().
  */
-int nsh_forge_gh_git(struct nsh_forge *f, const char *dir, struct nsh_buf *out,
-		     struct nsh_err *err, ...) __attribute__((sentinel));
+int nsh_forge_gh_git(struct nsh_forge *f, const char *dir, struct nsh_buf *out, struct nsh_err *err,
+		     ...) __attribute__((sentinel));
 
 /** "/repos/O/R" + @fmt..., for request paths. New string. */
 char *nsh_forge_gh_path(const char *org, const char *repo, const char *fmt, ...)

@@ -87,8 +87,7 @@ static int64_t tail_number(const char *url)
 	return slash && isdigit((unsigned char)slash[1]) ? strtoll(slash + 1, NULL, 10) : 0;
 }
 
-static int poll_labeled(struct poller *p, const char *full, const json_t *repo,
-			struct nsh_err *err)
+static int poll_labeled(struct poller *p, const char *full, const json_t *repo, struct nsh_err *err)
 {
 	json_t *all = NULL, *v;
 	char *path = NULL;
@@ -246,9 +245,9 @@ static int poll_reviews(struct poller *p, const char *org, const char *name, con
 					break;
 				if (!st || !strcmp(st, "PENDING"))
 					continue;
-				id = nsh_xasprintf("poll-pull_request_review-%lld",
-						   (long long)json_integer_value(
-							   json_object_get(v, "id")));
+				id = nsh_xasprintf(
+					"poll-pull_request_review-%lld",
+					(long long)json_integer_value(json_object_get(v, "id")));
 				if (nsh_store_gh_seen(p->f->store, id)) {
 					free(id);
 					continue;
@@ -311,8 +310,7 @@ static int poll_repo(struct poller *p, const char *full, struct nsh_err *err)
 }
 
 /* The repositories @watch names ("O/R" as is, "O" listed), into @out. */
-static int watched(struct poller *p, const char *watch, struct nsh_strvec *out,
-		   struct nsh_err *err)
+static int watched(struct poller *p, const char *watch, struct nsh_strvec *out, struct nsh_err *err)
 {
 	char *copy = nsh_xstrdup(watch ? watch : ""), *save = NULL;
 	int rc = 0;

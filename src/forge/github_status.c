@@ -102,7 +102,8 @@ int nsh_github_status_render(struct nsh_forge *f, struct nsh_store *store, const
 
 				nsh_store_gh_pr_info(store, pr->id, NULL, NULL, &url, NULL);
 				if (url)
-					nsh_buf_addf(out, "[#%lld](%s)", (long long)pr->number, url);
+					nsh_buf_addf(out, "[#%lld](%s)", (long long)pr->number,
+						     url);
 				else
 					nsh_buf_addf(out, "%s/%s#%lld", pr->org, pr->repo,
 						     (long long)pr->number);
@@ -158,9 +159,9 @@ static int task_issue(struct nsh_store *store, const char *task_id, char **ret_r
 	if (!rc)
 		rc = nsh_json_parse(t.options ? t.options : "{}",
 				    strlen(t.options ? t.options : "{}"), &o, err);
-	if (!rc && (nsh_json_get_str(o, "github.repo", &repo, NULL) ||
-		    nsh_json_get_int(o, "github.issue", &issue, NULL) || issue < 1 ||
-		    !strchr(repo, '/')))
+	if (!rc &&
+	    (nsh_json_get_str(o, "github.repo", &repo, NULL) ||
+	     nsh_json_get_int(o, "github.issue", &issue, NULL) || issue < 1 || !strchr(repo, '/')))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no github issue", task_id);
 	if (!rc) {
 		*ret_repo = nsh_xstrdup(repo);

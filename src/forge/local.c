@@ -867,8 +867,8 @@ static int local_clone(struct nsh_forge *f, const char *org, const char *name, c
 }
 
 /* The local forge has no accounts: everybody may write. */
-static int local_can_write(struct nsh_forge *f, const char *org, const char *repo,
-			   const char *user, bool *ret, struct nsh_err *err)
+static int local_can_write(struct nsh_forge *f, const char *org, const char *repo, const char *user,
+			   bool *ret, struct nsh_err *err)
 {
 	(void)f;
 	(void)org;

@@ -97,8 +97,10 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
 	}
 	id = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	st = prep(s, "INSERT INTO github_prs (pr_id, gh_id, node_id, html_url) VALUES (?1, ?2, ?3, ?4)",
-		  err);
+	st = prep(
+		s,
+		"INSERT INTO github_prs (pr_id, gh_id, node_id, html_url) VALUES (?1, ?2, ?3, ?4)",
+		err);
 	if (!st) {
 		rc = err ? err->code : NSH_EIO;
 		goto out;
@@ -115,8 +117,8 @@ out:
 	return rc;
 }
 
-int nsh_store_gh_pr_info(struct nsh_store *s, int64_t pr_id, int64_t *ret_gh_id,
-			 char **ret_node_id, char **ret_html_url, struct nsh_err *err)
+int nsh_store_gh_pr_info(struct nsh_store *s, int64_t pr_id, int64_t *ret_gh_id, char **ret_node_id,
+			 char **ret_html_url, struct nsh_err *err)
 {
 	sqlite3_stmt *st =
 		prep(s, "SELECT gh_id, node_id, html_url FROM github_prs WHERE pr_id = ?1", err);
@@ -169,14 +171,15 @@ int nsh_store_gh_poll_get(struct nsh_store *s, const char *key, char **ret_since
 	return rc;
 }
 
-int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *since,
-			  const char *etag, struct nsh_err *err)
+int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *since, const char *etag,
+			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = prep(s,
-				"INSERT INTO github_poll (key, since, etag, updated_at) VALUES (?1, "
-				"?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET since = ?2, etag = ?3, "
-				"updated_at = ?4",
-				err);
+	sqlite3_stmt *st =
+		prep(s,
+		     "INSERT INTO github_poll (key, since, etag, updated_at) VALUES (?1, "
+		     "?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET since = ?2, etag = ?3, "
+		     "updated_at = ?4",
+		     err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -209,10 +212,11 @@ bool nsh_store_gh_seen(struct nsh_store *s, const char *delivery_id)
 int nsh_store_gh_seen_add(struct nsh_store *s, const char *delivery_id, const char *event,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = prep(s,
-				"INSERT INTO github_seen (delivery_id, event, created_at) VALUES (?1, "
-				"?2, ?3) ON CONFLICT (delivery_id) DO NOTHING",
-				err);
+	sqlite3_stmt *st =
+		prep(s,
+		     "INSERT INTO github_seen (delivery_id, event, created_at) VALUES (?1, "
+		     "?2, ?3) ON CONFLICT (delivery_id) DO NOTHING",
+		     err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -264,12 +268,13 @@ int nsh_store_gh_status_get(struct nsh_store *s, const char *task_id, struct nsh
 int nsh_store_gh_status_put(struct nsh_store *s, const char *task_id,
 			    const struct nsh_gh_status_rec *r, struct nsh_err *err)
 {
-	sqlite3_stmt *st = prep(s,
-				"INSERT INTO github_status (task_id, repo, issue, comment_id, "
-				"body_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
-				"(task_id) DO UPDATE SET repo = ?2, issue = ?3, comment_id = ?4, "
-				"body_hash = ?5, updated_at = ?6",
-				err);
+	sqlite3_stmt *st =
+		prep(s,
+		     "INSERT INTO github_status (task_id, repo, issue, comment_id, "
+		     "body_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
+		     "(task_id) DO UPDATE SET repo = ?2, issue = ?3, comment_id = ?4, "
+		     "body_hash = ?5, updated_at = ?6",
+		     err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;

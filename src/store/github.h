@@ -37,8 +37,8 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
  * caller's to free (each out-parameter may be NULL). NSH_ENOTFOUND when the
  * row is not a mirrored one.
  */
-int nsh_store_gh_pr_info(struct nsh_store *s, int64_t pr_id, int64_t *ret_gh_id,
-			 char **ret_node_id, char **ret_html_url, struct nsh_err *err);
+int nsh_store_gh_pr_info(struct nsh_store *s, int64_t pr_id, int64_t *ret_gh_id, char **ret_node_id,
+			 char **ret_html_url, struct nsh_err *err);
 
 /**
  * The cursor of polled list @key: *@ret_since and *@ret_etag (each may be
@@ -49,8 +49,8 @@ int nsh_store_gh_poll_get(struct nsh_store *s, const char *key, char **ret_since
 			  struct nsh_err *err);
 
 /** Write the cursor of @key (either value may be NULL). */
-int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *since,
-			  const char *etag, struct nsh_err *err);
+int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *since, const char *etag,
+			  struct nsh_err *err);
 
 /** Whether polling handed on @delivery_id already (errors count as "yes"). */
 bool nsh_store_gh_seen(struct nsh_store *s, const char *delivery_id);

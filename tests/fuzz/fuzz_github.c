@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rem = ra ? strtok_r(NULL, " ", &save) : NULL;
 	reset = rem ? strtok_r(NULL, " ", &save) : NULL;
 	for (long status = 403; status <= 429; status += 26) {
-		enum nsh_github_limit l = nsh_github_limit_check(status, ra, rem, reset, body,
-								 1700000000, (int)(size % 9), &wait);
+		enum nsh_github_limit l = nsh_github_limit_check(
+			status, ra, rem, reset, body, 1700000000, (int)(size % 9), &wait);
 
 		if (wait < 0 || (l == NSH_GITHUB_NOT_LIMITED && wait))
 			abort();

@@ -31,7 +31,8 @@ static unsigned char *b64url_decode(const char *s, size_t len, size_t *ret_len)
 	size_t n = 0;
 
 	for (size_t i = 0; i < len; i++) {
-		const char *tab = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+		const char *tab =
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 		const char *p = strchr(tab, s[i]);
 
 		if (!p || !s[i]) {
@@ -53,8 +54,9 @@ static void test_jwt(void)
 {
 	char *dir = t_tmpdir();
 	char *key = nsh_xasprintf("%s/app.pem", dir), *pub = nsh_xasprintf("%s/app.pub", dir);
-	const char *gen[] = {"openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-			     "rsa_keygen_bits:2048", "-out", key, NULL};
+	const char *gen[] = {"openssl", "genpkey",  "-algorithm",
+			     "RSA",	"-pkeyopt", "rsa_keygen_bits:2048",
+			     "-out",	key,	    NULL};
 	const char *out[] = {"openssl", "pkey", "-in", key, "-pubout", "-out", pub, NULL};
 	struct nsh_buf pem = NSH_BUF_INIT, pubpem = NSH_BUF_INIT;
 	struct nsh_err err = NSH_ERR_INIT;
@@ -96,14 +98,14 @@ static void test_jwt(void)
 	CHECK(pk != NULL);
 	md = EVP_MD_CTX_new();
 	CHECK(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1);
-	CHECK(EVP_DigestVerify(md, sig, slen, (const unsigned char *)jwt,
-			       (size_t)(dot2 - jwt)) == 1);
+	CHECK(EVP_DigestVerify(md, sig, slen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)) ==
+	      1);
 	EVP_MD_CTX_free(md);
 	dot1[3] ^= 1;
 	md = EVP_MD_CTX_new();
 	CHECK(EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pk) == 1);
-	CHECK(EVP_DigestVerify(md, sig, slen, (const unsigned char *)jwt,
-			       (size_t)(dot2 - jwt)) != 1);
+	CHECK(EVP_DigestVerify(md, sig, slen, (const unsigned char *)jwt, (size_t)(dot2 - jwt)) !=
+	      1);
 	EVP_MD_CTX_free(md);
 	free(hdr);
 	free(payload);
@@ -149,8 +151,10 @@ static void test_limits(void)
 	/* an ordinary answer, and a 403 that is a permission error */
 	CHECK_INT(nsh_github_limit_check(200, NULL, "0", "1700000100", NULL, 1700000000, 0, &w),
 		  NSH_GITHUB_NOT_LIMITED);
-	CHECK_INT(nsh_github_limit_check(403, NULL, "4999", "1700000100", "{\"message\":"
-			  "\"Resource not accessible by integration\"}", 1700000000, 0, &w),
+	CHECK_INT(nsh_github_limit_check(403, NULL, "4999", "1700000100",
+					 "{\"message\":"
+					 "\"Resource not accessible by integration\"}",
+					 1700000000, 0, &w),
 		  NSH_GITHUB_NOT_LIMITED);
 	CHECK_INT(w, 0);
 	/* primary: used up, wait until the reset (and a second) */
@@ -174,9 +178,9 @@ static void test_limits(void)
 		  NSH_GITHUB_SECONDARY);
 	CHECK_INT(w, 240000);
 	/* nonsense values are bounded */
-	CHECK_INT(nsh_github_limit_check(403, "99999999999999", NULL, NULL, NULL, 1700000000, 0,
-					 &w),
-		  NSH_GITHUB_SECONDARY);
+	CHECK_INT(
+		nsh_github_limit_check(403, "99999999999999", NULL, NULL, NULL, 1700000000, 0, &w),
+		NSH_GITHUB_SECONDARY);
 	CHECK_INT(w, 86400000);
 }
 
