@@ -60,6 +60,32 @@ int nsh_forge_open_local(const char *home, struct nsh_store *store, struct nsh_f
 	return 0;
 }
 
+int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			   const char *org, struct nsh_forge **ret, struct nsh_err *err)
+{
+	struct nsh_org_rec o = {0};
+	bool github = false;
+	int rc;
+
+	if (nsh_forge_check_name("org", org, err))
+		return err ? err->code : NSH_EINVAL;
+	if (!store)
+		return nsh_err_set(err, NSH_EINVAL, "a forge needs a home directory and a store");
+	rc = nsh_store_org_get(store, org, &o, err);
+	if (rc == NSH_ENOTFOUND) {
+		nsh_err_clear(err);
+		rc = 0;
+	} else if (!rc) {
+		github = !strcmp(o.forge, "github");
+	}
+	nsh_org_rec_release(&o);
+	if (rc)
+		return rc;
+	if (github)
+		return nsh_forge_open_github(home, store, cfg, ret, err);
+	return nsh_forge_open_local(home, store, ret, err);
+}
+
 void nsh_forge_close(struct nsh_forge *f)
 {
 	if (!f)
@@ -116,6 +142,54 @@ int nsh_forge_repo_path(struct nsh_forge *f, const char *org, const char *name, 
 	if (check_repo(org, name, err))
 		return err ? err->code : NSH_EINVAL;
 	return DISPATCH(f, repo_path, "give repository paths", err, org, name, ret, err);
+}
+
+/* NSH_EINVAL unless @path is a relative file path without "." or ".." components. */
+static int check_file_path(const char *path, struct nsh_err *err)
+{
+	const char *p;
+
+	if (nsh_forge_check_text("file path", path, NSH_FORGE_PATH_MAX, true, true, err))
+		return err ? err->code : NSH_EINVAL;
+	if (path[0] == '/' || path[0] == '-' || path[strlen(path) - 1] == '/')
+		return nsh_err_set(err, NSH_EINVAL, "invalid file path '%s'", path);
+	for (p = path; p; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL)
+		if (!strncmp(p, "./", 2) || !strcmp(p, ".") || !strncmp(p, "../", 3) ||
+		    !strcmp(p, "..") || *p == '/')
+			return nsh_err_set(err, NSH_EINVAL,
+					   "invalid file path '%s' (no '.' or '..' parts)", path);
+	return 0;
+}
+
+int nsh_forge_read_file(struct nsh_forge *f, const char *org, const char *name, const char *ref,
+			const char *path, struct nsh_buf *out, struct nsh_err *err)
+{
+	if (check_repo(org, name, err) || check_file_path(path, err))
+		return err ? err->code : NSH_EINVAL;
+	if (ref && (!*ref || ref[0] == '-' ||
+		    nsh_forge_check_text("ref", ref, NSH_FORGE_BRANCH_MAX, true, true, NULL) ||
+		    strchr(ref, ':') || strstr(ref, "..")))
+		return nsh_err_set(err, NSH_EINVAL, "invalid ref '%s'", ref);
+	return DISPATCH(f, read_file, "read files", err, org, name, ref, path, out, err);
+}
+
+int nsh_forge_clone(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+		    const char *dir, struct nsh_err *err)
+{
+	if (check_repo(org, name, err) || (branch && nsh_forge_check_branch(branch, err)))
+		return err ? err->code : NSH_EINVAL;
+	if (!dir || !*dir)
+		return nsh_err_set(err, NSH_EINVAL, "missing directory to clone into");
+	return DISPATCH(f, clone, "clone repositories", err, org, name, branch, dir, err);
+}
+
+int nsh_forge_can_write(struct nsh_forge *f, const char *org, const char *repo, const char *user,
+			bool *ret, struct nsh_err *err)
+{
+	if (check_repo(org, repo, err) ||
+	    nsh_forge_check_text("user", user, NSH_FORGE_AUTHOR_MAX, true, true, err))
+		return err ? err->code : NSH_EINVAL;
+	return DISPATCH(f, can_write, "check permissions", err, org, repo, user, ret, err);
 }
 
 int nsh_forge_push(struct nsh_forge *f, const struct nsh_forge_push *p,

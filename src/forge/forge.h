@@ -5,7 +5,8 @@
  *   local   bare repositories under $NIGHTSHIFT_HOME/forge/<org>/<repo>.git
  *           and pull requests in the store (tables prs, pr_heads,
  *           pr_comments); no network
- *   github  later, behind the same functions
+ *   github  the REST API and git over HTTPS (forge/github.h), pull
+ *           requests mirrored in the store's prs table
  *
  * A handle is opened for a home directory and a store handle it borrows.
  * Every function below dispatches to the backend; one a backend does not
@@ -52,6 +53,7 @@
 #include <jansson.h>
 
 struct nsh_buf;
+struct nsh_config;
 struct nsh_err;
 struct nsh_store;
 struct nsh_pr_rec;
@@ -73,6 +75,7 @@ struct nsh_pr_comment_list;
 #define NSH_FORGE_LABELS_MAX  32	  /* labels on one pull request */
 #define NSH_FORGE_PATH_MAX    4096	  /* bytes of a file path in a comment */
 #define NSH_FORGE_DIFF_MAX    (64u << 20) /* bytes of a diff */
+#define NSH_FORGE_FILE_MAX    (32u << 20) /* bytes of a file read with nsh_forge_read_file() */
 
 struct nsh_forge;
 
@@ -127,6 +130,25 @@ int nsh_forge_ref_parse_pr(const char *text, struct nsh_forge_ref *ret, struct n
  */
 int nsh_forge_open_local(const char *home, struct nsh_store *store, struct nsh_forge **ret,
 			 struct nsh_err *err);
+
+/**
+ * Open the GitHub forge: the REST API and git over HTTPS as configured in
+ * [github] of @cfg (see docs/github.md and forge/github.h), with pull
+ * requests mirrored in @store's prs table (orgs.forge 'github') so that
+ * events, the web UI and the orchestrator work as with the local forge.
+ * @cfg is borrowed and must outlive the handle. No request is made here.
+ * NSH_EINVAL for bad or missing settings (no token and no app).
+ */
+int nsh_forge_open_github(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			  struct nsh_forge **ret, struct nsh_err *err);
+
+/**
+ * Open the backend that organisation @org's row names: GitHub for an org
+ * of forge 'github' (which needs @cfg), else the local forge (also for an
+ * org the store does not know, whose operations then report it missing).
+ */
+int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
+			   const char *org, struct nsh_forge **ret, struct nsh_err *err);
 
 /** Close the handle (not the store). NULL ok. */
 void nsh_forge_close(struct nsh_forge *f);
@@ -210,6 +232,36 @@ int nsh_forge_repo_get(struct nsh_forge *f, const char *org, const char *name,
  */
 int nsh_forge_repo_path(struct nsh_forge *f, const char *org, const char *name, char **ret,
 			struct nsh_err *err);
+
+/**
+ * Append to @out the contents of file @path (relative, no "..") of
+ * @org/@name at @ref (a branch, tag or commit; NULL for the default
+ * branch), without cloning: "git show REF:PATH" in the local forge, the
+ * contents API on GitHub. NSH_ENOTFOUND when the file (or the ref) is not
+ * there; NSH_ETOOBIG past NSH_FORGE_FILE_MAX or @out's cap.
+ */
+int nsh_forge_read_file(struct nsh_forge *f, const char *org, const char *name, const char *ref,
+			const char *path, struct nsh_buf *out, struct nsh_err *err);
+
+/**
+ * Clone @org/@name into the new or empty directory @dir with @branch
+ * (NULL: the default branch) checked out. The local forge copies the
+ * objects (no hard links: a sandbox working in @dir must not reach the
+ * forge's files); GitHub clones over HTTPS with the token handed to git
+ * through askpass, never in the URL or an argument, and the clone keeps
+ * no credentials.
+ */
+int nsh_forge_clone(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+		    const char *dir, struct nsh_err *err);
+
+/**
+ * Whether @user may write to @org/@repo, for deciding whom to take
+ * instructions and feedback from: on GitHub the collaborator permission
+ * admin, maintain or write (an unknown user is false, not an error); the
+ * local forge has no accounts, so everybody may write there (true).
+ */
+int nsh_forge_can_write(struct nsh_forge *f, const char *org, const char *repo, const char *user,
+			bool *ret, struct nsh_err *err);
 
 /* ---- writing branches ---- */
 

@@ -48,6 +48,12 @@ struct nsh_forge_ops {
 			struct nsh_err *err);
 	int (*pr_diff)(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *head,
 		       struct nsh_buf *out, struct nsh_err *err);
+	int (*read_file)(struct nsh_forge *f, const char *org, const char *name, const char *ref,
+			 const char *path, struct nsh_buf *out, struct nsh_err *err);
+	int (*clone)(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+		     const char *dir, struct nsh_err *err);
+	int (*can_write)(struct nsh_forge *f, const char *org, const char *repo, const char *user,
+			 bool *ret, struct nsh_err *err);
 };
 
 struct nsh_forge {
@@ -55,7 +61,11 @@ struct nsh_forge {
 	struct nsh_store *store;	 /* borrowed */
 	char *home;			 /* $NIGHTSHIFT_HOME */
 	char *root;			 /* local: <home>/forge */
+	void *priv;			 /* the backend's own data (github: struct nsh_forge_gh) */
 };
+
+/** The GitHub backend's operations (github.c). */
+extern const struct nsh_forge_ops nsh_forge_github_ops;
 
 /** The local backend's operations (local.c). */
 extern const struct nsh_forge_ops nsh_forge_local_ops;

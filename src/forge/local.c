@@ -809,6 +809,76 @@ out:
 	return rc;
 }
 
+/* ---- reading without a clone, cloning, permissions ---- */
+
+static int local_read_file(struct nsh_forge *f, const char *org, const char *name, const char *ref,
+			   const char *path, struct nsh_buf *out, struct nsh_err *err)
+{
+	struct nsh_repo_rec row = {0};
+	struct nsh_proc p;
+	char *bare = NULL, *spec = NULL;
+	int rc;
+
+	rc = local_repo_path(f, org, name, &bare, err);
+	if (!rc)
+		rc = nsh_store_repo_get(f->store, org, name, &row, err);
+	if (rc)
+		goto out;
+	spec = nsh_xasprintf("%s:%s", ref ? ref : row.default_branch, path);
+	nsh_git_init(&p, bare);
+	nsh_strvec_pushl(&p.argv, "show", spec, "--", NULL);
+	p.timeout_ms = NSH_FORGE_GIT_TIMEOUT_MS;
+	p.out_max = NSH_FORGE_FILE_MAX;
+	rc = nsh_proc_run(&p, err);
+	if (!rc && p.out_truncated)
+		rc = nsh_err_set(err, NSH_ETOOBIG, "'%s' is larger than %u bytes", path,
+				 NSH_FORGE_FILE_MAX);
+	else if (!rc && (p.exit_code || p.timed_out))
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no file '%s' at '%s' in '%s/%s'", path,
+				 ref ? ref : row.default_branch, org, name);
+	else if (!rc && nsh_buf_add(out, p.out.buf, p.out.len))
+		rc = nsh_err_set(err, NSH_ETOOBIG, "'%s' is too large to read", path);
+	nsh_proc_release(&p);
+out:
+	nsh_repo_rec_release(&row);
+	free(bare);
+	free(spec);
+	return rc;
+}
+
+static int local_clone(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+		       const char *dir, struct nsh_err *err)
+{
+	struct nsh_repo_rec row = {0};
+	char *bare = NULL;
+	int rc;
+
+	rc = local_repo_path(f, org, name, &bare, err);
+	if (!rc)
+		rc = nsh_store_repo_get(f->store, org, name, &row, err);
+	/* objects copied, not hard-linked: the sandbox must not reach the forge's files */
+	if (!rc)
+		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "clone", "--quiet",
+				       "--no-hardlinks", "--branch",
+				       branch ? branch : row.default_branch, "--", bare, dir, NULL);
+	nsh_repo_rec_release(&row);
+	free(bare);
+	return rc;
+}
+
+/* The local forge has no accounts: everybody may write. */
+static int local_can_write(struct nsh_forge *f, const char *org, const char *repo, const char *user,
+			   bool *ret, struct nsh_err *err)
+{
+	(void)f;
+	(void)org;
+	(void)repo;
+	(void)user;
+	(void)err;
+	*ret = true;
+	return 0;
+}
+
 static int local_pr_get(struct nsh_forge *f, const struct nsh_forge_ref *pr, struct nsh_pr_rec *ret,
 			struct nsh_err *err)
 {
@@ -834,4 +904,7 @@ const struct nsh_forge_ops nsh_forge_local_ops = {
 	.pr_merge = nsh_forge_local_pr_merge,
 	.pr_close = nsh_forge_local_pr_close,
 	.pr_diff = nsh_forge_local_pr_diff,
+	.read_file = local_read_file,
+	.clone = local_clone,
+	.can_write = local_can_write,
 };

@@ -212,6 +212,39 @@ static const struct nsh_store_migration migrations[] = {
 	 "  PRIMARY KEY (task_id, job_id, attempt, name)"
 	 ") STRICT;"},
 
+	/*
+	 * Placeholders so that versions stay consecutive in this branch: 7 and
+	 * 8 belong to other branches and are replaced by theirs at merge.
+	 */
+	{7, "reserved", "SELECT 1;"},
+	{8, "reserved", "SELECT 1;"},
+
+	{9, "github: mirrored pull requests, poll cursors, delivered poll items, status comments",
+	 "CREATE TABLE github_prs ("
+	 "  pr_id INTEGER PRIMARY KEY REFERENCES prs(id) ON DELETE CASCADE,"
+	 "  gh_id INTEGER NOT NULL,"
+	 "  node_id TEXT,"
+	 "  html_url TEXT"
+	 ") STRICT;"
+	 "CREATE TABLE github_poll ("
+	 "  key TEXT PRIMARY KEY,"
+	 "  since TEXT,"
+	 "  etag TEXT,"
+	 "  updated_at INTEGER NOT NULL"
+	 ") STRICT;"
+	 "CREATE TABLE github_seen ("
+	 "  delivery_id TEXT PRIMARY KEY,"
+	 "  event TEXT NOT NULL,"
+	 "  created_at INTEGER NOT NULL"
+	 ") STRICT;"
+	 "CREATE TABLE github_status ("
+	 "  task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE,"
+	 "  repo TEXT NOT NULL,"
+	 "  issue INTEGER NOT NULL CHECK (issue >= 1),"
+	 "  comment_id INTEGER NOT NULL,"
+	 "  body_hash TEXT,"
+	 "  updated_at INTEGER NOT NULL"
+	 ") STRICT;"},
 	{10, "review feedback on pull requests and its copies on sibling pull requests",
 	 "CREATE TABLE feedback ("
 	 "  id INTEGER PRIMARY KEY,"

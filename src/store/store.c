@@ -579,6 +579,16 @@ void nsh_store_close(struct nsh_store *s)
 	free(s);
 }
 
+struct sqlite3 *nsh_store_db(struct nsh_store *s)
+{
+	return s->db;
+}
+
+int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
+{
+	return db_fail(s, err, what);
+}
+
 int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err)
 {
 	return read_version(s, ret, err);
