@@ -386,7 +386,7 @@ int orch_finish(struct nsh_task_run *tr, struct nsh_err *err)
 	size_t open = 0, review = 0, closed = 0, failed = 0;
 	int rc;
 
-	rc = orch_forge(o, st, &f, err);
+	rc = orch_forge(o, st, t->org, &f, err);
 	if (!rc)
 		rc = nsh_forge_pr_list(f, &flt, &prs, err);
 	if (!rc)

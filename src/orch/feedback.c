@@ -581,7 +581,7 @@ int orch_feedback_answer(struct nsh_orch *o, struct nsh_store *st, const struct 
 
 	rc = nsh_forge_ref_parse_pr(f->pr, &ref, err);
 	if (!rc)
-		rc = orch_forge(o, st, &fg, err);
+		rc = orch_forge(o, st, f->pr, &fg, err);
 	if (rc)
 		goto out;
 	c.author = NSH_FEEDBACK_BOT;
@@ -948,7 +948,7 @@ char *orch_feedback_brief(struct nsh_job_run *jr)
 		nsh_buf_addf(&b, ": %s\n", f->body);
 	}
 	if (pr && !nsh_forge_ref_parse_pr(pr, &ref, NULL) &&
-	    !orch_forge(nsh_job_run_ctx(jr), st, &fg, NULL)) {
+	    !orch_forge(nsh_job_run_ctx(jr), st, pr, &fg, NULL)) {
 		nsh_buf_init(&diff, BRIEF_DIFF_MAX);
 		nsh_forge_pr_diff(fg, &ref, NULL, &diff, NULL);
 		if (diff.len)

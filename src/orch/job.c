@@ -113,22 +113,17 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 		return err->code;
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
-		rc = orch_forge(o, nsh_job_run_store(jr), &f, err);
+		rc = orch_forge(o, nsh_job_run_store(jr), j->repo, &f, err);
 	if (!rc)
 		rc = nsh_forge_repo_get(f, org, name, &repo, err);
 	if (rc)
 		goto out;
-	if (!repo.path) {
-		rc = nsh_err_set(err, NSH_EINVAL, "repository '%s' has no local copy", j->repo);
-		goto out;
-	}
 	/* a clone left by an interrupted run is made again */
 	nsh_fs_remove_tree(oj->dir, NULL);
 	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
-	/* objects copied, not hard-linked: the sandbox must not reach the forge's files */
+	/* the local forge copies objects, never hard links: the sandbox must not reach its files */
 	if (!rc)
-		rc = nsh_git(NULL, NULL, err, "clone", "--quiet", "--no-hardlinks", "--branch",
-			     repo.default_branch, repo.path, oj->ws, NULL);
+		rc = nsh_forge_clone(f, org, name, repo.default_branch, oj->ws, err);
 	branch = nsh_xasprintf("nightshift/%s/%s", j->task_id, r->id);
 	if (!rc)
 		rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
@@ -694,26 +689,32 @@ static int fetch_published(struct nsh_job_run *jr, struct orch_job *oj, bool *re
 {
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	char *branch = result_str(jr, -1, "clone", "branch");
+	char *tmp = nsh_xasprintf("%s/published", oj->dir);
 	struct nsh_forge *f = NULL;
-	char *org = NULL, *name = NULL, *path = NULL, *spec = NULL;
+	struct nsh_err cerr = NSH_ERR_INIT;
+	char *org = NULL, *name = NULL, *spec = NULL;
 	int rc;
 
 	*ret_found = false;
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
-		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
-	if (!rc)
-		rc = nsh_forge_repo_path(f, org, name, &path, err);
-	if (!rc && branch) {
-		spec = nsh_xasprintf("+refs/heads/%s:refs/nightshift/published", branch);
-		*ret_found = !nsh_git(oj->ws, NULL, NULL, "fetch", "--quiet", "--no-tags", path,
-				      spec, NULL);
-	}
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), j->repo, &f, err);
+	if (rc || !branch)
+		goto out;
+	/* a clone of the branch alone, whatever the forge, then fetched from */
+	nsh_fs_remove_tree(tmp, NULL);
+	if (nsh_forge_clone(f, org, name, branch, tmp, &cerr))
+		goto out; /* no such branch */
+	spec = nsh_xasprintf("+refs/heads/%s:refs/nightshift/published", branch);
+	rc = nsh_git(oj->ws, NULL, err, "fetch", "--quiet", "--no-tags", tmp, spec, NULL);
+	*ret_found = !rc;
+out:
+	nsh_fs_remove_tree(tmp, NULL);
 	nsh_forge_close(f);
 	free(branch);
+	free(tmp);
 	free(org);
 	free(name);
-	free(path);
 	free(spec);
 	return rc;
 }
@@ -894,7 +895,7 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	}
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
-		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), j->repo, &f, err);
 	if (rc)
 		goto out;
 	p.org = org;
@@ -948,7 +949,7 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	if (!rc && orch_is_llm(jr))
 		orch_llm_pr_section(jr, &body);
 	if (!rc)
-		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), &f, err);
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), j->repo, &f, err);
 	if (rc)
 		goto out;
 	n.org = org;
@@ -1030,6 +1031,8 @@ void orch_job_end(struct nsh_job_run *jr)
 
 	if (!oj) {
 		orch_feedback_requeue(jr);
+		orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr),
+			    nsh_job_run_job(jr)->task_id);
 		return;
 	}
 	if (oj->sb)
@@ -1052,6 +1055,7 @@ void orch_job_end(struct nsh_job_run *jr)
 		nsh_fs_remove_tree(oj->dir, NULL);
 	nsh_job_rec_release(&now);
 	orch_feedback_requeue(jr);
+	orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr), nsh_job_run_job(jr)->task_id);
 	nsh_redactor_free(oj->red);
 	nsh_secrets_env_free(oj->env);
 	nsh_strvec_release(&oj->blocked);

@@ -16,14 +16,21 @@
 #include "core/fault.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "forge/forge.h"
+#include "forge/github.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
 
 #include "core/banned.h"
+
+static void task_end(void *ctx, struct nsh_store *st, const char *task_id)
+{
+	orch_status(ctx, st, task_id);
+}
 
 int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch **ret,
 		 struct nsh_err *err)
@@ -94,6 +101,7 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		.nsteps = orch_nsteps,
 		.finish = orch_finish,
 		.job_end = orch_job_end,
+		.task_end = task_end,
 		.ctx = o,
 	};
 	*ret = o;
@@ -326,10 +334,39 @@ char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max)
 	return nsh_xmemdup(b->buf + from, b->len - from);
 }
 
-int orch_forge(struct nsh_orch *o, struct nsh_store *st, struct nsh_forge **ret,
+int orch_forge(struct nsh_orch *o, struct nsh_store *st, const char *where, struct nsh_forge **ret,
 	       struct nsh_err *err)
 {
-	return nsh_forge_open_local(o->home, st, ret, err);
+	size_t n = where ? strcspn(where, "/#") : 0;
+	char *org;
+	int rc;
+
+	if (!n)
+		return nsh_forge_open_local(o->home, st, ret, err);
+	org = nsh_xstrndup(where, n);
+	rc = nsh_forge_open_for_org(o->home, st, o->cfg, org, ret, err);
+	free(org);
+	return rc;
+}
+
+void orch_status(struct nsh_orch *o, struct nsh_store *st, const char *task_id)
+{
+	struct nsh_task_rec t = {0};
+	struct nsh_forge *f = NULL;
+	struct nsh_err err = NSH_ERR_INIT;
+	json_t *opts = NULL;
+	const char *repo;
+
+	if (nsh_store_task_get(st, task_id, &t, NULL))
+		return;
+	opts = orch_task_options(&t);
+	repo = json_string_value(json_object_get(json_object_get(opts, "github"), "repo"));
+	if (repo && !orch_forge(o, st, repo, &f, &err) && !strcmp(nsh_forge_kind(f), "github") &&
+	    nsh_github_status_sync(f, st, task_id, &err))
+		nsh_log_warn("task %s: the status comment on %s: %s", task_id, repo, err.msg);
+	nsh_forge_close(f);
+	json_decref(opts);
+	nsh_task_rec_release(&t);
 }
 
 int orch_split_repo(const char *full, char **ret_org, char **ret_name, struct nsh_err *err)

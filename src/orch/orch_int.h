@@ -92,9 +92,20 @@ int orch_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *er
 /** The last @max bytes of @c's stderr and stdout, for a message. Caller frees. */
 char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max);
 
-/** Open the local forge on the job's store (caller closes). */
-int orch_forge(struct nsh_orch *o, struct nsh_store *st, struct nsh_forge **ret,
+/**
+ * Open the forge of the org that @where names ("O", "O/R" or "O/R#N"; the
+ * org's row says local or GitHub; NULL: the local forge) on @st. The
+ * caller closes it.
+ */
+int orch_forge(struct nsh_orch *o, struct nsh_store *st, const char *where, struct nsh_forge **ret,
 	       struct nsh_err *err);
+
+/**
+ * A task that came from a GitHub issue (options "github": {"repo", "issue"})
+ * keeps one comment there up to date with its plan, jobs and pull requests;
+ * failures are logged, never the task's.
+ */
+void orch_status(struct nsh_orch *o, struct nsh_store *st, const char *task_id);
 
 /** Split "org/name" into its parts (caller frees both). */
 int orch_split_repo(const char *full, char **ret_org, char **ret_name, struct nsh_err *err);

@@ -218,7 +218,8 @@ int orch_targets(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task
 	struct nsh_forge *f = NULL;
 	int rc;
 
-	rc = orch_forge(o, st, &f, err);
+	rc = orch_forge(o, st, t->org ? t->org : json_string_value(json_array_get(named, 0)), &f,
+			err);
 	if (rc)
 		return rc;
 	if (json_array_size(named)) {
@@ -456,6 +457,7 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 	orch_say(st, t->id, NULL, "task.spec", NULL,
 		 "📋 Spec written: %zu jobs, low risk first (nightshift show %s --spec)", plan.nr,
 		 t->id);
+	orch_status(o, st, t->id);
 out:
 	if (rc && rc != NSH_SCHED_WAIT_INPUT)
 		orch_say(st, t->id, NULL, "task.error", NULL, "❌ %s", err->msg);

@@ -595,6 +595,8 @@ static void drive_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_sto
 			rc = nsh_task_transition(st, ts->id,
 						 ok ? NSH_TASK_COMPLETED : NSH_TASK_FAILED,
 						 ok ? NULL : "every job failed", NULL, &err);
+			if (!rc && s->cfg.pipeline->task_end)
+				s->cfg.pipeline->task_end(s->cfg.pipeline->ctx, st, ts->id);
 			break;
 		case NSH_TASK_COMPLETED:
 		case NSH_TASK_FAILED:

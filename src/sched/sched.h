@@ -89,6 +89,11 @@ struct nsh_pipeline {
 	 * NULL.
 	 */
 	void (*job_end)(struct nsh_job_run *jr);
+	/*
+	 * Called once a task this worker drove has completed or failed (its
+	 * state is committed), with the task thread's store. May be NULL.
+	 */
+	void (*task_end)(void *ctx, struct nsh_store *st, const char *task_id);
 	void *ctx; /* for the callbacks: nsh_task_run_ctx(), nsh_job_run_ctx() */
 };
 
