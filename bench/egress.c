@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -210,11 +211,24 @@ static int64_t one_request(int port, const char *req, char *buf)
 	return nsh_time_mono_ns() - t0;
 }
 
-/* MB/s of one download from the bulk server, directly or through a tunnel. */
-static double download(int port, const char *target, char *buf)
+/* CPU time of the whole process (every thread: client, servers, relays), in ns. */
+static int64_t cpu_ns(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+	       ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+/*
+ * MB/s of one download from the bulk server, directly or through a tunnel;
+ * @ret_cpu gets the process's CPU time spent meanwhile, in ms.
+ */
+static double download(int port, const char *target, char *buf, double *ret_cpu)
 {
 	static const char req[] = "GET /bulk HTTP/1.1\r\nHost: localhost\r\n\r\n";
-	int64_t t0 = nsh_time_mono_ns();
+	int64_t c0 = cpu_ns(), t0 = nsh_time_mono_ns();
 	int fd = dial(port);
 	uint64_t got;
 
@@ -231,6 +245,7 @@ static double download(int port, const char *target, char *buf)
 	close(fd);
 	if (got != (uint64_t)BULK_MB * CHUNK)
 		die("short download", NULL);
+	*ret_cpu = (double)(cpu_ns() - c0) / 1e6;
 	return (double)got / (1 << 20) / ((double)(nsh_time_mono_ns() - t0) / 1e9);
 }
 
@@ -243,6 +258,7 @@ int main(void)
 	int small_port, bulk_port, px_port, small_fd, bulk_fd, px_fd, ref[2], ref_port;
 	char *buf = nsh_xmalloc(CHUNK), hp[64], req_direct[128], req_proxied[160], target[64];
 	double best_direct = 0, best_proxied = 0, best_ref = 0, added;
+	double cpu_direct = 0, cpu_proxied = 0, cpu_ref = 0;
 	pthread_t t1, t2, t3;
 	uint64_t id;
 
@@ -297,8 +313,10 @@ int main(void)
 
 	snprintf(target, sizeof(target), "localhost:%d", bulk_port);
 	for (int r = 0; r < RUNS; r++) {
-		double d = download(bulk_port, NULL, buf), p = download(px_port, target, buf);
-		double rr = download(ref_port, NULL, buf);
+		double cd, cp, cr;
+		double d = download(bulk_port, NULL, buf, &cd),
+		       p = download(px_port, target, buf, &cp);
+		double rr = download(ref_port, NULL, buf, &cr);
 
 		if (d > best_direct)
 			best_direct = d;
@@ -306,6 +324,12 @@ int main(void)
 			best_proxied = p;
 		if (rr > best_ref)
 			best_ref = rr;
+		if (!r || cd < cpu_direct)
+			cpu_direct = cd;
+		if (!r || cp < cpu_proxied)
+			cpu_proxied = cp;
+		if (!r || cr < cpu_ref)
+			cpu_ref = cr;
 	}
 	printf("throughput  one %d MB download, best of %d:\n", BULK_MB, RUNS);
 	printf("            direct   %.0f MB/s\n", best_direct);
@@ -316,6 +340,10 @@ int main(void)
 	printf("            floor    %.0f MB/s for a minimal blocking splice relay (%.0f%% of "
 	       "direct); the proxy reaches %.0f%% of it\n",
 	       best_ref, 100 * best_ref / best_direct, 100 * best_proxied / best_ref);
+	printf("            cpu      all threads per %d MB, least of %d: direct %.0f ms, proxied "
+	       "%.0f ms (%.2fx), blocking relay %.0f ms (%.2fx); %d CPUs\n",
+	       BULK_MB, RUNS, cpu_direct, cpu_proxied, cpu_proxied / cpu_direct, cpu_ref,
+	       cpu_ref / cpu_direct, (int)sysconf(_SC_NPROCESSORS_ONLN));
 
 	if (nsh_proxy_unlisten(px, id, &err))
 		die("unlisten", &err);
