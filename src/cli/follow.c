@@ -18,7 +18,8 @@
 
 #include "core/banned.h"
 
-#define FOLLOW_WAIT_MS 1000 /* longest wait for the next event before looking again */
+#define FOLLOW_WAIT_MS	   1000	 /* longest wait for the next event before looking again */
+#define FOLLOW_BLOCKED_MAX 10000 /* blocked hosts remembered (and shown) per follow */
 
 /* job id -> repository, learnt from the store as events name jobs */
 struct repo_cache {
@@ -88,15 +89,45 @@ static void task_state_line(const json_t *d)
 		printf("• task %s\n", to);
 }
 
+/*
+ * A request the egress proxy refused, once per host and job (a tool that
+ * retries would otherwise fill the screen): "blocked registry.npmjs.org:443
+ * (level integration)", with the reason when it is not the level's list.
+ * @seen holds a "JOB HOST" key for each line already printed.
+ */
+static void blocked_line(const struct nsh_event_rec *e, const json_t *d, const char *repo,
+			 struct nsh_strvec *seen)
+{
+	const char *host = str(d, "host"), *reason = str(d, "reason"), *level = str(d, "level");
+	char *key = nsh_xasprintf("%s %s", e->job_id ? e->job_id : "", host);
+	bool listed = !strcmp(reason, "not in the allowlist");
+
+	if (nsh_strvec_find(seen, key) >= 0 || seen->nr >= FOLLOW_BLOCKED_MAX) {
+		free(key);
+		return;
+	}
+	nsh_strvec_push(seen, key);
+	free(key);
+	printf("  🚫 %s%s", repo ? repo : "", repo ? ": " : "");
+	if (*host)
+		printf("blocked %s:%lld", host,
+		       (long long)json_integer_value(json_object_get(d, "port")));
+	else
+		printf("blocked a request");
+	printf(" (level %s%s%s)\n", level, listed ? "" : ": ", listed ? "" : reason);
+}
+
 /* Print one event for a person; quiet about bookkeeping events. */
 static void render(const struct nsh_event_rec *e, const json_t *d, struct repo_cache *rc,
-		   struct nsh_store *s)
+		   struct nsh_strvec *blocked, struct nsh_store *s)
 {
 	const char *repo = repo_of(rc, s, e->job_id);
 	const char *msg = str(d, "message");
 	char took[32];
 
-	if (!strcmp(e->kind, "task.state")) {
+	if (!strcmp(e->kind, "net.blocked")) {
+		blocked_line(e, d, repo, blocked);
+	} else if (!strcmp(e->kind, "task.state")) {
 		task_state_line(d);
 	} else if (!strcmp(e->kind, "task.created")) {
 		printf("📝 Task %s: %s\n", e->task_id, str(d, "title"));
@@ -140,6 +171,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 		   struct nsh_err *err)
 {
 	struct repo_cache rc = {NSH_STRVEC_INIT, NSH_STRVEC_INIT};
+	struct nsh_strvec blocked = NSH_STRVEC_INIT;
 	struct nsh_task_rec t = {0};
 	enum nsh_task_state state;
 	int64_t after = 0;
@@ -175,7 +207,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 				free(line);
 				json_decref(o);
 			} else {
-				render(e, d, &rc, s);
+				render(e, d, &rc, &blocked, s);
 			}
 			/* an end that a later state change undoes (feedback reopened it) is not one
 			 */
@@ -209,6 +241,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 	nsh_task_rec_release(&t);
 	nsh_strvec_release(&rc.ids);
 	nsh_strvec_release(&rc.repos);
+	nsh_strvec_release(&blocked);
 	return r;
 }
 
@@ -244,6 +277,7 @@ const struct nsh_cli_cmd nsh_cmd_follow = {
 	.summary = "print a task's progress as it happens, until it ends",
 	.help = "Prints the task's history, then each new event, and returns when the task\n"
 		"ends: exit 0 when it completed, 1 when it failed, was cancelled or expired.\n"
+		"A host a job's sandbox was refused (network level) is shown once per job.\n"
 		"Options:\n"
 		"  --json  one JSON object per event and line\n",
 	.run = follow_run,

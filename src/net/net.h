@@ -319,4 +319,79 @@ int nsh_proxy_unlisten(struct nsh_proxy *px, uint64_t id, struct nsh_err *err);
  */
 void nsh_proxy_free(struct nsh_proxy *px);
 
+/* ----------------------------------------------------------------- journal */
+
+/*
+ * The journal turns proxy decisions into events of a job's log in the
+ * store, so that every client (follow, the web UI, the API) sees them:
+ *
+ *   "net.blocked"  a refused request: host, port, level, reason, status,
+ *                  addr, connect, and count (identical refusals that were
+ *                  still waiting to be written are merged into one event);
+ *   "net.allowed"  an allowed connection, written when it ends: host, port,
+ *                  level, addr, connect, private_allowed, bytes_up,
+ *                  bytes_down, and reason (how it ended: "closed", ...);
+ *   "net.dropped"  count: decisions lost because the queue was full.
+ *
+ * The proxy thread only queues (a mutex and a copy, never the store); one
+ * writer thread with its own store handle appends the events, a batch per
+ * transaction. Host names and reasons pass the job's redactor first, since
+ * a sandbox can put a secret into the name it asks for.
+ */
+struct nsh_net_journal;
+struct nsh_net_journal_job;
+struct nsh_redactor;
+
+#define NSH_NET_JOURNAL_QUEUE_MAX 4096 /* decisions waiting to be written, all jobs */
+
+/**
+ * Open the store at @db_path (created and migrated as by nsh_store_open())
+ * and start the writer thread. Free with nsh_net_journal_free(). Errors of
+ * nsh_store_open(), or NSH_EIO when the thread cannot start.
+ */
+int nsh_net_journal_new(const char *db_path, struct nsh_net_journal **ret, struct nsh_err *err);
+
+/**
+ * A sink for the decisions of one job's sandbox: events go to task
+ * @task_id and job @job_id (may be NULL: task-level events). @red (may be
+ * NULL) redacts host names and reasons; it is borrowed and must outlive
+ * the handle. Pass nsh_net_journal_record() and the handle as the proxy
+ * callback and its context. Any thread.
+ */
+struct nsh_net_journal_job *nsh_net_journal_job_new(struct nsh_net_journal *j, const char *task_id,
+						    const char *job_id,
+						    const struct nsh_redactor *red);
+
+/**
+ * nsh_proxy_event_fn for a struct nsh_net_journal_job *@ctx: queue the
+ * decision @d. A blocked decision becomes "net.blocked" (merged with a
+ * queued identical one); an allowed one is recorded once, at its end
+ * (done), as "net.allowed" with its byte counts. Never blocks on the store;
+ * when the queue is full the decision is counted for "net.dropped". Any
+ * thread.
+ */
+void nsh_net_journal_record(void *ctx, const struct nsh_proxy_decision *d);
+
+/**
+ * Wait until every decision queued before the call is written, and free
+ * @jj. Call it once the proxy can no longer report for it (after the
+ * sandbox is destroyed or its listener closed). Returns the first store
+ * error met while writing this job's events (NSH_EIO and others, with the
+ * message), else 0; @jj is freed in every case. NULL ok.
+ */
+int nsh_net_journal_job_free(struct nsh_net_journal_job *jj, struct nsh_err *err);
+
+/**
+ * Wait until every decision queued before the call is written. Returns the
+ * first store error met since the previous sync, else 0. Not from the
+ * writer thread (there is no way to reach it).
+ */
+int nsh_net_journal_sync(struct nsh_net_journal *j, struct nsh_err *err);
+
+/**
+ * Write what is queued, stop the writer and close its store handle. Every
+ * job handle must be freed before. NULL ok.
+ */
+void nsh_net_journal_free(struct nsh_net_journal *j);
+
 #endif

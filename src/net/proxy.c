@@ -1203,6 +1203,21 @@ static void on_upstream(struct nsh_proxy *px, struct conn *c, uint32_t ev)
 	}
 }
 
+/* The decision event of a connection turned away because @l is full (it has no struct conn). */
+static void refuse_full(struct nsh_proxy *px, struct listener *l)
+{
+	struct nsh_proxy_decision d = {
+		.host = "",
+		.level = l->pol.level,
+		.reason = "too many connections",
+		.addr = "",
+		.status = 503,
+	};
+
+	if (l->cb && !px->quiet)
+		l->cb(l->ctx, &d);
+}
+
 static void on_accept(struct nsh_proxy *px, struct listener *l)
 {
 	for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
@@ -1224,6 +1239,7 @@ static void on_accept(struct nsh_proxy *px, struct listener *l)
 				/* best effort: the client sees the connection close either way */
 			}
 			close(fd);
+			refuse_full(px, l);
 			continue;
 		}
 		c = nsh_xcalloc(1, sizeof(*c));

@@ -55,6 +55,16 @@ start_proxy() {
 	return 1
 }
 
+# wait_end: wait (up to 10 s) for the end event of a tunnel, which comes once
+# both sides have closed; the server may close a moment after curl returns.
+wait_end() {
+	for i in $(seq 1 200); do
+		grep -q "^end" events && return 0
+		sleep 0.05
+	done
+	return 0 # the checks that follow say what is missing
+}
+
 # stop_proxy: SIGTERM, then its exit status must be 0 (clean shutdown).
 stop_proxy() {
 	kill $proxy_pid && wait $proxy_pid
@@ -76,6 +86,7 @@ test_expect_success 'HTTPS through CONNECT reaches an allowed host, certificate 
 	start_proxy custom --allow localhost --allow-private localhost:$tls_port &&
 	pcurl --cacert cert.pem -o page "https://localhost:$tls_port/" &&
 	grep -q "s_server -accept 127.0.0.1:$tls_port" page &&
+	wait_end &&
 	stop_proxy &&
 	cat events &&
 	grep -q "^decision allowed localhost $tls_port 0 127.0.0.1 private allowed (allow_private)\$" events &&

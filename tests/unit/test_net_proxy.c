@@ -1040,6 +1040,13 @@ static void test_limits(void)
 	CHECK_INT(status_of(b.buf), 503);
 	CHECK(strstr(b.buf, "too many connections") != NULL);
 	close(a3);
+	/* turning it away is a decision too, with no host (no head was read) */
+	CHECK_INT(events_wait(&f.ev, 1), 1);
+	CHECK(!f.ev.v[0].allowed && !f.ev.v[0].done);
+	CHECK_STR(f.ev.v[0].reason, "too many connections");
+	CHECK_STR(f.ev.v[0].host, "");
+	CHECK_INT(f.ev.v[0].status, 503);
+	CHECK_INT(f.ev.v[0].level, NSH_NET_CUSTOM);
 	/* the silent ones are dropped after the head timeout, which frees the slots */
 	int64_t t0 = nsh_time_mono_ms();
 
@@ -1057,8 +1064,8 @@ static void test_limits(void)
 	CHECK(read(fd, &c, 1) <= 0);
 	CHECK(nsh_time_mono_ms() - t0 >= 250);
 	close(fd);
-	CHECK_INT(events_wait(&f.ev, 2), 2);
-	CHECK_STR(f.ev.v[1].reason, "idle timeout");
+	CHECK_INT(events_wait(&f.ev, 3), 3);
+	CHECK_STR(f.ev.v[2].reason, "idle timeout");
 
 	fix_stop(&f);
 	nsh_net_policy_release(&pol);
