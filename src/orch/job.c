@@ -1037,6 +1037,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	}
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
+	/* the journal's last events, before the redactor it borrows goes */
+	nsh_net_journal_job_free(oj->nj, NULL);
 	/* where the time went, for bench/demo: commands against everything else */
 	{
 		char *path = nsh_xasprintf("%s/timing.json", oj->artifacts);

@@ -118,6 +118,7 @@ void nsh_orch_free(struct nsh_orch *o)
 	if (!o)
 		return;
 	nsh_proxy_free(o->proxy);
+	nsh_net_journal_free(o->journal);
 	for (size_t i = 0; i < sizeof(o->net) / sizeof(o->net[0]); i++)
 		if (o->net_ready[i])
 			nsh_net_policy_release(&o->net[i]);
@@ -167,6 +168,12 @@ static int net_for(struct nsh_orch *o, enum nsh_net_level level, struct nsh_prox
 	}
 	if (!rc && !o->proxy)
 		rc = nsh_proxy_new(&o->proxy, err);
+	if (!rc && !o->journal) {
+		char *db = nsh_xasprintf("%s/nightshift.db", o->home);
+
+		rc = nsh_net_journal_new(db, &o->journal, err);
+		free(db);
+	}
 	pthread_mutex_unlock(&o->mu);
 	if (rc)
 		return rc;
@@ -181,6 +188,9 @@ static void on_net(void *ctx, const struct nsh_proxy_decision *d)
 	struct orch_job *oj = ctx;
 	char *what;
 
+	/* every decision is an event of the job (net.blocked, net.allowed) */
+	if (oj->nj)
+		nsh_net_journal_record(oj->nj, d);
 	if (d->allowed || d->done)
 		return;
 	what = nsh_xasprintf("%s:%d (%s)", *d->host ? d->host : "?", d->port, d->reason);
@@ -219,6 +229,9 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 	pol.on_net_ctx = oj;
 	if (!rc && level != NSH_NET_NONE)
 		rc = net_for(o, level, &pol.proxy, &pol.net, err);
+	if (!rc && level != NSH_NET_NONE && !oj->nj)
+		oj->nj = nsh_net_journal_job_new(o->journal, t->id, nsh_job_run_job(jr)->id,
+						 oj->red);
 	if (!rc)
 		rc = nsh_sandbox_create(&pol, &oj->sb, err);
 	if (!rc)
@@ -294,9 +307,10 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	struct orch_job *oj = orch_job_of(jr);
 	int rc;
 
-	rc = job_sandbox(jr, oj, err);
+	/* the secrets first: the sandbox's network journal redacts with them */
+	rc = orch_secrets(jr, oj, err);
 	if (!rc)
-		rc = orch_secrets(jr, oj, err);
+		rc = job_sandbox(jr, oj, err);
 	if (rc)
 		return rc;
 	for (size_t i = 0; argv[i]; i++)

@@ -40,6 +40,7 @@ struct nsh_orch {
 	struct nsh_recipe_catalog recipes;	       /* shipped and home recipes, read-only */
 	pthread_mutex_t mu;			       /* guards the proxy and the policies */
 	struct nsh_proxy *proxy;		       /* made on first use */
+	struct nsh_net_journal *journal;	       /* proxy decisions as events, with it */
 	struct nsh_net_policy net[NSH_NET_CUSTOM + 1]; /* per level, built on first use */
 	bool net_ready[NSH_NET_CUSTOM + 1];
 	int max_attempts;	      /* attempts per job */
@@ -63,6 +64,7 @@ struct orch_job {
 	struct nsh_redactor *red;	 /* removes their values from output */
 	pthread_mutex_t net_mu;		 /* guards @blocked (the proxy thread adds) */
 	struct nsh_strvec blocked;	 /* "host:port (reason)" the proxy refused, once each */
+	struct nsh_net_journal_job *nj;	 /* its decisions as events (network levels but none) */
 	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
 };
