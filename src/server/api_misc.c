@@ -176,7 +176,7 @@ int nsh_api_memory_forget(struct nsh_srv_req *r, struct nsh_err *err)
 
 	rc = nsh_srv_store(r, &s, err);
 	if (!rc)
-		rc = nsh_store_memory_forget(s, r->m.number, err);
+		rc = nsh_store_memory_forget(s, r->m.number, NULL, 0, err);
 	if (!rc)
 		rc = nsh_store_memory_get(s, r->m.number, &m, err);
 	if (!rc)
