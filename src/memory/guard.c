@@ -298,6 +298,8 @@ static enum reason object_for(const struct words *ws, size_t j, size_t v)
 {
 	enum reason r = object_of(ws->w[j]);
 
+	if (r == R_CHECKS && j && !strcmp(ws->w[j - 1], "type"))
+		r = R_LINT; /* "type checks", "type checking" */
 	if (r == R_FAIL && !in_list(ws->w[v], fail_verbs, NELEM(fail_verbs)))
 		return R_NONE;
 	if (r != R_NONE && j + 1 < ws->nr &&

@@ -787,7 +787,8 @@ int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 			goto out;
 		score_rules(&cand, &hits, terms.nr);
 	}
-	qsort(cand.v, cand.nr, sizeof(cand.v[0]), rank_cmp);
+	if (cand.nr)
+		qsort(cand.v, cand.nr, sizeof(cand.v[0]), rank_cmp);
 	for (size_t i = 0; i < cand.nr && i < limit; i++) {
 		struct nsh_memory_rule *r = rule_push(ret);
 

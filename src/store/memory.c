@@ -261,7 +261,7 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 	sqlite3_stmt *st;
 	int rc;
 
-	nsh_buf_init(&b, 0);
+	nsh_buf_init(&b, SIZE_MAX);
 	rc = nsh_store_memory_scope_keys(s, id, &keys, err);
 	if (rc)
 		goto out;
@@ -708,7 +708,7 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 		nterms = (size_t)MAX_TERMS;
 	if (!org && !repo)
 		return nsh_err_set(err, NSH_EINVAL, "a memory search needs an org or a repository");
-	nsh_buf_init(&q, 0);
+	nsh_buf_init(&q, SIZE_MAX);
 	nsh_buf_adds(&q, "scope_terms : (");
 	if (org) {
 		char *key = nsh_xasprintf("org:%s", org);
