@@ -91,8 +91,9 @@ static const char sql_expire_any[] =
 static const char sql_expire[] =
 	"UPDATE memories SET state = 'expired', expires_at = active_at + ?2, updated_at = ?3 "
 	"WHERE state = 'active' AND active_at < ?1";
+/* CROSS JOIN: walk the scope keys first, whatever the planner thinks of state. */
 static const char sql_in_scope[] =
-	"SELECT " MEM_COLS " FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id "
+	"SELECT " MEM_COLS " FROM memory_scopes sc CROSS JOIN memories m ON m.id = sc.memory_id "
 	"WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND m.state = 'active' AND (?3 IS NULL OR "
 	"m.language IS NULL OR m.language = ?3) AND (?4 IS NULL OR m.kind = 'text' OR m.recipe = "
 	"?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
