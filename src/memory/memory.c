@@ -620,24 +620,17 @@ static bool stopword(const char *w)
 	return false;
 }
 
-/* The distinct words of @text for ranking: letters and digits, lower case, 2+ bytes. */
+/* The distinct words of @text for ranking, as the index splits them; 2+ bytes, no stopwords. */
 static void query_terms(const char *text, struct nsh_strvec *ret)
 {
-	const unsigned char *p = (const unsigned char *)text;
+	struct nsh_strvec words = NSH_STRVEC_INIT;
 
-	while (*p && ret->nr < MAX_TERMS) {
-		struct nsh_buf w = NSH_BUF_INIT;
-
-		while (*p && !(isalnum(*p) || *p >= 0x80))
-			p++;
-		while (*p && (isalnum(*p) || *p >= 0x80) && w.len < 64)
-			nsh_buf_addch(&w, (char)tolower(*p++));
-		while (*p && (isalnum(*p) || *p >= 0x80))
-			p++;
-		if (w.len >= 2 && !stopword(w.buf) && nsh_strvec_find(ret, w.buf) < 0)
-			nsh_strvec_push(ret, w.buf);
-		nsh_buf_release(&w);
-	}
+	nsh_store_memory_words(text, &words);
+	for (size_t i = 0; i < words.nr && ret->nr < MAX_TERMS; i++)
+		if (strlen(words.v[i]) >= 2 && !stopword(words.v[i]) &&
+		    nsh_strvec_find(ret, words.v[i]) < 0)
+			nsh_strvec_push(ret, words.v[i]);
+	nsh_strvec_release(&words);
 }
 
 /*
@@ -791,10 +784,16 @@ int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 		qsort(cand.v, cand.nr, sizeof(cand.v[0]), rank_cmp);
 	for (size_t i = 0; i < cand.nr && i < limit; i++) {
 		struct nsh_memory_rule *r = rule_push(ret);
+		int64_t id;
 
 		*r = cand.v[i];
 		memset(&cand.v[i], 0, sizeof(cand.v[i]));
-		rc = load_details(st, r, err);
+		/* Candidates carry what ranking needs; read the whole row of those kept. */
+		id = r->r.id;
+		nsh_memory_rec_release(&r->r);
+		rc = nsh_store_memory_get(st, id, &r->r, err);
+		if (!rc)
+			rc = load_details(st, r, err);
 		if (rc)
 			goto out;
 		make_why(r, str_eq(r->r.scope, "repo") ? q->repo : NULL);

@@ -4,16 +4,21 @@
  * memories_fts. The memory module (src/memory/) decides what the rows
  * mean; this file only reads and writes them.
  *
- * memories_fts has two columns: the rule's text and its scope tokens, one
- * per scope key ("zo" and the hex of the org for "org:O", "zr" and the hex
- * of "O/R" for "repo:O/R"), so that a full-text query can be limited to
- * the rules of one organisation and repository inside FTS5 itself. Its
- * ranking function nsh_memory_tf() returns, for each hit, the text's
- * length in tokens and how often each phrase of the query occurs in it;
- * the memory module turns these into BM25 scores over the rules in scope.
+ * memories_fts has two columns: the rule's text, and scope_terms, which
+ * holds for each scope key of the rule and each word of its text one token
+ * made of the key's token ("zo" and the hex of the org for "org:O", "zr"
+ * and the hex of "O/R" for "repo:O/R"), "x" and the word. A query for the
+ * words of a task's text in one org and repository then reads only the
+ * doclists of those (scope, word) pairs, whatever the size of the table.
+ * Its ranking function nsh_memory_tf() returns, for each hit, the rule's
+ * length in tokens and how often each phrase of the query occurs in it; the
+ * memory module turns these into BM25 scores over the rules in scope
+ * (bm25() itself would count every phrase over the whole table on each
+ * query).
  */
 #include "store/store.h"
 
+#include <ctype.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,10 +98,13 @@ static const char sql_expire[] =
 	"WHERE state = 'active' AND active_at < ?1";
 /* CROSS JOIN: walk the scope keys first, whatever the planner thinks of state. */
 static const char sql_in_scope[] =
-	"SELECT " MEM_COLS " FROM memory_scopes sc CROSS JOIN memories m ON m.id = sc.memory_id "
-	"WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND m.state = 'active' AND (?3 IS NULL OR "
-	"m.language IS NULL OR m.language = ?3) AND (?4 IS NULL OR m.kind = 'text' OR m.recipe = "
-	"?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
+	"SELECT m.id, m.scope, m.language, m.path_glob, m.said_at FROM memory_scopes sc CROSS JOIN "
+	"memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND "
+	"m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR m.language = ?3) AND (?4 IS "
+	"NULL OR m.kind = 'text' OR m.recipe = ?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
+static const char sql_unindexed[] =
+	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
+	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
 static const char sql_fts[] = "SELECT rowid, nsh_memory_tf(memories_fts) FROM memories_fts "
 			      "WHERE memories_fts MATCH ?1";
 
@@ -254,23 +262,57 @@ static void add_scope_token(struct nsh_buf *b, const char *key)
 	}
 }
 
-/* Rewrite the scope tokens of rule @id from its scope keys. */
+int nsh_store_memory_words(const char *text, struct nsh_strvec *ret)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n = 0;
+
+	while (*p) {
+		struct nsh_buf w = NSH_BUF_INIT;
+
+		while (*p && !(isalnum(*p) || *p >= 0x80))
+			p++;
+		while (*p && (isalnum(*p) || *p >= 0x80)) {
+			if (w.len < NSH_STORE_MEMORY_WORD_MAX)
+				nsh_buf_addch(&w, (char)tolower(*p));
+			p++;
+		}
+		if (w.len && n++ < NSH_STORE_MEMORY_WORDS_MAX)
+			nsh_strvec_push(ret, w.buf);
+		nsh_buf_release(&w);
+	}
+	return 0;
+}
+
+/*
+ * Rewrite the full-text tokens of rule @id: for each scope key and each
+ * word of the rule, the key's token, "x" and the word ("zo6163x" "retry"
+ * as one token), so that a query for a word in one scope reads only the
+ * rules of that scope that have the word.
+ */
 static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 {
-	struct nsh_strvec keys = NSH_STRVEC_INIT;
+	struct nsh_strvec keys = NSH_STRVEC_INIT, words = NSH_STRVEC_INIT;
+	struct nsh_memory_rec m = {0};
 	struct nsh_buf b;
 	sqlite3_stmt *st;
 	int rc;
 
 	nsh_buf_init(&b, SIZE_MAX);
-	rc = nsh_store_memory_scope_keys(s, id, &keys, err);
+	rc = nsh_store_memory_get(s, id, &m, err);
+	if (!rc)
+		rc = nsh_store_memory_scope_keys(s, id, &keys, err);
 	if (rc)
 		goto out;
-	for (size_t i = 0; i < keys.nr; i++) {
-		if (b.len)
-			nsh_buf_addch(&b, ' ');
-		add_scope_token(&b, keys.v[i]);
-	}
+	nsh_store_memory_words(m.rule, &words);
+	for (size_t i = 0; i < keys.nr; i++)
+		for (size_t k = 0; k < words.nr; k++) {
+			if (b.len)
+				nsh_buf_addch(&b, ' ');
+			add_scope_token(&b, keys.v[i]);
+			nsh_buf_addch(&b, 'x');
+			nsh_buf_adds(&b, words.v[k]);
+		}
 	st = nsh_store_stmt_sql(s, sql_set_terms, err);
 	if (!st) {
 		rc = err && err->code ? err->code : NSH_EIO;
@@ -282,6 +324,8 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 out:
 	nsh_buf_release(&b);
 	nsh_strvec_release(&keys);
+	nsh_strvec_release(&words);
+	nsh_memory_rec_release(&m);
 	return rc;
 }
 
@@ -673,6 +717,7 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 			      struct nsh_memory_list *ret, struct nsh_err *err)
 {
 	sqlite3_stmt *st;
+	int rc;
 
 	PREPARE(st, sql_in_scope);
 	nsh_store_bind_text(st, 1, org);
@@ -680,25 +725,28 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 	nsh_store_bind_text(st, 3, language);
 	nsh_store_bind_text(st, 4, recipe);
 	sqlite3_bind_int64(st, 5, max ? (int64_t)max : -1);
-	return rows_to_list(s, st, ret, err);
-}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_memory_rec *m;
 
-/* Append @term to @b as an FTS5 string: in double quotes, inner ones doubled. */
-static void add_fts_string(struct nsh_buf *b, const char *term)
-{
-	nsh_buf_addch(b, '"');
-	for (const char *p = term; *p; p++) {
-		if (*p == '"')
-			nsh_buf_addch(b, '"');
-		nsh_buf_addch(b, *p);
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		m = &ret->v[ret->nr++];
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(st, 0);
+		m->scope = nsh_store_col_text(st, 1);
+		m->language = nsh_store_col_text(st, 2);
+		m->path_glob = nsh_store_col_text(st, 3);
+		m->said_ms = sqlite3_column_int64(st, 4);
 	}
-	nsh_buf_addch(b, '"');
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
+	nsh_store_stmt_done(st);
+	return rc;
 }
 
 int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 			 const char *const *terms, size_t nterms, struct nsh_memory_hit_list *ret,
 			 struct nsh_err *err)
 {
+	char *keys[2] = {NULL, NULL};
 	struct nsh_buf q;
 	sqlite3_stmt *st;
 	int nscope = 0, rc;
@@ -710,29 +758,26 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 	if (!org && !repo)
 		return nsh_err_set(err, NSH_EINVAL, "a memory search needs an org or a repository");
 	nsh_buf_init(&q, SIZE_MAX);
+	if (org)
+		keys[nscope++] = nsh_xasprintf("org:%s", org);
+	if (repo)
+		keys[nscope++] = nsh_xasprintf("repo:%s", repo);
+	/* Phrase number k * nterms + t is term t in scope k. */
 	nsh_buf_adds(&q, "scope_terms : (");
-	if (org) {
-		char *key = nsh_xasprintf("org:%s", org);
-
-		add_scope_token(&q, key);
-		free(key);
-		nscope++;
-	}
-	if (repo) {
-		char *key = nsh_xasprintf("repo:%s", repo);
-
-		if (nscope)
-			nsh_buf_adds(&q, " OR ");
-		add_scope_token(&q, key);
-		free(key);
-		nscope++;
-	}
-	nsh_buf_adds(&q, ") AND rule : (");
-	for (size_t i = 0; i < nterms; i++) {
-		if (i)
-			nsh_buf_adds(&q, " OR ");
-		add_fts_string(&q, terms[i]);
-	}
+	for (int k = 0; k < nscope; k++)
+		for (size_t t = 0; t < nterms; t++) {
+			if (k || t)
+				nsh_buf_adds(&q, " OR ");
+			nsh_buf_addch(&q, '"');
+			add_scope_token(&q, keys[k]);
+			nsh_buf_addch(&q, 'x');
+			for (const char *p = terms[t]; *p; p++) {
+				if (*p == '"')
+					nsh_buf_addch(&q, '"');
+				nsh_buf_addch(&q, *p);
+			}
+			nsh_buf_addch(&q, '"');
+		}
 	nsh_buf_addch(&q, ')');
 
 	st = nsh_store_stmt_sql(s, sql_fts, err);
@@ -751,13 +796,15 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 		memset(h, 0, sizeof(*h));
 		h->id = sqlite3_column_int64(st, 0);
 		h->len = n > 0 ? v[0] : 0;
-		/* v[1 + phrase]: the scope phrases come first, then the terms. */
-		for (int i = 0; i < (int)nterms && 1 + nscope + i < n; i++)
-			h->tf[i] = v[1 + nscope + i];
+		for (int k = 0; k < nscope; k++)
+			for (int t = 0; t < (int)nterms && 1 + k * (int)nterms + t < n; t++)
+				h->tf[t] += v[1 + k * (int)nterms + t];
 	}
 	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
 	nsh_store_stmt_done(st);
 out:
+	free(keys[0]);
+	free(keys[1]);
 	nsh_buf_release(&q);
 	return rc;
 }
@@ -767,7 +814,8 @@ out:
 /*
  * nsh_memory_tf(memories_fts): a blob of ints, the number of tokens of the
  * hit's rule column, then for each phrase of the query how often it occurs
- * in that column. Only the current row is looked at, so the cost of a
+ * in the scope_terms column (where each scoped word token stands for one
+ * occurrence of the word in the rule). Only the current row is looked at, so the cost of a
  * query stays proportional to its hits (bm25() counts every phrase over
  * the whole table on each query).
  */
@@ -794,11 +842,38 @@ static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context
 		for (int i = 0; i < ninst; i++) {
 			int phrase, col, off;
 
-			if (api->xInst(fts, i, &phrase, &col, &off) == SQLITE_OK && col == 0 &&
+			if (api->xInst(fts, i, &phrase, &col, &off) == SQLITE_OK && col == 1 &&
 			    phrase >= 0 && phrase < nphrase)
 				out[1 + phrase]++;
 		}
 	sqlite3_result_blob(ctx, out, (int)(sizeof(int) * ((size_t)nphrase + 1)), sqlite3_free);
+}
+
+/* Give rules from before migration 7 their scoped word tokens. */
+static int index_old_rows(struct nsh_store *s, struct nsh_err *err)
+{
+	int64_t ids[1000];
+	size_t n = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_unindexed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < sizeof(ids) / sizeof(ids[0]))
+		ids[n++] = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW
+		     ? 0
+		     : nsh_store_db_fail(s, err, "finding old memories");
+	nsh_store_stmt_done(st);
+	if (rc || !n)
+		return rc;
+	rc = nsh_store_begin(s, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = refresh_terms(s, ids[i], err);
+	if (rc) {
+		nsh_store_rollback(s);
+		return rc;
+	}
+	return nsh_store_commit(s, err);
 }
 
 int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err)
@@ -816,6 +891,17 @@ int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err)
 	if (!api || api->iVersion < 2)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5");
 	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)
-		rc = nsh_store_db_fail(s, err, "registering the memory ranking function");
+		return nsh_store_db_fail(s, err, "registering the memory ranking function");
+	rc = index_old_rows(s, err);
+	if (rc)
+		return rc;
+	/*
+	 * Read the database through a memory map (shared with the page cache)
+	 * rather than pread() into each connection's cache: retrieval touches
+	 * many pages of memories_fts and memories, and copying them was most
+	 * of its time with 100,000 rules (bench/memory).
+	 */
+	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
+		rc = nsh_store_db_fail(s, err, "mapping the database");
 	return rc;
 }

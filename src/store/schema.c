@@ -216,8 +216,9 @@ static const struct nsh_store_migration migrations[] = {
 	 * The memories table is rebuilt (SQLite cannot change a CHECK) to add
 	 * the 'superseded' state and the columns of the memory module; the
 	 * rows keep their ids, so memories_fts is rebuilt over them with a
-	 * second column, the scope tokens that let a full-text query stay
-	 * inside one organisation or repository.
+	 * second column, the scoped word tokens that let a full-text query stay
+	 * inside one organisation or repository (src/store/memory.c fills it
+	 * in for the old rows when a connection opens).
 	 */
 	{7, "governed memories: kinds, scopes, provenance, uses and conflicts",
 	 "DROP TABLE memories_fts;"
@@ -259,9 +260,7 @@ static const struct nsh_store_migration migrations[] = {
 	 "  SELECT id, rule, scope, scope_value, state, source, uses, created_at, expires_at,"
 	 "  't:' || lower(trim(rule)), CASE scope WHEN 'org' THEN scope_value"
 	 "  WHEN 'repo' THEN substr(scope_value, 1, instr(scope_value, '/') - 1) END,"
-	 "  CASE scope WHEN 'repo' THEN scope_value END,"
-	 "  CASE WHEN scope_value IS NULL THEN '' WHEN scope = 'org' THEN 'zo' || hex(scope_value)"
-	 "  WHEN scope = 'repo' THEN 'zr' || hex(scope_value) ELSE '' END,"
+	 "  CASE scope WHEN 'repo' THEN scope_value END, '',"
 	 "  created_at, created_at, created_at FROM memories;"
 	 "DROP TABLE memories;"
 	 "ALTER TABLE memories_v7 RENAME TO memories;"

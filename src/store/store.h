@@ -910,11 +910,23 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
  * The active rules that apply to repository @repo of @org: its own and
  * its organisation's; only those of @language or of none when @language is
  * set; only text rules and the preferences of @recipe when @recipe is set.
- * Most recently said first, at most @max. Appended to @ret.
+ * Most recently said first, at most @max. Appended to @ret with only id,
+ * scope, language, path_glob and said_ms read (what ranking needs; read
+ * the rest with nsh_store_memory_get() for the rules kept).
  */
 int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
 			      const char *language, const char *recipe, size_t max,
 			      struct nsh_memory_list *ret, struct nsh_err *err);
+#define NSH_STORE_MEMORY_WORD_MAX  64  /* bytes kept of one word */
+#define NSH_STORE_MEMORY_WORDS_MAX 512 /* words of one rule indexed */
+
+/**
+ * Append the words of @text to @ret as the memory index sees them: runs
+ * of ASCII letters and digits and of non-ASCII bytes, ASCII lower-cased,
+ * cut at NSH_STORE_MEMORY_WORD_MAX bytes, at most NSH_STORE_MEMORY_WORDS_MAX.
+ */
+int nsh_store_memory_words(const char *text, struct nsh_strvec *ret);
+
 /**
  * Full-text search over the rules of @org and @repo (either may be NULL,
  * not both): the rules whose text has at least one of the @nterms terms
