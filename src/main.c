@@ -30,6 +30,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_serve,	  /* src/cli/serve.c */
 	&nsh_cmd_agent,	  /* src/cli/agent.c */
 	&nsh_cmd_github,  /* src/cli/github.c */
+	&nsh_cmd_memory,  /* src/cli/memory.c */
 };
 
 int main(int argc, char **argv)

@@ -593,37 +593,53 @@ async function pagePr(signal, org, repo, number) {
 
 async function pageMemory() {
 	const list = h('tbody');
+	const showAll = h('input', {type: 'checkbox', id: 'memory-all'});
+	/* Forget or promote rule @m, after a confirmation. */
+	const act = async (m, what, question, done) => {
+		if (!confirm(question)) return;
+		try {
+			await api('POST', `/api/memories/${m.id}/${what}`, {});
+			say(done);
+		} catch (err) {
+			say(err.message, true);
+		}
+		load();
+	};
+	/* Where a rule came from: each source's reviewer, pull request, comment, task and date. */
+	const provenance = (m) => {
+		const srcs = m.sources && m.sources.length ? m.sources : [Object.assign({reviewer: (m.source || {}).author}, m.source || {})];
+		return h('ul', {class: 'plain'}, srcs.map((s) => h('li', {},
+			s.reviewer ? String(s.reviewer) : '',
+			s.pr ? ' · ' + String(s.pr) : '',
+			s.comment ? ' comment ' + s.comment : '',
+			s.task ? [' · ', h('a', {href: '#/tasks/' + s.task}, s.task)] : '',
+			s.at ? ' · ' + when(s.at) : '')));
+	};
 	const load = async () => {
 		const data = await api('GET', '/api/memories?limit=500');
-		list.replaceChildren(...data.memories.map((m) => {
-			const src = m.source || {};
-			const prov = [];
-			if (src.task) prov.push(h('a', {href: '#/tasks/' + src.task}, src.task));
-			if (src.pr) prov.push(' ', String(src.pr));
-			if (src.comment) prov.push(' comment ' + src.comment);
-			if (src.author) prov.push(' by ' + src.author);
-			if (!prov.length) prov.push(JSON.stringify(src));
+		const rows = data.memories.filter((m) => showAll.checked || m.state === 'active' || m.state === 'proposed');
+		list.replaceChildren(...rows.map((m) => {
+			const conflicts = (m.conflicts || []).map((c) => h('div', {class: 'muted'}, c.reason));
+			const kind = m.kind === 'preference' ? `${m.recipe}: ${m.choice} = ${m.alt}` : 'text';
+			const live = m.state !== 'forgotten';
 			return h('tr', {'data-memory': m.id},
-				h('td', {class: 'title'}, m.rule),
-				h('td', {}, m.scope + (m.scope_value ? ': ' + m.scope_value : '')),
-				h('td', {}, badge(m.state)),
-				h('td', {}, prov),
-				h('td', {}, m.uses),
-				h('td', {}, m.state === 'forgotten' ? '' : h('button', {type: 'button', class: 'danger', 'aria-label': 'forget rule ' + m.id, onclick: async () => {
-					if (!confirm('Forget this rule? It will no longer be applied.')) return;
-					try {
-						await api('POST', `/api/memories/${m.id}/forget`, {});
-						say('Rule forgotten.');
-					} catch (err) {
-						say(err.message, true);
-					}
-					load();
-				}}, 'Forget')));
+				h('td', {class: 'title'}, m.rule, h('div', {class: 'muted'}, kind), conflicts),
+				h('td', {}, m.why || (m.scope + (m.scope_value ? ': ' + m.scope_value : ''))),
+				h('td', {}, badge(m.state), m.superseded_by ? h('div', {class: 'muted'}, 'by rule ' + m.superseded_by) : null),
+				h('td', {}, provenance(m)),
+				h('td', {}, String(m.uses), m.last_used_at ? h('div', {class: 'muted'}, ago(m.last_used_at)) : null),
+				h('td', {class: 'actions'},
+					live && m.scope !== 'org' ? h('button', {type: 'button', 'aria-label': 'promote rule ' + m.id,
+						onclick: () => act(m, 'promote', 'Apply this rule to the whole organisation?', 'Rule promoted.')}, 'Promote') : null,
+					live ? h('button', {type: 'button', class: 'danger', 'aria-label': 'forget rule ' + m.id,
+						onclick: () => act(m, 'forget', 'Forget this rule? It will no longer be applied.', 'Rule forgotten.')}, 'Forget') : null));
 		}));
-		if (!data.memories.length) list.append(h('tr', {}, h('td', {colspan: 6, class: 'empty'}, 'No learned rules yet.')));
+		if (!rows.length) list.append(h('tr', {}, h('td', {colspan: 6, class: 'empty'}, 'No learned rules yet.')));
 	};
+	showAll.addEventListener('change', load);
 	main().replaceChildren(h('h1', {tabindex: '-1'}, 'Memory'),
-		h('p', {class: 'muted'}, 'Rules learned from review feedback, with where they came from.'),
+		h('p', {class: 'muted'}, 'Rules learned from review feedback: where they apply, who gave them, and how often they were used.'),
+		h('p', {class: 'check'}, showAll, ' ', h('label', {for: 'memory-all'}, 'Show forgotten, expired and superseded rules')),
 		h('table', {}, h('thead', {}, h('tr', {}, ['Rule', 'Scope', 'State', 'Provenance', 'Uses', ''].map((x) => h('th', {scope: 'col'}, x)))), list));
 	await load();
 }

@@ -128,5 +128,6 @@ extern const struct nsh_cli_cmd nsh_cmd_recipe;
 extern const struct nsh_cli_cmd nsh_cmd_serve;
 extern const struct nsh_cli_cmd nsh_cmd_agent;
 extern const struct nsh_cli_cmd nsh_cmd_github;
+extern const struct nsh_cli_cmd nsh_cmd_memory;
 
 #endif

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/vec.h"
 #include "forge/forge.h"
+#include "memory/memory.h"
 #include "orch/orch_int.h"
 #include "store/store.h"
 #include "task/task.h"
@@ -622,7 +623,7 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	json_t *fbs = json_array();
 	const struct nsh_recipe *r = NULL;
 	struct nsh_feedback_list l = {0};
-	size_t applied = 0, unclear = 0;
+	size_t applied = 0, unclear = 0, refused = 0;
 	struct nsh_buf why = NSH_BUF_INIT;
 	int rc;
 
@@ -631,6 +632,20 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	if (!orch_is_llm(jr) && orch_recipe(o, t->recipe, &r, err)) {
 		rc = err->code;
 		goto out;
+	}
+	if (r && !prev) {
+		/* the job's first run: learned preferences are its defaults */
+		json_t *mem = json_array();
+
+		rc = orch_learned_picks(jr, r, picks, mem, err);
+		if (!rc && json_array_size(mem))
+			orch_say(st, j->task_id, j->id, "memory.applied",
+				 json_pack("{s:O}", "rules", mem),
+				 "%zu learned rule%s applied from the start", json_array_size(mem),
+				 json_array_size(mem) == 1 ? "" : "s");
+		json_object_set_new(result, "memory", mem);
+		if (rc)
+			goto out;
 	}
 	rc = nsh_store_feedback_claim(st, j->id, attempt, err);
 	if (!rc)
@@ -647,6 +662,37 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 			json_array_append_new(fbs, feedback_json(f, f->state));
 			json_decref(carried);
 			continue;
+		}
+		{
+			char *bad = NULL;
+
+			if (nsh_memory_guard(f->body, &bad)) {
+				char *reply = nsh_xasprintf(
+					"Not applied, and not remembered: this comment %s. nightshift "
+					"does not weaken tests or checks on review feedback; a "
+					"maintainer can make such a change by hand.",
+					bad);
+				char *res;
+
+				fj = feedback_json(f, "refused");
+				json_object_set_new(fj, "reason", json_string(bad));
+				res = json_dumps(fj, JSON_COMPACT);
+				rc = nsh_store_feedback_finish(st, f->id, "refused", res, err);
+				if (!rc)
+					rc = orch_feedback_answer(o, st, f, reply, err);
+				orch_say(st, j->task_id, j->id, "feedback.refused",
+					 json_pack("{s:I, s:s}", "feedback", (json_int_t)f->id,
+						   "reason", bad),
+					 "feedback from %s on %s refused: it %s", f->author, f->pr,
+					 bad);
+				json_array_append_new(fbs, fj);
+				free(res);
+				free(reply);
+				free(bad);
+				json_decref(carried);
+				refused++;
+				continue;
+			}
 		}
 		if (!r) {
 			/* the llm brain: the code agent reads the comment itself */
@@ -723,12 +769,17 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 		goto out;
 	json_object_set_new(result, "picks", json_incref(picks));
 	json_object_set_new(result, "feedback", json_incref(fbs));
-	if (l.nr && !applied) {
+	if (l.nr && !applied && unclear) {
 		/* nothing to revise: a person takes over */
 		nsh_job_run_finish(jr, NSH_JOB_NEEDS_HUMAN_REVIEW,
 				   "review feedback needs a person");
 		json_object_set_new(result, "summary",
 				    json_string("feedback not understood: a person takes over"));
+	} else if (l.nr && !applied && refused) {
+		/* the pull request stays as it was */
+		nsh_job_run_finish(jr, NSH_JOB_PR_OPEN, "review feedback refused");
+		json_object_set_new(result, "summary",
+				    json_string("feedback refused: it would weaken the checks"));
 	} else if (applied) {
 		char *s = nsh_xasprintf("revising for review feedback%s%s", why.len ? ": " : "",
 					why.len ? why.buf : "");
@@ -740,7 +791,6 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 				    json_string(json_array_size(picks) ? "choices as before"
 								       : "the recipe's defaults"));
 	}
-	(void)unclear;
 out:
 	nsh_buf_release(&why);
 	nsh_feedback_list_release(&l);
@@ -780,6 +830,27 @@ static json_t *interpretation(json_t *rules, int64_t id)
 	return NULL;
 }
 
+/* The learned rules the job's first run took (its first rules step's "memory"). */
+static void learned_section(struct nsh_job_run *jr, struct nsh_buf *out)
+{
+	json_t *first = nsh_job_run_result(jr, 0, "rules"), *m;
+	json_t *mem = json_object_get(first, "memory");
+	size_t i;
+
+	if (json_array_size(mem))
+		nsh_buf_adds(out, "\n## Learned rules applied\n\n");
+	json_array_foreach(mem, i, m)
+	{
+		nsh_buf_addf(out, "- Rule %lld: `%s: %s` (%s). %s\n",
+			     (long long)json_integer_value(json_object_get(m, "id")),
+			     json_string_value(json_object_get(m, "choice")),
+			     json_string_value(json_object_get(m, "alt")),
+			     json_string_value(json_object_get(m, "why")),
+			     json_string_value(json_object_get(m, "rule")));
+	}
+	json_decref(first);
+}
+
 void orch_feedback_section(struct nsh_job_run *jr, struct nsh_buf *out)
 {
 	struct nsh_store *st = nsh_job_run_store(jr);
@@ -788,6 +859,7 @@ void orch_feedback_section(struct nsh_job_run *jr, struct nsh_buf *out)
 	json_t *rules = orch_rules_result(jr, nsh_job_run_attempt(jr), &at);
 	size_t shown = 0;
 
+	learned_section(jr, out);
 	if (nsh_store_feedback_list(st, nsh_job_run_job(jr)->id, -1, &l, NULL))
 		goto out;
 	for (size_t i = 0; i < l.nr; i++) {
@@ -878,8 +950,12 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 				nsh_buf_addf(&b, " %s%s", json_string_value(x),
 					     k + 1 < json_array_size(carried) ? "," : ".");
 		}
-		rc = orch_feedback_answer(o, st, f, b.buf, err);
-		res = json_dumps(how ? how : json_object(), JSON_COMPACT);
+		if (!draft && choice && !f->origin_id)
+			rc = orch_learn(jr, f, choice,
+					json_string_value(json_object_get(how, "alt")), &b, err);
+		if (!rc)
+			rc = orch_feedback_answer(o, st, f, b.buf, err);
+		res = how ? json_dumps(how, JSON_COMPACT) : NULL;
 		if (!rc)
 			rc = nsh_store_feedback_finish(st, f->id, draft ? "failed" : "applied", res,
 						       err);

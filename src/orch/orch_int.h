@@ -182,6 +182,27 @@ char *orch_feedback_brief(struct nsh_job_run *jr);
 /** At the end of a job's run: feedback that came while it ran starts the next revision. */
 void orch_feedback_requeue(struct nsh_job_run *jr);
 
+/* ---- learn.c: the memory module's rules ---- */
+
+/**
+ * A job's first run: the learned preferences for its repository and
+ * recipe, best first, added to @picks (one per choice, source "memory N")
+ * and described in @applied; each counts as a use.
+ */
+int orch_learned_picks(struct nsh_job_run *jr, const struct nsh_recipe *r, json_t *picks,
+		       json_t *applied, struct nsh_err *err);
+/** The spec's "Learned rules" section for the task's repositories @repos ("O/R"). */
+void orch_learned_spec(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
+		       const struct nsh_recipe *r, const char *const *repos, size_t nrepos,
+		       struct nsh_buf *b);
+/**
+ * Remember feedback @f (applied and verified) as the preference
+ * @choice: @alt, saying in @say what was remembered or why not (no write
+ * permission). Errors are the store's.
+ */
+int orch_learn(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, const char *choice,
+	       const char *alt, struct nsh_buf *say, struct nsh_err *err);
+
 /* ---- job.c ---- */
 
 /** The retry number of the job's attempt: attempts since its rules step decided its choices. */

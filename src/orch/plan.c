@@ -425,6 +425,15 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 	if (rc)
 		goto out;
 	write_spec(&spec, t, r, org, &plan, o->max_attempts);
+	{
+		struct nsh_strvec names = NSH_STRVEC_INIT;
+
+		for (size_t i = 0; i < plan.nr; i++)
+			nsh_strvec_pushf(&names, "%s/%s", org ? org : "", plan.order[i]->repo);
+		nsh_buf_adds(&spec, "\n");
+		orch_learned_spec(o, st, t, r, (const char *const *)names.v, names.nr, &spec);
+		nsh_strvec_release(&names);
+	}
 	summary = nsh_analyze_plan_json(an, &plan);
 	rc = nsh_store_begin(st, err);
 	if (rc)

@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/config.h"
+#include "core/alloc.h"
 #include "core/err.h"
 #include "core/json.h"
 #include "core/time.h"
+#include "memory/memory.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -95,94 +98,143 @@ out:
 	return rc;
 }
 
-/* ---- memories ---- */
+/* ---- memories (src/memory/) ---- */
 
-static json_t *memory_json(const struct nsh_memory_rec *m)
+/*
+ * The expiry TTL from the home's configuration (memory.ttl_days), read per
+ * request: the file is small, and a change applies without a restart.
+ */
+static int memory_ttl(const struct nsh_srv_req *r, int64_t *ret, struct nsh_err *err)
 {
-	char created[NSH_TIME_ISO_MAX], expires[NSH_TIME_ISO_MAX];
-	json_t *src = NULL;
+	struct nsh_config *cfg = NULL;
+	char *path;
+	int rc;
 
-	if (!m->source || nsh_json_parse(m->source, strlen(m->source), &src, NULL))
-		src = json_object();
-	return json_pack("{s:I, s:s, s:s, s:o, s:s, s:o, s:I, s:s, s:o}", "id", (json_int_t)m->id,
-			 "rule", m->rule, "scope", m->scope, "scope_value",
-			 m->scope_value ? json_string(m->scope_value) : json_null(), "state",
-			 m->state, "source", src, "uses", (json_int_t)m->uses, "created_at",
-			 nsh_time_iso8601(m->created_ms, created), "expires_at",
-			 m->expires_ms ? json_string(nsh_time_iso8601(m->expires_ms, expires))
-				       : json_null());
+	if (!r->srv || !r->srv->home)
+		return nsh_memory_ttl_ms(NULL, ret, err);
+	path = nsh_xasprintf("%s/config", r->srv->home);
+	rc = nsh_config_load(path, &cfg, err);
+	if (!rc)
+		rc = nsh_memory_ttl_ms(cfg, ret, err);
+	nsh_config_free(cfg);
+	free(path);
+	return rc;
 }
+
+/* A short query value made of @chars only, or NSH_EINVAL naming @key. */
+static int query_word(const struct nsh_srv_req *r, const char *key, const char *chars,
+		      const char **ret, struct nsh_err *err)
+{
+	const char *v = nsh_srv_query(r, key);
+
+	if (v && (!*v || strlen(v) > 200 || strspn(v, chars) != strlen(v)))
+		return nsh_err_set(err, NSH_EINVAL, "invalid %s '%.40s'", key, v);
+	*ret = v;
+	return 0;
+}
+
+#define NAME_CHARS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"
 
 int nsh_api_memories_list(struct nsh_srv_req *r, struct nsh_err *err)
 {
-	static const char *const states[] = {"proposed", "active", "forgotten", "expired"};
-	struct nsh_memory_filter f = {0};
-	struct nsh_memory_list l = {0};
+	static const char *const states[] = {"proposed", "active", "superseded", "forgotten",
+					     "expired"};
+	struct nsh_memory_list_filter f = {0};
+	struct nsh_memory_rule_list l = {0};
 	struct nsh_store *s;
-	size_t k;
+	size_t k, nstates = sizeof(states) / sizeof(states[0]);
 	json_t *a;
 	int rc;
 
-	f.state = nsh_srv_query(r, "state");
-	for (k = 0; f.state && k < 4 && strcmp(f.state, states[k]); k++)
+	f.f.state = nsh_srv_query(r, "state");
+	for (k = 0; f.f.state && k < nstates && strcmp(f.f.state, states[k]); k++)
 		;
-	if (f.state && k == 4)
+	if (f.f.state && k == nstates)
 		return nsh_err_set(err, NSH_EINVAL,
-				   "invalid state '%.40s' (use proposed, active, forgotten or "
-				   "expired)",
-				   f.state);
-	f.scope = nsh_srv_query(r, "scope");
-	if (f.scope && (strlen(f.scope) > 32 ||
-			strspn(f.scope, "abcdefghijklmnopqrstuvwxyz_") != strlen(f.scope)))
-		return nsh_err_set(err, NSH_EINVAL, "invalid scope '%.40s'", f.scope);
-	rc = nsh_srv_query_count(r, "limit", NSH_SRV_LIST_DEFAULT, NSH_SRV_LIST_MAX, &f.limit, err);
+				   "invalid state '%.40s' (use proposed, active, superseded, "
+				   "forgotten or expired)",
+				   f.f.state);
+	f.f.kind = nsh_srv_query(r, "kind");
+	if (f.f.kind && strcmp(f.f.kind, "preference") && strcmp(f.f.kind, "text"))
+		return nsh_err_set(err, NSH_EINVAL, "invalid kind '%.40s' (use preference or text)",
+				   f.f.kind);
+	rc = query_word(r, "scope", "abcdefghijklmnopqrstuvwxyz_", &f.f.scope, err);
 	if (!rc)
-		rc = nsh_srv_query_count(r, "offset", 0, 1000000, &f.offset, err);
+		rc = query_word(r, "org", NAME_CHARS, &f.f.org, err);
+	if (!rc)
+		rc = query_word(r, "repo", NAME_CHARS "/", &f.f.repo, err);
+	if (!rc && f.f.repo && !strchr(f.f.repo, '/'))
+		rc = nsh_err_set(err, NSH_EINVAL, "invalid repo '%.40s' (expected ORG/NAME)",
+				 f.f.repo);
+	if (!rc)
+		rc = nsh_srv_query_count(r, "limit", NSH_SRV_LIST_DEFAULT, NSH_SRV_LIST_MAX,
+					 &f.f.limit, err);
+	if (!rc)
+		rc = nsh_srv_query_count(r, "offset", 0, 1000000, &f.f.offset, err);
+	if (!rc)
+		rc = memory_ttl(r, &f.ttl_ms, err);
 	if (!rc)
 		rc = nsh_srv_store(r, &s, err);
 	if (!rc)
-		rc = nsh_store_memory_list(s, &f, &l, err);
+		rc = nsh_memory_list(s, &f, &l, err);
 	if (rc)
 		goto out;
 	a = json_array();
 	for (size_t i = 0; i < l.nr; i++)
-		json_array_append_new(a, memory_json(&l.v[i]));
+		json_array_append_new(a, nsh_memory_rule_to_json(&l.v[i]));
 	nsh_srv_reply_json(r, 200, json_pack("{s:o}", "memories", a));
 out:
-	nsh_memory_list_release(&l);
+	nsh_memory_rule_list_release(&l);
+	return rc;
+}
+
+/* Reply with rule r->m.number as {"memory": ...}. */
+static int reply_memory(struct nsh_srv_req *r, struct nsh_store *s, struct nsh_err *err)
+{
+	struct nsh_memory_rule m = {0};
+	int rc = nsh_memory_get(s, r->m.number, &m, err);
+
+	if (!rc)
+		nsh_srv_reply_json(r, 200,
+				   json_pack("{s:o}", "memory", nsh_memory_rule_to_json(&m)));
+	nsh_memory_rule_release(&m);
 	return rc;
 }
 
 int nsh_api_memory_get(struct nsh_srv_req *r, struct nsh_err *err)
 {
-	struct nsh_memory_rec m = {0};
 	struct nsh_store *s;
+	int64_t ttl = 0;
 	int rc;
 
-	rc = nsh_srv_store(r, &s, err);
+	rc = memory_ttl(r, &ttl, err);
 	if (!rc)
-		rc = nsh_store_memory_get(s, r->m.number, &m, err);
+		rc = nsh_srv_store(r, &s, err);
 	if (!rc)
-		nsh_srv_reply_json(r, 200, json_pack("{s:o}", "memory", memory_json(&m)));
-	nsh_memory_rec_release(&m);
-	return rc;
+		rc = nsh_memory_expire(s, 0, ttl, NULL, err);
+	return rc ? rc : reply_memory(r, s, err);
 }
 
 int nsh_api_memory_forget(struct nsh_srv_req *r, struct nsh_err *err)
 {
-	struct nsh_memory_rec m = {0};
 	struct nsh_store *s;
 	int rc;
 
 	rc = nsh_srv_store(r, &s, err);
 	if (!rc)
-		rc = nsh_store_memory_forget(s, r->m.number, err);
+		rc = nsh_memory_forget(s, r->m.number, "api", err);
+	return rc ? rc : reply_memory(r, s, err);
+}
+
+int nsh_api_memory_promote(struct nsh_srv_req *r, struct nsh_err *err)
+{
+	struct nsh_store *s;
+	int rc;
+
+	rc = nsh_srv_store(r, &s, err);
 	if (!rc)
-		rc = nsh_store_memory_get(s, r->m.number, &m, err);
-	if (!rc)
-		nsh_srv_reply_json(r, 200, json_pack("{s:o}", "memory", memory_json(&m)));
-	nsh_memory_rec_release(&m);
-	return rc;
+		rc = nsh_memory_promote(s, r->m.number, "api", err);
+	return rc ? rc : reply_memory(r, s, err);
 }
 
 /* ---- secrets: names and scopes only ---- */

@@ -50,6 +50,7 @@ static const struct nsh_srv_route routes[] = {
 	{"GET", "/api/memories/{n}", nsh_api_memory_get, 0},
 	{"DELETE", "/api/memories/{n}", nsh_api_memory_forget, 0},
 	{"POST", "/api/memories/{n}/forget", nsh_api_memory_forget, NSH_SRV_BODY},
+	{"POST", "/api/memories/{n}/promote", nsh_api_memory_promote, NSH_SRV_BODY},
 	{"GET", "/api/secrets", nsh_api_secrets_list, 0},
 	{"GET", "/", nsh_web_index, NSH_SRV_PUBLIC},
 	{"GET", "/{file}", nsh_web_asset, NSH_SRV_PUBLIC},

@@ -228,7 +228,8 @@ nsh_srv_handler nsh_api_jobs_list, nsh_api_job_get;
 nsh_srv_handler nsh_api_prs_list, nsh_api_pr_get, nsh_api_pr_diff, nsh_api_pr_comments,
 	nsh_api_pr_comment, nsh_api_pr_review, nsh_api_pr_merge, nsh_api_pr_close;
 nsh_srv_handler nsh_api_orgs_list, nsh_api_org_get, nsh_api_repo_get;
-nsh_srv_handler nsh_api_memories_list, nsh_api_memory_get, nsh_api_memory_forget;
+nsh_srv_handler nsh_api_memories_list, nsh_api_memory_get, nsh_api_memory_forget,
+	nsh_api_memory_promote;
 nsh_srv_handler nsh_api_secrets_list;
 nsh_srv_handler nsh_web_index, nsh_web_asset;
 

@@ -88,7 +88,7 @@ enum stmt_id {
 	ST_CONTROL_GET,
 	ST_CONTROL_PENDING,
 	ST_CONTROL_FINISH,
-	/* server: filtered lists, counts for /metrics, memories */
+	/* server: filtered lists, counts for /metrics (memories: store/memory.c) */
 	ST_TASK_QUERY,
 	ST_TASK_SET_OPTIONS,
 	ST_JOB_QUERY,
@@ -96,9 +96,6 @@ enum stmt_id {
 	ST_JOB_STATE_COUNTS,
 	ST_QUEUE_LENGTH,
 	ST_MODEL_TOKENS,
-	ST_MEMORY_LIST,
-	ST_MEMORY_GET,
-	ST_MEMORY_FORGET,
 	/* review feedback */
 	ST_FEEDBACK_ADD,
 	ST_FEEDBACK_FIND,
@@ -283,12 +280,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MODEL_TOKENS] = "SELECT coalesce(sum(json_extract(data, '$.prompt_tokens')), 0), "
 			    "coalesce(sum(json_extract(data, '$.completion_tokens')), 0) "
 			    "FROM events WHERE kind = 'llm.usage'",
-	[ST_MEMORY_LIST] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
-			   "expires_at FROM memories WHERE (?1 IS NULL OR state = ?1) AND (?2 IS "
-			   "NULL OR scope = ?2) ORDER BY id DESC LIMIT ?3 OFFSET ?4",
-	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
-			  "expires_at FROM memories WHERE id = ?1",
-	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
 #define FEEDBACK_COLS                                                                    \
  "id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, " \
  "state, attempt, result, created_at, handled_at"
@@ -315,6 +306,11 @@ struct nsh_store {
 	int depth;		    /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	    /* newest event id appended in the open transaction */
 	struct nsh_notify *notify;  /* posted with event ids at commit, or NULL */
+	struct {
+		const char *sql;  /* the key: a static string's address */
+		sqlite3_stmt *st; /* its statement */
+	} * ext;		  /* statements of the store's other files */
+	size_t next, ext_alloc;	  /* entries in use, allocated */
 };
 
 /* Record SQLite's view of the last failure on @s, prefixed by @what. */
@@ -371,6 +367,55 @@ static char *col_text(sqlite3_stmt *st, int i)
 	const unsigned char *p = sqlite3_column_text(st, i);
 
 	return p ? nsh_xmemdup(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+}
+
+/* ---- for the store's other files (store_int.h) ---- */
+
+struct sqlite3 *nsh_store_db(struct nsh_store *s)
+{
+	return s->db;
+}
+
+int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
+{
+	return db_fail(s, err, what);
+}
+
+sqlite3_stmt *nsh_store_stmt_sql(struct nsh_store *s, const char *sql, struct nsh_err *err)
+{
+	sqlite3_stmt *st = NULL;
+
+	for (size_t i = 0; i < s->next; i++)
+		if (s->ext[i].sql == sql)
+			return s->ext[i].st;
+	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+		db_fail(s, err, "preparing a statement");
+		return NULL;
+	}
+	NSH_ALLOC_GROW(s->ext, s->next + 1, s->ext_alloc);
+	s->ext[s->next].sql = sql;
+	s->ext[s->next++].st = st;
+	return st;
+}
+
+void nsh_store_stmt_done(sqlite3_stmt *st)
+{
+	stmt_done(st);
+}
+
+void nsh_store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v);
+}
+
+void nsh_store_bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+{
+	bind_ms(st, i, ms);
+}
+
+char *nsh_store_col_text(sqlite3_stmt *st, int i)
+{
+	return col_text(st, i);
 }
 
 static int exec(struct nsh_store *s, const char *sql, struct nsh_err *err)
@@ -554,6 +599,8 @@ int nsh_store_open_version(const char *path, int version, struct nsh_store **ret
 	if (rc)
 		goto out;
 	rc = migrate(s, version, err);
+	if (!rc && version >= 7)
+		rc = nsh_store_memory_setup(s, err);
 out:
 	if (rc) {
 		nsh_store_close(s);
@@ -574,19 +621,12 @@ void nsh_store_close(struct nsh_store *s)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->st[i]);
+	for (size_t i = 0; i < s->next; i++)
+		sqlite3_finalize(s->ext[i].st);
+	free(s->ext);
 	sqlite3_close(s->db);
 	free(s->path);
 	free(s);
-}
-
-struct sqlite3 *nsh_store_db(struct nsh_store *s)
-{
-	return s->db;
-}
-
-int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
-{
-	return db_fail(s, err, what);
 }
 
 int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err)
@@ -2486,101 +2526,6 @@ int nsh_store_model_tokens(struct nsh_store *s, int64_t *ret_prompt, int64_t *re
 	} else {
 		rc = db_fail(s, err, "counting model tokens");
 	}
-	stmt_done(st);
-	return rc;
-}
-
-void nsh_memory_rec_release(struct nsh_memory_rec *m)
-{
-	if (!m)
-		return;
-	free(m->rule);
-	free(m->scope);
-	free(m->scope_value);
-	free(m->state);
-	free(m->source);
-	memset(m, 0, sizeof(*m));
-}
-
-void nsh_memory_list_release(struct nsh_memory_list *l)
-{
-	if (!l)
-		return;
-	for (size_t i = 0; i < l->nr; i++)
-		nsh_memory_rec_release(&l->v[i]);
-	free(l->v);
-	memset(l, 0, sizeof(*l));
-}
-
-static void memory_from_row(sqlite3_stmt *st, struct nsh_memory_rec *m)
-{
-	m->id = sqlite3_column_int64(st, 0);
-	m->rule = col_text(st, 1);
-	m->scope = col_text(st, 2);
-	m->scope_value = col_text(st, 3);
-	m->state = col_text(st, 4);
-	m->source = col_text(st, 5);
-	m->uses = sqlite3_column_int64(st, 6);
-	m->created_ms = sqlite3_column_int64(st, 7);
-	m->expires_ms = sqlite3_column_int64(st, 8);
-}
-
-int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
-			  struct nsh_memory_list *ret, struct nsh_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_MEMORY_LIST, err);
-	int rc;
-
-	if (!st)
-		return err ? err->code : NSH_EIO;
-	bind_text(st, 1, f ? f->state : NULL);
-	bind_text(st, 2, f ? f->scope : NULL);
-	sqlite3_bind_int64(st, 3, f && f->limit ? (int64_t)f->limit : -1);
-	sqlite3_bind_int64(st, 4, f ? (int64_t)f->offset : 0);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
-		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
-		memory_from_row(st, &ret->v[ret->nr++]);
-	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing memories");
-	stmt_done(st);
-	return rc;
-}
-
-int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
-			 struct nsh_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_MEMORY_GET, err);
-	int rc;
-
-	if (!st)
-		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		memory_from_row(st, ret);
-		rc = 0;
-	} else if (rc == SQLITE_DONE) {
-		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
-	} else {
-		rc = db_fail(s, err, "reading a memory");
-	}
-	stmt_done(st);
-	return rc;
-}
-
-int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err)
-{
-	sqlite3_stmt *st = stmt(s, ST_MEMORY_FORGET, err);
-	int rc = 0;
-
-	if (!st)
-		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		rc = db_fail(s, err, "forgetting a memory");
-	else if (!sqlite3_changes(s->db))
-		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
 	stmt_done(st);
 	return rc;
 }

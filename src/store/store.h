@@ -700,17 +700,42 @@ int nsh_store_queue_length(struct nsh_store *s, int64_t *ret, struct nsh_err *er
 int nsh_store_model_tokens(struct nsh_store *s, int64_t *ret_prompt, int64_t *ret_completion,
 			   struct nsh_err *err);
 
-/* A learned rule (table memories; the memory module of issue 11 owns its meaning). */
+/* ---- memories: rules learned from review feedback (src/store/memory.c) ---- */
+
+/*
+ * A learned rule, a row of table memories. The memory module
+ * (src/memory/) gives the columns their meaning: who may add rules, when a
+ * rule is promoted, superseded or expired. Times are epoch milliseconds, 0
+ * for none.
+ */
 struct nsh_memory_rec {
-	int64_t id;	    /* row id */
-	char *rule;	    /* the rule, one or a few sentences */
-	char *scope;	    /* "org", "repo", "global", ... */
-	char *scope_value;  /* the org or repository it applies to, or NULL */
-	char *state;	    /* "proposed", "active", "forgotten" or "expired" */
-	char *source;	    /* provenance: a JSON object (task, pull request, comment, ...) */
-	int64_t uses;	    /* how often it was applied */
-	int64_t created_ms; /* when it was learned */
-	int64_t expires_ms; /* when it expires, 0 for never */
+	int64_t id;	       /* row id */
+	char *rule;	       /* the rule in words (indexed for full-text search) */
+	char *kind;	       /* "preference" (a recipe choice) or "text" */
+	char *recipe;	       /* preference: the recipe id, else NULL */
+	char *choice;	       /* preference: the choice, else NULL */
+	char *alt;	       /* preference: the alternative chosen, else NULL */
+	char *rule_key;	       /* what makes two rules the same (see memory.c), or NULL */
+	char *scope;	       /* "repo" or "org" ("global" in rows of old versions) */
+	char *scope_value;     /* the first repository "O/R", or the org "O" */
+	char *org;	       /* the organisation the rule belongs to, or NULL */
+	char *repo;	       /* the repository where it was first said, or NULL */
+	char *language;	       /* narrower scope: only this language, or NULL */
+	char *path_glob;       /* narrower scope: only files matching this glob, or NULL */
+	char *state;	       /* proposed, active, superseded, forgotten, expired */
+	char *source;	       /* the first provenance, a JSON object */
+	int64_t uses;	       /* how often it was applied */
+	int64_t created_ms;    /* when it was learned */
+	int64_t said_ms;       /* when it was last given by a reviewer */
+	int64_t last_used_ms;  /* when it was last applied */
+	int64_t active_ms;     /* the expiry clock: the latest of learned, said, used */
+	int64_t updated_ms;    /* last change of the row */
+	int64_t expires_ms;    /* when it expired */
+	int64_t superseded_by; /* the rule that replaced it, 0 for none */
+	int64_t promoted_ms;   /* when it was promoted to org scope */
+	char *promoted_by;     /* who promoted it ("" for automatic), or NULL */
+	int64_t forgotten_ms;  /* when it was forgotten */
+	char *forgotten_by;    /* by whom, or NULL */
 };
 
 struct nsh_memory_list {
@@ -723,20 +748,194 @@ struct nsh_memory_list {
 struct nsh_memory_filter {
 	const char *state; /* in this state */
 	const char *scope; /* of this scope kind */
+	const char *org;   /* of this organisation */
+	const char *repo;  /* that apply to this repository "O/R" (its own and its org's) */
+	const char *kind;  /* of this kind */
+	bool live;	   /* only proposed and active ones (when state is NULL) */
 	size_t limit;	   /* 0: no limit */
 	size_t offset;	   /* skip this many first */
 };
 
+/* One piece of provenance: a reviewer said the rule (table memory_sources). */
+struct nsh_memory_source_rec {
+	int64_t id;	    /* row id */
+	char *reviewer;	    /* who said it (lower case) */
+	char *repo;	    /* where: "O/R" */
+	char *task_id;	    /* the task whose pull request it was, or NULL */
+	char *pr;	    /* the pull request "O/R#N", or NULL */
+	int64_t comment_id; /* the comment (forge id), 0 for none */
+	int64_t created_ms; /* when */
+};
+
+struct nsh_memory_source_list {
+	struct nsh_memory_source_rec *v; /* rows, oldest first */
+	size_t nr;
+	size_t alloc;
+};
+
+/* A resolved conflict: @winner_id replaced @loser_id (table memory_conflicts). */
+struct nsh_memory_conflict_rec {
+	int64_t id;	    /* row id */
+	int64_t winner_id;  /* the rule that stays */
+	int64_t loser_id;   /* the rule superseded */
+	char *reason;	    /* in words */
+	int64_t created_ms; /* when */
+};
+
+struct nsh_memory_conflict_list {
+	struct nsh_memory_conflict_rec *v; /* rows, oldest first */
+	size_t nr;
+	size_t alloc;
+};
+
+/* A task that applied a rule (table memory_uses). */
+struct nsh_memory_use_rec {
+	char *task_id;	  /* the task */
+	int64_t uses;	  /* how often */
+	int64_t first_ms; /* first use */
+	int64_t last_ms;  /* last use */
+};
+
+struct nsh_memory_use_list {
+	struct nsh_memory_use_rec *v; /* rows, oldest first */
+	size_t nr;
+	size_t alloc;
+};
+
+/* A full-text hit of nsh_store_memory_fts(). */
+struct nsh_memory_hit {
+	int64_t id; /* the rule */
+	int len;    /* tokens in its text */
+	int tf[32]; /* occurrences of each term of the query in its text */
+};
+
+struct nsh_memory_hit_list {
+	struct nsh_memory_hit *v;
+	size_t nr;
+	size_t alloc;
+};
+
 void nsh_memory_rec_release(struct nsh_memory_rec *m);
 void nsh_memory_list_release(struct nsh_memory_list *l);
-/** Append the memories matching @f (NULL: all) to @ret, newest first. */
-int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
-			  struct nsh_memory_list *ret, struct nsh_err *err);
+void nsh_memory_source_list_release(struct nsh_memory_source_list *l);
+void nsh_memory_conflict_list_release(struct nsh_memory_conflict_list *l);
+void nsh_memory_use_list_release(struct nsh_memory_use_list *l);
+
+/**
+ * Insert rule @m (every column but id; created_ms must be set) with its
+ * first scope key ("repo:O/R" or "org:O", from scope and scope_value). The
+ * row id goes to @ret_id (may be NULL).
+ */
+int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m, int64_t *ret_id,
+			    struct nsh_err *err);
 /** Read one memory; NSH_ENOTFOUND "no memory N". */
 int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
 			 struct nsh_err *err);
-/** Mark memory @id forgotten (it is no longer applied); NSH_ENOTFOUND when absent. */
-int nsh_store_memory_forget(struct nsh_store *s, int64_t id, struct nsh_err *err);
+/** Append the memories matching @f (NULL: all) to @ret, newest first. */
+int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
+			  struct nsh_memory_list *ret, struct nsh_err *err);
+/**
+ * The newest rule of @org with @rule_key that is not forgotten;
+ * NSH_ENOTFOUND when there is none.
+ */
+int nsh_store_memory_find_key(struct nsh_store *s, const char *org, const char *rule_key,
+			      struct nsh_memory_rec *ret, struct nsh_err *err);
+/**
+ * The active preferences of @org for @recipe / @choice whose alternative is
+ * not @alt: the rules a new preference may conflict with.
+ */
+int nsh_store_memory_rivals(struct nsh_store *s, const char *org, const char *recipe,
+			    const char *choice, const char *alt, struct nsh_memory_list *ret,
+			    struct nsh_err *err);
+/**
+ * Add provenance @src to rule @id, unless the same pull request comment is
+ * recorded already (*@ret_added, may be NULL, says which).
+ */
+int nsh_store_memory_source_add(struct nsh_store *s, int64_t id,
+				const struct nsh_memory_source_rec *src, bool *ret_added,
+				struct nsh_err *err);
+/** Append the provenance of rule @id to @ret, oldest first. */
+int nsh_store_memory_sources(struct nsh_store *s, int64_t id, struct nsh_memory_source_list *ret,
+			     struct nsh_err *err);
+/** Append the scope keys of rule @id ("repo:O/R", "org:O") to @ret, sorted. */
+int nsh_store_memory_scope_keys(struct nsh_store *s, int64_t id, struct nsh_strvec *ret,
+				struct nsh_err *err);
+/** Make rule @id apply to repository @repo too ("O/R"; nothing when it does already). */
+int nsh_store_memory_scope_add_repo(struct nsh_store *s, int64_t id, const char *repo,
+				    struct nsh_err *err);
+/**
+ * Record that rule @id was said again at @now_ms: it becomes active (no
+ * longer superseded or expired) and its expiry clock restarts.
+ */
+int nsh_store_memory_said(struct nsh_store *s, int64_t id, int64_t now_ms, struct nsh_err *err);
+/**
+ * Promote rule @id to the scope of its whole organisation, @by ("" for
+ * automatic) at @now_ms. NSH_ENOTFOUND when absent.
+ */
+int nsh_store_memory_promote(struct nsh_store *s, int64_t id, const char *by, int64_t now_ms,
+			     struct nsh_err *err);
+/**
+ * Mark rule @loser superseded by @winner at @now_ms and record the conflict
+ * with @reason.
+ */
+int nsh_store_memory_supersede(struct nsh_store *s, int64_t loser, int64_t winner,
+			       const char *reason, int64_t now_ms, struct nsh_err *err);
+/** Append the conflicts rule @id won or lost to @ret, oldest first. */
+int nsh_store_memory_conflicts(struct nsh_store *s, int64_t id,
+			       struct nsh_memory_conflict_list *ret, struct nsh_err *err);
+/**
+ * Count a use of rule @id by @task_id (may be NULL) at @now_ms: uses,
+ * last_used_at, the expiry clock and the task's row. NSH_ENOTFOUND when
+ * absent.
+ */
+int nsh_store_memory_use(struct nsh_store *s, int64_t id, const char *task_id, int64_t now_ms,
+			 struct nsh_err *err);
+/** Append the tasks that used rule @id to @ret, oldest first. */
+int nsh_store_memory_uses(struct nsh_store *s, int64_t id, struct nsh_memory_use_list *ret,
+			  struct nsh_err *err);
+/**
+ * Mark memory @id forgotten (it is no longer applied) by @by (may be NULL)
+ * at @now_ms (0: now); NSH_ENOTFOUND "no memory N" when absent.
+ */
+int nsh_store_memory_forget(struct nsh_store *s, int64_t id, const char *by, int64_t now_ms,
+			    struct nsh_err *err);
+/**
+ * Mark expired the active rules whose expiry clock is older than
+ * @now_ms - @ttl_ms; their number goes to @ret_n (may be NULL). Takes the
+ * write lock only when there is something to expire.
+ */
+int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms, size_t *ret_n,
+			    struct nsh_err *err);
+/**
+ * The active rules that apply to repository @repo of @org: its own and
+ * its organisation's; only those of @language or of none when @language is
+ * set; only text rules and the preferences of @recipe when @recipe is set.
+ * Most recently said first, at most @max. Appended to @ret with only id,
+ * scope, language, path_glob and said_ms read (what ranking needs; read
+ * the rest with nsh_store_memory_get() for the rules kept).
+ */
+int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
+			      const char *language, const char *recipe, size_t max,
+			      struct nsh_memory_list *ret, struct nsh_err *err);
+#define NSH_STORE_MEMORY_WORD_MAX  64  /* bytes kept of one word */
+#define NSH_STORE_MEMORY_WORDS_MAX 512 /* words of one rule indexed */
+
+/**
+ * Append the words of @text to @ret as the memory index sees them: runs
+ * of ASCII letters and digits and of non-ASCII bytes, ASCII lower-cased,
+ * cut at NSH_STORE_MEMORY_WORD_MAX bytes, at most NSH_STORE_MEMORY_WORDS_MAX.
+ */
+int nsh_store_memory_words(const char *text, struct nsh_strvec *ret);
+
+/**
+ * Full-text search over the rules of @org and @repo (either may be NULL,
+ * not both): the rules whose text has at least one of the @nterms terms
+ * (at most 32; each is matched as a phrase of the text), with per-term
+ * occurrence counts. Any state; appended to @ret.
+ */
+int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
+			 const char *const *terms, size_t nterms, struct nsh_memory_hit_list *ret,
+			 struct nsh_err *err);
 
 /* ---- review feedback (the orchestrator's feedback flow owns its meaning) ---- */
 

@@ -6,6 +6,12 @@
 #define NSH_STORE_STORE_INT_H
 
 #include <stddef.h>
+#include <stdint.h>
+
+struct nsh_err;
+struct nsh_store;
+struct sqlite3;
+struct sqlite3_stmt;
 
 struct nsh_store_migration {
 	int version;	  /* 1, 2, ...: consecutive */
@@ -17,16 +23,49 @@ struct nsh_store_migration {
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr);
 
 struct sqlite3;
+struct sqlite3_stmt;
 struct nsh_err;
 struct nsh_store;
 
-/**
- * The connection of @s, for the store's other files (github.c) that keep
- * their statements to themselves. Borrowed; same thread rules as @s.
+/*
+ * For the files of the store beside store.c (one per area, such as
+ * memory.c): the connection and the helpers store.c uses itself.
  */
+
+/** The connection of @s (borrowed; same thread rules as @s). */
 struct sqlite3 *nsh_store_db(struct nsh_store *s);
 
-/** Record SQLite's last failure on @s as an error prefixed with @what; returns the code. */
+/**
+ * Record SQLite's view of the last failure on @s in @err, prefixed by
+ * @what; returns the code (NSH_EEXIST for a unique key, NSH_EINVAL for
+ * another constraint, NSH_EBUSY, else NSH_EIO).
+ */
 int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what);
+
+/**
+ * The statement for @sql, prepared on first use and kept until the handle
+ * closes. @sql must be a string with static storage: its address is the
+ * key. Reset it with nsh_store_stmt_done() after use. NULL (and @err set)
+ * when it does not prepare.
+ */
+struct sqlite3_stmt *nsh_store_stmt_sql(struct nsh_store *s, const char *sql, struct nsh_err *err);
+
+/** Reset @st and clear its bindings, ready for the next use. */
+void nsh_store_stmt_done(struct sqlite3_stmt *st);
+
+/** Bind @v as text (NULL binds NULL); the string must outlive the step. */
+void nsh_store_bind_text(struct sqlite3_stmt *st, int i, const char *v);
+
+/** Bind @ms, or NULL when it is 0. */
+void nsh_store_bind_ms(struct sqlite3_stmt *st, int i, int64_t ms);
+
+/** Column @i as a new string, or NULL when it is NULL. */
+char *nsh_store_col_text(struct sqlite3_stmt *st, int i);
+
+/**
+ * Set up what the memory tables need on a new connection (src/store/memory.c:
+ * the ranking function of memories_fts). Called by nsh_store_open_version().
+ */
+int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err);
 
 #endif

@@ -172,9 +172,28 @@ test('the memory page lists learned rules with provenance and forgets one', asyn
 	assert((await row.textContent()).includes('acme/api#1'), 'provenance missing');
 	await shot(page, '10-memory');
 	await row.getByRole('button', {name: /forget rule/}).click();
-	await row.locator('.badge', {hasText: 'forgotten'}).waitFor({timeout: TIMEOUT});
+	await row.waitFor({state: 'detached', timeout: TIMEOUT});
 	const {memories} = await api('GET', '/api/memories?state=active');
 	assert(!memories.some((m) => m.rule.startsWith('Prefer _.flatMap')), 'still active');
+	/* Forgotten rules stay visible on request. */
+	await page.getByLabel('Show forgotten, expired and superseded rules').check();
+	await page.locator('tr', {hasText: 'Prefer _.flatMap'}).locator('.badge', {hasText: 'forgotten'}).waitFor({timeout: TIMEOUT});
+});
+
+test('the memory page shows a learned preference and promotes it to the org', async (page) => {
+	page.on('dialog', (d) => d.accept());
+	await open(page, '#/memory');
+	const row = page.locator('tr', {hasText: 'Use native includes instead of _.contains'});
+	await row.waitFor({timeout: TIMEOUT});
+	const text = await row.textContent();
+	assert(text.includes('lodash-3-to-4: contains-style = native'), 'kind missing: ' + text);
+	assert(text.includes('repo acme/api, said by alice'), 'scope missing: ' + text);
+	assert(text.includes('alice') && text.includes('acme/api#1 comment 4'), 'provenance missing: ' + text);
+	await row.getByRole('button', {name: /promote rule/}).click();
+	await row.locator('td', {hasText: 'org acme, promoted by api'}).waitFor({timeout: TIMEOUT});
+	await shot(page, '10b-memory-promoted');
+	const {memories} = await api('GET', '/api/memories?kind=preference');
+	assert(memories[0].scope === 'org', 'not promoted: ' + JSON.stringify(memories[0]));
 });
 
 test('keyboard only: the new-task form can be reached and filled with Tab', async (page) => {

@@ -331,6 +331,26 @@ test_expect_success 'memories: list, get, forget' '
 	api GET /api/memories/999999 && status 404 && api DELETE /api/memories/999999 && status 404
 '
 
+test_expect_success 'memories: learned rules with provenance, promote, filters' '
+	"$NSH_HELPERS/nsh-test-memory" "$API_HOME" learn kind=preference recipe=lodash-3-to-4 \
+		choice=contains-style alt=native "text=Use native methods" repo=acme/api \
+		reviewer=alice pr=acme/api#1 comment=7 task=t-aaaaaa >mid &&
+	mid=$(cat mid) &&
+	api GET "/api/memories?org=acme&kind=preference" && status 200 &&
+	jq -e ".memories | length == 1" out >/dev/null &&
+	jq -e ".memories[0] | .kind == \"preference\" and .alt == \"native\" and .scope == \"repo\"
+		and .reviewers == [\"alice\"] and .sources[0].comment == 7 and .why != null" out >/dev/null &&
+	api GET "/api/memories?repo=acme/web" && jq -e ".memories | length == 0" out >/dev/null &&
+	api POST /api/memories/$mid/promote && status 200 &&
+	jq -e ".memory.scope == \"org\" and .memory.promoted_by == \"api\"" out >/dev/null &&
+	api GET "/api/memories?repo=acme/web" && jq -e ".memories | length == 1" out >/dev/null &&
+	api GET "/api/memories?kind=rule" && status 400 &&
+	api GET "/api/memories?repo=acme" && status 400 &&
+	api POST /api/memories/$mid/forget && status 200 &&
+	api POST /api/memories/$mid/promote && status 409 && error conflict "is forgotten" &&
+	api POST /api/memories/999999/promote && status 404
+'
+
 test_expect_success 'secrets: names and scopes, never values' '
 	printf "s3cr3t-value-42" | NIGHTSHIFT_HOME=$API_HOME nsh secret set NPM_TOKEN >/dev/null &&
 	api GET /api/secrets && status 200 &&

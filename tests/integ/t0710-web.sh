@@ -6,6 +6,7 @@
 set -u
 : "${NSH_TOP:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${NSH_BIN:=$NSH_TOP/build/asan/nightshift}"
+: "${NSH_HELPERS:=$NSH_TOP/build/asan/tests/helpers}"
 export NSH_BIN
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
@@ -49,7 +50,10 @@ mkdir -p "$NIGHTSHIFT_HOME"
 	"$NSH_BIN" pr create acme/api --head nightshift/lodash --title "Upgrade lodash" \
 		--body "### Summary
 Moves to **lodash 4**." >/dev/null &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('Prefer _.flatMap over _.flatten(_.map())', 'org', 'acme', 'active', json_object('pr', 'acme/api#1', 'author', 'rev'), 1000);"
+	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('Prefer _.flatMap over _.flatten(_.map())', 'org', 'acme', 'active', json_object('pr', 'acme/api#1', 'author', 'rev'), 1000);" &&
+	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn kind=preference recipe=lodash-3-to-4 \
+		choice=contains-style alt=native "text=Use native includes instead of _.contains" \
+		repo=acme/api reviewer=alice pr=acme/api#1 comment=4
 ) >"$trash/seed.log" 2>&1 || {
 	cat "$trash/seed.log"
 	echo "0 passed, 1 failed"

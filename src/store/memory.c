@@ -1,0 +1,907 @@
+/*
+ * The SQL of the memory tables (migration 7): memories, memory_scopes,
+ * memory_sources, memory_uses, memory_conflicts and the full-text index
+ * memories_fts. The memory module (src/memory/) decides what the rows
+ * mean; this file only reads and writes them.
+ *
+ * memories_fts has two columns: the rule's text, and scope_terms, which
+ * holds for each scope key of the rule and each word of its text one token
+ * made of the key's token ("zo" and the hex of the org for "org:O", "zr"
+ * and the hex of "O/R" for "repo:O/R"), "x" and the word. A query for the
+ * words of a task's text in one org and repository then reads only the
+ * doclists of those (scope, word) pairs, whatever the size of the table.
+ * Its ranking function nsh_memory_tf() returns, for each hit, the rule's
+ * length in tokens and how often each phrase of the query occurs in it; the
+ * memory module turns these into BM25 scores over the rules in scope
+ * (bm25() itself would count every phrase over the whole table on each
+ * query).
+ */
+#include "store/store.h"
+
+#include <ctype.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/time.h"
+#include "core/vec.h"
+#include "store/store_int.h"
+
+#include "core/banned.h"
+
+#define MEM_COLS                                                                                \
+ "m.id, m.rule, m.kind, m.recipe, m.choice, m.alt, m.rule_key, m.scope, m.scope_value, m.org, " \
+ "m.repo, m.language, m.path_glob, m.state, m.source, m.uses, m.created_at, m.said_at, "        \
+ "m.last_used_at, m.active_at, m.updated_at, m.expires_at, m.superseded_by, m.promoted_at, "    \
+ "m.promoted_by, m.forgotten_at, m.forgotten_by"
+
+static const char sql_insert[] =
+	"INSERT INTO memories (rule, kind, recipe, choice, alt, rule_key, scope, scope_value, org, "
+	"repo, language, path_glob, state, source, uses, created_at, said_at, last_used_at, "
+	"active_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	"?14, 0, ?15, ?15, NULL, ?15, ?15)";
+static const char sql_scope_add[] =
+	"INSERT OR IGNORE INTO memory_scopes (key, memory_id) VALUES (?2, ?1)";
+static const char sql_scope_keys[] =
+	"SELECT key FROM memory_scopes WHERE memory_id = ?1 ORDER BY key";
+static const char sql_scope_clear[] = "DELETE FROM memory_scopes WHERE memory_id = ?1";
+static const char sql_set_terms[] = "UPDATE memories SET scope_terms = ?2 WHERE id = ?1";
+static const char sql_get[] = "SELECT " MEM_COLS " FROM memories m WHERE m.id = ?1";
+static const char sql_list[] =
+	"SELECT " MEM_COLS " FROM memories m WHERE (?1 IS NULL OR m.state = ?1) AND (?2 IS NULL OR "
+	"m.scope = ?2) AND (?3 IS NULL OR m.org = ?3) AND (?4 IS NULL OR m.id IN (SELECT "
+	"memory_id FROM memory_scopes WHERE key IN ('repo:' || ?4, 'org:' || substr(?4, 1, "
+	"instr(?4, '/') - 1)))) AND (?5 IS NULL OR m.kind = ?5) AND (?6 = 0 OR m.state IN "
+	"('proposed', 'active')) ORDER BY m.id DESC LIMIT ?7 OFFSET ?8";
+static const char sql_find_key[] =
+	"SELECT " MEM_COLS " FROM memories m WHERE m.org = ?1 AND m.rule_key = ?2 AND m.state <> "
+	"'forgotten' ORDER BY m.id DESC LIMIT 1";
+static const char sql_rivals[] =
+	"SELECT " MEM_COLS " FROM memories m WHERE m.org = ?1 AND m.recipe = ?2 AND m.choice = ?3 "
+	"AND m.state = 'active' AND m.kind = 'preference' AND m.alt <> ?4 ORDER BY m.id";
+static const char sql_source_add[] =
+	"INSERT OR IGNORE INTO memory_sources (memory_id, reviewer, repo, task_id, pr, comment_id, "
+	"created_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7)";
+static const char sql_sources[] = "SELECT id, reviewer, repo, task_id, pr, comment_id, created_at "
+				  "FROM memory_sources WHERE memory_id = ?1 ORDER BY id";
+static const char sql_said[] =
+	"UPDATE memories SET said_at = ?2, active_at = max(coalesce(active_at, 0), ?2), "
+	"updated_at = ?2, state = 'active', superseded_by = NULL, expires_at = NULL WHERE id = ?1";
+static const char sql_promote[] =
+	"UPDATE memories SET scope = 'org', scope_value = org, promoted_at = ?2, promoted_by = ?3, "
+	"updated_at = ?2 WHERE id = ?1 AND org IS NOT NULL";
+static const char sql_supersede[] = "UPDATE memories SET state = 'superseded', superseded_by = "
+				    "?2, updated_at = ?3 WHERE id = ?1";
+static const char sql_conflict_add[] =
+	"INSERT INTO memory_conflicts (winner_id, loser_id, reason, created_at) "
+	"VALUES (?1, ?2, ?3, ?4)";
+static const char sql_conflicts[] =
+	"SELECT id, winner_id, loser_id, reason, created_at FROM memory_conflicts "
+	"WHERE winner_id = ?1 OR loser_id = ?1 ORDER BY id";
+static const char sql_use[] = "UPDATE memories SET uses = uses + 1, last_used_at = ?2, active_at = "
+			      "max(coalesce(active_at, 0), ?2), updated_at = ?2 WHERE id = ?1";
+static const char sql_use_task[] =
+	"INSERT INTO memory_uses (memory_id, task_id, uses, first_at, last_at) VALUES (?1, ?2, 1, "
+	"?3, ?3) ON CONFLICT (memory_id, task_id) DO UPDATE SET uses = uses + 1, last_at = ?3";
+static const char sql_uses[] = "SELECT task_id, uses, first_at, last_at FROM memory_uses "
+			       "WHERE memory_id = ?1 ORDER BY first_at, task_id";
+static const char sql_forget[] =
+	"UPDATE memories SET state = 'forgotten', forgotten_at = ?2, forgotten_by = ?3, "
+	"updated_at = ?2 WHERE id = ?1";
+static const char sql_expire_any[] =
+	"SELECT EXISTS (SELECT 1 FROM memories WHERE state = 'active' AND active_at < ?1)";
+static const char sql_expire[] =
+	"UPDATE memories SET state = 'expired', expires_at = active_at + ?2, updated_at = ?3 "
+	"WHERE state = 'active' AND active_at < ?1";
+/* CROSS JOIN: walk the scope keys first, whatever the planner thinks of state. */
+static const char sql_in_scope[] =
+	"SELECT m.id, m.scope, m.language, m.path_glob, m.said_at FROM memory_scopes sc CROSS JOIN "
+	"memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND "
+	"m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR m.language = ?3) AND (?4 IS "
+	"NULL OR m.kind = 'text' OR m.recipe = ?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
+static const char sql_unindexed[] =
+	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
+	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
+static const char sql_fts[] = "SELECT rowid, nsh_memory_tf(memories_fts) FROM memories_fts "
+			      "WHERE memories_fts MATCH ?1";
+
+#define MAX_TERMS ((int)(sizeof(((struct nsh_memory_hit *)0)->tf) / sizeof(int)))
+
+void nsh_memory_rec_release(struct nsh_memory_rec *m)
+{
+	if (!m)
+		return;
+	free(m->rule);
+	free(m->kind);
+	free(m->recipe);
+	free(m->choice);
+	free(m->alt);
+	free(m->rule_key);
+	free(m->scope);
+	free(m->scope_value);
+	free(m->org);
+	free(m->repo);
+	free(m->language);
+	free(m->path_glob);
+	free(m->state);
+	free(m->source);
+	free(m->promoted_by);
+	free(m->forgotten_by);
+	memset(m, 0, sizeof(*m));
+}
+
+void nsh_memory_list_release(struct nsh_memory_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_memory_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void nsh_memory_source_list_release(struct nsh_memory_source_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++) {
+		free(l->v[i].reviewer);
+		free(l->v[i].repo);
+		free(l->v[i].task_id);
+		free(l->v[i].pr);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void nsh_memory_conflict_list_release(struct nsh_memory_conflict_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->v[i].reason);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void nsh_memory_use_list_release(struct nsh_memory_use_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->v[i].task_id);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+static void rec_from_row(sqlite3_stmt *st, struct nsh_memory_rec *m)
+{
+	m->id = sqlite3_column_int64(st, 0);
+	m->rule = nsh_store_col_text(st, 1);
+	m->kind = nsh_store_col_text(st, 2);
+	m->recipe = nsh_store_col_text(st, 3);
+	m->choice = nsh_store_col_text(st, 4);
+	m->alt = nsh_store_col_text(st, 5);
+	m->rule_key = nsh_store_col_text(st, 6);
+	m->scope = nsh_store_col_text(st, 7);
+	m->scope_value = nsh_store_col_text(st, 8);
+	m->org = nsh_store_col_text(st, 9);
+	m->repo = nsh_store_col_text(st, 10);
+	m->language = nsh_store_col_text(st, 11);
+	m->path_glob = nsh_store_col_text(st, 12);
+	m->state = nsh_store_col_text(st, 13);
+	m->source = nsh_store_col_text(st, 14);
+	m->uses = sqlite3_column_int64(st, 15);
+	m->created_ms = sqlite3_column_int64(st, 16);
+	m->said_ms = sqlite3_column_int64(st, 17);
+	m->last_used_ms = sqlite3_column_int64(st, 18);
+	m->active_ms = sqlite3_column_int64(st, 19);
+	m->updated_ms = sqlite3_column_int64(st, 20);
+	m->expires_ms = sqlite3_column_int64(st, 21);
+	m->superseded_by = sqlite3_column_int64(st, 22);
+	m->promoted_ms = sqlite3_column_int64(st, 23);
+	m->promoted_by = nsh_store_col_text(st, 24);
+	m->forgotten_ms = sqlite3_column_int64(st, 25);
+	m->forgotten_by = nsh_store_col_text(st, 26);
+}
+
+/* Step @st to the end, appending each row to @ret. */
+static int rows_to_list(struct nsh_store *s, sqlite3_stmt *st, struct nsh_memory_list *ret,
+			struct nsh_err *err)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		rec_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+/* Run a statement that changes rows; *@ret_changes (may be NULL) gets how many. */
+static int step_done(struct nsh_store *s, sqlite3_stmt *st, const char *what, int *ret_changes,
+		     struct nsh_err *err)
+{
+	int rc = 0;
+
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = nsh_store_db_fail(s, err, what);
+	else if (ret_changes)
+		*ret_changes = sqlite3_changes(nsh_store_db(s));
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+#define PREPARE(var, sql)                         \
+ do {                                             \
+  (var) = nsh_store_stmt_sql(s, (sql), err);      \
+  if (!(var))                                     \
+   return err && err->code ? err->code : NSH_EIO; \
+ } while (0)
+
+/* ---- scope keys and their full-text tokens ---- */
+
+/* Append the full-text token of scope key @key ("org:O" or "repo:O/R") to @b. */
+static void add_scope_token(struct nsh_buf *b, const char *key)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *v = strchr(key, ':');
+
+	if (!v)
+		return;
+	nsh_buf_adds(b, key[0] == 'o' ? "zo" : "zr");
+	for (const unsigned char *p = (const unsigned char *)v + 1; *p; p++) {
+		nsh_buf_addch(b, hex[*p >> 4]);
+		nsh_buf_addch(b, hex[*p & 15]);
+	}
+}
+
+int nsh_store_memory_words(const char *text, struct nsh_strvec *ret)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t n = 0;
+
+	while (*p) {
+		struct nsh_buf w = NSH_BUF_INIT;
+
+		while (*p && !(isalnum(*p) || *p >= 0x80))
+			p++;
+		while (*p && (isalnum(*p) || *p >= 0x80)) {
+			if (w.len < NSH_STORE_MEMORY_WORD_MAX)
+				nsh_buf_addch(&w, (char)tolower(*p));
+			p++;
+		}
+		if (w.len && n++ < NSH_STORE_MEMORY_WORDS_MAX)
+			nsh_strvec_push(ret, w.buf);
+		nsh_buf_release(&w);
+	}
+	return 0;
+}
+
+/*
+ * Rewrite the full-text tokens of rule @id: for each scope key and each
+ * word of the rule, the key's token, "x" and the word ("zo6163x" "retry"
+ * as one token), so that a query for a word in one scope reads only the
+ * rules of that scope that have the word.
+ */
+static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
+{
+	struct nsh_strvec keys = NSH_STRVEC_INIT, words = NSH_STRVEC_INIT;
+	struct nsh_memory_rec m = {0};
+	struct nsh_buf b;
+	sqlite3_stmt *st;
+	int rc;
+
+	nsh_buf_init(&b, SIZE_MAX);
+	rc = nsh_store_memory_get(s, id, &m, err);
+	if (!rc)
+		rc = nsh_store_memory_scope_keys(s, id, &keys, err);
+	if (rc)
+		goto out;
+	nsh_store_memory_words(m.rule, &words);
+	for (size_t i = 0; i < keys.nr; i++)
+		for (size_t k = 0; k < words.nr; k++) {
+			if (b.len)
+				nsh_buf_addch(&b, ' ');
+			add_scope_token(&b, keys.v[i]);
+			nsh_buf_addch(&b, 'x');
+			nsh_buf_adds(&b, words.v[k]);
+		}
+	st = nsh_store_stmt_sql(s, sql_set_terms, err);
+	if (!st) {
+		rc = err && err->code ? err->code : NSH_EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	nsh_store_bind_text(st, 2, b.buf);
+	rc = step_done(s, st, "indexing a memory's scope", NULL, err);
+out:
+	nsh_buf_release(&b);
+	nsh_strvec_release(&keys);
+	nsh_strvec_release(&words);
+	nsh_memory_rec_release(&m);
+	return rc;
+}
+
+static int scope_add(struct nsh_store *s, int64_t id, const char *key, bool *ret_added,
+		     struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	PREPARE(st, sql_scope_add);
+	sqlite3_bind_int64(st, 1, id);
+	nsh_store_bind_text(st, 2, key);
+	rc = step_done(s, st, "adding a memory scope", &n, err);
+	if (!rc && ret_added)
+		*ret_added = n > 0;
+	return rc;
+}
+
+int nsh_store_memory_scope_keys(struct nsh_store *s, int64_t id, struct nsh_strvec *ret,
+				struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_scope_keys);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		nsh_strvec_push(ret, (const char *)sqlite3_column_text(st, 0));
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory scopes");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_scope_add_repo(struct nsh_store *s, int64_t id, const char *repo,
+				    struct nsh_err *err)
+{
+	char *key = nsh_xasprintf("repo:%s", repo);
+	bool added = false;
+	int rc = scope_add(s, id, key, &added, err);
+
+	if (!rc && added)
+		rc = refresh_terms(s, id, err);
+	free(key);
+	return rc;
+}
+
+/* ---- rows ---- */
+
+int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m, int64_t *ret_id,
+			    struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	char *key = NULL;
+	int64_t id;
+	int rc;
+
+	PREPARE(st, sql_insert);
+	nsh_store_bind_text(st, 1, m->rule);
+	nsh_store_bind_text(st, 2, m->kind ? m->kind : "text");
+	nsh_store_bind_text(st, 3, m->recipe);
+	nsh_store_bind_text(st, 4, m->choice);
+	nsh_store_bind_text(st, 5, m->alt);
+	nsh_store_bind_text(st, 6, m->rule_key);
+	nsh_store_bind_text(st, 7, m->scope ? m->scope : "repo");
+	nsh_store_bind_text(st, 8, m->scope_value);
+	nsh_store_bind_text(st, 9, m->org);
+	nsh_store_bind_text(st, 10, m->repo);
+	nsh_store_bind_text(st, 11, m->language);
+	nsh_store_bind_text(st, 12, m->path_glob);
+	nsh_store_bind_text(st, 13, m->state ? m->state : "active");
+	nsh_store_bind_text(st, 14, m->source ? m->source : "{}");
+	sqlite3_bind_int64(st, 15, m->created_ms ? m->created_ms : nsh_time_now_ms());
+	rc = step_done(s, st, "adding a memory", NULL, err);
+	if (rc)
+		return rc;
+	id = sqlite3_last_insert_rowid(nsh_store_db(s));
+	if (m->scope_value && m->scope && (!strcmp(m->scope, "org") || !strcmp(m->scope, "repo"))) {
+		key = nsh_xasprintf("%s:%s", m->scope, m->scope_value);
+		rc = scope_add(s, id, key, NULL, err);
+		if (!rc)
+			rc = refresh_terms(s, id, err);
+	}
+	free(key);
+	if (!rc && ret_id)
+		*ret_id = id;
+	return rc;
+}
+
+int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
+			 struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_get);
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		rec_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
+	} else {
+		rc = nsh_store_db_fail(s, err, "reading a memory");
+	}
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f,
+			  struct nsh_memory_list *ret, struct nsh_err *err)
+{
+	static const struct nsh_memory_filter all = {0};
+	sqlite3_stmt *st;
+
+	if (!f)
+		f = &all;
+	PREPARE(st, sql_list);
+	nsh_store_bind_text(st, 1, f->state);
+	nsh_store_bind_text(st, 2, f->scope);
+	nsh_store_bind_text(st, 3, f->org);
+	nsh_store_bind_text(st, 4, f->repo);
+	nsh_store_bind_text(st, 5, f->kind);
+	sqlite3_bind_int(st, 6, f->live && !f->state);
+	sqlite3_bind_int64(st, 7, f->limit ? (int64_t)f->limit : -1);
+	sqlite3_bind_int64(st, 8, (int64_t)f->offset);
+	return rows_to_list(s, st, ret, err);
+}
+
+int nsh_store_memory_find_key(struct nsh_store *s, const char *org, const char *rule_key,
+			      struct nsh_memory_rec *ret, struct nsh_err *err)
+{
+	struct nsh_memory_list l = {0};
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_find_key);
+	nsh_store_bind_text(st, 1, org);
+	nsh_store_bind_text(st, 2, rule_key);
+	rc = rows_to_list(s, st, &l, err);
+	if (!rc && !l.nr)
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory for '%s'", rule_key);
+	if (!rc) {
+		*ret = l.v[0];
+		l.nr = 0;
+	}
+	nsh_memory_list_release(&l);
+	return rc;
+}
+
+int nsh_store_memory_rivals(struct nsh_store *s, const char *org, const char *recipe,
+			    const char *choice, const char *alt, struct nsh_memory_list *ret,
+			    struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+
+	PREPARE(st, sql_rivals);
+	nsh_store_bind_text(st, 1, org);
+	nsh_store_bind_text(st, 2, recipe);
+	nsh_store_bind_text(st, 3, choice);
+	nsh_store_bind_text(st, 4, alt);
+	return rows_to_list(s, st, ret, err);
+}
+
+int nsh_store_memory_source_add(struct nsh_store *s, int64_t id,
+				const struct nsh_memory_source_rec *src, bool *ret_added,
+				struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	PREPARE(st, sql_source_add);
+	sqlite3_bind_int64(st, 1, id);
+	nsh_store_bind_text(st, 2, src->reviewer);
+	nsh_store_bind_text(st, 3, src->repo);
+	nsh_store_bind_text(st, 4, src->task_id);
+	nsh_store_bind_text(st, 5, src->pr);
+	nsh_store_bind_ms(st, 6, src->comment_id);
+	sqlite3_bind_int64(st, 7, src->created_ms ? src->created_ms : nsh_time_now_ms());
+	rc = step_done(s, st, "recording where a memory came from", &n, err);
+	if (!rc && ret_added)
+		*ret_added = n > 0;
+	return rc;
+}
+
+int nsh_store_memory_sources(struct nsh_store *s, int64_t id, struct nsh_memory_source_list *ret,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_sources);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_memory_source_rec *r;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		r = &ret->v[ret->nr++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->reviewer = nsh_store_col_text(st, 1);
+		r->repo = nsh_store_col_text(st, 2);
+		r->task_id = nsh_store_col_text(st, 3);
+		r->pr = nsh_store_col_text(st, 4);
+		r->comment_id = sqlite3_column_int64(st, 5);
+		r->created_ms = sqlite3_column_int64(st, 6);
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory provenance");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+/* Run @sql with (?1 id, ?2 ms, ?3 text) and fail with "no memory N" when no row changed. */
+static int update_one(struct nsh_store *s, const char *sql, int64_t id, int64_t ms,
+		      const char *text, const char *what, struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	PREPARE(st, sql);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
+	if (sqlite3_bind_parameter_count(st) >= 3)
+		nsh_store_bind_text(st, 3, text);
+	rc = step_done(s, st, what, &n, err);
+	if (!rc && !n)
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
+	return rc;
+}
+
+int nsh_store_memory_said(struct nsh_store *s, int64_t id, int64_t now_ms, struct nsh_err *err)
+{
+	return update_one(s, sql_said, id, now_ms, NULL, "renewing a memory", err);
+}
+
+int nsh_store_memory_promote(struct nsh_store *s, int64_t id, const char *by, int64_t now_ms,
+			     struct nsh_err *err)
+{
+	struct nsh_memory_rec m = {0};
+	char *key = NULL;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = update_one(s, sql_promote, id, now_ms, by ? by : "", "promoting a memory", err);
+	if (!rc)
+		rc = nsh_store_memory_get(s, id, &m, err);
+	if (rc)
+		goto out;
+	st = nsh_store_stmt_sql(s, sql_scope_clear, err);
+	if (!st) {
+		rc = err && err->code ? err->code : NSH_EIO;
+		goto out;
+	}
+	sqlite3_bind_int64(st, 1, id);
+	rc = step_done(s, st, "promoting a memory", NULL, err);
+	key = nsh_xasprintf("org:%s", m.org);
+	if (!rc)
+		rc = scope_add(s, id, key, NULL, err);
+	if (!rc)
+		rc = refresh_terms(s, id, err);
+out:
+	free(key);
+	nsh_memory_rec_release(&m);
+	return rc;
+}
+
+int nsh_store_memory_supersede(struct nsh_store *s, int64_t loser, int64_t winner,
+			       const char *reason, int64_t now_ms, struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_supersede);
+	sqlite3_bind_int64(st, 1, loser);
+	sqlite3_bind_int64(st, 2, winner);
+	sqlite3_bind_int64(st, 3, now_ms);
+	rc = step_done(s, st, "superseding a memory", NULL, err);
+	if (rc)
+		return rc;
+	PREPARE(st, sql_conflict_add);
+	sqlite3_bind_int64(st, 1, winner);
+	sqlite3_bind_int64(st, 2, loser);
+	nsh_store_bind_text(st, 3, reason);
+	sqlite3_bind_int64(st, 4, now_ms);
+	return step_done(s, st, "recording a memory conflict", NULL, err);
+}
+
+int nsh_store_memory_conflicts(struct nsh_store *s, int64_t id,
+			       struct nsh_memory_conflict_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_conflicts);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_memory_conflict_rec *c;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		c = &ret->v[ret->nr++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->winner_id = sqlite3_column_int64(st, 1);
+		c->loser_id = sqlite3_column_int64(st, 2);
+		c->reason = nsh_store_col_text(st, 3);
+		c->created_ms = sqlite3_column_int64(st, 4);
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory conflicts");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_use(struct nsh_store *s, int64_t id, const char *task_id, int64_t now_ms,
+			 struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (!now_ms)
+		now_ms = nsh_time_now_ms();
+	rc = update_one(s, sql_use, id, now_ms, NULL, "counting a memory use", err);
+	if (rc || !task_id)
+		return rc;
+	PREPARE(st, sql_use_task);
+	sqlite3_bind_int64(st, 1, id);
+	nsh_store_bind_text(st, 2, task_id);
+	sqlite3_bind_int64(st, 3, now_ms);
+	return step_done(s, st, "counting a memory use", NULL, err);
+}
+
+int nsh_store_memory_uses(struct nsh_store *s, int64_t id, struct nsh_memory_use_list *ret,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_uses);
+	sqlite3_bind_int64(st, 1, id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_memory_use_rec *u;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		u = &ret->v[ret->nr++];
+		u->task_id = nsh_store_col_text(st, 0);
+		u->uses = sqlite3_column_int64(st, 1);
+		u->first_ms = sqlite3_column_int64(st, 2);
+		u->last_ms = sqlite3_column_int64(st, 3);
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory uses");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_forget(struct nsh_store *s, int64_t id, const char *by, int64_t now_ms,
+			    struct nsh_err *err)
+{
+	return update_one(s, sql_forget, id, now_ms, by, "forgetting a memory", err);
+}
+
+int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms, size_t *ret_n,
+			    struct nsh_err *err)
+{
+	int64_t cutoff = now_ms - ttl_ms;
+	sqlite3_stmt *st;
+	int any = 0, n = 0, rc;
+
+	/* A read first: retrieval should not take the write lock for nothing. */
+	PREPARE(st, sql_expire_any);
+	sqlite3_bind_int64(st, 1, cutoff);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		any = sqlite3_column_int(st, 0);
+		rc = 0;
+	} else {
+		rc = nsh_store_db_fail(s, err, "looking for expired memories");
+	}
+	nsh_store_stmt_done(st);
+	if (!rc && any) {
+		PREPARE(st, sql_expire);
+		sqlite3_bind_int64(st, 1, cutoff);
+		sqlite3_bind_int64(st, 2, ttl_ms);
+		sqlite3_bind_int64(st, 3, now_ms);
+		rc = step_done(s, st, "expiring memories", &n, err);
+	}
+	if (!rc && ret_n)
+		*ret_n = (size_t)n;
+	return rc;
+}
+
+int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
+			      const char *language, const char *recipe, size_t max,
+			      struct nsh_memory_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_in_scope);
+	nsh_store_bind_text(st, 1, org);
+	nsh_store_bind_text(st, 2, repo);
+	nsh_store_bind_text(st, 3, language);
+	nsh_store_bind_text(st, 4, recipe);
+	sqlite3_bind_int64(st, 5, max ? (int64_t)max : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct nsh_memory_rec *m;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		m = &ret->v[ret->nr++];
+		memset(m, 0, sizeof(*m));
+		m->id = sqlite3_column_int64(st, 0);
+		m->scope = nsh_store_col_text(st, 1);
+		m->language = nsh_store_col_text(st, 2);
+		m->path_glob = nsh_store_col_text(st, 3);
+		m->said_ms = sqlite3_column_int64(st, 4);
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
+			 const char *const *terms, size_t nterms, struct nsh_memory_hit_list *ret,
+			 struct nsh_err *err)
+{
+	char *keys[2] = {NULL, NULL};
+	struct nsh_buf q;
+	sqlite3_stmt *st;
+	int nscope = 0, rc;
+
+	if (!nterms)
+		return 0;
+	if (nterms > (size_t)MAX_TERMS)
+		nterms = (size_t)MAX_TERMS;
+	if (!org && !repo)
+		return nsh_err_set(err, NSH_EINVAL, "a memory search needs an org or a repository");
+	nsh_buf_init(&q, SIZE_MAX);
+	if (org)
+		keys[nscope++] = nsh_xasprintf("org:%s", org);
+	if (repo)
+		keys[nscope++] = nsh_xasprintf("repo:%s", repo);
+	/* Phrase number k * nterms + t is term t in scope k. */
+	nsh_buf_adds(&q, "scope_terms : (");
+	for (int k = 0; k < nscope; k++)
+		for (size_t t = 0; t < nterms; t++) {
+			if (k || t)
+				nsh_buf_adds(&q, " OR ");
+			nsh_buf_addch(&q, '"');
+			add_scope_token(&q, keys[k]);
+			nsh_buf_addch(&q, 'x');
+			for (const char *p = terms[t]; *p; p++) {
+				if (*p == '"')
+					nsh_buf_addch(&q, '"');
+				nsh_buf_addch(&q, *p);
+			}
+			nsh_buf_addch(&q, '"');
+		}
+	nsh_buf_addch(&q, ')');
+
+	st = nsh_store_stmt_sql(s, sql_fts, err);
+	if (!st) {
+		rc = err && err->code ? err->code : NSH_EIO;
+		goto out;
+	}
+	nsh_store_bind_text(st, 1, q.buf);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const int *v = sqlite3_column_blob(st, 1);
+		int n = sqlite3_column_bytes(st, 1) / (int)sizeof(int);
+		struct nsh_memory_hit *h;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		h = &ret->v[ret->nr++];
+		memset(h, 0, sizeof(*h));
+		h->id = sqlite3_column_int64(st, 0);
+		h->len = n > 0 ? v[0] : 0;
+		for (int k = 0; k < nscope; k++)
+			for (int t = 0; t < (int)nterms && 1 + k * (int)nterms + t < n; t++)
+				h->tf[t] += v[1 + k * (int)nterms + t];
+	}
+	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
+	nsh_store_stmt_done(st);
+out:
+	free(keys[0]);
+	free(keys[1]);
+	nsh_buf_release(&q);
+	return rc;
+}
+
+/* ---- the ranking function of memories_fts ---- */
+
+/*
+ * nsh_memory_tf(memories_fts): a blob of ints, the number of tokens of the
+ * hit's rule column, then for each phrase of the query how often it occurs
+ * in the scope_terms column (where each scoped word token stands for one
+ * occurrence of the word in the rule). Only the current row is looked at, so the cost of a
+ * query stays proportional to its hits (bm25() counts every phrase over
+ * the whole table on each query).
+ */
+static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
+		  sqlite3_value **val)
+{
+	int nphrase = api->xPhraseCount(fts);
+	int ninst = 0, len = 0;
+	int *out;
+
+	(void)nval;
+	(void)val;
+	if (nphrase < 0)
+		nphrase = 0;
+	out = sqlite3_malloc64(sizeof(int) * ((size_t)nphrase + 1));
+	if (!out) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	memset(out, 0, sizeof(int) * ((size_t)nphrase + 1));
+	if (api->xColumnSize(fts, 0, &len) == SQLITE_OK)
+		out[0] = len;
+	if (api->xInstCount(fts, &ninst) == SQLITE_OK)
+		for (int i = 0; i < ninst; i++) {
+			int phrase, col, off;
+
+			if (api->xInst(fts, i, &phrase, &col, &off) == SQLITE_OK && col == 1 &&
+			    phrase >= 0 && phrase < nphrase)
+				out[1 + phrase]++;
+		}
+	sqlite3_result_blob(ctx, out, (int)(sizeof(int) * ((size_t)nphrase + 1)), sqlite3_free);
+}
+
+/* Give rules from before migration 7 their scoped word tokens. */
+static int index_old_rows(struct nsh_store *s, struct nsh_err *err)
+{
+	int64_t ids[1000];
+	size_t n = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	PREPARE(st, sql_unindexed);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < sizeof(ids) / sizeof(ids[0]))
+		ids[n++] = sqlite3_column_int64(st, 0);
+	rc = rc == SQLITE_DONE || rc == SQLITE_ROW
+		     ? 0
+		     : nsh_store_db_fail(s, err, "finding old memories");
+	nsh_store_stmt_done(st);
+	if (rc || !n)
+		return rc;
+	rc = nsh_store_begin(s, err);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = refresh_terms(s, ids[i], err);
+	if (rc) {
+		nsh_store_rollback(s);
+		return rc;
+	}
+	return nsh_store_commit(s, err);
+}
+
+int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err)
+{
+	sqlite3 *db = nsh_store_db(s);
+	fts5_api *api = NULL;
+	sqlite3_stmt *st = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
+		return nsh_store_db_fail(s, err, "finding the full-text search module");
+	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (!api || api->iVersion < 2)
+		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5");
+	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)
+		return nsh_store_db_fail(s, err, "registering the memory ranking function");
+	rc = index_old_rows(s, err);
+	if (rc)
+		return rc;
+	/*
+	 * Read the database through a memory map (shared with the page cache)
+	 * rather than pread() into each connection's cache: retrieval touches
+	 * many pages of memories_fts and memories, and copying them was most
+	 * of its time with 100,000 rules (bench/memory).
+	 */
+	if (sqlite3_exec(db, "PRAGMA mmap_size = 268435456", NULL, NULL, NULL) != SQLITE_OK)
+		rc = nsh_store_db_fail(s, err, "mapping the database");
+	return rc;
+}
