@@ -211,6 +211,17 @@ static const struct nsh_store_migration migrations[] = {
 	 "  created_at INTEGER NOT NULL,"
 	 "  PRIMARY KEY (task_id, job_id, attempt, name)"
 	 ") STRICT;"},
+
+	{8, "task limits, deadline warnings, checkpoints, expiry, job storage and run time",
+	 "ALTER TABLE tasks ADD COLUMN limits TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(limits));"
+	 "ALTER TABLE tasks ADD COLUMN started_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE tasks ADD COLUMN checkpoint_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN expired_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN gc_at INTEGER;"
+	 "ALTER TABLE jobs ADD COLUMN disk_bytes INTEGER;"
+	 "ALTER TABLE jobs ADD COLUMN run_ms INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE jobs ADD COLUMN checkpointed_at INTEGER;"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

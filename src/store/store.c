@@ -363,6 +363,16 @@ static int exec(struct nsh_store *s, const char *sql, struct nsh_err *err)
 	return rc;
 }
 
+struct sqlite3 *nsh_store_db(struct nsh_store *s)
+{
+	return s->db;
+}
+
+int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
+{
+	return db_fail(s, err, what);
+}
+
 /* ---- opening and migrating ---- */
 
 static int read_version(struct nsh_store *s, int *ret, struct nsh_err *err)
