@@ -17,6 +17,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "orch/orch.h"
+#include "config/limits.h"
 #include "sched/sched.h"
 #include "server/server.h"
 #include "store/store.h"
@@ -67,6 +68,7 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_server_config cfg = {0};
 	struct nsh_sched_config scfg = {0};
+	struct nsh_limits lim;
 	struct sched_thread st = {0};
 	struct nsh_server *srv = NULL;
 	struct nsh_store *store = NULL;
@@ -142,6 +144,9 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	if (nsh_server_start(&cfg, &srv, &err))
 		goto fail;
 	if (!no_sched && pipeline) {
+		if (nsh_limits_load(cli->config, &lim, &err))
+			goto fail;
+		scfg.limits = &lim;
 		scfg.db_path = db;
 		scfg.max_sandboxes = max_sandboxes;
 		scfg.pipeline = pipeline;
