@@ -1112,6 +1112,7 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 		ts->created_ms = t->created_ms;
 		ts->sched = s;
 		ts->started_ms = start_limits(s, st, t->id);
+		ts->job_est_ms = s->limits.job_estimate_ms; /* until refresh_estimates() */
 		ts->est_dirty = true;
 		if (nsh_task_state_parse(t->state, &ts->state, NULL))
 			ts->state = NSH_TASK_QUEUED;
