@@ -133,7 +133,7 @@ static bool ends_task(const struct nsh_event_rec *e, const json_t *d)
 
 	if (strcmp(e->kind, "task.state") || nsh_task_state_parse(str(d, "to"), &st, NULL))
 		return false;
-	return st == NSH_TASK_COMPLETED || nsh_task_state_final(st);
+	return st == NSH_TASK_COMPLETED || st == NSH_TASK_EXPIRED || nsh_task_state_final(st);
 }
 
 int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
@@ -196,7 +196,8 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 		if (r)
 			break;
 		row_ended = !nsh_task_state_parse(t.state, &state, NULL) &&
-			    (state == NSH_TASK_COMPLETED || nsh_task_state_final(state));
+			    (state == NSH_TASK_COMPLETED || state == NSH_TASK_EXPIRED ||
+			     nsh_task_state_final(state));
 	}
 	if (!r) {
 		nsh_task_rec_release(&t);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -27,7 +28,6 @@
 #include "net/net.h"
 #include "orch/orch.h"
 #include "recipe/recipe.h"
-#include "config/limits.h"
 #include "sched/sched.h"
 #include "store/store.h"
 #include "task/task.h"

@@ -14,16 +14,16 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
-#include "config/limits.h"
 #include "core/time.h"
 #include "orch/orch.h"
 #include "sched/sched.h"
-#include "task/gc.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "task/gc.h"
 
 #include "core/banned.h"
 

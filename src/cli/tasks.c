@@ -221,8 +221,8 @@ static void print_limits(const json_t *l)
 	json_int_t v;
 
 	if (lim) {
-		nsh_limits_fmt_duration(json_integer_value(json_object_get(lim, "task_duration_ms")),
-					a, sizeof(a));
+		nsh_limits_fmt_duration(
+			json_integer_value(json_object_get(lim, "task_duration_ms")), a, sizeof(a));
 		nsh_limits_fmt_bytes(
 			(uint64_t)json_integer_value(json_object_get(lim, "storage_per_job")), b,
 			sizeof(b));
@@ -230,8 +230,7 @@ static void print_limits(const json_t *l)
 		       "once)\n",
 		       json_string_value(json_object_get(lim, "plan")), a, b,
 		       (long long)json_integer_value(json_object_get(lim, "concurrent_tasks")),
-		       (long long)json_integer_value(
-			       json_object_get(lim, "concurrent_sandboxes")));
+		       (long long)json_integer_value(json_object_get(lim, "concurrent_sandboxes")));
 	}
 	if (!nsh_json_get_int(l, "deadline_ms", &v, NULL)) {
 		nsh_limits_fmt_duration(json_integer_value(json_object_get(l, "left_ms")), a,
@@ -393,7 +392,8 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 		if (!strcmp(j->state, "queued") && !strcmp(t.state, "running") &&
 		    !nsh_store_job_queue_position(s, j->id, &pos, NULL)) {
 			json_t *jq = latest_queued(&evs, j->id);
-			const char *when = json_string_value(json_object_get(jq, "estimated_start"));
+			const char *when =
+				json_string_value(json_object_get(jq, "estimated_start"));
 
 			snprintf(extra, sizeof(extra), " (position %lld in the queue%s%s)",
 				 (long long)pos + 1, when ? ", estimated start " : "",

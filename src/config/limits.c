@@ -109,8 +109,8 @@ out:
 
 json_t *nsh_limits_to_json(const struct nsh_limits *l)
 {
-	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "plan",
-			 l->plan, "concurrent_tasks", (json_int_t)l->concurrent_tasks,
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I, s:I, s:I}", "plan", l->plan,
+			 "concurrent_tasks", (json_int_t)l->concurrent_tasks,
 			 "concurrent_sandboxes", (json_int_t)l->concurrent_sandboxes,
 			 "task_duration_ms", (json_int_t)l->task_duration_ms, "storage_per_job",
 			 (json_int_t)l->storage_per_job, "token_budget",

@@ -32,10 +32,10 @@ static int64_t clock_ns(clockid_t id)
 #define CLOCK_FILE_MAX	    32 /* bytes of a clock file: one decimal number */
 
 static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
-static atomic_llong clock_offset;     /* fixed offset, ms */
-static atomic_llong clock_file_off;   /* the file's offset, ms */
-static atomic_llong clock_file_read;  /* monotonic ms of the last read; 0 never */
-static const char *clock_file;	      /* NIGHTSHIFT_CLOCK_FILE, or NULL */
+static atomic_llong clock_offset;    /* fixed offset, ms */
+static atomic_llong clock_file_off;  /* the file's offset, ms */
+static atomic_llong clock_file_read; /* monotonic ms of the last read; 0 never */
+static const char *clock_file;	     /* NIGHTSHIFT_CLOCK_FILE, or NULL */
 
 /* A decimal integer with an optional sign and trailing blanks; false otherwise. */
 static bool parse_offset(const char *s, long long *ret)

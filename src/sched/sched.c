@@ -72,8 +72,8 @@ struct nsh_sched {
 	pthread_t *pool;
 	int npool;
 	atomic_int stop;
-	struct nsh_limits limits;    /* for tasks that recorded none */
-	struct waiting_task *waits;  /* tasks waiting for a slot, as last announced */
+	struct nsh_limits limits;   /* for tasks that recorded none */
+	struct waiting_task *waits; /* tasks waiting for a slot, as last announced */
 	size_t nwaits, waits_alloc;
 };
 
@@ -808,10 +808,10 @@ static int64_t start_limits(struct nsh_sched *s, struct nsh_store *st, const cha
 		started = r.started_ms ? r.started_ms : now;
 		if (first) {
 			char iso[NSH_TIME_ISO_MAX];
-			json_t *ev = json_pack("{s:s, s:O, s:I, s:s}", "plan", s->limits.plan,
-					       "limits", lj, "deadline_ms",
-					       (json_int_t)r.deadline_ms, "deadline",
-					       nsh_time_iso8601(r.deadline_ms, iso));
+			json_t *ev =
+				json_pack("{s:s, s:O, s:I, s:s}", "plan", s->limits.plan, "limits",
+					  lj, "deadline_ms", (json_int_t)r.deadline_ms, "deadline",
+					  nsh_time_iso8601(r.deadline_ms, iso));
 
 			nsh_event_append(st, id, NULL, "task.started", ev, NULL, NULL);
 			json_decref(ev);
@@ -861,8 +861,8 @@ static bool check_deadline(struct nsh_sched *s, struct nsh_store *st, const char
 				    marks[i], now < r.deadline_ms ? left : "no time", iso, id);
 		ev = json_pack("{s:i, s:I, s:I, s:s, s:s}", "percent", marks[i], "left_ms",
 			       (json_int_t)(r.deadline_ms > now ? r.deadline_ms - now : 0),
-			       "deadline_ms", (json_int_t)r.deadline_ms, "deadline", iso,
-			       "message", msg);
+			       "deadline_ms", (json_int_t)r.deadline_ms, "deadline", iso, "message",
+			       msg);
 		nsh_event_append(st, id, NULL, "task.deadline_warning", ev, NULL, NULL);
 		nsh_store_task_set_warned(st, id, marks[i], NULL);
 		r.warned = marks[i];
@@ -953,10 +953,10 @@ static void queued_event(struct nsh_store *st, const char *task_id, const char *
 			 int64_t position, int64_t start_ms, const char *what)
 {
 	char iso[NSH_TIME_ISO_MAX];
-	json_t *ev = json_pack("{s:I, s:I, s:I, s:s}", "position", (json_int_t)position, "ahead",
-			       (json_int_t)(position - 1), "estimated_start_ms",
-			       (json_int_t)start_ms, "estimated_start",
-			       nsh_time_iso8601(start_ms, iso));
+	json_t *ev =
+		json_pack("{s:I, s:I, s:I, s:s}", "position", (json_int_t)position, "ahead",
+			  (json_int_t)(position - 1), "estimated_start_ms", (json_int_t)start_ms,
+			  "estimated_start", nsh_time_iso8601(start_ms, iso));
 	char *msg = nsh_xasprintf("waiting for %s: position %lld, estimated start %s", what,
 				  (long long)position, iso);
 
@@ -1228,8 +1228,8 @@ int nsh_sched_new(const struct nsh_sched_config *cfg, struct nsh_sched **ret, st
 	if (s->limits.concurrent_tasks < 1)
 		s->limits.concurrent_tasks = 1;
 	if (s->cfg.max_sandboxes <= 0)
-		s->cfg.max_sandboxes = cfg->limits ? (int)s->limits.concurrent_sandboxes
-						   : DEFAULT_SANDBOXES;
+		s->cfg.max_sandboxes =
+			cfg->limits ? (int)s->limits.concurrent_sandboxes : DEFAULT_SANDBOXES;
 	if (s->cfg.max_sandboxes <= 0)
 		s->cfg.max_sandboxes = DEFAULT_SANDBOXES;
 	s->cfg.limits = NULL;

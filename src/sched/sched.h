@@ -28,8 +28,8 @@
  * expired: its running jobs stop at their next step boundary (after their
  * checkpoint) and keep their state, so an extend continues them. After
  * each step the pipeline's measure() gives the job's storage; over the
- * task's storage_per_job the job fails with a finding that says so. The main thread watches the state of every task it
- * drives every NSH_SCHED_TICK_MS and freezes, thaws or kills the sandboxes
+ * task's storage_per_job the job fails with a finding that says so. The main thread watches the
+ * state of every task it drives every NSH_SCHED_TICK_MS and freezes, thaws or kills the sandboxes
  * registered by the task's jobs, so control requests made anywhere
  * (task/task.h, nsh_control_request()) take effect within one tick.
  *
@@ -125,7 +125,7 @@ struct nsh_sched_config {
 	int max_sandboxes;     /* job threads (sandboxes at once); <= 0: 10 */
 	const char *only_task; /* embedded: drive this task only, return when it ends */
 	const struct nsh_pipeline *pipeline; /* the work */
-	const char *label; /* worker label in the store ("serve", "run"); NULL ok */
+	const char *label;		 /* worker label in the store ("serve", "run"); NULL ok */
 	const struct nsh_limits *limits; /* copied; NULL: the "pro" plan */
 };
 

@@ -131,8 +131,7 @@ int nsh_store_task_limits_start(struct nsh_store *s, const char *id, const char 
 	return rc;
 }
 
-int nsh_store_task_set_warned(struct nsh_store *s, const char *id, int64_t pct,
-			      struct nsh_err *err)
+int nsh_store_task_set_warned(struct nsh_store *s, const char *id, int64_t pct, struct nsh_err *err)
 {
 	return update_i64(s, "UPDATE tasks SET warned = ?2 WHERE id = ?1", id, pct, false, err);
 }
@@ -144,8 +143,7 @@ int nsh_store_task_set_checkpoint(struct nsh_store *s, const char *id, int64_t m
 			  err);
 }
 
-int nsh_store_task_set_expired(struct nsh_store *s, const char *id, int64_t ms,
-			       struct nsh_err *err)
+int nsh_store_task_set_expired(struct nsh_store *s, const char *id, int64_t ms, struct nsh_err *err)
 {
 	return update_i64(s, "UPDATE tasks SET expired_at = ?2 WHERE id = ?1", id, ms, true, err);
 }
@@ -184,8 +182,7 @@ int nsh_store_job_limits_get(struct nsh_store *s, const char *id, struct nsh_job
 	return rc;
 }
 
-int nsh_store_job_set_disk(struct nsh_store *s, const char *id, int64_t bytes,
-			   struct nsh_err *err)
+int nsh_store_job_set_disk(struct nsh_store *s, const char *id, int64_t bytes, struct nsh_err *err)
 {
 	return update_i64(s, "UPDATE jobs SET disk_bytes = ?2 WHERE id = ?1", id, bytes, false,
 			  err);

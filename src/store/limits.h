@@ -67,8 +67,7 @@ struct nsh_job_limits_rec {
 /** Read job @id's; NSH_ENOTFOUND naming it when absent. */
 int nsh_store_job_limits_get(struct nsh_store *s, const char *id, struct nsh_job_limits_rec *ret,
 			     struct nsh_err *err);
-int nsh_store_job_set_disk(struct nsh_store *s, const char *id, int64_t bytes,
-			   struct nsh_err *err);
+int nsh_store_job_set_disk(struct nsh_store *s, const char *id, int64_t bytes, struct nsh_err *err);
 int nsh_store_job_add_run_ms(struct nsh_store *s, const char *id, int64_t ms, struct nsh_err *err);
 int nsh_store_job_set_checkpointed(struct nsh_store *s, const char *id, int64_t ms,
 				   struct nsh_err *err);

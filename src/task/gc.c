@@ -23,12 +23,11 @@
 
 #include "core/banned.h"
 
-#define GC_MAX_DEPTH	128
-#define GC_MAX_ENTRIES	1000000 /* counted per removed entry; beyond, the figures are low */
+#define GC_MAX_DEPTH   128
+#define GC_MAX_ENTRIES 1000000 /* counted per removed entry; beyond, the figures are low */
 
 /* Count the files and blocks under the directory @fd (taken), on device @dev. */
-static void count_dir(int fd, dev_t dev, int depth, uint64_t *files, uint64_t *bytes,
-		      size_t *seen)
+static void count_dir(int fd, dev_t dev, int depth, uint64_t *files, uint64_t *bytes, size_t *seen)
 {
 	DIR *d = fdopendir(fd);
 	struct dirent *e;

@@ -339,10 +339,8 @@ static void *bg_main(void *arg)
 
 static void bg_start(struct bg *b, const char *db, const struct nsh_limits *lim)
 {
-	struct nsh_sched_config cfg = {.db_path = db,
-				       .pipeline = &fake_pipeline,
-				       .label = "test",
-				       .limits = lim};
+	struct nsh_sched_config cfg = {
+		.db_path = db, .pipeline = &fake_pipeline, .label = "test", .limits = lim};
 
 	CHECK_INT(nsh_sched_new(&cfg, &b->s, NULL), 0);
 	pthread_create(&b->th, NULL, bg_main, b);
@@ -482,12 +480,11 @@ static void test_deadline(void)
 	CHECK_INT(member(w, 0, "percent"), 80);
 	CHECK_INT(member(w, 1, "percent"), 95);
 	CHECK(member(w, 1, "left_ms") > 0 && member(w, 1, "left_ms") <= HOUR / 2);
-	CHECK(strstr(json_string_value(json_object_get(json_array_get(w, 1), "message")),
-		     "95%") != NULL);
+	CHECK(strstr(json_string_value(json_object_get(json_array_get(w, 1), "message")), "95%") !=
+	      NULL);
 	json_decref(w);
 	/* the checkpoint mark, 10 minutes before: asked for; the job is mid-step */
-	nsh_time_set_offset_ms(deadline - 5 * 60 * 1000 - nsh_time_now_ms() +
-			       nsh_time_offset_ms());
+	nsh_time_set_offset_ms(deadline - 5 * 60 * 1000 - nsh_time_now_ms() + nsh_time_offset_ms());
 	WAIT_UNTIL(count(st, id, "task.checkpoint") == 1);
 	CHECK_INT(atomic_load(&fk.checkpoints), 0);
 	/* the deadline: expired; the running step ends, checkpoints, and the job stops */
@@ -497,7 +494,7 @@ static void test_deadline(void)
 	WAIT_UNTIL(atomic_load(&fk.checkpoints) == 1);
 	WAIT_UNTIL(count(st, id, "job.checkpoint") == 1);
 	nsh_time_sleep_ms(500);
-	CHECK_INT(atomic_load(&fk.runs[2]), 0); /* publish did not run */
+	CHECK_INT(atomic_load(&fk.runs[2]), 0);	      /* publish did not run */
 	CHECK_INT(jobs_in(st, id, "researching"), 1); /* the job keeps its state */
 	CHECK_INT(count(st, id, "task.deadline_warning"), 2);
 
