@@ -133,7 +133,7 @@ static bool ends_task(const struct nsh_event_rec *e, const json_t *d)
 
 	if (strcmp(e->kind, "task.state") || nsh_task_state_parse(str(d, "to"), &st, NULL))
 		return false;
-	return st == NSH_TASK_COMPLETED || st == NSH_TASK_EXPIRED || nsh_task_state_final(st);
+	return st == NSH_TASK_COMPLETED || nsh_task_state_final(st);
 }
 
 int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret_code,
@@ -190,7 +190,10 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 			ended = true; /* the log holds nothing more */
 			continue;
 		}
-		/* a task that ended before the log we read: look at the row */
+		/*
+		 * a task that ended before the log we read: look at the row (an
+		 * expired task ends the follow here only: an extend revives it)
+		 */
 		nsh_task_rec_release(&t);
 		r = nsh_store_task_get(s, task_id, &t, err);
 		if (r)

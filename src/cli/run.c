@@ -137,7 +137,14 @@ int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int 
 		code = nsh_cli_fail(&err);
 	else if (!json)
 		nsh_cli_task_summary(s, id);
-	nsh_sched_stop(st.s);
+	{
+		/* expired: running jobs finish their step and checkpoint; the scheduler returns */
+		struct nsh_task_rec t = {0};
+
+		if (nsh_store_task_get(s, id, &t, NULL) || strcmp(t.state, "expired"))
+			nsh_sched_stop(st.s);
+		nsh_task_rec_release(&t);
+	}
 	pthread_join(th, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

@@ -138,7 +138,7 @@ test_expect_success 'the deadline checkpoints a running job; extend completes it
 	grep -q "^expired  " show.out &&
 	nsh extend "$id" 2h &&
 	test "$(sql "SELECT state FROM tasks")" = running &&
-	nsh run --resume "$id" >resume.out 2>&1 &&
+	{ nsh run --resume "$id" >resume.out 2>&1 || { cat resume.out; false; }; } &&
 	test "$(sql "SELECT state FROM tasks")" = completed &&
 	test "$(sql "SELECT state FROM prs")" = open &&
 	! sql "SELECT labels FROM prs" | grep -q in-progress &&
