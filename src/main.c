@@ -24,6 +24,7 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_steer,	  /* src/cli/control.c */
 	&nsh_cmd_answer,  /* src/cli/control.c */
 	&nsh_cmd_extend,  /* src/cli/control.c */
+	&nsh_cmd_gc,	  /* src/cli/gc.c */
 	&nsh_cmd_verify,  /* src/cli/verify.c */
 	&nsh_cmd_analyze, /* src/cli/analyze.c */
 	&nsh_cmd_recipe,  /* src/cli/recipe.c */

@@ -249,11 +249,20 @@ static int jh_steer(void *ctx, struct nsh_strvec *ret, struct nsh_err *err)
 		const char *text;
 
 		jh->steer_after = l.v[i].id;
-		if (strcmp(l.v[i].kind, "task.steer") ||
+		/* deadline warnings reach the agents as steering from nightshift itself */
+		if ((strcmp(l.v[i].kind, "task.steer") &&
+		     strcmp(l.v[i].kind, "task.deadline_warning")) ||
 		    nsh_json_parse(l.v[i].data, strlen(l.v[i].data), &d, NULL))
 			continue;
-		if (!nsh_json_get_str(d, "text", &text, NULL) && *text)
+		if (!strcmp(l.v[i].kind, "task.deadline_warning")) {
+			if (!nsh_json_get_str(d, "message", &text, NULL) && *text)
+				nsh_strvec_pushf(ret,
+						 "nightshift: %s. Finish the current change in "
+						 "small, complete steps.",
+						 text);
+		} else if (!nsh_json_get_str(d, "text", &text, NULL) && *text) {
 			nsh_strvec_push(ret, text);
+		}
 		json_decref(d);
 	}
 	nsh_event_list_release(&l);

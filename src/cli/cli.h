@@ -120,6 +120,7 @@ extern const struct nsh_cli_cmd nsh_cmd_cancel;
 extern const struct nsh_cli_cmd nsh_cmd_steer;
 extern const struct nsh_cli_cmd nsh_cmd_answer;
 extern const struct nsh_cli_cmd nsh_cmd_extend;
+extern const struct nsh_cli_cmd nsh_cmd_gc;
 extern const struct nsh_cli_cmd nsh_cmd_follow;
 extern const struct nsh_cli_cmd nsh_cmd_verify;
 extern const struct nsh_cli_cmd nsh_cmd_run;

@@ -224,13 +224,17 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 			ended = true; /* the log holds nothing more */
 			continue;
 		}
-		/* a task that ended before the log we read: look at the row */
+		/*
+		 * a task that ended before the log we read: look at the row (an
+		 * expired task ends the follow here only: an extend revives it)
+		 */
 		nsh_task_rec_release(&t);
 		r = nsh_store_task_get(s, task_id, &t, err);
 		if (r)
 			break;
 		row_ended = !nsh_task_state_parse(t.state, &state, NULL) &&
-			    (state == NSH_TASK_COMPLETED || nsh_task_state_final(state));
+			    (state == NSH_TASK_COMPLETED || state == NSH_TASK_EXPIRED ||
+			     nsh_task_state_final(state));
 	}
 	if (!r) {
 		nsh_task_rec_release(&t);

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -103,11 +104,13 @@ int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int 
 	struct nsh_orch *o = NULL;
 	struct sigaction sa = {0}, old_int, old_term;
 	struct nsh_sched_config cfg = {0};
+	struct nsh_limits lim;
 	char *db = nsh_xasprintf("%s/nightshift.db", cli->home);
 	pthread_t th;
 	int code = NSH_EXIT_FAIL;
 
-	if (nsh_orch_new(cli->home, cli->config, &o, &err)) {
+	if (nsh_limits_load(cli->config, &lim, &err) ||
+	    nsh_orch_new(cli->home, cli->config, &o, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
 	}
@@ -116,6 +119,7 @@ int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int 
 	cfg.only_task = id;
 	cfg.pipeline = nsh_orch_pipeline(o);
 	cfg.label = "run";
+	cfg.limits = &lim;
 	if (nsh_sched_new(&cfg, &st.s, &err)) {
 		code = nsh_cli_fail(&err);
 		goto out;
@@ -133,7 +137,14 @@ int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int 
 		code = nsh_cli_fail(&err);
 	else if (!json)
 		nsh_cli_task_summary(s, id);
-	nsh_sched_stop(st.s);
+	{
+		/* expired: running jobs finish their step and checkpoint; the scheduler returns */
+		struct nsh_task_rec t = {0};
+
+		if (nsh_store_task_get(s, id, &t, NULL) || strcmp(t.state, "expired"))
+			nsh_sched_stop(st.s);
+		nsh_task_rec_release(&t);
+	}
 	pthread_join(th, NULL);
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
@@ -300,7 +311,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	const char *org = NULL, *recipe = NULL, *network = "common", *resume = NULL;
 	enum nsh_net_level level;
 	bool detach = false, json = false;
-	long max_sandboxes = 10;
+	long max_sandboxes = 0; /* [limits] concurrent_sandboxes */
 	json_t *opt = NULL;
 	char *opt_text = NULL, id[32];
 	int c, code = NSH_EXIT_OK;

@@ -8,18 +8,22 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/time.h"
 #include "orch/orch.h"
 #include "sched/sched.h"
 #include "server/server.h"
 #include "store/store.h"
+#include "task/gc.h"
 
 #include "core/banned.h"
 
@@ -37,6 +41,43 @@ static void *sched_main(void *arg)
 	t->rc = nsh_sched_run(t->sched, &t->err);
 	if (t->rc)
 		nsh_log_error("scheduler stopped: %s", t->err.msg);
+	return NULL;
+}
+
+/* Retention in the daemon: nsh_gc_run() every [limits] gc_interval (task/gc.h). */
+struct gc_thread {
+	pthread_t thread;
+	const char *home;      /* borrowed */
+	const char *db;	       /* borrowed */
+	struct nsh_limits lim; /* the defaults */
+	int64_t every_ms;      /* interval */
+	atomic_int stop;       /* set to end the thread */
+};
+
+static void *gc_main(void *arg)
+{
+	struct gc_thread *g = arg;
+	int64_t next = nsh_time_mono_ms() + g->every_ms;
+
+	while (!atomic_load(&g->stop)) {
+		struct nsh_err err = NSH_ERR_INIT;
+		struct nsh_gc_report rep = {0};
+		struct nsh_store *s = NULL;
+
+		if (nsh_time_mono_ms() < next) {
+			nsh_time_sleep_ms(200);
+			continue;
+		}
+		next = nsh_time_mono_ms() + g->every_ms;
+		if (nsh_store_open(g->db, &s, &err) ||
+		    nsh_gc_run(s, g->home, &g->lim, false, &rep, &err))
+			nsh_log_warn("gc: %s", err.msg);
+		else if (rep.nr)
+			nsh_log_info("gc: removed %zu entries, %llu files, %llu bytes", rep.nr,
+				     (unsigned long long)rep.files, (unsigned long long)rep.bytes);
+		nsh_gc_report_release(&rep);
+		nsh_store_close(s);
+	}
 	return NULL;
 }
 
@@ -67,6 +108,9 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_server_config cfg = {0};
 	struct nsh_sched_config scfg = {0};
+	struct nsh_limits lim;
+	struct gc_thread gc = {0};
+	bool gc_started = false;
 	struct sched_thread st = {0};
 	struct nsh_server *srv = NULL;
 	struct nsh_store *store = NULL;
@@ -143,6 +187,9 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	if (nsh_server_start(&cfg, &srv, &err))
 		goto fail;
 	if (!no_sched && pipeline) {
+		if (nsh_limits_load(cli->config, &lim, &err))
+			goto fail;
+		scfg.limits = &lim;
 		scfg.db_path = db;
 		scfg.max_sandboxes = max_sandboxes;
 		scfg.pipeline = pipeline;
@@ -154,6 +201,15 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 			goto fail;
 		}
 		sched_started = true;
+		gc.home = cli->home;
+		gc.db = db;
+		gc.lim = lim;
+		gc.every_ms = 3600 * 1000;
+		if (nsh_config_get_duration(cli->config, "limits", "gc_interval", gc.every_ms,
+					    &gc.every_ms, &err))
+			goto fail;
+		if (gc.every_ms > 0 && !pthread_create(&gc.thread, NULL, gc_main, &gc))
+			gc_started = true;
 	}
 	fprintf(stderr, "nightshift: serving %s (token in %s/token)%s\n", nsh_server_url(srv),
 		cli->home, sched_started ? "" : "; scheduler off");
@@ -165,6 +221,10 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 fail:
 	code = nsh_cli_fail(&err);
 out:
+	if (gc_started) {
+		atomic_store(&gc.stop, 1);
+		pthread_join(gc.thread, NULL);
+	}
 	/* The scheduler first: its jobs stay as they are for the next start. */
 	if (sched_started) {
 		nsh_sched_stop(st.sched);
@@ -187,7 +247,8 @@ const struct nsh_cli_cmd nsh_cmd_serve = {
 		"  --listen ADDR:PORT  where to listen (default 127.0.0.1:7700; port 0 picks a\n"
 		"                      free one; [::1]:PORT for IPv6); also 'listen' in [serve]\n"
 		"  --allow-remote      accept a listen address that is not loopback\n"
-		"  --max-sandboxes N   jobs that run at once (default 10)\n"
+		"  --max-sandboxes N   jobs that run at once (default: [limits]\n"
+		"                      concurrent_sandboxes, 10 on every plan)\n"
 		"  --rate-limit N      requests per second per client address (default 200,\n"
 		"                      bursts of twice that; 0 turns the limit off)\n"
 		"  --no-scheduler      serve the API and UI only; another worker runs tasks\n"

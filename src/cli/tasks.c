@@ -9,8 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/limits.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/time.h"
+#include "store/limits.h"
 #include "store/store.h"
 #include "task/task.h"
 
@@ -147,6 +150,101 @@ static void print_event(const struct nsh_event_rec *e)
 	       e->kind, e->data);
 }
 
+/*
+ * The data of the newest "*.queued" event of job @job_id (NULL: of the
+ * task) in @evs, when nothing newer says the wait is over; a new reference
+ * or NULL.
+ */
+static json_t *latest_queued(const struct nsh_event_list *evs, const char *job_id)
+{
+	for (size_t i = evs->nr; i-- > 0;) {
+		const struct nsh_event_rec *e = &evs->v[i];
+		bool mine = job_id ? e->job_id && !strcmp(e->job_id, job_id) : !e->job_id;
+		json_t *v = NULL;
+
+		if (!mine)
+			continue;
+		if (strcmp(e->kind, job_id ? "job.queued" : "task.queued"))
+			return NULL; /* a later event: it started */
+		nsh_json_parse(e->data, strlen(e->data), &v, NULL);
+		return v;
+	}
+	return NULL;
+}
+
+/* The plan, limits and deadline progress of task @id as JSON (a new reference). */
+static json_t *task_limits_json(struct nsh_store *s, const char *id)
+{
+	struct nsh_task_limits_rec r = {0};
+	json_t *o = json_object(), *lim = NULL;
+	int64_t now = nsh_time_now_ms();
+
+	if (nsh_store_task_limits_get(s, id, &r, NULL))
+		goto out;
+	if (r.limits && !nsh_json_parse(r.limits, strlen(r.limits), &lim, NULL) &&
+	    json_object_size(lim)) {
+		json_object_set(o, "plan", json_object_get(lim, "plan"));
+		json_object_set(o, "limits", lim);
+	}
+	if (r.started_ms)
+		json_object_set_new(o, "started_ms", json_integer(r.started_ms));
+	if (r.deadline_ms) {
+		int64_t start = r.started_ms ? r.started_ms : r.created_ms;
+		int64_t span = r.deadline_ms > start ? r.deadline_ms - start : 1;
+
+		json_object_set_new(o, "deadline_ms", json_integer(r.deadline_ms));
+		json_object_set_new(o, "left_ms",
+				    json_integer(r.deadline_ms > now ? r.deadline_ms - now : 0));
+		json_object_set_new(o, "used_percent",
+				    json_integer((now - start) * 100 / span > 0
+							 ? (now - start) * 100 / span
+							 : 0));
+	}
+	json_object_set_new(o, "warned_percent", json_integer(r.warned));
+	if (r.checkpoint_ms)
+		json_object_set_new(o, "checkpoint_ms", json_integer(r.checkpoint_ms));
+	if (r.expired_ms)
+		json_object_set_new(o, "expired_ms", json_integer(r.expired_ms));
+	if (r.gc_ms)
+		json_object_set_new(o, "workspaces_removed_ms", json_integer(r.gc_ms));
+out:
+	json_decref(lim);
+	nsh_task_limits_rec_release(&r);
+	return o;
+}
+
+/* Print the limits part of "show". */
+static void print_limits(const json_t *l)
+{
+	const json_t *lim = json_object_get(l, "limits");
+	char a[32], b[32], iso[NSH_TIME_ISO_MAX];
+	json_int_t v;
+
+	if (lim) {
+		nsh_limits_fmt_duration(
+			json_integer_value(json_object_get(lim, "task_duration_ms")), a, sizeof(a));
+		nsh_limits_fmt_bytes(
+			(uint64_t)json_integer_value(json_object_get(lim, "storage_per_job")), b,
+			sizeof(b));
+		printf("plan     %s (%s per task, %s per job, %lld tasks and %lld sandboxes at "
+		       "once)\n",
+		       json_string_value(json_object_get(lim, "plan")), a, b,
+		       (long long)json_integer_value(json_object_get(lim, "concurrent_tasks")),
+		       (long long)json_integer_value(json_object_get(lim, "concurrent_sandboxes")));
+	}
+	if (!nsh_json_get_int(l, "deadline_ms", &v, NULL)) {
+		nsh_limits_fmt_duration(json_integer_value(json_object_get(l, "left_ms")), a,
+					sizeof(a));
+		printf("deadline %s (%lld%% used, %s left)\n", nsh_time_iso8601(v, iso),
+		       (long long)json_integer_value(json_object_get(l, "used_percent")),
+		       json_integer_value(json_object_get(l, "left_ms")) ? a : "none");
+	}
+	if (!nsh_json_get_int(l, "expired_ms", &v, NULL))
+		printf("expired  %s\n", nsh_time_iso8601(v, iso));
+	if (!nsh_json_get_int(l, "workspaces_removed_ms", &v, NULL))
+		printf("removed  workspaces removed by gc at %s\n", nsh_time_iso8601(v, iso));
+}
+
 static int show_run(struct nsh_cli *cli, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -160,6 +258,7 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_job_list jobs = {0};
 	struct nsh_event_list evs = {0};
 	struct nsh_store *s = NULL;
+	json_t *q = NULL;
 	bool json = false, spec = false;
 	size_t nevents = SHOW_EVENTS;
 	int64_t last = 0;
@@ -216,15 +315,25 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 	if (nsh_store_job_list(s, id, &jobs, &err) || nsh_store_event_last_id(s, &last, &err))
 		goto fail;
 	/* The newest @nevents events of the task, oldest first. */
-	if (nevents && nsh_store_events_after(s, 0, id, 0, &evs, &err))
+	if (nsh_store_events_after(s, 0, id, 0, &evs, &err))
 		goto fail;
 	if (json) {
 		json_t *o = json_object(), *a = json_array(), *e = json_array();
 
 		json_object_set_new(o, "task", nsh_task_to_json(&t));
+		json_object_set_new(o, "limits", task_limits_json(s, id));
+		if ((q = latest_queued(&evs, NULL)))
+			json_object_set_new(o, "queue", q);
 		for (size_t i = 0; i < jobs.nr; i++) {
 			json_t *jj = nsh_job_to_json(&jobs.v[i]);
+			struct nsh_job_limits_rec jl = {0};
 			int64_t pos;
+
+			if (!nsh_store_job_limits_get(s, jobs.v[i].id, &jl, NULL) &&
+			    jl.disk_bytes >= 0)
+				json_object_set_new(jj, "disk_bytes", json_integer(jl.disk_bytes));
+			if ((q = latest_queued(&evs, jobs.v[i].id)))
+				json_object_set_new(jj, "queue", q);
 
 			if (!strcmp(jobs.v[i].state, "queued") && !strcmp(t.state, "running") &&
 			    !nsh_store_job_queue_position(s, jobs.v[i].id, &pos, NULL))
@@ -254,20 +363,49 @@ static int show_run(struct nsh_cli *cli, int argc, char **argv)
 			printf("recipe   %s\n", t.recipe);
 		printf("network  %s\n", t.network);
 		printf("created  %s\n", nsh_time_iso8601(t.created_ms, stamp));
-		if (t.deadline_ms)
-			printf("deadline %s\n", nsh_time_iso8601(t.deadline_ms, stamp));
+		{
+			json_t *l = task_limits_json(s, id);
+
+			if (json_object_get(l, "deadline_ms") || json_object_get(l, "limits"))
+				print_limits(l);
+			else if (t.deadline_ms)
+				printf("deadline %s\n", nsh_time_iso8601(t.deadline_ms, stamp));
+			json_decref(l);
+		}
+		if ((q = latest_queued(&evs, NULL))) {
+			printf("queue    %s\n",
+			       json_string_value(json_object_get(q, "message"))
+				       ? json_string_value(json_object_get(q, "message"))
+				       : "waiting");
+			json_decref(q);
+			q = NULL;
+		}
 	}
 	printf("\njobs (%zu)\n", jobs.nr);
 	for (size_t i = 0; i < jobs.nr; i++) {
 		const struct nsh_job_rec *j = &jobs.v[i];
-		char extra[64] = "";
+		struct nsh_job_limits_rec jl = {0};
+		char extra[160] = "";
 		int64_t pos;
 
-		/* how many jobs wait for a sandbox before it */
+		/* how many jobs wait for a sandbox before it, and when it may start */
 		if (!strcmp(j->state, "queued") && !strcmp(t.state, "running") &&
-		    !nsh_store_job_queue_position(s, j->id, &pos, NULL))
-			snprintf(extra, sizeof(extra), " (position %lld in the queue)",
-				 (long long)pos + 1);
+		    !nsh_store_job_queue_position(s, j->id, &pos, NULL)) {
+			json_t *jq = latest_queued(&evs, j->id);
+			const char *when =
+				json_string_value(json_object_get(jq, "estimated_start"));
+
+			snprintf(extra, sizeof(extra), " (position %lld in the queue%s%s)",
+				 (long long)pos + 1, when ? ", estimated start " : "",
+				 when ? when : "");
+			json_decref(jq);
+		}
+		if (!nsh_store_job_limits_get(s, j->id, &jl, NULL) && jl.disk_bytes >= 0) {
+			char b[32];
+
+			nsh_limits_fmt_bytes((uint64_t)jl.disk_bytes, b, sizeof(b));
+			snprintf(extra + strlen(extra), sizeof(extra) - strlen(extra), " [%s]", b);
+		}
 		printf("  %-10s %-28s %s%-18s%s%s%s%s\n", j->id, j->repo,
 		       state_color(cli, j->state), j->state, color_off(cli), extra,
 		       j->error ? " " : "", j->error ? j->error : "");

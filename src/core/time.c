@@ -1,10 +1,15 @@
 #include "core/time.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/err.h"
 
@@ -18,9 +23,96 @@ static int64_t clock_ns(clockid_t id)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/*
+ * The test hook (see time.h): a fixed offset from NIGHTSHIFT_CLOCK_OFFSET_MS
+ * or nsh_time_set_offset_ms(), plus the offset written in the file named by
+ * NIGHTSHIFT_CLOCK_FILE, read again at most every CLOCK_FILE_EVERY_MS.
+ */
+#define CLOCK_FILE_EVERY_MS 50
+#define CLOCK_FILE_MAX	    32 /* bytes of a clock file: one decimal number */
+
+static pthread_once_t clock_once = PTHREAD_ONCE_INIT;
+static atomic_llong clock_offset;    /* fixed offset, ms */
+static atomic_llong clock_file_off;  /* the file's offset, ms */
+static atomic_llong clock_file_read; /* monotonic ms of the last read; 0 never */
+static const char *clock_file;	     /* NIGHTSHIFT_CLOCK_FILE, or NULL */
+
+/* A decimal integer with an optional sign and trailing blanks; false otherwise. */
+static bool parse_offset(const char *s, long long *ret)
+{
+	char *end = NULL;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		return false;
+	end += strspn(end, " \t\r\n");
+	if (*end)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static void clock_init(void)
+{
+	const char *v = getenv("NIGHTSHIFT_CLOCK_OFFSET_MS");
+	long long off;
+
+	if (v && parse_offset(v, &off))
+		atomic_store(&clock_offset, off);
+	v = getenv("NIGHTSHIFT_CLOCK_FILE");
+	if (v && *v)
+		clock_file = v;
+}
+
+/* The clock file's offset, read again when the last read is older than 50 ms. */
+static long long file_offset(void)
+{
+	int64_t mono = clock_ns(CLOCK_MONOTONIC) / 1000000;
+	long long last = atomic_load(&clock_file_read), off = 0;
+	char text[CLOCK_FILE_MAX + 1];
+	ssize_t n;
+	int fd;
+
+	if (last && mono - last < CLOCK_FILE_EVERY_MS)
+		return atomic_load(&clock_file_off);
+	fd = open(clock_file, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, text, CLOCK_FILE_MAX);
+		close(fd);
+		if (n > 0) {
+			text[n] = '\0';
+			if (!parse_offset(text, &off))
+				off = 0;
+		}
+	}
+	atomic_store(&clock_file_off, off);
+	atomic_store(&clock_file_read, mono ? mono : 1);
+	return off;
+}
+
 int64_t nsh_time_now_ms(void)
 {
-	return clock_ns(CLOCK_REALTIME) / 1000000;
+	int64_t ms = clock_ns(CLOCK_REALTIME) / 1000000;
+
+	pthread_once(&clock_once, clock_init);
+	ms += atomic_load(&clock_offset);
+	if (clock_file)
+		ms += file_offset();
+	return ms;
+}
+
+void nsh_time_set_offset_ms(int64_t offset_ms)
+{
+	pthread_once(&clock_once, clock_init);
+	atomic_store(&clock_offset, offset_ms);
+}
+
+int64_t nsh_time_offset_ms(void)
+{
+	pthread_once(&clock_once, clock_init);
+	return atomic_load(&clock_offset) + (clock_file ? file_offset() : 0);
 }
 
 int64_t nsh_time_mono_ms(void)

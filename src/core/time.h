@@ -14,8 +14,24 @@ struct nsh_err;
 /* "2026-11-25T12:53:17.123Z" plus NUL, with room for any year gmtime_r gives */
 #define NSH_TIME_ISO_MAX 64
 
-/** Wall clock, milliseconds since the epoch. */
+/**
+ * Wall clock, milliseconds since the epoch.
+ *
+ * Test hook (never set it in production): the clock can be moved by an
+ * offset in milliseconds, which every deadline, warning, retention and
+ * estimate of nightshift follows. NIGHTSHIFT_CLOCK_OFFSET_MS (read once)
+ * gives a fixed offset; NIGHTSHIFT_CLOCK_FILE names a file holding one
+ * decimal offset ("86400000"), read again at most every 50 ms, so a test
+ * can move the clock of a running daemon; a missing or unreadable file
+ * counts as 0. Monotonic clocks are never moved.
+ */
 int64_t nsh_time_now_ms(void);
+
+/** Test hook: replace the fixed offset of nsh_time_now_ms() (thread-safe). */
+void nsh_time_set_offset_ms(int64_t offset_ms);
+
+/** The offset nsh_time_now_ms() adds now (fixed plus the clock file's). */
+int64_t nsh_time_offset_ms(void);
 /** Monotonic clock in milliseconds and nanoseconds (arbitrary origin). */
 int64_t nsh_time_mono_ms(void);
 int64_t nsh_time_mono_ns(void);

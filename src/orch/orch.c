@@ -102,6 +102,8 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		.finish = orch_finish,
 		.job_end = orch_job_end,
 		.task_end = task_end,
+		.checkpoint = orch_checkpoint,
+		.measure = orch_measure,
 		.ctx = o,
 	};
 	*ret = o;

@@ -216,6 +216,13 @@ extern const struct nsh_step orch_steps[];
 extern const size_t orch_nsteps;
 void orch_job_end(struct nsh_job_run *jr);
 
+/* ---- checkpoint.c: limits in the pipeline ---- */
+
+/** Save the job's work so far: a commit pushed to its branch, a draft PR marked in progress. */
+int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err);
+/** The bytes the job's workspace takes on disk (mounts below it not counted). */
+int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
+
 /* ---- body.c ---- */
 
 /**

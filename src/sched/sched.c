@@ -24,7 +24,9 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/time.h"
+#include "core/vec.h"
 #include "sandbox/sandbox.h"
+#include "store/limits.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -40,6 +42,9 @@ struct task_slot {
 	bool lost;		   /* another worker took it over: hands off */
 	bool done;		   /* its thread has returned */
 	pthread_t thread;
+	int64_t started_ms;	    /* when its duration started (wall clock) */
+	int64_t job_est_ms;	    /* estimated duration of one of its jobs */
+	bool est_dirty;		    /* @job_est_ms needs a fresh look at the store */
 	int queued;		    /* its jobs waiting in the queue */
 	int running;		    /* its jobs on job threads */
 	struct nsh_job_run *active; /* its running jobs (sandbox registry) */
@@ -52,6 +57,7 @@ struct qitem {
 	char job_id[NSH_ID_MAX];
 	struct task_slot *ts; /* its task */
 	int64_t position;     /* plan order within the task */
+	int64_t announced;    /* queue position last announced (1 first); 0 none */
 	struct qitem *next;   /* FIFO: older tasks first, then plan order */
 };
 
@@ -66,6 +72,15 @@ struct nsh_sched {
 	pthread_t *pool;
 	int npool;
 	atomic_int stop;
+	struct nsh_limits limits;   /* for tasks that recorded none */
+	struct waiting_task *waits; /* tasks waiting for a slot, as last announced */
+	size_t nwaits, waits_alloc;
+};
+
+/* A task that waits for a task slot, with the position last announced. */
+struct waiting_task {
+	char id[NSH_ID_MAX];
+	int64_t position; /* 1: next to start */
 };
 
 struct nsh_task_run {
@@ -87,6 +102,9 @@ struct nsh_job_run {
 	enum nsh_job_state final;    /* ... to this state */
 	char *reason;		     /* ... with this reason */
 	struct nsh_sandbox *sb;	     /* registered sandbox, guarded by sched->mu */
+	int64_t started_ms;	     /* when it took its job thread (wall clock) */
+	int64_t disk;		     /* workspace bytes at the last measure; -1 none */
+	struct nsh_limits limits;    /* its task's */
 	void *data;		     /* the pipeline's */
 	struct nsh_job_run *next_on; /* in ts->active */
 };
@@ -126,6 +144,15 @@ static bool worker_taken(const char *id, void *ctx)
 static bool task_halts(const struct task_slot *ts)
 {
 	return ts->lost || (nsh_task_state_final(ts->state) && ts->state != NSH_TASK_COMPLETED);
+}
+
+/*
+ * Whether task @ts takes no more work: it halts, or it expired (its running
+ * jobs finish their step and stop at the boundary; sandboxes are not killed).
+ */
+static bool task_ends(const struct task_slot *ts)
+{
+	return task_halts(ts) || ts->state == NSH_TASK_EXPIRED;
 }
 
 /* Apply @fn to every sandbox registered by the jobs of @ts; s->mu held. */
@@ -234,22 +261,56 @@ static long step_index(const struct nsh_pipeline *p, const char *name)
 }
 
 /*
- * At a step boundary: wait while the task is paused; true when the job
- * must stop (task halted, taken over, scheduler stopping). The task's
- * state is read from the store here, so a request committed before the
- * boundary is obeyed even if the main thread has not seen it yet.
+ * Checkpoint the job when its task asked for it at @asked_ms and the job
+ * has not since: the pipeline saves the work so far. A failure is an event
+ * (the work goes on; the job stays as it is) and is not tried again for
+ * the same request.
  */
-static bool boundary(struct nsh_job_run *jr)
+static void checkpoint(struct nsh_job_run *jr, int64_t asked_ms)
+{
+	const struct nsh_pipeline *p = jr->sched->cfg.pipeline;
+	struct nsh_job_limits_rec jl = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+
+	if (!p->checkpoint || !asked_ms ||
+	    nsh_store_job_limits_get(jr->st, jr->job.id, &jl, NULL) ||
+	    jl.checkpointed_ms >= asked_ms)
+		return;
+	if (p->checkpoint(jr, &err)) {
+		json_t *ev = json_pack("{s:s}", "error", err.msg);
+
+		nsh_job_run_event(jr, "job.checkpoint_failed", ev, NULL);
+		json_decref(ev);
+		nsh_log_warn("job %s: checkpoint: %s", jr->job.id, err.msg);
+	}
+	nsh_store_job_set_checkpointed(jr->st, jr->job.id, nsh_time_now_ms(), NULL);
+}
+
+/*
+ * At a step boundary: checkpoint when the task asks for it (@has_work: a
+ * step of the job has completed, so there is work to save), wait while the
+ * task is paused; true when the job must stop (task halted or expired,
+ * taken over, scheduler stopping). The task's state is read from the store
+ * here, so a request committed before the boundary is obeyed even if the
+ * main thread has not seen it yet.
+ */
+static bool boundary(struct nsh_job_run *jr, bool has_work)
 {
 	for (;;) {
 		struct nsh_task_rec t = {0};
+		struct nsh_task_limits_rec tl = {0};
 		enum nsh_task_state state = NSH_TASK_RUNNING;
 		bool ended;
 
 		if (!nsh_store_task_get(jr->st, jr->job.task_id, &t, NULL))
 			nsh_task_state_parse(t.state, &state, NULL);
 		nsh_task_rec_release(&t);
-		ended = nsh_task_state_final(state) && state != NSH_TASK_COMPLETED;
+		if (has_work && !nsh_job_run_stopping(jr) &&
+		    !nsh_store_task_limits_get(jr->st, jr->job.task_id, &tl, NULL))
+			checkpoint(jr, tl.checkpoint_ms);
+		nsh_task_limits_rec_release(&tl);
+		ended = (nsh_task_state_final(state) && state != NSH_TASK_COMPLETED) ||
+			state == NSH_TASK_EXPIRED;
 		if (ended || nsh_job_run_stopping(jr))
 			return true;
 		if (state != NSH_TASK_PAUSED)
@@ -298,6 +359,8 @@ static int record_step(struct nsh_job_run *jr, size_t i, json_t *result, int64_t
 		       "elapsed_ms", (json_int_t)elapsed_ms);
 	if (json_object_get(result, "summary"))
 		json_object_set(ev, "summary", json_object_get(result, "summary"));
+	if (jr->disk >= 0)
+		json_object_set_new(ev, "disk_bytes", json_integer(jr->disk));
 	rc = nsh_store_begin(jr->st, err);
 	if (rc)
 		goto out;
@@ -321,6 +384,45 @@ out:
 	return rc;
 }
 
+/*
+ * After step @name: measure the job's storage (recorded on the job, shown
+ * with the next job.step event); over the task's storage_per_job the job
+ * fails with a finding that names the quota and the step, and true is
+ * returned.
+ */
+static bool over_quota(struct nsh_job_run *jr, const char *name)
+{
+	const struct nsh_pipeline *p = jr->sched->cfg.pipeline;
+	struct nsh_err err = NSH_ERR_INIT;
+	uint64_t bytes = 0, quota = jr->limits.storage_per_job;
+	char q[32], used[32];
+	char *finding;
+	json_t *ev;
+
+	if (!p->measure)
+		return false;
+	if (p->measure(jr, &bytes, &err)) {
+		nsh_log_warn("job %s: storage: %s", jr->job.id, err.msg);
+		return false;
+	}
+	jr->disk = (int64_t)bytes;
+	nsh_store_job_set_disk(jr->st, jr->job.id, (int64_t)bytes, NULL);
+	if (!quota || bytes <= quota)
+		return false;
+	nsh_limits_fmt_bytes(quota, q, sizeof(q));
+	nsh_limits_fmt_bytes(bytes, used, sizeof(used));
+	finding = nsh_xasprintf("storage quota of %s reached while running the '%s' step (the "
+				"workspace holds %s)",
+				q, name, used);
+	ev = json_pack("{s:s, s:I, s:I, s:s}", "step", name, "quota", (json_int_t)quota,
+		       "disk_bytes", (json_int_t)bytes, "message", finding);
+	nsh_job_run_event(jr, "job.storage_exceeded", ev, NULL);
+	json_decref(ev);
+	move_job(jr, NSH_JOB_FAILED, finding);
+	free(finding);
+	return true;
+}
+
 static void run_steps(struct nsh_job_run *jr)
 {
 	const struct nsh_pipeline *p = jr->sched->cfg.pipeline;
@@ -334,7 +436,7 @@ static void run_steps(struct nsh_job_run *jr)
 		json_t *result;
 		int rc;
 
-		if (boundary(jr))
+		if (boundary(jr, i > 0))
 			return;
 		if (step->state != NSH_JOB_STATE_COUNT && !move_job(jr, step->state, NULL)) {
 			/* a pipeline whose states the job machine refuses: end, do not spin */
@@ -349,6 +451,10 @@ static void run_steps(struct nsh_job_run *jr)
 		jr->goto_name = NULL;
 		jr->finish = false;
 		rc = step->run(jr, result, &err);
+		if (!nsh_job_run_stopping(jr) && over_quota(jr, step->name)) {
+			json_decref(result);
+			return;
+		}
 		if (rc) {
 			json_decref(result);
 			if (!nsh_job_run_stopping(jr))
@@ -392,15 +498,34 @@ static void run_steps(struct nsh_job_run *jr)
 	move_job(jr, NSH_JOB_FAILED, "the pipeline ended without a result");
 }
 
+/* The limits task @task_id recorded, or the scheduler's. */
+static void task_limits(struct nsh_sched *s, struct nsh_store *st, const char *task_id,
+			struct nsh_limits *ret)
+{
+	struct nsh_task_limits_rec r = {0};
+	json_t *v = NULL;
+
+	*ret = s->limits;
+	if (!nsh_store_task_limits_get(st, task_id, &r, NULL) && r.limits)
+		nsh_json_parse(r.limits, strlen(r.limits), &v, NULL);
+	nsh_limits_from_json(v, &s->limits, ret);
+	json_decref(v);
+	nsh_task_limits_rec_release(&r);
+}
+
 static void run_job(struct nsh_sched *s, struct nsh_store *st, struct qitem *q)
 {
 	struct nsh_job_run *jr = nsh_xcalloc(1, sizeof(*jr));
 	struct nsh_err err = NSH_ERR_INIT;
 	enum nsh_job_state js;
+	int64_t t0 = nsh_time_mono_ms();
 
 	jr->sched = s;
 	jr->ts = q->ts;
 	jr->st = st;
+	jr->started_ms = nsh_time_now_ms();
+	jr->disk = -1;
+	task_limits(s, st, q->ts->id, &jr->limits);
 	if (nsh_store_job_get(st, q->job_id, &jr->job, &err) ||
 	    nsh_store_task_get(st, q->ts->id, &jr->task, &err) ||
 	    nsh_job_state_parse(jr->job.state, &js, &err)) {
@@ -428,6 +553,11 @@ static void run_job(struct nsh_sched *s, struct nsh_store *st, struct qitem *q)
 	pthread_mutex_unlock(&s->mu);
 	if (s->cfg.pipeline->job_end)
 		s->cfg.pipeline->job_end(jr);
+	/* for the estimates of the jobs that wait */
+	nsh_store_job_add_run_ms(st, jr->job.id, nsh_time_mono_ms() - t0, NULL);
+	pthread_mutex_lock(&s->mu);
+	q->ts->est_dirty = true;
+	pthread_mutex_unlock(&s->mu);
 out:
 	nsh_job_rec_release(&jr->job);
 	nsh_task_rec_release(&jr->task);
@@ -524,7 +654,7 @@ static void drive_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_sto
 		while (!stopping(s) && !ts->lost && ts->state == NSH_TASK_PAUSED)
 			cond_wait_ms(s, WAIT_SLICE_MS);
 		idle = !ts->queued && !ts->running;
-		if (stopping(s) || task_halts(ts))
+		if (stopping(s) || task_ends(ts))
 			drop_queued(s, ts);
 		pthread_mutex_unlock(&s->mu);
 		if (stopping(s) || ts->lost)
@@ -659,12 +789,302 @@ static void reap_dead_workers(struct nsh_sched *s, struct nsh_store *st)
 	nsh_worker_list_release(&l);
 }
 
+/* ---- limits: the start of a task's duration, its deadline, the queues ---- */
+
+/*
+ * Record the limits task @id runs under and its deadline, the first time
+ * a worker starts it (a "task.started" event); returns when its duration
+ * started.
+ */
+static int64_t start_limits(struct nsh_sched *s, struct nsh_store *st, const char *id)
+{
+	struct nsh_task_limits_rec r = {0};
+	json_t *lj = nsh_limits_to_json(&s->limits);
+	char *text = json_dumps(lj, JSON_COMPACT);
+	int64_t now = nsh_time_now_ms(), started = now;
+	bool first = false;
+
+	nsh_store_task_limits_start(st, id, text, now, now + s->limits.task_duration_ms, &first,
+				    NULL);
+	if (!nsh_store_task_limits_get(st, id, &r, NULL)) {
+		started = r.started_ms ? r.started_ms : now;
+		if (first) {
+			char iso[NSH_TIME_ISO_MAX];
+			json_t *ev =
+				json_pack("{s:s, s:O, s:I, s:s}", "plan", s->limits.plan, "limits",
+					  lj, "deadline_ms", (json_int_t)r.deadline_ms, "deadline",
+					  nsh_time_iso8601(r.deadline_ms, iso));
+
+			nsh_event_append(st, id, NULL, "task.started", ev, NULL, NULL);
+			json_decref(ev);
+		}
+	}
+	nsh_task_limits_rec_release(&r);
+	free(text);
+	json_decref(lj);
+	return started;
+}
+
+/*
+ * The deadline of task @id (in @state, as the store has it now): the 80%
+ * and 95% warnings once each, the checkpoint request at the checkpoint
+ * mark, expiry at the deadline. True when it expired the task here.
+ */
+static bool check_deadline(struct nsh_sched *s, struct nsh_store *st, const char *id,
+			   enum nsh_task_state state)
+{
+	static const int marks[] = {80, 95};
+	struct nsh_task_limits_rec r = {0};
+	struct nsh_limits lim;
+	json_t *lj = NULL;
+	int64_t now = nsh_time_now_ms(), start, span;
+	char left[32], iso[NSH_TIME_ISO_MAX];
+	bool expired = false;
+
+	if (nsh_task_state_final(state) || state == NSH_TASK_EXPIRED ||
+	    nsh_store_task_limits_get(st, id, &r, NULL) || !r.deadline_ms)
+		goto out;
+	if (r.limits)
+		nsh_json_parse(r.limits, strlen(r.limits), &lj, NULL);
+	nsh_limits_from_json(lj, &s->limits, &lim);
+	start = r.started_ms ? r.started_ms : r.created_ms;
+	span = r.deadline_ms > start ? r.deadline_ms - start : 1;
+	nsh_time_iso8601(r.deadline_ms, iso);
+	nsh_limits_fmt_duration(r.deadline_ms - now, left, sizeof(left));
+	for (size_t i = 0; i < sizeof(marks) / sizeof(marks[0]); i++) {
+		json_t *ev;
+		char *msg;
+
+		if (r.warned >= marks[i] || (now - start) * 100 < span * marks[i])
+			continue;
+		msg = nsh_xasprintf("%d%% of the task's time is used: %s left until the deadline "
+				    "(%s); unfinished work is checkpointed before it, and "
+				    "'nightshift extend %s DURATION' gives more time",
+				    marks[i], now < r.deadline_ms ? left : "no time", iso, id);
+		ev = json_pack("{s:i, s:I, s:I, s:s, s:s}", "percent", marks[i], "left_ms",
+			       (json_int_t)(r.deadline_ms > now ? r.deadline_ms - now : 0),
+			       "deadline_ms", (json_int_t)r.deadline_ms, "deadline", iso, "message",
+			       msg);
+		nsh_event_append(st, id, NULL, "task.deadline_warning", ev, NULL, NULL);
+		nsh_store_task_set_warned(st, id, marks[i], NULL);
+		r.warned = marks[i];
+		json_decref(ev);
+		free(msg);
+	}
+	if (!r.checkpoint_ms && now >= nsh_limits_checkpoint_at(&lim, start, r.deadline_ms)) {
+		json_t *ev = json_pack("{s:I, s:s, s:s}", "deadline_ms", (json_int_t)r.deadline_ms,
+				       "deadline", iso, "message",
+				       "checkpointing every unfinished job before the deadline");
+
+		nsh_store_task_set_checkpoint(st, id, now, NULL);
+		nsh_event_append(st, id, NULL, "task.checkpoint", ev, NULL, NULL);
+		json_decref(ev);
+	}
+	if (now >= r.deadline_ms) {
+		char dur[32], *reason;
+
+		nsh_limits_fmt_duration(span, dur, sizeof(dur));
+		reason = nsh_xasprintf("the deadline passed (%s after the start, plan %s); "
+				       "'nightshift extend %s DURATION' continues it",
+				       dur, lim.plan, id);
+		if (!nsh_store_begin(st, NULL)) {
+			if (!nsh_task_transition(st, id, NSH_TASK_EXPIRED, reason, NULL, NULL) &&
+			    !nsh_store_task_set_expired(st, id, now, NULL) &&
+			    !nsh_store_commit(st, NULL))
+				expired = true;
+			else
+				nsh_store_rollback(st);
+		}
+		free(reason);
+	}
+out:
+	json_decref(lj);
+	nsh_task_limits_rec_release(&r);
+	return expired;
+}
+
+/* The median of @n sorted values; @def when there are none. */
+static int64_t median(const int64_t *v, size_t n, int64_t def)
+{
+	if (!n)
+		return def;
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/*
+ * Bring the job estimates of the tasks driven here up to date: the median
+ * run time of the task's ended jobs, else of its recipe's, else the
+ * configured job_estimate.
+ */
+static void refresh_estimates(struct nsh_sched *s, struct nsh_store *st)
+{
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next) {
+		struct nsh_task_limits_rec r = {0};
+		int64_t *v = NULL, est = s->limits.job_estimate_ms;
+		size_t n = 0;
+
+		if (!ts->est_dirty || ts->done)
+			continue;
+		ts->est_dirty = false;
+		pthread_mutex_unlock(&s->mu);
+		if (!nsh_store_task_limits_get(st, ts->id, &r, NULL) &&
+		    !nsh_store_job_durations(st, ts->id, r.recipe, &v, &n, NULL))
+			est = median(v, n, est);
+		free(v);
+		nsh_task_limits_rec_release(&r);
+		pthread_mutex_lock(&s->mu);
+		ts->job_est_ms = est;
+	}
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* Index of the smallest of @n values. */
+static size_t min_slot(const int64_t *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 1; i < n; i++)
+		if (v[i] < v[k])
+			k = i;
+	return k;
+}
+
+/* Append a "*.queued" event with the position and the estimated start. */
+static void queued_event(struct nsh_store *st, const char *task_id, const char *job_id,
+			 int64_t position, int64_t start_ms, const char *what)
+{
+	char iso[NSH_TIME_ISO_MAX];
+	json_t *ev =
+		json_pack("{s:I, s:I, s:I, s:s}", "position", (json_int_t)position, "ahead",
+			  (json_int_t)(position - 1), "estimated_start_ms", (json_int_t)start_ms,
+			  "estimated_start", nsh_time_iso8601(start_ms, iso));
+	char *msg = nsh_xasprintf("waiting for %s: position %lld, estimated start %s", what,
+				  (long long)position, iso);
+
+	json_object_set_new(ev, "message", json_string(msg));
+	nsh_event_append(st, task_id, job_id, job_id ? "job.queued" : "task.queued", ev, NULL,
+			 NULL);
+	json_decref(ev);
+	free(msg);
+}
+
+/*
+ * The tasks in @waiting (oldest first) wait for one of concurrent_tasks
+ * slots. When the line changed, each task whose position changed gets a
+ * "task.queued" event. Estimate: a running task ends when its jobs have
+ * run (the job estimate times its jobs over the sandboxes, less the time
+ * since it started); a waiting task takes the first slot to free and holds
+ * it for one job estimate.
+ */
+static void announce_tasks(struct nsh_sched *s, struct nsh_store *st,
+			   const struct nsh_strvec *waiting)
+{
+	size_t nslots = (size_t)s->limits.concurrent_tasks, k = 0;
+	int64_t *slots, now = nsh_time_now_ms();
+	struct waiting_task *old = s->waits;
+	size_t nold = s->nwaits;
+	bool changed = waiting->nr != nold;
+
+	for (size_t i = 0; !changed && i < waiting->nr; i++)
+		changed = strcmp(old[i].id, waiting->v[i]) != 0;
+	if (!changed)
+		return;
+	slots = nsh_xcalloc(nslots, sizeof(*slots));
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts && k < nslots; ts = ts->next) {
+		int64_t njobs = ts->queued + ts->running, rounds, left;
+
+		if (ts->done)
+			continue;
+		rounds = (njobs + s->cfg.max_sandboxes - 1) / s->cfg.max_sandboxes;
+		left = ts->job_est_ms * (rounds > 1 ? rounds : 1) - (now - ts->started_ms);
+		slots[k++] = left > 0 ? left : 0;
+	}
+	pthread_mutex_unlock(&s->mu);
+	s->waits = NULL;
+	s->nwaits = s->waits_alloc = 0;
+	for (size_t i = 0; i < waiting->nr; i++) {
+		size_t m = min_slot(slots, nslots);
+		int64_t start = slots[m], before = 0;
+		struct waiting_task *w;
+
+		slots[m] += s->limits.job_estimate_ms;
+		for (size_t j = 0; j < nold; j++)
+			if (!strcmp(old[j].id, waiting->v[i]))
+				before = old[j].position;
+		NSH_ALLOC_GROW(s->waits, s->nwaits + 1, s->waits_alloc);
+		w = &s->waits[s->nwaits++];
+		snprintf(w->id, sizeof(w->id), "%s", waiting->v[i]);
+		w->position = (int64_t)i + 1;
+		if (before != w->position)
+			queued_event(st, w->id, NULL, w->position, now + start, "a task slot");
+	}
+	free(old);
+	free(slots);
+}
+
+/* A job whose queue position changed, to announce outside the lock. */
+struct job_ann {
+	char job[NSH_ID_MAX];
+	char task[NSH_ID_MAX];
+	int64_t position, start_ms;
+};
+
+/*
+ * Each queued job whose position in the job queue changed gets a
+ * "job.queued" event. Estimate: each of max_sandboxes job threads frees
+ * when its job has run for its task's job estimate; a queued job takes the
+ * first to free and holds it for its task's job estimate.
+ */
+static void announce_jobs(struct nsh_sched *s, struct nsh_store *st)
+{
+	size_t nslots = (size_t)s->cfg.max_sandboxes, k = 0, nann = 0, alloc = 0;
+	int64_t *slots = nsh_xcalloc(nslots, sizeof(*slots)), now = nsh_time_now_ms(), pos = 0;
+	struct job_ann *ann = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next) {
+		for (struct nsh_job_run *jr = ts->active; jr && k < nslots; jr = jr->next_on) {
+			int64_t left = ts->job_est_ms - (now - jr->started_ms);
+
+			slots[k++] = left > 0 ? left : 0;
+		}
+	}
+	for (struct qitem *q = s->queue; q; q = q->next) {
+		size_t m = min_slot(slots, nslots);
+		int64_t start = slots[m];
+
+		slots[m] += q->ts->job_est_ms;
+		if (q->announced == ++pos)
+			continue;
+		q->announced = pos;
+		NSH_ALLOC_GROW(ann, nann + 1, alloc);
+		snprintf(ann[nann].job, sizeof(ann[nann].job), "%s", q->job_id);
+		snprintf(ann[nann].task, sizeof(ann[nann].task), "%s", q->ts->id);
+		ann[nann].position = pos;
+		ann[nann++].start_ms = now + start;
+	}
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < nann; i++)
+		queued_event(st, ann[i].task, ann[i].job, ann[i].position, ann[i].start_ms,
+			     "a sandbox");
+	free(ann);
+	free(slots);
+}
+
 static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err *err)
 {
 	struct nsh_task_list l = {0};
+	struct nsh_strvec waiting = NSH_STRVEC_INIT;
 	int64_t alive = nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
+	int64_t active = 0;
 	int rc;
 
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
+		active += !ts->done;
+	pthread_mutex_unlock(&s->mu);
 	rc = nsh_store_task_claimable(st, s->worker, alive, 0, &l, err);
 	for (size_t i = 0; !rc && i < l.nr; i++) {
 		const struct nsh_task_rec *t = &l.v[i];
@@ -680,13 +1100,22 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 		pthread_mutex_unlock(&s->mu);
 		if (mine)
 			continue;
+		/* over the limit: it waits, in the order of the list (oldest first) */
+		if (active >= s->limits.concurrent_tasks) {
+			nsh_strvec_push(&waiting, t->id);
+			continue;
+		}
 		rc = nsh_store_task_claim(st, t->id, s->worker, alive, &claimed, err);
 		if (rc || !claimed)
 			continue;
+		active++;
 		ts = nsh_xcalloc(1, sizeof(*ts));
 		snprintf(ts->id, sizeof(ts->id), "%s", t->id);
 		ts->created_ms = t->created_ms;
 		ts->sched = s;
+		ts->started_ms = start_limits(s, st, t->id);
+		ts->job_est_ms = s->limits.job_estimate_ms; /* until refresh_estimates() */
+		ts->est_dirty = true;
 		if (nsh_task_state_parse(t->state, &ts->state, NULL))
 			ts->state = NSH_TASK_QUEUED;
 		{
@@ -706,6 +1135,9 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 		pthread_mutex_unlock(&s->mu);
 	}
 	nsh_task_list_release(&l);
+	if (!rc)
+		announce_tasks(s, st, &waiting);
+	nsh_strvec_release(&waiting);
 	return rc;
 }
 
@@ -733,6 +1165,8 @@ static void watch_tasks(struct nsh_sched *s, struct nsh_store *st)
 		}
 		lost = !t.owner || strcmp(t.owner, s->worker);
 		nsh_task_rec_release(&t);
+		if (!lost && check_deadline(s, st, ts->id, now))
+			now = NSH_TASK_EXPIRED;
 		pthread_mutex_lock(&s->mu);
 		ts->state = now;
 		if (lost && !ts->lost) {
@@ -746,6 +1180,8 @@ static void watch_tasks(struct nsh_sched *s, struct nsh_store *st)
 		if (task_halts(ts)) {
 			drop_queued(s, ts);
 			each_sandbox(ts, nsh_sandbox_kill);
+		} else if (task_ends(ts)) {
+			drop_queued(s, ts);
 		}
 	}
 	pthread_cond_broadcast(&s->cv);
@@ -787,8 +1223,18 @@ int nsh_sched_new(const struct nsh_sched_config *cfg, struct nsh_sched **ret, st
 		return nsh_err_set(err, NSH_EINVAL, "a scheduler needs a store and a pipeline");
 	s = nsh_xcalloc(1, sizeof(*s));
 	s->cfg = *cfg;
+	if (cfg->limits)
+		s->limits = *cfg->limits;
+	else
+		nsh_limits_plan("pro", &s->limits, NULL);
+	if (s->limits.concurrent_tasks < 1)
+		s->limits.concurrent_tasks = 1;
+	if (s->cfg.max_sandboxes <= 0)
+		s->cfg.max_sandboxes =
+			cfg->limits ? (int)s->limits.concurrent_sandboxes : DEFAULT_SANDBOXES;
 	if (s->cfg.max_sandboxes <= 0)
 		s->cfg.max_sandboxes = DEFAULT_SANDBOXES;
+	s->cfg.limits = NULL;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (gethostname(s->host, sizeof(s->host) - 1) < 0)
@@ -867,10 +1313,12 @@ int nsh_sched_run(struct nsh_sched *s, struct nsh_err *err)
 				break;
 			last_beat = now;
 		}
+		refresh_estimates(s, st);
 		rc = claim_tasks(s, st, err);
 		if (rc)
 			break;
 		watch_tasks(s, st);
+		announce_jobs(s, st);
 		if (reap_tasks(s, st))
 			break;
 		if (s->cfg.only_task) {
@@ -905,6 +1353,7 @@ void nsh_sched_free(struct nsh_sched *s)
 		return;
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->cv);
+	free(s->waits);
 	free(s);
 }
 
@@ -995,6 +1444,11 @@ void nsh_job_run_set_sandbox(struct nsh_job_run *jr, struct nsh_sandbox *sb)
 	if (sb && jr->ts->state == NSH_TASK_PAUSED)
 		nsh_sandbox_pause(sb, NULL);
 	pthread_mutex_unlock(&jr->sched->mu);
+}
+
+const struct nsh_limits *nsh_job_run_limits(struct nsh_job_run *jr)
+{
+	return &jr->limits;
 }
 
 bool nsh_job_run_stopping(struct nsh_job_run *jr)

@@ -15,8 +15,21 @@
  *     is interrupted continues after its last completed step.
  * Between steps a job checks its task: paused (it waits), cancelled or the
  * scheduler stopping (it ends without touching the job's state, which a
- * later run continues). The main thread watches the state of every task it
- * drives every NSH_SCHED_TICK_MS and freezes, thaws or kills the sandboxes
+ * later run continues).
+ *
+ * Limits (config/limits.h, docs/limits.md): at most concurrent_tasks tasks
+ * are driven at once, the others wait unclaimed in FIFO order; each waiting
+ * task and job gets "task.queued" / "job.queued" events with its position
+ * and an estimated start when its position changes. A task's deadline
+ * starts when it is first claimed; at 80% and 95% of its duration a
+ * "task.deadline_warning" event is appended (once each), from the
+ * checkpoint mark on every running job calls the pipeline's checkpoint()
+ * at its next step boundary (once), and at the deadline the task becomes
+ * expired: its running jobs stop at their next step boundary (after their
+ * checkpoint) and keep their state, so an extend continues them. After
+ * each step the pipeline's measure() gives the job's storage; over the
+ * task's storage_per_job the job fails with a finding that says so. The main thread watches the
+ * state of every task it drives every NSH_SCHED_TICK_MS and freezes, thaws or kills the sandboxes
  * registered by the task's jobs, so control requests made anywhere
  * (task/task.h, nsh_control_request()) take effect within one tick.
  *
@@ -33,6 +46,7 @@
 
 #include <jansson.h>
 
+#include "config/limits.h"
 #include "task/task.h"
 
 struct nsh_err;
@@ -94,6 +108,19 @@ struct nsh_pipeline {
 	 * state is committed), with the task thread's store. May be NULL.
 	 */
 	void (*task_end)(void *ctx, struct nsh_store *st, const char *task_id);
+	/*
+	 * Save the job's work so far where a person sees it (the real
+	 * pipeline: commit, push, a draft pull request marked in progress),
+	 * without changing what the next step starts from. Called on the
+	 * job's thread at a step boundary once the task passed its checkpoint
+	 * mark, once per mark. May be NULL.
+	 */
+	int (*checkpoint)(struct nsh_job_run *jr, struct nsh_err *err);
+	/*
+	 * The bytes the job's workspace holds, after each step (cheaply: a
+	 * capped walk). May be NULL: storage is then not measured.
+	 */
+	int (*measure)(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
 	void *ctx; /* for the callbacks: nsh_task_run_ctx(), nsh_job_run_ctx() */
 };
 
@@ -105,7 +132,8 @@ struct nsh_sched_config {
 	int max_sandboxes;     /* job threads (sandboxes at once); <= 0: 10 */
 	const char *only_task; /* embedded: drive this task only, return when it ends */
 	const struct nsh_pipeline *pipeline; /* the work */
-	const char *label; /* worker label in the store ("serve", "run"); NULL ok */
+	const char *label;		 /* worker label in the store ("serve", "run"); NULL ok */
+	const struct nsh_limits *limits; /* copied; NULL: the "pro" plan */
 };
 
 /**
@@ -181,6 +209,9 @@ int nsh_job_run_event(struct nsh_job_run *jr, const char *kind, const json_t *da
  * freezes it and cancelling kills it. The job still owns it.
  */
 void nsh_job_run_set_sandbox(struct nsh_job_run *jr, struct nsh_sandbox *sb);
+
+/** The limits the job's task runs under (borrowed, valid during the job's run). */
+const struct nsh_limits *nsh_job_run_limits(struct nsh_job_run *jr);
 
 /** Whether the job should stop now: its task was cancelled or the scheduler stops. */
 bool nsh_job_run_stopping(struct nsh_job_run *jr);

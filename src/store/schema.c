@@ -322,8 +322,16 @@ static const struct nsh_store_migration migrations[] = {
 	 "CREATE INDEX memory_conflicts_by_loser ON memory_conflicts (loser_id);"
 	 "INSERT INTO memories_fts (memories_fts) VALUES ('rebuild');"},
 
-	/* 8 belongs to another branch and is replaced by its own at merge. */
-	{8, "reserved", "SELECT 1;"},
+	{8, "task limits, deadline warnings, checkpoints, expiry, job storage and run time",
+	 "ALTER TABLE tasks ADD COLUMN limits TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(limits));"
+	 "ALTER TABLE tasks ADD COLUMN started_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN warned INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE tasks ADD COLUMN checkpoint_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN expired_at INTEGER;"
+	 "ALTER TABLE tasks ADD COLUMN gc_at INTEGER;"
+	 "ALTER TABLE jobs ADD COLUMN disk_bytes INTEGER;"
+	 "ALTER TABLE jobs ADD COLUMN run_ms INTEGER NOT NULL DEFAULT 0;"
+	 "ALTER TABLE jobs ADD COLUMN checkpointed_at INTEGER;"},
 
 	{9, "github: mirrored pull requests, poll cursors, delivered poll items, status comments",
 	 "CREATE TABLE github_prs ("

@@ -13,6 +13,10 @@ struct nsh_store;
 struct sqlite3;
 struct sqlite3_stmt;
 
+struct nsh_err;
+struct nsh_store;
+struct sqlite3;
+
 struct nsh_store_migration {
 	int version;	  /* 1, 2, ...: consecutive */
 	const char *name; /* what it adds, recorded in schema_migrations */

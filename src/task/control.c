@@ -12,8 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/limits.h"
 #include "core/err.h"
+#include "core/json.h"
 #include "core/time.h"
+#include "store/limits.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -45,6 +48,88 @@ static int cancel_jobs(struct nsh_store *s, const char *task_id, struct nsh_err 
 					err);
 	}
 	nsh_job_list_release(&jobs);
+	return rc;
+}
+
+/* Whether task @task_id has jobs (a plan ran): it continues running, not from its analysis. */
+static bool has_jobs(struct nsh_store *s, const char *task_id)
+{
+	struct nsh_job_list jobs = {0};
+	bool any = !nsh_store_job_list(s, task_id, &jobs, NULL) && jobs.nr > 0;
+
+	nsh_job_list_release(&jobs);
+	return any;
+}
+
+/*
+ * Extend task @t (state @ts) to @deadline_ms. An expired task within its
+ * grace period continues: back to running (its jobs resume after their
+ * last completed step) or, before its plan made jobs, to queued. The
+ * deadline warnings already passed under the new deadline stay given and
+ * the checkpoint is asked for again before the new deadline. Returns 0
+ * with *@ret_ok false and the reason in @msg when the task is past its
+ * grace period.
+ */
+static int extend(struct nsh_store *s, const struct nsh_task_rec *t, enum nsh_task_state ts,
+		  int64_t by, bool *ret_ok, char *msg, size_t cap, struct nsh_err *err)
+{
+	struct nsh_task_limits_rec r = {0};
+	struct nsh_limits def, lim;
+	json_t *lj = NULL, *data = NULL;
+	int64_t now = nsh_time_now_ms(), base = t->deadline_ms, start, deadline;
+	int64_t warned = 0;
+	int rc;
+
+	rc = nsh_store_task_limits_get(s, t->id, &r, err);
+	if (rc)
+		return rc;
+	nsh_limits_plan("pro", &def, NULL);
+	if (r.limits)
+		nsh_json_parse(r.limits, strlen(r.limits), &lj, NULL);
+	nsh_limits_from_json(lj, &def, &lim);
+	if (ts == NSH_TASK_EXPIRED && r.expired_ms &&
+	    (r.gc_ms || now - r.expired_ms > lim.grace_ms)) {
+		char ago[32], grace[32];
+
+		nsh_limits_fmt_duration(now - r.expired_ms, ago, sizeof(ago));
+		nsh_limits_fmt_duration(lim.grace_ms, grace, sizeof(grace));
+		snprintf(msg, cap,
+			 "task '%s' expired %s ago; its workspaces were removed after the %s grace "
+			 "period; start a new task",
+			 t->id, ago, grace);
+		goto out;
+	}
+	if (base < now)
+		base = now;
+	deadline = base + by;
+	start = r.started_ms ? r.started_ms : r.created_ms;
+	for (int mark = 80; mark <= 95; mark += 15)
+		if ((now - start) * 100 >= (deadline - start) * mark)
+			warned = mark;
+	rc = nsh_store_task_set_deadline(s, t->id, deadline, err);
+	if (!rc)
+		rc = nsh_store_task_set_warned(s, t->id, warned, err);
+	if (!rc && now < nsh_limits_checkpoint_at(&lim, start, deadline))
+		rc = nsh_store_task_set_checkpoint(s, t->id, 0, err);
+	if (!rc)
+		rc = nsh_store_task_set_expired(s, t->id, 0, err);
+	if (!rc) {
+		char iso[NSH_TIME_ISO_MAX];
+
+		data = json_pack("{s:I, s:s}", "deadline_ms", (json_int_t)deadline, "deadline",
+				 nsh_time_iso8601(deadline, iso));
+		rc = nsh_event_append(s, t->id, NULL, "task.extended", data, NULL, err);
+	}
+	if (!rc && ts == NSH_TASK_EXPIRED)
+		rc = nsh_task_transition(s, t->id,
+					 has_jobs(s, t->id) ? NSH_TASK_RUNNING : NSH_TASK_QUEUED,
+					 "extended", NULL, err);
+	if (!rc)
+		*ret_ok = true;
+out:
+	json_decref(data);
+	json_decref(lj);
+	nsh_task_limits_rec_release(&r);
 	return rc;
 }
 
@@ -110,7 +195,7 @@ static int apply(struct nsh_store *s, const struct nsh_task_rec *t, enum nsh_tas
 						 err);
 		snprintf(msg, cap, "task '%s' answered", t->id);
 	} else if (!strcmp(kind, "extend")) {
-		int64_t by = 0, base = t->deadline_ms, now = nsh_time_now_ms();
+		int64_t by = 0;
 		struct nsh_err perr = NSH_ERR_INIT;
 
 		if (nsh_time_parse_duration(text ? text : "", &by, &perr) || by <= 0) {
@@ -122,16 +207,8 @@ static int apply(struct nsh_store *s, const struct nsh_task_rec *t, enum nsh_tas
 			snprintf(msg, cap, "task '%s' has already ended (%s)", t->id, t->state);
 			return 0;
 		}
-		if (base < now)
-			base = now;
-		rc = nsh_store_task_set_deadline(s, t->id, base + by, err);
-		if (!rc) {
-			data = json_pack("{s:I}", "deadline_ms", (json_int_t)(base + by));
-			rc = nsh_event_append(s, t->id, NULL, "task.extended", data, NULL, err);
-		}
-		if (!rc && ts == NSH_TASK_EXPIRED)
-			rc = nsh_task_transition(s, t->id, NSH_TASK_QUEUED, "extended", NULL, err);
 		snprintf(msg, cap, "task '%s' extended by %s", t->id, text);
+		return extend(s, t, ts, by, ret_ok, msg, cap, err);
 	} else {
 		snprintf(msg, cap, "unknown control request '%s'", kind);
 		return 0;

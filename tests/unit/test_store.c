@@ -77,6 +77,25 @@ static char *schema_text(const char *path)
 	return out;
 }
 
+static size_t migration_count(void)
+{
+	size_t nr;
+
+	nsh_store_migrations(&nr);
+	return nr;
+}
+
+static bool migration_exists(int v)
+{
+	size_t nr;
+	const struct nsh_store_migration *m = nsh_store_migrations(&nr);
+
+	for (size_t i = 0; i < nr; i++)
+		if (m[i].version == v)
+			return true;
+	return false;
+}
+
 static void test_fresh(void)
 {
 	_nsh_cleanup_free_ char *path = db_path("fresh.db");
@@ -87,9 +106,10 @@ static void test_fresh(void)
 	int v = -1;
 
 	m = nsh_store_migrations(&nr);
-	CHECK_INT(nr, NSH_STORE_SCHEMA_VERSION);
-	for (size_t i = 0; i < nr; i++)
-		CHECK_INT(m[i].version, (int)i + 1);
+	/* increasing; the newest is the version (numbers are reserved per branch) */
+	CHECK(nr > 0 && m[nr - 1].version == NSH_STORE_SCHEMA_VERSION);
+	for (size_t i = 1; i < nr; i++)
+		CHECK(m[i].version > m[i - 1].version);
 
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);
 	CHECK(s != NULL);
@@ -97,8 +117,7 @@ static void test_fresh(void)
 	CHECK_INT(v, NSH_STORE_SCHEMA_VERSION);
 	nsh_store_close(s);
 
-	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"),
-		  NSH_STORE_SCHEMA_VERSION);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"), migration_count());
 	CHECK_INT(raw_int(path,
 			  "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
 		  1);
@@ -118,8 +137,7 @@ static void test_fresh(void)
 	/* Opening again applies nothing twice. */
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);
 	nsh_store_close(s);
-	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"),
-		  NSH_STORE_SCHEMA_VERSION);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"), migration_count());
 }
 
 static void test_foreign_keys_on(void)
@@ -182,6 +200,8 @@ static void test_upgrade_from_each_version(void)
 		_nsh_cleanup_free_ char *got = NULL;
 		int have = -1;
 
+		if (v && !migration_exists(v))
+			continue; /* a number reserved by another branch */
 		snprintf(name, sizeof(name), "from-v%d.db", v);
 		path = db_path(name);
 		CHECK_INT(nsh_store_open_version(path, v, &s, &err), 0);
