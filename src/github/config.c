@@ -55,11 +55,12 @@ static int parse_associations(const char *text, struct nsh_strvec *ret, struct n
 		w = nsh_xstrndup(p, n);
 		for (char *c = w; *c; c++) {
 			if (!isalpha((unsigned char)*c) && *c != '_') {
-				int rc = nsh_err_set(err, NSH_EINVAL,
-						     "invalid value '%s' for 'github.associations': "
-						     "expected names such as OWNER, MEMBER, "
-						     "COLLABORATOR",
-						     text);
+				int rc =
+					nsh_err_set(err, NSH_EINVAL,
+						    "invalid value '%s' for 'github.associations': "
+						    "expected names such as OWNER, MEMBER, "
+						    "COLLABORATOR",
+						    text);
 
 				free(w);
 				return rc;
@@ -92,8 +93,9 @@ int nsh_github_config_load(const struct nsh_config *cfg, struct nsh_github_confi
 	c.max_body = NSH_GITHUB_MAX_BODY;
 	c.debounce_ms = NSH_GITHUB_DEBOUNCE_MS;
 	if (!*c.label) {
-		rc = nsh_err_set(err, NSH_EINVAL, "invalid value '' for 'github.label': expected "
-						  "a label name");
+		rc = nsh_err_set(err, NSH_EINVAL,
+				 "invalid value '' for 'github.label': expected "
+				 "a label name");
 		goto out;
 	}
 	if (!*c.command || has_space(c.command)) {
@@ -117,9 +119,10 @@ int nsh_github_config_load(const struct nsh_config *cfg, struct nsh_github_confi
 		rc = nsh_config_get_size(cfg, SECTION, "webhook_max_body", NSH_GITHUB_MAX_BODY,
 					 &c.max_body, err);
 		if (!rc && !c.max_body)
-			rc = nsh_err_set(err, NSH_EINVAL,
-					 "invalid value '0' for 'github.webhook_max_body': expected "
-					 "a size such as 25M");
+			rc = nsh_err_set(
+				err, NSH_EINVAL,
+				"invalid value '0' for 'github.webhook_max_body': expected "
+				"a size such as 25M");
 		if (!rc)
 			rc = nsh_config_get_duration(cfg, SECTION, "debounce",
 						     NSH_GITHUB_DEBOUNCE_MS, &c.debounce_ms, err);

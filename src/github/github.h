@@ -37,18 +37,18 @@ struct nsh_err;
 struct nsh_store;
 struct nsh_config;
 
-#define NSH_GITHUB_LABEL	  "nightshift"	/* default [github] label */
-#define NSH_GITHUB_COMMAND	  "/nightshift" /* default [github] command */
-#define NSH_GITHUB_ASSOCIATIONS	  "OWNER, MEMBER, COLLABORATOR" /* who may trigger */
-#define NSH_GITHUB_NETWORK	  "common"	/* network level of the tasks made */
-#define NSH_GITHUB_MAX_BODY	  (25u << 20)	/* GitHub's own cap on a payload */
-#define NSH_GITHUB_DEBOUNCE_MS	  2000		/* quiet time before review feedback is taken */
-#define NSH_GITHUB_TEXT_MAX	  (64u << 10)	/* bytes of a task text or a steering text */
-#define NSH_GITHUB_JSON_DEPTH	  64		/* nesting of a payload */
-#define NSH_GITHUB_DELIVERY_MAX	  100		/* characters of a delivery id */
-#define NSH_GITHUB_EVENT_MAX	  64		/* characters of an event name */
-#define NSH_GITHUB_SIGNATURE_LEN  71		/* "sha256=" and 64 hex digits */
-#define NSH_GITHUB_REASON_MAX	  256		/* bytes of a reason, NUL included */
+#define NSH_GITHUB_LABEL	 "nightshift"		       /* default [github] label */
+#define NSH_GITHUB_COMMAND	 "/nightshift"		       /* default [github] command */
+#define NSH_GITHUB_ASSOCIATIONS	 "OWNER, MEMBER, COLLABORATOR" /* who may trigger */
+#define NSH_GITHUB_NETWORK	 "common"		       /* network level of the tasks made */
+#define NSH_GITHUB_MAX_BODY	 (25u << 20)		       /* GitHub's own cap on a payload */
+#define NSH_GITHUB_DEBOUNCE_MS	 2000	     /* quiet time before review feedback is taken */
+#define NSH_GITHUB_TEXT_MAX	 (64u << 10) /* bytes of a task text or a steering text */
+#define NSH_GITHUB_JSON_DEPTH	 64	     /* nesting of a payload */
+#define NSH_GITHUB_DELIVERY_MAX	 100	     /* characters of a delivery id */
+#define NSH_GITHUB_EVENT_MAX	 64	     /* characters of an event name */
+#define NSH_GITHUB_SIGNATURE_LEN 71	     /* "sha256=" and 64 hex digits */
+#define NSH_GITHUB_REASON_MAX	 256	     /* bytes of a reason, NUL included */
 
 /* ---- signature.c ---- */
 
@@ -72,14 +72,14 @@ bool nsh_github_signature_valid(const char *secret, const void *body, size_t len
 
 /* The [github] settings the receiving side uses. */
 struct nsh_github_config {
-	char *secret;			  /* webhook_secret; NULL when webhooks are off */
-	char *label;			  /* label: an issue given it becomes a task */
-	char *command;			  /* command: a comment starting with it is one */
-	char *bot_login;		  /* bot_login: nightshift's own account, or NULL */
-	struct nsh_strvec associations;	  /* associations, upper case */
-	char *network;			  /* network: level of the tasks made */
-	uint64_t max_body;		  /* webhook_max_body: bytes of a payload */
-	int64_t debounce_ms;		  /* debounce: quiet time before review feedback */
+	char *secret;			/* webhook_secret; NULL when webhooks are off */
+	char *label;			/* label: an issue given it becomes a task */
+	char *command;			/* command: a comment starting with it is one */
+	char *bot_login;		/* bot_login: nightshift's own account, or NULL */
+	struct nsh_strvec associations; /* associations, upper case */
+	char *network;			/* network: level of the tasks made */
+	uint64_t max_body;		/* webhook_max_body: bytes of a payload */
+	int64_t debounce_ms;		/* debounce: quiet time before review feedback */
 };
 
 /**
@@ -114,7 +114,7 @@ struct nsh_github_decision {
 	struct nsh_forge_ref ref;	    /* org, repository and number */
 	char *sender;			    /* who caused the event, or NULL */
 	char *url;			    /* the issue's or comment's html_url, or NULL */
-	bool command;			    /* ISSUE_COMMENT, FEEDBACK: it started with the command */
+	bool command;	  /* ISSUE_COMMENT, FEEDBACK: it started with the command */
 	char *text;	  /* NEW_TASK: title and body; ISSUE_COMMENT: the instructions
 			     after the command, or the whole comment; FEEDBACK: what was said */
 	char *issue_text; /* ISSUE_COMMENT: the issue's title and body */
@@ -180,8 +180,8 @@ struct nsh_github_outcome {
  * not). Runs in the caller's transaction when one is open. Errors: store
  * errors only; everything else is an outcome.
  */
-int nsh_github_apply(struct nsh_store *s, const struct nsh_github_config *cfg,
-		     const char *delivery, const char *event, const struct nsh_github_decision *d,
+int nsh_github_apply(struct nsh_store *s, const struct nsh_github_config *cfg, const char *delivery,
+		     const char *event, const struct nsh_github_decision *d,
 		     struct nsh_github_outcome *ret, struct nsh_err *err);
 
 /* The result of one pass over the queue. */

@@ -55,8 +55,8 @@ static void repo_name(const struct nsh_github_decision *d, char out[2 * NSH_FORG
  * The task the issue or pull request of @d belongs to into @t; *@ret_found
  * says whether there is one. Store errors only.
  */
-static int task_of(struct nsh_store *s, const struct nsh_github_decision *d,
-		   struct nsh_task_rec *t, bool *ret_found, struct nsh_err *err)
+static int task_of(struct nsh_store *s, const struct nsh_github_decision *d, struct nsh_task_rec *t,
+		   bool *ret_found, struct nsh_err *err)
 {
 	char repo[2 * NSH_FORGE_NAME_MAX + 2];
 	struct nsh_pr_rec pr = {0};
@@ -237,8 +237,8 @@ static int apply_feedback(struct nsh_store *s, const struct nsh_github_decision 
 	return 0;
 }
 
-int nsh_github_apply(struct nsh_store *s, const struct nsh_github_config *cfg,
-		     const char *delivery, const char *event, const struct nsh_github_decision *d,
+int nsh_github_apply(struct nsh_store *s, const struct nsh_github_config *cfg, const char *delivery,
+		     const char *event, const struct nsh_github_decision *d,
 		     struct nsh_github_outcome *ret, struct nsh_err *err)
 {
 	struct nsh_task_rec t = {0};
@@ -287,9 +287,8 @@ static void decide_row(const struct nsh_webhook_rec *w, const struct nsh_github_
 	json_t *payload = NULL;
 
 	memset(d, 0, sizeof(*d));
-	if (!w->payload || nsh_json_parse_limits(w->payload, strlen(w->payload),
-						 strlen(w->payload), NSH_GITHUB_JSON_DEPTH,
-						 &payload, derr)) {
+	if (!w->payload || nsh_json_parse_limits(w->payload, strlen(w->payload), strlen(w->payload),
+						 NSH_GITHUB_JSON_DEPTH, &payload, derr)) {
 		nsh_err_wrap(derr, "malformed payload");
 		return;
 	}
@@ -401,7 +400,8 @@ int nsh_github_process(struct nsh_store *s, const struct nsh_github_config *cfg,
 			}
 			/* Quiet: everything waiting about this pull request goes together. */
 			for (size_t j = i + 1; j < l.nr; j++)
-				if (!done[j] && l.v[j].subject && !strcmp(l.v[j].subject, w->subject))
+				if (!done[j] && l.v[j].subject &&
+				    !strcmp(l.v[j].subject, w->subject))
 					idx[n++] = j;
 		}
 		for (size_t k = 0; k < n; k++)

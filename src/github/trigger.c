@@ -140,6 +140,15 @@ static bool from_bot(const json_t *payload, const struct nsh_github_config *cfg)
 	       !strcmp(login + n, "[bot]");
 }
 
+/* A payload without what its event must carry: NSH_EINVAL naming the field. */
+static int malformed(struct nsh_err *err)
+{
+	nsh_err_wrap(err, "malformed payload");
+	if (err)
+		err->code = NSH_EINVAL;
+	return NSH_EINVAL;
+}
+
 /* Fill d->ref from repository.full_name and the number at @number_path. */
 static int read_ref(const json_t *payload, const char *number_path, struct nsh_github_decision *d,
 		    struct nsh_err *err)
@@ -156,7 +165,7 @@ static int read_ref(const json_t *payload, const char *number_path, struct nsh_g
 	if (!rc && (n < 1 || n > INT32_MAX))
 		rc = nsh_err_set(err, NSH_EINVAL, "field '%s' is out of range", number_path);
 	if (rc)
-		return nsh_err_wrap(err, "malformed payload");
+		return malformed(err);
 	d->ref.number = n;
 	d->has_ref = true;
 	return 0;
@@ -226,7 +235,7 @@ static int decide_issues(const char *action, const json_t *payload,
 		return rc;
 	rc = nsh_json_get_str(payload, "label.name", &label, err);
 	if (rc)
-		return nsh_err_wrap(err, "malformed payload");
+		return malformed(err);
 	if (strcasecmp(label, cfg->label)) {
 		ignore(d, "label '%.80s' is not '%.80s'", label, cfg->label);
 		return 0;
@@ -269,7 +278,7 @@ static int decide_issue_comment(const char *action, const json_t *payload,
 	}
 	rc = nsh_json_get_str(payload, "comment.body", &body, err);
 	if (rc)
-		return nsh_err_wrap(err, "malformed payload");
+		return malformed(err);
 	if (!allowed(payload, "comment.author_association", cfg, d))
 		return 0;
 	url = str_at(payload, "comment.html_url");
@@ -308,7 +317,7 @@ static int decide_review(const char *action, const json_t *payload,
 	}
 	rc = nsh_json_get_str(payload, "review.state", &state, err);
 	if (rc)
-		return nsh_err_wrap(err, "malformed payload");
+		return malformed(err);
 	if (!allowed(payload, "review.author_association", cfg, d))
 		return 0;
 	if (!strcasecmp(state, "approved"))
@@ -333,8 +342,8 @@ static int decide_review(const char *action, const json_t *payload,
 }
 
 static int decide_review_comment(const char *action, const json_t *payload,
-				 const struct nsh_github_config *cfg,
-				 struct nsh_github_decision *d, struct nsh_err *err)
+				 const struct nsh_github_config *cfg, struct nsh_github_decision *d,
+				 struct nsh_err *err)
 {
 	const char *body, *path, *url;
 	json_int_t id = 0, line = 0, reply_to = 0;
@@ -350,7 +359,7 @@ static int decide_review_comment(const char *action, const json_t *payload,
 	}
 	rc = nsh_json_get_str(payload, "comment.body", &body, err);
 	if (rc)
-		return nsh_err_wrap(err, "malformed payload");
+		return malformed(err);
 	if (!allowed(payload, "comment.author_association", cfg, d))
 		return 0;
 	comment_text(body, cfg, d);

@@ -438,7 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		ctx = nsh_xcalloc(1, sizeof(*ctx));
 		/* GitHub's deliveries may be larger than API requests. */
 		ctx->max_body = strcmp(url, NSH_SRV_WEBHOOK_PATH) ? s->srv.max_body
-								 : s->srv.webhook_max_body;
+								  : s->srv.webhook_max_body;
 		nsh_buf_init(&ctx->body, ctx->max_body);
 		*con_cls = ctx;
 		if (s->srv.rate && client_addr(c, addr) &&
@@ -467,8 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ctx->too_big) {
 		char msg[96];
 
-		snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-			 ctx->max_body);
+		snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", ctx->max_body);
 		return early_reply(s, c, 413, "too_big", msg);
 	}
 	return serve(s, c, url, method, ctx);

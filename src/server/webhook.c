@@ -149,9 +149,9 @@ int nsh_api_webhook_github(struct nsh_srv_req *r, struct nsh_err *err)
 		goto out;
 	}
 	if (!added) {
-		nsh_srv_reply_json(r, 200,
-				   json_pack("{s:s, s:s}", "status", "duplicate", "delivery",
-					     r->gh_delivery));
+		nsh_srv_reply_json(
+			r, 200,
+			json_pack("{s:s, s:s}", "status", "duplicate", "delivery", r->gh_delivery));
 		goto out;
 	}
 	wake(w);

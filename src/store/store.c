@@ -296,13 +296,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
 			  "expires_at FROM memories WHERE id = ?1",
 	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
-#define FEEDBACK_COLS                                                                              \
-	"id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, "    \
-	"state, attempt, result, created_at, handled_at"
+#define FEEDBACK_COLS                                                                    \
+ "id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, " \
+ "state, attempt, result, created_at, handled_at"
 	/* a copy carried to a sibling exists once per job */
-	[ST_FEEDBACK_ADD] = "INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
-			    "body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-			    "?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
+	[ST_FEEDBACK_ADD] =
+		"INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
+		"body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
 	[ST_FEEDBACK_FIND] = "SELECT id FROM feedback WHERE job_id = ?1 AND origin_id = ?2",
 	[ST_FEEDBACK_GET] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE id = ?1",
 	[ST_FEEDBACK_CLAIM] = "UPDATE feedback SET attempt = ?2 WHERE job_id = ?1 AND state = "
@@ -312,8 +313,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "(?2 < 0 OR attempt = ?2) ORDER BY id",
 	[ST_FEEDBACK_FINISH] = "UPDATE feedback SET state = ?2, result = ?3, handled_at = ?4 WHERE "
 			       "id = ?1",
-#define WEBHOOK_COLS \
-	"id, event, action, subject, status, error, task_id, received_at, handled_at"
+#define WEBHOOK_COLS "id, event, action, subject, status, error, task_id, received_at, handled_at"
 	/* a redelivery keeps its id: the first copy stays, the second adds nothing */
 	[ST_WEBHOOK_ADD] = "INSERT INTO webhook_deliveries (" WEBHOOK_COLS ", payload) VALUES (?1, "
 			   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
@@ -321,8 +321,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 			       "status = 'received' ORDER BY rowid LIMIT ?1",
 	[ST_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS ", NULL FROM webhook_deliveries ORDER BY rowid "
 			    "DESC LIMIT ?1",
-	[ST_WEBHOOK_FINISH] = "UPDATE webhook_deliveries SET status = ?2, error = ?3, task_id = ?4, "
-			      "handled_at = ?5 WHERE id = ?1 AND status = 'received'",
+	[ST_WEBHOOK_FINISH] =
+		"UPDATE webhook_deliveries SET status = ?2, error = ?3, task_id = ?4, "
+		"handled_at = ?5 WHERE id = ?1 AND status = 'received'",
 	[ST_WEBHOOK_SUBJECT_LAST] = "SELECT coalesce(max(received_at), 0) FROM webhook_deliveries "
 				    "WHERE status = 'received' AND subject = ?1",
 	/* the same expressions as the index tasks_by_github_issue */

@@ -795,14 +795,14 @@ int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state
 /* ---- GitHub webhook deliveries (src/github/ owns their meaning) ---- */
 
 struct nsh_webhook_rec {
-	char *id;	     /* the delivery id (X-GitHub-Delivery) */
-	char *event;	     /* the event name (X-GitHub-Event) */
-	char *action;	     /* the payload's action, or NULL */
-	char *subject;	     /* "O/R#N": the issue or pull request it is about, or NULL */
-	char *status;	     /* received, processed, ignored or failed */
-	char *error;	     /* why it was ignored or failed, or NULL */
-	char *task_id;	     /* the task it acted on, or NULL */
-	char *payload;	     /* the body as received (JSON text); NULL in nsh_store_webhook_list() */
+	char *id;      /* the delivery id (X-GitHub-Delivery) */
+	char *event;   /* the event name (X-GitHub-Event) */
+	char *action;  /* the payload's action, or NULL */
+	char *subject; /* "O/R#N": the issue or pull request it is about, or NULL */
+	char *status;  /* received, processed, ignored or failed */
+	char *error;   /* why it was ignored or failed, or NULL */
+	char *task_id; /* the task it acted on, or NULL */
+	char *payload; /* the body as received (JSON text); NULL in nsh_store_webhook_list() */
 	int64_t received_ms; /* arrival */
 	int64_t handled_ms;  /* handling, 0 before */
 };
