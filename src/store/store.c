@@ -296,14 +296,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
 			  "expires_at FROM memories WHERE id = ?1",
 	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
-#define FEEDBACK_COLS                                                                    \
- "id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, " \
- "state, attempt, result, created_at, handled_at"
+#define FEEDBACK_COLS                                                                              \
+	"id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, "    \
+	"state, attempt, result, created_at, handled_at"
 	/* a copy carried to a sibling exists once per job */
-	[ST_FEEDBACK_ADD] =
-		"INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
-		"body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
+	[ST_FEEDBACK_ADD] = "INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
+			    "body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+			    "?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
 	[ST_FEEDBACK_FIND] = "SELECT id FROM feedback WHERE job_id = ?1 AND origin_id = ?2",
 	[ST_FEEDBACK_GET] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE id = ?1",
 	[ST_FEEDBACK_CLAIM] = "UPDATE feedback SET attempt = ?2 WHERE job_id = ?1 AND state = "
