@@ -29,6 +29,8 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_recipe,  /* src/cli/recipe.c */
 	&nsh_cmd_serve,	  /* src/cli/serve.c */
 	&nsh_cmd_agent,	  /* src/cli/agent.c */
+
+	&nsh_cmd_webhooks, /* src/cli/webhooks.c */
 };
 
 int main(int argc, char **argv)

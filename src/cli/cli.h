@@ -127,5 +127,6 @@ extern const struct nsh_cli_cmd nsh_cmd_analyze;
 extern const struct nsh_cli_cmd nsh_cmd_recipe;
 extern const struct nsh_cli_cmd nsh_cmd_serve;
 extern const struct nsh_cli_cmd nsh_cmd_agent;
+extern const struct nsh_cli_cmd nsh_cmd_webhooks;
 
 #endif
