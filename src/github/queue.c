@@ -280,20 +280,34 @@ out:
 
 /* ---- the queue ---- */
 
-/* Parse and decide delivery @w; a delivery that cannot be decided is a failed outcome. */
-static void decide_row(const struct nsh_webhook_rec *w, const struct nsh_github_config *cfg,
-		       struct nsh_github_decision *d, struct nsh_err *derr)
+/* A delivery of one pass with its decision, made once when first needed. */
+struct row {
+	bool decided;		      /* @d and @derr are set */
+	struct nsh_github_decision d; /* the decision */
+	struct nsh_err derr;	      /* why there is none: the delivery fails */
+};
+
+/* Parse and decide delivery @i of @l once; a delivery that cannot be decided fails. */
+static struct row *row_at(struct row *rows, const struct nsh_webhook_list *l, size_t i,
+			  const struct nsh_github_config *cfg)
 {
+	const struct nsh_webhook_rec *w = &l->v[i];
+	struct row *r = &rows[i];
 	json_t *payload = NULL;
 
-	memset(d, 0, sizeof(*d));
+	if (r->decided)
+		return r;
+	r->decided = true;
+	nsh_err_clear(&r->derr);
 	if (!w->payload || nsh_json_parse_limits(w->payload, strlen(w->payload), strlen(w->payload),
-						 NSH_GITHUB_JSON_DEPTH, &payload, derr)) {
-		nsh_err_wrap(derr, "malformed payload");
-		return;
+						 NSH_GITHUB_JSON_DEPTH, &payload, &r->derr)) {
+		memset(&r->d, 0, sizeof(r->d));
+		nsh_err_wrap(&r->derr, "malformed payload");
+		return r;
 	}
-	nsh_github_decide(w->event, payload, cfg, d, derr);
+	nsh_github_decide(w->event, payload, cfg, &r->d, &r->derr);
 	json_decref(payload);
+	return r;
 }
 
 /*
@@ -304,27 +318,26 @@ static void decide_row(const struct nsh_webhook_rec *w, const struct nsh_github_
  * failed with the error; a busy database leaves it for the next pass.
  */
 static int handle_group(struct nsh_store *s, const struct nsh_github_config *cfg,
-			const struct nsh_webhook_list *l, const size_t *idx, size_t n,
-			size_t *ret_handled, struct nsh_err *err)
+			const struct nsh_webhook_list *l, struct row *rows, const size_t *idx,
+			size_t n, size_t *ret_handled, struct nsh_err *err)
 {
 	struct nsh_err gerr = NSH_ERR_INIT;
 	bool changed = true;
 	size_t i;
 	int rc;
 
+	for (i = 0; i < n; i++)
+		row_at(rows, l, idx[i], cfg);
 	rc = nsh_store_begin(s, &gerr);
 	for (i = 0; !rc && changed && i < n; i++) {
 		const struct nsh_webhook_rec *w = &l->v[idx[i]];
-		struct nsh_err derr = NSH_ERR_INIT;
-		struct nsh_github_decision d;
+		const struct row *r = &rows[idx[i]];
 		struct nsh_github_outcome o = {0};
 
-		decide_row(w, cfg, &d, &derr);
-		if (derr.code)
-			outcome(&o, "failed", NULL, "%s", derr.msg);
+		if (r->derr.code)
+			outcome(&o, "failed", NULL, "%s", r->derr.msg);
 		else
-			rc = nsh_github_apply(s, cfg, w->id, w->event, &d, &o, &gerr);
-		nsh_github_decision_release(&d);
+			rc = nsh_github_apply(s, cfg, w->id, w->event, &r->d, &o, &gerr);
 		if (!rc)
 			rc = nsh_store_webhook_finish(s, w->id, o.status, o.reason,
 						      o.task_id[0] ? o.task_id : NULL, &changed,
@@ -337,20 +350,18 @@ static int handle_group(struct nsh_store *s, const struct nsh_github_config *cfg
 	if (!rc) {
 		if (changed)
 			*ret_handled += n;
-		return 0;
-	}
-	if (rc == NSH_EBUSY) {
+	} else if (rc == NSH_EBUSY) {
 		*err = gerr;
-		return rc;
+	} else {
+		/* A failure that would come back on every pass: the deliveries fail with it. */
+		rc = 0;
+		for (i = 0; !rc && i < n; i++) {
+			rc = nsh_store_webhook_finish(s, l->v[idx[i]].id, "failed", gerr.msg, NULL,
+						      &changed, err);
+			*ret_handled += !rc && changed;
+		}
 	}
-	/* A failure that would come back on every pass: the deliveries fail with it. */
-	for (i = 0; i < n; i++) {
-		if (nsh_store_webhook_finish(s, l->v[idx[i]].id, "failed", gerr.msg, NULL, &changed,
-					     err))
-			return err->code;
-		*ret_handled += changed;
-	}
-	return 0;
+	return rc;
 }
 
 int nsh_github_process(struct nsh_store *s, const struct nsh_github_config *cfg, int64_t now_ms,
@@ -358,6 +369,7 @@ int nsh_github_process(struct nsh_store *s, const struct nsh_github_config *cfg,
 {
 	struct nsh_webhook_list l = {0};
 	struct nsh_strvec waiting = NSH_STRVEC_INIT;
+	struct row *rows = NULL;
 	size_t *idx = NULL;
 	bool *done = NULL;
 	int rc;
@@ -370,20 +382,18 @@ int nsh_github_process(struct nsh_store *s, const struct nsh_github_config *cfg,
 	ret->more = l.nr == PASS_MAX;
 	idx = nsh_xcalloc(l.nr + 1, sizeof(*idx));
 	done = nsh_xcalloc(l.nr + 1, sizeof(*done));
+	rows = nsh_xcalloc(l.nr + 1, sizeof(*rows));
 	for (size_t i = 0; i < l.nr; i++) {
 		const struct nsh_webhook_rec *w = &l.v[i];
-		struct nsh_err derr = NSH_ERR_INIT;
-		struct nsh_github_decision d;
-		bool feedback;
+		const struct row *r;
 		size_t n = 0;
 
 		if (done[i])
 			continue;
-		decide_row(w, cfg, &d, &derr);
-		feedback = !derr.code && d.verdict == NSH_GITHUB_FEEDBACK;
-		nsh_github_decision_release(&d);
+		r = row_at(rows, &l, i, cfg);
 		idx[n++] = i;
-		if (feedback && w->subject && cfg->debounce_ms > 0) {
+		if (!r->derr.code && r->d.verdict == NSH_GITHUB_FEEDBACK && w->subject &&
+		    cfg->debounce_ms > 0) {
 			int64_t last = 0, due;
 
 			if (nsh_strvec_find(&waiting, w->subject) >= 0)
@@ -406,11 +416,14 @@ int nsh_github_process(struct nsh_store *s, const struct nsh_github_config *cfg,
 		}
 		for (size_t k = 0; k < n; k++)
 			done[idx[k]] = true;
-		rc = handle_group(s, cfg, &l, idx, n, &ret->handled, err);
+		rc = handle_group(s, cfg, &l, rows, idx, n, &ret->handled, err);
 		if (rc)
 			goto out;
 	}
 out:
+	for (size_t i = 0; rows && i < l.nr; i++)
+		nsh_github_decision_release(&rows[i].d);
+	free(rows);
 	free(idx);
 	free(done);
 	nsh_strvec_release(&waiting);
