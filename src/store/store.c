@@ -132,6 +132,7 @@ enum stmt_id {
  "p.created_at, p.updated_at, p.closed_at FROM prs p JOIN repos r ON r.id = p.repo_id "    \
  "JOIN orgs o ON o.id = r.org_id LEFT JOIN pr_heads h ON h.pr_id = p.id AND h.seq = "      \
  "(SELECT max(seq) FROM pr_heads WHERE pr_id = p.id) "
+#define WEBHOOK_COLS "id, event, action, subject, status, error, task_id, received_at, handled_at"
 #define COMMENT_COLS \
  "id, pr_id, kind, author, body, path, line, head_sha, in_reply_to, created_at, handled_at"
 
@@ -296,13 +297,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_MEMORY_GET] = "SELECT id, rule, scope, scope_value, state, source, uses, created_at, "
 			  "expires_at FROM memories WHERE id = ?1",
 	[ST_MEMORY_FORGET] = "UPDATE memories SET state = 'forgotten' WHERE id = ?1",
-#define FEEDBACK_COLS                                                                              \
-	"id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, "    \
-	"state, attempt, result, created_at, handled_at"
+#define FEEDBACK_COLS                                                                    \
+ "id, task_id, job_id, pr, comment_id, origin_id, author, body, path, line, can_write, " \
+ "state, attempt, result, created_at, handled_at"
 	/* a copy carried to a sibling exists once per job */
-	[ST_FEEDBACK_ADD] = "INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
-			    "body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-			    "?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
+	[ST_FEEDBACK_ADD] =
+		"INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
+		"body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+		"?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
 	[ST_FEEDBACK_FIND] = "SELECT id FROM feedback WHERE job_id = ?1 AND origin_id = ?2",
 	[ST_FEEDBACK_GET] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE id = ?1",
 	[ST_FEEDBACK_CLAIM] = "UPDATE feedback SET attempt = ?2 WHERE job_id = ?1 AND state = "
@@ -312,7 +314,6 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "(?2 < 0 OR attempt = ?2) ORDER BY id",
 	[ST_FEEDBACK_FINISH] = "UPDATE feedback SET state = ?2, result = ?3, handled_at = ?4 WHERE "
 			       "id = ?1",
-#define WEBHOOK_COLS "id, event, action, subject, status, error, task_id, received_at, handled_at"
 	/* a redelivery keeps its id: the first copy stays, the second adds nothing */
 	[ST_WEBHOOK_ADD] = "INSERT INTO webhook_deliveries (" WEBHOOK_COLS ", payload) VALUES (?1, "
 			   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",

@@ -5,7 +5,8 @@
  * trigger decision made under two configurations, and the decision's
  * promises are checked (a task, a comment or feedback always names its
  * issue or pull request and carries text). The signature check runs over
- * the raw bytes with the input's first line as the header.
+ * the raw bytes with the input's first line as the header, and what is
+ * signed must verify under its secret and no other.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -74,6 +75,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t len;
 	json_t *payload = NULL;
 	char *subject;
+	char sig[NSH_GITHUB_SIGNATURE_LEN + 1];
 
 	if (!ready)
 		setup();
@@ -83,6 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = nl + 1;
 	len = size - (size_t)(body - (const char *)data);
 	(void)nsh_github_signature_valid("s", body, len, event);
+	/* What we sign verifies; the same bytes under another secret do not. */
+	nsh_github_signature("s", body, len, sig);
+	if (!nsh_github_signature_valid("s", body, len, sig) ||
+	    nsh_github_signature_valid("t", body, len, sig))
+		abort();
 	if (nsh_json_parse_limits(body, len, len, NSH_GITHUB_JSON_DEPTH, &payload, NULL))
 		goto out;
 	subject = nsh_github_subject(payload);
