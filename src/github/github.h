@@ -157,6 +157,18 @@ char *nsh_github_subject(const json_t *payload);
 
 /* ---- queue.c ---- */
 
+/**
+ * Queue delivery @delivery of @event with @payload for nsh_github_process()
+ * (a row in status received, with its action and subject). @text is the
+ * payload's JSON text when the raw body is at hand (the endpoint), or NULL
+ * to serialise @payload (polling: hand each item found to this, and the
+ * same triggers act on it). *@ret_added is false for a delivery id seen
+ * before: a redelivery. Errors: store errors.
+ */
+int nsh_github_enqueue(struct nsh_store *s, const char *event, const char *delivery,
+		       const json_t *payload, const char *text, bool *ret_added,
+		       struct nsh_err *err);
+
 /* What became of one delivery. */
 struct nsh_github_outcome {
 	const char *status;		    /* "processed", "ignored" or "failed" (static) */

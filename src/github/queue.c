@@ -280,6 +280,31 @@ out:
 
 /* ---- the queue ---- */
 
+int nsh_github_enqueue(struct nsh_store *s, const char *event, const char *delivery,
+		       const json_t *payload, const char *text, bool *ret_added,
+		       struct nsh_err *err)
+{
+	struct nsh_webhook_rec w = {0};
+	const char *action = NULL;
+	char *dumped = NULL;
+	int rc;
+
+	nsh_json_opt_str(payload, "action", NULL, &action, NULL);
+	if (!text)
+		text = dumped = nsh_json_dump(payload);
+	if (!text)
+		return nsh_err_set(err, NSH_EINVAL, "payload of '%s' cannot be encoded", delivery);
+	w.id = (char *)delivery;
+	w.event = (char *)event;
+	w.action = (char *)action;
+	w.subject = nsh_github_subject(payload);
+	w.payload = (char *)text;
+	rc = nsh_store_webhook_add(s, &w, ret_added, err);
+	free(w.subject);
+	free(dumped);
+	return rc;
+}
+
 /* A delivery of one pass with its decision, made once when first needed. */
 struct row {
 	bool decided;		      /* @d and @derr are set */

@@ -79,8 +79,7 @@ int nsh_api_webhook_github(struct nsh_srv_req *r, struct nsh_err *err)
 	struct nsh_webhook_rec rec = {0};
 	struct nsh_store *s = NULL;
 	json_t *payload = NULL, *reply;
-	const char *action = NULL;
-	char *subject = NULL, *text = NULL;
+	char *text = NULL;
 	bool added = false, ping;
 	int rc = 0;
 
@@ -118,22 +117,22 @@ int nsh_api_webhook_github(struct nsh_srv_req *r, struct nsh_err *err)
 		goto out;
 	}
 	ping = !strcmp(r->gh_event, "ping");
-	nsh_json_opt_str(payload, "action", NULL, &action, NULL);
-	subject = nsh_github_subject(payload);
 	text = nsh_xmemdup(r->body, r->body_len);
-	rec.id = (char *)r->gh_delivery;
-	rec.event = (char *)r->gh_event;
-	rec.action = (char *)action;
-	rec.subject = subject;
-	rec.payload = text;
+	rc = nsh_srv_store(r, &s, err);
+	if (rc)
+		goto out;
 	if (ping) {
+		/* Nothing to carry out: recorded as handled, for the list. */
+		rec.id = (char *)r->gh_delivery;
+		rec.event = (char *)r->gh_event;
 		rec.status = (char *)"processed";
 		rec.error = (char *)"ping";
 		rec.handled_ms = nsh_time_now_ms();
-	}
-	rc = nsh_srv_store(r, &s, err);
-	if (!rc)
+		rec.payload = text;
 		rc = nsh_store_webhook_add(s, &rec, &added, err);
+	} else {
+		rc = nsh_github_enqueue(s, r->gh_event, r->gh_delivery, payload, text, &added, err);
+	}
 	if (rc)
 		goto out;
 	if (ping) {
@@ -159,7 +158,6 @@ int nsh_api_webhook_github(struct nsh_srv_req *r, struct nsh_err *err)
 			   json_pack("{s:s, s:s}", "status", "queued", "delivery", r->gh_delivery));
 out:
 	json_decref(payload);
-	free(subject);
 	free(text);
 	return rc;
 }

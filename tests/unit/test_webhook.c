@@ -879,6 +879,26 @@ static void test_queue_once(void)
 		CHECK_INT(nsh_store_webhook_add(f.s, &w, &added, &err), 0);
 		CHECK(!added);
 	}
+	/* What polling hands on goes the same way: queued, then carried out. */
+	{
+		json_t *p = labeled("nightshift", "From polling", NULL);
+		struct nsh_webhook_rec w;
+
+		CHECK_INT(nsh_github_enqueue(f.s, "issues", "poll-issues-7", p, NULL, &added, &err),
+			  0);
+		CHECK(added);
+		CHECK_INT(nsh_github_enqueue(f.s, "issues", "poll-issues-7", p, NULL, &added, &err),
+			  0);
+		CHECK(!added);
+		json_decref(p);
+		CHECK_INT(pass(&f, now, NULL), 1);
+		delivery(&f, "poll-issues-7", &w);
+		CHECK_STR(w.action, "labeled");
+		CHECK_STR(w.subject, "acme/api#7");
+		CHECK_STR(w.status, "processed");
+		CHECK(w.task_id != NULL);
+		nsh_webhook_rec_release(&w);
+	}
 	/* A payload that cannot be decided fails with the reason. */
 	deliver(&f, "issues", json_pack("{s:s}", "action", "labeled"), now, id);
 	CHECK_INT(pass(&f, now, NULL), 1);
