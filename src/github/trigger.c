@@ -233,6 +233,7 @@ static int decide_issues(const char *action, const json_t *payload,
 	rc = read_ref(payload, "issue.number", d, err);
 	if (rc)
 		return rc;
+	d->is_pr = false; /* issues events are about issues, whatever else the payload holds */
 	rc = nsh_json_get_str(payload, "label.name", &label, err);
 	if (rc)
 		return malformed(err);

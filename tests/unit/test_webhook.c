@@ -263,6 +263,18 @@ static void test_decide_labeled(void)
 	CHECK_STR(d.text, "Upgrade lodash");
 	nsh_github_decision_release(&d);
 
+	/* Whatever else the payload holds, an issues event is about the issue. */
+	{
+		json_t *p = labeled("nightshift", "Upgrade lodash", NULL);
+
+		json_object_set_new(p, "pull_request", json_pack("{s:i}", "number", 3));
+		CHECK_INT(decide("issues", p, &g, &d), 0);
+		CHECK_INT(d.verdict, NSH_GITHUB_NEW_TASK);
+		CHECK(!d.is_pr);
+		CHECK_INT(d.ref.number, 7);
+		nsh_github_decision_release(&d);
+	}
+
 	CHECK_INT(decide("issues", labeled("bug", "Upgrade lodash", NULL), &g, &d), 0);
 	CHECK_INT(d.verdict, NSH_GITHUB_IGNORE);
 	CHECK(strstr(d.reason, "label 'bug'") != NULL);
