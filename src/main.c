@@ -32,6 +32,8 @@ static const struct nsh_cli_cmd *const commands[] = {
 	&nsh_cmd_agent,	  /* src/cli/agent.c */
 	&nsh_cmd_github,  /* src/cli/github.c */
 	&nsh_cmd_memory,  /* src/cli/memory.c */
+
+	&nsh_cmd_webhooks, /* src/cli/webhooks.c */
 };
 
 int main(int argc, char **argv)

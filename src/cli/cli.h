@@ -130,5 +130,6 @@ extern const struct nsh_cli_cmd nsh_cmd_serve;
 extern const struct nsh_cli_cmd nsh_cmd_agent;
 extern const struct nsh_cli_cmd nsh_cmd_github;
 extern const struct nsh_cli_cmd nsh_cmd_memory;
+extern const struct nsh_cli_cmd nsh_cmd_webhooks;
 
 #endif

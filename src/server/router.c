@@ -52,6 +52,8 @@ static const struct nsh_srv_route routes[] = {
 	{"POST", "/api/memories/{n}/forget", nsh_api_memory_forget, NSH_SRV_BODY},
 	{"POST", "/api/memories/{n}/promote", nsh_api_memory_promote, NSH_SRV_BODY},
 	{"GET", "/api/secrets", nsh_api_secrets_list, 0},
+	/* GitHub cannot send the token: a delivery proves itself by its signature */
+	{"POST", NSH_SRV_WEBHOOK_PATH, nsh_api_webhook_github, NSH_SRV_PUBLIC | NSH_SRV_BODY},
 	{"GET", "/", nsh_web_index, NSH_SRV_PUBLIC},
 	{"GET", "/{file}", nsh_web_asset, NSH_SRV_PUBLIC},
 };

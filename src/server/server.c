@@ -53,6 +53,7 @@ struct nsh_server {
 /* Per-request state between the calls of the access handler. */
 struct req_ctx {
 	struct nsh_buf body; /* the body so far, capped */
+	size_t max_body;     /* the cap for this request's path */
 	bool too_big;	     /* the body passed the cap */
 };
 
@@ -396,6 +397,9 @@ static enum MHD_Result serve(struct nsh_server *s, struct MHD_Connection *c, con
 	r.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	r.last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
 	r.if_none_match = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+	r.gh_event = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-GitHub-Event");
+	r.gh_delivery = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-GitHub-Delivery");
+	r.gh_signature = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Hub-Signature-256");
 	r.body = ctx->body.buf;
 	r.body_len = ctx->body.len;
 	nsh_srv_dispatch(&r);
@@ -432,7 +436,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		int nheaders;
 
 		ctx = nsh_xcalloc(1, sizeof(*ctx));
-		nsh_buf_init(&ctx->body, s->srv.max_body);
+		/* GitHub's deliveries may be larger than API requests. */
+		ctx->max_body = strcmp(url, NSH_SRV_WEBHOOK_PATH) ? s->srv.max_body
+								  : s->srv.webhook_max_body;
+		nsh_buf_init(&ctx->body, ctx->max_body);
 		*con_cls = ctx;
 		if (s->srv.rate && client_addr(c, addr) &&
 		    !nsh_srv_rate_take(s->srv.rate, addr, nsh_time_mono_ms()))
@@ -442,11 +449,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (nheaders > NSH_SRV_MAX_HEADERS)
 			return early_reply(s, c, 431, "too_big", "too many request headers");
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > s->srv.max_body) {
+		if (cl && strtoull(cl, NULL, 10) > ctx->max_body) {
 			char msg[96];
 
 			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-				 s->srv.max_body);
+				 ctx->max_body);
 			return early_reply(s, c, 413, "too_big", msg);
 		}
 		return MHD_YES;
@@ -460,8 +467,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (ctx->too_big) {
 		char msg[96];
 
-		snprintf(msg, sizeof(msg), "request body is larger than %zu bytes",
-			 s->srv.max_body);
+		snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", ctx->max_body);
 		return early_reply(s, c, 413, "too_big", msg);
 	}
 	return serve(s, c, url, method, ctx);
@@ -487,6 +493,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static void srv_release(struct nsh_server *s)
 {
 	nsh_srv_hub_stop(s->srv.hub);
+	nsh_srv_webhook_stop(&s->srv);
 	nsh_srv_pool_drain(&s->srv);
 	pthread_mutex_destroy(&s->srv.pool_lock);
 	nsh_srv_metrics_free(s->srv.metrics);
@@ -544,6 +551,9 @@ int nsh_server_start(const struct nsh_server_config *cfg, struct nsh_server **re
 		goto fail;
 	s->srv.token_len = strlen(s->srv.token);
 	rc = nsh_srv_hub_start(&s->srv, &s->srv.hub, err);
+	if (rc)
+		goto fail;
+	rc = nsh_srv_webhook_start(&s->srv, err);
 	if (rc)
 		goto fail;
 

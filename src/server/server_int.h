@@ -32,6 +32,7 @@ struct nsh_pipeline;
 struct nsh_srv_hub;
 struct nsh_srv_metrics;
 struct nsh_srv_rate;
+struct nsh_srv_webhook;
 
 #define NSH_SRV_MAX_HEADERS  64		  /* request headers, all kinds of header lines */
 #define NSH_SRV_MAX_QUERY    32		  /* query parameters */
@@ -47,6 +48,7 @@ struct nsh_srv_rate;
 #define NSH_SRV_POOL_IDLE    32		  /* idle store handles kept */
 #define NSH_SRV_SSE_PING_MS  10000	  /* comment line on a quiet stream */
 #define NSH_SRV_RING	     4096	  /* events kept in memory for streams */
+#define NSH_SRV_WEBHOOK_PATH "/webhooks/github" /* GitHub's deliveries */
 
 /* A store handle with the forge handle that borrows it; one thread at a time. */
 struct nsh_srv_conn {
@@ -73,6 +75,8 @@ struct nsh_srv {
 	struct nsh_srv_metrics *metrics;     /* counters (metrics.c) */
 	struct nsh_srv_rate *rate;	     /* per-address token buckets, or NULL */
 	const struct nsh_config *config;     /* the daemon's configuration (borrowed), or NULL */
+	struct nsh_srv_webhook *webhook;     /* GitHub webhooks (webhook.c) */
+	size_t webhook_max_body;	     /* cap on a webhook delivery's body */
 };
 
 /* A query parameter, or a header: borrowed strings. */
@@ -130,6 +134,9 @@ struct nsh_srv_req {
 	const char *authorization;	/* the Authorization header, or NULL */
 	const char *last_event_id;	/* the Last-Event-ID header, or NULL */
 	const char *if_none_match;	/* the If-None-Match header, or NULL */
+	const char *gh_event;		/* the X-GitHub-Event header, or NULL */
+	const char *gh_delivery;	/* the X-GitHub-Delivery header, or NULL */
+	const char *gh_signature;	/* the X-Hub-Signature-256 header, or NULL */
 	const char *body;		/* the body (not NUL-terminated), or NULL */
 	size_t body_len;		/* its length */
 	struct nsh_srv_match m;		/* filled by the router */
@@ -232,6 +239,7 @@ nsh_srv_handler nsh_api_memories_list, nsh_api_memory_get, nsh_api_memory_forget
 	nsh_api_memory_promote;
 nsh_srv_handler nsh_api_secrets_list;
 nsh_srv_handler nsh_web_index, nsh_web_asset;
+nsh_srv_handler nsh_api_webhook_github;
 
 /* ---- metrics.c ---- */
 
@@ -273,6 +281,18 @@ void nsh_srv_stream_free(struct nsh_srv_stream *s);
  * -1 when the stream must end (the server stops, or a store error).
  */
 long nsh_srv_stream_read(struct nsh_srv_stream *s, char *buf, size_t max);
+
+/* ---- webhook.c: GitHub deliveries and the thread that carries them out ---- */
+
+/**
+ * Read the [github] settings of srv->config into srv->webhook and, when a
+ * webhook secret is set, start the thread that works through the
+ * delivery queue (its own store handle, posting to srv->notify). Errors:
+ * a setting that does not parse (NSH_EINVAL naming it), store errors.
+ */
+int nsh_srv_webhook_start(struct nsh_srv *srv, struct nsh_err *err);
+/** Stop the thread (after the HTTP daemon) and free srv->webhook. */
+void nsh_srv_webhook_stop(struct nsh_srv *srv);
 
 /* ---- web.c: the embedded UI ---- */
 

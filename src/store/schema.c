@@ -381,6 +381,13 @@ static const struct nsh_store_migration migrations[] = {
 	 "  UNIQUE (job_id, origin_id)"
 	 ") STRICT;"
 	 "CREATE INDEX feedback_by_job ON feedback (job_id, state, id);"},
+
+	{11, "what webhook deliveries are about and the task they acted on; tasks by GitHub issue",
+	 "ALTER TABLE webhook_deliveries ADD COLUMN subject TEXT;"
+	 "ALTER TABLE webhook_deliveries ADD COLUMN task_id TEXT;"
+	 "CREATE INDEX webhook_deliveries_by_status ON webhook_deliveries (status, subject);"
+	 "CREATE INDEX tasks_by_github_issue ON tasks (json_extract(options, '$.github.repo'),"
+	 "  json_extract(options, '$.github.issue'));"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

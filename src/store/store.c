@@ -103,6 +103,13 @@ enum stmt_id {
 	ST_FEEDBACK_CLAIM,
 	ST_FEEDBACK_LIST,
 	ST_FEEDBACK_FINISH,
+	/* GitHub webhook deliveries */
+	ST_WEBHOOK_ADD,
+	ST_WEBHOOK_PENDING,
+	ST_WEBHOOK_LIST,
+	ST_WEBHOOK_FINISH,
+	ST_WEBHOOK_SUBJECT_LAST,
+	ST_TASK_FIND_GITHUB,
 	ST_COUNT
 };
 
@@ -122,6 +129,7 @@ enum stmt_id {
  "p.created_at, p.updated_at, p.closed_at FROM prs p JOIN repos r ON r.id = p.repo_id "    \
  "JOIN orgs o ON o.id = r.org_id LEFT JOIN pr_heads h ON h.pr_id = p.id AND h.seq = "      \
  "(SELECT max(seq) FROM pr_heads WHERE pr_id = p.id) "
+#define WEBHOOK_COLS "id, event, action, subject, status, error, task_id, received_at, handled_at"
 #define COMMENT_COLS \
  "id, pr_id, kind, author, body, path, line, head_sha, in_reply_to, created_at, handled_at"
 
@@ -297,6 +305,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     "(?2 < 0 OR attempt = ?2) ORDER BY id",
 	[ST_FEEDBACK_FINISH] = "UPDATE feedback SET state = ?2, result = ?3, handled_at = ?4 WHERE "
 			       "id = ?1",
+	/* a redelivery keeps its id: the first copy stays, the second adds nothing */
+	[ST_WEBHOOK_ADD] = "INSERT INTO webhook_deliveries (" WEBHOOK_COLS ", payload) VALUES (?1, "
+			   "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
+	[ST_WEBHOOK_PENDING] = "SELECT " WEBHOOK_COLS ", payload FROM webhook_deliveries WHERE "
+			       "status = 'received' ORDER BY rowid LIMIT ?1",
+	[ST_WEBHOOK_LIST] = "SELECT " WEBHOOK_COLS ", NULL FROM webhook_deliveries ORDER BY rowid "
+			    "DESC LIMIT ?1",
+	[ST_WEBHOOK_FINISH] =
+		"UPDATE webhook_deliveries SET status = ?2, error = ?3, task_id = ?4, "
+		"handled_at = ?5 WHERE id = ?1 AND status = 'received'",
+	[ST_WEBHOOK_SUBJECT_LAST] = "SELECT coalesce(max(received_at), 0) FROM webhook_deliveries "
+				    "WHERE status = 'received' AND subject = ?1",
+	/* the same expressions as the index tasks_by_github_issue */
+	[ST_TASK_FIND_GITHUB] = "SELECT " TASK_COLS " FROM tasks WHERE json_extract(options, "
+				"'$.github.repo') = ?1 AND json_extract(options, '$.github.issue') "
+				"= ?2 ORDER BY rowid DESC LIMIT 1",
 };
 
 struct nsh_store {
@@ -2697,6 +2721,167 @@ int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state
 	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
 	if (sqlite3_step(st) != SQLITE_DONE)
 		rc = db_fail(s, err, "finishing review feedback");
+	stmt_done(st);
+	return rc;
+}
+
+/* ---- GitHub webhook deliveries ---- */
+
+void nsh_webhook_rec_release(struct nsh_webhook_rec *w)
+{
+	if (!w)
+		return;
+	free(w->id);
+	free(w->event);
+	free(w->action);
+	free(w->subject);
+	free(w->status);
+	free(w->error);
+	free(w->task_id);
+	free(w->payload);
+	memset(w, 0, sizeof(*w));
+}
+
+void nsh_webhook_list_release(struct nsh_webhook_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_webhook_rec_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_store_webhook_add(struct nsh_store *s, const struct nsh_webhook_rec *w, bool *ret_added,
+			  struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_ADD, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, w->id);
+	bind_text(st, 2, w->event);
+	bind_text(st, 3, w->action);
+	bind_text(st, 4, w->subject);
+	bind_text(st, 5, w->status ? w->status : "received");
+	bind_text(st, 6, w->error);
+	bind_text(st, 7, w->task_id);
+	sqlite3_bind_int64(st, 8, w->received_ms ? w->received_ms : nsh_time_now_ms());
+	bind_ms(st, 9, w->handled_ms);
+	bind_text(st, 10, w->payload);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "recording a webhook delivery");
+	else if (ret_added)
+		*ret_added = sqlite3_changes(s->db) == 1;
+	stmt_done(st);
+	return rc;
+}
+
+static void webhook_from_row(sqlite3_stmt *st, struct nsh_webhook_rec *w)
+{
+	w->id = col_text(st, 0);
+	w->event = col_text(st, 1);
+	w->action = col_text(st, 2);
+	w->subject = col_text(st, 3);
+	w->status = col_text(st, 4);
+	w->error = col_text(st, 5);
+	w->task_id = col_text(st, 6);
+	w->received_ms = sqlite3_column_int64(st, 7);
+	w->handled_ms = sqlite3_column_int64(st, 8);
+	w->payload = col_text(st, 9);
+}
+
+static int webhook_rows(struct nsh_store *s, enum stmt_id id, size_t limit,
+			struct nsh_webhook_list *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, id, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		webhook_from_row(st, &ret->v[ret->nr++]);
+	}
+	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing webhook deliveries");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_webhook_pending(struct nsh_store *s, size_t limit, struct nsh_webhook_list *ret,
+			      struct nsh_err *err)
+{
+	return webhook_rows(s, ST_WEBHOOK_PENDING, limit, ret, err);
+}
+
+int nsh_store_webhook_list(struct nsh_store *s, size_t limit, struct nsh_webhook_list *ret,
+			   struct nsh_err *err)
+{
+	return webhook_rows(s, ST_WEBHOOK_LIST, limit, ret, err);
+}
+
+int nsh_store_webhook_finish(struct nsh_store *s, const char *id, const char *status,
+			     const char *error, const char *task_id, bool *ret_changed,
+			     struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_FINISH, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, id);
+	bind_text(st, 2, status);
+	bind_text(st, 3, error);
+	bind_text(st, 4, task_id);
+	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = db_fail(s, err, "finishing a webhook delivery");
+	else if (ret_changed)
+		*ret_changed = sqlite3_changes(s->db) == 1;
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_webhook_subject_last(struct nsh_store *s, const char *subject, int64_t *ret_ms,
+				   struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_SUBJECT_LAST, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, subject);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*ret_ms = sqlite3_column_int64(st, 0);
+	else
+		rc = db_fail(s, err, "reading webhook deliveries");
+	stmt_done(st);
+	return rc;
+}
+
+int nsh_store_task_find_github(struct nsh_store *s, const char *repo, int64_t number,
+			       struct nsh_task_rec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = stmt(s, ST_TASK_FIND_GITHUB, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	bind_text(st, 1, repo);
+	sqlite3_bind_int64(st, 2, number);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		task_from_row(st, ret);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task for issue '%s#%lld'", repo,
+				 (long long)number);
+	} else {
+		rc = db_fail(s, err, "finding the task of an issue");
+	}
 	stmt_done(st);
 	return rc;
 }

@@ -27,7 +27,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 10
+#define NSH_STORE_SCHEMA_VERSION 11
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -990,5 +990,60 @@ int nsh_store_feedback_list(struct nsh_store *s, const char *job_id, int64_t att
 /** Set the state and result (a JSON object text; NULL: {}) of feedback @id. */
 int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state,
 			      const char *result, struct nsh_err *err);
+
+/* ---- GitHub webhook deliveries (src/github/ owns their meaning) ---- */
+
+struct nsh_webhook_rec {
+	char *id;      /* the delivery id (X-GitHub-Delivery) */
+	char *event;   /* the event name (X-GitHub-Event) */
+	char *action;  /* the payload's action, or NULL */
+	char *subject; /* "O/R#N": the issue or pull request it is about, or NULL */
+	char *status;  /* received, processed, ignored or failed */
+	char *error;   /* why it was ignored or failed, or NULL */
+	char *task_id; /* the task it acted on, or NULL */
+	char *payload; /* the body as received (JSON text); NULL in nsh_store_webhook_list() */
+	int64_t received_ms; /* arrival */
+	int64_t handled_ms;  /* handling, 0 before */
+};
+
+struct nsh_webhook_list {
+	struct nsh_webhook_rec *v; /* rows */
+	size_t nr;
+	size_t alloc;
+};
+
+void nsh_webhook_rec_release(struct nsh_webhook_rec *w);
+void nsh_webhook_list_release(struct nsh_webhook_list *l);
+/**
+ * Record delivery @w (status NULL: received; received_ms 0: now; the
+ * payload must be JSON text). A delivery id seen before adds nothing and
+ * *@ret_added is false: a redelivery.
+ */
+int nsh_store_webhook_add(struct nsh_store *s, const struct nsh_webhook_rec *w, bool *ret_added,
+			  struct nsh_err *err);
+/** Append up to @limit deliveries still in status received to @ret, oldest first, with payloads. */
+int nsh_store_webhook_pending(struct nsh_store *s, size_t limit, struct nsh_webhook_list *ret,
+			      struct nsh_err *err);
+/** Append the @limit newest deliveries (all statuses, without payloads) to @ret, newest first. */
+int nsh_store_webhook_list(struct nsh_store *s, size_t limit, struct nsh_webhook_list *ret,
+			   struct nsh_err *err);
+/**
+ * Mark delivery @id handled: @status (processed, ignored, failed), @error
+ * (the reason, may be NULL) and @task_id (may be NULL). Only a delivery
+ * still in status received changes; *@ret_changed (may be NULL) says
+ * whether this one did.
+ */
+int nsh_store_webhook_finish(struct nsh_store *s, const char *id, const char *status,
+			     const char *error, const char *task_id, bool *ret_changed,
+			     struct nsh_err *err);
+/** When the newest delivery still received about @subject arrived; 0 when none is. */
+int nsh_store_webhook_subject_last(struct nsh_store *s, const char *subject, int64_t *ret_ms,
+				   struct nsh_err *err);
+/**
+ * The newest task whose options name GitHub issue @number of @repo
+ * ({"github": {"repo": "O/R", "issue": N}}); NSH_ENOTFOUND when none does.
+ */
+int nsh_store_task_find_github(struct nsh_store *s, const char *repo, int64_t number,
+			       struct nsh_task_rec *ret, struct nsh_err *err);
 
 #endif
