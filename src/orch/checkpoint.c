@@ -110,7 +110,8 @@ int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err)
 	if (!rc)
 		rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
-		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr), nsh_job_run_job(jr)->repo, &f, err);
+		rc = orch_forge(nsh_job_run_ctx(jr), nsh_job_run_store(jr),
+				nsh_job_run_job(jr)->repo, &f, err);
 	if (rc)
 		goto out;
 	p.org = org;
