@@ -376,6 +376,6 @@ const struct nsh_cli_cmd nsh_cmd_forge = {
 		"                               recorded in the branch's pull request\n"
 		"\n"
 		"Repositories live in $NIGHTSHIFT_HOME/forge/ORG/REPO.git. Names use letters,\n"
-		"digits, '-', '_' and '.', and do not start with '.'.\n",
+		"digits, '-', '_' and '.'; '.' alone and '..' anywhere are refused.\n",
 	.run = forge_run,
 };

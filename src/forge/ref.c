@@ -42,8 +42,9 @@ static const char *name_problem(const char *name)
 	for (size_t i = 0; i < len; i++)
 		if (!name_char(name[i]))
 			return "use only letters, digits, '-', '_' and '.'";
-	if (name[0] == '.')
-		return "it must not start with '.'";
+	/* ".github" is a name GitHub gives meaning to; "." is not a name */
+	if (!strcmp(name, "."))
+		return "it must not be '.'";
 	if (strstr(name, ".."))
 		return "it must not contain '..'";
 	return NULL;

@@ -90,6 +90,7 @@ int nsh_github_config_load(const struct nsh_config *cfg, struct nsh_github_confi
 			      ? nsh_xstrdup(get(cfg, "bot_login"))
 			      : NULL;
 	c.network = get_text(cfg, "network", NSH_GITHUB_NETWORK);
+	c.org_repo = get_text(cfg, "org_repo", ".github");
 	c.max_body = NSH_GITHUB_MAX_BODY;
 	c.debounce_ms = NSH_GITHUB_DEBOUNCE_MS;
 	if (!*c.label) {
@@ -146,6 +147,7 @@ void nsh_github_config_release(struct nsh_github_config *c)
 	free(c->command);
 	free(c->bot_login);
 	free(c->network);
+	free(c->org_repo);
 	nsh_strvec_release(&c->associations);
 	memset(c, 0, sizeof(*c));
 }

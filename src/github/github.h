@@ -80,6 +80,8 @@ struct nsh_github_config {
 	char *network;			/* network: level of the tasks made */
 	uint64_t max_body;		/* webhook_max_body: bytes of a payload */
 	int64_t debounce_ms;		/* debounce: quiet time before review feedback */
+	char *org_repo;			/* org_repo: an issue there is about every repository
+					   of its org (default ".github") */
 };
 
 /**

@@ -119,7 +119,11 @@ static int create_task(struct nsh_store *s, const struct nsh_github_config *cfg,
 		json_object_set_new(gh, "url", nsh_json_string_lossy(d->url, strlen(d->url)));
 	if (d->sender)
 		json_object_set_new(gh, "sender", json_string(d->sender));
-	opts = json_pack("{s:[s], s:o}", "repos", repo, "github", gh);
+	/* an issue in the org's own repository (org_repo) is about all its repositories */
+	if (cfg->org_repo && !strcmp(d->ref.repo, cfg->org_repo))
+		opts = json_pack("{s:o}", "github", gh);
+	else
+		opts = json_pack("{s:[s], s:o}", "repos", repo, "github", gh);
 	opts_text = nsh_json_dump(opts);
 	{
 		struct nsh_task_new n = {

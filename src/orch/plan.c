@@ -15,6 +15,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fault.h"
+#include "core/fs.h"
 #include "core/id.h"
 #include "core/json.h"
 #include "forge/forge.h"
@@ -343,10 +344,12 @@ static void write_spec(struct nsh_buf *b, const struct nsh_task_rec *t, const st
  * Analyse @repos for @r and order them; the results go to @res and the
  * analyser to *@ret_a (the caller frees both, the analyser last).
  */
-static int analyse(struct nsh_store *st, const struct nsh_task_rec *t, const struct nsh_recipe *r,
-		   const struct nsh_forge_repo_list *repos, struct nsh_analyze_result **res,
-		   struct nsh_analyze_plan *plan, struct nsh_analyze **ret_a, struct nsh_err *err)
+static int analyse(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
+		   const struct nsh_recipe *r, const struct nsh_forge_repo_list *repos,
+		   struct nsh_analyze_result **res, struct nsh_analyze_plan *plan,
+		   struct nsh_analyze **ret_a, struct nsh_err *err)
 {
+	char *scratch = nsh_xasprintf("%s/work/analysis-%s", o->home, t->id);
 	struct nsh_analyze_api apis[NSH_ANALYZE_MAX_APIS];
 	struct nsh_strvec names = NSH_STRVEC_INIT;
 	struct nsh_analyze_opts ao = {0};
@@ -360,8 +363,30 @@ static int analyse(struct nsh_store *st, const struct nsh_task_rec *t, const str
 	rc = nsh_analyze_new(&ao, &a, err);
 	for (size_t i = 0; !rc && i < repos->nr; i++) {
 		struct nsh_analyze_target tg = {repos->v[i].name, repos->v[i].path, NULL};
+		char *copy = NULL, *git_dir = NULL;
 
-		rc = nsh_analyze_repo(a, &tg, &res[i], err);
+		if (!tg.git_dir) {
+			/* a code host without local copies (GitHub): a clone to read */
+			struct nsh_forge *f = NULL;
+
+			copy = nsh_xasprintf("%s/%s", scratch, repos->v[i].name);
+			git_dir = nsh_xasprintf("%s/.git", copy);
+			nsh_fs_remove_tree(copy, NULL);
+			rc = orch_forge(o, st, repos->v[i].org, &f, err);
+			if (!rc)
+				rc = nsh_fs_mkdir_p(scratch, 0700, err);
+			if (!rc)
+				rc = nsh_forge_clone(f, repos->v[i].org, repos->v[i].name, NULL,
+						     copy, err);
+			nsh_forge_close(f);
+			tg.git_dir = git_dir;
+		}
+		if (!rc)
+			rc = nsh_analyze_repo(a, &tg, &res[i], err);
+		if (copy)
+			nsh_fs_remove_tree(copy, NULL);
+		free(copy);
+		free(git_dir);
 		for (size_t w = 0; !rc && w < res[i]->nwarnings; w++)
 			orch_say(st, t->id, NULL, "task.warning", NULL, "⚠️  %s: %s: %s",
 				 repos->v[i].name, res[i]->warnings[w].file,
@@ -372,6 +397,8 @@ static int analyse(struct nsh_store *st, const struct nsh_task_rec *t, const str
 				      plan);
 	*ret_a = a;
 	nsh_strvec_release(&names);
+	nsh_fs_remove_tree(scratch, NULL);
+	free(scratch);
 	return rc;
 }
 
@@ -421,7 +448,7 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 				 r->id);
 		goto out;
 	}
-	rc = analyse(st, t, r, &repos, res, &plan, &an, err);
+	rc = analyse(o, st, t, r, &repos, res, &plan, &an, err);
 	if (rc)
 		goto out;
 	write_spec(&spec, t, r, org, &plan, o->max_attempts);

@@ -224,14 +224,15 @@ static void test_names(void)
 	CHECK(nsh_forge_name_valid("acme"));
 	CHECK(nsh_forge_name_valid("my-org_2.x"));
 	CHECK(!nsh_forge_name_valid(""));
-	CHECK(!nsh_forge_name_valid(".hidden"));
+	CHECK(nsh_forge_name_valid(".github"));
+	CHECK(!nsh_forge_name_valid("."));
 	CHECK(!nsh_forge_name_valid("a..b"));
 	CHECK(!nsh_forge_name_valid("a/b"));
 	CHECK(!nsh_forge_name_valid("a b"));
 	CHECK_INT(nsh_forge_check_name("org", "a/b", &err), NSH_EINVAL);
 	CHECK_STR(err.msg, "invalid org name 'a/b': use only letters, digits, '-', '_' and '.'");
 	CHECK_INT(nsh_forge_check_name("repository", "..", &err), NSH_EINVAL);
-	CHECK_STR(err.msg, "invalid repository name '..': it must not start with '.'");
+	CHECK_STR(err.msg, "invalid repository name '..': it must not contain '..'");
 	/* a name with control characters is not echoed */
 	CHECK_INT(nsh_forge_check_name("org", "a\033[2Jb", &err), NSH_EINVAL);
 	CHECK(strchr(err.msg, '\033') == NULL);
