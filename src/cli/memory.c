@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/err.h"
 #include "core/time.h"
 #include "memory/memory.h"
@@ -48,11 +49,11 @@ static int64_t parse_id(const char *s)
 	return (int64_t)v;
 }
 
-/* "repo demo-org/pricing", "org demo-org" */
-static void scope_text(const struct nsh_memory_rule *r, char *out, size_t cap)
+/* "repo demo-org/pricing", "org demo-org": a new string. */
+static char *scope_text(const struct nsh_memory_rule *r)
 {
-	snprintf(out, cap, "%s %s", r->r.scope ? r->r.scope : "?",
-		 r->r.scope_value ? r->r.scope_value : "");
+	return nsh_xasprintf("%s %s", r->r.scope ? r->r.scope : "?",
+			     r->r.scope_value ? r->r.scope_value : "");
 }
 
 static int list_run(struct nsh_cli *cli, int argc, char **argv)
@@ -122,14 +123,14 @@ static int list_run(struct nsh_cli *cli, int argc, char **argv)
 	printf("%-5s %-10s %-28s %-10s %4s  %s\n", "ID", "STATE", "SCOPE", "KIND", "USES", "RULE");
 	for (size_t i = 0; i < l.nr; i++) {
 		const struct nsh_memory_rule *r = &l.v[i];
-		char scope[256];
 		const char *text = r->r.rule ? r->r.rule : "";
+		char *scope = scope_text(r);
 		int n = (int)strlen(text);
 
-		scope_text(r, scope, sizeof(scope));
 		printf("%-5lld %-10s %-28s %-10s %4lld  %.*s%s\n", (long long)r->r.id, r->r.state,
 		       scope, r->r.kind, (long long)r->r.uses, n > 60 ? 57 : n, text,
 		       n > 60 ? "..." : "");
+		free(scope);
 	}
 out:
 	nsh_memory_rule_list_release(&l);
@@ -145,9 +146,9 @@ static const char *when(int64_t ms, char out[NSH_TIME_ISO_MAX])
 static void print_rule(const struct nsh_memory_rule *r)
 {
 	const struct nsh_memory_rec *m = &r->r;
-	char a[NSH_TIME_ISO_MAX], b[NSH_TIME_ISO_MAX], scope[256];
+	char a[NSH_TIME_ISO_MAX], b[NSH_TIME_ISO_MAX];
+	char *scope = scope_text(r);
 
-	scope_text(r, scope, sizeof(scope));
 	printf("memory %lld: %s\n", (long long)m->id, m->rule);
 	if (m->recipe)
 		printf("  kind:       preference (%s: %s = %s)\n", m->recipe, m->choice, m->alt);
@@ -157,6 +158,7 @@ static void print_rule(const struct nsh_memory_rule *r)
 	if (m->superseded_by)
 		printf(" (by memory %lld)", (long long)m->superseded_by);
 	printf("\n  scope:      %s\n", scope);
+	free(scope);
 	if (r->repos.nr > 1 || (r->repos.nr == 1 && strcmp(r->repos.v[0], m->scope_value))) {
 		printf("  repos:     ");
 		for (size_t i = 0; i < r->repos.nr; i++)
