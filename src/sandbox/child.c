@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/filter.h"
@@ -91,6 +92,17 @@ const char *nsh_sandbox_stage_name(int stage)
 	    stage_names[stage])
 		return stage_names[stage];
 	return "setting up";
+}
+
+/* When each phase of the set-up ended (enum nsh_sandbox_mark), if asked for. */
+static int64_t marks[NSH_MARK_NR];
+
+static void mark(const struct nsh_sandbox_setup *s, int which)
+{
+	struct timespec ts;
+
+	if (s->timing && clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+		marks[which] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void __attribute__((noreturn)) fail(int ctl, int stage, int errnum)
@@ -402,6 +414,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 		if (ws_fd < 0)
 			return -errno;
 	}
+	mark(s, NSH_MARK_SYSDIRS);
 	/*
 	 * Raw system calls: glibc's wrappers would first signal every thread
 	 * it believes the process has, and after a clone3 from a threaded
@@ -410,6 +423,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresgid, 0, 0, 0)));
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setgroups, 0, NULL)));
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresuid, 0, 0, 0)));
+	mark(s, NSH_MARK_IDS);
 
 	STEP(NSH_STAGE_ROOT_TMPFS,
 	     SYS(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")));
@@ -424,6 +438,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	close(ws_fd);
 	if (rc)
 		return rc;
+	mark(s, NSH_MARK_ROOT);
 
 	if (!join(p, sizeof(p), root, "tmp"))
 		return -ENAMETOOLONG;
@@ -435,7 +450,9 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 		return -ENAMETOOLONG;
 	STEP(NSH_STAGE_PROC, SYS(mkdir(p, 0555)));
 	STEP(NSH_STAGE_PROC, SYS(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)));
+	mark(s, NSH_MARK_TMP_PROC);
 	STEP(NSH_STAGE_DEV, build_dev(root));
+	mark(s, NSH_MARK_DEV);
 	STEP(NSH_STAGE_ROOT_RO,
 	     SYS(mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		       NULL)));
@@ -444,13 +461,16 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_PIVOT, SYS(syscall(SYS_pivot_root, ".", ".")));
 	STEP(NSH_STAGE_PIVOT, SYS(umount2(".", MNT_DETACH)));
 	STEP(NSH_STAGE_PIVOT, SYS(chdir("/")));
+	mark(s, NSH_MARK_PIVOT);
 
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
-	STEP(NSH_STAGE_LOOPBACK, loopback_up());
+	if (!s->net_ready)
+		STEP(NSH_STAGE_LOOPBACK, loopback_up());
 	if (s->proxy_listener) {
 		STEP(NSH_STAGE_PROXY, proxy_listener());
 		*ret_proxy = rc;
 	}
+	mark(s, NSH_MARK_NET);
 
 	STEP(NSH_STAGE_SESSION, close_inherited(s->ctl_fd, *ret_proxy));
 	/* Nothing inside may open init's /proc files (its fds, its memory). */
@@ -460,6 +480,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_PDEATHSIG, SIGKILL)));
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	write_file("/proc/self/oom_score_adj", "-1000");
+	mark(s, NSH_MARK_HARDEN);
 
 	if (s->landlock_abi > 0) {
 		static const struct nsh_landlock_path paths[] = {
@@ -472,7 +493,9 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 								    NSH_LANDLOCK_SCOPE_SIGNAL,
 							    s->landlock_abi));
 	}
+	mark(s, NSH_MARK_LANDLOCK);
 	STEP(NSH_STAGE_SECCOMP, nsh_seccomp_load(s->seccomp));
+	mark(s, NSH_MARK_SECCOMP);
 	return 0;
 #undef STEP
 #undef SYS
@@ -717,6 +740,7 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
 	if (n <= 0 || m->type != NSH_CTL_GO)
 		_exit(127); /* the supervisor gave up on us */
+	mark(s, NSH_MARK_START);
 	rc = setup(s, ws_fd, &proxy_fd, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
@@ -727,7 +751,8 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
 		fail(ctl, NSH_STAGE_SESSION, errno);
-	nsh_ctl_send(ctl, &ready, NULL, 0, &proxy_fd, proxy_fd >= 0 ? 1 : 0);
+	nsh_ctl_send(ctl, &ready, s->timing ? marks : NULL, s->timing ? sizeof(marks) : 0,
+		     &proxy_fd, proxy_fd >= 0 ? 1 : 0);
 	if (proxy_fd >= 0)
 		close(proxy_fd);
 	serve(s, ctl, sigfd);

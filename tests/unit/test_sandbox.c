@@ -390,6 +390,52 @@ static void test_create_while_threaded(void)
 	policy_release(&pol);
 }
 
+/*
+ * Two sandboxes alive at once are in two network namespaces, neither the
+ * host's (pooled or not), each with loopback up where a job may listen
+ * even on a low port.
+ */
+static void test_network_namespaces(void)
+{
+	static const char listen_low[] =
+		"import socket\n"
+		"s = socket.socket(); s.bind(('127.0.0.1', 80)); s.listen(1)\n"
+		"c = socket.create_connection(('127.0.0.1', 80)); a, _ = s.accept()\n"
+		"c.sendall(b'hi'); print(a.recv(2).decode())\n";
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol[2];
+	struct nsh_sandbox *sb[2] = {NULL, NULL};
+	struct nsh_sandbox_cmd c[2];
+	char host[64] = "";
+	ssize_t n = readlink("/proc/self/ns/net", host, sizeof(host) - 1);
+
+	CHECK(n > 0);
+	for (int i = 0; i < 2; i++) {
+		policy(&pol[i], i ? "net-b" : "net-a");
+		nsh_sandbox_cmd_init(&c[i]);
+		CHECK_INT(nsh_sandbox_create(&pol[i], &sb[i], &err), 0);
+	}
+	if (sb[0] && sb[1]) {
+		for (int i = 0; i < 2; i++) {
+			CHECK_INT(sh(sb[i], &c[i], "readlink /proc/self/ns/net"), 0);
+			CHECK(!strncmp(c[i].out.buf, "net:[", 5));
+			CHECK(strncmp(c[i].out.buf, host, strlen(host)) != 0);
+		}
+		CHECK(strcmp(c[0].out.buf, c[1].out.buf) != 0);
+		nsh_sandbox_cmd_release(&c[0]);
+		nsh_sandbox_cmd_init(&c[0]);
+		nsh_strvec_pushl(&c[0].argv, "python3", "-c", listen_low, NULL);
+		CHECK_INT(nsh_sandbox_exec(sb[0], &c[0], &err), 0);
+		CHECK_INT(c[0].exit_code, 0);
+		CHECK_STR(c[0].out.buf, "hi\n");
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(nsh_sandbox_destroy(sb[i], &err), 0);
+		nsh_sandbox_cmd_release(&c[i]);
+		policy_release(&pol[i]);
+	}
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -417,6 +463,7 @@ int main(void)
 	RUN(test_disk_cleanup);
 	RUN(test_create_while_threaded);
 	RUN(test_rlimit_fallback);
+	RUN(test_network_namespaces);
 	RUN(test_refusals);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
