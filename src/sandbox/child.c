@@ -383,14 +383,6 @@ static void write_file(const char *path, const char *text)
  */
 #define NEWROOT "/tmp"
 
-/* Everything before serving; returns 0 or a negative errno with *stage set. */
-static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, int *stage)
-{
-	const char *root = NEWROOT;
-	struct sysdirs sd;
-	char p[PATH_MAX], tmpopt[64];
-	int rc;
-
 #define STEP(st, expr)   \
  do {                    \
   *stage = (st);         \
@@ -399,14 +391,37 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
  } while (0)
 #define SYS(expr) ((expr) < 0 ? -errno : 0)
 
-	/*
-	 * First, while the credentials are still the supervisor's, take what
-	 * is needed from host paths that only the supervisor's user may
-	 * traverse; files in the sandbox's own file systems can only be made
-	 * once the ids are those of the user namespace.
-	 */
+/*
+ * What needs no id map, done while the supervisor writes the maps: make
+ * every mount private and take the host system directories, with the
+ * credentials still the supervisor's (host paths that only its user may
+ * traverse). Returns 0 or a negative errno with *stage set.
+ */
+static int setup_early(struct sysdirs *sd, int *stage)
+{
+	int rc;
+
 	STEP(NSH_STAGE_MOUNT_PRIVATE, SYS(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)));
-	STEP(NSH_STAGE_SYSDIRS, take_sysdirs(&sd));
+	STEP(NSH_STAGE_SYSDIRS, take_sysdirs(sd));
+	return 0;
+}
+
+/*
+ * Everything else before serving, once the maps are written (GO); returns
+ * 0 or a negative errno with *stage set.
+ */
+static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_fd, int *ret_proxy,
+		 int *stage)
+{
+	const char *root = NEWROOT;
+	char p[PATH_MAX], tmpopt[64];
+	int rc;
+
+	/*
+	 * The workspace is taken while the credentials are still the
+	 * supervisor's; files in the sandbox's own file systems can only be
+	 * made once the ids are those of the user namespace.
+	 */
 	if (ws_fd < 0) {
 		*stage = NSH_STAGE_WORKSPACE;
 		ws_fd = (int)syscall(SYS_open_tree, AT_FDCWD, s->workspace,
@@ -414,7 +429,6 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 		if (ws_fd < 0)
 			return -errno;
 	}
-	mark(s, NSH_MARK_SYSDIRS);
 	/*
 	 * Raw system calls: glibc's wrappers would first signal every thread
 	 * it believes the process has, and after a clone3 from a threaded
@@ -427,7 +441,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 
 	STEP(NSH_STAGE_ROOT_TMPFS,
 	     SYS(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")));
-	STEP(NSH_STAGE_SYSDIRS, mount_sysdirs(root, &sd));
+	STEP(NSH_STAGE_SYSDIRS, mount_sysdirs(root, sd));
 	STEP(NSH_STAGE_HIDE, hide_path(root, s->hide));
 
 	*stage = NSH_STAGE_WORKSPACE;
@@ -497,9 +511,10 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_SECCOMP, nsh_seccomp_load(s->seccomp));
 	mark(s, NSH_MARK_SECCOMP);
 	return 0;
+}
+
 #undef STEP
 #undef SYS
-}
 
 /* ---- init: pid 1 of the sandbox ---- */
 
@@ -732,16 +747,22 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	static char buf[sizeof(struct nsh_ctl_msg) + 64];
 	const struct nsh_ctl_msg *m = (const void *)buf;
 	struct nsh_ctl_msg ready = {.type = NSH_CTL_READY};
+	struct sysdirs sd;
 	sigset_t chld;
 	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC;
 	ssize_t n;
 	int rc;
 
+	mark(s, NSH_MARK_BEGIN);
+	rc = setup_early(&sd, &stage);
+	mark(s, NSH_MARK_SYSDIRS);
 	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
 	if (n <= 0 || m->type != NSH_CTL_GO)
 		_exit(127); /* the supervisor gave up on us */
 	mark(s, NSH_MARK_START);
-	rc = setup(s, ws_fd, &proxy_fd, &stage);
+	if (rc)
+		fail(ctl, stage, -rc); /* reported now that the supervisor listens */
+	rc = setup(s, &sd, ws_fd, &proxy_fd, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
 

@@ -79,8 +79,8 @@ static const char *const phase_names[NSH_PHASE_NR] = {
 	[NSH_PHASE_CLONE] = "clone3 (namespaces)",
 	[NSH_PHASE_IDMAP] = "uid/gid maps",
 	[NSH_PHASE_WORKSPACE] = "idmapped workspace",
-	[NSH_PHASE_WAKE] = "child wakes up",
-	[NSH_PHASE_C_SYSDIRS] = "child: clone system dirs",
+	[NSH_PHASE_WAKE] = "GO to child",
+	[NSH_PHASE_C_SYSDIRS] = "child: clone system dirs (early)",
 	[NSH_PHASE_C_IDS] = "child: become root",
 	[NSH_PHASE_C_ROOT] = "child: root, /workspace",
 	[NSH_PHASE_C_TMP_PROC] = "child: /tmp, /proc",
@@ -104,8 +104,8 @@ const char *nsh_sandbox_phase_name(int phase)
 	return phase_names[phase];
 }
 
-_Static_assert(NSH_PHASE_WAKE + NSH_MARK_NR == NSH_PHASE_READY,
-	       "each child mark ends one phase, up to the ready message");
+_Static_assert(NSH_MARK_SECCOMP - NSH_MARK_IDS == NSH_PHASE_C_SECCOMP - NSH_PHASE_C_IDS,
+	       "the child's later marks end its later phases in order");
 
 /* With timing on, charge the time since *@t to @phase and restart *@t. */
 static void lap(struct nsh_sandbox *sb, int phase, int64_t *t)
@@ -120,23 +120,22 @@ static void lap(struct nsh_sandbox *sb, int phase, int64_t *t)
 }
 
 /*
- * The child's marks (enum nsh_sandbox_mark) into its phases, from
- * NSH_PHASE_WAKE (since @go, when GO was sent) to NSH_PHASE_READY (until
- * @now, when READY arrived).
+ * The child's marks (enum nsh_sandbox_mark) into its phases. @go: when GO
+ * was sent; @now: when READY arrived. The early phase ran while the
+ * supervisor wrote the maps, so it overlaps NSH_PHASE_IDMAP/WORKSPACE.
  */
 static void child_phases(struct nsh_sandbox *sb, const int64_t *marks, int64_t go, int64_t now)
 {
-	int64_t prev = go;
+	int64_t *ns = sb->timing ? sb->timing->ns : NULL;
 
-	if (!sb->timing)
+	if (!ns)
 		return;
-	for (int i = 0; i < NSH_MARK_NR; i++) {
-		int64_t t = marks[i] ? marks[i] : prev; /* a skipped mark: 0 for its phase */
-
-		sb->timing->ns[NSH_PHASE_WAKE + i] = t - prev;
-		prev = t;
-	}
-	sb->timing->ns[NSH_PHASE_READY] = now - prev;
+	ns[NSH_PHASE_C_SYSDIRS] = marks[NSH_MARK_SYSDIRS] - marks[NSH_MARK_BEGIN];
+	/* 0 when the child was already waiting (its clock is ours: no time namespace) */
+	ns[NSH_PHASE_WAKE] = marks[NSH_MARK_START] > go ? marks[NSH_MARK_START] - go : 0;
+	for (int i = NSH_MARK_IDS; i <= NSH_MARK_SECCOMP; i++)
+		ns[NSH_PHASE_C_IDS + (i - NSH_MARK_IDS)] = marks[i] - marks[i - 1];
+	ns[NSH_PHASE_READY] = now - marks[NSH_MARK_SECCOMP];
 }
 
 /* The seccomp filter is compiled once per process and only read afterwards. */

@@ -34,8 +34,9 @@ struct nsh_err;
 
 /*
  * The phases of a sandbox's life that nsh_sandbox_timing records, in the
- * order they happen. The child's phases are measured in the child with the
- * monotonic clock (shared across the namespaces: no time namespace).
+ * order they happen, but for NSH_PHASE_C_SYSDIRS, which runs in the child
+ * while the supervisor writes the id maps. The child's phases are measured
+ * in the child with the monotonic clock (shared: no time namespace).
  */
 enum nsh_sandbox_phase {
 	NSH_PHASE_CGROUP,     /* create: the cgroups made (or taken from the pool), limits set */

@@ -42,14 +42,15 @@ struct nsh_sandbox_setup {
 
 /*
  * Moments of the child's set-up (CLOCK_MONOTONIC, ns), sent as the extra
- * bytes of READY when the supervisor asks for timing. Each mark ends the
- * phase of the same position in enum nsh_sandbox_phase, from
- * NSH_PHASE_WAKE (NSH_MARK_START) to NSH_PHASE_C_SECCOMP; the last one
- * starts NSH_PHASE_READY.
+ * bytes of READY when the supervisor asks for timing: its start, the end
+ * of the early steps (done while the supervisor writes the id maps), GO
+ * received, then the end of each later phase in the order of enum
+ * nsh_sandbox_phase from NSH_PHASE_C_IDS to NSH_PHASE_C_SECCOMP.
  */
 enum nsh_sandbox_mark {
-	NSH_MARK_START,
+	NSH_MARK_BEGIN,
 	NSH_MARK_SYSDIRS,
+	NSH_MARK_START,
 	NSH_MARK_IDS,
 	NSH_MARK_ROOT,
 	NSH_MARK_TMP_PROC,
