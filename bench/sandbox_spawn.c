@@ -8,6 +8,14 @@
  * --unshare-all; unshare -Urnmpf. Prints each median with its spread and
  * the ratios. Figures are printed, never asserted.
  *
+ * As root, sandboxes join network namespaces made ahead of time by a pool
+ * (src/sandbox/netns.h); after its sandbox each round waits until the
+ * pool is full again, outside every timing, as a daemon that does not
+ * spawn more often than every half millisecond sees it. The making of a
+ * namespace stalls other processes' setsid() and exit, so refilling during
+ * the timed runs would slow whichever method ran then (bwrap and unshare
+ * included). NSH_SANDBOX_NETNS_POOL=0 turns the pool off, to compare.
+ *
  * With --phases (or NSH_BENCH_PHASES=1 in the environment) the nightshift
  * sandboxes are timed phase by phase as well (struct nsh_sandbox_timing),
  * and the median of each phase is printed after the totals.
@@ -26,6 +34,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/time.h"
+#include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
 
 #define ROUNDS 100
@@ -163,10 +172,15 @@ int main(int argc, char **argv)
 	for (int r = 0; r < ROUNDS; r++) {
 		v[M_FORK][r] = spawn(fork_argv);
 		v[M_NSH][r] = nsh_once(dir, r, phases ? &timing[r] : NULL);
+		/* refilled here, where no method is being timed */
+		if (nsh_netns_pool_default())
+			nsh_netns_pool_wait_full(nsh_netns_pool_default(), 1000);
 		v[M_BWRAP][r] = have[M_BWRAP] ? spawn(bwrap_argv) : -1;
 		v[M_UNSHARE][r] = have[M_UNSHARE] ? spawn(unshare_argv) : -1;
 	}
 	printf("sandbox spawn of /bin/true, %d interleaved rounds (ms: median, p10-p90)\n", ROUNDS);
+	printf("  network namespace pool: %s\n",
+	       nsh_netns_pool_default() ? "on, refilled between rounds" : "off");
 	for (int m = 0; m < M_COUNT; m++) {
 		int bad = 0;
 

@@ -29,14 +29,16 @@
 
 struct nsh_netns_pool {
 	pthread_mutex_t lock;
-	pthread_cond_t wake;  /* the filler: a namespace was taken, or stop */
-	pthread_cond_t added; /* waiters of nsh_netns_pool_wait_full() */
-	pthread_t filler;     /* makes namespaces while fewer than @size are ready */
-	int fds[POOL_MAX];    /* ready namespaces, nsfs descriptors */
-	size_t nr;	      /* entries of @fds in use */
-	size_t size;	      /* how many to keep ready */
-	bool stop;	      /* nsh_netns_pool_free() was called */
-	bool broken;	      /* the filler failed; it waits for the next take */
+	pthread_cond_t wake;   /* the filler: a namespace was taken, or stop */
+	pthread_cond_t added;  /* waiters of nsh_netns_pool_wait_full() */
+	pthread_t filler;      /* makes namespaces while fewer than @size are ready */
+	int fds[POOL_MAX];     /* ready namespaces, nsfs descriptors */
+	size_t nr;	       /* entries of @fds in use */
+	size_t size;	       /* how many to keep ready */
+	unsigned holds;	       /* nsh_netns_pool_hold() count */
+	struct timespec quiet; /* CLOCK_MONOTONIC time before which the filler waits */
+	bool stop;	       /* nsh_netns_pool_free() was called */
+	bool broken;	       /* the filler failed; it waits for the next take */
 };
 
 /* Bring loopback up in the calling thread's network namespace. */
@@ -112,16 +114,28 @@ static int make_netns(struct nsh_err *err)
 	return fd;
 }
 
+/* Whether @a is before @b. */
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
 static void *fill(void *arg)
 {
 	struct nsh_netns_pool *p = arg;
 
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
+		struct timespec now;
 		int fd;
 
-		if (p->nr >= p->size || p->broken) {
+		if (p->nr >= p->size || p->broken || p->holds) {
 			pthread_cond_wait(&p->wake, &p->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ts_before(&now, &p->quiet)) {
+			pthread_cond_timedwait(&p->wake, &p->lock, &p->quiet);
 			continue;
 		}
 		pthread_mutex_unlock(&p->lock);
@@ -156,7 +170,15 @@ int nsh_netns_pool_new(size_t size, struct nsh_netns_pool **ret, struct nsh_err 
 		return fd;
 	p = nsh_xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->wake, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* the quiet time is monotonic */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_cond_init(&p->added, NULL);
 	p->size = size;
 	p->fds[p->nr++] = fd;
@@ -190,6 +212,23 @@ int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err)
 	return fd >= 0 ? fd : make_netns(err);
 }
 
+void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	if (on) {
+		p->holds++;
+	} else if (p->holds && !--p->holds) {
+		clock_gettime(CLOCK_MONOTONIC, &p->quiet);
+		p->quiet.tv_nsec += NSH_NETNS_POOL_QUIET_MS * 1000000L;
+		if (p->quiet.tv_nsec >= 1000000000) {
+			p->quiet.tv_sec++;
+			p->quiet.tv_nsec -= 1000000000;
+		}
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
 size_t nsh_netns_pool_ready(struct nsh_netns_pool *p)
 {
 	size_t n;
@@ -213,7 +252,7 @@ bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms)
 		until.tv_nsec -= 1000000000;
 	}
 	pthread_mutex_lock(&p->lock);
-	while (p->nr < p->size && !p->broken &&
+	while (p->nr < p->size && !p->broken && !p->stop &&
 	       pthread_cond_timedwait(&p->added, &p->lock, &until) == 0)
 		;
 	full = p->nr >= p->size;

@@ -292,6 +292,18 @@ static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *er
 	return 0;
 }
 
+/*
+ * Keep the network namespace pool's filler off (@on) or let it go, around
+ * the steps that its work would stall (see netns.h).
+ */
+static void pool_hold(bool on)
+{
+	struct nsh_netns_pool *pool = nsh_netns_pool_default();
+
+	if (pool)
+		nsh_netns_pool_hold(pool, on);
+}
+
 /* Back to the network namespace @home after a clone in a pooled one; closes @home. */
 static void net_return(int home)
 {
@@ -421,6 +433,9 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	pthread_once(&filter_once, build_filter);
 	if (!filter)
 		return nsh_err_set(err, NSH_EDENIED, "no seccomp filter: %s", filter_err.msg);
+	pool = nsh_netns_pool_default();
+	if (pool)
+		nsh_netns_pool_hold(pool, true);
 
 	sb = nsh_xcalloc(1, sizeof(*sb));
 	sb->pid = -1;
@@ -457,7 +472,6 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	setup.landlock_abi = nsh_landlock_abi();
 	setup.proxy_listener = pol->network != NSH_NET_NONE;
 	setup.timing = sb->timing != NULL;
-	pool = nsh_netns_pool_default();
 	if (pool) {
 		net_fd = nsh_netns_pool_take(pool, err);
 		if (net_fd < 0) {
@@ -534,10 +548,12 @@ out:
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	if (rc) {
+	if (rc)
 		nsh_sandbox_destroy(sb, NULL);
+	if (pool)
+		nsh_netns_pool_hold(pool, false);
+	if (rc)
 		return rc;
-	}
 	*ret = sb;
 	return 0;
 }
@@ -863,8 +879,10 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		fds[1] = out[1];
 		fds[2] = errp[1];
 	}
+	pool_hold(true);
 	rc = -nsh_ctl_send(sb->ctl, &m, strings.buf, strings.len, fds, 3);
 	if (rc) {
+		pool_hold(false);
 		rc = nsh_err_sys(err, rc, "cannot send the command to the sandbox");
 		goto fail;
 	}
@@ -881,6 +899,7 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		errp[1] = -1;
 	}
 	rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+	pool_hold(false);
 	if (rc)
 		goto fail;
 	if (reply.type == NSH_CTL_EXECFAIL) {
@@ -1052,6 +1071,7 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 
 	if (!sb)
 		return 0;
+	pool_hold(true);
 	if (sb->pid > 0) {
 		nsh_sandbox_kill(sb, NULL);
 		while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
@@ -1075,6 +1095,7 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 		r = nsh_disk_destroy(sb->disk, rc ? NULL : err);
 		rc = rc ? rc : r;
 	}
+	pool_hold(false);
 	free(sb->state_dir);
 	free(sb->workspace);
 	nsh_buf_release(&sb->guarantees);

@@ -109,6 +109,33 @@ static void test_refills(void)
 	nsh_netns_pool_free(p);
 }
 
+/* While held, the filler makes nothing; released, it refills. */
+static void test_hold(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_netns_pool *p = NULL;
+	int fd;
+
+	CHECK_INT(nsh_netns_pool_new(2, &p, &err), 0);
+	if (!p)
+		return;
+	CHECK(nsh_netns_pool_wait_full(p, 10000));
+	nsh_netns_pool_hold(p, true);
+	nsh_netns_pool_hold(p, true);
+	fd = nsh_netns_pool_take(p, &err);
+	CHECK(fd >= 0);
+	CHECK(!nsh_netns_pool_wait_full(p, 200));
+	CHECK_INT(nsh_netns_pool_ready(p), 1);
+	nsh_netns_pool_hold(p, false);
+	CHECK(!nsh_netns_pool_wait_full(p, 200)); /* still held once */
+	nsh_netns_pool_hold(p, false);
+	CHECK(nsh_netns_pool_wait_full(p, 10000));
+	CHECK_INT(nsh_netns_pool_ready(p), 2);
+	if (fd >= 0)
+		close(fd);
+	nsh_netns_pool_free(p);
+}
+
 /* More takes than the pool holds, all kept open: every namespace is a new one. */
 static void test_never_reused(void)
 {
@@ -185,6 +212,7 @@ int main(void)
 		return TEST_DONE();
 	}
 	RUN(test_refills);
+	RUN(test_hold);
 	RUN(test_never_reused);
 	RUN(test_free_leaks_nothing);
 	return TEST_DONE();
