@@ -482,6 +482,10 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	}
 
 	sb->pid = clone_child(sb, &setup, net_fd, err);
+	if (net_fd >= 0) {
+		close(net_fd); /* the child holds the namespace now (or it ends here) */
+		net_fd = -1;
+	}
 	if (sb->pid < 0) {
 		rc = err ? err->code : NSH_EFAIL;
 		goto out;

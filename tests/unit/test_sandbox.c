@@ -436,6 +436,44 @@ static void test_network_namespaces(void)
 	}
 }
 
+/* A policy with a timing record gets every phase of create, exec and destroy filled. */
+static void test_timing(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_timing t;
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_sandbox_cmd c;
+	int negative = 0, named = 0;
+
+	policy(&pol, "timing");
+	memset(&t, 0xff, sizeof(t)); /* create clears it */
+	pol.timing = &t;
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (sb) {
+		CHECK_INT(sh(sb, &c, "true"), 0);
+		CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+	}
+	for (int p = 0; p < NSH_PHASE_NR; p++) {
+		negative += t.ns[p] < 0;
+		named += strcmp(nsh_sandbox_phase_name(p), "unknown") != 0;
+	}
+	CHECK_INT(negative, 0);
+	CHECK_INT(named, NSH_PHASE_NR);
+	CHECK_STR(nsh_sandbox_phase_name(NSH_PHASE_NR), "unknown");
+	/* one from each part: supervisor, child, exec, destroy */
+	CHECK(t.ns[NSH_PHASE_CLONE] > 0);
+	CHECK(t.ns[NSH_PHASE_C_SYSDIRS] > 0);
+	CHECK(t.ns[NSH_PHASE_C_PIVOT] > 0);
+	CHECK(t.ns[NSH_PHASE_C_SECCOMP] > 0);
+	CHECK(t.ns[NSH_PHASE_EXEC_START] > 0);
+	CHECK(t.ns[NSH_PHASE_EXEC_RUN] > 0);
+	CHECK(t.ns[NSH_PHASE_KILL] > 0);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -464,6 +502,7 @@ int main(void)
 	RUN(test_create_while_threaded);
 	RUN(test_rlimit_fallback);
 	RUN(test_network_namespaces);
+	RUN(test_timing);
 	RUN(test_refusals);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
