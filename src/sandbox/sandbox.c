@@ -330,6 +330,7 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 	struct clone_args args = {0};
 	int cgfd = sb->cg ? nsh_cgroup_v2_fd(sb->cg) : -1, home = -1;
 	struct nsh_err left = NSH_ERR_INIT;
+	sigset_t all, old;
 	pid_t pid = -1;
 	int e;
 
@@ -346,6 +347,9 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 	/* Born in the v1 cgroups: no cgroup.procs write afterwards (see cgroup.h). */
 	if (sb->cg && nsh_cgroup_enter_v1(sb->cg, err) < 0)
 		return -1;
+	/* No signal handler may run (and open sockets) while in the sandbox's network. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	if (net_fd >= 0) {
 		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (home < 0 || setns(net_fd, CLONE_NEWNET) < 0) {
@@ -357,11 +361,14 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 		}
 	}
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0)
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL); /* the child starts as before */
 		nsh_sandbox_child(setup);
+	}
 	e = errno;
 	net_return(home);
 out:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (sb->cg && nsh_cgroup_leave_v1(sb->cg, &left) < 0) {
 		/* Staying would put this process among the sandbox's members. */
 		nsh_log_error("%s", left.msg);
