@@ -6,11 +6,13 @@
  * and paths are built in stack buffers of known size. Each step that fails
  * reports its stage and errno to the supervisor and exits.
  *
- * Steps: wait for the id maps; take the host directories it needs; become
+ * Steps: take the host system directories it needs (while the supervisor
+ * writes the id maps); wait for the maps (GO); take the workspace; become
  * root of the new user namespace; build the root file system on a tmpfs
  * (host system directories read-only, /workspace, /tmp, /proc, /dev);
- * pivot_root into it; set the host name and bring up loopback; a new session, no_new_privs,
- * Landlock, seccomp; then serve commands as pid 1.
+ * pivot_root into it; set the host name and bring up loopback (unless the
+ * network namespace came ready from the pool); a new session,
+ * no_new_privs, Landlock, seccomp; then serve commands as pid 1.
  */
 #include "sandbox/sandbox_int.h"
 
