@@ -1,9 +1,11 @@
 /*
  * Per-sandbox cgroups across the v2 tree and the v1 hierarchies.
  *
- * Every call to nsh_cgroup_create() probes the hosts' cgroup mounts from
+ * The first nsh_cgroup_create() probes the hosts' cgroup mounts from
  * /proc/self/mountinfo and this process's own cgroups from /proc/self/cgroup
- * (a few file reads), picks for each resource the v2 tree when its
+ * (a few file reads) and keeps what it found for the next ones; a creation
+ * that finds a directory gone probes again. It picks for each resource the
+ * v2 tree when its
  * controller is enabled there, else the v1 hierarchy of that controller,
  * and refuses a limit that nothing can enforce. The sandbox's cgroup is
  * made in each hierarchy it needs; the handle keeps one directory per
@@ -21,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +82,18 @@ struct cg_probe {
 	struct cg_hier h[CG_MAX_HIER]; /* the v2 tree (if any) and the v1 hierarchies */
 	size_t nr;		       /* entries in use */
 	char *v2_why[CG_NCTRL];	       /* why a v2 controller is unusable, or NULL */
+	bool v2_cpu_stat;	       /* the v2 base has cpu.stat (prepared probes only) */
+	bool v2_freeze;		       /* ... cgroup.freeze */
+	bool v2_kill;		       /* ... cgroup.kill */
 };
+
+/*
+ * The prepared probe of this process, shared by every nsh_cgroup_create()
+ * (under probe_lock) until one of them finds a directory gone.
+ */
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cg_probe probe_cache;
+static bool probe_cached;
 
 /* The sandbox's cgroup in one hierarchy. */
 struct cg_dir {
@@ -99,9 +113,16 @@ struct nsh_cgroup {
 #ifdef NSH_TESTING
 static unsigned testing_hide;
 
+static void probe_release(struct cg_probe *pr);
+
 void nsh_cgroup_testing_hide(unsigned what)
 {
+	pthread_mutex_lock(&probe_lock);
 	testing_hide = what;
+	if (probe_cached)
+		probe_release(&probe_cache);
+	probe_cached = false;
+	pthread_mutex_unlock(&probe_lock);
 }
 #else
 # define testing_hide		    0u
@@ -519,6 +540,14 @@ static int probe(struct cg_probe *pr, bool prepare, struct nsh_err *err)
 			rel = own + rl;
 		}
 		add_hier(pr, mnt, strcmp(rel, "/") ? rel : "", v2, bits, prepare);
+		if (v2 && prepare && pr->nr && pr->h[pr->nr - 1].v2) {
+			const char *base = pr->h[pr->nr - 1].base;
+
+			/* core v2 files (4.20+, 5.2+, 5.14+), checked in our non-root parent */
+			pr->v2_cpu_stat = file_exists_at(base, "cpu.stat");
+			pr->v2_freeze = file_exists_at(base, "cgroup.freeze");
+			pr->v2_kill = file_exists_at(base, "cgroup.kill");
+		}
 		if (v2)
 			v2_seen = true;
 		else
@@ -818,12 +847,31 @@ out:
 	return ret;
 }
 
+/*
+ * Remove @cg's directories when they are already empty, as after the
+ * sandbox's init was reaped (which takes its whole pid namespace along):
+ * the kernel refuses to remove a cgroup that holds a process or a child
+ * cgroup (EBUSY), so this never removes one in use. False when any is
+ * left; those that went are gone for good (ENOENT later is fine).
+ */
+static bool remove_if_empty(struct nsh_cgroup *cg)
+{
+	bool all = true;
+
+	for (size_t i = cg->nr; i-- > 0;)
+		if (rmdir(cg->dirs[i].path) < 0 && errno != ENOENT)
+			all = false;
+	return all;
+}
+
 /* Kill and remove everything of @cg; the first error is kept. */
 static int cg_teardown(struct nsh_cgroup *cg, struct nsh_err *err)
 {
 	int64_t deadline;
 	int ret, r;
 
+	if (remove_if_empty(cg))
+		return 0;
 	ret = cg_kill(cg, err);
 	deadline = nsh_time_mono_ms() + NSH_CGROUP_KILL_WAIT_MS;
 	for (size_t i = cg->nr; i-- > 0;) {
@@ -961,7 +1009,7 @@ static int choose(struct nsh_cgroup *cg, struct cg_probe *pr, const char *name,
 	}
 
 	/* cpu time: v2 cpu.stat is a core file, accounted without the controller */
-	if (v2 && file_exists_at(v2->base, "cpu.stat")) {
+	if (v2 && pr->v2_cpu_stat) {
 		cg->via[NSH_CGROUP_RES_CPU_USAGE] = NSH_CGROUP_VIA_V2;
 		cg->res_dir[NSH_CGROUP_RES_CPU_USAGE] = cg_add_dir(cg, v2, name)->path;
 	} else if ((h = probe_v1(pr, CG_CPUACCT))) {
@@ -970,14 +1018,14 @@ static int choose(struct nsh_cgroup *cg, struct cg_probe *pr, const char *name,
 	}
 
 	/* freeze and kill: core v2 files (5.2+, 5.14+), checked in our non-root parent */
-	if (v2 && file_exists_at(v2->base, "cgroup.freeze")) {
+	if (v2 && pr->v2_freeze) {
 		cg->via[NSH_CGROUP_RES_FREEZE] = NSH_CGROUP_VIA_V2;
 		cg->res_dir[NSH_CGROUP_RES_FREEZE] = cg_add_dir(cg, v2, name)->path;
 	} else if ((h = probe_v1(pr, CG_FREEZER))) {
 		cg->via[NSH_CGROUP_RES_FREEZE] = NSH_CGROUP_VIA_V1;
 		cg->res_dir[NSH_CGROUP_RES_FREEZE] = cg_add_dir(cg, h, name)->path;
 	}
-	if (v2 && file_exists_at(v2->base, "cgroup.kill")) {
+	if (v2 && pr->v2_kill) {
 		cg->via[NSH_CGROUP_RES_KILL] = NSH_CGROUP_VIA_V2;
 		cg->res_dir[NSH_CGROUP_RES_KILL] = cg_add_dir(cg, v2, name)->path;
 	} else {
@@ -989,26 +1037,66 @@ out:
 }
 
 /*
- * One attempt of nsh_cgroup_create() on checked input. Sets *@retry when a
- * "nightshift" directory vanished under it (nsh_cgroup_cleanup_stale() in
- * another thread or process removes them when empty): probing again makes
- * it, and the v2 controllers enabled in it, anew.
+ * Make sandbox cgroup directory @d. A v1 parent ("nightshift") is made
+ * when missing; a missing v2 one sets *@retry, since probe() makes it and
+ * enables the controllers in it.
  */
-static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bool *retry,
-		       struct nsh_cgroup **ret, struct nsh_err *err)
+static int make_dir(const struct cg_dir *d, bool *retry, struct nsh_err *err)
+{
+	const char *path = d->path;
+	char *parent;
+	int e;
+
+	if (mkdir(path, 0755) == 0)
+		return 0;
+	if (errno != ENOENT || d->v2) {
+		*retry = errno == ENOENT;
+		return nsh_err_sys(err, errno, "cannot create cgroup '%s'", path);
+	}
+	parent = nsh_xstrndup(path, (size_t)(strrchr(path, '/') - path));
+	e = mkdir(parent, 0755) < 0 && errno != EEXIST ? errno : 0;
+	if (e) {
+		nsh_err_sys(err, e, "cannot create cgroup '%s'", parent);
+		free(parent);
+		return err ? err->code : NSH_EIO;
+	}
+	free(parent);
+	if (mkdir(path, 0755) < 0) {
+		*retry = errno == ENOENT;
+		return nsh_err_sys(err, errno, "cannot create cgroup '%s'", path);
+	}
+	return 0;
+}
+
+/*
+ * One attempt of nsh_cgroup_create() on checked input, with the cached
+ * probe unless @fresh. Sets *@retry when a "nightshift" directory vanished
+ * under it (nsh_cgroup_cleanup_stale() in another thread or process removes
+ * them when empty): probing again makes it, and the v2 controllers enabled
+ * in it, anew.
+ */
+static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bool fresh,
+		       bool *retry, struct nsh_cgroup **ret, struct nsh_err *err)
 {
 	struct nsh_cgroup *cg = NULL;
-	struct cg_probe pr;
 	char *full = NULL;
 	size_t made = 0;
-	int r;
+	int r = 0;
 
-	r = probe(&pr, true, err);
-	if (r < 0)
-		goto out;
 	full = nsh_xasprintf("%ld.%s", (long)getpid(), name);
 	cg = cg_new();
-	r = choose(cg, &pr, full, lim, err);
+	pthread_mutex_lock(&probe_lock);
+	if (probe_cached && fresh) {
+		probe_release(&probe_cache);
+		probe_cached = false;
+	}
+	if (!probe_cached) {
+		r = probe(&probe_cache, true, err);
+		probe_cached = r == 0;
+	}
+	if (r == 0)
+		r = choose(cg, &probe_cache, full, lim, err);
+	pthread_mutex_unlock(&probe_lock);
 	if (r < 0)
 		goto out;
 	if (!cg->nr) {
@@ -1017,21 +1105,9 @@ static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bo
 		goto out;
 	}
 	for (made = 0; made < cg->nr; made++) {
-		const char *path = cg->dirs[made].path;
-		char *parent = nsh_xstrndup(path, (size_t)(strrchr(path, '/') - path));
-
-		/* v1 parents are made here; the v2 one was made (and set up) by probe() */
-		if (!cg->dirs[made].v2 && mkdir(parent, 0755) < 0 && errno != EEXIST) {
-			r = nsh_err_sys(err, errno, "cannot create cgroup '%s'", parent);
-			free(parent);
+		r = make_dir(&cg->dirs[made], retry, err);
+		if (r < 0)
 			goto out;
-		}
-		free(parent);
-		if (mkdir(path, 0755) < 0) {
-			*retry = errno == ENOENT;
-			r = nsh_err_sys(err, errno, "cannot create cgroup '%s'", path);
-			goto out;
-		}
 	}
 	r = set_limits(cg, lim, err);
 	if (r < 0)
@@ -1053,7 +1129,6 @@ out:
 		cg_free(cg);
 	}
 	free(full);
-	probe_release(&pr);
 	return r;
 }
 
@@ -1075,7 +1150,7 @@ int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
 				   lim->cpus, CG_CPUS_MAX);
 	for (int attempt = 0; retry && attempt < CG_CREATE_TRIES; attempt++) {
 		retry = false;
-		r = create_once(name, lim, &retry, ret, err);
+		r = create_once(name, lim, attempt > 0, &retry, ret, err);
 	}
 	return r;
 }

@@ -6,11 +6,13 @@
  * and paths are built in stack buffers of known size. Each step that fails
  * reports its stage and errno to the supervisor and exits.
  *
- * Steps: wait for the id maps; take the host directories it needs; become
+ * Steps: take the host system directories it needs (while the supervisor
+ * writes the id maps); wait for the maps (GO); take the workspace; become
  * root of the new user namespace; build the root file system on a tmpfs
  * (host system directories read-only, /workspace, /tmp, /proc, /dev);
- * pivot_root into it; set the host name and bring up loopback; a new session, no_new_privs,
- * Landlock, seccomp; then serve commands as pid 1.
+ * pivot_root into it; set the host name and bring up loopback (unless the
+ * network namespace came ready from the pool); a new session,
+ * no_new_privs, Landlock, seccomp; then serve commands as pid 1.
  */
 #include "sandbox/sandbox_int.h"
 
@@ -34,6 +36,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sandbox/filter.h"
@@ -91,6 +94,17 @@ const char *nsh_sandbox_stage_name(int stage)
 	    stage_names[stage])
 		return stage_names[stage];
 	return "setting up";
+}
+
+/* When each phase of the set-up ended (enum nsh_sandbox_mark), if asked for. */
+static int64_t marks[NSH_MARK_NR];
+
+static void mark(const struct nsh_sandbox_setup *s, int which)
+{
+	struct timespec ts;
+
+	if (s->timing && clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+		marks[which] = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 static void __attribute__((noreturn)) fail(int ctl, int stage, int errnum)
@@ -371,14 +385,6 @@ static void write_file(const char *path, const char *text)
  */
 #define NEWROOT "/tmp"
 
-/* Everything before serving; returns 0 or a negative errno with *stage set. */
-static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, int *stage)
-{
-	const char *root = NEWROOT;
-	struct sysdirs sd;
-	char p[PATH_MAX], tmpopt[64];
-	int rc;
-
 #define STEP(st, expr)   \
  do {                    \
   *stage = (st);         \
@@ -387,14 +393,37 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
  } while (0)
 #define SYS(expr) ((expr) < 0 ? -errno : 0)
 
-	/*
-	 * First, while the credentials are still the supervisor's, take what
-	 * is needed from host paths that only the supervisor's user may
-	 * traverse; files in the sandbox's own file systems can only be made
-	 * once the ids are those of the user namespace.
-	 */
+/*
+ * What needs no id map, done while the supervisor writes the maps: make
+ * every mount private and take the host system directories, with the
+ * credentials still the supervisor's (host paths that only its user may
+ * traverse). Returns 0 or a negative errno with *stage set.
+ */
+static int setup_early(struct sysdirs *sd, int *stage)
+{
+	int rc;
+
 	STEP(NSH_STAGE_MOUNT_PRIVATE, SYS(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL)));
-	STEP(NSH_STAGE_SYSDIRS, take_sysdirs(&sd));
+	STEP(NSH_STAGE_SYSDIRS, take_sysdirs(sd));
+	return 0;
+}
+
+/*
+ * Everything else before serving, once the maps are written (GO); returns
+ * 0 or a negative errno with *stage set.
+ */
+static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_fd, int *ret_proxy,
+		 int *stage)
+{
+	const char *root = NEWROOT;
+	char p[PATH_MAX], tmpopt[64];
+	int rc;
+
+	/*
+	 * The workspace is taken while the credentials are still the
+	 * supervisor's; files in the sandbox's own file systems can only be
+	 * made once the ids are those of the user namespace.
+	 */
 	if (ws_fd < 0) {
 		*stage = NSH_STAGE_WORKSPACE;
 		ws_fd = (int)syscall(SYS_open_tree, AT_FDCWD, s->workspace,
@@ -410,10 +439,11 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresgid, 0, 0, 0)));
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setgroups, 0, NULL)));
 	STEP(NSH_STAGE_IDS, SYS(syscall(SYS_setresuid, 0, 0, 0)));
+	mark(s, NSH_MARK_IDS);
 
 	STEP(NSH_STAGE_ROOT_TMPFS,
 	     SYS(mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=755")));
-	STEP(NSH_STAGE_SYSDIRS, mount_sysdirs(root, &sd));
+	STEP(NSH_STAGE_SYSDIRS, mount_sysdirs(root, sd));
 	STEP(NSH_STAGE_HIDE, hide_path(root, s->hide));
 
 	*stage = NSH_STAGE_WORKSPACE;
@@ -424,6 +454,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	close(ws_fd);
 	if (rc)
 		return rc;
+	mark(s, NSH_MARK_ROOT);
 
 	if (!join(p, sizeof(p), root, "tmp"))
 		return -ENAMETOOLONG;
@@ -435,7 +466,9 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 		return -ENAMETOOLONG;
 	STEP(NSH_STAGE_PROC, SYS(mkdir(p, 0555)));
 	STEP(NSH_STAGE_PROC, SYS(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)));
+	mark(s, NSH_MARK_TMP_PROC);
 	STEP(NSH_STAGE_DEV, build_dev(root));
+	mark(s, NSH_MARK_DEV);
 	STEP(NSH_STAGE_ROOT_RO,
 	     SYS(mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,
 		       NULL)));
@@ -444,13 +477,16 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_PIVOT, SYS(syscall(SYS_pivot_root, ".", ".")));
 	STEP(NSH_STAGE_PIVOT, SYS(umount2(".", MNT_DETACH)));
 	STEP(NSH_STAGE_PIVOT, SYS(chdir("/")));
+	mark(s, NSH_MARK_PIVOT);
 
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
-	STEP(NSH_STAGE_LOOPBACK, loopback_up());
+	if (!s->net_ready)
+		STEP(NSH_STAGE_LOOPBACK, loopback_up());
 	if (s->proxy_listener) {
 		STEP(NSH_STAGE_PROXY, proxy_listener());
 		*ret_proxy = rc;
 	}
+	mark(s, NSH_MARK_NET);
 
 	STEP(NSH_STAGE_SESSION, close_inherited(s->ctl_fd, *ret_proxy));
 	/* Nothing inside may open init's /proc files (its fds, its memory). */
@@ -460,6 +496,7 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_PDEATHSIG, SIGKILL)));
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	write_file("/proc/self/oom_score_adj", "-1000");
+	mark(s, NSH_MARK_HARDEN);
 
 	if (s->landlock_abi > 0) {
 		static const struct nsh_landlock_path paths[] = {
@@ -472,11 +509,14 @@ static int setup(const struct nsh_sandbox_setup *s, int ws_fd, int *ret_proxy, i
 								    NSH_LANDLOCK_SCOPE_SIGNAL,
 							    s->landlock_abi));
 	}
+	mark(s, NSH_MARK_LANDLOCK);
 	STEP(NSH_STAGE_SECCOMP, nsh_seccomp_load(s->seccomp));
+	mark(s, NSH_MARK_SECCOMP);
 	return 0;
+}
+
 #undef STEP
 #undef SYS
-}
 
 /* ---- init: pid 1 of the sandbox ---- */
 
@@ -709,15 +749,22 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	static char buf[sizeof(struct nsh_ctl_msg) + 64];
 	const struct nsh_ctl_msg *m = (const void *)buf;
 	struct nsh_ctl_msg ready = {.type = NSH_CTL_READY};
+	struct sysdirs sd;
 	sigset_t chld;
 	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC;
 	ssize_t n;
 	int rc;
 
+	mark(s, NSH_MARK_BEGIN);
+	rc = setup_early(&sd, &stage);
+	mark(s, NSH_MARK_SYSDIRS);
 	n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
 	if (n <= 0 || m->type != NSH_CTL_GO)
 		_exit(127); /* the supervisor gave up on us */
-	rc = setup(s, ws_fd, &proxy_fd, &stage);
+	mark(s, NSH_MARK_START);
+	if (rc)
+		fail(ctl, stage, -rc); /* reported now that the supervisor listens */
+	rc = setup(s, &sd, ws_fd, &proxy_fd, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
 
@@ -727,7 +774,8 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	sigfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sigfd < 0)
 		fail(ctl, NSH_STAGE_SESSION, errno);
-	nsh_ctl_send(ctl, &ready, NULL, 0, &proxy_fd, proxy_fd >= 0 ? 1 : 0);
+	nsh_ctl_send(ctl, &ready, s->timing ? marks : NULL, s->timing ? sizeof(marks) : 0,
+		     &proxy_fd, proxy_fd >= 0 ? 1 : 0);
 	if (proxy_fd >= 0)
 		close(proxy_fd);
 	serve(s, ctl, sigfd);

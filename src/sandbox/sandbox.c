@@ -30,6 +30,7 @@
 #include "sandbox/cgroup.h"
 #include "sandbox/disk.h"
 #include "sandbox/filter.h"
+#include "sandbox/netns.h"
 #include "sandbox/sandbox_int.h"
 
 #include "core/banned.h"
@@ -70,7 +71,72 @@ struct nsh_sandbox {
 	struct nsh_buf guarantees;    /* how each limit is enforced, for reports */
 	bool paused;		      /* frozen by nsh_sandbox_pause() */
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
+	struct nsh_sandbox_timing *timing; /* the policy's, or NULL */
 };
+
+static const char *const phase_names[NSH_PHASE_NR] = {
+	[NSH_PHASE_CGROUP] = "cgroups",
+	[NSH_PHASE_CLONE] = "clone3 (namespaces)",
+	[NSH_PHASE_IDMAP] = "uid/gid maps",
+	[NSH_PHASE_WORKSPACE] = "idmapped workspace",
+	[NSH_PHASE_WAKE] = "GO to child",
+	[NSH_PHASE_C_SYSDIRS] = "child: clone system dirs (early)",
+	[NSH_PHASE_C_IDS] = "child: become root",
+	[NSH_PHASE_C_ROOT] = "child: root, /workspace",
+	[NSH_PHASE_C_TMP_PROC] = "child: /tmp, /proc",
+	[NSH_PHASE_C_DEV] = "child: /dev",
+	[NSH_PHASE_C_PIVOT] = "child: pivot_root",
+	[NSH_PHASE_C_NET] = "child: hostname, network",
+	[NSH_PHASE_C_HARDEN] = "child: fds, setsid, prctl",
+	[NSH_PHASE_C_LANDLOCK] = "child: Landlock",
+	[NSH_PHASE_C_SECCOMP] = "child: seccomp",
+	[NSH_PHASE_READY] = "ready message",
+	[NSH_PHASE_EXEC_START] = "exec: start command",
+	[NSH_PHASE_EXEC_RUN] = "exec: run and report",
+	[NSH_PHASE_KILL] = "destroy: kill, reap",
+	[NSH_PHASE_CGROUP_RM] = "destroy: cgroups",
+};
+
+const char *nsh_sandbox_phase_name(int phase)
+{
+	if (phase < 0 || phase >= NSH_PHASE_NR)
+		return "unknown";
+	return phase_names[phase];
+}
+
+_Static_assert(NSH_MARK_SECCOMP - NSH_MARK_IDS == NSH_PHASE_C_SECCOMP - NSH_PHASE_C_IDS,
+	       "the child's later marks end its later phases in order");
+
+/* With timing on, charge the time since *@t to @phase and restart *@t. */
+static void lap(struct nsh_sandbox *sb, int phase, int64_t *t)
+{
+	int64_t now;
+
+	if (!sb->timing)
+		return;
+	now = nsh_time_mono_ns();
+	sb->timing->ns[phase] = now - *t;
+	*t = now;
+}
+
+/*
+ * The child's marks (enum nsh_sandbox_mark) into its phases. @go: when GO
+ * was sent; @now: when READY arrived. The early phase ran while the
+ * supervisor wrote the maps, so it overlaps NSH_PHASE_IDMAP/WORKSPACE.
+ */
+static void child_phases(struct nsh_sandbox *sb, const int64_t *marks, int64_t go, int64_t now)
+{
+	int64_t *ns = sb->timing ? sb->timing->ns : NULL;
+
+	if (!ns)
+		return;
+	ns[NSH_PHASE_C_SYSDIRS] = marks[NSH_MARK_SYSDIRS] - marks[NSH_MARK_BEGIN];
+	/* 0 when the child was already waiting (its clock is ours: no time namespace) */
+	ns[NSH_PHASE_WAKE] = marks[NSH_MARK_START] > go ? marks[NSH_MARK_START] - go : 0;
+	for (int i = NSH_MARK_IDS; i <= NSH_MARK_SECCOMP; i++)
+		ns[NSH_PHASE_C_IDS + (i - NSH_MARK_IDS)] = marks[i] - marks[i - 1];
+	ns[NSH_PHASE_READY] = now - marks[NSH_MARK_SECCOMP];
+}
 
 /* The seccomp filter is compiled once per process and only read afterwards. */
 static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
@@ -170,12 +236,14 @@ static int workspace_tree(const struct nsh_sandbox *sb, int *ret_fd, struct nsh_
 /*
  * Wait for one control message of the child, up to @timeout_ms. A file
  * descriptor that came with it goes to @ret_fd (may be NULL: it is closed).
+ * Extra bytes after the message go to @extra when there are exactly
+ * @extra_len of them (*@ret_extra true), else they are dropped.
  */
-static int recv_msg_fd(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, int *ret_fd,
-		       struct nsh_err *err)
+static int recv_msg_ext(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, int *ret_fd,
+			void *extra, size_t extra_len, bool *ret_extra, struct nsh_err *err)
 {
 	struct pollfd pf = {.fd = ctl, .events = POLLIN};
-	char buf[sizeof(*m) + 16];
+	char buf[sizeof(*m) + sizeof(int64_t) * NSH_MARK_NR];
 	int fd;
 	ssize_t n;
 	int rc;
@@ -195,12 +263,18 @@ static int recv_msg_fd(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, int *
 	if (n < 0)
 		return nsh_err_sys(err, (int)-n, "cannot read from the sandbox");
 	memcpy(m, buf, sizeof(*m));
+	if (ret_extra) {
+		*ret_extra = extra_len <= sizeof(buf) - sizeof(*m) &&
+			     (size_t)n == sizeof(*m) + extra_len;
+		if (*ret_extra)
+			memcpy(extra, buf + sizeof(*m), extra_len);
+	}
 	return 0;
 }
 
 static int recv_msg(int ctl, struct nsh_ctl_msg *m, int64_t timeout_ms, struct nsh_err *err)
 {
-	return recv_msg_fd(ctl, m, timeout_ms, NULL, err);
+	return recv_msg_ext(ctl, m, timeout_ms, NULL, NULL, 0, NULL, err);
 }
 
 static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *err)
@@ -218,17 +292,52 @@ static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *er
 	return 0;
 }
 
-static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup *setup,
+/*
+ * Keep the network namespace pool's filler off (@on) or let it go, around
+ * the steps that its work would stall (see netns.h).
+ */
+static void pool_hold(bool on)
+{
+	struct nsh_netns_pool *pool = nsh_netns_pool_default();
+
+	if (pool)
+		nsh_netns_pool_hold(pool, on);
+}
+
+/* Back to the network namespace @home after a clone in a pooled one; closes @home. */
+static void net_return(int home)
+{
+	if (home < 0)
+		return;
+	if (setns(home, CLONE_NEWNET) < 0) {
+		/* Staying would put this thread's sockets into a sandbox's network. */
+		nsh_log_error("cannot return to the network namespace: %s", strerror(errno));
+		abort();
+	}
+	close(home);
+}
+
+/*
+ * Clone the child into its namespaces. With @net_fd (a namespace of the
+ * pool, see netns.h) this thread joins that network namespace for the
+ * clone, so the child is born in it, and comes back right after; else the
+ * clone makes a new one. The thread also joins the sandbox's v1 cgroups
+ * for the clone (see nsh_cgroup_enter_v1()).
+ */
+static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup *setup, int net_fd,
 			 struct nsh_err *err)
 {
 	struct clone_args args = {0};
-	int cgfd = sb->cg ? nsh_cgroup_v2_fd(sb->cg) : -1;
+	int cgfd = sb->cg ? nsh_cgroup_v2_fd(sb->cg) : -1, home = -1;
 	struct nsh_err left = NSH_ERR_INIT;
-	pid_t pid;
+	sigset_t all, old;
+	pid_t pid = -1;
 	int e;
 
 	args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-		     CLONE_NEWCGROUP | CLONE_NEWNET | CLONE_PIDFD;
+		     CLONE_NEWCGROUP | CLONE_PIDFD;
+	if (net_fd < 0)
+		args.flags |= CLONE_NEWNET;
 	args.pidfd = (uint64_t)(uintptr_t)&sb->pidfd;
 	args.exit_signal = SIGCHLD;
 	if (cgfd >= 0) {
@@ -238,10 +347,28 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 	/* Born in the v1 cgroups: no cgroup.procs write afterwards (see cgroup.h). */
 	if (sb->cg && nsh_cgroup_enter_v1(sb->cg, err) < 0)
 		return -1;
+	/* No signal handler may run (and open sockets) while in the sandbox's network. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (net_fd >= 0) {
+		home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+		if (home < 0 || setns(net_fd, CLONE_NEWNET) < 0) {
+			e = errno;
+			if (home >= 0)
+				close(home);
+			home = -1;
+			goto out;
+		}
+	}
 	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0)
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, &old, NULL); /* the child starts as before */
 		nsh_sandbox_child(setup);
+	}
 	e = errno;
+	net_return(home);
+out:
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (sb->cg && nsh_cgroup_leave_v1(sb->cg, &left) < 0) {
 		/* Staying would put this process among the sandbox's members. */
 		nsh_log_error("%s", left.msg);
@@ -301,7 +428,10 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	struct nsh_sandbox *sb = NULL;
 	struct nsh_sandbox_setup setup = {0};
 	struct nsh_ctl_msg go = {.type = NSH_CTL_GO}, m;
-	int sp[2] = {-1, -1}, ws_fd = -1, listen_fd = -1;
+	int sp[2] = {-1, -1}, ws_fd = -1, listen_fd = -1, net_fd = -1;
+	struct nsh_netns_pool *pool;
+	int64_t marks[NSH_MARK_NR] = {0}, t = nsh_time_mono_ns();
+	bool have_marks = false;
 	int rc;
 
 	rc = check_policy(pol, err);
@@ -310,6 +440,9 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	pthread_once(&filter_once, build_filter);
 	if (!filter)
 		return nsh_err_set(err, NSH_EDENIED, "no seccomp filter: %s", filter_err.msg);
+	pool = nsh_netns_pool_default();
+	if (pool)
+		nsh_netns_pool_hold(pool, true);
 
 	sb = nsh_xcalloc(1, sizeof(*sb));
 	sb->pid = -1;
@@ -318,6 +451,9 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	sb->state_dir = nsh_xstrdup(pol->state_dir);
 	sb->workspace = nsh_xstrdup(pol->workspace);
 	nsh_buf_init(&sb->guarantees, 4096);
+	sb->timing = pol->timing;
+	if (sb->timing)
+		memset(sb->timing, 0, sizeof(*sb->timing));
 	if (pol->disk) {
 		char *image = nsh_xasprintf("%s/disk.img", pol->state_dir);
 
@@ -329,6 +465,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	rc = make_cgroup(sb, pol, &setup, err);
 	if (rc)
 		goto out;
+	lap(sb, NSH_PHASE_CGROUP, &t);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		rc = nsh_err_sys(err, errno, "cannot make the control socket");
 		goto out;
@@ -341,8 +478,21 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	setup.seccomp = filter;
 	setup.landlock_abi = nsh_landlock_abi();
 	setup.proxy_listener = pol->network != NSH_NET_NONE;
+	setup.timing = sb->timing != NULL;
+	if (pool) {
+		net_fd = nsh_netns_pool_take(pool, err);
+		if (net_fd < 0) {
+			rc = net_fd;
+			goto out;
+		}
+		setup.net_ready = true;
+	}
 
-	sb->pid = clone_child(sb, &setup, err);
+	sb->pid = clone_child(sb, &setup, net_fd, err);
+	if (net_fd >= 0) {
+		close(net_fd); /* the child holds the namespace now (or it ends here) */
+		net_fd = -1;
+	}
 	if (sb->pid < 0) {
 		rc = err ? err->code : NSH_EFAIL;
 		goto out;
@@ -351,20 +501,27 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	sp[1] = -1;
 	sb->ctl = sp[0];
 	sp[0] = -1;
+	lap(sb, NSH_PHASE_CLONE, &t);
 
 	rc = map_ids(sb->pid, err);
-	if (!rc)
-		rc = workspace_tree(sb, &ws_fd, err);
 	if (rc)
 		goto out;
+	lap(sb, NSH_PHASE_IDMAP, &t);
+	rc = workspace_tree(sb, &ws_fd, err);
+	if (rc)
+		goto out;
+	lap(sb, NSH_PHASE_WORKSPACE, &t);
 	rc = -nsh_ctl_send(sb->ctl, &go, NULL, 0, &ws_fd, ws_fd >= 0 ? 1 : 0);
 	if (rc) {
 		rc = nsh_err_sys(err, rc, "cannot start the sandbox");
 		goto out;
 	}
-	rc = recv_msg_fd(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, err);
+	rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, marks, sizeof(marks),
+			  &have_marks, err);
 	if (rc)
 		goto out;
+	if (have_marks)
+		child_phases(sb, marks, t, nsh_time_mono_ns());
 	if (m.type == NSH_CTL_FAILED) {
 		rc = nsh_err_set(err,
 				 m.errnum == EPERM || m.errnum == EACCES ? NSH_EDENIED : NSH_EFAIL,
@@ -392,6 +549,8 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	if (pol->timeout_ms > 0)
 		sb->deadline = nsh_time_mono_ms() + pol->timeout_ms;
 out:
+	if (net_fd >= 0)
+		close(net_fd);
 	if (listen_fd >= 0)
 		close(listen_fd);
 	if (ws_fd >= 0)
@@ -400,10 +559,12 @@ out:
 		close(sp[0]);
 	if (sp[1] >= 0)
 		close(sp[1]);
-	if (rc) {
+	if (rc)
 		nsh_sandbox_destroy(sb, NULL);
+	if (pool)
+		nsh_netns_pool_hold(pool, false);
+	if (rc)
 		return rc;
-	}
 	*ret = sb;
 	return 0;
 }
@@ -696,7 +857,7 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 	struct nsh_buf strings;
 	int in[2] = {-1, -1}, out[2] = {-1, -1}, errp[2] = {-1, -1};
 	int fds[3];
-	int64_t start = nsh_time_mono_ms();
+	int64_t start = nsh_time_mono_ms(), t = nsh_time_mono_ns();
 	int rc;
 
 	c->exit_code = -1;
@@ -729,8 +890,10 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		fds[1] = out[1];
 		fds[2] = errp[1];
 	}
+	pool_hold(true);
 	rc = -nsh_ctl_send(sb->ctl, &m, strings.buf, strings.len, fds, 3);
 	if (rc) {
+		pool_hold(false);
 		rc = nsh_err_sys(err, rc, "cannot send the command to the sandbox");
 		goto fail;
 	}
@@ -747,6 +910,7 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		errp[1] = -1;
 	}
 	rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+	pool_hold(false);
 	if (rc)
 		goto fail;
 	if (reply.type == NSH_CTL_EXECFAIL) {
@@ -765,7 +929,10 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		in[1] = -1;
 	}
 	nsh_buf_release(&strings);
-	return supervise(sb, c, in[1], out[0], errp[0], start, err);
+	lap(sb, NSH_PHASE_EXEC_START, &t);
+	rc = supervise(sb, c, in[1], out[0], errp[0], start, err);
+	lap(sb, NSH_PHASE_EXEC_RUN, &t);
+	return rc;
 fail:
 	nsh_buf_release(&strings);
 	for (int i = 0; i < 2; i++) {
@@ -910,15 +1077,18 @@ pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb)
 
 int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 {
+	int64_t t = nsh_time_mono_ns();
 	int rc = 0, r;
 
 	if (!sb)
 		return 0;
+	pool_hold(true);
 	if (sb->pid > 0) {
 		nsh_sandbox_kill(sb, NULL);
 		while (waitpid(sb->pid, NULL, 0) < 0 && errno == EINTR)
 			;
 	}
+	lap(sb, NSH_PHASE_KILL, &t);
 	if (sb->proxy) {
 		r = nsh_proxy_unlisten(sb->proxy, sb->proxy_id, err);
 		rc = rc ? rc : r;
@@ -931,10 +1101,12 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 		r = nsh_cgroup_destroy(sb->cg, err);
 		rc = rc ? rc : r;
 	}
+	lap(sb, NSH_PHASE_CGROUP_RM, &t);
 	if (sb->disk) {
 		r = nsh_disk_destroy(sb->disk, rc ? NULL : err);
 		rc = rc ? rc : r;
 	}
+	pool_hold(false);
 	free(sb->state_dir);
 	free(sb->workspace);
 	nsh_buf_release(&sb->guarantees);

@@ -33,6 +33,44 @@
 struct nsh_err;
 
 /*
+ * The phases of a sandbox's life that nsh_sandbox_timing records, in the
+ * order they happen, but for NSH_PHASE_C_SYSDIRS, which runs in the child
+ * while the supervisor writes the id maps. The child's phases are measured
+ * in the child with the monotonic clock (shared: no time namespace).
+ */
+enum nsh_sandbox_phase {
+	NSH_PHASE_CGROUP,     /* create: the cgroups made (or taken from the pool), limits set */
+	NSH_PHASE_CLONE,      /* clone3 into the namespaces, born in the cgroups */
+	NSH_PHASE_IDMAP,      /* uid/gid maps written */
+	NSH_PHASE_WORKSPACE,  /* the idmapped workspace mount (as root) */
+	NSH_PHASE_WAKE,	      /* GO sent until the child runs */
+	NSH_PHASE_C_SYSDIRS,  /* child: mounts private, host system directories cloned */
+	NSH_PHASE_C_IDS,      /* child: became root of its user namespace */
+	NSH_PHASE_C_ROOT,     /* child: root tmpfs, system directories, hide, /workspace */
+	NSH_PHASE_C_TMP_PROC, /* child: /tmp and /proc */
+	NSH_PHASE_C_DEV,      /* child: /dev */
+	NSH_PHASE_C_PIVOT,    /* child: root read-only, pivot_root, old root detached */
+	NSH_PHASE_C_NET,      /* child: host name, loopback, proxy listener */
+	NSH_PHASE_C_HARDEN,   /* child: fds closed, non-dumpable, setsid, no_new_privs */
+	NSH_PHASE_C_LANDLOCK, /* child: Landlock ruleset */
+	NSH_PHASE_C_SECCOMP,  /* child: seccomp filter loaded */
+	NSH_PHASE_READY,      /* READY sent until the supervisor has it */
+	NSH_PHASE_EXEC_START, /* last command: RUN sent until STARTED (vfork + execve inside) */
+	NSH_PHASE_EXEC_RUN,   /* last command: STARTED until its end is reported and drained */
+	NSH_PHASE_KILL,	      /* destroy: init killed and reaped, namespaces gone */
+	NSH_PHASE_CGROUP_RM,  /* destroy: cgroups emptied and removed */
+	NSH_PHASE_NR
+};
+
+/* Nanoseconds spent in each phase; filled when a policy asks for it. */
+struct nsh_sandbox_timing {
+	int64_t ns[NSH_PHASE_NR]; /* indexed by enum nsh_sandbox_phase; 0: not measured */
+};
+
+/** A short name for @phase, such as "clone" or "child: /dev". Static storage. */
+const char *nsh_sandbox_phase_name(int phase);
+
+/*
  * Where a sandbox with network beyond 'none' reaches the egress proxy: a
  * listener on its own loopback, served by the supervisor.
  */
@@ -57,6 +95,12 @@ struct nsh_sandbox_policy {
 	nsh_proxy_event_fn *on_net; /* each proxy decision, on the proxy thread; may be NULL */
 	void *on_net_ctx;	    /* for @on_net */
 	const char *hostname;	    /* NULL: "nightshift" */
+	/*
+	 * When set, the durations of create, of each exec (the last one wins)
+	 * and of destroy are written here. Borrowed: it must outlive the
+	 * sandbox, and be read only by the thread that owns the sandbox.
+	 */
+	struct nsh_sandbox_timing *timing;
 };
 
 struct nsh_sandbox;

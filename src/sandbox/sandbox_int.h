@@ -34,8 +34,33 @@ struct nsh_sandbox_setup {
 	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
 	int landlock_abi;		   /* 0: no Landlock */
 	bool proxy_listener;		   /* open the egress proxy's listener inside the netns */
-	uint64_t rlim_as;    /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
+	bool net_ready;	  /* the netns is one of the pool's: loopback is up, and not ours to set */
+	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
+	bool timing;	     /* send the marks below with READY */
+};
+
+/*
+ * Moments of the child's set-up (CLOCK_MONOTONIC, ns), sent as the extra
+ * bytes of READY when the supervisor asks for timing: its start, the end
+ * of the early steps (done while the supervisor writes the id maps), GO
+ * received, then the end of each later phase in the order of enum
+ * nsh_sandbox_phase from NSH_PHASE_C_IDS to NSH_PHASE_C_SECCOMP.
+ */
+enum nsh_sandbox_mark {
+	NSH_MARK_BEGIN,
+	NSH_MARK_SYSDIRS,
+	NSH_MARK_START,
+	NSH_MARK_IDS,
+	NSH_MARK_ROOT,
+	NSH_MARK_TMP_PROC,
+	NSH_MARK_DEV,
+	NSH_MARK_PIVOT,
+	NSH_MARK_NET,
+	NSH_MARK_HARDEN,
+	NSH_MARK_LANDLOCK,
+	NSH_MARK_SECCOMP,
+	NSH_MARK_NR
 };
 
 /* Steps of the child's set-up, reported with errno when one fails. */

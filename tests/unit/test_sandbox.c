@@ -390,6 +390,90 @@ static void test_create_while_threaded(void)
 	policy_release(&pol);
 }
 
+/*
+ * Two sandboxes alive at once are in two network namespaces, neither the
+ * host's (pooled or not), each with loopback up where a job may listen
+ * even on a low port.
+ */
+static void test_network_namespaces(void)
+{
+	static const char listen_low[] =
+		"import socket\n"
+		"s = socket.socket(); s.bind(('127.0.0.1', 80)); s.listen(1)\n"
+		"c = socket.create_connection(('127.0.0.1', 80)); a, _ = s.accept()\n"
+		"c.sendall(b'hi'); print(a.recv(2).decode())\n";
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol[2];
+	struct nsh_sandbox *sb[2] = {NULL, NULL};
+	struct nsh_sandbox_cmd c[2];
+	char host[64] = "";
+	ssize_t n = readlink("/proc/self/ns/net", host, sizeof(host) - 1);
+
+	CHECK(n > 0);
+	for (int i = 0; i < 2; i++) {
+		policy(&pol[i], i ? "net-b" : "net-a");
+		nsh_sandbox_cmd_init(&c[i]);
+		CHECK_INT(nsh_sandbox_create(&pol[i], &sb[i], &err), 0);
+	}
+	if (sb[0] && sb[1]) {
+		for (int i = 0; i < 2; i++) {
+			CHECK_INT(sh(sb[i], &c[i], "readlink /proc/self/ns/net"), 0);
+			CHECK(!strncmp(c[i].out.buf, "net:[", 5));
+			CHECK(strncmp(c[i].out.buf, host, strlen(host)) != 0);
+		}
+		CHECK(strcmp(c[0].out.buf, c[1].out.buf) != 0);
+		nsh_sandbox_cmd_release(&c[0]);
+		nsh_sandbox_cmd_init(&c[0]);
+		nsh_strvec_pushl(&c[0].argv, "python3", "-c", listen_low, NULL);
+		CHECK_INT(nsh_sandbox_exec(sb[0], &c[0], &err), 0);
+		CHECK_INT(c[0].exit_code, 0);
+		CHECK_STR(c[0].out.buf, "hi\n");
+	}
+	for (int i = 0; i < 2; i++) {
+		CHECK_INT(nsh_sandbox_destroy(sb[i], &err), 0);
+		nsh_sandbox_cmd_release(&c[i]);
+		policy_release(&pol[i]);
+	}
+}
+
+/* A policy with a timing record gets every phase of create, exec and destroy filled. */
+static void test_timing(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox_timing t;
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_sandbox_cmd c;
+	int negative = 0, named = 0;
+
+	policy(&pol, "timing");
+	memset(&t, 0xff, sizeof(t)); /* create clears it */
+	pol.timing = &t;
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (sb) {
+		CHECK_INT(sh(sb, &c, "true"), 0);
+		CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+	}
+	for (int p = 0; p < NSH_PHASE_NR; p++) {
+		negative += t.ns[p] < 0;
+		named += strcmp(nsh_sandbox_phase_name(p), "unknown") != 0;
+	}
+	CHECK_INT(negative, 0);
+	CHECK_INT(named, NSH_PHASE_NR);
+	CHECK_STR(nsh_sandbox_phase_name(NSH_PHASE_NR), "unknown");
+	/* one from each part: supervisor, child, exec, destroy */
+	CHECK(t.ns[NSH_PHASE_CLONE] > 0);
+	CHECK(t.ns[NSH_PHASE_C_SYSDIRS] > 0);
+	CHECK(t.ns[NSH_PHASE_C_PIVOT] > 0);
+	CHECK(t.ns[NSH_PHASE_C_SECCOMP] > 0);
+	CHECK(t.ns[NSH_PHASE_EXEC_START] > 0);
+	CHECK(t.ns[NSH_PHASE_EXEC_RUN] > 0);
+	CHECK(t.ns[NSH_PHASE_KILL] > 0);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -417,6 +501,8 @@ int main(void)
 	RUN(test_disk_cleanup);
 	RUN(test_create_while_threaded);
 	RUN(test_rlimit_fallback);
+	RUN(test_network_namespaces);
+	RUN(test_timing);
 	RUN(test_refusals);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);

@@ -1,0 +1,297 @@
+/*
+ * The pool of ready network namespaces (see netns.h). A namespace is made
+ * by unshare(CLONE_NEWNET) on one thread, which moves only that thread;
+ * the thread keeps an nsfs descriptor of the new namespace, sets it up
+ * from inside and goes back with setns() to where it was.
+ */
+#include "sandbox/netns.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/err.h"
+#include "core/log.h"
+
+#include "core/banned.h"
+
+#define POOL_MAX 64
+
+struct nsh_netns_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;   /* the filler: a namespace was taken, or stop */
+	pthread_cond_t added;  /* waiters of nsh_netns_pool_wait_full() */
+	pthread_t filler;      /* makes namespaces while fewer than @size are ready */
+	int fds[POOL_MAX];     /* ready namespaces, nsfs descriptors */
+	size_t nr;	       /* entries of @fds in use */
+	size_t size;	       /* how many to keep ready */
+	unsigned holds;	       /* nsh_netns_pool_hold() count */
+	struct timespec quiet; /* CLOCK_MONOTONIC time before which the filler waits */
+	bool stop;	       /* nsh_netns_pool_free() was called */
+	bool broken;	       /* the filler failed; it waits for the next take */
+};
+
+/* Bring loopback up in the calling thread's network namespace. */
+static int loopback_up(void)
+{
+	struct ifreq ifr;
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), e = 0;
+
+	if (s < 0)
+		return errno;
+	memset(&ifr, 0, sizeof(ifr));
+	memcpy(ifr.ifr_name, "lo", 3);
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+		e = errno;
+	} else {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+			e = errno;
+	}
+	close(s);
+	return e;
+}
+
+/* Any port may be bound by anyone in the namespace, as in one owned by the sandbox. */
+static int low_ports(void)
+{
+	int fd = open("/proc/sys/net/ipv4/ip_unprivileged_port_start", O_WRONLY | O_CLOEXEC);
+	int e = 0;
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : errno; /* no IPv4: nothing to open up */
+	if (write(fd, "0", 1) != 1)
+		e = errno ? errno : EIO;
+	close(fd);
+	return e;
+}
+
+/*
+ * Make one namespace on the calling thread and return its descriptor; the
+ * thread is back in its own namespace afterwards.
+ */
+static int make_netns(struct nsh_err *err)
+{
+	int home, fd = -1, e = 0;
+
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0)
+		return nsh_err_sys(err, errno, "cannot open this thread's network namespace");
+	if (unshare(CLONE_NEWNET) < 0) {
+		e = errno;
+		close(home);
+		return nsh_err_set(err, e == EPERM ? NSH_EDENIED : NSH_EIO,
+				   "cannot make a network namespace: %s", strerror(e));
+	}
+	fd = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		e = errno;
+	if (!e)
+		e = loopback_up();
+	if (!e)
+		e = low_ports();
+	if (setns(home, CLONE_NEWNET) < 0) {
+		/* Going on in the wrong namespace would put this thread's sockets there. */
+		nsh_log_error("cannot return to the network namespace: %s", strerror(errno));
+		abort();
+	}
+	close(home);
+	if (e) {
+		if (fd >= 0)
+			close(fd);
+		return nsh_err_sys(err, e, "cannot set up a network namespace");
+	}
+	return fd;
+}
+
+/* Whether @a is before @b. */
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *fill(void *arg)
+{
+	struct nsh_netns_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct timespec now;
+		int fd;
+
+		if (p->nr >= p->size || p->broken || p->holds) {
+			pthread_cond_wait(&p->wake, &p->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ts_before(&now, &p->quiet)) {
+			pthread_cond_timedwait(&p->wake, &p->lock, &p->quiet);
+			continue;
+		}
+		pthread_mutex_unlock(&p->lock);
+		fd = make_netns(NULL);
+		pthread_mutex_lock(&p->lock);
+		if (fd < 0) {
+			p->broken = true; /* takes make their own meanwhile */
+			continue;
+		}
+		if (p->stop || p->nr >= p->size) {
+			close(fd);
+			continue;
+		}
+		p->fds[p->nr++] = fd;
+		pthread_cond_broadcast(&p->added);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+int nsh_netns_pool_new(size_t size, struct nsh_netns_pool **ret, struct nsh_err *err)
+{
+	struct nsh_netns_pool *p;
+	sigset_t all, old;
+	int fd, e;
+
+	if (size < 1 || size > POOL_MAX)
+		return nsh_err_set(err, NSH_EINVAL, "invalid network namespace pool size '%zu'",
+				   size);
+	fd = make_netns(err);
+	if (fd < 0)
+		return fd;
+	p = nsh_xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		/* the quiet time is monotonic */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_cond_init(&p->added, NULL);
+	p->size = size;
+	p->fds[p->nr++] = fd;
+	/* No signal handler runs on the filler: it may be in a namespace of the pool. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&p->filler, NULL, fill, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		close(fd);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->wake);
+		pthread_cond_destroy(&p->added);
+		free(p);
+		return nsh_err_sys(err, e, "cannot start the network namespace pool");
+	}
+	*ret = p;
+	return 0;
+}
+
+int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err)
+{
+	int fd = -1;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->nr)
+		fd = p->fds[--p->nr];
+	p->broken = false;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	return fd >= 0 ? fd : make_netns(err);
+}
+
+void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on)
+{
+	pthread_mutex_lock(&p->lock);
+	if (on) {
+		p->holds++;
+	} else if (p->holds && !--p->holds) {
+		clock_gettime(CLOCK_MONOTONIC, &p->quiet);
+		p->quiet.tv_nsec += NSH_NETNS_POOL_QUIET_MS * 1000000L;
+		if (p->quiet.tv_nsec >= 1000000000) {
+			p->quiet.tv_sec++;
+			p->quiet.tv_nsec -= 1000000000;
+		}
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+size_t nsh_netns_pool_ready(struct nsh_netns_pool *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->nr;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
+bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms)
+{
+	struct timespec until;
+	bool full;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (p->nr < p->size && !p->broken && !p->stop &&
+	       pthread_cond_timedwait(&p->added, &p->lock, &until) == 0)
+		;
+	full = p->nr >= p->size;
+	pthread_mutex_unlock(&p->lock);
+	return full;
+}
+
+void nsh_netns_pool_free(struct nsh_netns_pool *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->filler, NULL);
+	for (size_t i = 0; i < p->nr; i++)
+		close(p->fds[i]);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	pthread_cond_destroy(&p->added);
+	free(p);
+}
+
+static pthread_once_t default_once = PTHREAD_ONCE_INIT;
+static struct nsh_netns_pool *default_pool;
+
+static void make_default(void)
+{
+	const char *env = getenv("NSH_SANDBOX_NETNS_POOL");
+
+	if (env && !strcmp(env, "0"))
+		return;
+	if (geteuid() != 0 || nsh_netns_pool_new(NSH_NETNS_POOL_SIZE, &default_pool, NULL))
+		default_pool = NULL;
+}
+
+struct nsh_netns_pool *nsh_netns_pool_default(void)
+{
+	pthread_once(&default_once, make_default);
+	return default_pool;
+}
