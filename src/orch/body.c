@@ -181,6 +181,17 @@ static void section_tests(struct nsh_buf *b, const json_t *base, const json_t *v
 	names_line(b, "Failing before and after", json_object_get(diff, "still_failing"), 20);
 }
 
+/* The verify module's checklist: build, lint, types, scans, integrity, criteria. */
+static void section_checks(struct nsh_buf *b, const json_t *verify)
+{
+	const char *md = json_string_value(json_object_get(verify, "checklist"));
+
+	if (!md)
+		return;
+	nsh_buf_adds(b, "\n## Checks\n\n");
+	nsh_buf_adds(b, md);
+}
+
 /* Why a non-default alternative was taken: the rules' source of the pick, else a retry. */
 static const char *pick_reason(const json_t *rules, const char *choice)
 {
@@ -348,6 +359,7 @@ int orch_pr_body(struct nsh_job_run *jr, const struct nsh_recipe *r, bool draft,
 	section_classes(out, r, rec);
 	section_files(out, rec);
 	section_tests(out, base, verify);
+	section_checks(out, verify);
 	{
 		int64_t at;
 		json_t *rules = orch_rules_result(jr, attempt, &at);

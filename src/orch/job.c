@@ -329,6 +329,8 @@ static int step_baseline(struct nsh_job_run *jr, json_t *result, struct nsh_err 
 	struct nsh_test_report rep = {0};
 	int rc = run_tests(jr, "baseline", result, &rep, err);
 
+	if (!rc)
+		rc = orch_check_baseline(jr, &rep, result, err);
 	nsh_test_report_release(&rep);
 	return rc;
 }
@@ -551,6 +553,20 @@ out:
 
 /* ---- verification ---- */
 
+/* "checks failed: secrets, integrity" from the result of orch_check_after(). */
+static void checks_summary(json_t *result, char *buf, size_t size)
+{
+	json_t *ids = json_object_get(result, "checks_failed"), *id;
+	size_t i, len;
+
+	snprintf(buf, size, "checks failed:");
+	json_array_foreach(ids, i, id)
+	{
+		len = strlen(buf);
+		snprintf(buf + len, size - len, "%s %s", i ? "," : "", json_string_value(id));
+	}
+}
+
 static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
@@ -561,7 +577,7 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	json_t *base = orch_latest(jr, "baseline");
 	int64_t attempt = orch_retry_of(jr), limit;
 	char summary[400];
-	bool green;
+	bool green, none, checks_failed = false;
 	int rc;
 
 	if (!r) {
@@ -569,15 +585,13 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		goto out;
 	}
 	rc = run_tests(jr, "verify", result, &after, err);
-	if (rc || json_is_true(json_object_get(result, "none"))) {
-		if (!rc)
-			json_object_set_new(result, "passed", json_true());
-		if (!rc && orch_is_llm(jr))
-			rc = orch_llm_verify(jr, result, true, err);
+	none = json_is_true(json_object_get(result, "none"));
+	if (!rc)
+		rc = orch_check_after(jr, r, none ? NULL : &after, result, &checks_failed, err);
+	if (rc)
 		goto out;
-	}
 	/* the baseline's failing tests, as recorded */
-	{
+	if (!none) {
 		json_t *failing = json_object_get(json_object_get(base, "report"), "failing"), *f;
 		size_t i;
 
@@ -593,16 +607,23 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 			before.v[before.nr++].status = NSH_TEST_FAIL;
 		}
 	}
-	nsh_verify_compare(&before, &after, &diff);
-	/* tests that passed before are not in @before: "missing" means nothing here */
-	nsh_strvec_release(&diff.missing);
-	json_object_set_new(result, "diff", nsh_test_diff_to_json(&diff));
-	green = after.complete && !diff.newly_failing.nr;
+	if (!none) {
+		nsh_verify_compare(&before, &after, &diff);
+		/* tests that passed before are not in @before: "missing" means nothing here */
+		nsh_strvec_release(&diff.missing);
+		json_object_set_new(result, "diff", nsh_test_diff_to_json(&diff));
+	}
+	green = (none || (after.complete && !diff.newly_failing.nr));
+	if (green && checks_failed)
+		checks_summary(result, summary, sizeof(summary));
+	green = green && !checks_failed;
 	json_object_set_new(result, "passed", json_boolean(green));
 	if (orch_is_llm(jr)) {
 		rc = orch_llm_verify(jr, result, green, err);
 		goto out;
 	}
+	if (green && none)
+		goto out;
 	if (green) {
 		snprintf(summary, sizeof(summary),
 			 "all tests pass (%lld passed, %zu fixed, %zu "
@@ -611,10 +632,11 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		json_object_set_new(result, "summary", json_string(summary));
 		goto out;
 	}
-	snprintf(summary, sizeof(summary), "%zu newly failing%s%s", diff.newly_failing.nr,
-		 diff.newly_failing.nr ? ": " : "",
-		 diff.newly_failing.nr ? diff.newly_failing.v[0]
-				       : " (the test run did not finish)");
+	if (!checks_failed || diff.newly_failing.nr || !after.complete)
+		snprintf(summary, sizeof(summary), "%zu newly failing%s%s", diff.newly_failing.nr,
+			 diff.newly_failing.nr ? ": " : "",
+			 diff.newly_failing.nr ? diff.newly_failing.v[0]
+					       : " (the test run did not finish)");
 	limit = attempts_offered(r) < o->max_attempts ? attempts_offered(r) : o->max_attempts;
 	if (attempt + 1 < limit) {
 		struct nsh_recipe_pick pick;

@@ -148,11 +148,14 @@ static int report_cb(void *ctx, json_t **ret, struct nsh_err *err)
 
 	(void)err;
 	*ret = json_pack(
-		"{s:O, s:O, s:O, s:O}", "passed", json_object_get(result, "passed"), "summary",
+		"{s:O, s:O, s:O, s:O, s:O}", "passed", json_object_get(result, "passed"), "summary",
 		json_object_get(result, "summary"), "tests",
 		json_object_get(result, "report") ? json_object_get(result, "report") : json_null(),
 		"diff",
-		json_object_get(result, "diff") ? json_object_get(result, "diff") : json_null());
+		json_object_get(result, "diff") ? json_object_get(result, "diff") : json_null(),
+		"checks",
+		json_object_get(result, "checks") ? json_object_get(result, "checks")
+						  : json_null());
 	return 0;
 }
 
@@ -193,6 +196,8 @@ static char *findings_of(struct nsh_job_run *jr, int64_t attempt)
 	struct nsh_buf b = NSH_BUF_INIT;
 	size_t i;
 
+	if (json_string_value(json_object_get(v, "feedback")))
+		nsh_buf_adds(&b, json_string_value(json_object_get(v, "feedback")));
 	json_array_foreach(newly, i, x) nsh_buf_addf(
 		&b, "- test now failing: %s\n", json_string_value(x) ? json_string_value(x) : "?");
 	json_array_foreach(f, i, x)

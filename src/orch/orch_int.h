@@ -16,6 +16,7 @@
 #include "net/net.h"
 #include "recipe/recipe.h"
 #include "sched/sched.h"
+#include "verify/verify.h"
 
 struct nsh_sandbox;
 struct nsh_sandbox_cmd;
@@ -222,6 +223,36 @@ void orch_job_end(struct nsh_job_run *jr);
 int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err);
 /** The bytes the job's workspace takes on disk (mounts below it not counted). */
 int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
+
+/* ---- check.c: the verify module's checks in the pipeline ---- */
+
+/**
+ * At the baseline: the tests as run (@rep, kept whole) and what the
+ * repository's other checks (build, lint, types) say before the change,
+ * into @result. A verify.yml that cannot be read is noted there, not an
+ * error of the job.
+ */
+int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *rep, json_t *result,
+			struct nsh_err *err);
+
+/**
+ * After the change: every check of the verify module (build, lint, types,
+ * secrets, SQL injection, test integrity, the spec's acceptance criteria)
+ * on the workspace against the baseline, with @after as the tests (NULL:
+ * the repository has no test script, which the checklist says). Into
+ * @result: "checks" (the verdict and the checks with findings),
+ * "checklist" (Markdown for the PR body) and, when something other than
+ * the tests failed, "feedback" (file:line text for the code step), and
+ * *@ret_failed set.
+ */
+int orch_check_after(struct nsh_job_run *jr, const struct nsh_recipe *r,
+		     const struct nsh_test_report *after, json_t *result, bool *ret_failed,
+		     struct nsh_err *err);
+
+/* ---- plan.c ---- */
+
+/** The version the recipe moves its dependency to, or NULL. */
+const char *orch_recipe_target(const struct nsh_recipe *r);
 
 /* ---- body.c ---- */
 

@@ -201,8 +201,7 @@ static size_t recipe_apis(const struct nsh_recipe *r, struct nsh_analyze_api *ap
 	return n;
 }
 
-/* The version the recipe moves its dependency to, or NULL. */
-static const char *recipe_target(const struct nsh_recipe *r)
+const char *orch_recipe_target(const struct nsh_recipe *r)
 {
 	for (size_t i = 0; i < r->nmops; i++)
 		if (r->mops[i].op == NSH_RECIPE_OP_BUMP && r->dependency &&
@@ -277,7 +276,7 @@ static void spec_plan_row(struct nsh_buf *b, size_t pos, const struct nsh_analyz
 static void write_spec(struct nsh_buf *b, const struct nsh_task_rec *t, const struct nsh_recipe *r,
 		       const char *org, const struct nsh_analyze_plan *plan, int attempts)
 {
-	const char *to = recipe_target(r);
+	const char *to = orch_recipe_target(r);
 
 	nsh_buf_addf(b, "# Task %s\n\n> %s\n\n## Requirements\n\n", t->id, t->title);
 	nsh_buf_addf(b,

@@ -501,6 +501,8 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 
 		if (lim && lim->tests_only && c->step != NSH_VERIFY_STEP_TEST)
 			continue;
+		if (lim && lim->no_tests && c->step == NSH_VERIFY_STEP_TEST)
+			continue;
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		s = &ret->v[ret->nr++];
 		memset(s, 0, sizeof(*s));

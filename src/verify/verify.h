@@ -655,6 +655,8 @@ struct nsh_verify_limits {
 	int64_t timeout_ms; /* per command; 0: the plan's, else NSH_VERIFY_TIMEOUT_DEFAULT */
 	size_t out_max;	    /* per stream; 0: NSH_VERIFY_OUT_MAX_DEFAULT */
 	bool tests_only;    /* run only the test steps (for re-runs) */
+	bool no_tests;	    /* run every step but the tests (their report comes from
+			       elsewhere: nsh_verify_opts.tests) */
 };
 
 #define NSH_VERIFY_TIMEOUT_DEFAULT ((int64_t)10 * 60 * 1000)
@@ -805,6 +807,7 @@ struct nsh_verify_result {
 	struct nsh_strvec broken;	       /* newly failing, failed again */
 	struct nsh_verify_coverage cov_before; /* from the baseline, when it had coverage */
 	bool has_baseline;		       /* a baseline measure was given */
+	bool tests_given;		       /* the tests came from nsh_verify_opts.tests */
 	size_t scanned_bytes;		       /* diff, messages and body scanned */
 };
 
@@ -824,6 +827,14 @@ struct nsh_verify_opts {
 	const struct nsh_redactor *known; /* vault values to look for as well; may be NULL */
 	struct nsh_verify_limits limits;  /* per command */
 	bool no_rerun;			  /* do not run newly failing tests again */
+	/*
+	 * The tests after the change as the caller already ran them (the
+	 * orchestrator runs them with its own logs), named @tests_by ("npm
+	 * test"); NULL: the plan's test steps run. With it the test steps
+	 * are not run again and nothing is re-run for flakiness.
+	 */
+	const struct nsh_test_report *tests;
+	const char *tests_by;
 };
 
 /**

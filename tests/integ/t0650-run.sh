@@ -89,6 +89,11 @@ test_expect_success 'a task runs to one pull request per repository, with the ev
 	grep -q "| before the change | 4 | 0 | 0 |" pr &&
 	grep -q "| after the change | 4 | 0 | 0 |" pr &&
 	grep -q "No test fails that passed before the change" pr &&
+	grep -q "### Verification: passed" pr &&
+	grep -q "\[x\] \*\*Test integrity\*\*: passed" pr &&
+	grep -q "\[x\] \*\*Secrets\*\*: passed" pr &&
+	grep -q "\[x\] \*\*AC1: lodash resolves to ^4.17.21\*\*: passed .* resolves to 4\." pr &&
+	grep -q "\[x\] \*\*AC2: no test that passed before fails after the change\*\*: passed" pr &&
 	grep -q "## Risk" pr &&
 	grep -q "2 pull requests in this change set" pr &&
 	grep -q "demo-org/billing#1 (draft)" pr &&
@@ -109,6 +114,34 @@ test_expect_success 'a task runs to one pull request per repository, with the ev
 	grep -q "| 2 | demo-org/billing |" spec &&
 	test ! -e "$NIGHTSHIFT_HOME/work/$(sql "SELECT id FROM jobs LIMIT 1")" &&
 	ls "$NIGHTSHIFT_HOME/artifacts/$task"/*/baseline.log >/dev/null
+'
+
+test_expect_success 'a change that weakens a test is sent back, then drafted with the checklist' '
+	setup &&
+	cat >"$NIGHTSHIFT_HOME/recipes/lodash-weaken.yml" <<-\EOF &&
+	id: lodash-weaken
+	title: A recipe that skips a test it cannot make pass
+	applies:
+	  dependency: lodash
+	  range: "<4.0.0"
+	manifest:
+	  - bump: lodash
+	    to: ^4.17.21
+	rules:
+	  - id: skip
+	    languages: [javascript]
+	    match: "test(:[name], () =>"
+	    rewrite: "test.skip(:[name], () =>"
+	EOF
+	nsh run "weaken" --recipe lodash-weaken --repo demo-org/rate-limiter >out 2>&1 &&
+	grep -q "demo-org/rate-limiter: verify, .*checks failed: integrity" out &&
+	test "$(sql "SELECT state FROM jobs")" = needs_human_review &&
+	nsh pr show demo-org/rate-limiter#1 >draft &&
+	grep -q "^state *draft" draft &&
+	grep -q "### Verification: failed" draft &&
+	grep -q "\[ \] \*\*Test integrity\*\*: failed" draft &&
+	grep -q "test/limiter.test.js:[0-9]" draft &&
+	sql "SELECT result FROM steps WHERE name = '"'"'verify'"'"'" | grep -q "\"feedback\":\".*limiter.test.js:[0-9]"
 '
 
 test_expect_success 'secrets: injected into the job, never in its logs, and a change holding one is no PR' '

@@ -778,6 +778,34 @@ static void test_pipeline(void)
 	CHECK(res.diff.newly_failing.nr == 0 || res.flaky.nr == res.diff.newly_failing.nr);
 	nsh_verify_result_release(&res);
 
+	/* the caller's own test run: the plan's tests are not run again, nor re-run */
+	{
+		struct nsh_test_report mine = {0};
+
+		NSH_ALLOC_GROW(mine.v, 1, mine.alloc);
+		memset(&mine.v[0], 0, sizeof(mine.v[0]));
+		mine.v[0].name = nsh_xstrdup("total > adds");
+		mine.v[0].status = NSH_TEST_FAIL;
+		mine.nr = 1;
+		mine.failed = 1;
+		mine.complete = true;
+		o.tests = &mine;
+		o.tests_by = "npm test";
+		CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+		CHECK(res.tests_given && res.after.tests.nr == 1);
+		CHECK(!nsh_verify_measure_step(&res.after, NSH_VERIFY_STEP_TEST));
+		c = check(&res, "tests");
+		CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL &&
+		      strstr(c->evidence, "by 'npm test'"));
+		CHECK(res.broken.nr == 1 && res.flaky.nr == 0);
+		CHECK(check(&res, "criterion:AC1")->status == NSH_VERIFY_CHECK_FAIL);
+		CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_FAIL);
+		nsh_verify_result_release(&res);
+		nsh_test_report_release(&mine);
+		o.tests = NULL;
+		o.tests_by = NULL;
+	}
+
 	/* a tool that is not installed, and one that never ends */
 	put(dir, ".nightshift/verify.yml",
 	    "commands:\n  lint: [nsh-no-such-linter, .]\n  types: sleep 5\n"
