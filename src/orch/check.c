@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/banned.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -31,6 +30,8 @@
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
 #include "verify/verify.h"
+
+#include "core/banned.h"
 
 #define CHECK_FEEDBACK_MAX ((size_t)64 << 10)
 #define CHECK_LIST_MAX	   ((size_t)48 << 10)
