@@ -236,7 +236,26 @@ test('on the demo org: a task from the form runs its jobs live to PRs, and a rev
 	await page.getByRole('button', {name: 'Send review'}).click();
 	await page.locator('#comments li', {hasText: 'request changes'}).waitFor({timeout: TIMEOUT});
 	await shot(page, '13-demo-review');
-	/* (acting on the review, the job going back to work, is the feedback issue's) */
+	/*
+	 * The review reaches the job: with no language model the recipe brain
+	 * cannot match "keep it on the v3 API" to one of its choices, so it
+	 * answers on the pull request and hands the job to a person.
+	 */
+	const prPage = page.url();
+	const repo = decodeURIComponent(prPage.split('#/prs/')[1]).split('/').slice(0, 2).join('/');
+	const until = Date.now() + 300000;
+	while (!(await page.locator('#comments li', {hasText: 'I could not match this'}).count())) {
+		if (Date.now() > until) throw new Error('nightshift did not answer the review on ' + repo);
+		await page.waitForTimeout(1000);
+		await page.reload();
+		await page.locator('#comments').waitFor({timeout: TIMEOUT});
+	}
+	await shot(page, '14-demo-review-answered');
+	await page.goBack();
+	await page.waitForURL(/#\/tasks\/t-[0-9a-f]+$/, {timeout: TIMEOUT});
+	await page.locator(`article.job[aria-label="job ${repo}"] .badge`, {hasText: 'needs_human_review'})
+		.first().waitFor({timeout: 120000});
+	await shot(page, '15-demo-job-needs-person');
 });
 
 (async () => {
