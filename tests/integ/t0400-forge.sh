@@ -104,7 +104,8 @@ test_expect_success 'bad names and usage give exit 2 and one line' '
 	expect_code 2 nsh forge import "../x" web 2>err &&
 	test "$(wc -l <err)" -eq 1 &&
 	grep -q "invalid org name" err &&
-	expect_code 2 nsh forge init .hidden 2>err &&
+	expect_code 2 nsh forge init "a..b" 2>err &&
+	grep -q "must not contain" err &&
 	expect_code 2 nsh forge import acme web other --name x 2>err &&
 	expect_code 2 nsh forge repos 2>err &&
 	grep -q "missing ORG" err &&
