@@ -76,6 +76,7 @@ enum stmt_id {
 	ST_FAIL,
 	ST_GET,
 	ST_HOLDER,
+	ST_JOBS,
 	ST_COUNTS,
 	ST_EVENT_ADD,
 	ST_EVENTS,
@@ -129,6 +130,9 @@ static const struct {
 		 4},
 	[ST_GET] = {"SELECT " JOB_COLS " FROM nsh_queue_jobs j WHERE j.id = $1", 1},
 	[ST_HOLDER] = {"SELECT state, worker FROM nsh_queue_jobs WHERE id = $1", 1},
+	[ST_JOBS] = {"SELECT " JOB_COLS " FROM nsh_queue_jobs j WHERE j.queue = $1 ORDER BY j.id "
+		     "LIMIT $2",
+		     2},
 	[ST_COUNTS] = {"SELECT state, count(*) FROM nsh_queue_jobs WHERE queue = $1 "
 		       "GROUP BY state",
 		       1},
@@ -734,6 +738,39 @@ int nsh_pgq_get(struct nsh_pgq *q, int64_t id, struct nsh_pgq_job *ret, struct n
 	}
 	PQclear(res);
 	return rc;
+}
+
+void nsh_pgq_job_list_release(struct nsh_pgq_job_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		nsh_pgq_job_release(&l->v[i]);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+int nsh_pgq_jobs(struct nsh_pgq *q, const char *queue, size_t limit, struct nsh_pgq_job_list *ret,
+		 struct nsh_err *err)
+{
+	char slimit[24];
+	const char *params[2] = {queue, limit ? slimit : NULL};
+	PGresult *res;
+	int rc = check_name("queue", queue, err);
+
+	if (rc)
+		return rc;
+	snprintf(slimit, sizeof(slimit), "%zu", limit);
+	rc = exec_stmt(q, ST_JOBS, params, &res, err, "listing jobs");
+	if (rc)
+		return rc;
+	for (int r = 0; r < PQntuples(res); r++) {
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
+		job_from_row(res, r, &ret->v[ret->nr++]);
+	}
+	PQclear(res);
+	return 0;
 }
 
 int nsh_pgq_counts(struct nsh_pgq *q, const char *queue, struct nsh_pgq_counts *ret,

@@ -164,6 +164,21 @@ int nsh_pgq_fail(struct nsh_pgq *q, int64_t id, const char *worker, const char *
 /** Read job @id; NSH_ENOTFOUND when absent. The caller releases @ret. */
 int nsh_pgq_get(struct nsh_pgq *q, int64_t id, struct nsh_pgq_job *ret, struct nsh_err *err);
 
+struct nsh_pgq_job_list {
+	struct nsh_pgq_job *v; /* rows */
+	size_t nr;	       /* rows in use */
+	size_t alloc;	       /* rows allocated */
+};
+
+void nsh_pgq_job_list_release(struct nsh_pgq_job_list *l);
+
+/**
+ * Append the jobs of @queue to @ret, oldest first, at most @limit (0: no
+ * limit). The caller releases @ret.
+ */
+int nsh_pgq_jobs(struct nsh_pgq *q, const char *queue, size_t limit, struct nsh_pgq_job_list *ret,
+		 struct nsh_err *err);
+
 /* How many jobs of a queue are in each state. */
 struct nsh_pgq_counts {
 	int64_t queued, running, done, failed;

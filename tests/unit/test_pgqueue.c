@@ -227,6 +227,23 @@ static void test_queue_ops(void)
 	CHECK_INT(c.done, 1);
 	CHECK_INT(c.failed, 1);
 	CHECK_INT(c.queued + c.running, 0);
+	{
+		struct nsh_pgq_job_list l = {0};
+
+		CHECK_INT(nsh_pgq_jobs(q, "ops", 0, &l, &err), 0);
+		CHECK_INT(l.nr, 2);
+		if (l.nr == 2) {
+			CHECK_INT(l.v[0].id, id1);
+			CHECK_STR(l.v[0].state, "done");
+			CHECK_INT(l.v[1].id, id2);
+			CHECK_STR(l.v[1].state, "failed");
+			CHECK_STR(l.v[1].result, "tests fail");
+		}
+		nsh_pgq_job_list_release(&l);
+		CHECK_INT(nsh_pgq_jobs(q, "ops", 1, &l, &err), 0);
+		CHECK_INT(l.nr, 1);
+		nsh_pgq_job_list_release(&l);
+	}
 
 	/* The events of job 2 in order, and one a caller adds. */
 	CHECK_INT(nsh_pgq_event_add(q, id2, "note", NULL, "hello", &eid, &err), 0);
@@ -311,7 +328,7 @@ int main(void)
 	int rc = pgc_start(&dir, &url, &why);
 
 	if (rc == 1) {
-		printf("skipped: %s\n", why);
+		printf("skipped, %s\n", strncmp(why, "skip: ", 6) ? why : why + 6);
 		free(why);
 		return TEST_DONE();
 	}
