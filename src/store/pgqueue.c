@@ -325,7 +325,7 @@ static int exec_stmt(struct nsh_pgq *q, enum stmt_id id, const char *const *para
 		     struct nsh_err *err, const char *what)
 {
 	char name[16];
-	PGresult *res;
+	PGresult *res = NULL;
 	ExecStatusType st;
 	int rc;
 
@@ -496,7 +496,7 @@ void nsh_pgq_close(struct nsh_pgq *q)
 
 int nsh_pgq_schema_version(struct nsh_pgq *q, int *ret, struct nsh_err *err)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = exec_plain(q, "SELECT coalesce(max(version), 0) FROM nsh_queue_migrations", &res,
 			    err, "reading the schema version");
 
@@ -576,7 +576,7 @@ int nsh_pgq_enqueue(struct nsh_pgq *q, const char *queue, const char *payload, i
 		    struct nsh_err *err)
 {
 	const char *params[2] = {queue, payload ? payload : ""};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	rc = check_name("queue", queue, err);
@@ -597,7 +597,7 @@ int nsh_pgq_claim(struct nsh_pgq *q, const char *queue, const char *worker, int6
 {
 	char lease[24];
 	const char *params[3] = {queue, worker, lease};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	rc = check_name("queue", queue, err);
@@ -627,7 +627,7 @@ int nsh_pgq_claim(struct nsh_pgq *q, const char *queue, const char *worker, int6
 static int not_held(struct nsh_pgq *q, const char *id, const char *worker, struct nsh_err *err)
 {
 	const char *params[1] = {id};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = exec_stmt(q, ST_HOLDER, params, &res, err, "reading a job");
 
 	if (rc)
@@ -650,7 +650,7 @@ static int held_change(struct nsh_pgq *q, enum stmt_id st, const char *id,
 		       const char *const *params, const char *worker, struct nsh_err *err,
 		       const char *what)
 {
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	rc = check_name("worker", worker, err);
@@ -723,7 +723,7 @@ int nsh_pgq_get(struct nsh_pgq *q, int64_t id, struct nsh_pgq_job *ret, struct n
 {
 	char sid[24];
 	const char *params[1] = {sid};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	snprintf(sid, sizeof(sid), "%lld", (long long)id);
@@ -755,7 +755,7 @@ int nsh_pgq_jobs(struct nsh_pgq *q, const char *queue, size_t limit, struct nsh_
 {
 	char slimit[24];
 	const char *params[2] = {queue, limit ? slimit : NULL};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = check_name("queue", queue, err);
 
 	if (rc)
@@ -778,7 +778,7 @@ int nsh_pgq_counts(struct nsh_pgq *q, const char *queue, struct nsh_pgq_counts *
 {
 	const char *params[1] = {queue};
 	struct nsh_pgq_counts c = {0};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = check_name("queue", queue, err);
 
 	if (!rc)
@@ -823,7 +823,7 @@ int nsh_pgq_event_add(struct nsh_pgq *q, int64_t id, const char *kind, const cha
 {
 	char sid[24];
 	const char *params[4] = {sid, kind, worker, data};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc = check_name("event kind", kind, err);
 
 	if (!rc && worker)
@@ -850,7 +850,7 @@ int nsh_pgq_events(struct nsh_pgq *q, int64_t after, int64_t job_id, size_t limi
 {
 	char safter[24], sjob[24], slimit[24];
 	const char *params[3] = {safter, sjob, limit ? slimit : NULL};
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	snprintf(safter, sizeof(safter), "%lld", (long long)after);
