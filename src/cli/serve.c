@@ -179,9 +179,10 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 					     "--role worker runs only the scheduler: it cannot "
 					     "take --no-scheduler");
 		if (http_opts)
-			return nsh_cli_usage(&nsh_cmd_serve,
-					     "--role worker serves no HTTP: it cannot take --listen, "
-					     "--allow-remote or --rate-limit");
+			return nsh_cli_usage(
+				&nsh_cmd_serve,
+				"--role worker serves no HTTP: it cannot take --listen, "
+				"--allow-remote or --rate-limit");
 		no_http = true;
 	}
 	if (!cfg.listen)
