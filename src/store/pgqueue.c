@@ -201,7 +201,7 @@ static void first_line(const char *msg, char *out, size_t n)
 			quoted = !quoted;
 			continue;
 		}
-		if (!quoted)
+		if (!quoted && !(msg[i] == ' ' && j > 0 && out[j - 1] == ' '))
 			out[j++] = msg[i];
 	}
 	while (j > 0 && (out[j - 1] == ' ' || out[j - 1] == ':' || out[j - 1] == '\t'))
@@ -449,6 +449,12 @@ out:
 	return rc;
 }
 
+static void drop_notice(void *ctx, const char *msg)
+{
+	(void)ctx;
+	(void)msg;
+}
+
 int nsh_pgq_open(const char *url, struct nsh_pgq **ret, struct nsh_err *err)
 {
 	/* The URL comes last and is expanded, so its own settings win. */
@@ -470,6 +476,8 @@ int nsh_pgq_open(const char *url, struct nsh_pgq **ret, struct nsh_err *err)
 		PQfinish(conn);
 		return rc;
 	}
+	/* A library prints nothing: the server's notices and warnings are dropped. */
+	PQsetNoticeProcessor(conn, drop_notice, NULL);
 	q = nsh_xcalloc(1, sizeof(*q));
 	q->conn = conn;
 	q->where = nsh_xasprintf("%s:%s", PQhost(conn), PQport(conn));
