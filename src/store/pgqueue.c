@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/time.h"
 
@@ -165,28 +166,46 @@ const char *nsh_pgq_url(const char *env, const struct nsh_config *cfg)
 }
 
 /*
- * @url with the password of its user-info part replaced by "***", for
- * messages (a new string).
+ * @url with its passwords replaced by "***", for messages (a new string):
+ * the one of the user-info part and any "password=" query parameter.
  */
 static char *redact_url(const char *url)
 {
 	const char *auth = strstr(url, "://");
-	const char *end, *at, *colon;
+	const char *end, *at = NULL, *colon = NULL, *p;
+	struct nsh_buf b = NSH_BUF_INIT;
 
 	if (!auth)
 		return nsh_xstrdup("(not a url)");
 	auth += 3;
 	end = auth + strcspn(auth, "/?");
-	at = NULL;
-	for (const char *p = auth; p < end; p++)
+	for (p = auth; p < end; p++)
 		if (*p == '@')
 			at = p;
-	if (!at)
-		return nsh_xstrdup(url);
-	colon = memchr(auth, ':', (size_t)(at - auth));
-	if (!colon)
-		return nsh_xstrdup(url);
-	return nsh_xasprintf("%.*s:***%s", (int)(colon - url), url, at);
+	if (at)
+		colon = memchr(auth, ':', (size_t)(at - auth));
+	if (colon) {
+		nsh_buf_add(&b, url, (size_t)(colon - url));
+		nsh_buf_adds(&b, ":***");
+		p = at;
+	} else {
+		p = url;
+	}
+	/* The query: copy it parameter by parameter, hiding password values. */
+	while (*p) {
+		size_t n = strcspn(p, "?&");
+
+		nsh_buf_add(&b, p, n);
+		p += n;
+		if (!*p)
+			break;
+		nsh_buf_addch(&b, *p++);
+		if (!strncmp(p, "password=", 9)) {
+			nsh_buf_adds(&b, "password=***");
+			p += 9 + strcspn(p + 9, "&");
+		}
+	}
+	return nsh_buf_detach(&b, NULL);
 }
 
 /* The first line of libpq's message @msg, without quoted parts (which may echo secrets). */

@@ -73,6 +73,11 @@ static void test_url(void)
 	CHECK_INT(nsh_pgq_url_check("postgres://u:hunter2@h/db?bogus=1", &err), NSH_EINVAL);
 	CHECK(strstr(err.msg, "invalid database url") != NULL);
 	CHECK(strstr(err.msg, "hunter2") == NULL);
+	CHECK_INT(nsh_pgq_url_check("postgres://u@h/db?password=hunter2&sslmode=x&bogus=1", &err),
+		  NSH_EINVAL);
+	CHECK(strstr(err.msg, "'postgres://u@h/db?password=***&sslmode=x&bogus=1'") != NULL);
+	CHECK(strstr(err.msg, "hunter2") == NULL);
+	fprintf(stderr, "   %s\n", err.msg);
 }
 
 static void test_connect_errors(void)
