@@ -124,6 +124,8 @@ static void test_migrate(void)
 	CHECK_INT(nsh_pgq_open(url, &a, &err), 0);
 	CHECK_INT(nsh_pgq_schema_version(a, &v, &err), 0);
 	CHECK_INT(v, NSH_PGQ_SCHEMA_VERSION);
+	CHECK_INT(nsh_pgq_set_sync_commit(a, false, &err), 0);
+	CHECK_INT(nsh_pgq_set_sync_commit(a, true, &err), 0);
 	/* A second open finds the schema in place and changes nothing. */
 	CHECK_INT(nsh_pgq_open(url, &b, &err), 0);
 	s = sql_value("SELECT count(*) FROM nsh_queue_migrations");
