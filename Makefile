@@ -12,7 +12,8 @@
 
 CC    ?= cc
 CLANG ?= clang
-PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl libcrypto
+PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl libcrypto \
+	libpq
 
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

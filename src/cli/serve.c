@@ -2,6 +2,8 @@
  * "nightshift serve": the daemon. It serves the HTTP API, the event
  * streams and the web UI (src/server/), and runs the scheduler that drives
  * every task (src/sched/) on a thread of its own, until SIGINT or SIGTERM.
+ * --role splits the two: "api" serves without a scheduler, "worker" runs
+ * the scheduler without an HTTP server, "all" (the default) does both.
  */
 #include "cli/cli.h"
 
@@ -103,6 +105,7 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 		{"max-sandboxes", required_argument, NULL, 'm'},
 		{"rate-limit", required_argument, NULL, 'r'},
 		{"no-scheduler", no_argument, NULL, 'N'},
+		{"role", required_argument, NULL, 'o'},
 		{NULL, 0, NULL, 0},
 	};
 	struct nsh_err err = NSH_ERR_INIT;
@@ -116,7 +119,8 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_store *store = NULL;
 	const struct nsh_pipeline *pipeline = NULL;
 	struct nsh_orch *orch = NULL;
-	bool no_sched = false, sched_started = false;
+	bool no_sched = false, sched_started = false, no_http = false, http_opts = false;
+	const char *role = "all";
 	char *db = NULL;
 	int c, max_sandboxes = 0, rate = -2, sig = 0, code = NSH_EXIT_OK;
 	sigset_t set;
@@ -127,9 +131,11 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 		switch (c) {
 		case 'l':
 			cfg.listen = optarg;
+			http_opts = true;
 			break;
 		case 'R':
 			cfg.allow_remote = true;
+			http_opts = true;
 			break;
 		case 'm':
 			if (!parse_int(optarg, 1, 1000, &max_sandboxes))
@@ -142,9 +148,18 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 				return nsh_cli_usage(&nsh_cmd_serve,
 						     "invalid --rate-limit '%s' (0 to 1000000)",
 						     optarg);
+			http_opts = true;
 			break;
 		case 'N':
 			no_sched = true;
+			break;
+		case 'o':
+			if (strcmp(optarg, "all") && strcmp(optarg, "api") &&
+			    strcmp(optarg, "worker"))
+				return nsh_cli_usage(&nsh_cmd_serve,
+						     "invalid --role '%s' (worker, api or all)",
+						     optarg);
+			role = optarg;
 			break;
 		case ':':
 			return nsh_cli_usage(&nsh_cmd_serve, "option '%s' needs a value",
@@ -156,6 +171,20 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return nsh_cli_usage(&nsh_cmd_serve, "unexpected argument '%s'", argv[optind]);
+	if (!strcmp(role, "api")) {
+		no_sched = true;
+	} else if (!strcmp(role, "worker")) {
+		if (no_sched)
+			return nsh_cli_usage(&nsh_cmd_serve,
+					     "--role worker runs only the scheduler: it cannot "
+					     "take --no-scheduler");
+		if (http_opts)
+			return nsh_cli_usage(
+				&nsh_cmd_serve,
+				"--role worker serves no HTTP: it cannot take --listen, "
+				"--allow-remote or --rate-limit");
+		no_http = true;
+	}
 	if (!cfg.listen)
 		cfg.listen = nsh_config_get(cli->config, "serve", "listen");
 	/* --rate-limit 0 turns the limit off; the server's own default otherwise. */
@@ -184,7 +213,11 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 	cfg.pipeline = no_sched ? NULL : pipeline;
 	cfg.write_info = true;
 	cfg.scheduler = !no_sched && pipeline;
-	if (nsh_server_start(&cfg, &srv, &err))
+	if (no_http && !pipeline) {
+		nsh_err_set(&err, NSH_EINVAL, "--role worker: no pipeline to run tasks with");
+		goto fail;
+	}
+	if (!no_http && nsh_server_start(&cfg, &srv, &err))
 		goto fail;
 	if (!no_sched && pipeline) {
 		if (nsh_limits_load(cli->config, &lim, &err))
@@ -211,8 +244,11 @@ static int serve_run(struct nsh_cli *cli, int argc, char **argv)
 		if (gc.every_ms > 0 && !pthread_create(&gc.thread, NULL, gc_main, &gc))
 			gc_started = true;
 	}
-	fprintf(stderr, "nightshift: serving %s (token in %s/token)%s\n", nsh_server_url(srv),
-		cli->home, sched_started ? "" : "; scheduler off");
+	if (no_http)
+		fprintf(stderr, "nightshift: worker on %s (scheduler only, no HTTP server)\n", db);
+	else
+		fprintf(stderr, "nightshift: serving %s (token in %s/token)%s\n",
+			nsh_server_url(srv), cli->home, sched_started ? "" : "; scheduler off");
 	fflush(stderr);
 	while (sigwait(&set, &sig) == 0 && sig == SIGHUP)
 		;
@@ -241,7 +277,7 @@ out:
 const struct nsh_cli_cmd nsh_cmd_serve = {
 	.name = "serve",
 	.usage = "serve [--listen ADDR:PORT] [--allow-remote] [--max-sandboxes N] "
-		 "[--rate-limit N] [--no-scheduler]",
+		 "[--rate-limit N] [--no-scheduler] [--role worker|api|all]",
 	.summary = "run the daemon: HTTP API, web UI and the scheduler",
 	.help = "Options:\n"
 		"  --listen ADDR:PORT  where to listen (default 127.0.0.1:7700; port 0 picks a\n"
@@ -252,6 +288,9 @@ const struct nsh_cli_cmd nsh_cmd_serve = {
 		"  --rate-limit N      requests per second per client address (default 200,\n"
 		"                      bursts of twice that; 0 turns the limit off)\n"
 		"  --no-scheduler      serve the API and UI only; another worker runs tasks\n"
+		"  --role ROLE         'all' (default): API, UI and scheduler; 'api': the same\n"
+		"                      as --no-scheduler; 'worker': the scheduler alone, no\n"
+		"                      HTTP server (no --listen, --allow-remote, --rate-limit)\n"
 		"\n"
 		"The API token is in $NIGHTSHIFT_HOME/token (made on the first start, mode\n"
 		"0600); the address and process id in $NIGHTSHIFT_HOME/serve.json while it\n"
