@@ -59,12 +59,13 @@ int orch_llm_plan(struct nsh_task_run *tr, struct nsh_err *err)
 	const struct nsh_task_rec *t = nsh_task_run_task(tr);
 	struct nsh_forge_repo_list repos = {0};
 	struct nsh_buf spec = NSH_BUF_INIT;
-	json_t *opts = orch_task_options(t);
+	json_t *opts;
 	int rc;
 
 	if (!o->llm_ok)
 		return nsh_err_set(err, NSH_EINVAL, "no recipe matches this task and %s",
 				   o->llm_error);
+	opts = orch_task_options(t);
 	rc = orch_targets(o, st, t, opts, &repos, err);
 	if (!rc)
 		rc = nsh_store_task_set_brain(st, t->id, "llm", NULL, err);
