@@ -69,7 +69,8 @@ test_expect_success 'five tasks under a limit of two: FIFO, at most two at once,
 	test "$(wc -l <ids)" = 5 &&
 	wait_until 120 all_ended &&
 	test "$(sql "SELECT count(*) FROM tasks WHERE state = '"'"'completed'"'"'")" = 5 &&
-	test "$(max_running)" = 2 &&
+	m=$(max_running) &&
+	{ test "$m" = 2 || { echo "$m tasks ran at once, expected 2" >&2; false; }; } &&
 	# claimed in creation order
 	sql "SELECT task_id FROM events WHERE kind = '"'"'task.claimed'"'"' ORDER BY id" >claimed &&
 	cmp ids claimed &&
