@@ -289,6 +289,16 @@ int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 	return 0;
 }
 
+bool orch_ws_left(struct nsh_job_run *jr)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	char *image = nsh_xasprintf("%s/work/%s/%s", o->home, nsh_job_run_job(jr)->id, WS_IMAGE);
+	bool yes = nsh_fs_exists(image);
+
+	free(image);
+	return yes;
+}
+
 void orch_ws_open(struct orch_job *oj)
 {
 	struct nsh_err err = NSH_ERR_INIT;

@@ -1050,6 +1050,9 @@ void orch_job_end(struct nsh_job_run *jr)
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
 
+	/* a run with no step left still unmounts (or removes) the workspace image */
+	if (!oj && orch_ws_left(jr))
+		oj = orch_job_of(jr);
 	if (!oj) {
 		orch_feedback_requeue(jr);
 		orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr),

@@ -238,6 +238,9 @@ int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err);
 /** A resumed job's workspace image mounted again (orch_job_of()); failures are logged. */
 void orch_ws_open(struct orch_job *oj);
 
+/** Whether the job has a workspace image from an earlier run (its run may not have opened it). */
+bool orch_ws_left(struct nsh_job_run *jr);
+
 /** Unmount the workspace image, keeping it for the job's next run. NULL disk ok. */
 void orch_ws_close(struct orch_job *oj);
 
