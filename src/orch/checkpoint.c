@@ -34,6 +34,7 @@
 #include "sandbox/disk.h"
 #include "sandbox/sandbox.h"
 #include "store/store.h"
+#include "task/task.h"
 
 #include "core/banned.h"
 
@@ -297,6 +298,33 @@ bool orch_ws_left(struct nsh_job_run *jr)
 
 	free(image);
 	return yes;
+}
+
+void orch_ws_sweep(struct nsh_orch *o, struct nsh_store *st, const char *task_id)
+{
+	struct nsh_job_list jobs = {0};
+
+	if (nsh_store_job_list(st, task_id, &jobs, NULL))
+		return;
+	for (size_t i = 0; i < jobs.nr; i++) {
+		char *dir = nsh_xasprintf("%s/work/%s", o->home, jobs.v[i].id);
+		char *image = nsh_xasprintf("%s/%s", dir, WS_IMAGE);
+		char *ws = nsh_xasprintf("%s/repo", dir);
+		enum nsh_job_state js = NSH_JOB_QUEUED;
+		struct nsh_disk *d = NULL;
+
+		if (nsh_fs_exists(image) && !nsh_job_state_parse(jobs.v[i].state, &js, NULL) &&
+		    !nsh_job_state_busy(js)) {
+			/* taken over (a crashed run's mount detached), then gone with its files */
+			if (!nsh_disk_open(image, ws, &d, NULL))
+				nsh_disk_destroy(d, NULL);
+			nsh_fs_remove_tree(dir, NULL);
+		}
+		free(ws);
+		free(image);
+		free(dir);
+	}
+	nsh_job_list_release(&jobs);
 }
 
 void orch_ws_open(struct orch_job *oj)

@@ -30,6 +30,7 @@
 
 static void task_end(void *ctx, struct nsh_store *st, const char *task_id)
 {
+	orch_ws_sweep(ctx, st, task_id);
 	orch_status(ctx, st, task_id);
 }
 

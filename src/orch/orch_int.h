@@ -241,6 +241,13 @@ void orch_ws_open(struct orch_job *oj);
 /** Whether the job has a workspace image from an earlier run (its run may not have opened it). */
 bool orch_ws_left(struct nsh_job_run *jr);
 
+/**
+ * At the end of task @task_id: the workspace images of its jobs that no
+ * longer work (left by a crashed run that the resumed one had no step left
+ * for) go, with their directories.
+ */
+void orch_ws_sweep(struct nsh_orch *o, struct nsh_store *st, const char *task_id);
+
 /** Unmount the workspace image, keeping it for the job's next run. NULL disk ok. */
 void orch_ws_close(struct orch_job *oj);
 
