@@ -141,6 +141,18 @@ struct nsh_agent_budget *nsh_agent_budget_new(int64_t max_tokens, double max_cos
 void nsh_agent_budget_free(struct nsh_agent_budget *b);
 
 /**
+ * Say that the caps of @b are plan @plan's figures (copied; NULL or "": no
+ * plan): @tokens for the token cap, @cost for the cost cap. The reasons of
+ * nsh_agent_budget_exceeded() then name the plan: "token budget of 1000
+ * (plan 'pro') reached (1100 used)", and after a raise "token budget of
+ * 2100 (raised; plan 'pro' has 1000) reached (2200 used)".
+ */
+void nsh_agent_budget_set_plan(struct nsh_agent_budget *b, const char *plan, bool tokens,
+			       bool cost);
+/** The plan named by nsh_agent_budget_set_plan(), or NULL. Borrowed from @b. */
+const char *nsh_agent_budget_plan(const struct nsh_agent_budget *b);
+
+/**
  * Count what task @task_id spent so far, as recorded in its "agent.turn"
  * events (and the caps raised in "agent.budget" events), and from then on
  * let nsh_agent_budget_sync() add what the task's other jobs (not
@@ -300,8 +312,10 @@ struct nsh_agent_job {
 /**
  * Run @role for the job @j->jr: a client for the settings (recording as
  * "TASK-JOB-ROLE" when NIGHTSHIFT_LLM_RECORD is set), the task's budget
- * attached to the store, a job host (fresh, so that every steering message
- * reaches the role), and the conversation kept in
+ * attached to the store (each cap the smaller of the task's plan's
+ * token_budget / cost_budget and the settings' budget_tokens / budget_cost,
+ * where set; a plan's cap is named in the messages), a job host (fresh, so that every steering
+ * message reaches the role), and the conversation kept in
  * "@session_dir/JOB-ROLE-ATTEMPT.json" so that an interrupted role resumes.
  * The result is as nsh_agent_run_role()'s; errors are its errors and the
  * client's. Runs on the job's thread.

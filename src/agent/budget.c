@@ -26,6 +26,9 @@ struct nsh_agent_budget {
 	double max_cost;     /* 0: no cap */
 	int64_t orig_tokens; /* the caps as first set, for "raise by as much again" */
 	double orig_cost;
+	char *plan;		   /* the plan whose caps these are, or NULL */
+	bool plan_tokens;	   /* @orig_tokens is @plan's figure */
+	bool plan_cost;		   /* @orig_cost is @plan's figure */
 	struct nsh_llm_usage used; /* spent by the task */
 	double cost;		   /* in US dollars */
 	struct nsh_store *st;	   /* attached: the store (borrowed) */
@@ -49,7 +52,21 @@ void nsh_agent_budget_free(struct nsh_agent_budget *b)
 		return;
 	free(b->task_id);
 	free(b->job_id);
+	free(b->plan);
 	free(b);
+}
+
+void nsh_agent_budget_set_plan(struct nsh_agent_budget *b, const char *plan, bool tokens, bool cost)
+{
+	free(b->plan);
+	b->plan = plan && *plan && (tokens || cost) ? nsh_xstrdup(plan) : NULL;
+	b->plan_tokens = b->plan && tokens;
+	b->plan_cost = b->plan && cost;
+}
+
+const char *nsh_agent_budget_plan(const struct nsh_agent_budget *b)
+{
+	return b->plan;
 }
 
 void nsh_agent_budget_charge(struct nsh_agent_budget *b, const struct nsh_llm_usage *u, double cost)
@@ -132,20 +149,45 @@ int nsh_agent_budget_sync(struct nsh_agent_budget *b, struct nsh_err *err)
 	return read_events(b, false, err);
 }
 
+/*
+ * Where a cap of @max comes from, for a message: " (plan 'pro')" when it is
+ * the plan's figure, " (raised; plan 'pro' has 1000)" after a raise, ""
+ * when the plan does not set it.
+ */
+static void cap_origin(const struct nsh_agent_budget *b, bool of_plan, bool raised,
+		       const char *orig, char *out, size_t cap)
+{
+	if (!of_plan)
+		snprintf(out, cap, "%s", "");
+	else if (!raised)
+		snprintf(out, cap, " (plan '%s')", b->plan);
+	else
+		snprintf(out, cap, " (raised; plan '%s' has %s)", b->plan, orig);
+}
+
 bool nsh_agent_budget_exceeded(const struct nsh_agent_budget *b, char *why, size_t cap)
 {
 	int64_t total = nsh_llm_usage_total(&b->used);
+	char orig[64], from[128];
 
 	if (b->max_tokens && total >= b->max_tokens) {
-		if (why)
-			snprintf(why, cap, "token budget of %lld reached (%lld used)",
-				 (long long)b->max_tokens, (long long)total);
+		if (why) {
+			snprintf(orig, sizeof(orig), "%lld", (long long)b->orig_tokens);
+			cap_origin(b, b->plan_tokens, b->max_tokens != b->orig_tokens, orig, from,
+				   sizeof(from));
+			snprintf(why, cap, "token budget of %lld%s reached (%lld used)",
+				 (long long)b->max_tokens, from, (long long)total);
+		}
 		return true;
 	}
 	if (b->max_cost > 0 && b->cost >= b->max_cost) {
-		if (why)
-			snprintf(why, cap, "cost budget of $%.2f reached ($%.4f spent)",
-				 b->max_cost, b->cost);
+		if (why) {
+			snprintf(orig, sizeof(orig), "$%.2f", b->orig_cost);
+			cap_origin(b, b->plan_cost, b->max_cost != b->orig_cost, orig, from,
+				   sizeof(from));
+			snprintf(why, cap, "cost budget of $%.2f%s reached ($%.4f spent)",
+				 b->max_cost, from, b->cost);
+		}
 		return true;
 	}
 	return false;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -17,6 +18,33 @@
 #include "store/store.h"
 
 #include "core/banned.h"
+
+/*
+ * The task's budget: each cap is the smaller of the plan's (the limits the
+ * task recorded, config/limits.h) and [llm]'s, where set; messages name the
+ * plan when its figure is the cap.
+ */
+static struct nsh_agent_budget *task_budget(const struct nsh_agent_job *j)
+{
+	const struct nsh_limits *lim = nsh_job_run_limits(j->jr);
+	int64_t tokens = j->settings->budget_tokens;
+	double cost = j->settings->budget_cost;
+	bool plan_tokens = false, plan_cost = false;
+	struct nsh_agent_budget *b;
+
+	if (lim && lim->token_budget > 0 && (tokens <= 0 || lim->token_budget <= tokens)) {
+		tokens = lim->token_budget;
+		plan_tokens = true;
+	}
+	if (lim && lim->cost_budget > 0 && (cost <= 0 || lim->cost_budget <= cost)) {
+		cost = lim->cost_budget;
+		plan_cost = true;
+	}
+	b = nsh_agent_budget_new(tokens, cost);
+	if (lim)
+		nsh_agent_budget_set_plan(b, lim->plan, plan_tokens, plan_cost);
+	return b;
+}
 
 int nsh_agent_job_run_role(const struct nsh_agent_job *j, enum nsh_agent_role role,
 			   struct nsh_agent_result *ret, struct nsh_err *err)
@@ -46,7 +74,7 @@ int nsh_agent_job_run_role(const struct nsh_agent_job *j, enum nsh_agent_role ro
 	rc = nsh_llm_new(j->settings, j->redactor, name, &llm, err);
 	if (rc)
 		goto out;
-	budget = nsh_agent_budget_new(j->settings->budget_tokens, j->settings->budget_cost);
+	budget = task_budget(j);
 	rc = nsh_agent_budget_attach(budget, nsh_job_run_store(j->jr), job->task_id, job->id, err);
 	if (rc)
 		goto out;

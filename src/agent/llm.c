@@ -49,7 +49,6 @@ void nsh_llm_settings_init(struct nsh_llm_settings *s)
 	s->max_tokens = 8192;
 	s->context_tokens = 128000;
 	s->price.input = s->price.output = s->price.cache_read = s->price.cache_write = -1;
-	s->budget_tokens = 2000000;
 }
 
 void nsh_llm_settings_release(struct nsh_llm_settings *s)

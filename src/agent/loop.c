@@ -582,7 +582,24 @@ static int check_budget(struct loop *l, bool *ret_stop, struct nsh_err *err)
 		return rc;
 	if (!nsh_agent_budget_exceeded(b, why, sizeof(why)))
 		return 0;
-	emit(l, "agent.budget", json_pack("{s:s}", "reached", why));
+	{
+		struct nsh_llm_usage used;
+		double cost;
+		json_t *d;
+
+		nsh_agent_budget_get(b, &used, &cost, &max_tokens, &max_cost);
+		d = json_pack("{s:s, s:I, s:I, s:f, s:f}", "reached", why, "tokens",
+			      (json_int_t)nsh_llm_usage_total(&used), "max_tokens",
+			      (json_int_t)max_tokens, "cost", cost, "max_cost", max_cost);
+		if (nsh_agent_budget_plan(b))
+			json_object_set_new(d, "plan", json_string(nsh_agent_budget_plan(b)));
+		q = nsh_xasprintf("💰 The task's %s: %s", why,
+				  h->ask && !l->run->depth ? "it waits for an answer"
+							   : "the run stops");
+		json_object_set_new(d, "message", nsh_json_string_lossy(q, strlen(q)));
+		free(q);
+		emit(l, "agent.budget", d);
+	}
 	if (!h->ask || l->run->depth) {
 		*ret_stop = true;
 		free(l->res->summary);

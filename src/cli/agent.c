@@ -20,6 +20,7 @@
 #include "agent/agent.h"
 #include "agent/llm.h"
 #include "config/config.h"
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -515,6 +516,7 @@ static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 				 .nsteps = sizeof(steps) / sizeof(steps[0]),
 				 .job_end = job_end};
 	struct nsh_sched_config sc = {0};
+	struct nsh_limits lim;
 	struct sigwatch w;
 	pthread_t watcher;
 	bool json = false, watching = false, ok = false;
@@ -591,7 +593,7 @@ static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 	}
 	nsh_llm_settings_release(&h.settings);
 	if (nsh_llm_settings_load(cli->config, &h.settings, &err) ||
-	    nsh_cli_open_store(cli, &st, &err))
+	    nsh_limits_load(cli->config, &lim, &err) || nsh_cli_open_store(cli, &st, &err))
 		goto fail;
 	if (org)
 		h.org_steering = nsh_agent_load_org_steering(cli->home, org);
@@ -613,6 +615,7 @@ static int agent_run_run(struct nsh_cli *cli, int argc, char **argv)
 	sc.only_task = id;
 	sc.pipeline = &p;
 	sc.label = "agent";
+	sc.limits = &lim; /* the plan's token and cost budgets */
 	if (nsh_sched_new(&sc, &s, &err))
 		goto fail;
 	/* Ctrl-C stops the scheduler cleanly; the task stays resumable */

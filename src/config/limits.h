@@ -16,6 +16,8 @@
  *	checkpoint_margin = 10m     # checkpoint this long before the deadline
  *	artifact_retention = 14d    # artifacts of ended tasks are kept this long
  *	job_estimate = 10m          # a job's duration when nothing finished yet
+ *	enforce_storage = auto      # storage_per_job as a file system per job (auto, on, off;
+ *	                            # read by the orchestrator, orch/checkpoint.c)
  *
  * A task records the plan and the limits it runs under (as JSON) when a
  * worker starts it, so a later change of the configuration does not move

@@ -1,6 +1,7 @@
 /*
  * Limits in the pipeline (docs/limits.md): the checkpoint of a job before
- * its task's deadline, and the measure of a job's storage.
+ * its task's deadline, and a job's storage: its workspace on a file system
+ * of the quota's size where the host can mount one, and the measure.
  *
  * A checkpoint saves the work so far where a person sees it, without
  * changing what the job's next step starts from: the workspace (changes and
@@ -19,21 +20,28 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config/limits.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "core/time.h"
 #include "forge/forge.h"
 #include "forge/git.h"
 #include "orch/orch_int.h"
+#include "sandbox/disk.h"
+#include "sandbox/sandbox.h"
 #include "store/store.h"
+#include "task/task.h"
 
 #include "core/banned.h"
 
 #define MEASURE_MAX_ENTRIES 2000000 /* a walk stops counting after this many entries */
 #define MEASURE_MAX_DEPTH   128
+#define WS_IMAGE	    "workspace" NSH_DISK_KEEP_SUFFIX /* in the job's directory */
+#define WS_CMD_SHOW	    160 /* bytes of a command line in the quota finding */
 
 /* The recipe (or the llm stand-in) that titles the job's pull request. */
 static const struct nsh_recipe *title_recipe(struct nsh_job_run *jr)
@@ -213,9 +221,11 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 	uint64_t sum = 0;
 	size_t entries = 0;
 	struct stat st;
-	int fd = open(oj->ws, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	int fd;
 
-	(void)err;
+	if (oj->quota_hit)
+		return nsh_err_set(err, NSH_ETOOBIG, "%s", oj->quota_hit);
+	fd = open(oj->ws, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
 			close(fd);
@@ -225,4 +235,145 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 	walk(fd, st.st_dev, 0, &sum, &entries);
 	*ret_bytes = sum;
 	return 0;
+}
+
+/* ---- the workspace quota ---- */
+
+/* The job's workspace image. Caller frees. */
+static char *ws_image(const struct orch_job *oj)
+{
+	return nsh_xasprintf("%s/%s", oj->dir, WS_IMAGE);
+}
+
+void orch_ws_close(struct orch_job *oj)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	if (oj->disk && nsh_disk_close(oj->disk, &err))
+		nsh_log_warn("workspace '%s': %s", oj->ws, err.msg);
+	oj->disk = NULL;
+}
+
+int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_limits *lim = nsh_job_run_limits(jr);
+	uint64_t bytes = lim ? lim->storage_per_job : 0;
+	struct nsh_err derr = NSH_ERR_INIT;
+	char *image;
+	int rc;
+
+	orch_ws_close(oj);
+	free(oj->quota_hit);
+	oj->quota_hit = NULL;
+	nsh_fs_remove_tree(oj->dir, NULL);
+	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
+	if (rc || !o->ws_quota || !bytes)
+		return rc;
+	if (bytes < NSH_DISK_MIN_BYTES)
+		bytes = NSH_DISK_MIN_BYTES;
+	image = ws_image(oj);
+	rc = nsh_disk_create(image, oj->ws, bytes, geteuid(), getegid(), &oj->disk, &derr);
+	free(image);
+	if (!rc)
+		return 0;
+	if (o->ws_quota > 1)
+		return nsh_err_set(err, derr.code, "the workspace quota cannot be enforced: %s",
+				   derr.msg);
+	/* "auto": measured after each step instead, and said so */
+	orch_say(nsh_job_run_store(jr), nsh_job_run_job(jr)->task_id, nsh_job_run_job(jr)->id,
+		 "job.storage", json_pack("{s:b, s:s}", "enforced", 0, "error", derr.msg),
+		 "the workspace quota is not enforced on this host (%s): measured after each "
+		 "step",
+		 derr.msg);
+	return 0;
+}
+
+bool orch_ws_left(struct nsh_job_run *jr)
+{
+	struct nsh_orch *o = nsh_job_run_ctx(jr);
+	char *image = nsh_xasprintf("%s/work/%s/%s", o->home, nsh_job_run_job(jr)->id, WS_IMAGE);
+	bool yes = nsh_fs_exists(image);
+
+	free(image);
+	return yes;
+}
+
+void orch_ws_sweep(struct nsh_orch *o, struct nsh_store *st, const char *task_id)
+{
+	struct nsh_job_list jobs = {0};
+
+	if (nsh_store_job_list(st, task_id, &jobs, NULL))
+		return;
+	for (size_t i = 0; i < jobs.nr; i++) {
+		char *dir = nsh_xasprintf("%s/work/%s", o->home, jobs.v[i].id);
+		char *image = nsh_xasprintf("%s/%s", dir, WS_IMAGE);
+		char *ws = nsh_xasprintf("%s/repo", dir);
+		enum nsh_job_state js = NSH_JOB_QUEUED;
+		struct nsh_disk *d = NULL;
+
+		if (nsh_fs_exists(image) && !nsh_job_state_parse(jobs.v[i].state, &js, NULL) &&
+		    !nsh_job_state_busy(js)) {
+			/* taken over (a crashed run's mount detached), then gone with its files */
+			if (!nsh_disk_open(image, ws, &d, NULL))
+				nsh_disk_destroy(d, NULL);
+			nsh_fs_remove_tree(dir, NULL);
+		}
+		free(ws);
+		free(image);
+		free(dir);
+	}
+	nsh_job_list_release(&jobs);
+}
+
+void orch_ws_open(struct orch_job *oj)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *image = ws_image(oj);
+
+	if (!oj->disk && nsh_fs_exists(image) && nsh_disk_open(image, oj->ws, &oj->disk, &err))
+		nsh_log_warn("workspace '%s': %s", oj->ws, err.msg);
+	free(image);
+}
+
+/* Whether @b mentions running out of space. */
+static bool says_enospc(const struct nsh_buf *b)
+{
+	return b->len && (memmem(b->buf, b->len, "ENOSPC", 6) ||
+			  memmem(b->buf, b->len, "No space left on device", 23));
+}
+
+void orch_ws_check(struct nsh_job_run *jr, const char *const *argv, const struct nsh_sandbox_cmd *c)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	const struct nsh_limits *lim = nsh_job_run_limits(jr);
+	struct nsh_buf cmd = NSH_BUF_INIT;
+	uint64_t used, size, left, slack;
+	char q[32], held[32], usable[32];
+	bool full;
+
+	if (!oj->disk || oj->quota_hit || nsh_disk_usage(oj->disk, &used, &size, NULL))
+		return;
+	left = size > used ? size - used : 0;
+	slack = size / 64 > ((uint64_t)256 << 10) ? size / 64 : (uint64_t)256 << 10;
+	/* full; or a command that said so, its partial output since removed */
+	full = left <= slack || ((says_enospc(&c->err) || says_enospc(&c->out)) && left < size / 8);
+	if (!full)
+		return;
+	for (size_t i = 0; argv[i] && cmd.len < WS_CMD_SHOW; i++)
+		nsh_buf_addf(&cmd, "%s%s", i ? " " : "", argv[i]);
+	if (cmd.len > WS_CMD_SHOW) {
+		nsh_buf_truncate(&cmd, WS_CMD_SHOW);
+		nsh_buf_adds(&cmd, "...");
+	}
+	nsh_limits_fmt_bytes(lim && lim->storage_per_job ? lim->storage_per_job : size, q,
+			     sizeof(q));
+	nsh_limits_fmt_bytes(used, held, sizeof(held));
+	nsh_limits_fmt_bytes(size, usable, sizeof(usable));
+	/* the file system's own structures take a little of the image */
+	oj->quota_hit = nsh_xasprintf("storage quota of %s reached while running '%s' (the "
+				      "workspace holds %s of %s usable)",
+				      q, cmd.buf, held, usable);
+	nsh_buf_release(&cmd);
 }

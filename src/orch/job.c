@@ -119,8 +119,7 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	if (rc)
 		goto out;
 	/* a clone left by an interrupted run is made again */
-	nsh_fs_remove_tree(oj->dir, NULL);
-	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
+	rc = orch_ws_make(jr, err);
 	/* the local forge copies objects, never hard links: the sandbox must not reach its files */
 	if (!rc)
 		rc = nsh_forge_clone(f, org, name, repo.default_branch, oj->ws, err);
@@ -1051,6 +1050,9 @@ void orch_job_end(struct nsh_job_run *jr)
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
 
+	/* a run with no step left still unmounts (or removes) the workspace image */
+	if (!oj && orch_ws_left(jr))
+		oj = orch_job_of(jr);
 	if (!oj) {
 		orch_feedback_requeue(jr);
 		orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr),
@@ -1059,6 +1061,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	}
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
+	orch_ws_close(oj); /* before its directory may go; kept for a later run */
+	free(oj->quota_hit);
 	/* the journal's last events, before the redactor it borrows goes */
 	nsh_net_journal_job_free(oj->nj, NULL);
 	/* where the time went, for bench/demo: commands against everything else */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "core/alloc.h"
@@ -29,7 +30,30 @@
 
 static void task_end(void *ctx, struct nsh_store *st, const char *task_id)
 {
+	orch_ws_sweep(ctx, st, task_id);
 	orch_status(ctx, st, task_id);
+}
+
+/*
+ * [limits] enforce_storage: "auto" (the default: a quota image per job
+ * where the host can mount one, as root with loop devices), "on" (a job
+ * whose quota cannot be enforced fails) or "off" (measured after each step).
+ */
+static int ws_quota_mode(const struct nsh_config *cfg, int *ret, struct nsh_err *err)
+{
+	const char *v = cfg ? nsh_config_get(cfg, "limits", "enforce_storage") : NULL;
+
+	if (!v || !*v || !strcmp(v, "auto"))
+		*ret = geteuid() == 0 && access("/dev/loop-control", R_OK | W_OK) == 0;
+	else if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true"))
+		*ret = 2;
+	else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false"))
+		*ret = 0;
+	else
+		return nsh_err_set(
+			err, NSH_EINVAL,
+			"invalid 'limits.enforce_storage' '%s' (expected auto, on or off)", v);
+	return 0;
 }
 
 int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch **ret,
@@ -54,6 +78,8 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		if (!rc)
 			rc = nsh_config_get_size(cfg, "sandbox", "pids", o->pids, &o->pids, err);
 	}
+	if (!rc)
+		rc = ws_quota_mode(cfg, &o->ws_quota, err);
 	if (!rc && (attempts < 1 || attempts > 20))
 		rc = nsh_err_set(err, NSH_EINVAL, "tasks.max_attempts must be 1 to 20, not %lld",
 				 attempts);
@@ -148,6 +174,7 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr)
 	oj->start_ms = nsh_time_mono_ms();
 	pthread_mutex_init(&oj->net_mu, NULL);
 	nsh_strvec_init(&oj->blocked);
+	orch_ws_open(oj); /* a workspace kept on its image by an earlier run */
 	*slot = oj;
 	return oj;
 }
@@ -335,6 +362,8 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
 	oj->cmd_ms += c->elapsed_ms;
+	if (!rc)
+		orch_ws_check(jr, argv, c);
 	redact_in_place(oj->red, &c->out);
 	redact_in_place(oj->red, &c->err);
 	if (!rc)

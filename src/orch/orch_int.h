@@ -18,6 +18,7 @@
 #include "sched/sched.h"
 #include "verify/verify.h"
 
+struct nsh_disk;
 struct nsh_sandbox;
 struct nsh_sandbox_cmd;
 struct nsh_secrets_env;
@@ -47,6 +48,7 @@ struct nsh_orch {
 	int max_attempts;	      /* attempts per job */
 	uint64_t memory;	      /* sandbox memory limit, bytes (0: none) */
 	uint64_t pids;		      /* sandbox pids limit (0: none) */
+	int ws_quota;		      /* workspace images: 0 off, 1 where possible, 2 required */
 	struct nsh_pipeline pipeline; /* what the scheduler runs */
 	struct nsh_llm_settings llm;  /* the llm brain's provider (llm.c) */
 	bool llm_ok;		      /* @llm loaded */
@@ -68,6 +70,8 @@ struct orch_job {
 	struct nsh_net_journal_job *nj;	 /* its decisions as events (network levels but none) */
 	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
+	struct nsh_disk *disk;		 /* the workspace's file system (quota), or NULL */
+	char *quota_hit;		 /* the finding once a command filled it, or NULL */
 };
 
 #define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
@@ -221,7 +225,46 @@ void orch_job_end(struct nsh_job_run *jr);
 
 /** Save the job's work so far: a commit pushed to its branch, a draft PR marked in progress. */
 int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err);
-/** The bytes the job's workspace takes on disk (mounts below it not counted). */
+/**
+ * The job's directory afresh for its clone (what an interrupted run left
+ * goes). Where the workspace quota is enforced ([limits] enforce_storage),
+ * the workspace becomes the root of an ext4 image of the task's
+ * storage_per_job bytes (sandbox/disk.h), so a command that writes past it
+ * gets ENOSPC; under "auto", a host that cannot mount one keeps a plain
+ * directory, measured after each step, and a "job.storage" event says so.
+ */
+int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err);
+
+/** A resumed job's workspace image mounted again (orch_job_of()); failures are logged. */
+void orch_ws_open(struct orch_job *oj);
+
+/** Whether the job has a workspace image from an earlier run (its run may not have opened it). */
+bool orch_ws_left(struct nsh_job_run *jr);
+
+/**
+ * At the end of task @task_id: the workspace images of its jobs that no
+ * longer work (left by a crashed run that the resumed one had no step left
+ * for) go, with their directories.
+ */
+void orch_ws_sweep(struct nsh_orch *o, struct nsh_store *st, const char *task_id);
+
+/** Unmount the workspace image, keeping it for the job's next run. NULL disk ok. */
+void orch_ws_close(struct orch_job *oj);
+
+/**
+ * After command @argv ran (@c its result): when the workspace's file system
+ * is full, or nearly full and the command said ENOSPC, remember the
+ * finding "storage quota of 20 MB reached while running 'CMD' (the
+ * workspace holds 17 MB of 18 MB usable)" for orch_measure().
+ */
+void orch_ws_check(struct nsh_job_run *jr, const char *const *argv,
+		   const struct nsh_sandbox_cmd *c);
+
+/**
+ * The bytes the job's workspace takes on disk (mounts below it not
+ * counted). NSH_ETOOBIG with the finding of orch_ws_check() instead once a
+ * command filled the workspace quota: the scheduler fails the job with it.
+ */
 int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
 
 /* ---- check.c: the verify module's checks in the pipeline ---- */

@@ -261,6 +261,71 @@ out:
 	return r;
 }
 
+/* Whether @path is the root of a mount: its device differs from its parent's. */
+static bool mount_root(const char *path)
+{
+	char *parent = nsh_xasprintf("%s/..", path);
+	struct stat a, b;
+	bool yes;
+
+	yes = lstat(path, &a) == 0 && S_ISDIR(a.st_mode) && stat(parent, &b) == 0 &&
+	      a.st_dev != b.st_dev;
+	free(parent);
+	return yes;
+}
+
+int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **ret,
+		  struct nsh_err *err)
+{
+	struct nsh_disk *d = nsh_xcalloc(1, sizeof(*d));
+	struct stat st, dev_st;
+	int ifd, lfd = -1, r = 0;
+	bool mounted = false;
+
+	d->image = nsh_xstrdup(image);
+	d->mountpoint = nsh_xstrdup(mountpoint);
+	ifd = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (ifd < 0) {
+		r = errno == ENOENT ? nsh_err_set(err, NSH_ENOTFOUND, "no disk image '%s'", image)
+				    : nsh_err_sys(err, errno, "cannot open disk image '%s'", image);
+		goto out;
+	}
+	/* a crashed run's mount: its users are gone with it */
+	if (mount_root(mountpoint))
+		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (!nsh_fs_exists(mountpoint)) {
+		r = nsh_fs_mkdir_p(mountpoint, 0755, err);
+		if (r < 0)
+			goto out;
+	}
+	r = loop_attach(ifd, image, &lfd, &d->device, err);
+	if (r < 0)
+		goto out;
+	if (mount(d->device, mountpoint, "ext4", MS_NOSUID | MS_NODEV, "") < 0) {
+		r = nsh_err_sys(err, errno, "cannot mount '%s' ('%s') on '%s'", d->device, image,
+				mountpoint);
+		goto out;
+	}
+	mounted = true;
+	if (lstat(mountpoint, &st) < 0 || fstat(lfd, &dev_st) < 0 || st.st_dev != dev_st.st_rdev) {
+		r = nsh_err_set(err, NSH_EIO, "'%s' is not the root of '%s' after mounting",
+				mountpoint, d->device);
+		goto out;
+	}
+	d->dev = st.st_dev;
+	*ret = d;
+	d = NULL;
+out:
+	if (d && mounted)
+		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	if (lfd >= 0)
+		close(lfd);
+	if (ifd >= 0)
+		close(ifd);
+	disk_free(d);
+	return r;
+}
+
 /* Whether @d's file system is still what @mountpoint shows. */
 static bool still_mounted(const struct nsh_disk *d)
 {
@@ -302,6 +367,18 @@ static int unmount(const char *path)
 	if (errno == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 		return 0;
 	return errno;
+}
+
+int nsh_disk_close(struct nsh_disk *d, struct nsh_err *err)
+{
+	int ret = 0, r;
+
+	if (!d)
+		return 0;
+	if (still_mounted(d) && (r = unmount(d->mountpoint)))
+		ret = nsh_err_sys(err, r, "cannot unmount '%s'", d->mountpoint);
+	disk_free(d);
+	return ret;
 }
 
 int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err)
@@ -360,6 +437,14 @@ static bool under(const char *path, const char *dir)
 	return !strncmp(path, dir, len) && path[len] == '/' && path[len + 1];
 }
 
+/* Whether @image is one to keep (NSH_DISK_KEEP_SUFFIX). */
+static bool kept(const char *image)
+{
+	size_t n = strlen(image), k = strlen(NSH_DISK_KEEP_SUFFIX);
+
+	return n > k && !strcmp(image + n - k, NSH_DISK_KEEP_SUFFIX);
+}
+
 /* Delete @image and count it once in @done. */
 static int forget_image(const char *image, struct nsh_strvec *done, struct nsh_err *err)
 {
@@ -400,7 +485,7 @@ static int clean_mounts(const char *wd, struct nsh_strvec *done, struct nsh_err 
 		sysdir = nsh_xasprintf("/sys/dev/block/%s/loop", f[2]);
 		image = backing_file(sysdir);
 		free(sysdir);
-		if (image && under(image, wd)) {
+		if (image && under(image, wd) && !kept(image)) {
 			nsh_fs_mountinfo_unescape(f[4]);
 			nsh_strvec_push(&mnts, f[4]);
 			nsh_strvec_push(&images, image);
@@ -450,7 +535,7 @@ static int clean_loops(const char *wd, struct nsh_strvec *done, struct nsh_err *
 		sysdir = nsh_xasprintf("/sys/block/%s/loop", de->d_name);
 		image = backing_file(sysdir);
 		free(sysdir);
-		if (!image || !under(image, wd)) {
+		if (!image || !under(image, wd) || kept(image)) {
 			free(image);
 			continue;
 		}

@@ -51,6 +51,33 @@ struct nsh_disk;
 int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, uid_t owner,
 		    gid_t group, struct nsh_disk **ret, struct nsh_err *err);
 
+/*
+ * Images whose file name ends in this are kept: nsh_disk_close() leaves
+ * them for a later nsh_disk_open(), and nsh_disk_cleanup_stale() leaves
+ * them (and their mounts) to their owners, which take them over with
+ * nsh_disk_open(). A job's workspace lives on one across its runs.
+ */
+#define NSH_DISK_KEEP_SUFFIX ".keep.img"
+
+/**
+ * Mount the existing image @image (made by nsh_disk_create()) on
+ * @mountpoint (created with its parents when missing) through a free loop
+ * device, as nsh_disk_create() does but without formatting: its files are
+ * as they were. Whatever is mounted on @mountpoint already (a mount a
+ * crashed run left) is detached first. NSH_ENOTFOUND when @image does not
+ * exist; otherwise the errors of nsh_disk_create(). Release the handle with
+ * nsh_disk_close() to keep the image, or nsh_disk_destroy().
+ */
+int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **ret,
+		  struct nsh_err *err);
+
+/**
+ * Unmount the file system (lazily when busy) and free @d, keeping the
+ * image and the mount point for a later nsh_disk_open(). Frees @d also on
+ * failure. NULL ok.
+ */
+int nsh_disk_close(struct nsh_disk *d, struct nsh_err *err);
+
 /**
  * Bytes in use (including file-system metadata) and the usable size of the
  * file system, from statfs(). NSH_ENOTFOUND when it is no longer mounted
@@ -77,10 +104,10 @@ int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err);
  * Remove the leftovers of crashed runs under @work_dir: every mount of a
  * loop device whose backing image lies under @work_dir is unmounted (lazily
  * when busy), loop devices still attached to such images are detached, and
- * the images are deleted. Call it at startup, before creating disks: every
- * such image counts as a leftover. @ret_removed (may be NULL) gets the
- * number of images cleaned up. A missing @work_dir has none. Continues past
- * failures and returns the first one.
+ * the images are deleted; images named *NSH_DISK_KEEP_SUFFIX are left. Call it at startup, before
+ * creating disks: every such image counts as a leftover. @ret_removed (may be NULL) gets the number
+ * of images cleaned up. A missing @work_dir has none. Continues past failures and returns the first
+ * one.
  */
 int nsh_disk_cleanup_stale(const char *work_dir, unsigned *ret_removed, struct nsh_err *err);
 

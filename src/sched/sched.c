@@ -388,7 +388,9 @@ out:
  * After step @name: measure the job's storage (recorded on the job, shown
  * with the next job.step event); over the task's storage_per_job the job
  * fails with a finding that names the quota and the step, and true is
- * returned.
+ * returned. Where the pipeline enforces the quota, measure() says
+ * NSH_ETOOBIG once a command filled it, with the finding (naming the
+ * command): the job fails with that.
  */
 static bool over_quota(struct nsh_job_run *jr, const char *name)
 {
@@ -398,10 +400,17 @@ static bool over_quota(struct nsh_job_run *jr, const char *name)
 	char q[32], used[32];
 	char *finding;
 	json_t *ev;
+	int rc;
 
 	if (!p->measure)
 		return false;
-	if (p->measure(jr, &bytes, &err)) {
+	rc = p->measure(jr, &bytes, &err);
+	if (rc == NSH_ETOOBIG) {
+		/* enforced: a command of the step filled the workspace's file system */
+		finding = nsh_xstrdup(err.msg);
+		goto fail;
+	}
+	if (rc) {
 		nsh_log_warn("job %s: storage: %s", jr->job.id, err.msg);
 		return false;
 	}
@@ -414,8 +423,11 @@ static bool over_quota(struct nsh_job_run *jr, const char *name)
 	finding = nsh_xasprintf("storage quota of %s reached while running the '%s' step (the "
 				"workspace holds %s)",
 				q, name, used);
-	ev = json_pack("{s:s, s:I, s:I, s:s}", "step", name, "quota", (json_int_t)quota,
-		       "disk_bytes", (json_int_t)bytes, "message", finding);
+fail:
+	ev = json_pack("{s:s, s:I, s:s, s:b}", "step", name, "quota", (json_int_t)quota, "message",
+		       finding, "enforced", rc == NSH_ETOOBIG);
+	if (rc != NSH_ETOOBIG)
+		json_object_set_new(ev, "disk_bytes", json_integer((json_int_t)bytes));
 	nsh_job_run_event(jr, "job.storage_exceeded", ev, NULL);
 	json_decref(ev);
 	move_job(jr, NSH_JOB_FAILED, finding);

@@ -119,6 +119,9 @@ struct nsh_pipeline {
 	/*
 	 * The bytes the job's workspace holds, after each step (cheaply: a
 	 * capped walk). May be NULL: storage is then not measured.
+	 * NSH_ETOOBIG with a finding as the message: the pipeline enforces
+	 * the quota and a command of the step reached it; the job fails with
+	 * that finding. Any other error is logged and ignored.
 	 */
 	int (*measure)(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
 	void *ctx; /* for the callbacks: nsh_task_run_ctx(), nsh_job_run_ctx() */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +59,22 @@ static void count_dir(int fd, dev_t dev, int depth, uint64_t *files, uint64_t *b
 	closedir(d);
 }
 
+/*
+ * A job's workspace (@path/repo) may be the mount of its quota image
+ * (orch/checkpoint.c, sandbox/disk.h), left by a crashed worker: detached
+ * first, so that the tree goes with it and no mount outlives it.
+ */
+static void detach_workspace(const char *path)
+{
+	char *repo = nsh_xasprintf("%s/repo", path);
+	struct stat a, b;
+
+	if (lstat(repo, &a) == 0 && S_ISDIR(a.st_mode) && stat(path, &b) == 0 &&
+	    a.st_dev != b.st_dev)
+		umount2(repo, MNT_DETACH | UMOUNT_NOFOLLOW);
+	free(repo);
+}
+
 /* Count, then (unless @dry_run) remove @path; a missing path is no item. */
 static void take(struct nsh_gc_report *r, const char *path, const char *kind, const char *task_id,
 		 bool dry_run)
@@ -82,6 +99,8 @@ static void take(struct nsh_gc_report *r, const char *path, const char *kind, co
 	if (!dry_run) {
 		int rc;
 
+		if (S_ISDIR(st.st_mode))
+			detach_workspace(path);
 		if (S_ISDIR(st.st_mode))
 			rc = nsh_fs_remove_tree(path, &err);
 		else

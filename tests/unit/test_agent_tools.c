@@ -534,6 +534,27 @@ static void test_budget(void)
 	CHECK(nsh_agent_budget_answer(b, "$5"));
 	CHECK(!nsh_agent_budget_exceeded(b, NULL, 0));
 	nsh_agent_budget_free(b);
+
+	/* a plan's caps are named, with the figure, also after a raise */
+	b = nsh_agent_budget_new(1000, 1.0);
+	nsh_agent_budget_set_plan(b, "pro", true, false);
+	CHECK_STR(nsh_agent_budget_plan(b), "pro");
+	nsh_agent_budget_charge(b, &u, 0.25);
+	nsh_agent_budget_charge(b, &u, 0.25);
+	CHECK(nsh_agent_budget_exceeded(b, why, sizeof(why)));
+	CHECK_STR(why, "token budget of 1000 (plan 'pro') reached (1800 used)");
+	CHECK(nsh_agent_budget_answer(b, "500"));
+	nsh_agent_budget_charge(b, &u, 0.25);
+	CHECK(nsh_agent_budget_exceeded(b, why, sizeof(why)));
+	CHECK_STR(why, "token budget of 2300 (raised; plan 'pro' has 1000) reached (2700 used)");
+	CHECK(nsh_agent_budget_answer(b, "10k"));
+	nsh_agent_budget_charge(b, &u, 0.5);
+	/* the cost cap is [llm]'s, not the plan's: no plan named */
+	CHECK(nsh_agent_budget_exceeded(b, why, sizeof(why)));
+	CHECK_STR(why, "cost budget of $1.00 reached ($1.2500 spent)");
+	nsh_agent_budget_set_plan(b, "pro", false, false);
+	CHECK(nsh_agent_budget_plan(b) == NULL);
+	nsh_agent_budget_free(b);
 }
 
 int main(void)

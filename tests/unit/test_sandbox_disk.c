@@ -326,6 +326,65 @@ static void test_cleanup_stale(void)
 	free(dir);
 }
 
+/*
+ * A kept image (a job's workspace): close unmounts it and keeps its files,
+ * open mounts them again (also over a mount a crashed run left), and
+ * cleanup_stale leaves it and its mount alone.
+ */
+static void test_keep_reopen(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	char *image = nsh_xasprintf("%s/job/workspace" NSH_DISK_KEEP_SUFFIX, dir);
+	char *jobdir = nsh_xasprintf("%s/job", dir);
+	char *mnt = nsh_xasprintf("%s/job/repo", dir);
+	char *file = nsh_xasprintf("%s/job/repo/kept.txt", dir);
+	struct nsh_disk *d = NULL, *again = NULL;
+	struct nsh_buf b = NSH_BUF_INIT;
+	unsigned removed = 99;
+	char *line;
+
+	CHECK_INT(nsh_fs_mkdir_p(jobdir, 0700, NULL), 0);
+	CHECK_INT(nsh_disk_create(image, mnt, 8 * MIB, 0, 0, &d, &err), 0);
+	CHECK_INT(nsh_fs_write_atomic(file, "work so far\n", 12, 0644, NULL), 0);
+	CHECK_INT(nsh_disk_close(d, &err), 0);
+	line = mount_line(mnt);
+	CHECK(line == NULL);
+	free(line);
+	CHECK(nsh_fs_exists(image));
+	CHECK(!nsh_fs_exists(file));
+
+	CHECK_INT(nsh_disk_open(image, mnt, &d, &err), 0);
+	CHECK_INT(nsh_fs_read_file(file, &b, 4096, NULL), 0);
+	CHECK_STR(b.buf, "work so far\n");
+	/* not a leftover: cleanup leaves it mounted */
+	CHECK_INT(nsh_disk_cleanup_stale(dir, &removed, &err), 0);
+	CHECK_INT(removed, 0);
+	line = mount_line(mnt);
+	CHECK(line != NULL);
+	free(line);
+	/* a crashed run's mount (never closed) is taken over */
+	CHECK_INT(nsh_disk_open(image, mnt, &again, &err), 0);
+	nsh_buf_reset(&b);
+	CHECK_INT(nsh_fs_read_file(file, &b, 4096, NULL), 0);
+	CHECK_STR(b.buf, "work so far\n");
+	nsh_disk_close(d, NULL); /* the old handle: its mount is gone already */
+	CHECK_INT(nsh_disk_destroy(again, &err), 0);
+	line = mount_line(mnt);
+	CHECK(line == NULL);
+	free(line);
+	CHECK(!nsh_fs_exists(image));
+	CHECK_INT(nsh_disk_open(image, mnt, &d, &err), NSH_ENOTFOUND);
+
+	nsh_buf_release(&b);
+	nsh_fs_remove_tree(dir, NULL);
+	free(file);
+	free(mnt);
+	free(jobdir);
+	free(image);
+	free(dir);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -336,5 +395,6 @@ int main(void)
 	RUN(test_bad_input);
 	RUN(test_quota);
 	RUN(test_cleanup_stale);
+	RUN(test_keep_reopen);
 	return TEST_DONE();
 }
