@@ -685,6 +685,15 @@ static void test_pipeline(void)
 	CHECK(res.flaky.nr == 1 && !strcmp(res.flaky.v[0], "sometimes"));
 	CHECK(has_finding(c, "newly-failing", "test/total.test.js", 9));
 	CHECK(has_finding(c, "flaky", "test/flaky.test.js", 3));
+	/* the re-run named the two newly failing tests only, through npm's "--" */
+	CHECK_INT(res.reruns.nr, 1);
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], "npm run test -- "));
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], " '--test-name-pattern=^averages$'"));
+	CHECK(res.reruns.nr == 1 &&
+	      strstr(res.reruns.v[0], " '--test-name-pattern=^total averages$'"));
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], " '--test-name-pattern=^sometimes$'"));
+	CHECK(res.reruns.nr == 1 && !strstr(res.reruns.v[0], "adds"));
+	CHECK(c && strstr(c->evidence, "; run again: 'npm run test -- "));
 	/* the secret, by file and line, never its value */
 	c = check(&res, "secrets");
 	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL && c->findings.nr == 1);
