@@ -35,16 +35,29 @@
 #define SELECT_ARG_MAX	((size_t)64 << 10)  /* bytes of one selecting argument */
 #define SELECT_ARGS_MAX ((size_t)512 << 10) /* bytes of every selecting argument */
 
-/* Append p[0..n) to @b with the characters that mean something in a regex escaped. */
+/*
+ * Append p[0..n) to @b as a regex that matches it, without a backslash or
+ * a quote: npm, yarn and pnpm put the arguments of "run" into a shell
+ * line, and pnpm doubles backslashes on the way. A character that means
+ * something in a regex goes in a class ("[(]"); a backslash, a closing
+ * bracket, a quote or a control character becomes '.' (matching a little
+ * more, never less).
+ */
 static int add_quoted(struct nsh_buf *b, const char *p, size_t n)
 {
 	int rc = 0;
 
 	for (size_t i = 0; i < n && !rc; i++) {
-		if (p[i] && strchr("\\^$.|?*+()[]{}", p[i]))
-			rc = nsh_buf_addch(b, '\\');
-		if (!rc)
-			rc = nsh_buf_addch(b, p[i]);
+		unsigned char c = (unsigned char)p[i];
+
+		if (c == '^')
+			rc = nsh_buf_adds(b, "[$^]");
+		else if (c && strchr(".$|?*+()[{}", c))
+			rc = nsh_buf_addf(b, "[%c]", c);
+		else if (c < 0x20 || c == 0x7f || (c && strchr("\\]'\"`", c)))
+			rc = nsh_buf_addch(b, '.');
+		else
+			rc = nsh_buf_addch(b, (char)c);
 	}
 	return rc;
 }
