@@ -308,8 +308,13 @@ static int rerun(const struct nsh_verify_opts *o, struct nsh_verify_result *res,
 			if (r->status != NSH_TEST_FAIL || nsh_strvec_find(newly, r->name) < 0 ||
 			    nsh_strvec_find(&names, r->name) >= 0)
 				continue;
-			/* a test named after its file is the file failing (jest): not a name */
-			whole = r->file && !strcmp(r->file, r->name);
+			/*
+			 * a test named after its file is the file failing (jest), one
+			 * named after the command is the command (nothing readable):
+			 * neither names a test the runner knows
+			 */
+			whole = (r->file && !strcmp(r->file, r->name)) ||
+				(!r->file && !strcmp(r->name, c->name));
 			nsh_strvec_push(&names, r->name);
 		}
 		if (!names.nr && !whole) {
@@ -430,9 +435,9 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 
 		nsh_buf_init(&b, 2048);
 		nsh_buf_adds(&b, c->evidence);
-		nsh_buf_adds(&b, "; run again:");
+		nsh_buf_adds(&b, "; run again: ");
 		for (size_t i = 0; i < res->reruns.nr; i++)
-			nsh_buf_addf(&b, "%s '%s'", i ? "," : "", res->reruns.v[i]);
+			nsh_buf_addf(&b, "%s%s", i ? " and " : "", res->reruns.v[i]);
 		free(c->evidence);
 		c->evidence = nsh_buf_detach(&b, NULL);
 	}

@@ -693,7 +693,7 @@ static void test_pipeline(void)
 	      strstr(res.reruns.v[0], " '--test-name-pattern=^total averages$'"));
 	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], " '--test-name-pattern=^sometimes$'"));
 	CHECK(res.reruns.nr == 1 && !strstr(res.reruns.v[0], "adds"));
-	CHECK(c && strstr(c->evidence, "; run again: 'npm run test -- "));
+	CHECK(c && strstr(c->evidence, "; run again: npm run test -- "));
 	/* the secret, by file and line, never its value */
 	c = check(&res, "secrets");
 	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL && c->findings.nr == 1);
