@@ -1,6 +1,6 @@
 #!/bin/sh
 # nightshift verify with the JavaScript tools that come from npm: jest, c8,
-# nyc, yarn (classic) and pnpm, installed at test time at pinned versions
+# nyc, mocha, yarn (classic) and pnpm, installed at test time at pinned versions
 # into build/npm-cache/verify (skipped, with the reason, when the registry
 # cannot be reached and the cache is not there). The parsers read their
 # real output (test_verify_tools run with the cache on its PATH); verify
@@ -8,14 +8,14 @@
 # at file:line, coverage delta in percentage points); a yarn.lock or a
 # pnpm-lock.yaml project runs its tests through yarn or pnpm, and is
 # reported as missing, not run with npm, when they are not installed; a
-# flaky test is re-run alone, by name, with jest, node --test (through
-# pnpm), pytest and go test, and the whole command runs again only where
-# the runner cannot name tests.
+# flaky test is re-run alone, by name, with jest, node --test and mocha
+# (through npm, yarn and pnpm), pytest and go test, and the whole command
+# runs again only where the runner cannot name tests.
 . "$(dirname "$0")/lib.sh"
 
 CACHE=$NSH_TOP/build/npm-cache/verify
 BIN=$CACHE/node_modules/.bin
-PINNED='jest@30.5.2 c8@10.1.3 nyc@17.1.0 yarn@1.22.22 pnpm@9.15.9'
+PINNED='jest@30.5.2 c8@10.1.3 nyc@17.1.0 yarn@1.22.22 pnpm@9.15.9 mocha@10.8.2'
 SYS_PATH=$PATH
 TAB=$(printf '\t')
 UNIT=$(dirname "$NSH_BIN")/tests/unit/test_verify_tools
@@ -24,7 +24,7 @@ npm_config_update_notifier=false
 export npm_config_update_notifier
 
 skip_all() {
-	test_skip 'verify with jest, c8, nyc, yarn and pnpm' "$1"
+	test_skip 'verify with jest, c8, nyc, mocha, yarn and pnpm' "$1"
 	test_done
 	exit $?
 }
@@ -320,6 +320,32 @@ test_expect_success 'yarn and jest: the flaky test is re-run alone through yarn'
 	test "$(json out.json "j.tests.reruns.join()")" = \
 		"yarn run test --json --testLocationInResults --outputFile=.git/nightshift-verify/jest.json -t '\''^(?:first run fails)$'\''" &&
 	test "$(runs adds)" = 1 && test "$(runs first)" = 2
+'
+
+test_expect_success 'pnpm and mocha: the flaky test is re-run alone by --grep, parentheses and all' '
+	export PATH="$BIN:$SYS_PATH" COUNTS="$PWD/counts" &&
+	mkdir -p counts mo/test &&
+	(cd mo && git init -q && write_count_js &&
+	 printf "{\"name\": \"mo\", \"version\": \"1.0.0\", \"scripts\": {\"test\": \"mocha\"}}\n" \
+		>package.json &&
+	 printf "lockfileVersion: '\''9.0'\''\n" >pnpm-lock.yaml &&
+	 cat >test/a.spec.js <<-EOF &&
+	const assert = require("assert");
+	const runs = require("../count");
+	describe("billing (v2)", function () {
+	  it("steady", function () { runs("steady"); });
+	  it("sometimes", function () { assert.strictEqual(runs("sometimes") % 2, 1); });
+	});
+	EOF
+	 commit base && nsh verify . --json >../out.json) &&
+	test "$(json out.json "j.steps[0].command")" = \
+		"pnpm run test --reporter json --reporter-option output=.git/nightshift-verify/mocha.json" &&
+	test "$(json out.json "j.tests.passed + \" \" + j.tests.failed")" = "1 1" &&
+	test "$(json out.json "j.tests.flaky.join()")" = "billing (v2) sometimes" &&
+	test "$(check out.json tests "c.findings[0].file + \":\" + c.findings[0].line")" = test/a.spec.js:5 &&
+	test "$(json out.json "j.tests.reruns.join()")" = \
+		"pnpm run test --reporter json --reporter-option output=.git/nightshift-verify/mocha.json --grep '\''^(?:billing [(]v2[)] sometimes)$'\''" &&
+	test "$(runs steady)" = 1 && test "$(runs sometimes)" = 2
 '
 
 if command -v pytest-3 >/dev/null 2>&1 || python3 -c 'import pytest' 2>/dev/null; then
