@@ -514,9 +514,14 @@ static void detect_node(struct det *d)
 				 err.code ? err.msg : "not an object");
 		goto out;
 	}
+	s = json_string_value(json_object_get(pkg, "packageManager"));
 	if (exists(d, "pnpm-lock.yaml"))
 		pm = "pnpm";
 	else if (exists(d, "yarn.lock"))
+		pm = "yarn";
+	else if (!exists(d, "package-lock.json") && s && !strncmp(s, "pnpm@", 5))
+		pm = "pnpm"; /* no lock file yet: the package manager package.json names */
+	else if (!exists(d, "package-lock.json") && s && !strncmp(s, "yarn@", 5))
 		pm = "yarn";
 	if (!exists(d, "node_modules") &&
 	    (json_object_get(pkg, "dependencies") || json_object_get(pkg, "devDependencies")))
