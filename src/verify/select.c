@@ -226,6 +226,13 @@ static bool go_test(const struct nsh_strvec *names, struct nsh_strvec *sel)
 			break;
 		}
 		pkg = nsh_xmemdup(names->v[i], (size_t)(sp - names->v[i]));
+		/* an import path, nothing go test would take for something else */
+		for (const char *q = pkg; *q && ok; q++)
+			ok = nsh_vrf_alnum((unsigned char)*q) || strchr("._~/-", *q);
+		if (!ok) {
+			free(pkg);
+			break;
+		}
 		if (nsh_strvec_find(&pkgs, pkg) < 0)
 			nsh_strvec_push(&pkgs, pkg);
 		free(pkg);
