@@ -855,8 +855,11 @@ struct nsh_verify_opts {
 
 /**
  * The whole pipeline on @o->dir: detect, measure (after the change), run
- * the test steps once more when tests are newly failing against the
- * baseline (flaky: passed then; broken: failed again), diff @o->base
+ * the test commands that reported tests newly failing against the
+ * baseline once more, narrowed to those tests where the runner can name
+ * them (nsh_verify_command.select; the command lines go to
+ * @ret->reruns) and whole otherwise (flaky: passed then; broken: failed
+ * again), diff @o->base
  * against @o->head with git, scan the diff, commit messages and PR body
  * for secrets (and @o->known values), the changed code for SQL
  * injection, the diff for weakened tests, compare coverage, and decide

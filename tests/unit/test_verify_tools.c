@@ -760,12 +760,13 @@ static void test_optional(void)
 		free(dir);
 	}
 	/*
-	 * Maven needs its plugins from Maven Central, which this machine cannot
-	 * reach; Surefire's reports are JUnit XML, whose parser is tested with
+	 * mvn with Maven's default plugin versions needs them from Maven
+	 * Central, which this machine cannot reach; Debian's own plugin
+	 * packages (libsurefire-java, ...) are not set up for it yet.
+	 * Surefire's reports are JUnit XML, whose parser is tested with
 	 * pytest's above.
 	 */
-	fprintf(stderr,
-		"  mvn (Surefire): toolchain not installed (no plugins offline): skipped\n");
+	fprintf(stderr, "  mvn (Surefire): no plugins offline: skipped\n");
 	skipped++;
 }
 
