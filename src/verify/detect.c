@@ -454,6 +454,32 @@ static void pm_args(struct nsh_verify_command *c, const char *pm)
 		nsh_strvec_push(&c->argv, "--");
 }
 
+/*
+ * Whether arguments appended to script @s reach "node --test" as options:
+ * one command that ends in "node --test" and options (no file names,
+ * after which node would take options for files), no name pattern of
+ * its own, nothing quoted.
+ */
+static bool node_test_options_only(const char *s)
+{
+	const char *p = strstr(s, "node --test");
+
+	if (!p || !single_command(s) || strpbrk(s, "'\"\\") || strstr(s, "--test-name-pattern"))
+		return false;
+	p += 11;
+	if (*p && *p != ' ')
+		return false;
+	while (*p) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p && *p != '-')
+			return false;
+		while (*p && *p != ' ' && *p != '\t')
+			p++;
+	}
+	return true;
+}
+
 /* The checkout's own copy of a tool, else the one on the PATH. */
 static void push_node_bin(struct det *d, struct nsh_strvec *argv, const char *tool)
 {
@@ -488,9 +514,14 @@ static void detect_node(struct det *d)
 				 err.code ? err.msg : "not an object");
 		goto out;
 	}
+	s = json_string_value(json_object_get(pkg, "packageManager"));
 	if (exists(d, "pnpm-lock.yaml"))
 		pm = "pnpm";
 	else if (exists(d, "yarn.lock"))
+		pm = "yarn";
+	else if (!exists(d, "package-lock.json") && s && !strncmp(s, "pnpm@", 5))
+		pm = "pnpm"; /* no lock file yet: the package manager package.json names */
+	else if (!exists(d, "package-lock.json") && s && !strncmp(s, "yarn@", 5))
 		pm = "yarn";
 	if (!exists(d, "node_modules") &&
 	    (json_object_get(pkg, "dependencies") || json_object_get(pkg, "devDependencies")))
@@ -519,18 +550,27 @@ static void detect_node(struct det *d)
 		pm_script(c, pm, "test");
 		if (has_word(s, "mocha") && single_command(s)) {
 			c->report = scratch_file(d, "mocha.json");
+			if (!strstr(s, "--grep") && !strstr(s, "-g ") && !strstr(s, "--fgrep"))
+				c->select = NSH_VERIFY_SELECT_MOCHA;
 			pm_args(c, pm);
 			nsh_strvec_pushl(&c->argv, "--reporter", "json", "--reporter-option", NULL);
 			nsh_strvec_pushf(&c->argv, "output=%s", c->report);
 			c->format = NSH_VERIFY_FMT_MOCHA_JSON;
 		} else if (has_word(s, "jest") && single_command(s)) {
 			c->report = scratch_file(d, "jest.json");
+			if (!strstr(s, "-t ") && !strstr(s, "--testNamePattern"))
+				c->select = NSH_VERIFY_SELECT_JEST;
 			pm_args(c, pm);
 			nsh_strvec_pushl(&c->argv, "--json", "--testLocationInResults", NULL);
 			nsh_strvec_pushf(&c->argv, "--outputFile=%s", c->report);
 			c->format = NSH_VERIFY_FMT_JEST_JSON;
-		} else if (strstr(s, "node --test") && !strstr(s, "--test-reporter")) {
-			c->format = NSH_VERIFY_FMT_TAP; /* node's reporter off a terminal */
+		} else if (strstr(s, "node --test")) {
+			if (!strstr(s, "--test-reporter"))
+				c->format = NSH_VERIFY_FMT_TAP; /* node's reporter off a terminal */
+			if (node_test_options_only(s)) {
+				c->select = NSH_VERIFY_SELECT_NODE_TEST;
+				c->select_sep = !strcmp(pm, "npm");
+			}
 		}
 	}
 	if (may_add(d, NSH_VERIFY_STEP_LINT)) {
@@ -648,6 +688,7 @@ static void detect_python(struct det *d)
 
 		c = add_cmd(d, NSH_VERIFY_STEP_TEST, "pytest", "python project");
 		c->report = scratch_file(d, "pytest.xml");
+		c->select = NSH_VERIFY_SELECT_PYTEST;
 		c->format = NSH_VERIFY_FMT_JUNIT_XML;
 		nsh_strvec_push(&c->env, "PYTHONDONTWRITEBYTECODE=1");
 		if (cov) {
@@ -740,6 +781,7 @@ static void detect_go(struct det *d)
 		nsh_strvec_pushf(&c->argv, "-coverprofile=%s", c->coverage);
 		nsh_strvec_push(&c->argv, "./...");
 		c->format = NSH_VERIFY_FMT_GO_JSON;
+		c->select = NSH_VERIFY_SELECT_GO;
 	}
 	if (may_add(d, NSH_VERIFY_STEP_LINT)) {
 		c = add_cmd(d, NSH_VERIFY_STEP_LINT, "go vet", "go.mod");
@@ -909,6 +951,16 @@ out:
 	return rc;
 }
 
+/* How a re-run names tests, for the plan's JSON. */
+static const char *const select_names[] = {
+	[NSH_VERIFY_SELECT_NONE] = "none",
+	[NSH_VERIFY_SELECT_NODE_TEST] = "node-test",
+	[NSH_VERIFY_SELECT_JEST] = "jest",
+	[NSH_VERIFY_SELECT_MOCHA] = "mocha",
+	[NSH_VERIFY_SELECT_PYTEST] = "pytest-node-ids",
+	[NSH_VERIFY_SELECT_GO] = "go-test-run",
+};
+
 json_t *nsh_verify_plan_to_json(const struct nsh_verify_plan *p)
 {
 	json_t *cmds = json_array(), *o;
@@ -927,6 +979,9 @@ json_t *nsh_verify_plan_to_json(const struct nsh_verify_plan *p)
 			json_object_set_new(o, "coverage", json_string(c->coverage));
 		if (c->cwd)
 			json_object_set_new(o, "cwd", json_string(c->cwd));
+		if (c->select != NSH_VERIFY_SELECT_NONE)
+			json_object_set_new(o, "rerun_selects",
+					    json_string(select_names[c->select]));
 		json_array_append_new(cmds, o);
 		nsh_buf_release(&b);
 	}

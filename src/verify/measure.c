@@ -475,6 +475,107 @@ out:
 	nsh_buf_release(&report);
 }
 
+/*
+ * Run command @c of @plan with @argv (its own or a narrowed one) and, when
+ * that program is missing, @alt; append what it did to @ret. @e and @then
+ * are scratch storage. Errors only when the runner fails for another
+ * reason than a missing or unrunnable program.
+ */
+static int run_command(const char *dir, const struct nsh_verify_plan *plan,
+		       const struct nsh_verify_runner *runner, const struct nsh_verify_limits *lim,
+		       const struct nsh_verify_command *c, const struct nsh_strvec *argv,
+		       const struct nsh_strvec *alt, struct nsh_verify_exec *e,
+		       struct nsh_verify_exec *then, struct nsh_verify_measure *ret,
+		       struct nsh_err *err)
+{
+	int64_t timeout = lim && lim->timeout_ms    ? lim->timeout_ms
+			  : c->timeout_ms	    ? c->timeout_ms
+			  : plan->config.timeout_ms ? plan->config.timeout_ms
+						    : NSH_VERIFY_TIMEOUT_DEFAULT;
+	size_t out_max = lim && lim->out_max ? lim->out_max : NSH_VERIFY_OUT_MAX_DEFAULT;
+	struct nsh_verify_step_result *s;
+	struct nsh_buf shown = NSH_BUF_INIT;
+	struct nsh_err xerr = NSH_ERR_INIT;
+	time_t since;
+	int rc;
+
+	NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+	s = &ret->v[ret->nr++];
+	memset(s, 0, sizeof(*s));
+	s->step = c->step;
+	s->name = nsh_xstrdup(c->name);
+	s->outcome = NSH_VERIFY_OUT_NOT_RUN;
+	/* stale reports never count: ours are removed, others must be newer */
+	if (c->report && !strncmp(c->report, plan->scratch, strlen(plan->scratch))) {
+		char *p = host_path(dir, c->report);
+
+		unlink(p);
+		free(p);
+	}
+	since = time(NULL) - 1;
+	rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, e, &xerr);
+	if ((rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(e))) && alt->nr) {
+		argv = alt;
+		nsh_err_clear(&xerr);
+		rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, e, &xerr);
+	}
+	nsh_vrf_quote_argv(&shown, (const char *const *)argv->v);
+	s->command = nsh_buf_detach(&shown, NULL);
+	if (rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(e))) {
+		s->outcome = NSH_VERIFY_OUT_MISSING;
+		s->excerpt = rc ? nsh_xstrdup(xerr.msg) : excerpt_of(e);
+		return 0;
+	}
+	if (rc == NSH_EDENIED) {
+		/* there, but not runnable (a script without its x bit): this step's problem */
+		s->outcome = NSH_VERIFY_OUT_NOT_RUN;
+		s->excerpt = nsh_xstrdup(xerr.msg);
+		return 0;
+	}
+	if (rc)
+		return nsh_err_set(err, rc, "%s", xerr.msg);
+	s->exit_code = e->exit_code;
+	s->elapsed_ms = e->elapsed_ms;
+	s->excerpt = excerpt_of(e);
+	if (e->timed_out) {
+		s->outcome = NSH_VERIFY_OUT_TIMEOUT;
+		return 0;
+	}
+	s->outcome = NSH_VERIFY_OUT_RAN;
+	if (c->then.nr) {
+		struct nsh_err ignore = NSH_ERR_INIT;
+
+		nsh_vrf_exec(runner, &c->then, &c->env, c->cwd, timeout, out_max, then, &ignore);
+	}
+	read_results(dir, plan, c, runner, since, e, s);
+	if (c->step == NSH_VERIFY_STEP_TEST) {
+		copy_report(&ret->tests, &s->tests);
+		read_coverage(dir, c, since, e, &ret->coverage);
+	}
+	return 0;
+}
+
+int nsh_vrf_measure_command(const char *dir, const struct nsh_verify_plan *plan,
+			    const struct nsh_verify_runner *runner,
+			    const struct nsh_verify_limits *lim, const struct nsh_verify_command *c,
+			    const struct nsh_strvec *argv, const struct nsh_strvec *alt,
+			    struct nsh_verify_measure *ret, struct nsh_err *err)
+{
+	struct nsh_verify_exec e, then;
+	char *scratch = host_path(dir, plan->scratch);
+	int rc;
+
+	nsh_verify_exec_init(&e);
+	nsh_verify_exec_init(&then);
+	nsh_fs_mkdir_p(scratch, 0755, NULL);
+	rc = run_command(dir, plan, runner, lim, c, argv ? argv : &c->argv, alt ? alt : &c->alt, &e,
+			 &then, ret, err);
+	nsh_verify_exec_release(&e);
+	nsh_verify_exec_release(&then);
+	free(scratch);
+	return rc;
+}
+
 int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 		       const struct nsh_verify_runner *runner, const struct nsh_verify_limits *lim,
 		       struct nsh_verify_measure *ret, struct nsh_err *err)
@@ -486,85 +587,15 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 	nsh_verify_exec_init(&e);
 	nsh_verify_exec_init(&then);
 	nsh_fs_mkdir_p(scratch, 0755, NULL);
-	for (size_t i = 0; i < plan->nr; i++) {
+	for (size_t i = 0; i < plan->nr && !rc; i++) {
 		const struct nsh_verify_command *c = &plan->v[i];
-		int64_t timeout = lim && lim->timeout_ms    ? lim->timeout_ms
-				  : c->timeout_ms	    ? c->timeout_ms
-				  : plan->config.timeout_ms ? plan->config.timeout_ms
-							    : NSH_VERIFY_TIMEOUT_DEFAULT;
-		size_t out_max = lim && lim->out_max ? lim->out_max : NSH_VERIFY_OUT_MAX_DEFAULT;
-		struct nsh_verify_step_result *s;
-		const struct nsh_strvec *argv = &c->argv;
-		struct nsh_buf shown = NSH_BUF_INIT;
-		struct nsh_err xerr = NSH_ERR_INIT;
-		time_t since;
 
 		if (lim && lim->tests_only && c->step != NSH_VERIFY_STEP_TEST)
 			continue;
 		if (lim && lim->no_tests && c->step == NSH_VERIFY_STEP_TEST)
 			continue;
-		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
-		s = &ret->v[ret->nr++];
-		memset(s, 0, sizeof(*s));
-		s->step = c->step;
-		s->name = nsh_xstrdup(c->name);
-		s->outcome = NSH_VERIFY_OUT_NOT_RUN;
-		/* stale reports never count: ours are removed, others must be newer */
-		if (c->report && !strncmp(c->report, plan->scratch, strlen(plan->scratch))) {
-			char *p = host_path(dir, c->report);
-
-			unlink(p);
-			free(p);
-		}
-		since = time(NULL) - 1;
-		rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, &e, &xerr);
-		if ((rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(&e))) && c->alt.nr) {
-			argv = &c->alt;
-			nsh_err_clear(&xerr);
-			rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, &e,
-					  &xerr);
-		}
-		nsh_vrf_quote_argv(&shown, (const char *const *)argv->v);
-		s->command = nsh_buf_detach(&shown, NULL);
-		if (rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(&e))) {
-			s->outcome = NSH_VERIFY_OUT_MISSING;
-			s->excerpt = rc ? nsh_xstrdup(xerr.msg) : excerpt_of(&e);
-			rc = 0;
-			continue;
-		}
-		if (rc == NSH_EDENIED) {
-			/* there, but not runnable (a script without its x bit): this step's problem
-			 */
-			s->outcome = NSH_VERIFY_OUT_NOT_RUN;
-			s->excerpt = nsh_xstrdup(xerr.msg);
-			rc = 0;
-			continue;
-		}
-		if (rc) {
-			nsh_err_set(err, rc, "%s", xerr.msg);
-			goto out;
-		}
-		s->exit_code = e.exit_code;
-		s->elapsed_ms = e.elapsed_ms;
-		s->excerpt = excerpt_of(&e);
-		if (e.timed_out) {
-			s->outcome = NSH_VERIFY_OUT_TIMEOUT;
-			continue;
-		}
-		s->outcome = NSH_VERIFY_OUT_RAN;
-		if (c->then.nr) {
-			struct nsh_err ignore = NSH_ERR_INIT;
-
-			nsh_vrf_exec(runner, &c->then, &c->env, c->cwd, timeout, out_max, &then,
-				     &ignore);
-		}
-		read_results(dir, plan, c, runner, since, &e, s);
-		if (c->step == NSH_VERIFY_STEP_TEST) {
-			copy_report(&ret->tests, &s->tests);
-			read_coverage(dir, c, since, &e, &ret->coverage);
-		}
+		rc = run_command(dir, plan, runner, lim, c, &c->argv, &c->alt, &e, &then, ret, err);
 	}
-out:
 	nsh_verify_exec_release(&e);
 	nsh_verify_exec_release(&then);
 	free(scratch);

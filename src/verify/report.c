@@ -107,6 +107,7 @@ json_t *nsh_verify_result_to_json(const struct nsh_verify_result *r)
 	json_object_set_new(tests, "diff", nsh_test_diff_to_json(&r->diff));
 	json_object_set_new(tests, "flaky", strings(&r->flaky));
 	json_object_set_new(tests, "broken", strings(&r->broken));
+	json_object_set_new(tests, "reruns", strings(&r->reruns));
 	json_object_set_new(tests, "baseline", json_boolean(r->has_baseline));
 	cov = json_pack("{s:o, s:o}", "before", coverage_json(&r->cov_before), "after",
 			coverage_json(&r->after.coverage));

@@ -26,10 +26,11 @@
 
 #include "core/banned.h"
 
-#define COMMITS_MAX    1000		 /* commit messages scanned */
-#define UNTRACKED_MAX  ((size_t)8 << 20) /* bytes of an untracked file put in the diff */
-#define MISSING_LISTED 20		 /* missing tests named one by one */
-#define GIT_SAFE       "-c", "core.fsmonitor=false", "-c", "core.quotePath=true"
+#define COMMITS_MAX	1000		  /* commit messages scanned */
+#define UNTRACKED_MAX	((size_t)8 << 20) /* bytes of an untracked file put in the diff */
+#define MISSING_LISTED	20		  /* missing tests named one by one */
+#define RERUN_NAMED_MAX 1000		  /* newly failing tests looked up one by one */
+#define GIT_SAFE	"-c", "core.fsmonitor=false", "-c", "core.quotePath=true"
 
 /* ---- git ---- */
 
@@ -270,6 +271,72 @@ static int copy_report(const struct nsh_test_report *from, struct nsh_test_repor
 	return rc;
 }
 
+/*
+ * The newly failing tests once more: each test command that reported some
+ * runs again, narrowed to them where its runner can name tests
+ * (select.c), else whole; commands without any run no more. The command
+ * lines go to @res->reruns, the results to @again (zeroed caller storage).
+ */
+static int rerun(const struct nsh_verify_opts *o, struct nsh_verify_result *res,
+		 struct nsh_verify_measure *again, struct nsh_err *err)
+{
+	const struct nsh_strvec *newly = &res->diff.newly_failing;
+	struct nsh_verify_limits lim = o->limits;
+	size_t k = 0;
+	int rc = 0;
+
+	lim.tests_only = true;
+	for (size_t i = 0; i < res->plan.nr && !rc; i++) {
+		const struct nsh_verify_command *c = &res->plan.v[i];
+		const struct nsh_verify_step_result *s;
+		struct nsh_strvec names = NSH_STRVEC_INIT, argv, alt;
+		bool whole = newly->nr > RERUN_NAMED_MAX, narrowed = false;
+
+		if (c->step != NSH_VERIFY_STEP_TEST)
+			continue;
+		/* its result: measure keeps one per command, in the plan's order */
+		while (k < res->after.nr && res->after.v[k].step != NSH_VERIFY_STEP_TEST)
+			k++;
+		if (k >= res->after.nr)
+			break;
+		s = &res->after.v[k++];
+		if (s->outcome != NSH_VERIFY_OUT_RAN || !s->tests.failed)
+			continue;
+		for (size_t t = 0; t < s->tests.nr && !whole; t++) {
+			const struct nsh_test_result *r = &s->tests.v[t];
+
+			if (r->status != NSH_TEST_FAIL || nsh_strvec_find(newly, r->name) < 0 ||
+			    nsh_strvec_find(&names, r->name) >= 0)
+				continue;
+			/*
+			 * a test named after its file is the file failing (jest), one
+			 * named after the command is the command (nothing readable):
+			 * neither names a test the runner knows
+			 */
+			whole = (r->file && !strcmp(r->file, r->name)) ||
+				(!r->file && !strcmp(r->name, c->name));
+			nsh_strvec_push(&names, r->name);
+		}
+		if (!names.nr && !whole) {
+			nsh_strvec_release(&names);
+			continue;
+		}
+		if (!whole)
+			narrowed = nsh_vrf_narrow(o->dir, c, &names, &argv, &alt);
+		rc = nsh_vrf_measure_command(o->dir, &res->plan, o->runner, &lim, c,
+					     narrowed ? &argv : NULL, narrowed ? &alt : NULL, again,
+					     err);
+		if (again->nr && again->v[again->nr - 1].command)
+			nsh_strvec_push(&res->reruns, again->v[again->nr - 1].command);
+		if (narrowed) {
+			nsh_strvec_release(&argv);
+			nsh_strvec_release(&alt);
+		}
+		nsh_strvec_release(&names);
+	}
+	return rc;
+}
+
 static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result *res,
 		       struct nsh_err *err)
 {
@@ -298,11 +365,11 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 	/* newly failing: once more, to tell flaky from broken */
 	if (res->diff.newly_failing.nr && !o->no_rerun && !o->tests) {
 		struct nsh_verify_measure again = {0};
-		struct nsh_verify_limits lim = o->limits;
 
-		lim.tests_only = true;
-		if ((rc = nsh_verify_measure(o->dir, &res->plan, o->runner, &lim, &again, err)))
+		if ((rc = rerun(o, res, &again, err))) {
+			nsh_verify_measure_release(&again);
 			goto out;
+		}
 		for (size_t i = 0; i < res->diff.newly_failing.nr; i++) {
 			const char *name = res->diff.newly_failing.v[i];
 			const struct nsh_test_result *t = find_test(&again.tests, name);
@@ -362,6 +429,18 @@ static int tests_check(const struct nsh_verify_opts *o, struct nsh_verify_result
 		 names.buf, o->baseline ? "newly failing" : "failing (no baseline)", res->broken.nr,
 		 res->flaky.nr, res->diff.fixed.nr, res->diff.still_failing.nr,
 		 res->diff.missing.nr);
+	if (res->reruns.nr) {
+		/* what ran again, so that a reader sees how flaky was told from broken */
+		struct nsh_buf b = NSH_BUF_INIT;
+
+		nsh_buf_init(&b, 2048);
+		nsh_buf_adds(&b, c->evidence);
+		nsh_buf_adds(&b, "; run again: ");
+		for (size_t i = 0; i < res->reruns.nr; i++)
+			nsh_buf_addf(&b, "%s%s", i ? " and " : "", res->reruns.v[i]);
+		free(c->evidence);
+		c->evidence = nsh_buf_detach(&b, NULL);
+	}
 out:
 	nsh_buf_release(&names);
 	return rc;
@@ -638,6 +717,7 @@ void nsh_verify_result_release(struct nsh_verify_result *r)
 	nsh_test_diff_release(&r->diff);
 	nsh_strvec_release(&r->flaky);
 	nsh_strvec_release(&r->broken);
+	nsh_strvec_release(&r->reruns);
 	nsh_verify_coverage_release(&r->cov_before);
 	memset(r, 0, sizeof(*r));
 }
@@ -659,6 +739,7 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	nsh_strvec_init(&ret->diff.missing);
 	nsh_strvec_init(&ret->flaky);
 	nsh_strvec_init(&ret->broken);
+	nsh_strvec_init(&ret->reruns);
 	if (!o->dir || !o->runner)
 		return nsh_err_set(err, NSH_EINVAL, "verify needs a directory and a runner");
 	if ((o->base && (rc = check_rev(o->dir, o->base, err))) ||

@@ -486,6 +486,19 @@ enum nsh_verify_step {
 /** "build", "test", "lint" or "types"; static storage. */
 const char *nsh_verify_step_name(enum nsh_verify_step s);
 
+/*
+ * How a re-run of a test command names single tests, so that only the
+ * newly failing ones run again (nsh_verify_run()).
+ */
+enum nsh_verify_select {
+	NSH_VERIFY_SELECT_NONE,	     /* it cannot: the whole command runs again */
+	NSH_VERIFY_SELECT_NODE_TEST, /* node --test: --test-name-pattern per test */
+	NSH_VERIFY_SELECT_JEST,	     /* jest: -t with an anchored alternation */
+	NSH_VERIFY_SELECT_MOCHA,     /* mocha: --grep with an anchored alternation */
+	NSH_VERIFY_SELECT_PYTEST,    /* pytest: node ids (file.py::Class::test) */
+	NSH_VERIFY_SELECT_GO,	     /* go test: -run per level, the packages for "./..." */
+};
+
 struct nsh_verify_command {
 	enum nsh_verify_step step;
 	char *name;		       /* shown in reports: "npm test", "pytest", "go vet" */
@@ -498,8 +511,10 @@ struct nsh_verify_command {
 	char *report;	/* file (or "dir/" of *.xml files) it writes results to, or NULL */
 	char *coverage; /* coverage file it writes, or NULL */
 	enum nsh_verify_cov_format cov_format;
-	char *source;	    /* where it was found: "package.json", "devfile.yaml", ... */
-	int64_t timeout_ms; /* 0: the default */
+	char *source;		       /* where it was found: "package.json", "devfile.yaml", ... */
+	int64_t timeout_ms;	       /* 0: the default */
+	enum nsh_verify_select select; /* how a re-run names single tests */
+	bool select_sep;	       /* "--" goes before the selection (npm run without one) */
 };
 
 /* The verify.yml settings that are not commands. */
@@ -805,6 +820,7 @@ struct nsh_verify_result {
 	struct nsh_test_diff diff;	       /* against the baseline (empty without one) */
 	struct nsh_strvec flaky;	       /* newly failing, passed when run again */
 	struct nsh_strvec broken;	       /* newly failing, failed again */
+	struct nsh_strvec reruns;	       /* the command lines of the re-runs */
 	struct nsh_verify_coverage cov_before; /* from the baseline, when it had coverage */
 	bool has_baseline;		       /* a baseline measure was given */
 	bool tests_given;		       /* the tests came from nsh_verify_opts.tests */
@@ -839,8 +855,11 @@ struct nsh_verify_opts {
 
 /**
  * The whole pipeline on @o->dir: detect, measure (after the change), run
- * the test steps once more when tests are newly failing against the
- * baseline (flaky: passed then; broken: failed again), diff @o->base
+ * the test commands that reported tests newly failing against the
+ * baseline once more, narrowed to those tests where the runner can name
+ * them (nsh_verify_command.select; the command lines go to
+ * @ret->reruns) and whole otherwise (flaky: passed then; broken: failed
+ * again), diff @o->base
  * against @o->head with git, scan the diff, commit messages and PR body
  * for secrets (and @o->known values), the changed code for SQL
  * injection, the diff for weakened tests, compare coverage, and decide

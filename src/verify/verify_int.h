@@ -118,6 +118,28 @@ int nsh_vrf_exec(const struct nsh_verify_runner *runner, const struct nsh_strvec
 		 const struct nsh_strvec *env, const char *cwd, int64_t timeout_ms, size_t out_max,
 		 struct nsh_verify_exec *ret, struct nsh_err *err);
 
+/*
+ * Run the one command @c of @plan (measure.c) with @argv and @alt in place
+ * of its own (NULL: its own) and append its result to @ret, as
+ * nsh_verify_measure() does for each command of a plan.
+ */
+int nsh_vrf_measure_command(const char *dir, const struct nsh_verify_plan *plan,
+			    const struct nsh_verify_runner *runner,
+			    const struct nsh_verify_limits *lim, const struct nsh_verify_command *c,
+			    const struct nsh_strvec *argv, const struct nsh_strvec *alt,
+			    struct nsh_verify_measure *ret, struct nsh_err *err);
+
+/*
+ * The argv (and alt, empty when @c has none) of test command @c narrowed to
+ * the tests @names (as its output named them), by @c->select (select.c);
+ * @dir is the checkout, for pytest's module files. false, with nothing in
+ * the out-parameters, when @c cannot be narrowed or a name cannot be
+ * expressed: the whole command is to run again.
+ */
+bool nsh_vrf_narrow(const char *dir, const struct nsh_verify_command *c,
+		    const struct nsh_strvec *names, struct nsh_strvec *ret_argv,
+		    struct nsh_strvec *ret_alt);
+
 /* True when a command's result means its program is missing (127, python's "No module"). */
 bool nsh_vrf_exec_missing(const struct nsh_verify_exec *e);
 

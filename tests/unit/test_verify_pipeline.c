@@ -84,6 +84,14 @@ static void expect_cmd(const struct nsh_verify_plan *p, enum nsh_verify_step ste
 
 /* ---- detection ---- */
 
+static void unlink_in(const char *dir, const char *rel)
+{
+	char *p = nsh_xasprintf("%s/%s", dir, rel);
+
+	CHECK_INT(unlink(p), 0);
+	free(p);
+}
+
 static void test_detect_node(void)
 {
 	struct nsh_verify_plan p;
@@ -141,7 +149,30 @@ static void test_detect_node(void)
 	put(dir, "pnpm-lock.yaml", "");
 	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
 	expect_cmd(&p, NSH_VERIFY_STEP_TEST, "pnpm run test", NSH_VERIFY_FMT_TAP);
+	/* a re-run appends --test-name-pattern: no "--" with pnpm */
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST)->select == NSH_VERIFY_SELECT_NODE_TEST &&
+	      !cmd(&p, NSH_VERIFY_STEP_TEST)->select_sep);
 	nsh_verify_plan_release(&p);
+	/* file names after node --test: appended options would go to the files */
+	put(dir, "package.json", "{\"scripts\": {\"test\": \"node --test test/\"}}");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST)->select == NSH_VERIFY_SELECT_NONE);
+	nsh_verify_plan_release(&p);
+	/* no lock file: the packageManager field decides, a package-lock.json wins */
+	unlink_in(dir, "pnpm-lock.yaml");
+	put(dir, "package.json",
+	    "{\"packageManager\": \"yarn@1.22.22\", \"scripts\": {\"test\": \"node --test "
+	    "--test-concurrency=1\"}}");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	expect_cmd(&p, NSH_VERIFY_STEP_TEST, "yarn run test", NSH_VERIFY_FMT_TAP);
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST)->select == NSH_VERIFY_SELECT_NODE_TEST);
+	nsh_verify_plan_release(&p);
+	put(dir, "package-lock.json", "{}");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	expect_cmd(&p, NSH_VERIFY_STEP_TEST, "npm run test", NSH_VERIFY_FMT_TAP);
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST)->select_sep);
+	nsh_verify_plan_release(&p);
+	unlink_in(dir, "package-lock.json");
 	put(dir, "package.json",
 	    "{\"scripts\": {\"test\": \"echo \\\"Error: no test specified\\\" && exit 1\"}}");
 	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
@@ -685,6 +716,15 @@ static void test_pipeline(void)
 	CHECK(res.flaky.nr == 1 && !strcmp(res.flaky.v[0], "sometimes"));
 	CHECK(has_finding(c, "newly-failing", "test/total.test.js", 9));
 	CHECK(has_finding(c, "flaky", "test/flaky.test.js", 3));
+	/* the re-run named the two newly failing tests only, through npm's "--" */
+	CHECK_INT(res.reruns.nr, 1);
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], "npm run test -- "));
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], " '--test-name-pattern=^averages$'"));
+	CHECK(res.reruns.nr == 1 &&
+	      strstr(res.reruns.v[0], " '--test-name-pattern=^total averages$'"));
+	CHECK(res.reruns.nr == 1 && strstr(res.reruns.v[0], " '--test-name-pattern=^sometimes$'"));
+	CHECK(res.reruns.nr == 1 && !strstr(res.reruns.v[0], "adds"));
+	CHECK(c && strstr(c->evidence, "; run again: npm run test -- "));
 	/* the secret, by file and line, never its value */
 	c = check(&res, "secrets");
 	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL && c->findings.nr == 1);

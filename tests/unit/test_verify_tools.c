@@ -3,9 +3,11 @@
  * projects: node --test (TAP, its coverage table and lcov), mocha (JSON
  * and spec), eslint (JSON and stylish), tsc, pytest (JUnit XML),
  * coverage.py, flake8, mypy, go test -json with a cover profile, go vet,
- * cargo test, and jest, ruff and Maven when they are installed. A tool
- * that is not installed is reported as "toolchain not installed:
- * skipped" and counts neither as passed nor as failed.
+ * cargo test, jest (its JSON, its coverage, -t), c8 and nyc (istanbul's
+ * summary and lcov) from the npm cache that t0901 fills, and ruff and
+ * Maven when they are installed. A tool that is not installed is reported
+ * as "toolchain not installed: skipped" and counts neither as passed nor
+ * as failed.
  */
 #include "verify/verify.h"
 
@@ -565,41 +567,186 @@ out:
 	free(dir);
 }
 
-/* ---- tools this machine may lack: jest, ruff, Maven ---- */
+/* ---- npm packages: jest, c8, nyc (tests/integ/t0901 installs them) ---- */
+
+static const char js_lib[] = "exports.add = (a, b) => {\n  return a + b;\n};\n"
+			     "exports.sub = (a, b) => {\n  const d = a - b;\n  return d;\n};\n";
+
+static const char js_lib_test[] =
+	"const test = require('node:test');\nconst assert = require('node:assert');\n"
+	"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n";
+
+/* Two figures agree to the hundredth of a point. */
+static bool near(double a, double b)
+{
+	return a > b - 0.005 && a < b + 0.005;
+}
+
+static void test_jest(void)
+{
+	static const char *const files[] = {
+		"sum.js",
+		"exports.add = (a, b) => a + b;\nexports.sub = (a, b) => {\n  const d = a - b;\n"
+		"  return d;\n};\n",
+		"sum.test.js",
+		"const { add } = require('./sum');\n"
+		"describe('math', () => {\n"
+		"  test('adds', () => {\n"
+		"    expect(add(1, 2)).toBe(3);\n"
+		"  });\n"
+		"  test('fails', () => {\n"
+		"    expect(add(1, 1)).toBe(3);\n"
+		"  });\n"
+		"  test.skip('later', () => {});\n"
+		"  test.todo('someday');\n"
+		"});\n",
+		"broken.test.js",
+		"test('broken', () => {\n  expect(1).toBe(1);\n",
+		"jest.config.js",
+		"module.exports = {};\n",
+		NULL};
+	const char *jest[] = {"jest",
+			      "--ci",
+			      "--json",
+			      "--testLocationInResults",
+			      "--outputFile=out.json",
+			      "--coverage",
+			      "--coverageReporters=json-summary",
+			      "--coverageReporters=lcov",
+			      NULL};
+	const char *only[] = {
+		"jest",	       "--ci", "--json", "--outputFile=only.json", "-t", "^(?:math fails)$",
+		"sum.test.js", NULL};
+	struct nsh_test_report r = {0}, o = {0};
+	struct nsh_verify_coverage a = {0}, b = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir, *text;
+
+	if (!have("jest"))
+		return;
+	dir = fixture("jest", files);
+	run(&p, dir, jest);
+	CHECK_INT(p.exit_code, 1);
+	nsh_proc_release(&p);
+	text = slurp(dir, "out.json");
+	CHECK_INT(nsh_verify_sniff(text, strlen(text)), NSH_VERIFY_FMT_JEST_JSON);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, text, strlen(text), NULL, &r);
+	free(text);
+	CHECK(r.complete);
+	CHECK_INT(r.nr, 5);
+	CHECK_INT(r.passed, 1);
+	CHECK_INT(r.failed, 2);
+	CHECK_INT(r.skipped, 2);
+	t = find(&r, "math adds");
+	CHECK(t && t->status == NSH_TEST_PASS && ends(t->file, "/sum.test.js") && t->line == 3);
+	/* --testLocationInResults: the line of the test, not of the expect() in it */
+	t = find(&r, "math fails");
+	CHECK(t && t->status == NSH_TEST_FAIL && ends(t->file, "/sum.test.js") && t->line == 6);
+	CHECK(t && t->message &&
+	      !strcmp(t->message, "Error: expect(received).toBe(expected) // Object.is equality"));
+	t = find(&r, "math later");
+	CHECK(t && t->status == NSH_TEST_SKIP && t->line == 9);
+	t = find(&r, "math someday");
+	CHECK(t && t->status == NSH_TEST_TODO && t->line == 10);
+	/* a file that does not parse is one failing test named after it */
+	for (size_t i = 0; i < r.nr; i++)
+		if (ends(r.v[i].name, "/broken.test.js"))
+			t = &r.v[i];
+	CHECK(t && ends(t->name, "/broken.test.js") && t->status == NSH_TEST_FAIL && t->line == 0 &&
+	      t->message && !strcmp(t->message, "● Test suite failed to run"));
+	/* jest's own coverage (babel's istanbul): summary and lcov, lines 2 of 4 */
+	text = slurp(dir, "coverage/coverage-summary.json");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_ISTANBUL, text, strlen(text), &a, &err),
+		  0);
+	free(text);
+	text = slurp(dir, "coverage/lcov.info");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b, &err), 0);
+	free(text);
+	CHECK_INT(a.covered, 2);
+	CHECK_INT(a.total, 4);
+	CHECK(near(a.percent, 50.0));
+	CHECK_INT(b.covered, 2);
+	CHECK_INT(b.total, 4);
+	/* -t with the anchored name, as a flaky re-run passes it: only that test runs */
+	run(&p, dir, only);
+	nsh_proc_release(&p);
+	text = slurp(dir, "only.json");
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_JEST_JSON, text, strlen(text), NULL, &o);
+	free(text);
+	CHECK_INT(o.failed, 1);
+	CHECK_INT(o.passed, 0);
+	CHECK(find(&o, "math fails") && find(&o, "math fails")->status == NSH_TEST_FAIL);
+	CHECK(find(&o, "math adds") && find(&o, "math adds")->status == NSH_TEST_SKIP);
+	nsh_verify_coverage_release(&a);
+	nsh_verify_coverage_release(&b);
+	nsh_test_report_release(&r);
+	nsh_test_report_release(&o);
+	free(dir);
+}
+
+/* c8 or nyc around node --test: its summary and lcov give the same exact figure. */
+static void js_coverage(const char *tool, int64_t covered, int64_t total)
+{
+	static const char *const files[] = {"lib.js", js_lib, "test/lib.test.js", js_lib_test,
+					    NULL};
+	const char *argv[] = {
+		tool, "--reporter=json-summary", "--reporter=lcovonly", "node", "--test", NULL};
+	struct nsh_verify_coverage a = {0}, b = {0};
+	struct nsh_test_report r = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_proc p;
+	char *dir, *text;
+
+	if (!have(tool))
+		return;
+	dir = fixture(tool, files);
+	run(&p, dir, argv);
+	CHECK_INT(p.exit_code, 0);
+	/* node's TAP still reaches stdout through the wrapper */
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, p.out.buf, p.out.len, NULL, &r);
+	CHECK(r.complete && r.passed == 1 && r.failed == 0 && find(&r, "add"));
+	nsh_proc_release(&p);
+	text = slurp(dir, "coverage/coverage-summary.json");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_ISTANBUL, text, strlen(text), &a, &err),
+		  0);
+	free(text);
+	text = slurp(dir, "coverage/lcov.info");
+	CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b, &err), 0);
+	free(text);
+	fprintf(stderr, "  %s: summary %lld/%lld = %.2f%%, lcov %lld/%lld\n", tool,
+		(long long)a.covered, (long long)a.total, a.percent, (long long)b.covered,
+		(long long)b.total);
+	CHECK_INT(a.covered, covered);
+	CHECK_INT(a.total, total);
+	CHECK(near(a.percent, 100.0 * (double)covered / (double)total));
+	CHECK_INT(b.covered, covered);
+	CHECK_INT(b.total, total);
+	CHECK(near(b.percent, a.percent));
+	nsh_verify_coverage_release(&a);
+	nsh_verify_coverage_release(&b);
+	nsh_test_report_release(&r);
+	free(dir);
+}
+
+static void test_c8_nyc(void)
+{
+	/* c8 (V8's coverage) counts every line of lib.js: 5 of 7 */
+	js_coverage("c8", 5, 7);
+	/* nyc (istanbul's instrumentation) counts statement lines: 3 of 5 */
+	js_coverage("nyc", 3, 5);
+}
+
+/* ---- tools this machine may lack: ruff, Maven ---- */
 
 static void test_optional(void)
 {
-	static const char *const jest_files[] = {
-		"sum.test.js",
-		"test('adds', () => { expect(1 + 2).toBe(3); });\n"
-		"test('fails', () => {\n  expect(1 + 1).toBe(3);\n});\n",
-		"jest.config.js", "module.exports = {};\n", NULL};
 	static const char *const ruff_files[] = {"a.py", "import os\n", NULL};
-	const char *jest[] = {
-		"jest", "--ci", "--json", "--testLocationInResults", "--outputFile=out.json", NULL};
 	const char *ruff[] = {"ruff", "check", "--output-format=concise", "--no-cache", ".", NULL};
 	struct nsh_proc p;
 	char *dir;
 
-	if (have("jest")) {
-		struct nsh_test_report r = {0};
-		const struct nsh_test_result *t;
-		char *text;
-
-		dir = fixture("jest", jest_files);
-		run(&p, dir, jest);
-		nsh_proc_release(&p);
-		text = slurp(dir, "out.json");
-		nsh_verify_parse_tests(NSH_VERIFY_FMT_AUTO, text, strlen(text), NULL, &r);
-		CHECK(r.complete);
-		CHECK_INT(r.passed, 1);
-		CHECK_INT(r.failed, 1);
-		t = find(&r, "fails");
-		CHECK(t && t->line == 2 && ends(t->file, "sum.test.js"));
-		nsh_test_report_release(&r);
-		free(text);
-		free(dir);
-	}
 	if (have("ruff")) {
 		struct nsh_verify_findings f = {0};
 
@@ -612,66 +759,60 @@ static void test_optional(void)
 		nsh_verify_findings_release(&f);
 		free(dir);
 	}
-	if (have("c8")) {
-		/* istanbul's summary and lcov from one c8 run agree */
-		static const char *const files[] = {
-			"lib.js",
-			"exports.add = (a, b) => {\n  return a + b;\n};\n"
-			"exports.sub = (a, b) => {\n  const d = a - b;\n  return d;\n};\n",
-			"test/lib.test.js",
-			"const test = require('node:test');\nconst assert = require('node:assert');\n"
-			"test('add', () => { assert.strictEqual(require('../lib').add(1, 2), 3); });\n",
-			NULL};
-		const char *c8[] = {
-			"c8", "--reporter=json-summary", "--reporter=lcovonly", "node", "--test",
-			NULL};
-		struct nsh_verify_coverage a = {0}, b = {0};
-		struct nsh_err err = NSH_ERR_INIT;
-		char *text;
-
-		dir = fixture("c8", files);
-		run(&p, dir, c8);
-		nsh_proc_release(&p);
-		text = slurp(dir, "coverage/coverage-summary.json");
-		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_ISTANBUL, text, strlen(text), &a,
-						    &err),
-			  0);
-		free(text);
-		text = slurp(dir, "coverage/lcov.info");
-		CHECK_INT(nsh_verify_coverage_parse(NSH_VERIFY_COV_LCOV, text, strlen(text), &b,
-						    &err),
-			  0);
-		free(text);
-		fprintf(stderr, "  c8: summary %lld/%lld, lcov %lld/%lld\n", (long long)a.covered,
-			(long long)a.total, (long long)b.covered, (long long)b.total);
-		CHECK(a.total > a.covered && a.covered > 0);
-		CHECK_INT(a.covered, b.covered);
-		CHECK_INT(a.total, b.total);
-		free(dir);
-	}
 	/*
-	 * Maven needs its plugins from Maven Central, which this machine cannot
-	 * reach; Surefire's reports are JUnit XML, whose parser is tested with
+	 * mvn with Maven's default plugin versions needs them from Maven
+	 * Central, which this machine cannot reach; Debian's own plugin
+	 * packages (libsurefire-java, ...) are not set up for it yet.
+	 * Surefire's reports are JUnit XML, whose parser is tested with
 	 * pytest's above.
 	 */
-	fprintf(stderr,
-		"  mvn (Surefire): toolchain not installed (no plugins offline): skipped\n");
+	fprintf(stderr, "  mvn (Surefire): no plugins offline: skipped\n");
 	skipped++;
+}
+
+/*
+ * The npm packages' binaries, after Debian's: $NSH_VERIFY_NPM_BIN, else
+ * the cache tests/integ/t0901-verify-npm-tools.sh installs into, when it
+ * is there.
+ */
+static char *tools_path(void)
+{
+	const char *old = getenv("PATH"), *npm = getenv("NSH_VERIFY_NPM_BIN");
+	const char *top_dir = getenv("NSH_TOP");
+	char *cache = NULL, *ret;
+
+	if (!npm || !*npm) {
+		char *rel = nsh_xasprintf("%s/build/npm-cache/verify/node_modules/.bin",
+					  top_dir && *top_dir ? top_dir : ".");
+
+		/* absolute: the tools run in other directories */
+		cache = realpath(rel, NULL);
+		free(rel);
+		npm = cache && nsh_fs_is_dir(cache) ? cache : NULL;
+	}
+	if (npm)
+		fprintf(stderr, "npm packages from %s\n", npm);
+	ret = nsh_xasprintf("/usr/bin:%s%s%s", old ? old : "/bin", npm ? ":" : "", npm ? npm : "");
+	free(cache);
+	return ret;
 }
 
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
-	const char *old = getenv("PATH");
 
 	top = t_tmpdir();
-	path = nsh_xasprintf("/usr/bin:%s", old ? old : "/bin");
+	path = tools_path();
+	/* core/proc.h finds programs on this process's PATH */
+	setenv("PATH", path, 1);
 	RUN(test_node_coverage);
 	RUN(test_mocha);
 	RUN(test_eslint_tsc);
 	RUN(test_python);
 	RUN(test_go);
 	RUN(test_cargo);
+	RUN(test_jest);
+	RUN(test_c8_nyc);
 	RUN(test_optional);
 	fprintf(stderr, "%d tools skipped (not installed)\n", skipped);
 	nsh_fs_remove_tree(top, &err);
