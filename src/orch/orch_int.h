@@ -33,6 +33,7 @@ struct nsh_task_run;
 #define ORCH_TEST_MS	   (20 * 60 * 1000)  /* a test run */
 #define ORCH_OUT_MAX	   ((size_t)4 << 20) /* captured output per stream */
 #define ORCH_EXCERPT	   2000		     /* bytes of output kept in a step result */
+#define ORCH_LOG_MAX	   (64LL << 20)	     /* an artifact log takes no record past this */
 #define ORCH_SIBLINGS_MARK "<!-- nightshift:change-set -->"
 
 struct nsh_orch {
@@ -68,6 +69,9 @@ struct orch_job {
 	struct nsh_net_journal_job *nj;	 /* its decisions as events (network levels but none) */
 	int64_t start_ms;		 /* when this run of the job began (monotonic) */
 	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
+	bool ws_kept;			 /* the step that just ran wrote nothing in the workspace */
+	bool ws_measured;		 /* @ws_bytes holds a measure of this run */
+	uint64_t ws_bytes;		 /* the workspace's bytes at the last measure */
 };
 
 #define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
@@ -221,7 +225,11 @@ void orch_job_end(struct nsh_job_run *jr);
 
 /** Save the job's work so far: a commit pushed to its branch, a draft PR marked in progress. */
 int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err);
-/** The bytes the job's workspace takes on disk (mounts below it not counted). */
+/**
+ * The bytes the job's workspace takes on disk (mounts below it not counted).
+ * After a step that set ws_kept (it only reads the workspace: detect, the
+ * recipe's research, push, pr) the last figure is given again without a walk.
+ */
 int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
 
 /* ---- check.c: the verify module's checks in the pipeline ---- */
