@@ -2,16 +2,29 @@
  * "nightshift follow TASK": render a task's event log as it grows, until the
  * task ends. Every client renders from the same log (DESIGN.md section 1);
  * this is the terminal's rendering. --json streams the events as JSON lines.
+ *
+ * On a terminal (stdout a TTY, TERM set and not "dumb", NO_COLOR unset) a
+ * block of one line per job stays at the bottom (cli/progress.h): before
+ * each batch of events it is erased (cursor up, clear to the end of the
+ * screen), the event lines are printed where it was, and it is drawn again
+ * below them; once a second without events it is redrawn for the elapsed
+ * times. When the task ends the block stays in its final state. Anywhere
+ * else the output is the event lines alone.
  */
 #include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
+#include "cli/progress.h"
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "core/vec.h"
 #include "store/store.h"
 #include "task/task.h"
@@ -157,6 +170,50 @@ static void render(const struct nsh_event_rec *e, const json_t *d, struct repo_c
 	}
 }
 
+/* The live block on a terminal: the jobs' states and the lines drawn last. */
+struct live {
+	bool on; /* a terminal that takes cursor movement */
+	struct nsh_progress jobs;
+	size_t drawn; /* lines of the block on the screen now */
+};
+
+/* Whether stdout is a terminal the block may be drawn on (DESIGN.md section 6). */
+static bool live_wanted(void)
+{
+	const char *term = getenv("TERM"), *no_color = getenv("NO_COLOR");
+
+	return isatty(STDOUT_FILENO) && term && *term && strcmp(term, "dumb") &&
+	       !(no_color && *no_color);
+}
+
+/* Erase the block drawn last: the cursor goes back to its first line. */
+static void live_erase(struct live *lv)
+{
+	if (lv->on && lv->drawn)
+		printf("\r\033[%zuA\033[J", lv->drawn);
+	lv->drawn = 0;
+}
+
+/* Draw the block below the cursor, sized to the terminal. */
+static void live_draw(struct live *lv)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct winsize ws = {0};
+	int width = 80, rows = 24;
+
+	if (!lv->on)
+		return;
+	if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col && ws.ws_row) {
+		width = ws.ws_col;
+		rows = ws.ws_row;
+	}
+	/* leave a line for the cursor and one of the lines above */
+	lv->drawn = nsh_progress_render(&lv->jobs, nsh_time_now_ms(), width,
+					rows > 4 ? rows - 2 : 2, true, &b);
+	fwrite(b.buf, 1, b.len, stdout);
+	nsh_buf_release(&b);
+}
+
 /* Whether @e ended the task (completed counts: feedback may reopen it later). */
 static bool ends_task(const struct nsh_event_rec *e, const json_t *d)
 {
@@ -173,6 +230,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 	struct repo_cache rc = {NSH_STRVEC_INIT, NSH_STRVEC_INIT};
 	struct nsh_strvec blocked = NSH_STRVEC_INIT;
 	struct nsh_task_rec t = {0};
+	struct live lv = {.on = !json && live_wanted(), .jobs = NSH_PROGRESS_INIT};
 	enum nsh_task_state state;
 	int64_t after = 0;
 	bool ended = false, row_ended = false;
@@ -192,6 +250,9 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 			nsh_event_list_release(&l);
 			break;
 		}
+		/* the event lines go where the block was; it is drawn again below them */
+		if (l.nr)
+			live_erase(&lv);
 		for (size_t i = 0; i < l.nr; i++) {
 			const struct nsh_event_rec *e = &l.v[i];
 			json_t *d = NULL;
@@ -208,6 +269,10 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 				json_decref(o);
 			} else {
 				render(e, d, &rc, &blocked, s);
+				if (lv.on && e->job_id)
+					nsh_progress_event(&lv.jobs, e->job_id,
+							   repo_of(&rc, s, e->job_id), e->kind, d,
+							   e->created_ms);
 			}
 			/* an end that a later state change undoes (feedback reopened it) is not one
 			 */
@@ -217,6 +282,9 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 		}
 		got = l.nr;
 		nsh_event_list_release(&l);
+		/* after events, or a second without any: the elapsed times move on */
+		live_erase(&lv);
+		live_draw(&lv);
 		fflush(stdout);
 		if (ended || got)
 			continue;
@@ -243,6 +311,7 @@ int nsh_cli_follow(struct nsh_store *s, const char *task_id, bool json, int *ret
 	if (!r)
 		*ret_code = !strcmp(t.state, "completed") ? NSH_EXIT_OK : NSH_EXIT_FAIL;
 	nsh_task_rec_release(&t);
+	nsh_progress_release(&lv.jobs);
 	nsh_strvec_release(&rc.ids);
 	nsh_strvec_release(&rc.repos);
 	nsh_strvec_release(&blocked);
@@ -282,6 +351,9 @@ const struct nsh_cli_cmd nsh_cmd_follow = {
 	.help = "Prints the task's history, then each new event, and returns when the task\n"
 		"ends: exit 0 when it completed, 1 when it failed, was cancelled or expired.\n"
 		"A host a job's sandbox was refused (network level) is shown once per job.\n"
+		"On a terminal a line per job stays below the events: its repository, a bar\n"
+		"of the pipeline's steps done, the step running now and the time it took\n"
+		"(not with NO_COLOR set, TERM=dumb, or when the output is not a terminal).\n"
 		"Options:\n"
 		"  --json  one JSON object per event and line\n",
 	.run = follow_run,

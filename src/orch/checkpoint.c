@@ -103,7 +103,8 @@ int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err)
 	int rc = 0;
 
 	if (!branch || !nsh_fs_is_dir(gitdir))
-		goto out; /* not cloned yet: nothing to save */
+		goto out;	 /* not cloned yet: nothing to save */
+	oj->ws_measured = false; /* it writes objects: the next measure walks */
 	msg = nsh_xasprintf("nightshift checkpoint (work in progress)\n\nNightshift-Task: %s\n"
 			    "Nightshift-Job: %s\nNightshift-Checkpoint: yes\n",
 			    j->task_id, j->id);
@@ -221,10 +222,17 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 	uint64_t sum = 0;
 	size_t entries = 0;
 	struct stat st;
+	bool kept = oj->ws_kept;
 	int fd;
 
 	if (oj->quota_hit)
 		return nsh_err_set(err, NSH_ETOOBIG, "%s", oj->quota_hit);
+	/* a step that only read the workspace (see ws_kept) left the last figure true */
+	oj->ws_kept = false;
+	if (kept && oj->ws_measured) {
+		*ret_bytes = oj->ws_bytes;
+		return 0;
+	}
 	fd = open(oj->ws, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
@@ -233,6 +241,8 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 		return 0;
 	}
 	walk(fd, st.st_dev, 0, &sum, &entries);
+	oj->ws_bytes = sum;
+	oj->ws_measured = true;
 	*ret_bytes = sum;
 	return 0;
 }

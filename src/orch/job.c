@@ -103,10 +103,9 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
-	struct nsh_forge_repo repo = {0};
 	struct nsh_forge *f = NULL;
 	struct nsh_buf head = NSH_BUF_INIT;
-	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL;
+	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL, *nl;
 	int rc;
 
 	if (!r)
@@ -114,20 +113,30 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	if (!rc)
 		rc = orch_forge(o, nsh_job_run_store(jr), j->repo, &f, err);
-	if (!rc)
-		rc = nsh_forge_repo_get(f, org, name, &repo, err);
 	if (rc)
 		goto out;
 	/* a clone left by an interrupted run is made again */
 	rc = orch_ws_make(jr, err);
-	/* the local forge copies objects, never hard links: the sandbox must not reach its files */
+	/*
+	 * The forge's default branch (NULL): its name and commit are read from
+	 * the clone in one git run, which is the branch the clone checked out.
+	 * The local forge copies objects, never hard links: the sandbox must
+	 * not reach its files.
+	 */
 	if (!rc)
-		rc = nsh_forge_clone(f, org, name, repo.default_branch, oj->ws, err);
+		rc = nsh_forge_clone(f, org, name, NULL, oj->ws, err);
+	if (!rc)
+		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", NULL);
+	nsh_buf_trim(&head);
+	nl = strchr(head.buf, '\n');
+	if (!rc && (!nl || nl == head.buf || !nl[1] || !strcmp(nl + 1, "HEAD")))
+		rc = nsh_err_set(err, NSH_EFAIL, "the clone of '%s' has no branch checked out",
+				 j->repo);
+	if (rc)
+		goto out;
+	*nl = '\0';
 	branch = nsh_xasprintf("nightshift/%s/%s", j->task_id, r->id);
-	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
-	if (!rc)
-		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", NULL);
+	rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
 	exclude = nsh_xasprintf("%s/.git/info/exclude", oj->ws);
 	if (!rc)
 		rc = nsh_fs_write_atomic(exclude, "node_modules/\n", 14, 0644, err);
@@ -135,19 +144,18 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 		rc = nsh_store_job_set_branch(nsh_job_run_store(jr), j->id, branch, err);
 	if (rc)
 		goto out;
-	nsh_buf_trim(&head);
 	json_object_set_new(result, "branch", json_string(branch));
 	json_object_set_new(result, "base", json_string(head.buf));
-	json_object_set_new(result, "base_branch", json_string(repo.default_branch));
-	json_object_set_new(result, "summary",
-			    nsh_json_string_lossy(head.buf, head.len > 12 ? 12 : head.len));
+	json_object_set_new(result, "base_branch", json_string(nl + 1));
+	json_object_set_new(
+		result, "summary",
+		nsh_json_string_lossy(head.buf, strlen(head.buf) > 12 ? 12 : strlen(head.buf)));
 out:
 	free(exclude);
 	free(branch);
 	free(org);
 	free(name);
 	nsh_buf_release(&head);
-	nsh_forge_repo_release(&repo);
 	nsh_forge_close(f);
 	return rc;
 }
@@ -207,6 +215,7 @@ static int step_detect(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	json_object_set_new(result, "summary",
 			    json_string(script ? "npm, tests with the package's test script"
 					       : "npm, no test script"));
+	oj->ws_kept = true; /* read only */
 out:
 	json_decref(manifest);
 	nsh_buf_release(&b);
@@ -454,6 +463,7 @@ static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err 
 	if (orch_is_llm(jr))
 		return orch_llm_research(jr, result, err);
 	rc = recipe_run(jr, true, result, &res, err);
+	orch_job_of(jr)->ws_kept = true; /* a dry run: nothing written */
 	if (!rc) {
 		snprintf(summary, sizeof(summary),
 			 "%zu changes planned in %zu files, %zu to review, %zu manifest edits",
@@ -849,8 +859,8 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
 	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "commit", "--quiet", "--no-verify", "-m", msg.buf,
-			     NULL);
+		rc = nsh_git(oj->ws, NULL, err, "-c", "maintenance.auto=false", "commit", "--quiet",
+			     "--no-verify", "-m", msg.buf, NULL);
 	if (!rc) {
 		bool ask = false;
 
@@ -910,6 +920,7 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	char *org = NULL, *name = NULL;
 	int rc;
 
+	oj->ws_kept = true; /* the forge reads the workspace's objects */
 	if (!sha || !branch) {
 		rc = nsh_err_set(err, NSH_EINVAL, "nothing to push: no commit recorded");
 		goto out;
@@ -957,6 +968,7 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	char *org = NULL, *name = NULL, summary[160];
 	int rc;
 
+	orch_job_of(jr)->ws_kept = true; /* the forge and the store only */
 	if (!r) {
 		rc = err->code;
 		goto out;

@@ -5,10 +5,13 @@
  */
 #include "orch/orch.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -305,27 +308,45 @@ static void redact_in_place(const struct nsh_redactor *red, struct nsh_buf *b)
 	nsh_buf_release(&out);
 }
 
+/*
+ * Append the record of command @c to the artifact log @dir/@name.log. A
+ * plain append, not a rewrite of the whole file, and no fsync: the log is
+ * for people, and a step that a crash interrupts runs again and appends
+ * again. A log past ORCH_LOG_MAX takes no more records.
+ */
 static void append_log(const char *dir, const char *name, const char *const *argv,
 		       const struct nsh_sandbox_cmd *c)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
 	char *path = nsh_xasprintf("%s/%s.log", dir, name);
-	struct nsh_buf old = NSH_BUF_INIT;
+	struct stat st;
+	int fd = -1;
 
-	if (nsh_fs_mkdir_p(dir, 0700, NULL) == 0) {
-		nsh_fs_read_file(path, &old, (size_t)64 << 20, NULL);
-		nsh_buf_add(&b, old.buf, old.len);
-		nsh_buf_adds(&b, "$");
-		for (size_t i = 0; argv[i]; i++)
-			nsh_buf_addf(&b, " %s", argv[i]);
-		nsh_buf_addf(&b, "\n# exit %d%s, %lld ms\n", c->exit_code,
-			     c->timed_out ? " (timed out)" : "", (long long)c->elapsed_ms);
-		nsh_buf_add(&b, c->out.buf, c->out.len);
-		nsh_buf_add(&b, c->err.buf, c->err.len);
-		nsh_buf_adds(&b, "\n");
-		nsh_fs_write_atomic(path, b.buf, b.len, 0600, NULL);
+	if (nsh_fs_mkdir_p(dir, 0700, NULL))
+		goto out;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fstat(fd, &st) < 0 || (long long)st.st_size > ORCH_LOG_MAX)
+		goto out;
+	nsh_buf_adds(&b, "$");
+	for (size_t i = 0; argv[i]; i++)
+		nsh_buf_addf(&b, " %s", argv[i]);
+	nsh_buf_addf(&b, "\n# exit %d%s, %lld ms\n", c->exit_code,
+		     c->timed_out ? " (timed out)" : "", (long long)c->elapsed_ms);
+	nsh_buf_add(&b, c->out.buf, c->out.len);
+	nsh_buf_add(&b, c->err.buf, c->err.len);
+	nsh_buf_adds(&b, "\n");
+	for (size_t off = 0; off < b.len;) {
+		ssize_t n = write(fd, b.buf + off, b.len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
 	}
-	nsh_buf_release(&old);
+out:
+	if (fd >= 0)
+		close(fd);
 	nsh_buf_release(&b);
 	free(path);
 }

@@ -34,6 +34,7 @@ struct nsh_task_run;
 #define ORCH_TEST_MS	   (20 * 60 * 1000)  /* a test run */
 #define ORCH_OUT_MAX	   ((size_t)4 << 20) /* captured output per stream */
 #define ORCH_EXCERPT	   2000		     /* bytes of output kept in a step result */
+#define ORCH_LOG_MAX	   (64LL << 20)	     /* an artifact log takes no record past this */
 #define ORCH_SIBLINGS_MARK "<!-- nightshift:change-set -->"
 
 struct nsh_orch {
@@ -72,6 +73,9 @@ struct orch_job {
 	struct nsh_recipe llm_recipe;	 /* llm brain: a stand-in, titled with the task */
 	struct nsh_disk *disk;		 /* the workspace's file system (quota), or NULL */
 	char *quota_hit;		 /* the finding once a command filled it, or NULL */
+	bool ws_kept;			 /* the step that just ran wrote nothing in the workspace */
+	bool ws_measured;		 /* @ws_bytes holds a measure of this run */
+	uint64_t ws_bytes;		 /* the workspace's bytes at the last measure */
 };
 
 #define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
@@ -264,6 +268,8 @@ void orch_ws_check(struct nsh_job_run *jr, const char *const *argv,
  * The bytes the job's workspace takes on disk (mounts below it not
  * counted). NSH_ETOOBIG with the finding of orch_ws_check() instead once a
  * command filled the workspace quota: the scheduler fails the job with it.
+ * After a step that set ws_kept (it only reads the workspace: detect, the
+ * recipe's research, push, pr) the last figure is given again without a walk.
  */
 int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
 

@@ -355,8 +355,14 @@ static int record_step(struct nsh_job_run *jr, size_t i, json_t *result, int64_t
 
 	if (target >= 0)
 		resume_after = target > 0 ? p->steps[target - 1].name : NULL;
-	ev = json_pack("{s:s, s:I, s:I}", "step", name, "attempt", (json_int_t)jr->attempt,
-		       "elapsed_ms", (json_int_t)elapsed_ms);
+	/* where the job stands in the pipeline, for progress bars: step i + 1 of nsteps */
+	ev = json_pack("{s:s, s:I, s:I, s:I, s:I}", "step", name, "attempt",
+		       (json_int_t)jr->attempt, "elapsed_ms", (json_int_t)elapsed_ms, "index",
+		       (json_int_t)i + 1, "steps", (json_int_t)p->nsteps);
+	if (!jr->finish && (target >= 0 || i + 1 < p->nsteps))
+		json_object_set_new(
+			ev, "next",
+			json_string(p->steps[target >= 0 ? (size_t)target : i + 1].name));
 	if (json_object_get(result, "summary"))
 		json_object_set(ev, "summary", json_object_get(result, "summary"));
 	if (jr->disk >= 0)
