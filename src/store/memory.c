@@ -96,12 +96,16 @@ static const char sql_expire_any[] =
 static const char sql_expire[] =
 	"UPDATE memories SET state = 'expired', expires_at = active_at + ?2, updated_at = ?3 "
 	"WHERE state = 'active' AND active_at < ?1";
-/* CROSS JOIN: walk the scope keys first, whatever the planner thinks of state. */
+/*
+ * CROSS JOIN: walk the scope keys first, whatever the planner thinks of
+ * state. No ORDER BY: the caller ranks the rows itself, and cutting to the
+ * most recently said in C spares a sort of every row in scope.
+ */
 static const char sql_in_scope[] =
-	"SELECT m.id, m.scope, m.language, m.path_glob, m.said_at FROM memory_scopes sc CROSS JOIN "
-	"memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND "
-	"m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR m.language = ?3) AND (?4 IS "
-	"NULL OR m.kind = 'text' OR m.recipe = ?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
+	"SELECT m.id, m.said_at, m.path_glob, m.scope = 'repo', m.language IS NOT NULL FROM "
+	"memory_scopes sc CROSS JOIN memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || "
+	"?1, 'repo:' || ?2) AND m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR "
+	"m.language = ?3) AND (?4 IS NULL OR m.kind = 'text' OR m.recipe = ?4)";
 static const char sql_unindexed[] =
 	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
@@ -163,6 +167,16 @@ void nsh_memory_conflict_list_release(struct nsh_memory_conflict_list *l)
 		return;
 	for (size_t i = 0; i < l->nr; i++)
 		free(l->v[i].reason);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void nsh_memory_cand_list_release(struct nsh_memory_cand_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->v[i].path_glob);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
@@ -712,10 +726,30 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
 	return rc;
 }
 
+/* Most recently said first, then the newest rule. */
+static int cand_newer(const void *a, const void *b)
+{
+	const struct nsh_memory_cand *x = a, *y = b;
+
+	if (x->said_ms != y->said_ms)
+		return x->said_ms < y->said_ms ? 1 : -1;
+	return (x->id < y->id) - (x->id > y->id);
+}
+
+/* Keep the @max most recently said of the rows of @l from @from on. */
+static void cand_cut(struct nsh_memory_cand_list *l, size_t from, size_t max)
+{
+	qsort(l->v + from, l->nr - from, sizeof(l->v[0]), cand_newer);
+	for (size_t i = from + max; i < l->nr; i++)
+		free(l->v[i].path_glob);
+	l->nr = from + max;
+}
+
 int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
 			      const char *language, const char *recipe, size_t max,
-			      struct nsh_memory_list *ret, struct nsh_err *err)
+			      struct nsh_memory_cand_list *ret, struct nsh_err *err)
 {
+	size_t from = ret->nr;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -724,21 +758,24 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 	nsh_store_bind_text(st, 2, repo);
 	nsh_store_bind_text(st, 3, language);
 	nsh_store_bind_text(st, 4, recipe);
-	sqlite3_bind_int64(st, 5, max ? (int64_t)max : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct nsh_memory_rec *m;
+		struct nsh_memory_cand *c;
 
+		/* Cut now and then, so that a huge scope costs time but not memory. */
+		if (max && ret->nr - from >= 2 * max)
+			cand_cut(ret, from, max);
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
-		m = &ret->v[ret->nr++];
-		memset(m, 0, sizeof(*m));
-		m->id = sqlite3_column_int64(st, 0);
-		m->scope = nsh_store_col_text(st, 1);
-		m->language = nsh_store_col_text(st, 2);
-		m->path_glob = nsh_store_col_text(st, 3);
-		m->said_ms = sqlite3_column_int64(st, 4);
+		c = &ret->v[ret->nr++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->said_ms = sqlite3_column_int64(st, 1);
+		c->path_glob = nsh_store_col_text(st, 2);
+		c->repo_scope = sqlite3_column_int(st, 3);
+		c->language = sqlite3_column_int(st, 4);
 	}
 	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
 	nsh_store_stmt_done(st);
+	if (!rc && max && ret->nr - from > max)
+		cand_cut(ret, from, max);
 	return rc;
 }
 
