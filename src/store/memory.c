@@ -97,15 +97,16 @@ static const char sql_expire[] =
 	"UPDATE memories SET state = 'expired', expires_at = active_at + ?2, updated_at = ?3 "
 	"WHERE state = 'active' AND active_at < ?1";
 /*
- * CROSS JOIN: walk the scope keys first, whatever the planner thinks of
- * state. No ORDER BY: the caller ranks the rows itself, and cutting to the
- * most recently said in C spares a sort of every row in scope.
+ * Only memory_scopes, which carries the columns read here (migration 12):
+ * the rules of a scope key are one range of its primary key. No ORDER BY:
+ * the caller ranks the rows itself, and cutting to the most recently said
+ * in C spares a sort of every row in scope.
  */
 static const char sql_in_scope[] =
-	"SELECT m.id, m.said_at, m.path_glob, m.scope = 'repo', m.language IS NOT NULL FROM "
-	"memory_scopes sc CROSS JOIN memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || "
-	"?1, 'repo:' || ?2) AND m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR "
-	"m.language = ?3) AND (?4 IS NULL OR m.kind = 'text' OR m.recipe = ?4)";
+	"SELECT memory_id, said_at, path_glob, scope = 'repo', language IS NOT NULL FROM "
+	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND (?3 "
+	"IS NULL OR language IS NULL OR language = ?3) AND (?4 IS NULL OR kind = 'text' OR "
+	"recipe = ?4)";
 static const char sql_unindexed[] =
 	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
