@@ -671,6 +671,7 @@ struct cand {
 	int64_t said_ms; /* when it was last said */
 	double score;	 /* full-text score against the task's text (0: none) */
 	int specificity; /* 1 org, 2 repository, +1 per language/path narrowing */
+	int len;	 /* tokens in its text */
 };
 
 /* The hit of rule @id in @hits (sorted by id), or NULL. */
@@ -699,7 +700,7 @@ static void score_rules(struct cand *c, size_t n, struct nsh_memory_hit_list *hi
 
 		if (!h)
 			continue;
-		avg += h->len;
+		avg += c[i].len;
 		for (size_t t = 0; t < nterms; t++)
 			df[t] += h->tf[t] > 0;
 	}
@@ -717,7 +718,7 @@ static void score_rules(struct cand *c, size_t n, struct nsh_memory_hit_list *hi
 
 			if (tf > 0)
 				s += idf[t] * tf * 2.2 /
-				     (tf + 1.2 * (0.25 + 0.75 * (double)h->len / avg));
+				     (tf + 1.2 * (0.25 + 0.75 * (double)c[i].len / avg));
 		}
 		c[i].score = s;
 	}
@@ -779,6 +780,7 @@ int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 		cand[n].id = m->id;
 		cand[n].said_ms = m->said_ms;
 		cand[n].specificity = (m->repo_scope ? 2 : 1) + m->language + !!m->path_glob;
+		cand[n].len = m->len;
 		n++;
 	}
 	if (q->text)

@@ -395,9 +395,12 @@ static const struct nsh_store_migration migrations[] = {
 	 * primary key rather than one lookup in memories per rule (a large
 	 * org's 2,000 rules: 2 ms of a 5 ms budget, bench/memory). Triggers keep
 	 * the copy: a new scope row takes it from its rule, and a change of the
-	 * rule is written to each of its scope rows.
+	 * rule is written to each of its scope rows. memories.rule_len is the
+	 * number of tokens memories_fts has for the rule's text (src/store/
+	 * memory.c fills it), so that ranking need not look it up per hit.
 	 */
-	{12, "memory scopes carry the columns retrieval reads",
+	{12, "memory scopes carry the columns retrieval reads; the token count of a rule",
+	 "ALTER TABLE memories ADD COLUMN rule_len INTEGER;"
 	 "CREATE TABLE memory_scopes_v12 ("
 	 "  key TEXT NOT NULL,"
 	 "  memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,"
@@ -408,26 +411,28 @@ static const struct nsh_store_migration migrations[] = {
 	 "  scope TEXT,"
 	 "  path_glob TEXT,"
 	 "  said_at INTEGER,"
+	 "  rule_len INTEGER,"
 	 "  PRIMARY KEY (key, memory_id)"
 	 ") STRICT, WITHOUT ROWID;"
 	 "INSERT INTO memory_scopes_v12 (key, memory_id, state, kind, recipe, language, scope,"
-	 "  path_glob, said_at)"
+	 "  path_glob, said_at, rule_len)"
 	 "  SELECT sc.key, sc.memory_id, m.state, m.kind, m.recipe, m.language, m.scope,"
-	 "    m.path_glob, m.said_at FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id;"
+	 "    m.path_glob, m.said_at, m.rule_len"
+	 "    FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id;"
 	 "DROP TABLE memory_scopes;"
 	 "ALTER TABLE memory_scopes_v12 RENAME TO memory_scopes;"
 	 "CREATE INDEX memory_scopes_by_memory ON memory_scopes (memory_id);"
 	 "CREATE TRIGGER memory_scopes_ai AFTER INSERT ON memory_scopes BEGIN"
-	 "  UPDATE memory_scopes SET (state, kind, recipe, language, scope, path_glob, said_at) ="
-	 "    (SELECT state, kind, recipe, language, scope, path_glob, said_at FROM memories"
-	 "      WHERE id = new.memory_id)"
+	 "  UPDATE memory_scopes SET (state, kind, recipe, language, scope, path_glob, said_at,"
+	 "    rule_len) = (SELECT state, kind, recipe, language, scope, path_glob, said_at,"
+	 "    rule_len FROM memories WHERE id = new.memory_id)"
 	 "    WHERE key = new.key AND memory_id = new.memory_id;"
 	 "END;"
 	 "CREATE TRIGGER memories_au_scopes AFTER UPDATE OF state, kind, recipe, language, scope,"
-	 "  path_glob, said_at ON memories BEGIN"
+	 "  path_glob, said_at, rule_len ON memories BEGIN"
 	 "  UPDATE memory_scopes SET state = new.state, kind = new.kind, recipe = new.recipe,"
 	 "    language = new.language, scope = new.scope, path_glob = new.path_glob,"
-	 "    said_at = new.said_at WHERE memory_id = new.id;"
+	 "    said_at = new.said_at, rule_len = new.rule_len WHERE memory_id = new.id;"
 	 "END;"},
 };
 

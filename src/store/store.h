@@ -809,6 +809,7 @@ struct nsh_memory_cand {
 	char *path_glob; /* the paths it is narrowed to, or NULL */
 	bool repo_scope; /* scoped to repositories (else to its org) */
 	bool language;	 /* narrowed to one language */
+	int len;	 /* tokens in its text, as memories_fts counts them */
 };
 
 struct nsh_memory_cand_list {
@@ -820,7 +821,6 @@ struct nsh_memory_cand_list {
 /* A full-text hit of nsh_store_memory_fts(). */
 struct nsh_memory_hit {
 	int64_t id; /* the rule */
-	int len;    /* tokens in its text */
 	int tf[32]; /* occurrences of each term of the query in its text */
 };
 

@@ -586,7 +586,8 @@ static void test_scope_copy_in_step(void)
 		"SELECT count(*) FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id "
 		"WHERE sc.state IS NOT m.state OR sc.kind IS NOT m.kind OR sc.recipe IS NOT "
 		"m.recipe OR sc.language IS NOT m.language OR sc.scope IS NOT m.scope OR "
-		"sc.path_glob IS NOT m.path_glob OR sc.said_at IS NOT m.said_at";
+		"sc.path_glob IS NOT m.path_glob OR sc.said_at IS NOT m.said_at OR sc.rule_len IS "
+		"NOT m.rule_len";
 	struct nsh_err err = NSH_ERR_INIT;
 	char *path = nsh_xasprintf("%s/copy.db", dir);
 	struct nsh_memory_learn in = pref("native", "acme/api", "alice", 1, T0);
@@ -626,6 +627,10 @@ static void test_scope_copy_in_step(void)
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM memory_scopes WHERE language = "
 				"'javascript' AND path_glob = 'src/*'"),
 		  1);
+	/* The length of a rule's text in the index's tokens: "Use const over let". */
+	CHECK_INT(raw_int(path, "SELECT rule_len FROM memory_scopes WHERE language = 'javascript'"),
+		  4);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM memories WHERE rule_len IS NULL"), 0);
 	free(path);
 }
 
@@ -688,6 +693,8 @@ static void test_upgrade_keeps_rows(void)
 		free(sql);
 	}
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);
+	/* measured on upgrade: "use the pipe pattern" */
+	CHECK_INT(raw_int(path, "SELECT rule_len FROM memory_scopes"), 4);
 	q.now_ms = T0 + DAY;
 	CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
 	CHECK_INT(l.nr, 1);
