@@ -6,6 +6,7 @@
 # comments, reviews, permissions, rate limits, ETags, the App token flow,
 # the status comment and polling across a restart.
 . "$(dirname "$0")/lib.sh"
+. "$NSH_TOP/tests/e2e/daemon.sh"
 
 CANARY=ghp_canary0123456789abcdef
 CACHE=$NSH_TOP/build/npm-cache/github
@@ -249,6 +250,40 @@ test_expect_success 'a restarted poller sends the ETags it kept: unchanged lists
 	cat p5 &&
 	test $(wc -l <p5) -eq 3 &&
 	! grep -v " 304 inm$" p5
+'
+
+# polled_lists FILE: the GETs of the three polled lists of acme/web in FILE (from polled_since)
+polled_lists() {
+	grep -E "^GET /repos/acme/web/(issues|issues/comments|pulls/comments) " "$1"
+}
+
+test_expect_success 'nightshift serve polls with the ETags kept: after a restart its rounds are 304s' '
+	export NIGHTSHIFT_GITHUB_WATCH=acme/web NIGHTSHIFT_GITHUB_LABEL=nightshift \
+		NIGHTSHIFT_GITHUB_POLL_INTERVAL=1 &&
+	before=$(requests_now) &&
+	nsh_daemon_start --no-scheduler --rate-limit 0 &&
+	sleep 3;
+	nsh_daemon_stop;
+	polled_since $before >s1 &&
+	polled_lists s1 >l1 &&
+	cat l1 &&
+	test $(grep -c "^GET /repos/acme/web/issues " l1) -ge 2 &&
+	grep -q "^GET /repos/acme/web/issues 304 inm$" l1 &&
+	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-issues-labeled-%\"" >n &&
+	test "$(cat n)" = 1 &&
+
+	before=$(requests_now) &&
+	nsh_daemon_start --no-scheduler --rate-limit 0 &&
+	sleep 3;
+	nsh_daemon_stop;
+	polled_since $before >s2 &&
+	polled_lists s2 >l2 &&
+	cat l2 &&
+	test $(wc -l <l2) -ge 3 &&
+	! grep -v " 304 inm$" l2 &&
+	! grep -q "^GET /repos/acme/web 200" s2 &&
+	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-%\"" >n &&
+	test "$(cat n)" = 1
 '
 
 test_expect_success 'the token is in no argument list while a slow push runs, nor in any file' '
