@@ -401,6 +401,8 @@ static const struct nsh_store_migration migrations[] = {
 	 */
 	{12, "memory scopes carry the columns retrieval reads; the token count of a rule",
 	 "ALTER TABLE memories ADD COLUMN rule_len INTEGER;"
+	 /* the rules still to measure, found at each open without reading the table */
+	 "CREATE INDEX memories_unmeasured ON memories (id) WHERE rule_len IS NULL;"
 	 "CREATE TABLE memory_scopes_v12 ("
 	 "  key TEXT NOT NULL,"
 	 "  memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,"
