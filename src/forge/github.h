@@ -102,12 +102,13 @@ const char *nsh_github_api(const struct nsh_github *gh);
 
 /* One answer. */
 struct nsh_github_resp {
-	long status;  /* HTTP status (200 also for a 304 served from the cache) */
-	json_t *json; /* the body parsed, or NULL when empty or not JSON */
-	char *next;   /* the Link rel="next" URL, or NULL */
-	bool cached;  /* the body came from the ETag cache (a 304) */
-	char *etag;   /* the answer's ETag, or NULL */
-	char *date;   /* the answer's Date header, or NULL */
+	long status;	   /* HTTP status (200 also for a 304 served from the cache) */
+	json_t *json;	   /* the body parsed, or NULL when empty or not JSON */
+	char *next;	   /* the Link rel="next" URL, or NULL */
+	bool cached;	   /* the body came from the ETag cache (a 304) */
+	bool not_modified; /* nsh_github_get_if(): a 304 to the ETag given, no body */
+	char *etag;	   /* the answer's ETag, or NULL */
+	char *date;	   /* the answer's Date header, or NULL */
 };
 
 void nsh_github_resp_release(struct nsh_github_resp *r);
@@ -128,6 +129,15 @@ void nsh_github_resp_release(struct nsh_github_resp *r);
 int nsh_github_request(struct nsh_github *gh, const char *method, const char *path,
 		       const json_t *body, struct nsh_github_resp *ret, long *ret_status,
 		       struct nsh_err *err);
+
+/**
+ * GET @path ("/repos/...") with If-None-Match @etag, an ETag kept from
+ * an earlier answer (the store's, say, so it outlives the process): a 304
+ * returns 0 with @ret's not_modified set, its etag @etag and no body.
+ * Other answers as nsh_github_request(); without @etag it is a plain GET.
+ */
+int nsh_github_get_if(struct nsh_github *gh, const char *path, const char *etag,
+		      struct nsh_github_resp *ret, struct nsh_err *err);
 
 /**
  * GET @path and every following page (at most @max_items items, at most

@@ -629,16 +629,20 @@ static void write_pause(const struct nsh_github *gh)
 		nsh_time_sleep_ms(last_write_ms + gh->o.write_pause_ms - now);
 }
 
-/* The request proper; @url is absolute. Called with write_mu held for writes. */
+/*
+ * The request proper; @url is absolute. Called with write_mu held for
+ * writes. A GET with @if_none_match sends that ETag rather than the
+ * cache's and answers a 304 with an empty @ret whose not_modified is set.
+ */
 static int request_url(struct nsh_github *gh, const char *method, const char *url, const char *body,
-		       struct nsh_github_resp *ret, long *ret_status, bool is_write,
-		       struct nsh_err *err)
+		       const char *if_none_match, struct nsh_github_resp *ret, long *ret_status,
+		       bool is_write, struct nsh_err *err)
 {
 	struct exchange x = {0};
 	struct nsh_buf msg = NSH_BUF_INIT;
 	const char *cached_etag = NULL, *cached_body = NULL, *token = NULL;
 	size_t cached_len = 0;
-	bool is_get = !strcmp(method, "GET"), from_cache = false;
+	bool is_get = !strcmp(method, "GET"), from_cache = false, not_modified = false;
 	char *auth = NULL;
 	int rc = 0;
 
@@ -675,12 +679,16 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 		}
 		free(auth);
 		auth = nsh_xasprintf("Bearer %s", token);
-		if (is_get &&
+		if (is_get && !if_none_match &&
 		    !nsh_github_cache_get(gh->cache, url, &cached_etag, &cached_body, &cached_len))
 			cached_etag = NULL;
 		if (is_write)
 			write_pause(gh);
-		cc = perform(gh, method, url, body, auth, is_get ? cached_etag : NULL, &x);
+		cc = perform(gh, method, url, body, auth,
+			     !is_get	     ? NULL
+			     : if_none_match ? if_none_match
+					     : cached_etag,
+			     &x);
 		if (is_write)
 			last_write_ms = nsh_time_mono_ms();
 		if (ret_status)
@@ -698,6 +706,10 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 		}
 		if (parse_count(x.remaining) == 0 && parse_count(x.reset) > now_s)
 			gh->limit_reset_s = parse_count(x.reset);
+		if (x.status == 304 && if_none_match && is_get) {
+			not_modified = true;
+			break;
+		}
 		if (x.status == 304 && cached_etag) {
 			from_cache = true;
 			gh->cached++;
@@ -732,6 +744,16 @@ static int request_url(struct nsh_github *gh, const char *method, const char *ur
 		error_message(&x.body, &msg);
 		rc = nsh_err_set(err, status_code(x.status), "%s %s: HTTP %ld: %s", method,
 				 shown_path(gh, url), x.status, msg.buf);
+		goto out;
+	}
+	if (not_modified) {
+		if (ret) {
+			memset(ret, 0, sizeof(*ret));
+			ret->status = 304;
+			ret->not_modified = true;
+			ret->etag = nsh_xstrdup(if_none_match);
+			ret->date = x.date ? nsh_xstrdup(x.date) : NULL;
+		}
 		goto out;
 	}
 	if (!from_cache && (x.status < 200 || x.status >= 300)) {
@@ -817,12 +839,28 @@ int nsh_github_request(struct nsh_github *gh, const char *method, const char *pa
 		}
 		pthread_mutex_lock(&write_mu);
 	}
-	rc = request_url(gh, method, url, text, ret, ret_status, is_write, err);
+	rc = request_url(gh, method, url, text, NULL, ret, ret_status, is_write, err);
 	if (is_write)
 		pthread_mutex_unlock(&write_mu);
 out:
 	free(url);
 	free(text);
+	return rc;
+}
+
+int nsh_github_get_if(struct nsh_github *gh, const char *path, const char *etag,
+		      struct nsh_github_resp *ret, struct nsh_err *err)
+{
+	char *url;
+	int rc;
+
+	if (!etag)
+		return nsh_github_request(gh, "GET", path, NULL, ret, NULL, err);
+	if (path[0] != '/')
+		return nsh_err_set(err, NSH_EINVAL, "refusing to send the token to '%.200s'", path);
+	url = nsh_xasprintf("%s%s", gh->api, path);
+	rc = request_url(gh, "GET", url, NULL, etag, ret, NULL, false, err);
+	free(url);
 	return rc;
 }
 

@@ -12,6 +12,13 @@
  * payload shaped like the webhook's. Delivery ids are kept in the store
  * (github_seen), cursors in github_poll; a cursor advances only past items
  * that were taken.
+ *
+ * Each list's row in github_poll also keeps the ETag of its last answer
+ * that was wholly handled (one page, the same URL). The next round, in
+ * this process or after a restart, sends it as If-None-Match: a 304 means
+ * nothing changed and the list is skipped without reading it again. The
+ * repository itself and an item's issue or pull request are read only for
+ * an item that is handed on.
  */
 #include "forge/github.h"
 
@@ -43,6 +50,8 @@ struct poller {
 	nsh_github_deliver_fn deliver;
 	void *ctx;
 	size_t delivered;
+	const char *full; /* the repository being polled, "O/R" */
+	json_t *repo;	  /* its JSON once read for a payload, or NULL */
 };
 
 /* GET @path into *@ret (a new reference). */
@@ -55,6 +64,66 @@ static int get_json(struct poller *p, const char *path, json_t **ret, struct nsh
 		*ret = r.json;
 		r.json = NULL;
 	}
+	nsh_github_resp_release(&r);
+	return rc;
+}
+
+/* The repository being polled, for payloads: read on first use (borrowed). */
+static int repo_json(struct poller *p, json_t **ret, struct nsh_err *err)
+{
+	if (!p->repo) {
+		char *path = nsh_xasprintf("/repos/%s", p->full);
+		int rc = get_json(p, path, &p->repo, err);
+
+		free(path);
+		if (rc)
+			return rc;
+	}
+	*ret = p->repo;
+	return 0;
+}
+
+/*
+ * GET the list @path of poll cursor @key: with If-None-Match @etag (may be
+ * NULL), a 304 sets *@ret_same and leaves *@ret NULL; otherwise its items
+ * (every page, at most ITEMS_MAX) go to *@ret, and *@ret_etag gets the ETag
+ * to keep for next time, or NULL when the answer had several pages (the
+ * first page's ETag does not cover the others).
+ */
+static int get_list(struct poller *p, const char *path, const char *etag, json_t **ret,
+		    char **ret_etag, bool *ret_same, struct nsh_err *err)
+{
+	struct nsh_github_resp r = {0};
+	json_t *all = NULL;
+	int rc;
+
+	*ret = NULL;
+	*ret_etag = NULL;
+	*ret_same = false;
+	rc = nsh_github_get_if(p->gh, path, etag, &r, err);
+	if (rc)
+		goto out;
+	if (r.not_modified) {
+		*ret_same = true;
+		goto out;
+	}
+	if (!json_is_array(r.json)) {
+		rc = nsh_err_set(err, NSH_EINVAL, "GET %s: the answer is not a list", path);
+		goto out;
+	}
+	all = json_array();
+	for (size_t i = 0; i < json_array_size(r.json) && i < ITEMS_MAX; i++)
+		json_array_append(all, json_array_get(r.json, i));
+	if (r.next && json_array_size(all) < ITEMS_MAX)
+		rc = nsh_github_get_all(p->gh, r.next, NULL, ITEMS_MAX, &all, err);
+	if (rc) {
+		json_decref(all);
+		goto out;
+	}
+	*ret = all;
+	if (!r.next && r.etag)
+		*ret_etag = nsh_xstrdup(r.etag);
+out:
 	nsh_github_resp_release(&r);
 	return rc;
 }
@@ -87,43 +156,67 @@ static int64_t tail_number(const char *url)
 	return slash && isdigit((unsigned char)slash[1]) ? strtoll(slash + 1, NULL, 10) : 0;
 }
 
-static int poll_labeled(struct poller *p, const char *full, const json_t *repo, struct nsh_err *err)
+static int poll_labeled(struct poller *p, struct nsh_err *err)
 {
+	char *key = nsh_xasprintf("%s:labeled", p->full);
+	char *path = NULL, *etag = NULL, *fresh = NULL;
 	json_t *all = NULL, *v;
-	char *path = NULL;
+	bool same = false;
 	size_t i;
 	int rc;
 
+	rc = nsh_store_gh_poll_get(p->f->store, key, NULL, &etag, err);
+	if (rc == NSH_ENOTFOUND) {
+		nsh_err_clear(err);
+		rc = 0;
+	}
+	if (rc)
+		goto out;
 	{
 		CURL *c = curl_easy_init();
 		char *esc = c ? curl_easy_escape(c, p->label, 0) : NULL;
 
-		path = nsh_xasprintf("/repos/%s/issues?labels=%s&state=open&per_page=100", full,
+		path = nsh_xasprintf("/repos/%s/issues?labels=%s&state=open&per_page=100", p->full,
 				     esc ? esc : p->label);
 		curl_free(esc);
 		if (c)
 			curl_easy_cleanup(c);
 	}
-	rc = nsh_github_get_all(p->gh, path, NULL, ITEMS_MAX, &all, err);
+	rc = get_list(p, path, etag, &all, &fresh, &same, err);
+	if (rc || same)
+		goto out;
 	json_array_foreach(all, i, v)
 	{
+		json_t *repo = NULL;
 		char *id;
 
-		if (rc)
-			break;
 		if (json_object_get(v, "pull_request"))
 			continue;
 		id = nsh_xasprintf("poll-issues-labeled-%lld",
 				   (long long)json_integer_value(json_object_get(v, "id")));
-		rc = hand_on(p, "issues", id,
-			     json_pack("{s:s, s:{s:s}, s:O, s:O, s:O?}", "action", "labeled",
-				       "label", "name", p->label, "issue", v, "repository", repo,
-				       "sender", json_object_get(v, "user")),
-			     err);
+		if (!nsh_store_gh_seen(p->f->store, id)) {
+			rc = repo_json(p, &repo, err);
+			if (!rc)
+				rc = hand_on(p, "issues", id,
+					     json_pack("{s:s, s:{s:s}, s:O, s:O, s:O?}", "action",
+						       "labeled", "label", "name", p->label,
+						       "issue", v, "repository", repo, "sender",
+						       json_object_get(v, "user")),
+					     err);
+		}
 		free(id);
+		if (rc)
+			break;
 	}
+	/* every item taken: remember the answer, so that an unchanged list is not read again */
+	if (!rc)
+		rc = nsh_store_gh_poll_put(p->f->store, key, NULL, fresh, err);
+out:
 	json_decref(all);
+	free(key);
 	free(path);
+	free(etag);
+	free(fresh);
 	return rc;
 }
 
@@ -138,17 +231,18 @@ static char *iso_now(void)
 
 /*
  * Poll one "since" list @what ("issue_comments" or "review_comments") of
- * @full: new items since the cursor, each with its issue or pull request
- * read for the payload.
+ * the repository: new items since the cursor, each with its issue or pull
+ * request read for the payload. The ETag kept is that of the URL of the
+ * cursor kept: a cursor that moves drops it.
  */
-static int poll_since(struct poller *p, const char *full, const json_t *repo, const char *what,
-		      struct nsh_err *err)
+static int poll_since(struct poller *p, const char *what, struct nsh_err *err)
 {
 	bool issues = !strcmp(what, "issue_comments");
 	const char *event = issues ? "issue_comment" : "pull_request_review_comment";
-	char *key = nsh_xasprintf("%s:%s", full, what);
-	char *since = NULL, *etag = NULL, *newest = NULL, *path = NULL;
+	char *key = nsh_xasprintf("%s:%s", p->full, what);
+	char *since = NULL, *etag = NULL, *newest = NULL, *path = NULL, *fresh = NULL;
 	json_t *all = NULL, *v;
+	bool same = false;
 	size_t i;
 	int rc;
 
@@ -161,49 +255,60 @@ static int poll_since(struct poller *p, const char *full, const json_t *repo, co
 	}
 	if (rc)
 		goto out;
-	path = nsh_xasprintf("/repos/%s/%s?since=%s&sort=created&direction=asc&per_page=100", full,
-			     issues ? "issues/comments" : "pulls/comments", since);
-	rc = nsh_github_get_all(p->gh, path, NULL, ITEMS_MAX, &all, err);
+	path = nsh_xasprintf("/repos/%s/%s?since=%s&sort=created&direction=asc&per_page=100",
+			     p->full, issues ? "issues/comments" : "pulls/comments", since);
+	rc = get_list(p, path, etag, &all, &fresh, &same, err);
+	if (rc || same)
+		goto out;
 	json_array_foreach(all, i, v)
 	{
 		const char *created = json_string_value(json_object_get(v, "created_at"));
-		json_t *parent = NULL;
+		json_t *parent = NULL, *repo = NULL;
 		char *id, *ppath;
 
-		if (rc)
-			break;
 		if (!created || strcmp(created, since) < 0)
 			continue; /* older, only edited since */
-		ppath = issues ? nsh_xasprintf("/repos/%s/issues/%lld", full,
-					       (long long)tail_number(json_string_value(
-						       json_object_get(v, "issue_url"))))
-			       : nsh_xasprintf("/repos/%s/pulls/%lld", full,
-					       (long long)tail_number(json_string_value(
-						       json_object_get(v, "pull_request_url"))));
-		rc = get_json(p, ppath, &parent, err);
-		free(ppath);
-		if (rc)
-			break;
 		id = nsh_xasprintf("poll-%s-%lld", event,
 				   (long long)json_integer_value(json_object_get(v, "id")));
-		rc = hand_on(p, event, id,
-			     json_pack("{s:s, s:O, s:O, s:O, s:O?}", "action", "created", "comment",
-				       v, issues ? "issue" : "pull_request", parent, "repository",
-				       repo, "sender", json_object_get(v, "user")),
-			     err);
+		if (!nsh_store_gh_seen(p->f->store, id)) {
+			ppath = issues ? nsh_xasprintf("/repos/%s/issues/%lld", p->full,
+						       (long long)tail_number(json_string_value(
+							       json_object_get(v, "issue_url"))))
+				       : nsh_xasprintf(
+						 "/repos/%s/pulls/%lld", p->full,
+						 (long long)tail_number(json_string_value(
+							 json_object_get(v, "pull_request_url"))));
+			rc = get_json(p, ppath, &parent, err);
+			free(ppath);
+			if (!rc)
+				rc = repo_json(p, &repo, err);
+			if (!rc)
+				rc = hand_on(p, event, id,
+					     json_pack("{s:s, s:O, s:O, s:O, s:O?}", "action",
+						       "created", "comment", v,
+						       issues ? "issue" : "pull_request", parent,
+						       "repository", repo, "sender",
+						       json_object_get(v, "user")),
+					     err);
+			json_decref(parent);
+		}
 		free(id);
-		json_decref(parent);
-		if (!rc && (!newest || strcmp(created, newest) > 0)) {
+		if (rc)
+			break;
+		if (!newest || strcmp(created, newest) > 0) {
 			free(newest);
 			newest = nsh_xstrdup(created);
 		}
 	}
-	if (newest) {
+	if (newest && strcmp(newest, since)) {
 		/* only past what was taken; a failure above leaves the rest for next time */
 		int rc2 = nsh_store_gh_poll_put(p->f->store, key, newest, NULL, rc ? NULL : err);
 
 		if (!rc)
 			rc = rc2;
+	} else if (!rc) {
+		/* the same cursor, so the same URL next time: keep the answer's ETag */
+		rc = nsh_store_gh_poll_put(p->f->store, key, since, fresh, err);
 	}
 out:
 	json_decref(all);
@@ -212,12 +317,92 @@ out:
 	free(etag);
 	free(newest);
 	free(path);
+	free(fresh);
+	return rc;
+}
+
+/*
+ * Reviews of pull request @number of @org/@name, one of those nightshift
+ * mirrors; its cursor keeps only the ETag of the list.
+ */
+static int poll_pr_reviews(struct poller *p, const char *org, const char *name, int64_t number,
+			   struct nsh_err *err)
+{
+	char *key = nsh_xasprintf("%s#%lld:reviews", p->full, (long long)number);
+	char *path = nsh_xasprintf("/repos/%s/%s/pulls/%lld/reviews?per_page=100", org, name,
+				   (long long)number);
+	char *etag = NULL, *fresh = NULL;
+	json_t *all = NULL, *pr = NULL, *v;
+	bool same = false;
+	size_t i;
+	int rc;
+
+	rc = nsh_store_gh_poll_get(p->f->store, key, NULL, &etag, err);
+	if (rc == NSH_ENOTFOUND) {
+		nsh_err_clear(err);
+		rc = 0;
+	}
+	if (!rc)
+		rc = get_list(p, path, etag, &all, &fresh, &same, err);
+	if (rc || same)
+		goto out;
+	json_array_foreach(all, i, v)
+	{
+		const char *st = json_string_value(json_object_get(v, "state"));
+		json_t *review, *repo = NULL;
+		char *id, *lower;
+
+		if (!st || !strcmp(st, "PENDING"))
+			continue;
+		id = nsh_xasprintf("poll-pull_request_review-%lld",
+				   (long long)json_integer_value(json_object_get(v, "id")));
+		if (nsh_store_gh_seen(p->f->store, id)) {
+			free(id);
+			continue;
+		}
+		if (!pr) {
+			char *ppath = nsh_xasprintf("/repos/%s/%s/pulls/%lld", org, name,
+						    (long long)number);
+
+			rc = get_json(p, ppath, &pr, err);
+			free(ppath);
+		}
+		if (!rc)
+			rc = repo_json(p, &repo, err);
+		if (rc) {
+			free(id);
+			break;
+		}
+		/* the webhook's review state is lower case */
+		review = json_deep_copy(v);
+		lower = nsh_xstrdup(st);
+		for (char *c = lower; *c; c++)
+			*c = (char)tolower((unsigned char)*c);
+		json_object_set_new(review, "state", json_string(lower));
+		free(lower);
+		rc = hand_on(p, "pull_request_review", id,
+			     json_pack("{s:s, s:o, s:O, s:O, s:O?}", "action", "submitted",
+				       "review", review, "pull_request", pr, "repository", repo,
+				       "sender", json_object_get(v, "user")),
+			     err);
+		free(id);
+		if (rc)
+			break;
+	}
+	if (!rc)
+		rc = nsh_store_gh_poll_put(p->f->store, key, NULL, fresh, err);
+out:
+	json_decref(all);
+	json_decref(pr);
+	free(key);
+	free(path);
+	free(etag);
+	free(fresh);
 	return rc;
 }
 
 /* Reviews of the open pull requests of @org/@name that nightshift mirrors. */
-static int poll_reviews(struct poller *p, const char *org, const char *name, const json_t *repo,
-			struct nsh_err *err)
+static int poll_reviews(struct poller *p, const char *org, const char *name, struct nsh_err *err)
 {
 	static const char *const states[] = {"open", "draft"};
 	int rc = 0;
@@ -227,59 +412,8 @@ static int poll_reviews(struct poller *p, const char *org, const char *name, con
 		struct nsh_pr_list prs = {0};
 
 		rc = nsh_store_pr_list(p->f->store, &flt, &prs, err);
-		for (size_t k = 0; !rc && k < prs.nr; k++) {
-			json_t *all = NULL, *pr = NULL, *v;
-			char *path = nsh_xasprintf("/repos/%s/%s/pulls/%lld/reviews?per_page=100",
-						   org, name, (long long)prs.v[k].number);
-			size_t i;
-
-			rc = nsh_github_get_all(p->gh, path, NULL, ITEMS_MAX, &all, err);
-			free(path);
-			json_array_foreach(all, i, v)
-			{
-				const char *st = json_string_value(json_object_get(v, "state"));
-				json_t *review;
-				char *id, *lower;
-
-				if (rc)
-					break;
-				if (!st || !strcmp(st, "PENDING"))
-					continue;
-				id = nsh_xasprintf(
-					"poll-pull_request_review-%lld",
-					(long long)json_integer_value(json_object_get(v, "id")));
-				if (nsh_store_gh_seen(p->f->store, id)) {
-					free(id);
-					continue;
-				}
-				if (!pr) {
-					path = nsh_xasprintf("/repos/%s/%s/pulls/%lld", org, name,
-							     (long long)prs.v[k].number);
-					rc = get_json(p, path, &pr, err);
-					free(path);
-					if (rc) {
-						free(id);
-						break;
-					}
-				}
-				/* the webhook's review state is lower case */
-				review = json_deep_copy(v);
-				lower = nsh_xstrdup(st);
-				for (char *c = lower; *c; c++)
-					*c = (char)tolower((unsigned char)*c);
-				json_object_set_new(review, "state", json_string(lower));
-				free(lower);
-				rc = hand_on(p, "pull_request_review", id,
-					     json_pack("{s:s, s:o, s:O, s:O, s:O?}", "action",
-						       "submitted", "review", review,
-						       "pull_request", pr, "repository", repo,
-						       "sender", json_object_get(v, "user")),
-					     err);
-				free(id);
-			}
-			json_decref(all);
-			json_decref(pr);
-		}
+		for (size_t k = 0; !rc && k < prs.nr; k++)
+			rc = poll_pr_reviews(p, org, name, prs.v[k].number, err);
 		nsh_pr_list_release(&prs);
 	}
 	return rc;
@@ -289,23 +423,23 @@ static int poll_repo(struct poller *p, const char *full, struct nsh_err *err)
 {
 	const char *slash = strchr(full, '/');
 	char *org = nsh_xstrndup(full, (size_t)(slash - full));
-	char *path = nsh_xasprintf("/repos/%s", full);
-	json_t *repo = NULL;
-	int rc = get_json(p, path, &repo, err);
+	int rc;
 
+	p->full = full;
+	p->repo = NULL;
+	rc = poll_labeled(p, err);
 	if (!rc)
-		rc = poll_labeled(p, full, repo, err);
+		rc = poll_since(p, "issue_comments", err);
 	if (!rc)
-		rc = poll_since(p, full, repo, "issue_comments", err);
+		rc = poll_since(p, "review_comments", err);
 	if (!rc)
-		rc = poll_since(p, full, repo, "review_comments", err);
-	if (!rc)
-		rc = poll_reviews(p, org, slash + 1, repo, err);
+		rc = poll_reviews(p, org, slash + 1, err);
 	if (rc)
 		nsh_err_wrap(err, "polling '%s'", full);
-	json_decref(repo);
+	json_decref(p->repo);
+	p->repo = NULL;
+	p->full = NULL;
 	free(org);
-	free(path);
 	return rc;
 }
 

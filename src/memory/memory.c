@@ -665,39 +665,50 @@ static int hit_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* A rule in scope while ranking: only what the order needs. */
+struct cand {
+	int64_t id;	 /* the rule */
+	int64_t said_ms; /* when it was last said */
+	double score;	 /* full-text score against the task's text (0: none) */
+	int specificity; /* 1 org, 2 repository, +1 per language/path narrowing */
+	int len;	 /* tokens in its text */
+};
+
+/* The hit of rule @id in @hits (sorted by id), or NULL. */
+static const struct nsh_memory_hit *find_hit(const struct nsh_memory_hit_list *hits, int64_t id)
+{
+	struct nsh_memory_hit key = {.id = id};
+
+	return bsearch(&key, hits->v, hits->nr, sizeof(hits->v[0]), hit_cmp);
+}
+
 /*
- * BM25 scores (k1 1.2, b 0.75) of the rules in @l against the terms whose
- * counts are in @hits. The statistics are those of the rules in scope: a
- * word that most of them share says little about any one of them.
+ * BM25 scores (k1 1.2, b 0.75) of the @n rules of @c against the terms
+ * whose counts are in @hits. The statistics are those of the rules in
+ * scope: a word that most of them share says little about any one of them.
  */
-static void score_rules(struct nsh_memory_rule_list *l, struct nsh_memory_hit_list *hits,
-			size_t nterms)
+static void score_rules(struct cand *c, size_t n, struct nsh_memory_hit_list *hits, size_t nterms)
 {
 	double idf[MAX_TERMS], avg = 0;
 	size_t df[MAX_TERMS] = {0};
-	double n = (double)l->nr;
 
 	if (!hits->nr)
 		return;
 	qsort(hits->v, hits->nr, sizeof(hits->v[0]), hit_cmp);
-	for (size_t i = 0; i < l->nr; i++) {
-		struct nsh_memory_hit key = {.id = l->v[i].r.id};
-		const struct nsh_memory_hit *h =
-			bsearch(&key, hits->v, hits->nr, sizeof(hits->v[0]), hit_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct nsh_memory_hit *h = find_hit(hits, c[i].id);
 
 		if (!h)
 			continue;
-		avg += h->len;
+		avg += c[i].len;
 		for (size_t t = 0; t < nterms; t++)
 			df[t] += h->tf[t] > 0;
 	}
 	avg = avg > 0 ? avg / (double)hits->nr : 1;
 	for (size_t t = 0; t < nterms; t++)
-		idf[t] = ln1((n - (double)df[t] + 0.5) / ((double)df[t] + 0.5) + 1);
-	for (size_t i = 0; i < l->nr; i++) {
-		struct nsh_memory_hit key = {.id = l->v[i].r.id};
-		const struct nsh_memory_hit *h =
-			bsearch(&key, hits->v, hits->nr, sizeof(hits->v[0]), hit_cmp);
+		idf[t] = ln1(((double)n - (double)df[t] + 0.5) / ((double)df[t] + 0.5) + 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct nsh_memory_hit *h = find_hit(hits, c[i].id);
 		double s = 0;
 
 		if (!h)
@@ -707,23 +718,23 @@ static void score_rules(struct nsh_memory_rule_list *l, struct nsh_memory_hit_li
 
 			if (tf > 0)
 				s += idf[t] * tf * 2.2 /
-				     (tf + 1.2 * (0.25 + 0.75 * (double)h->len / avg));
+				     (tf + 1.2 * (0.25 + 0.75 * (double)c[i].len / avg));
 		}
-		l->v[i].score = s;
+		c[i].score = s;
 	}
 }
 
 static int rank_cmp(const void *a, const void *b)
 {
-	const struct nsh_memory_rule *x = a, *y = b;
+	const struct cand *x = a, *y = b;
 
 	if (x->specificity != y->specificity)
 		return y->specificity - x->specificity;
 	if (x->score != y->score)
 		return x->score < y->score ? 1 : -1;
-	if (x->r.said_ms != y->r.said_ms)
-		return x->r.said_ms < y->r.said_ms ? 1 : -1;
-	return (x->r.id < y->r.id) - (x->r.id > y->r.id);
+	if (x->said_ms != y->said_ms)
+		return x->said_ms < y->said_ms ? 1 : -1;
+	return (x->id < y->id) - (x->id > y->id);
 }
 
 static bool path_applies(const char *glob, const char *const *paths)
@@ -739,11 +750,11 @@ static bool path_applies(const char *glob, const char *const *paths)
 int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 			struct nsh_memory_rule_list *ret, struct nsh_err *err)
 {
-	struct nsh_memory_rule_list cand = {0};
+	struct nsh_memory_cand_list rows = {0};
 	struct nsh_memory_hit_list hits = {0};
-	struct nsh_memory_list rows = {0};
 	struct nsh_strvec terms = NSH_STRVEC_INIT;
-	size_t limit = q->limit ? q->limit : NSH_MEMORY_LIMIT;
+	size_t limit = q->limit ? q->limit : NSH_MEMORY_LIMIT, n = 0;
+	struct cand *cand = NULL;
 	int rc;
 
 	rc = check_name("org", q->org, true, err);
@@ -760,38 +771,36 @@ int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 					       NSH_MEMORY_CANDIDATES, &rows, err);
 	if (rc)
 		goto out;
+	cand = nsh_xcalloc(rows.nr ? rows.nr : 1, sizeof(*cand));
 	for (size_t i = 0; i < rows.nr; i++) {
-		struct nsh_memory_rule *r;
+		const struct nsh_memory_cand *m = &rows.v[i];
 
-		if (!path_applies(rows.v[i].path_glob, q->paths))
+		if (!path_applies(m->path_glob, q->paths))
 			continue;
-		r = rule_push(&cand);
-		r->r = rows.v[i];
-		memset(&rows.v[i], 0, sizeof(rows.v[i]));
-		r->specificity =
-			(str_eq(r->r.scope, "repo") ? 2 : 1) + !!r->r.language + !!r->r.path_glob;
+		cand[n].id = m->id;
+		cand[n].said_ms = m->said_ms;
+		cand[n].specificity = (m->repo_scope ? 2 : 1) + m->language + !!m->path_glob;
+		cand[n].len = m->len;
+		n++;
 	}
 	if (q->text)
 		query_terms(q->text, &terms);
-	if (terms.nr && cand.nr) {
+	if (terms.nr && n) {
 		rc = nsh_store_memory_fts(st, q->org, q->repo, (const char *const *)terms.v,
 					  terms.nr, &hits, err);
 		if (rc)
 			goto out;
-		score_rules(&cand, &hits, terms.nr);
+		score_rules(cand, n, &hits, terms.nr);
 	}
-	if (cand.nr)
-		qsort(cand.v, cand.nr, sizeof(cand.v[0]), rank_cmp);
-	for (size_t i = 0; i < cand.nr && i < limit; i++) {
+	if (n)
+		qsort(cand, n, sizeof(cand[0]), rank_cmp);
+	for (size_t i = 0; i < n && i < limit; i++) {
 		struct nsh_memory_rule *r = rule_push(ret);
-		int64_t id;
 
-		*r = cand.v[i];
-		memset(&cand.v[i], 0, sizeof(cand.v[i]));
+		r->score = cand[i].score;
+		r->specificity = cand[i].specificity;
 		/* Candidates carry what ranking needs; read the whole row of those kept. */
-		id = r->r.id;
-		nsh_memory_rec_release(&r->r);
-		rc = nsh_store_memory_get(st, id, &r->r, err);
+		rc = nsh_store_memory_get(st, cand[i].id, &r->r, err);
 		if (!rc)
 			rc = load_details(st, r, err);
 		if (rc)
@@ -801,8 +810,8 @@ int nsh_memory_retrieve(struct nsh_store *st, const struct nsh_memory_query *q,
 out:
 	nsh_strvec_release(&terms);
 	free(hits.v);
-	nsh_memory_list_release(&rows);
-	nsh_memory_rule_list_release(&cand);
+	free(cand);
+	nsh_memory_cand_list_release(&rows);
 	return rc;
 }
 

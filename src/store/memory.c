@@ -10,11 +10,12 @@
  * and the hex of "O/R" for "repo:O/R"), "x" and the word. A query for the
  * words of a task's text in one org and repository then reads only the
  * doclists of those (scope, word) pairs, whatever the size of the table.
- * Its ranking function nsh_memory_tf() returns, for each hit, the rule's
- * length in tokens and how often each phrase of the query occurs in it; the
- * memory module turns these into BM25 scores over the rules in scope
- * (bm25() itself would count every phrase over the whole table on each
- * query).
+ * Its ranking function nsh_memory_tf() returns, for each hit, how often
+ * each phrase of the query occurs in it; with each rule's length in tokens
+ * (memories.rule_len, copied to memory_scopes, counted once with the
+ * index's own tokenizer) the memory module turns these into BM25 scores over the
+ * rules in scope (bm25() itself would count every phrase over the whole
+ * table on each query, and asking FTS5 for the length is a lookup per hit).
  */
 #include "store/store.h"
 
@@ -49,6 +50,10 @@ static const char sql_scope_keys[] =
 	"SELECT key FROM memory_scopes WHERE memory_id = ?1 ORDER BY key";
 static const char sql_scope_clear[] = "DELETE FROM memory_scopes WHERE memory_id = ?1";
 static const char sql_set_terms[] = "UPDATE memories SET scope_terms = ?2 WHERE id = ?1";
+static const char sql_set_len[] = "UPDATE memories SET rule_len = ?2 WHERE id = ?1";
+static const char sql_unmeasured[] =
+	"SELECT id, rule FROM memories WHERE rule_len IS NULL ORDER BY id LIMIT 1000";
+static const char sql_fts5[] = "SELECT fts5(?1)";
 static const char sql_get[] = "SELECT " MEM_COLS " FROM memories m WHERE m.id = ?1";
 static const char sql_list[] =
 	"SELECT " MEM_COLS " FROM memories m WHERE (?1 IS NULL OR m.state = ?1) AND (?2 IS NULL OR "
@@ -96,12 +101,17 @@ static const char sql_expire_any[] =
 static const char sql_expire[] =
 	"UPDATE memories SET state = 'expired', expires_at = active_at + ?2, updated_at = ?3 "
 	"WHERE state = 'active' AND active_at < ?1";
-/* CROSS JOIN: walk the scope keys first, whatever the planner thinks of state. */
+/*
+ * Only memory_scopes, which carries the columns read here (migration 12):
+ * the rules of a scope key are one range of its primary key. No ORDER BY:
+ * the caller ranks the rows itself, and cutting to the most recently said
+ * in C spares a sort of every row in scope.
+ */
 static const char sql_in_scope[] =
-	"SELECT m.id, m.scope, m.language, m.path_glob, m.said_at FROM memory_scopes sc CROSS JOIN "
-	"memories m ON m.id = sc.memory_id WHERE sc.key IN ('org:' || ?1, 'repo:' || ?2) AND "
-	"m.state = 'active' AND (?3 IS NULL OR m.language IS NULL OR m.language = ?3) AND (?4 IS "
-	"NULL OR m.kind = 'text' OR m.recipe = ?4) ORDER BY m.said_at DESC, m.id DESC LIMIT ?5";
+	"SELECT memory_id, said_at, path_glob, scope = 'repo', language IS NOT NULL, rule_len FROM "
+	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND (?3 "
+	"IS NULL OR language IS NULL OR language = ?3) AND (?4 IS NULL OR kind = 'text' OR "
+	"recipe = ?4)";
 static const char sql_unindexed[] =
 	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
@@ -163,6 +173,16 @@ void nsh_memory_conflict_list_release(struct nsh_memory_conflict_list *l)
 		return;
 	for (size_t i = 0; i < l->nr; i++)
 		free(l->v[i].reason);
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+void nsh_memory_cand_list_release(struct nsh_memory_cand_list *l)
+{
+	if (!l)
+		return;
+	for (size_t i = 0; i < l->nr; i++)
+		free(l->v[i].path_glob);
 	free(l->v);
 	memset(l, 0, sizeof(*l));
 }
@@ -372,6 +392,64 @@ int nsh_store_memory_scope_add_repo(struct nsh_store *s, int64_t id, const char 
 	return rc;
 }
 
+/* ---- the length of a rule's text ---- */
+
+static int count_token(void *ctx, int flags, const char *tok, int n, int start, int end)
+{
+	(void)tok;
+	(void)n;
+	(void)start;
+	(void)end;
+	if (!(flags & FTS5_TOKEN_COLOCATED))
+		(*(int *)ctx)++;
+	return SQLITE_OK;
+}
+
+/*
+ * The number of tokens of @text as memories_fts counts its rule column:
+ * its tokenizer (unicode61, the default) run over it, as FTS5 does when it
+ * writes the row's size.
+ */
+static int fts_tokens(struct nsh_store *s, const char *text, int *ret, struct nsh_err *err)
+{
+	fts5_api *api = NULL;
+	fts5_tokenizer tk;
+	Fts5Tokenizer *t = NULL;
+	void *ud = NULL;
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	PREPARE(st, sql_fts5);
+	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+	sqlite3_step(st);
+	nsh_store_stmt_done(st);
+	if (!api || api->xFindTokenizer(api, "unicode61", &ud, &tk) != SQLITE_OK ||
+	    tk.xCreate(ud, NULL, 0, &t) != SQLITE_OK)
+		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5 tokenizer");
+	rc = tk.xTokenize(t, &n, FTS5_TOKENIZE_DOCUMENT, text ? text : "",
+			  text ? (int)strlen(text) : 0, count_token);
+	tk.xDelete(t);
+	if (rc != SQLITE_OK)
+		return nsh_err_set(err, NSH_EIO, "cannot count the words of a memory");
+	*ret = n;
+	return 0;
+}
+
+/* Write the length of rule @id's text @text. */
+static int set_len(struct nsh_store *s, int64_t id, const char *text, struct nsh_err *err)
+{
+	sqlite3_stmt *st;
+	int n = 0, rc;
+
+	rc = fts_tokens(s, text, &n, err);
+	if (rc)
+		return rc;
+	PREPARE(st, sql_set_len);
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, n);
+	return step_done(s, st, "measuring a memory", NULL, err);
+}
+
 /* ---- rows ---- */
 
 int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m, int64_t *ret_id,
@@ -402,6 +480,10 @@ int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m,
 	if (rc)
 		return rc;
 	id = sqlite3_last_insert_rowid(nsh_store_db(s));
+	/* The text's length as memories_fts counts it, for ranking; the text never changes. */
+	rc = set_len(s, id, m->rule, err);
+	if (rc)
+		return rc;
 	if (m->scope_value && m->scope && (!strcmp(m->scope, "org") || !strcmp(m->scope, "repo"))) {
 		key = nsh_xasprintf("%s:%s", m->scope, m->scope_value);
 		rc = scope_add(s, id, key, NULL, err);
@@ -712,10 +794,30 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
 	return rc;
 }
 
+/* Most recently said first, then the newest rule. */
+static int cand_newer(const void *a, const void *b)
+{
+	const struct nsh_memory_cand *x = a, *y = b;
+
+	if (x->said_ms != y->said_ms)
+		return x->said_ms < y->said_ms ? 1 : -1;
+	return (x->id < y->id) - (x->id > y->id);
+}
+
+/* Keep the @max most recently said of the rows of @l from @from on. */
+static void cand_cut(struct nsh_memory_cand_list *l, size_t from, size_t max)
+{
+	qsort(l->v + from, l->nr - from, sizeof(l->v[0]), cand_newer);
+	for (size_t i = from + max; i < l->nr; i++)
+		free(l->v[i].path_glob);
+	l->nr = from + max;
+}
+
 int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
 			      const char *language, const char *recipe, size_t max,
-			      struct nsh_memory_list *ret, struct nsh_err *err)
+			      struct nsh_memory_cand_list *ret, struct nsh_err *err)
 {
+	size_t from = ret->nr;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -724,21 +826,25 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 	nsh_store_bind_text(st, 2, repo);
 	nsh_store_bind_text(st, 3, language);
 	nsh_store_bind_text(st, 4, recipe);
-	sqlite3_bind_int64(st, 5, max ? (int64_t)max : -1);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct nsh_memory_rec *m;
+		struct nsh_memory_cand *c;
 
+		/* Cut now and then, so that a huge scope costs time but not memory. */
+		if (max && ret->nr - from >= 2 * max)
+			cand_cut(ret, from, max);
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
-		m = &ret->v[ret->nr++];
-		memset(m, 0, sizeof(*m));
-		m->id = sqlite3_column_int64(st, 0);
-		m->scope = nsh_store_col_text(st, 1);
-		m->language = nsh_store_col_text(st, 2);
-		m->path_glob = nsh_store_col_text(st, 3);
-		m->said_ms = sqlite3_column_int64(st, 4);
+		c = &ret->v[ret->nr++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->said_ms = sqlite3_column_int64(st, 1);
+		c->path_glob = nsh_store_col_text(st, 2);
+		c->repo_scope = sqlite3_column_int(st, 3);
+		c->language = sqlite3_column_int(st, 4);
+		c->len = sqlite3_column_int(st, 5);
 	}
 	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
 	nsh_store_stmt_done(st);
+	if (!rc && max && ret->nr - from > max)
+		cand_cut(ret, from, max);
 	return rc;
 }
 
@@ -795,10 +901,9 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 		h = &ret->v[ret->nr++];
 		memset(h, 0, sizeof(*h));
 		h->id = sqlite3_column_int64(st, 0);
-		h->len = n > 0 ? v[0] : 0;
 		for (int k = 0; k < nscope; k++)
-			for (int t = 0; t < (int)nterms && 1 + k * (int)nterms + t < n; t++)
-				h->tf[t] += v[1 + k * (int)nterms + t];
+			for (int t = 0; t < (int)nterms && k * (int)nterms + t < n; t++)
+				h->tf[t] += v[k * (int)nterms + t];
 	}
 	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
 	nsh_store_stmt_done(st);
@@ -812,41 +917,71 @@ out:
 /* ---- the ranking function of memories_fts ---- */
 
 /*
- * nsh_memory_tf(memories_fts): a blob of ints, the number of tokens of the
- * hit's rule column, then for each phrase of the query how often it occurs
- * in the scope_terms column (where each scoped word token stands for one
- * occurrence of the word in the rule). Only the current row is looked at, so the cost of a
- * query stays proportional to its hits (bm25() counts every phrase over
- * the whole table on each query).
+ * nsh_memory_tf(memories_fts): a blob of ints, for each phrase of the query
+ * how often it occurs in the hit's scope_terms column (where each scoped
+ * word token stands for one occurrence of the word in the rule). Only the
+ * current row is looked at, so the cost of a query stays proportional to
+ * its hits (bm25() counts every phrase over the whole table on each query).
  */
 static void tf_fn(const Fts5ExtensionApi *api, Fts5Context *fts, sqlite3_context *ctx, int nval,
 		  sqlite3_value **val)
 {
 	int nphrase = api->xPhraseCount(fts);
-	int ninst = 0, len = 0;
+	int ninst = 0;
 	int *out;
 
 	(void)nval;
 	(void)val;
-	if (nphrase < 0)
-		nphrase = 0;
-	out = sqlite3_malloc64(sizeof(int) * ((size_t)nphrase + 1));
+	if (nphrase < 1)
+		nphrase = 1; /* a blob of one 0 rather than none */
+	out = sqlite3_malloc64(sizeof(int) * (size_t)nphrase);
 	if (!out) {
 		sqlite3_result_error_nomem(ctx);
 		return;
 	}
-	memset(out, 0, sizeof(int) * ((size_t)nphrase + 1));
-	if (api->xColumnSize(fts, 0, &len) == SQLITE_OK)
-		out[0] = len;
+	memset(out, 0, sizeof(int) * (size_t)nphrase);
 	if (api->xInstCount(fts, &ninst) == SQLITE_OK)
 		for (int i = 0; i < ninst; i++) {
 			int phrase, col, off;
 
 			if (api->xInst(fts, i, &phrase, &col, &off) == SQLITE_OK && col == 1 &&
 			    phrase >= 0 && phrase < nphrase)
-				out[1 + phrase]++;
+				out[phrase]++;
 		}
-	sqlite3_result_blob(ctx, out, (int)(sizeof(int) * ((size_t)nphrase + 1)), sqlite3_free);
+	sqlite3_result_blob(ctx, out, (int)(sizeof(int) * (size_t)nphrase), sqlite3_free);
+}
+
+/* Fill memories.rule_len of the rules from before migration 12, in batches. */
+static int measure_old_rows(struct nsh_store *s, struct nsh_err *err)
+{
+	for (;;) {
+		struct nsh_memory_list l = {0};
+		sqlite3_stmt *st;
+		int rc;
+
+		PREPARE(st, sql_unmeasured);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			NSH_ALLOC_GROW(l.v, l.nr + 1, l.alloc);
+			memset(&l.v[l.nr], 0, sizeof(l.v[0]));
+			l.v[l.nr].id = sqlite3_column_int64(st, 0);
+			l.v[l.nr++].rule = nsh_store_col_text(st, 1);
+		}
+		rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "finding old memories");
+		nsh_store_stmt_done(st);
+		if (!rc && l.nr)
+			rc = nsh_store_begin(s, err);
+		for (size_t i = 0; !rc && i < l.nr; i++)
+			rc = set_len(s, l.v[i].id, l.v[i].rule, err);
+		if (!rc && l.nr)
+			rc = nsh_store_commit(s, err);
+		else if (rc && l.nr)
+			nsh_store_rollback(s);
+		if (rc || !l.nr) {
+			nsh_memory_list_release(&l);
+			return rc;
+		}
+		nsh_memory_list_release(&l);
+	}
 }
 
 /* Give rules from before migration 7 their scoped word tokens. */
@@ -876,7 +1011,7 @@ static int index_old_rows(struct nsh_store *s, struct nsh_err *err)
 	return nsh_store_commit(s, err);
 }
 
-int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err)
+int nsh_store_memory_setup(struct nsh_store *s, int version, struct nsh_err *err)
 {
 	sqlite3 *db = nsh_store_db(s);
 	fts5_api *api = NULL;
@@ -893,6 +1028,8 @@ int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err)
 	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)
 		return nsh_store_db_fail(s, err, "registering the memory ranking function");
 	rc = index_old_rows(s, err);
+	if (!rc && version >= 12)
+		rc = measure_old_rows(s, err);
 	if (rc)
 		return rc;
 	/*

@@ -388,6 +388,54 @@ static const struct nsh_store_migration migrations[] = {
 	 "CREATE INDEX webhook_deliveries_by_status ON webhook_deliveries (status, subject);"
 	 "CREATE INDEX tasks_by_github_issue ON tasks (json_extract(options, '$.github.repo'),"
 	 "  json_extract(options, '$.github.issue'));"},
+
+	/*
+	 * memory_scopes carries a copy of what retrieval filters and ranks on,
+	 * so that the rules in scope of a repository are one range of its
+	 * primary key rather than one lookup in memories per rule (a large
+	 * org's 2,000 rules: 2 ms of a 5 ms budget, bench/memory). Triggers keep
+	 * the copy: a new scope row takes it from its rule, and a change of the
+	 * rule is written to each of its scope rows. memories.rule_len is the
+	 * number of tokens memories_fts has for the rule's text (src/store/
+	 * memory.c fills it), so that ranking need not look it up per hit.
+	 */
+	{12, "memory scopes carry the columns retrieval reads; the token count of a rule",
+	 "ALTER TABLE memories ADD COLUMN rule_len INTEGER;"
+	 /* the rules still to measure, found at each open without reading the table */
+	 "CREATE INDEX memories_unmeasured ON memories (id) WHERE rule_len IS NULL;"
+	 "CREATE TABLE memory_scopes_v12 ("
+	 "  key TEXT NOT NULL,"
+	 "  memory_id INTEGER NOT NULL REFERENCES memories(id) ON DELETE CASCADE,"
+	 "  state TEXT,"
+	 "  kind TEXT,"
+	 "  recipe TEXT,"
+	 "  language TEXT,"
+	 "  scope TEXT,"
+	 "  path_glob TEXT,"
+	 "  said_at INTEGER,"
+	 "  rule_len INTEGER,"
+	 "  PRIMARY KEY (key, memory_id)"
+	 ") STRICT, WITHOUT ROWID;"
+	 "INSERT INTO memory_scopes_v12 (key, memory_id, state, kind, recipe, language, scope,"
+	 "  path_glob, said_at, rule_len)"
+	 "  SELECT sc.key, sc.memory_id, m.state, m.kind, m.recipe, m.language, m.scope,"
+	 "    m.path_glob, m.said_at, m.rule_len"
+	 "    FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id;"
+	 "DROP TABLE memory_scopes;"
+	 "ALTER TABLE memory_scopes_v12 RENAME TO memory_scopes;"
+	 "CREATE INDEX memory_scopes_by_memory ON memory_scopes (memory_id);"
+	 "CREATE TRIGGER memory_scopes_ai AFTER INSERT ON memory_scopes BEGIN"
+	 "  UPDATE memory_scopes SET (state, kind, recipe, language, scope, path_glob, said_at,"
+	 "    rule_len) = (SELECT state, kind, recipe, language, scope, path_glob, said_at,"
+	 "    rule_len FROM memories WHERE id = new.memory_id)"
+	 "    WHERE key = new.key AND memory_id = new.memory_id;"
+	 "END;"
+	 "CREATE TRIGGER memories_au_scopes AFTER UPDATE OF state, kind, recipe, language, scope,"
+	 "  path_glob, said_at, rule_len ON memories BEGIN"
+	 "  UPDATE memory_scopes SET state = new.state, kind = new.kind, recipe = new.recipe,"
+	 "    language = new.language, scope = new.scope, path_glob = new.path_glob,"
+	 "    said_at = new.said_at, rule_len = new.rule_len WHERE memory_id = new.id;"
+	 "END;"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

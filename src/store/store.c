@@ -624,7 +624,7 @@ int nsh_store_open_version(const char *path, int version, struct nsh_store **ret
 		goto out;
 	rc = migrate(s, version, err);
 	if (!rc && version >= 7)
-		rc = nsh_store_memory_setup(s, err);
+		rc = nsh_store_memory_setup(s, version, err);
 out:
 	if (rc) {
 		nsh_store_close(s);

@@ -27,7 +27,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 11
+#define NSH_STORE_SCHEMA_VERSION 12
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -802,10 +802,25 @@ struct nsh_memory_use_list {
 	size_t alloc;
 };
 
+/* A rule that applies to a retrieval: what ranking needs (nsh_store_memory_in_scope()). */
+struct nsh_memory_cand {
+	int64_t id;	 /* the rule */
+	int64_t said_ms; /* when it was last said */
+	char *path_glob; /* the paths it is narrowed to, or NULL */
+	bool repo_scope; /* scoped to repositories (else to its org) */
+	bool language;	 /* narrowed to one language */
+	int len;	 /* tokens in its text, as memories_fts counts them */
+};
+
+struct nsh_memory_cand_list {
+	struct nsh_memory_cand *v; /* rules */
+	size_t nr;
+	size_t alloc;
+};
+
 /* A full-text hit of nsh_store_memory_fts(). */
 struct nsh_memory_hit {
 	int64_t id; /* the rule */
-	int len;    /* tokens in its text */
 	int tf[32]; /* occurrences of each term of the query in its text */
 };
 
@@ -820,6 +835,7 @@ void nsh_memory_list_release(struct nsh_memory_list *l);
 void nsh_memory_source_list_release(struct nsh_memory_source_list *l);
 void nsh_memory_conflict_list_release(struct nsh_memory_conflict_list *l);
 void nsh_memory_use_list_release(struct nsh_memory_use_list *l);
+void nsh_memory_cand_list_release(struct nsh_memory_cand_list *l);
 
 /**
  * Insert rule @m (every column but id; created_ms must be set) with its
@@ -910,13 +926,13 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
  * The active rules that apply to repository @repo of @org: its own and
  * its organisation's; only those of @language or of none when @language is
  * set; only text rules and the preferences of @recipe when @recipe is set.
- * Most recently said first, at most @max. Appended to @ret with only id,
- * scope, language, path_glob and said_ms read (what ranking needs; read
- * the rest with nsh_store_memory_get() for the rules kept).
+ * The @max (0: all) most recently said (ties: the newest rule), appended
+ * to @ret in no particular order with what ranking needs (read the rest
+ * with nsh_store_memory_get() for the rules kept).
  */
 int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *repo,
 			      const char *language, const char *recipe, size_t max,
-			      struct nsh_memory_list *ret, struct nsh_err *err);
+			      struct nsh_memory_cand_list *ret, struct nsh_err *err);
 #define NSH_STORE_MEMORY_WORD_MAX  64  /* bytes kept of one word */
 #define NSH_STORE_MEMORY_WORDS_MAX 512 /* words of one rule indexed */
 

@@ -68,8 +68,9 @@ char *nsh_store_col_text(struct sqlite3_stmt *st, int i);
 
 /**
  * Set up what the memory tables need on a new connection (src/store/memory.c:
- * the ranking function of memories_fts). Called by nsh_store_open_version().
+ * the ranking function of memories_fts; rows of older versions completed)
+ * at schema @version (7 or later). Called by nsh_store_open_version().
  */
-int nsh_store_memory_setup(struct nsh_store *s, struct nsh_err *err);
+int nsh_store_memory_setup(struct nsh_store *s, int version, struct nsh_err *err);
 
 #endif

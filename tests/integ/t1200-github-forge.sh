@@ -6,6 +6,7 @@
 # comments, reviews, permissions, rate limits, ETags, the App token flow,
 # the status comment and polling across a restart.
 . "$(dirname "$0")/lib.sh"
+. "$NSH_TOP/tests/e2e/daemon.sh"
 
 CANARY=ghp_canary0123456789abcdef
 CACHE=$NSH_TOP/build/npm-cache/github
@@ -191,6 +192,98 @@ test_expect_success 'polling hands on a labelled issue and a new comment exactly
 	test ! -s d4 &&
 	curl -sf "$API/_admin/requests" | node -e "const r=JSON.parse(require(\"fs\").readFileSync(0));
 		if(!r.some(x=>x.status===304&&x.headers[\"if-none-match\"]))process.exit(1)"
+'
+
+# polled_since N: what the requests after the first N asked and got, one "METHOD PATH STATUS INM"
+# line each (INM: whether If-None-Match was sent)
+polled_since() {
+	curl -sf "$API/_admin/requests" | N=$1 node -e "
+		const r=JSON.parse(require(\"fs\").readFileSync(0)).slice(+process.env.N).filter(x=>!x.git);
+		for(const x of r)console.log(x.method,x.path,x.status,x.headers[\"if-none-match\"]?\"inm\":\"-\")"
+}
+requests_now() {
+	curl -sf "$API/_admin/requests" | node -e "console.log(JSON.parse(require(\"fs\").readFileSync(0)).length)"
+}
+
+test_expect_success 'a restarted poller sends the ETags it kept: unchanged lists are 304s, nothing is read again' '
+	export NIGHTSHIFT_GITHUB_WATCH=acme/web NIGHTSHIFT_GITHUB_LABEL=nightshift &&
+	nsh github poll >e1 &&
+	test $(wc -l <e1) -eq 1 &&
+	grep -q "Upgrade lodash" e1 &&
+	sqlite3 home/nightshift.db "SELECT count(*) FROM github_poll WHERE key LIKE \"acme/web:%\" AND etag IS NOT NULL" >n &&
+	test "$(cat n)" = 3 &&
+	before=$(requests_now) &&
+	nsh github poll >e2 &&
+	test ! -s e2 &&
+	polled_since $before >p2 &&
+	cat p2 &&
+	grep -q "^GET /repos/acme/web/issues 304 inm$" p2 &&
+	grep -q "^GET /repos/acme/web/issues/comments 304 inm$" p2 &&
+	grep -q "^GET /repos/acme/web/pulls/comments 304 inm$" p2 &&
+	! grep -v " 304 inm$" p2 &&
+
+	sleep 1 &&
+	admin comments "{\"repo\":\"acme/web\",\"issue\":1,\"body\":\"/nightshift and moment\",\"user\":\"alice\"}" >/dev/null &&
+	before=$(requests_now) &&
+	nsh github poll >e3 &&
+	test $(wc -l <e3) -eq 1 &&
+	grep -q "and moment" e3 &&
+	polled_since $before >p3 &&
+	cat p3 &&
+	grep -q "^GET /repos/acme/web/issues/comments 200 inm$" p3 &&
+	grep -q "^GET /repos/acme/web/issues/1 200 -$" p3 &&
+	grep -q "^GET /repos/acme/web 200 -$" p3 &&
+
+	before=$(requests_now) &&
+	nsh github poll >e4 &&
+	test ! -s e4 &&
+	polled_since $before >p4 &&
+	cat p4 &&
+	grep -q "^GET /repos/acme/web/issues/comments 200 -$" p4 &&
+	! grep -q "^GET /repos/acme/web/issues/1 " p4 &&
+	! grep -q "^GET /repos/acme/web " p4 &&
+
+	before=$(requests_now) &&
+	nsh github poll >e5 &&
+	test ! -s e5 &&
+	polled_since $before >p5 &&
+	cat p5 &&
+	test $(wc -l <p5) -eq 3 &&
+	! grep -v " 304 inm$" p5
+'
+
+# polled_lists FILE: the GETs of the three polled lists of acme/web in FILE (from polled_since)
+polled_lists() {
+	grep -E "^GET /repos/acme/web/(issues|issues/comments|pulls/comments) " "$1"
+}
+
+test_expect_success 'nightshift serve polls with the ETags kept: after a restart its rounds are 304s' '
+	export NIGHTSHIFT_GITHUB_WATCH=acme/web NIGHTSHIFT_GITHUB_LABEL=nightshift \
+		NIGHTSHIFT_GITHUB_POLL_INTERVAL=1 &&
+	before=$(requests_now) &&
+	nsh_daemon_start --no-scheduler --rate-limit 0 &&
+	sleep 3;
+	nsh_daemon_stop;
+	polled_since $before >s1 &&
+	polled_lists s1 >l1 &&
+	cat l1 &&
+	test $(grep -c "^GET /repos/acme/web/issues " l1) -ge 2 &&
+	grep -q "^GET /repos/acme/web/issues 304 inm$" l1 &&
+	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-issues-labeled-%\"" >n &&
+	test "$(cat n)" = 1 &&
+
+	before=$(requests_now) &&
+	nsh_daemon_start --no-scheduler --rate-limit 0 &&
+	sleep 3;
+	nsh_daemon_stop;
+	polled_since $before >s2 &&
+	polled_lists s2 >l2 &&
+	cat l2 &&
+	test $(wc -l <l2) -ge 3 &&
+	! grep -v " 304 inm$" l2 &&
+	! grep -q "^GET /repos/acme/web 200" s2 &&
+	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-%\"" >n &&
+	test "$(cat n)" = 1
 '
 
 test_expect_success 'the token is in no argument list while a slow push runs, nor in any file' '

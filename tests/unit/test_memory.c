@@ -558,6 +558,117 @@ static void test_guard(void)
 	CHECK_INT(nsh_memory_guard(NULL, NULL), 0);
 }
 
+/* The number of rows of @sql's first column in database @path, or -1. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int64_t n = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/*
+ * memory_scopes keeps a copy of the columns retrieval reads (migration 12):
+ * it follows every change of a rule (learnt with narrowing, said again,
+ * promoted, superseded, expired, forgotten), so retrieval sees what
+ * nsh_memory_get() sees.
+ */
+static void test_scope_copy_in_step(void)
+{
+	static const char mismatched[] =
+		"SELECT count(*) FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id "
+		"WHERE sc.state IS NOT m.state OR sc.kind IS NOT m.kind OR sc.recipe IS NOT "
+		"m.recipe OR sc.language IS NOT m.language OR sc.scope IS NOT m.scope OR "
+		"sc.path_glob IS NOT m.path_glob OR sc.said_at IS NOT m.said_at OR sc.rule_len IS "
+		"NOT m.rule_len";
+	struct nsh_err err = NSH_ERR_INIT;
+	char *path = nsh_xasprintf("%s/copy.db", dir);
+	struct nsh_memory_learn in = pref("native", "acme/api", "alice", 1, T0);
+	struct nsh_store *s = NULL;
+	int64_t js, promoted, gone;
+
+	CHECK_INT(nsh_store_open(path, &s, &err), 0);
+	CHECK(learn_id(s, &in) > 0);
+	/* Said again in another repository: a second scope row, with the new time. */
+	in = pref("native", "acme/web", "alice", 2, T0 + 10);
+	CHECK(learn_id(s, &in) > 0);
+	/* The rival preference in the same repository supersedes the first. */
+	in = pref("lodash", "acme/api", "bob", 3, T0 + 20);
+	CHECK(learn_id(s, &in) > 0);
+	in = text_rule("Use const over let", "acme/api", "alice", 4, T0 + 30);
+	in.language = "javascript";
+	in.path = "src/*";
+	js = learn_id(s, &in);
+	in = text_rule("Squash before merging", "acme/api", "carol", 5, T0 + 40);
+	promoted = learn_id(s, &in);
+	CHECK_INT(nsh_memory_promote(s, promoted, "root", &err), 0);
+	in = text_rule("Tabs, not spaces", "acme/web", "carol", 6, T0 + 50);
+	gone = learn_id(s, &in);
+	CHECK_INT(nsh_memory_forget(s, gone, "root", &err), 0);
+	/* Everything but the rule used on day 50 expires on day 70. */
+	CHECK_INT(nsh_memory_used(s, js, NULL, T0 + 50 * DAY, &err), 0);
+	check_retrieved(s, "acme", "acme/api", NULL, T0 + 70 * DAY, "3");
+	CHECK_INT(js, 3);
+	nsh_store_close(s);
+
+	CHECK_INT(raw_int(path, mismatched), 0);
+	/* Each state was reached, so the check above compared something. */
+	CHECK_INT(raw_int(path, "SELECT count(DISTINCT state) FROM memory_scopes"), 4);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM memory_scopes WHERE key = 'org:acme' AND "
+				"scope = 'org'"),
+		  1);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM memory_scopes WHERE language = "
+				"'javascript' AND path_glob = 'src/*'"),
+		  1);
+	/* The length of a rule's text in the index's tokens: "Use const over let". */
+	CHECK_INT(raw_int(path, "SELECT rule_len FROM memory_scopes WHERE language = 'javascript'"),
+		  4);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM memories WHERE rule_len IS NULL"), 0);
+	free(path);
+}
+
+/* The rules in scope are cut to the most recently said, the newest rule first on a tie. */
+static void test_in_scope_cut(void)
+{
+	struct nsh_store *s = fresh_store();
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_memory_cand_list l = {0};
+	struct nsh_buf b = NSH_BUF_INIT;
+	/* When each of rules 1..10 was said: 7 and 9 tie for the newest time. */
+	static const int64_t said[] = {5, 3, 8, 1, 9, 2, 10, 4, 10, 6};
+
+	for (int i = 0; i < 10; i++) {
+		char text[32];
+		struct nsh_memory_learn in;
+
+		snprintf(text, sizeof(text), "rule number %d", i + 1);
+		in = text_rule(text, "acme/api", "alice", i + 1, T0 + said[i]);
+		CHECK_INT(learn_id(s, &in), i + 1);
+	}
+	/* More rows than twice the cut, so that it is also cut while reading. */
+	CHECK_INT(nsh_store_memory_in_scope(s, "acme", "acme/api", NULL, NULL, 3, &l, &err), 0);
+	CHECK_INT(l.nr, 3);
+	for (int64_t id = 1; id <= 10; id++)
+		for (size_t i = 0; i < l.nr; i++)
+			if (l.v[i].id == id)
+				nsh_buf_addf(&b, "%s%lld", b.len ? "," : "", (long long)id);
+	CHECK_STR(b.buf, "5,7,9");
+	nsh_memory_cand_list_release(&l);
+	/* No cut: all ten. */
+	CHECK_INT(nsh_store_memory_in_scope(s, "acme", "acme/api", NULL, NULL, 0, &l, &err), 0);
+	CHECK_INT(l.nr, 10);
+	nsh_memory_cand_list_release(&l);
+	nsh_buf_release(&b);
+	nsh_store_close(s);
+}
+
 /* An old database with a memory row upgrades with the row kept, retrievable and expirable. */
 static void test_upgrade_keeps_rows(void)
 {
@@ -582,6 +693,8 @@ static void test_upgrade_keeps_rows(void)
 		free(sql);
 	}
 	CHECK_INT(nsh_store_open(path, &s, &err), 0);
+	/* measured on upgrade: "use the pipe pattern" */
+	CHECK_INT(raw_int(path, "SELECT rule_len FROM memory_scopes"), 4);
 	q.now_ms = T0 + DAY;
 	CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
 	CHECK_INT(l.nr, 1);
@@ -612,6 +725,8 @@ int main(void)
 	RUN(test_fts_ranking);
 	RUN(test_forget_and_list);
 	RUN(test_guard);
+	RUN(test_scope_copy_in_step);
+	RUN(test_in_scope_cut);
 	RUN(test_upgrade_keeps_rows);
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
