@@ -19,7 +19,7 @@
 
 #include "core/banned.h"
 
-/* The rules that apply to repository @repo ("O/R") for recipe @r, best first. */
+/* The rules that apply to repository @repo ("O/R") for recipe @r (NULL: any), best first. */
 static int rules_for(struct nsh_orch *o, struct nsh_store *st, const struct nsh_task_rec *t,
 		     const char *repo, const struct nsh_recipe *r, struct nsh_memory_rule_list *ret,
 		     struct nsh_err *err)
@@ -34,7 +34,7 @@ static int rules_for(struct nsh_orch *o, struct nsh_store *st, const struct nsh_
 	q.org = org;
 	q.repo = slash ? repo : NULL;
 	q.text = t->title;
-	q.recipe = r->id;
+	q.recipe = r ? r->id : NULL;
 	q.ttl_ms = ttl;
 	if (!rc)
 		rc = nsh_memory_retrieve(st, &q, ret, err);
@@ -92,6 +92,33 @@ int orch_learned_picks(struct nsh_job_run *jr, const struct nsh_recipe *r, json_
 						m->alt, "why", l.v[i].why ? l.v[i].why : "", "rule",
 						m->rule ? m->rule : ""));
 		rc = nsh_memory_used(st, m->id, j->task_id, 0, err);
+	}
+	nsh_memory_rule_list_release(&l);
+	return rc;
+}
+
+int orch_learned_text(struct nsh_job_run *jr, bool count, struct nsh_buf *out, struct nsh_err *err)
+{
+	struct nsh_store *st = nsh_job_run_store(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct nsh_memory_rule_list l = {0};
+	size_t n = 0;
+	int rc;
+
+	rc = rules_for(nsh_job_run_ctx(jr), st, nsh_job_run_task(jr), j->repo, NULL, &l, err);
+	for (size_t i = 0; !rc && i < l.nr; i++) {
+		const struct nsh_memory_rec *m = &l.v[i].r;
+
+		if (!m->kind || strcmp(m->kind, "text") || !m->rule || !*m->rule)
+			continue;
+		if (!n++)
+			nsh_buf_adds(out, "## Rules learned from review feedback\n\n"
+					  "Reviewers of this organisation asked for these before; "
+					  "follow them unless the task says otherwise:\n\n");
+		nsh_buf_addf(out, "- %s (rule %lld, %s %s)\n", m->rule, (long long)m->id,
+			     m->scope ? m->scope : "repo", m->scope_value ? m->scope_value : "");
+		if (count)
+			rc = nsh_memory_used(st, m->id, j->task_id, 0, err);
 	}
 	nsh_memory_rule_list_release(&l);
 	return rc;

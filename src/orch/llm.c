@@ -235,6 +235,26 @@ static int run_role(struct nsh_job_run *jr, enum nsh_agent_role role, const char
 	sessions = nsh_xasprintf("%s/sessions", o->home);
 	if (!orch_split_repo(nsh_job_run_job(jr)->repo, &org, &name, NULL))
 		steering = nsh_agent_load_org_steering(o->home, org);
+	{
+		/* what reviewers taught before, after the org's own steering */
+		struct nsh_buf learned = NSH_BUF_INIT;
+
+		if (steering)
+			nsh_buf_addf(&learned, "%s\n\n", steering);
+		rc = orch_learned_text(jr, role == NSH_AGENT_RESEARCH, &learned, err);
+		if (!rc && learned.len > (steering ? strlen(steering) + 2 : 0)) {
+			free(steering);
+			steering = nsh_buf_detach(&learned, NULL);
+		}
+		nsh_buf_release(&learned);
+		if (rc) {
+			free(sessions);
+			free(steering);
+			free(org);
+			free(name);
+			return rc;
+		}
+	}
 	memset(&j, 0, sizeof(j));
 	j.settings = &o->llm;
 	j.jr = jr;

@@ -205,6 +205,14 @@ void orch_learned_spec(struct nsh_orch *o, struct nsh_store *st, const struct ns
 		       const struct nsh_recipe *r, const char *const *repos, size_t nrepos,
 		       struct nsh_buf *b);
 /**
+ * The free-text rules (kind "text") learned from review feedback that apply
+ * to the job's repository, as a Markdown list for the llm brain's agents,
+ * appended to @out (nothing when there are none). With @count, each is
+ * counted as used by the job's task.
+ */
+int orch_learned_text(struct nsh_job_run *jr, bool count, struct nsh_buf *out, struct nsh_err *err);
+
+/**
  * Remember feedback @f (applied and verified) as the preference
  * @choice: @alt, saying in @say what was remembered or why not (no write
  * permission). Errors are the store's.

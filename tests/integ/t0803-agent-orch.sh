@@ -15,8 +15,18 @@ setup() {
 test_expect_success 'the rate-limiting task through nightshift run ends in a pull request' '
 	setup &&
 	start_llm "$AGENT_DIR/scenarios/rate-limit.json" &&
+	mid=$("$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn kind=text \
+		"text=Name middleware files in camelCase" repo=acme/login-service reviewer=alice \
+		pr=acme/login-service#7 comment=1) &&
+	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn kind=text \
+		"text=Other repositories only" repo=acme/billing reviewer=alice \
+		pr=acme/billing#2 comment=1 >/dev/null &&
 	nsh run "$TASK_TEXT" --repo acme/login-service >out 2>err &&
 	grep -q "No recipe fits: the llm agents take 1 repositories" out &&
+	test "$(logq "JSON.stringify(l[0].body).includes(\"Name middleware files in camelCase (rule $mid\")")" = true &&
+	test "$(logq "JSON.stringify(l[4].body).includes(\"Rules learned from review feedback\")")" = true &&
+	test "$(logq "JSON.stringify(l).includes(\"Other repositories only\")")" = false &&
+	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT uses FROM memories WHERE id = $mid")" = 1 &&
 	grep -q "acme/login-service: baseline, .*3 passed, 0 failed" out &&
 	grep -q "pull request #1 opened" out &&
 	grep -q "Task completed" out &&
