@@ -953,6 +953,8 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 		if (!draft && choice && !f->origin_id)
 			rc = orch_learn(jr, f, choice,
 					json_string_value(json_object_get(how, "alt")), &b, err);
+		else if (!draft && !f->origin_id && json_is_true(json_object_get(how, "llm")))
+			rc = orch_learn_text(jr, f, &b, err);
 		if (!rc)
 			rc = orch_feedback_answer(o, st, f, b.buf, err);
 		res = how ? json_dumps(how, JSON_COMPACT) : NULL;

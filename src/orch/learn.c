@@ -178,17 +178,56 @@ void orch_learned_spec(struct nsh_orch *o, struct nsh_store *st, const struct ns
 	free(seen);
 }
 
+/*
+ * Learn @in (kind, text and, for a preference, recipe, choice, alt) from
+ * feedback @f on the job, saying in @say what was remembered or why not.
+ */
+static int learn_from(struct nsh_job_run *jr, const struct nsh_feedback_rec *f,
+		      struct nsh_memory_learn *in, const char *what, struct nsh_buf *say,
+		      struct nsh_err *err)
+{
+	struct nsh_store *st = nsh_job_run_store(jr);
+	const struct nsh_job_rec *j = nsh_job_run_job(jr);
+	struct nsh_memory_rule rule = {0};
+	struct nsh_err lerr = NSH_ERR_INIT;
+	int rc = 0;
+
+	in->repo = j->repo;
+	in->reviewer = f->author;
+	in->can_write = f->can_write;
+	in->task_id = j->task_id;
+	in->pr = f->pr;
+	in->comment_id = f->comment_id;
+	if (nsh_memory_learn(st, in, &rule, &lerr)) {
+		if (lerr.code != NSH_EDENIED)
+			return nsh_err_set(err, lerr.code, "%s", lerr.msg);
+		nsh_buf_addf(say, "\n\nNot remembered for future tasks: %s.", lerr.msg);
+		orch_say(st, j->task_id, j->id, "feedback.not_learned",
+			 json_pack("{s:I}", "feedback", (json_int_t)f->id), "%s", lerr.msg);
+		return 0;
+	}
+	nsh_buf_addf(say, "\n\nRemembered for future tasks as rule %lld (%s%s%s)%s.",
+		     (long long)rule.r.id, rule.r.scope ? rule.r.scope : "repo",
+		     rule.r.scope_value ? " " : "", rule.r.scope_value ? rule.r.scope_value : "",
+		     rule.promoted ? ": a second reviewer agreed, so it now holds for the whole org"
+				   : "");
+	orch_say(st, j->task_id, j->id, "feedback.learned",
+		 json_pack("{s:I, s:I, s:b}", "feedback", (json_int_t)f->id, "memory",
+			   (json_int_t)rule.r.id, "promoted", rule.promoted),
+		 "remembered rule %lld: %s (%s %s)", (long long)rule.r.id, what,
+		 rule.r.scope ? rule.r.scope : "repo",
+		 rule.r.scope_value ? rule.r.scope_value : "");
+	nsh_memory_rule_release(&rule);
+	return rc;
+}
+
 int orch_learn(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, const char *choice,
 	       const char *alt, struct nsh_buf *say, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
-	struct nsh_store *st = nsh_job_run_store(jr);
-	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	const struct nsh_recipe *r = NULL;
 	struct nsh_memory_learn in = {0};
-	struct nsh_memory_rule rule = {0};
-	struct nsh_err lerr = NSH_ERR_INIT;
-	char *text = NULL;
+	char *text = NULL, *what;
 	int rc;
 
 	rc = orch_recipe(o, nsh_job_run_task(jr)->recipe, &r, err);
@@ -206,35 +245,38 @@ int orch_learn(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, const c
 	in.choice = choice;
 	in.alt = alt;
 	in.text = text ? text : choice;
-	in.repo = j->repo;
-	in.reviewer = f->author;
-	in.can_write = f->can_write;
-	in.task_id = j->task_id;
-	in.pr = f->pr;
-	in.comment_id = f->comment_id;
-	if (nsh_memory_learn(st, &in, &rule, &lerr)) {
-		if (lerr.code != NSH_EDENIED) {
-			rc = nsh_err_set(err, lerr.code, "%s", lerr.msg);
-			goto out;
-		}
-		nsh_buf_addf(say, "\n\nNot remembered for future tasks: %s.", lerr.msg);
-		orch_say(st, j->task_id, j->id, "feedback.not_learned",
-			 json_pack("{s:I}", "feedback", (json_int_t)f->id), "%s", lerr.msg);
-		goto out;
-	}
-	nsh_buf_addf(say, "\n\nRemembered for future tasks as rule %lld (%s%s%s)%s.",
-		     (long long)rule.r.id, rule.r.scope ? rule.r.scope : "repo",
-		     rule.r.scope_value ? " " : "", rule.r.scope_value ? rule.r.scope_value : "",
-		     rule.promoted ? ": a second reviewer agreed, so it now holds for the whole org"
-				   : "");
-	orch_say(st, j->task_id, j->id, "feedback.learned",
-		 json_pack("{s:I, s:I, s:b}", "feedback", (json_int_t)f->id, "memory",
-			   (json_int_t)rule.r.id, "promoted", rule.promoted),
-		 "remembered rule %lld: %s: %s (%s %s)", (long long)rule.r.id, choice, alt,
-		 rule.r.scope ? rule.r.scope : "repo",
-		 rule.r.scope_value ? rule.r.scope_value : "");
-out:
-	nsh_memory_rule_release(&rule);
+	what = nsh_xasprintf("%s: %s", choice, alt);
+	rc = learn_from(jr, f, &in, what, say, err);
+	free(what);
 	free(text);
+	return rc;
+}
+
+int orch_learn_text(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, struct nsh_buf *say,
+		    struct nsh_err *err)
+{
+	struct nsh_memory_learn in = {0};
+	struct nsh_buf text = NSH_BUF_INIT;
+	const char *p;
+	int rc;
+
+	/* the comment in one line, spaces collapsed, cut at a sane length */
+	for (p = f->body; p && *p && text.len < ORCH_TEXT_RULE_MAX; p++) {
+		bool space = *p == ' ' || *p == '\t' || *p == '\n' || *p == '\r';
+
+		if (space && (!text.len || text.buf[text.len - 1] == ' '))
+			continue;
+		nsh_buf_addch(&text, space ? ' ' : *p);
+	}
+	while (text.len && text.buf[text.len - 1] == ' ')
+		text.buf[--text.len] = '\0';
+	if (!text.len) {
+		nsh_buf_release(&text);
+		return 0;
+	}
+	in.kind = "text";
+	in.text = text.buf;
+	rc = learn_from(jr, f, &in, text.buf, say, err);
+	nsh_buf_release(&text);
 	return rc;
 }

@@ -212,6 +212,16 @@ void orch_learned_spec(struct nsh_orch *o, struct nsh_store *st, const struct ns
  */
 int orch_learned_text(struct nsh_job_run *jr, bool count, struct nsh_buf *out, struct nsh_err *err);
 
+#define ORCH_TEXT_RULE_MAX 500 /* bytes of a review comment kept as a text rule */
+
+/**
+ * Remember review comment @f, applied by the llm brain, as a free-text rule
+ * of the job's repository, saying in @say what was remembered or why not
+ * (no write permission). Errors are the store's.
+ */
+int orch_learn_text(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, struct nsh_buf *say,
+		    struct nsh_err *err);
+
 /**
  * Remember feedback @f (applied and verified) as the preference
  * @choice: @alt, saying in @say what was remembered or why not (no write

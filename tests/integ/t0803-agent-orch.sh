@@ -78,6 +78,9 @@ test_expect_success 'review feedback reaches the code agent, which revises the p
 	grep -q "^state    open" pr &&
 	grep -q "nightshift replied to #1" pr &&
 	grep -q "Done in [0-9a-f]*" pr &&
+	grep -q "Remembered for future tasks as rule [0-9]* (repo acme/login-service)" pr &&
+	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT kind || '"'"'|'"'"'|| rule FROM memories")" = \
+		"text|Please document the limiter in docs/rate-limit.md" &&
 	nsh pr show acme/login-service#1 --diff >diff &&
 	grep -q "^+++ b/docs/rate-limit.md" diff &&
 	grep -q "^+++ b/src/middleware/rateLimit.js" diff
