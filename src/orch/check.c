@@ -53,17 +53,8 @@ static int run_cmd(void *ctx, const struct nsh_verify_cmd *cmd, struct nsh_verif
 	c.cwd = cwd;
 	rc = orch_exec(jr, cmd->argv, cmd->timeout_ms ? cmd->timeout_ms : ORCH_TEST_MS, "checks",
 		       &c, err);
-	if (!rc) {
-		nsh_buf_reset(&ret->out);
-		nsh_buf_reset(&ret->err);
-		nsh_buf_add(&ret->out, c.out.buf, c.out.len);
-		nsh_buf_add(&ret->err, c.err.buf, c.err.len);
-		ret->exit_code = c.exit_code;
-		ret->term_signal = c.term_signal;
-		ret->timed_out = c.timed_out;
-		ret->truncated = c.out_truncated || c.err_truncated;
-		ret->elapsed_ms = c.elapsed_ms;
-	}
+	if (!rc)
+		nsh_verify_exec_from_sandbox(ret, &c);
 	nsh_sandbox_cmd_release(&c);
 	free(cwd);
 	return rc;

@@ -101,6 +101,19 @@ void nsh_verify_runner_proc(struct nsh_verify_runner *r, const char *dir)
 
 /* ---- the sandbox runner ---- */
 
+void nsh_verify_exec_from_sandbox(struct nsh_verify_exec *ret, const struct nsh_sandbox_cmd *c)
+{
+	nsh_buf_reset(&ret->out);
+	nsh_buf_reset(&ret->err);
+	nsh_buf_add(&ret->out, c->out.buf, c->out.len);
+	nsh_buf_add(&ret->err, c->err.buf, c->err.len);
+	ret->exit_code = c->exit_code;
+	ret->term_signal = c->term_signal;
+	ret->timed_out = c->timed_out;
+	ret->truncated = c->out_truncated || c->err_truncated;
+	ret->elapsed_ms = c->elapsed_ms;
+}
+
 static int sandbox_run(void *ctx, const struct nsh_verify_cmd *cmd, struct nsh_verify_exec *ret,
 		       struct nsh_err *err)
 {
@@ -120,17 +133,8 @@ static int sandbox_run(void *ctx, const struct nsh_verify_cmd *cmd, struct nsh_v
 	c.timeout_ms = cmd->timeout_ms;
 	c.out_max = cmd->out_max;
 	rc = nsh_sandbox_exec(sb, &c, err);
-	if (!rc) {
-		nsh_buf_reset(&ret->out);
-		nsh_buf_reset(&ret->err);
-		nsh_buf_add(&ret->out, c.out.buf, c.out.len);
-		nsh_buf_add(&ret->err, c.err.buf, c.err.len);
-		ret->exit_code = c.exit_code;
-		ret->term_signal = c.term_signal;
-		ret->timed_out = c.timed_out;
-		ret->truncated = c.out_truncated || c.err_truncated;
-		ret->elapsed_ms = c.elapsed_ms;
-	}
+	if (!rc)
+		nsh_verify_exec_from_sandbox(ret, &c);
 	nsh_sandbox_cmd_release(&c);
 	free(cwd);
 	return rc;

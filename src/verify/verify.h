@@ -59,6 +59,7 @@
 struct nsh_err;
 struct nsh_redactor;
 struct nsh_sandbox;
+struct nsh_sandbox_cmd;
 
 /* ==== test reports ==== */
 
@@ -622,6 +623,12 @@ void nsh_verify_runner_proc(struct nsh_verify_runner *r, const char *dir);
  * the checkout, at /workspace.
  */
 void nsh_verify_runner_sandbox(struct nsh_verify_runner *r, struct nsh_sandbox *sb);
+
+/**
+ * What sandboxed command @c did, into @ret (its buffers emptied first):
+ * for runners of one's own over the sandbox (the orchestrator's).
+ */
+void nsh_verify_exec_from_sandbox(struct nsh_verify_exec *ret, const struct nsh_sandbox_cmd *c);
 
 /* ==== measuring: running the plan ==== */
 
