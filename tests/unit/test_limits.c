@@ -363,6 +363,55 @@ static void bg_stop(struct bg *b)
  } while (0)
 
 /*
+ * The run times queue estimates come from: the task's ended jobs, else
+ * those of other tasks of its recipe; running jobs and jobs without a run
+ * time do not count.
+ */
+static void test_job_durations(void)
+{
+	_nsh_cleanup_free_ char *db = new_db("durations.db");
+	struct nsh_store *st = NULL;
+	struct nsh_err err = NSH_ERR_INIT;
+	char t1[NSH_ID_MAX], t2[NSH_ID_MAX], t3[NSH_ID_MAX], j[4][NSH_ID_MAX];
+	static const char *const states[4] = {"pr_open", "failed", "coding", "pr_open"};
+	static const int64_t ms[4] = {3000, 1000, 9000, 0};
+	int64_t *v = NULL;
+	size_t n = 0;
+
+	CHECK_INT(nsh_store_open(db, &st, NULL), 0);
+	new_task(st, "first", t1);
+	new_task(st, "second", t2);
+	new_task(st, "third", t3);
+	CHECK_INT(nsh_store_task_set_brain(st, t1, "recipe", "lodash-3-to-4", &err), 0);
+	CHECK_INT(nsh_store_task_set_brain(st, t2, "recipe", "lodash-3-to-4", &err), 0);
+	CHECK_INT(nsh_store_task_set_brain(st, t3, "recipe", "other", &err), 0);
+	for (int i = 0; i < 4; i++) {
+		char repo[32];
+
+		snprintf(repo, sizeof(repo), "org/r%d", i);
+		CHECK_INT(nsh_job_create(st, t1, repo, i, j[i], &err), 0);
+		CHECK_INT(nsh_store_job_set_state(st, j[i], states[i], NULL, &err), 0);
+		if (ms[i])
+			CHECK_INT(nsh_store_job_add_run_ms(st, j[i], ms[i], &err), 0);
+	}
+	/* the task's own: ended and timed, shortest first */
+	CHECK_INT(nsh_store_job_durations(st, t1, "lodash-3-to-4", &v, &n, &err), 0);
+	CHECK(n == 2 && v[0] == 1000 && v[1] == 3000);
+	free(v);
+	v = NULL;
+	/* a task with none of its own borrows its recipe's */
+	CHECK_INT(nsh_store_job_durations(st, t2, "lodash-3-to-4", &v, &n, &err), 0);
+	CHECK(n == 2 && v[0] == 1000 && v[1] == 3000);
+	free(v);
+	v = NULL;
+	/* another recipe: nothing, so the configured estimate stands */
+	CHECK_INT(nsh_store_job_durations(st, t3, "other", &v, &n, &err), 0);
+	CHECK(n == 0);
+	free(v);
+	nsh_store_close(st);
+}
+
+/*
  * Five tasks, two at once: the others wait in FIFO order with positions
  * 1, 2, 3 that move up as tasks end, estimates one job estimate apart
  * for each round of two, and every task completes.
@@ -714,6 +763,7 @@ int main(void)
 	dir = t_tmpdir();
 	RUN(test_plans);
 	RUN(test_clock);
+	RUN(test_job_durations);
 	RUN(test_concurrent_tasks);
 	RUN(test_deadline);
 	RUN(test_storage_quota);
