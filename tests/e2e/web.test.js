@@ -110,7 +110,7 @@ test('HTML and script in a task text render as text', async (page) => {
 	await shot(page, '04-xss-as-text');
 });
 
-test('controls: pause, resume, steer and cancel update the page live', async (page) => {
+test('controls: pause, resume, steer, extend and cancel update the page live', async (page) => {
 	const {task} = await api('POST', '/api/tasks', {text: 'Control me from the browser', org: 'acme'});
 	page.on('dialog', (d) => d.accept());
 	await open(page, '#/tasks/' + task.id);
@@ -123,6 +123,11 @@ test('controls: pause, resume, steer and cancel update the page live', async (pa
 	await page.getByLabel('Steer').fill('only touch src/');
 	await page.getByRole('button', {name: 'Steer'}).click();
 	await page.locator('#log li', {hasText: 'only touch src/'}).waitFor({timeout: TIMEOUT});
+	/* Extend moves the deadline: the event arrives and the page shows one */
+	await page.getByLabel('Extend').fill('30m');
+	await page.getByRole('button', {name: 'Extend'}).click();
+	await page.locator('#log li', {hasText: 'task.extended'}).waitFor({timeout: TIMEOUT});
+	await page.locator('dt', {hasText: 'Deadline'}).waitFor({timeout: TIMEOUT});
 	/* A change made elsewhere (the command line) arrives through the event stream. */
 	nsh('pause', task.id);
 	await page.locator('#task-state', {hasText: 'paused'}).waitFor({timeout: TIMEOUT});
