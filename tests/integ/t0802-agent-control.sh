@@ -22,6 +22,21 @@ test_expect_success 'a steering message mid-task reaches the model at the next t
 	grep -q "\"kind\": *\"agent.steered\"" events
 '
 
+test_expect_success 'a deadline warning mid-task reaches the model as steering from nightshift' '
+	fixture ws &&
+	start_llm "$AGENT_DIR/scenarios/deadline.json" &&
+	agent_bg --role code --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
+	wait_until 20 test -s requests.jsonl &&
+	now=$(date +%s000) &&
+	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO events (task_id, kind, data, created_at) VALUES ('"'"'$task'"'"', '"'"'task.deadline_warning'"'"', json_object('"'"'percent'"'"', 80, '"'"'message'"'"', '"'"'80% of the time of this task is used'"'"'), $now)" &&
+	wait "$(cat agent.pid)" &&
+	test "$(logq "l.length")" = 2 &&
+	test "$(logq "l.filter(e => e.error).length")" = 0 &&
+	logq "newest(l[1])" >turn &&
+	grep -q "nightshift: 80% of the time of this task is used. Finish the current change in small, complete steps." turn
+'
+
 test_expect_success 'ask_user waits in waiting_input until nightshift answer' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/ask.json" &&
