@@ -300,6 +300,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 		{"recipe", required_argument, NULL, 'R'},
 		{"network", required_argument, NULL, 'n'},
 		{"detach", no_argument, NULL, 'd'},
+		{"no-start", no_argument, NULL, 'N'},
 		{"json", no_argument, NULL, 'j'},
 		{"max-sandboxes", required_argument, NULL, 'm'},
 		{"resume", required_argument, NULL, 'u'},
@@ -310,7 +311,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	struct nsh_store *s = NULL;
 	const char *org = NULL, *recipe = NULL, *network = "common", *resume = NULL;
 	enum nsh_net_level level;
-	bool detach = false, json = false;
+	bool detach = false, no_start = false, json = false;
 	long max_sandboxes = 0; /* [limits] concurrent_sandboxes */
 	json_t *opt = NULL;
 	char *opt_text = NULL, id[32];
@@ -334,6 +335,9 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 			break;
 		case 'd':
 			detach = true;
+			break;
+		case 'N':
+			no_start = true;
 			break;
 		case 'j':
 			json = true;
@@ -361,6 +365,10 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 			code = nsh_cli_usage(&nsh_cmd_run, "unknown option '%s'", argv[optind - 1]);
 			goto out;
 		}
+	}
+	if (no_start && !detach) {
+		code = nsh_cli_usage(&nsh_cmd_run, "--no-start goes with --detach");
+		goto out;
 	}
 	if (resume) {
 		if (optind < argc) {
@@ -421,7 +429,8 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 		}
 	}
 	if (detach) {
-		if (!nsh_store_worker_any_alive(s, nsh_time_now_ms() - NSH_SCHED_LEASE_MS) &&
+		if (!no_start &&
+		    !nsh_store_worker_any_alive(s, nsh_time_now_ms() - NSH_SCHED_LEASE_MS) &&
 		    start_daemon(cli, &err)) {
 			code = nsh_cli_fail(&err);
 			goto out;
@@ -448,11 +457,13 @@ out:
 const struct nsh_cli_cmd nsh_cmd_run = {
 	.name = "run",
 	.usage = "run \"TEXT\" (--org O | --repo O/R...) [--recipe NAME] [--network LEVEL] "
-		 "[--detach] [--json] [--max-sandboxes N] | run --resume TASK",
+		 "[--detach [--no-start]] [--json] [--max-sandboxes N] | run --resume TASK",
 	.summary = "give nightshift a task and watch it work",
 	.help = "Creates a task and drives it here until it ends, printing its progress (exit\n"
 		"0 when it completed). With --detach the daemon drives it ('nightshift serve'\n"
-		"is started in the background when none runs) and the task id is printed.\n"
+		"is started in the background when none runs) and the task id is printed;\n"
+		"--no-start only queues it, for workers that run elsewhere ('serve --role\n"
+		"worker').\n"
 		"Options:\n"
 		"  --org O            work on every repository of org O that the change concerns\n"
 		"  --repo O/R         work on this repository (repeatable)\n"

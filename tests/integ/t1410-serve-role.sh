@@ -15,10 +15,11 @@ git init -q "$REPO" && echo hi >"$REPO/a.txt" &&
 	git -C "$REPO" -c user.email=t@example.com -c user.name=t commit -qm init || exit 1
 export REPO
 
-# paused_task: make a task and pause it; prints its id.
+# paused_task: make a task and pause it; prints its id. --no-start: no
+# daemon of its own may claim it first.
 paused_task() {
 	nsh forge import acme "$REPO" >/dev/null &&
-		t=$(nsh run "rename foo to bar" --repo acme/svc --detach) &&
+		t=$(nsh run "rename foo to bar" --repo acme/svc --detach --no-start) &&
 		nsh pause "$t" >/dev/null &&
 		echo "$t"
 }
@@ -68,6 +69,16 @@ test_expect_success 'bad roles and combinations are usage errors' '
 	expect_code 2 nsh serve --role 2>err &&
 	nsh help serve >help &&
 	grep -q -- "--role ROLE" help
+'
+
+test_expect_success 'run --detach --no-start only queues the task' '
+	expect_code 2 nsh run "rename foo to bar" --repo acme/svc --no-start 2>err &&
+	grep -q "no-start goes with --detach" err &&
+	t=$(paused_task) || exit 1
+	sleep 1 &&
+	test ! -e "$NIGHTSHIFT_HOME/serve.log" &&
+	test -z "$(owner_pid "$t")" &&
+	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT count(*) FROM workers")" = 0
 '
 
 test_expect_success 'a worker drives tasks and serves no HTTP' '
