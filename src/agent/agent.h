@@ -227,6 +227,7 @@ struct nsh_agent_result {
 	enum nsh_agent_outcome outcome;
 	char *summary;		    /* what finish said, or why the run stopped */
 	bool passed;		    /* verify: the verdict */
+	bool general;		    /* code: finish marked the review feedback general */
 	json_t *findings;	    /* verify: [{"file","line","message"}] (owned), or NULL */
 	struct nsh_llm_usage usage; /* tokens of this run (consultations included) */
 	double cost;		    /* their cost in US dollars */

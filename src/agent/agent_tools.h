@@ -54,6 +54,7 @@ struct tool_ctx {
 	enum nsh_agent_outcome outcome;	 /* what finish said */
 	char *summary;			 /* finish's summary */
 	bool passed;			 /* verify: finish's verdict */
+	bool general;			 /* code: the feedback is a rule for every sibling */
 	json_t *findings;		 /* verify: finish's findings */
 	json_t *report;			 /* verify: the pipeline's report, or NULL */
 	struct nsh_llm_usage sub_usage;	 /* spent by consultations */

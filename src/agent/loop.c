@@ -97,6 +97,8 @@ json_t *nsh_agent_result_to_json(const struct nsh_agent_result *r)
 		json_object_set(o, "findings", r->findings);
 	if (r->role == NSH_AGENT_VERIFY)
 		json_object_set_new(o, "passed", json_boolean(r->passed));
+	if (r->general)
+		json_object_set_new(o, "general", json_true());
 	return o;
 }
 
@@ -841,6 +843,7 @@ int nsh_agent_run_role(const struct nsh_agent_run *run, struct nsh_agent_result 
 			ret->summary = l.t.summary;
 			l.t.summary = NULL;
 			ret->passed = l.t.passed;
+			ret->general = l.t.general;
 			ret->findings = l.t.findings;
 			l.t.findings = NULL;
 			break;

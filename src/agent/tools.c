@@ -1084,6 +1084,7 @@ static void tool_finish(struct tool_ctx *t, const json_t *a, struct tool_out *o)
 {
 	const char *summary, *status;
 	json_t *findings = json_object_get(a, "findings"), *passed = json_object_get(a, "passed");
+	json_t *general = json_object_get(a, "general");
 	size_t i;
 	json_t *f;
 
@@ -1095,6 +1096,10 @@ static void tool_finish(struct tool_ctx *t, const json_t *a, struct tool_out *o)
 	}
 	if (status && strcmp(status, "done") && strcmp(status, "blocked")) {
 		out_err(o, "status must be 'done' or 'blocked'");
+		return;
+	}
+	if (general && !json_is_boolean(general)) {
+		out_err(o, "general must be true or false");
 		return;
 	}
 	if (findings && !json_is_null(findings) && !json_is_array(findings)) {
@@ -1130,6 +1135,7 @@ static void tool_finish(struct tool_ctx *t, const json_t *a, struct tool_out *o)
 	free(t->summary);
 	t->summary = nsh_xstrdup(summary);
 	t->passed = json_is_true(passed);
+	t->general = json_is_true(general);
 	json_decref(t->findings);
 	t->findings = NULL;
 	if (json_array_size(findings)) {
@@ -1256,7 +1262,10 @@ static const struct tool_def tools[] = {
 	 "{\"type\":\"object\",\"properties\":{"
 	 "\"summary\":{\"type\":\"string\",\"description\":\"what was done and why, for the "
 	 "next agent and the pull request\"},"
-	 "\"status\":{\"type\":\"string\",\"enum\":[\"done\",\"blocked\"]}},"
+	 "\"status\":{\"type\":\"string\",\"enum\":[\"done\",\"blocked\"]},"
+	 "\"general\":{\"type\":\"boolean\",\"description\":\"code, revising for review "
+	 "feedback: true when the feedback is a rule for the whole change, so that the task's "
+	 "other pull requests get it too\"}},"
 	 "\"required\":[\"summary\"],\"additionalProperties\":false}",
 	 tool_finish},
 	{"finish", R(VERIFY),

@@ -556,6 +556,16 @@ static int carry(struct nsh_job_run *jr, const struct nsh_feedback_rec *f, const
 	return rc;
 }
 
+/* Tell the task that feedback @f went to the pull requests in @carried, @why. */
+static void say_carried(struct nsh_store *st, const struct nsh_job_rec *j,
+			const struct nsh_feedback_rec *f, json_t *carried, const char *why)
+{
+	orch_say(st, j->task_id, j->id, "feedback.carried",
+		 json_pack("{s:I, s:O}", "feedback", (json_int_t)f->id, "to", carried),
+		 "feedback from %s on %s carried to %zu sibling pull request%s, %s", f->author,
+		 f->pr, json_array_size(carried), json_array_size(carried) == 1 ? "" : "s", why);
+}
+
 /* ---- the step ---- */
 
 static json_t *feedback_json(const struct nsh_feedback_rec *f, const char *state)
@@ -698,9 +708,13 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 			/* the llm brain: the code agent reads the comment itself */
 			fj = feedback_json(f, "pending");
 			json_object_set_new(fj, "llm", json_true());
+			if (all && !f->origin_id)
+				rc = carry(jr, f, NULL, carried, err);
+			if (!rc && json_array_size(carried))
+				say_carried(st, j, f, carried, "as asked with /nightshift all");
+			json_object_set_new(fj, "carried", carried);
 			json_array_append_new(fbs, fj);
 			applied++;
-			json_decref(carried);
 			continue;
 		}
 		if (!fb_match(r, f->body, &m) || m.other) {
@@ -919,12 +933,32 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 			struct nsh_feedback_rec origin = {0};
 
 			if (!nsh_store_feedback_get(st, f->origin_id, &origin, NULL))
-				nsh_buf_addf(&b,
-					     "Carried over from review feedback by %s on %s%s: the "
-					     "same choice is made here.\n\n",
-					     origin.author, origin.pr,
-					     origin.comment_id ? "" : " (a review)");
+				nsh_buf_addf(
+					&b,
+					"Carried over from review feedback by %s on %s%s%s.\n\n",
+					origin.author, origin.pr,
+					origin.comment_id ? "" : " (a review)",
+					choice ? ": the same choice is made here"
+					       : ", which applies to the whole change");
 			nsh_feedback_rec_release(&origin);
+		}
+		if (!draft && !f->origin_id && json_is_true(json_object_get(how, "llm")) &&
+		    json_is_true(json_object_get(change, "general")) &&
+		    !json_array_size(json_object_get(how, "carried"))) {
+			/* the code agent said the feedback is a rule for the whole change */
+			json_t *to = json_array();
+
+			rc = carry(jr, f, NULL, to, err);
+			if (!rc && json_array_size(to))
+				say_carried(
+					st, j, f, to,
+					"the code agent took it for a rule of the whole change");
+			json_object_set_new(how, "general", json_true());
+			json_object_set_new(how, "carried", to);
+			if (rc) {
+				nsh_buf_release(&b);
+				break;
+			}
 		}
 		if (draft)
 			nsh_buf_addf(&b,
@@ -943,9 +977,10 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 			nsh_buf_addf(&b, " Verification: %s.", vsum);
 		carried = json_object_get(how, "carried");
 		if (json_array_size(carried)) {
-			nsh_buf_adds(&b,
+			nsh_buf_addf(&b,
 				     "\n\nThe same feedback is applied to the other pull requests "
-				     "of this change that made this choice:");
+				     "of this change%s:",
+				     choice ? " that made this choice" : "");
 			json_array_foreach(carried, k, x)
 				nsh_buf_addf(&b, " %s%s", json_string_value(x),
 					     k + 1 < json_array_size(carried) ? "," : ".");
@@ -1005,6 +1040,7 @@ char *orch_feedback_brief(struct nsh_job_run *jr)
 	struct nsh_forge *fg = NULL;
 	struct nsh_forge_ref ref;
 	const char *pr = NULL;
+	bool original = false;
 	int64_t at;
 
 	if (run_feedback(jr, &l, &at, NULL) || !l.nr)
@@ -1023,8 +1059,15 @@ char *orch_feedback_brief(struct nsh_job_run *jr)
 			nsh_buf_addf(&b, " on %s line %lld", f->path, (long long)f->line);
 		if (f->origin_id)
 			nsh_buf_adds(&b, " (on a sibling pull request of this change)");
+		else
+			original = true;
 		nsh_buf_addf(&b, ": %s\n", f->body);
 	}
+	if (original)
+		nsh_buf_adds(&b, "\nWhen a request is a rule for the whole change rather than for "
+				 "this repository alone (a convention, a naming or documentation "
+				 "rule), finish with general: true, and the task's other pull "
+				 "requests get the same feedback.\n");
 	if (pr && !nsh_forge_ref_parse_pr(pr, &ref, NULL) &&
 	    !orch_forge(nsh_job_run_ctx(jr), st, pr, &fg, NULL)) {
 		nsh_buf_init(&diff, BRIEF_DIFF_MAX);

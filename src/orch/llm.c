@@ -343,6 +343,9 @@ int orch_llm_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 		rc = nsh_git(oj->ws, &status, err, "status", "--porcelain", NULL);
 	if (rc)
 		goto out;
+	if (brief && status.len && r.outcome == NSH_AGENT_DONE && r.general)
+		/* orch_feedback_done() carries it to the siblings once the PR is updated */
+		json_object_set_new(result, "general", json_true());
 	if (!status.len && brief) {
 		nsh_job_run_finish(jr, NSH_JOB_NEEDS_HUMAN_REVIEW,
 				   "the code agent made no change for the review feedback");

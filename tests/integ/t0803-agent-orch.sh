@@ -86,4 +86,57 @@ test_expect_success 'review feedback reaches the code agent, which revises the p
 	grep -q "^+++ b/src/middleware/rateLimit.js" diff
 '
 
+# Two repositories, one job at a time so that the scripted requests come in
+# order: the first repository's agents, the second's, the revision of the
+# first pull request, then the second's. Prints the first pull request to
+# "first" and the second to "second" (files), after the comment @1 on the first.
+two_prs_and_comment() {
+	setup &&
+	cp -r login-service signup-service &&
+	nsh forge import acme signup-service >/dev/null &&
+	start_llm "$1" &&
+	nsh run "$TASK_TEXT" --repo acme/login-service --repo acme/signup-service \
+		--max-sandboxes 1 >out 2>err &&
+	test "$(grep -c "pull request #1 opened" out)" = 2 &&
+	nsh pr list --json | jq -r "sort_by(.created_at) | .[] | \"\(.org)/\(.repo)#\(.number)\"" >prs &&
+	sed -n 1p prs >first &&
+	sed -n 2p prs >second &&
+	task=$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT id FROM tasks") &&
+	nsh pr comment "$(cat first)" "$2" --author alice >/dev/null &&
+	nsh run --resume "$task" >out2 2>err2 &&
+	test "$(logq "l.length")" = 14 &&
+	test "$(logq "l.filter(e => e.error).length")" = 0
+}
+
+# sibling_revised HOW: the second pull request got the feedback, carried
+# (HOW: the event's reason), and the first says where it went.
+sibling_revised() {
+	first=$(cat first) && second=$(cat second) &&
+	grep -q "carried to 1 sibling pull request, $1" out2 &&
+	nsh pr show "$first" >pr1 &&
+	grep -q "The same feedback is applied to the other pull requests of this change: $second\." pr1 &&
+	grep -q "Remembered for future tasks as rule" pr1 &&
+	nsh pr show "$second" >pr2 &&
+	grep -q "Carried over from review feedback by alice on $first, which applies to the whole change" pr2 &&
+	grep -q "carried over: alice on $second" pr2 &&
+	nsh pr show "$second" --diff >diff2 &&
+	grep -q "^+++ b/docs/limits.md" diff2 &&
+	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT count(*) FROM memories")" = 1
+}
+
+test_expect_success 'feedback the code agent marks general reaches the sibling pull request' '
+	two_prs_and_comment "$AGENT_DIR/scenarios/orch-general.json" \
+		"Every service documents its limits in docs/limits.md" &&
+	sibling_revised "the code agent took it for a rule of the whole change"
+'
+
+test_expect_success '/nightshift all carries feedback to the siblings with the llm brain too' '
+	sed "s/\"general\": true/\"general\": false/" "$AGENT_DIR/scenarios/orch-general.json" \
+		>all.json &&
+	! grep -q "\"general\": true" all.json &&
+	two_prs_and_comment "$PWD/all.json" \
+		"Every service documents its limits in docs/limits.md. /nightshift all" &&
+	sibling_revised "as asked with /nightshift all"
+'
+
 test_done

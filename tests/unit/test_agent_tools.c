@@ -424,6 +424,18 @@ static void test_finish_rules(void)
 		   &out, &keep));
 	CHECK_INT(keep.outcome, NSH_AGENT_BLOCKED);
 	CHECK_STR(keep.summary, "cannot");
+	CHECK(!keep.general);
+	free(out);
+	free(keep.summary);
+	/* a revision's feedback marked as a rule for the whole change */
+	memset(&keep, 0, sizeof(keep));
+	CHECK(!call(NSH_AGENT_CODE, "finish", "{\"summary\":\"x\",\"general\":\"yes\"}", &out,
+		    &keep));
+	CHECK(HAS(out, "general must be true or false") && !keep.finished);
+	free(out);
+	CHECK(call(NSH_AGENT_CODE, "finish", "{\"summary\":\"documented\",\"general\":true}", &out,
+		   &keep));
+	CHECK(keep.finished && keep.general);
 	free(out);
 	free(keep.summary);
 }
