@@ -177,6 +177,17 @@ function inline(text) {
 	return out;
 }
 
+/* The cells of a Markdown table row "| a | b |" (an escaped \\| stays in its cell). */
+function cells(line) {
+	let t = line.trim();
+	if (t.startsWith('|')) t = t.slice(1);
+	if (t.endsWith('|') && !t.endsWith('\\|')) t = t.slice(0, -1);
+	return t.split(/(?<!\\)\|/).map((c) => c.trim().replace(/\\\|/g, '|'));
+}
+
+const TABLE_ROW = /^\s*\|.*\|\s*$/;
+const TABLE_RULE = /^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$/;
+
 function markdown(src) {
 	const root = h('div', {class: 'md'});
 	const lines = String(src || '').split('\n');
@@ -194,6 +205,15 @@ function markdown(src) {
 			const code = [];
 			while (++i < lines.length && !lines[i].startsWith('```')) code.push(lines[i]);
 			root.append(h('pre', {}, h('code', {}, code.join('\n'))));
+		} else if (TABLE_ROW.test(line) && i + 1 < lines.length && TABLE_RULE.test(lines[i + 1])) {
+			flush();
+			list = null;
+			const head = cells(line), rows = [];
+			for (i += 2; i < lines.length && TABLE_ROW.test(lines[i]); i++) rows.push(cells(lines[i]));
+			i--;
+			root.append(h('table', {class: 'md-table'},
+				h('thead', {}, h('tr', {}, head.map((c) => h('th', {scope: 'col'}, inline(c))))),
+				h('tbody', {}, rows.map((r) => h('tr', {}, head.map((_, k) => h('td', {}, inline(r[k] || ''))))))));
 		} else if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
 			flush();
 			list = null;

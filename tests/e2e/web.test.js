@@ -147,6 +147,14 @@ test('a pull request: rendered body, diff, inline comment and review', async (pa
 	/* The Markdown body is rendered: a heading and bold text, not raw marks. */
 	await page.locator('#pr-body :is(h3, h4)', {hasText: 'Summary'}).waitFor();
 	assert((await page.locator('#pr-body strong').textContent()) === 'lodash 4', 'bold not rendered');
+	/* A Markdown table is a table: header cells, rows, inline code, an escaped pipe. */
+	const table = page.locator('#pr-body table.md-table');
+	await table.waitFor();
+	assert(JSON.stringify(await table.locator('th').allTextContents()) === '["check","result"]', 'table header');
+	assert(JSON.stringify(await table.locator('tbody tr').first().locator('td').allTextContents()) === '["tests","12 passed"]', 'table row');
+	assert((await table.locator('td code').textContent()) === '12 passed', 'code in a cell');
+	assert((await table.locator('tbody tr').nth(1).locator('td').first().textContent()) === 'a | b', 'escaped pipe');
+	assert(!(await page.locator('#pr-body').textContent()).includes('|---'), 'table rule shown as text');
 	await page.locator('table.diff tr.add', {hasText: 'exports.v = 4;'}).waitFor();
 	await page.getByRole('button', {name: 'add a comment on src/app.js line 3'}).click();
 	await page.getByLabel('Comment on src/app.js line 3', {exact: true}).fill('<b>why</b> export the version?');

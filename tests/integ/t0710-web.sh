@@ -49,7 +49,12 @@ mkdir -p "$NIGHTSHIFT_HOME"
 	"$NSH_BIN" forge push acme/api ws nightshift/lodash >/dev/null &&
 	"$NSH_BIN" pr create acme/api --head nightshift/lodash --title "Upgrade lodash" \
 		--body "### Summary
-Moves to **lodash 4**." >/dev/null &&
+Moves to **lodash 4**.
+
+| check | result |
+|---|---|
+| tests | \`12 passed\` |
+| a \\| b | kept |" >/dev/null &&
 	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('Prefer _.flatMap over _.flatten(_.map())', 'org', 'acme', 'active', json_object('pr', 'acme/api#1', 'author', 'rev'), 1000);" &&
 	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn kind=preference recipe=lodash-3-to-4 \
 		choice=contains-style alt=native "text=Use native includes instead of _.contains" \
