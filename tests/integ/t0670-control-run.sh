@@ -78,7 +78,7 @@ test_expect_success 'pause freezes the running tests (no CPU used); resume lets 
 	"$NSH_BIN" run "move lodash" --recipe lodash-bump --repo acme/spin >out 2>&1 &
 	pid=$!
 	wait_for "SELECT step FROM jobs" install &&
-	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done &&
 	task=$(sql "SELECT id FROM tasks") &&
 	nsh pause "$task" >/dev/null &&
 	sleep 0.5 &&
@@ -100,7 +100,7 @@ test_expect_success 'cancel kills the sandbox: no process, mount or workspace is
 	"$NSH_BIN" run "move lodash" --recipe lodash-bump --repo acme/spin >out 2>&1 &
 	pid=$!
 	wait_for "SELECT step FROM jobs" install &&
-	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done &&
+	i=0 && while [ -z "$(spin_cpu)" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done &&
 	test -n "$(spin_cpu)" &&
 	job=$(sql "SELECT id FROM jobs") &&
 	task=$(sql "SELECT id FROM tasks") &&
