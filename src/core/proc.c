@@ -547,32 +547,24 @@ static int read_report(int fd, struct child_report *r)
 	return 1;
 }
 
-int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err)
+/*
+ * Resolve the program of @p, fork and exec it with @in_fd, @out_fd and
+ * @err_fd (all above 2, close-on-exec in the parent) as its stdin, stdout
+ * and stderr, and wait for its verdict on execve(). On success *@ret_pid
+ * is the program (its own process group leader); the caller still owns and
+ * closes the descriptors it passed. On failure nothing is left running.
+ */
+static int spawn(struct nsh_proc *p, int in_fd, int out_fd, int err_fd, pid_t *ret_pid,
+		 int64_t *ret_start_ms, struct nsh_err *err)
 {
 	struct nsh_buf path = NSH_BUF_INIT;
 	struct nsh_strvec envp = NSH_STRVEC_INIT;
 	struct child_setup cs;
 	struct child_report report;
-	int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
 	int rep_pipe[2] = {-1, -1};
-	int fds[PFD_NR] = {-1, -1, -1, -1};
 	sigset_t all, old;
-	int64_t start_ms;
 	pid_t pid;
 	int ret = 0, e;
-
-	nsh_buf_reset(&p->out);
-	nsh_buf_reset(&p->err);
-	p->out_truncated = p->err_truncated = p->timed_out = false;
-	p->exit_code = -1;
-	p->term_signal = 0;
-	p->elapsed_ms = 0;
-	p->pid = -1;
-	memset(&p->ru, 0, sizeof(p->ru));
-	if (!p->argv.nr || !*p->argv.v[0]) {
-		ret = nsh_err_set(err, NSH_EINVAL, "no program to run");
-		goto out;
-	}
 
 	build_env(p, &envp);
 	if (strchr(p->argv.v[0], '/')) {
@@ -581,8 +573,78 @@ int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err)
 		ret = nsh_err_sys(err, e, "cannot run '%s'", p->argv.v[0]);
 		goto out;
 	}
+	if (make_pipe(rep_pipe) < 0) {
+		ret = nsh_err_sys(err, errno, "cannot create pipes for '%s'", p->argv.v[0]);
+		goto out;
+	}
 
-	if (make_pipe(out_pipe) < 0 || make_pipe(err_pipe) < 0 || make_pipe(rep_pipe) < 0) {
+	cs.path = path.buf;
+	cs.argv = p->argv.v;
+	cs.envp = envp.v;
+	cs.cwd = p->cwd;
+	cs.in_fd = in_fd;
+	cs.out_fd = out_fd;
+	cs.err_fd = err_fd;
+	cs.report_fd = rep_pipe[1];
+
+	/* No signal handler of the caller may run in the child before it resets them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	*ret_start_ms = nsh_time_mono_ms();
+	pid = fork();
+	if (pid == 0)
+		child_exec(&cs);
+	e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0) {
+		ret = nsh_err_sys(err, e, "cannot start '%s'", p->argv.v[0]);
+		goto out;
+	}
+	setpgid(pid, pid); /* also here, so the group exists before any kill(-pid) */
+
+	close_fd(&rep_pipe[1]);
+	if (read_report(rep_pipe[0], &report)) {
+		reap(p, pid);
+		ret = child_error(p, &report, err);
+		goto out;
+	}
+	*ret_pid = pid;
+out:
+	close_fd(&rep_pipe[0]);
+	close_fd(&rep_pipe[1]);
+	nsh_strvec_release(&envp);
+	nsh_buf_release(&path);
+	return ret;
+}
+
+/* Reset the results of @p before a run. */
+static void reset_results(struct nsh_proc *p)
+{
+	nsh_buf_reset(&p->out);
+	nsh_buf_reset(&p->err);
+	p->out_truncated = p->err_truncated = p->timed_out = false;
+	p->exit_code = -1;
+	p->term_signal = 0;
+	p->elapsed_ms = 0;
+	p->pid = -1;
+	memset(&p->ru, 0, sizeof(p->ru));
+}
+
+int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err)
+{
+	int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
+	int fds[PFD_NR] = {-1, -1, -1, -1};
+	int64_t start_ms = 0;
+	pid_t pid = -1;
+	int ret = 0;
+
+	reset_results(p);
+	if (!p->argv.nr || !*p->argv.v[0]) {
+		ret = nsh_err_set(err, NSH_EINVAL, "no program to run");
+		goto out;
+	}
+
+	if (make_pipe(out_pipe) < 0 || make_pipe(err_pipe) < 0) {
 		ret = nsh_err_sys(err, errno, "cannot create pipes for '%s'", p->argv.v[0]);
 		goto out;
 	}
@@ -605,40 +667,13 @@ int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err)
 		goto out;
 	}
 
-	cs.path = path.buf;
-	cs.argv = p->argv.v;
-	cs.envp = envp.v;
-	cs.cwd = p->cwd;
-	cs.in_fd = in_pipe[0];
-	cs.out_fd = out_pipe[1];
-	cs.err_fd = err_pipe[1];
-	cs.report_fd = rep_pipe[1];
-
-	/* No signal handler of the caller may run in the child before it resets them. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	start_ms = nsh_time_mono_ms();
-	pid = fork();
-	if (pid == 0)
-		child_exec(&cs);
-	e = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (pid < 0) {
-		ret = nsh_err_sys(err, e, "cannot start '%s'", p->argv.v[0]);
+	ret = spawn(p, in_pipe[0], out_pipe[1], err_pipe[1], &pid, &start_ms, err);
+	if (ret)
 		goto out;
-	}
-	setpgid(pid, pid); /* also here, so the group exists before any kill(-pid) */
-
+	p->pid = pid;
 	close_fd(&in_pipe[0]);
 	close_fd(&out_pipe[1]);
 	close_fd(&err_pipe[1]);
-	close_fd(&rep_pipe[1]);
-	if (read_report(rep_pipe[0], &report)) {
-		reap(p, pid);
-		ret = child_error(p, &report, err);
-		goto out;
-	}
-	p->pid = pid;
 
 	fds[PFD_IN] = in_pipe[1];
 	fds[PFD_OUT] = out_pipe[0];
@@ -653,11 +688,77 @@ out:
 	close_fd(&out_pipe[1]);
 	close_fd(&err_pipe[0]);
 	close_fd(&err_pipe[1]);
-	close_fd(&rep_pipe[0]);
-	close_fd(&rep_pipe[1]);
-	nsh_strvec_release(&envp);
-	nsh_buf_release(&path);
 	return ret;
+}
+
+/* A copy of @fd above 2 (close-on-exec), or of /dev/null when @fd is negative. */
+static int child_fd(int fd, int flags)
+{
+	if (fd < 0) {
+		int n = open("/dev/null", flags | O_CLOEXEC);
+
+		return n < 0 ? -1 : fd_above_stdio(n);
+	}
+	return fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+}
+
+int nsh_proc_start(struct nsh_proc *p, int in_fd, int err_fd, int *ret_out, struct nsh_err *err)
+{
+	int out_pipe[2] = {-1, -1};
+	int cin = -1, cerr = -1;
+	pid_t pid = -1;
+	int ret = 0;
+
+	reset_results(p);
+	*ret_out = -1;
+	if (!p->argv.nr || !*p->argv.v[0]) {
+		ret = nsh_err_set(err, NSH_EINVAL, "no program to run");
+		goto out;
+	}
+	cin = child_fd(in_fd, O_RDONLY);
+	cerr = cin < 0 ? -1 : child_fd(err_fd, O_WRONLY);
+	if (cin < 0 || cerr < 0 || make_pipe(out_pipe) < 0) {
+		ret = nsh_err_sys(err, errno, "cannot set up descriptors for '%s'", p->argv.v[0]);
+		goto out;
+	}
+	ret = spawn(p, cin, out_pipe[1], cerr, &pid, &p->start_mono_ms, err);
+	if (ret)
+		goto out;
+	p->pid = pid;
+	*ret_out = out_pipe[0];
+	out_pipe[0] = -1;
+out:
+	close_fd(&cin);
+	close_fd(&cerr);
+	close_fd(&out_pipe[0]);
+	close_fd(&out_pipe[1]);
+	return ret;
+}
+
+int nsh_proc_wait(struct nsh_proc *p, bool kill_first, struct nsh_err *err)
+{
+	int e;
+
+	if (p->pid <= 0)
+		return nsh_err_set(err, NSH_EINVAL, "no program was started");
+	if (kill_first) {
+		kill(-p->pid, SIGKILL);
+		kill(p->pid, SIGKILL);
+	}
+	/* Wait without reaping, then end what is left of the group: see supervise(). */
+	for (;;) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOWAIT) == 0 || errno != EINTR)
+			break;
+	}
+	kill(-p->pid, SIGKILL);
+	e = reap(p, p->pid);
+	p->elapsed_ms = nsh_time_mono_ms() - p->start_mono_ms;
+	if (e)
+		return nsh_err_sys(err, e, "cannot get the exit status of '%s'", p->argv.v[0]);
+	return 0;
 }
 
 /* The last non-empty line of @s, cut to a readable length, for messages. */

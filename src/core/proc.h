@@ -57,16 +57,17 @@ struct nsh_proc {
 	int64_t timeout_ms;    /* 0: none; on expiry the process group is SIGKILLed */
 
 	/* results, valid after nsh_proc_run() returned 0 */
-	struct nsh_buf out; /* captured stdout, emptied at the start of each run */
-	struct nsh_buf err; /* captured stderr, emptied at the start of each run */
-	bool out_truncated; /* stdout was longer than out_max */
-	bool err_truncated; /* stderr was longer than err_max */
-	bool timed_out;	    /* killed because timeout_ms expired */
-	int exit_code;	    /* exit status, or -1 when killed by a signal */
-	int term_signal;    /* signal that ended it, 0 if it exited */
-	struct rusage ru;   /* resource usage of the program and its reaped children (wait4) */
-	int64_t elapsed_ms; /* wall time from start to exit */
-	pid_t pid;	    /* process id (and process group id) the program had */
+	struct nsh_buf out;    /* captured stdout, emptied at the start of each run */
+	struct nsh_buf err;    /* captured stderr, emptied at the start of each run */
+	bool out_truncated;    /* stdout was longer than out_max */
+	bool err_truncated;    /* stderr was longer than err_max */
+	bool timed_out;	       /* killed because timeout_ms expired */
+	int exit_code;	       /* exit status, or -1 when killed by a signal */
+	int term_signal;       /* signal that ended it, 0 if it exited */
+	struct rusage ru;      /* resource usage of the program and its reaped children (wait4) */
+	int64_t elapsed_ms;    /* wall time from start to exit */
+	pid_t pid;	       /* process id (and process group id) the program had */
+	int64_t start_mono_ms; /* internal: when nsh_proc_start() started it */
 };
 
 /**
@@ -95,6 +96,27 @@ void nsh_proc_release(struct nsh_proc *p);
  * never kills the caller.
  */
 int nsh_proc_run(struct nsh_proc *p, struct nsh_err *err);
+
+/**
+ * Start the prepared @p without waiting for it, for output that is
+ * streamed rather than captured: the program reads stdin from @in_fd and
+ * writes stderr to @err_fd (the caller's descriptors, duplicated for the
+ * child and kept open; -1 for /dev/null), and its stdout is a pipe whose
+ * read end (blocking, close-on-exec) goes to *@ret_out for the caller to
+ * read and close. p->in, the caps, out, err and timeout_ms are not used.
+ * p->pid is set. The caller must call nsh_proc_wait() once it returned 0.
+ * Errors as for nsh_proc_run(), with nothing left running.
+ */
+int nsh_proc_start(struct nsh_proc *p, int in_fd, int err_fd, int *ret_out, struct nsh_err *err);
+
+/**
+ * Wait for the program of nsh_proc_start() to exit (SIGKILL its process
+ * group first when @kill_first, e.g. when the reader gave up), kill what
+ * is left of its group and fill exit_code, term_signal, ru and elapsed_ms.
+ * Close the stdout pipe first or make sure the program reached its end,
+ * or this can wait forever. NSH_EIO when the status was lost.
+ */
+int nsh_proc_wait(struct nsh_proc *p, bool kill_first, struct nsh_err *err);
 
 /**
  * Run the prepared @p like nsh_proc_run() and turn every way it can end

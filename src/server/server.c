@@ -29,6 +29,7 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/notify.h"
+#include "core/str.h"
 #include "core/time.h"
 #include "server/server_int.h"
 
@@ -52,9 +53,11 @@ struct nsh_server {
 
 /* Per-request state between the calls of the access handler. */
 struct req_ctx {
-	struct nsh_buf body; /* the body so far, capped */
-	size_t max_body;     /* the cap for this request's path */
-	bool too_big;	     /* the body passed the cap */
+	struct nsh_buf body;   /* the body so far, capped */
+	size_t max_body;       /* the cap for this request's path */
+	bool too_big;	       /* the body passed the cap */
+	bool git;	       /* a /git/ request (git_http.c) */
+	struct nsh_srv_git *g; /* its state, once it passed the checks */
 };
 
 /* ---- the token ---- */
@@ -448,6 +451,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		nheaders = MHD_get_connection_values(c, MHD_HEADER_KIND, NULL, NULL);
 		if (nheaders > NSH_SRV_MAX_HEADERS)
 			return early_reply(s, c, 431, "too_big", "too many request headers");
+		/* git's smart HTTP: bodies are spooled to a file, not gathered here */
+		if (nsh_starts_with(url, NSH_SRV_GIT_PREFIX)) {
+			ctx->git = true;
+			return (enum MHD_Result)nsh_srv_git_begin(&s->srv, c, url, method, &ctx->g);
+		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > ctx->max_body) {
 			char msg[96];
@@ -457,6 +465,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return early_reply(s, c, 413, "too_big", msg);
 		}
 		return MHD_YES;
+	}
+	if (ctx->git) {
+		/* only reached when begin made a state: an early reply ends the request */
+		if (!ctx->g) {
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		if (*upload_data_size) {
+			nsh_srv_git_body(ctx->g, upload_data, *upload_data_size);
+			*upload_data_size = 0;
+			return MHD_YES;
+		}
+		return (enum MHD_Result)nsh_srv_git_finish(ctx->g, c);
 	}
 	if (*upload_data_size) {
 		if (!ctx->too_big && nsh_buf_add(&ctx->body, upload_data, *upload_data_size))
@@ -484,6 +505,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (!ctx)
 		return;
 	nsh_buf_release(&ctx->body);
+	nsh_srv_git_free(ctx->g);
 	free(ctx);
 	*con_cls = NULL;
 }
@@ -546,6 +568,9 @@ int nsh_server_start(const struct nsh_server_config *cfg, struct nsh_server **re
 				 listen_at);
 		goto fail;
 	}
+	rc = nsh_srv_git_config(&s->srv, err);
+	if (rc)
+		goto fail;
 	rc = nsh_server_token(cfg->home, &s->srv.token, err);
 	if (rc)
 		goto fail;

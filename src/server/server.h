@@ -7,7 +7,9 @@
  * needs the bearer token of the home directory ($NIGHTSHIFT_HOME/token,
  * created with mode 0600 on the first start). The token travels in the
  * Authorization header only: there is no cookie, so another site cannot
- * make a browser act with it.
+ * make a browser act with it. The forge's repositories under /git/ (git's
+ * smart HTTP protocol, git_http.c) take the same token as a Basic password
+ * too, since that is what git sends.
  *
  * A running daemon announces itself in $NIGHTSHIFT_HOME/serve.json (its
  * URL and process id, mode 0600) so that clients on the host can find it;

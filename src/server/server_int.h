@@ -77,6 +77,8 @@ struct nsh_srv {
 	const struct nsh_config *config;     /* the daemon's configuration (borrowed), or NULL */
 	struct nsh_srv_webhook *webhook;     /* GitHub webhooks (webhook.c) */
 	size_t webhook_max_body;	     /* cap on a webhook delivery's body */
+	bool git_push;			     /* [forge] http_push: pushes over /git/ */
+	uint64_t git_max_body;		     /* [forge] http_max_body: cap on a /git/ body */
 };
 
 /* A query parameter, or a header: borrowed strings. */
@@ -293,6 +295,114 @@ long nsh_srv_stream_read(struct nsh_srv_stream *s, char *buf, size_t max);
 int nsh_srv_webhook_start(struct nsh_srv *srv, struct nsh_err *err);
 /** Stop the thread (after the HTTP daemon) and free srv->webhook. */
 void nsh_srv_webhook_stop(struct nsh_srv *srv);
+
+/* ---- git_cgi.c: what git's smart HTTP service parses ---- */
+
+#define NSH_SRV_GIT_PREFIX   "/git/"	  /* the forge's repositories over git's smart HTTP */
+#define NSH_SRV_GIT_MAX_BODY (1ull << 30) /* default cap on a /git/ request body */
+#define NSH_SRV_GIT_AUTH_MAX 1024	  /* bytes of an Authorization header */
+#define NSH_SRV_GIT_USER_MAX 64		  /* bytes of a Basic user name passed on */
+#define NSH_SRV_CGI_HEAD_MAX (64u << 10)  /* bytes of http-backend's CGI headers */
+#define NSH_SRV_CGI_HEADERS  32		  /* CGI header lines */
+
+enum nsh_srv_git_service {
+	NSH_SRV_GIT_UPLOAD = 1, /* git-upload-pack: clone and fetch */
+	NSH_SRV_GIT_RECEIVE,	/* git-receive-pack: push */
+};
+
+/* What a /git/ request asks for. */
+struct nsh_srv_git_target {
+	char org[NSH_FORGE_NAME_MAX + 1];  /* organisation, validated */
+	char repo[NSH_FORGE_NAME_MAX + 1]; /* repository without ".git", validated */
+	enum nsh_srv_git_service service;  /* which service */
+	bool advert;			   /* GET info/refs?service=...; else the POST */
+};
+
+/**
+ * Parse a /git/ request: @path (decoded, without the query) must be
+ * /git/ORG/REPO[.git]/info/refs (GET, with @service "git-upload-pack" or
+ * "git-receive-pack"), /git/ORG/REPO[.git]/git-upload-pack or
+ * .../git-receive-pack (POST). Names follow the forge's rules, so "..",
+ * "/" and names starting with '.' never pass. Errors: NSH_EINVAL (bad
+ * name, unknown service), NSH_ENOTFOUND (not a smart-protocol path),
+ * NSH_EUSAGE (wrong method), NSH_EDENIED (info/refs without a service:
+ * the dumb protocol). Thread-safe.
+ */
+int nsh_srv_git_parse(const char *method, const char *path, const char *service,
+		      struct nsh_srv_git_target *ret, struct nsh_err *err);
+
+/* Credentials from an Authorization header. */
+struct nsh_srv_git_cred {
+	char user[NSH_SRV_GIT_USER_MAX + 1]; /* Basic user name if it is plain, else "" */
+	char secret[NSH_SRV_GIT_AUTH_MAX];   /* the password or bearer token (not NUL-ended) */
+	size_t secret_len;		     /* its length */
+};
+
+/**
+ * Read "Basic BASE64(USER:PASSWORD)" or "Bearer TOKEN" from @header (may
+ * be NULL) into @ret. Returns 0, or -1 when there is no usable credential
+ * (missing, another scheme, malformed base64, no ':', longer than
+ * NSH_SRV_GIT_AUTH_MAX). The caller wipes @ret (sodium_memzero).
+ */
+int nsh_srv_git_credentials(const char *header, struct nsh_srv_git_cred *ret);
+
+/* The CGI headers of a response. */
+struct nsh_srv_cgi_head {
+	int status;				  /* Status:, else 302 with Location:, else 200 */
+	size_t nheaders;			  /* the other headers */
+	struct nsh_srv_kv h[NSH_SRV_CGI_HEADERS]; /* name and value, pointing into text */
+	char *text;				  /* owned copy of the header block */
+	size_t body_at;				  /* offset of the body in the parsed bytes */
+};
+
+/**
+ * Parse the CGI headers at the start of @buf (@len bytes of the program's
+ * output so far): lines "Name: value" ending in "\n" or "\r\n", up to an
+ * empty line. Framing headers (Content-Length, Transfer-Encoding,
+ * Connection, ...) are dropped. Returns 0 with @ret filled (release it
+ * with nsh_srv_cgi_head_release()), 1 when the empty line has not come
+ * yet (read more and call again with everything), or NSH_EINVAL for a
+ * malformed line, a control character in a value, a bad status, more than
+ * NSH_SRV_CGI_HEADERS headers or a block longer than NSH_SRV_CGI_HEAD_MAX.
+ */
+int nsh_srv_cgi_parse(const char *buf, size_t len, struct nsh_srv_cgi_head *ret,
+		      struct nsh_err *err);
+
+/** Free what nsh_srv_cgi_parse() filled in. NULL ok. */
+void nsh_srv_cgi_head_release(struct nsh_srv_cgi_head *h);
+
+/* ---- git_http.c: serving /git/ with "git http-backend" ---- */
+
+struct MHD_Connection;
+struct nsh_srv_git;
+
+/**
+ * Read the [forge] settings http_push and http_max_body into @srv.
+ * NSH_EINVAL naming a setting that does not parse.
+ */
+int nsh_srv_git_config(struct nsh_srv *srv, struct nsh_err *err);
+
+/**
+ * The first call of a /git/ request (headers complete): check the
+ * credentials, the path, the push rule, that the repository exists and
+ * the announced size; either queue an error reply (*@ret stays NULL) or
+ * make the request's state *@ret, which takes the body. Returns an
+ * MHD_Result (MHD_YES or MHD_NO).
+ */
+int nsh_srv_git_begin(struct nsh_srv *srv, struct MHD_Connection *c, const char *url,
+		      const char *method, struct nsh_srv_git **ret);
+
+/** Spool @len bytes of the request body (to a file, up to the cap). */
+void nsh_srv_git_body(struct nsh_srv_git *g, const char *data, size_t len);
+
+/**
+ * The body is complete: run git http-backend and queue its response,
+ * streamed from its output. Returns an MHD_Result.
+ */
+int nsh_srv_git_finish(struct nsh_srv_git *g, struct MHD_Connection *c);
+
+/** Free the request's state (a running response owns its own). NULL ok. */
+void nsh_srv_git_free(struct nsh_srv_git *g);
 
 /* ---- web.c: the embedded UI ---- */
 

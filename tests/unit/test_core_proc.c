@@ -536,6 +536,71 @@ static void test_threads(void)
 	}
 }
 
+/*
+ * nsh_proc_start(): stdin from a file, stderr into a file, stdout streamed
+ * through the pipe while the program runs; nsh_proc_wait() collects the
+ * status, also of a program whose reader went away early.
+ */
+static void test_start_streamed(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char in_path[] = "/tmp/nsh-proc-in-XXXXXX", err_path[] = "/tmp/nsh-proc-err-XXXXXX";
+	int in = mkstemp(in_path), ef = mkstemp(err_path), out = -1;
+	int before;
+	struct nsh_buf got = NSH_BUF_INIT;
+	struct nsh_proc p;
+	char chunk[4096];
+	ssize_t n;
+
+	CHECK(in >= 0 && ef >= 0);
+	unlink(in_path);
+	unlink(err_path);
+	CHECK_INT(write(in, "abc\n", 4), 4);
+	lseek(in, 0, SEEK_SET);
+	before = count_fds();
+	nsh_proc_init(&p);
+	nsh_strvec_pushl(&p.argv, "sh", "-c", "tr a-z A-Z; echo warn >&2; exit 3", NULL);
+	CHECK_INT(nsh_proc_start(&p, in, ef, &out, &err), 0);
+	CHECK(p.pid > 0);
+	while ((n = read(out, chunk, sizeof(chunk))) > 0)
+		nsh_buf_add(&got, chunk, (size_t)n);
+	close(out);
+	CHECK_INT(nsh_proc_wait(&p, false, &err), 0);
+	CHECK_STR(got.buf, "ABC\n");
+	CHECK_INT(p.exit_code, 3);
+	lseek(ef, 0, SEEK_SET);
+	n = read(ef, chunk, sizeof(chunk));
+	CHECK(n == 5 && !memcmp(chunk, "warn\n", 5));
+
+	/* a reader that gives up: closing the pipe ends a program that keeps writing */
+	nsh_strvec_release(&p.argv);
+	nsh_strvec_pushl(&p.argv, "sh", "-c", "while :; do echo y; done", NULL);
+	CHECK_INT(nsh_proc_start(&p, -1, -1, &out, &err), 0);
+	CHECK(read(out, chunk, 1) == 1);
+	close(out);
+	CHECK_INT(nsh_proc_wait(&p, false, &err), 0);
+	CHECK(p.exit_code != 0 || p.term_signal == SIGPIPE);
+
+	/* killed on request */
+	nsh_strvec_release(&p.argv);
+	nsh_strvec_pushl(&p.argv, "sleep", "60", NULL);
+	CHECK_INT(nsh_proc_start(&p, -1, -1, &out, &err), 0);
+	close(out);
+	CHECK_INT(nsh_proc_wait(&p, true, &err), 0);
+	CHECK_INT(p.term_signal, SIGKILL);
+
+	/* a program that cannot start leaves nothing open */
+	nsh_strvec_release(&p.argv);
+	nsh_strvec_push(&p.argv, "nosuchprog-nsh");
+	CHECK_INT(nsh_proc_start(&p, in, ef, &out, &err), NSH_ENOTFOUND);
+	CHECK_INT(out, -1);
+	nsh_proc_release(&p);
+	CHECK_INT(count_fds(), before);
+	close(in);
+	close(ef);
+	nsh_buf_release(&got);
+}
+
 int main(void)
 {
 	RUN(test_exit_codes);
@@ -555,5 +620,6 @@ int main(void)
 	RUN(test_run_argv);
 	RUN(test_lost_status);
 	RUN(test_threads);
+	RUN(test_start_streamed);
 	return TEST_DONE();
 }
