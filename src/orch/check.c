@@ -7,12 +7,19 @@
  * Around that, this file runs the rest of the verify module on the job's
  * workspace, through the job's sandbox:
  *
- *   baseline   the tests' full report and the build, lint and type
- *              findings before the change, kept in the step's result;
+ *   baseline   the tests' full report, the coverage their run wrote and
+ *              the build, lint and type findings before the change, kept
+ *              in the step's result (a restart between the steps keeps it);
  *   verify     nsh_verify_run() with that baseline and the tests just
- *              run: build, lint and types (new findings only), secrets
- *              and SQL injection in the diff, weakened tests, and the
+ *              run, with their coverage: build, lint and types (new
+ *              findings only), secrets and SQL injection in the diff,
+ *              weakened tests, coverage before and after, and the
  *              acceptance criteria of the spec with their checks.
+ *
+ * Coverage: the coverage files the verify module knows are noted before
+ * each test run and read after it only when that run wrote them, so a
+ * report left in the workspace by the baseline's run never passes for the
+ * run after the change.
  *
  * What it finds goes three ways: a failed check sends the job back to the
  * code step like a failing test (with the findings as file:line text), the
@@ -67,8 +74,21 @@ static void runner_of(struct nsh_job_run *jr, struct nsh_verify_runner *r)
 	r->root = "/workspace";
 }
 
-int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *rep, json_t *result,
-			struct nsh_err *err)
+void orch_check_cov_snap(struct nsh_job_run *jr, struct nsh_verify_cov_snap *ret)
+{
+	struct orch_job *oj = orch_job_of(jr);
+	struct nsh_verify_plan plan = {0};
+	struct nsh_err derr = NSH_ERR_INIT;
+
+	/* verify.yml may name the file; one that cannot be read is said at the baseline */
+	if (nsh_verify_detect(oj->ws, &plan, &derr))
+		nsh_err_clear(&derr);
+	nsh_verify_cov_snap_take(oj->ws, plan.config.coverage, ret);
+	nsh_verify_plan_release(&plan);
+}
+
+int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *rep,
+			const struct nsh_verify_coverage *cov, json_t *result, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_verify_plan plan = {0};
@@ -88,6 +108,12 @@ int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *re
 	runner_of(jr, &runner);
 	lim.no_tests = true;
 	rc = nsh_verify_measure(oj->ws, &plan, &runner, &lim, &m, err);
+	if (!rc && cov && cov->present) {
+		/* the tests' run wrote it: kept with the measure, the baseline's figure */
+		nsh_verify_coverage_release(&m.coverage);
+		m.coverage = *cov;
+		m.coverage.source = cov->source ? nsh_xstrdup(cov->source) : NULL;
+	}
 	if (!rc)
 		json_object_set_new(result, "measure", nsh_verify_measure_to_json(&m));
 	nsh_verify_measure_release(&m);
@@ -151,8 +177,8 @@ out:
 }
 
 int orch_check_after(struct nsh_job_run *jr, const struct nsh_recipe *r,
-		     const struct nsh_test_report *after, json_t *result, bool *ret_failed,
-		     struct nsh_err *err)
+		     const struct nsh_test_report *after, const struct nsh_verify_coverage *cov,
+		     json_t *result, bool *ret_failed, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_verify_measure base = {0};
@@ -184,6 +210,7 @@ int orch_check_after(struct nsh_job_run *jr, const struct nsh_recipe *r,
 	opts.limits.no_tests = true; /* with no test script: said so, not passed */
 	opts.tests = after;
 	opts.tests_by = "the test script";
+	opts.coverage = after ? cov : NULL;
 	rc = nsh_verify_run(&opts, &res, err);
 	if (rc)
 		goto out;

@@ -275,16 +275,20 @@ static int step_install(struct nsh_job_run *jr, json_t *result, struct nsh_err *
 }
 
 /*
- * Run the tests; the report goes into @result ("report", "summary"). With
- * no test command, "none" is set. A run that does not finish its TAP
- * stream counts as a failure of the run itself.
+ * Run the tests; the report goes into @result ("report", "summary") and
+ * @rep, the coverage this run wrote (if any) into @cov (zeroed). With no
+ * test command, "none" is set. A run that does not finish its TAP stream
+ * counts as a failure of the run itself.
  */
 static int run_tests(struct nsh_job_run *jr, const char *log, json_t *result,
-		     struct nsh_test_report *rep, struct nsh_err *err)
+		     struct nsh_test_report *rep, struct nsh_verify_coverage *cov,
+		     struct nsh_err *err)
 {
 	json_t *det = orch_latest(jr, "detect");
 	struct nsh_strvec argv = NSH_STRVEC_INIT;
 	const char *format = json_string_value(json_object_get(det, "format"));
+	bool tap = format && !strcmp(format, "tap");
+	struct nsh_verify_cov_snap snap = {0};
 	struct nsh_sandbox_cmd c;
 	char summary[160];
 	int rc = 0;
@@ -295,10 +299,14 @@ static int run_tests(struct nsh_job_run *jr, const char *log, json_t *result,
 		json_object_set_new(result, "summary", json_string("no test script"));
 		goto out;
 	}
+	/* the coverage files as they are: only those this run writes count */
+	orch_check_cov_snap(jr, &snap);
 	rc = orch_exec(jr, (const char *const *)argv.v, ORCH_TEST_MS, log, &c, err);
 	if (rc)
 		goto out;
-	if (format && !strcmp(format, "tap")) {
+	nsh_verify_cov_read_new(orch_job_of(jr)->ws, &snap, tap ? c.out.buf : NULL,
+				tap ? c.out.len : 0, cov);
+	if (tap) {
 		nsh_verify_parse_tap(c.out.buf, c.out.len, rep);
 	} else {
 		/* one test: the whole script */
@@ -326,6 +334,7 @@ static int run_tests(struct nsh_job_run *jr, const char *log, json_t *result,
 		 rep->complete ? "" : " (the run did not finish)");
 	json_object_set_new(result, "summary", json_string(summary));
 out:
+	nsh_verify_cov_snap_release(&snap);
 	nsh_sandbox_cmd_release(&c);
 	nsh_strvec_release(&argv);
 	json_decref(det);
@@ -335,10 +344,12 @@ out:
 static int step_baseline(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct nsh_test_report rep = {0};
-	int rc = run_tests(jr, "baseline", result, &rep, err);
+	struct nsh_verify_coverage cov = {0};
+	int rc = run_tests(jr, "baseline", result, &rep, &cov, err);
 
 	if (!rc)
-		rc = orch_check_baseline(jr, &rep, result, err);
+		rc = orch_check_baseline(jr, &rep, &cov, result, err);
+	nsh_verify_coverage_release(&cov);
 	nsh_test_report_release(&rep);
 	return rc;
 }
@@ -581,6 +592,7 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
 	struct nsh_test_report before = {0}, after = {0};
+	struct nsh_verify_coverage cov = {0};
 	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
 				     NSH_STRVEC_INIT};
 	json_t *base = orch_latest(jr, "baseline");
@@ -593,10 +605,11 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		rc = err->code;
 		goto out;
 	}
-	rc = run_tests(jr, "verify", result, &after, err);
+	rc = run_tests(jr, "verify", result, &after, &cov, err);
 	none = json_is_true(json_object_get(result, "none"));
 	if (!rc)
-		rc = orch_check_after(jr, r, none ? NULL : &after, result, &checks_failed, err);
+		rc = orch_check_after(jr, r, none ? NULL : &after, &cov, result, &checks_failed,
+				      err);
 	if (rc)
 		goto out;
 	/* the baseline's failing tests, as recorded */
@@ -665,6 +678,7 @@ out:
 	nsh_test_diff_release(&diff);
 	nsh_test_report_release(&before);
 	nsh_test_report_release(&after);
+	nsh_verify_coverage_release(&cov);
 	json_decref(base);
 	return rc;
 }

@@ -294,27 +294,38 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 /* ---- check.c: the verify module's checks in the pipeline ---- */
 
 /**
- * At the baseline: the tests as run (@rep, kept whole) and what the
- * repository's other checks (build, lint, types) say before the change,
- * into @result. A verify.yml that cannot be read is noted there, not an
- * error of the job.
+ * Before a test run of the job: note its workspace's coverage files (those
+ * nsh_verify_cov_snap_take() knows and verify.yml's "coverage") into @ret
+ * (zeroed caller storage), for nsh_verify_cov_read_new() after the run.
+ * Never fails.
  */
-int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *rep, json_t *result,
-			struct nsh_err *err);
+void orch_check_cov_snap(struct nsh_job_run *jr, struct nsh_verify_cov_snap *ret);
+
+/**
+ * At the baseline: the tests as run (@rep, kept whole), the coverage that
+ * run wrote (@cov, NULL or not present: none) and what the repository's
+ * other checks (build, lint, types) say before the change, into @result.
+ * A verify.yml that cannot be read is noted there, not an error of the
+ * job.
+ */
+int orch_check_baseline(struct nsh_job_run *jr, const struct nsh_test_report *rep,
+			const struct nsh_verify_coverage *cov, json_t *result, struct nsh_err *err);
 
 /**
  * After the change: every check of the verify module (build, lint, types,
  * secrets, SQL injection, test integrity, the spec's acceptance criteria)
  * on the workspace against the baseline, with @after as the tests (NULL:
- * the repository has no test script, which the checklist says). Into
+ * the repository has no test script, which the checklist says) and @cov
+ * as the coverage their run wrote (NULL or not present: none), compared
+ * with the baseline's figure. Into
  * @result: "checks" (the verdict and the checks with findings),
  * "checklist" (Markdown for the PR body) and, when something other than
  * the tests failed, "feedback" (file:line text for the code step), and
  * *@ret_failed set.
  */
 int orch_check_after(struct nsh_job_run *jr, const struct nsh_recipe *r,
-		     const struct nsh_test_report *after, json_t *result, bool *ret_failed,
-		     struct nsh_err *err);
+		     const struct nsh_test_report *after, const struct nsh_verify_coverage *cov,
+		     json_t *result, bool *ret_failed, struct nsh_err *err);
 
 /* ---- plan.c ---- */
 

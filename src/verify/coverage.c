@@ -3,20 +3,37 @@
  * coverage-summary.json (c8, nyc, jest), lcov.info (node --test's lcov
  * reporter, c8, nyc), coverage.py's JSON report and Go cover profiles.
  * One figure per run: covered lines (statements for Go and coverage.py)
- * over measured ones.
+ * over measured ones. For a test run the caller starts itself, a snapshot
+ * of those files before it tells the files that run wrote from stale ones.
  */
 #include "verify/verify_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
 
 #include "core/banned.h"
 
 #define GO_BLOCKS_MAX 10000000
+#define READ_CHUNK    ((size_t)16 << 10)
+
+const char *const nsh_vrf_cov_candidates[] = {
+	"coverage/coverage-summary.json",
+	"coverage/lcov.info",
+	"lcov.info",
+	"coverage.json",
+	"coverage.out",
+	"cover.out",
+	NULL,
+};
 
 static const char *const cov_names[] = {
 	[NSH_VERIFY_COV_NONE] = "none", [NSH_VERIFY_COV_ISTANBUL] = "istanbul",
@@ -247,4 +264,169 @@ int nsh_verify_coverage_parse(enum nsh_verify_cov_format fmt, const char *text, 
 	*ret = c;
 	ret->format = fmt;
 	return 0;
+}
+
+/* ---- coverage of a run the caller starts ---- */
+
+void nsh_verify_cov_snap_release(struct nsh_verify_cov_snap *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nr; i++)
+		free(s->v[i].path);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/*
+ * The directory holding @rel below @dir, opened (O_PATH) without following
+ * a symbolic link on the way; *@ret_last points at @rel's last component.
+ * -1 when a component is missing, a link or "..", or @rel names no file.
+ */
+static int parent_below(const char *dir, const char *rel, const char **ret_last)
+{
+	const char *p = rel, *slash;
+	int fd;
+
+	if (*rel == '/')
+		return -1;
+	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	while (fd >= 0 && (slash = strchr(p, '/'))) {
+		size_t n = (size_t)(slash - p);
+		char *name = nsh_xstrndup(p, n);
+		int sub = -1;
+
+		if (n == 0 || !strcmp(name, ".")) {
+			sub = fd;
+			fd = -1;
+		} else if (strcmp(name, "..")) {
+			sub = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		free(name);
+		if (fd >= 0)
+			close(fd);
+		fd = sub;
+		p = slash + 1;
+	}
+	if (fd >= 0 && (!*p || !strcmp(p, ".") || !strcmp(p, ".."))) {
+		close(fd);
+		fd = -1;
+	}
+	*ret_last = p;
+	return fd;
+}
+
+static int64_t ns_of(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static void seen_set(struct nsh_verify_cov_seen *s, const struct stat *st)
+{
+	s->present = true;
+	s->dev = (uint64_t)st->st_dev;
+	s->ino = (uint64_t)st->st_ino;
+	s->size = (int64_t)st->st_size;
+	s->mtime_ns = ns_of(&st->st_mtim);
+	s->ctime_ns = ns_of(&st->st_ctim);
+}
+
+void nsh_verify_cov_snap_take(const char *dir, const char *first, struct nsh_verify_cov_snap *ret)
+{
+	for (int k = -1; k < 0 || nsh_vrf_cov_candidates[k]; k++) {
+		const char *rel = k < 0 ? first : nsh_vrf_cov_candidates[k], *last;
+		struct nsh_verify_cov_seen *s;
+		struct stat st;
+		int pfd;
+
+		if (!rel || !*rel)
+			continue;
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		s = &ret->v[ret->nr++];
+		memset(s, 0, sizeof(*s));
+		s->path = nsh_xstrdup(rel);
+		pfd = parent_below(dir, rel, &last);
+		if (pfd < 0)
+			continue;
+		if (!fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode))
+			seen_set(s, &st);
+		close(pfd);
+	}
+}
+
+/* Whether the file of @st is the one @was saw, unchanged. */
+static bool unchanged(const struct nsh_verify_cov_seen *was, const struct stat *st)
+{
+	struct nsh_verify_cov_seen now = {0};
+
+	if (!was->present)
+		return false;
+	seen_set(&now, st);
+	return now.dev == was->dev && now.ino == was->ino && now.size == was->size &&
+	       now.mtime_ns == was->mtime_ns && now.ctime_ns == was->ctime_ns;
+}
+
+/* Read @was's file into @out when the run wrote it (see nsh_verify_cov_read_new()). */
+static bool read_written(const char *dir, const struct nsh_verify_cov_seen *was,
+			 struct nsh_buf *out)
+{
+	char chunk[READ_CHUNK];
+	const char *last;
+	struct stat st;
+	int pfd = parent_below(dir, was->path, &last), fd = -1;
+	bool ok = false;
+
+	nsh_buf_reset(out);
+	if (pfd < 0)
+		goto out;
+	fd = openat(pfd, last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || unchanged(was, &st) ||
+	    (uint64_t)st.st_size > NSH_VERIFY_REPORT_MAX)
+		goto out;
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 || out->len + (size_t)n > NSH_VERIFY_REPORT_MAX)
+			goto out;
+		if (n == 0)
+			break;
+		nsh_buf_add(out, chunk, (size_t)n);
+	}
+	ok = true;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (pfd >= 0)
+		close(pfd);
+	return ok;
+}
+
+bool nsh_verify_cov_read_new(const char *dir, const struct nsh_verify_cov_snap *snap,
+			     const char *tap, size_t tap_len, struct nsh_verify_coverage *ret)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	double pct;
+	bool found = false;
+
+	nsh_verify_coverage_release(ret);
+	for (size_t i = 0; i < snap->nr && !found; i++) {
+		enum nsh_verify_cov_format fmt = nsh_verify_cov_format_of(snap->v[i].path);
+
+		if (fmt == NSH_VERIFY_COV_NONE || !read_written(dir, &snap->v[i], &b) ||
+		    nsh_verify_coverage_parse(fmt, b.buf, b.len, ret, NULL))
+			continue;
+		ret->source = nsh_xstrdup(snap->v[i].path);
+		found = true;
+	}
+	nsh_buf_release(&b);
+	if (!found && tap && nsh_vrf_tap_coverage(tap, tap_len, &pct)) {
+		ret->present = true;
+		ret->percent = pct;
+		ret->format = NSH_VERIFY_COV_NONE;
+		ret->source = nsh_xstrdup("node --test coverage report");
+		found = true;
+	}
+	return found;
 }

@@ -28,17 +28,6 @@
 #define EXCERPT_LINES 30
 #define REPORT_FILES  2000 /* XML files read from a report directory */
 
-/* Default coverage files, read when a test command wrote them. */
-static const char *const cov_candidates[] = {
-	"coverage/coverage-summary.json",
-	"coverage/lcov.info",
-	"lcov.info",
-	"coverage.json",
-	"coverage.out",
-	"cover.out",
-	NULL,
-};
-
 void nsh_verify_exec_init(struct nsh_verify_exec *e)
 {
 	memset(e, 0, sizeof(*e));
@@ -313,8 +302,8 @@ static void read_coverage(const char *dir, const struct nsh_verify_command *c, t
 
 	if (ret->present)
 		return;
-	for (int k = -1; cov_candidates[k + 1] || k < 0; k++) {
-		const char *rel = k < 0 ? c->coverage : cov_candidates[k];
+	for (int k = -1; nsh_vrf_cov_candidates[k + 1] || k < 0; k++) {
+		const char *rel = k < 0 ? c->coverage : nsh_vrf_cov_candidates[k];
 		enum nsh_verify_cov_format fmt;
 		char *p;
 

@@ -663,6 +663,13 @@ static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_resul
 	nsh_buf_release(&msgs);
 }
 
+/* A copy of @from into @to (zeroed or released). */
+static void cov_copy(struct nsh_verify_coverage *to, const struct nsh_verify_coverage *from)
+{
+	*to = *from;
+	to->source = from->source ? nsh_xstrdup(from->source) : NULL;
+}
+
 static void coverage_check(const struct nsh_verify_opts *o, struct nsh_verify_result *res)
 {
 	struct nsh_verify_check *c = new_check(res, "coverage", "Coverage");
@@ -674,15 +681,18 @@ static void coverage_check(const struct nsh_verify_opts *o, struct nsh_verify_re
 		return;
 	}
 	if (!a->present) {
-		evidence(c, "no coverage produced by the test commands");
+		if (o->tests)
+			evidence(c, "no coverage produced by %s",
+				 o->tests_by ? o->tests_by : "the tests");
+		else
+			evidence(c, "no coverage produced by the test commands");
 		return;
 	}
 	c->status = NSH_VERIFY_CHECK_PASS;
 	if (b && b->present) {
 		double delta = a->percent - b->percent;
 
-		res->cov_before = *b;
-		res->cov_before.source = b->source ? nsh_xstrdup(b->source) : NULL;
+		cov_copy(&res->cov_before, b);
 		evidence(c, "%.2f%% -> %.2f%% (%+.2f pp) from %s", b->percent, a->percent, delta,
 			 a->source ? a->source : "?");
 		if (delta < -0.005) {
@@ -763,6 +773,11 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 		goto fail;
 	if (o->tests && (rc = copy_report(o->tests, &ret->after.tests, err)))
 		goto fail;
+	if (o->tests && o->coverage && o->coverage->present) {
+		/* the caller's run: its coverage is the one after the change */
+		nsh_verify_coverage_release(&ret->after.coverage);
+		cov_copy(&ret->after.coverage, o->coverage);
+	}
 	/* build first in the checklist, then tests, lint, types */
 	findings_check(o, ret, NSH_VERIFY_STEP_BUILD, "build", "Build");
 	if ((rc = tests_check(o, ret, err)))

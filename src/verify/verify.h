@@ -475,6 +475,57 @@ enum nsh_verify_cov_format nsh_verify_cov_format_of(const char *path);
 /** The stable name of a coverage format ("lcov", "go", ...); static storage. */
 const char *nsh_verify_cov_format_name(enum nsh_verify_cov_format f);
 
+/*
+ * Coverage of a test run that the caller starts itself (the orchestrator
+ * runs the repository's tests with its own logs): note the coverage files
+ * before the run, read the one the run wrote after it. A file that is as
+ * it was before the run (a report left by an earlier run) never counts.
+ */
+
+/* One coverage file as it was before the run. */
+struct nsh_verify_cov_seen {
+	char *path;	  /* relative to the checkout */
+	bool present;	  /* a regular file was there */
+	uint64_t dev;	  /* which file: device and inode */
+	uint64_t ino;	  /* (a file replaced by another is new) */
+	int64_t size;	  /* bytes */
+	int64_t mtime_ns; /* last written */
+	int64_t ctime_ns; /* last changed (no program can set it back) */
+};
+
+struct nsh_verify_cov_snap {
+	struct nsh_verify_cov_seen *v; /* in the order they are tried */
+	size_t nr;
+	size_t alloc;
+};
+
+/** Free the entries of @s and leave it empty. NULL ok. */
+void nsh_verify_cov_snap_release(struct nsh_verify_cov_snap *s);
+
+/**
+ * Note, into @ret (zeroed caller storage), the coverage files of the
+ * checkout at @dir (a host path) before a test run: @first (verify.yml's
+ * "coverage", relative; may be NULL), then the files nsh_verify_measure()
+ * reads (coverage/coverage-summary.json, coverage/lcov.info, lcov.info,
+ * coverage.json, coverage.out, cover.out). Paths are looked at below @dir
+ * without following a symbolic link. Never fails.
+ */
+void nsh_verify_cov_snap_take(const char *dir, const char *first, struct nsh_verify_cov_snap *ret);
+
+/**
+ * After the run: read into @ret (released first) the first file of @snap
+ * that the run wrote (absent before, or another file, size or time now)
+ * and that holds a figure of the format its name says; @ret->source is
+ * its relative path. A file as it was before, a symbolic link on the way,
+ * or anything but a regular file (of at most NSH_VERIFY_REPORT_MAX bytes)
+ * is not read. When no file qualifies and @tap (the run's TAP output,
+ * @tap_len bytes; may be NULL) carries node --test's own coverage table,
+ * its line figure is taken. false, with @ret empty, when the run left no
+ * coverage.
+ */
+bool nsh_verify_cov_read_new(const char *dir, const struct nsh_verify_cov_snap *snap,
+			     const char *tap, size_t tap_len, struct nsh_verify_coverage *ret);
+
 /* ==== detection: the plan ==== */
 
 enum nsh_verify_step {
@@ -858,6 +909,11 @@ struct nsh_verify_opts {
 	 */
 	const struct nsh_test_report *tests;
 	const char *tests_by;
+	/*
+	 * With @tests: the coverage that run left (nsh_verify_cov_read_new()),
+	 * compared with the baseline's; NULL or not present: none.
+	 */
+	const struct nsh_verify_coverage *coverage;
 };
 
 /**

@@ -140,6 +140,12 @@ bool nsh_vrf_narrow(const char *dir, const struct nsh_verify_command *c,
 		    const struct nsh_strvec *names, struct nsh_strvec *ret_argv,
 		    struct nsh_strvec *ret_alt);
 
+/*
+ * The coverage files read when a test command wrote them, most specific
+ * first, NULL-terminated (coverage.c).
+ */
+extern const char *const nsh_vrf_cov_candidates[];
+
 /* True when a command's result means its program is missing (127, python's "No module"). */
 bool nsh_vrf_exec_missing(const struct nsh_verify_exec *e);
 

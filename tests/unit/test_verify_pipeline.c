@@ -821,6 +821,14 @@ static void test_pipeline(void)
 	/* the caller's own test run: the plan's tests are not run again, nor re-run */
 	{
 		struct nsh_test_report mine = {0};
+		struct nsh_verify_coverage mine_cov = {
+			.present = true,
+			.percent = 10.0,
+			.covered = 1,
+			.total = 10,
+			.source = (char *)"coverage/coverage-summary.json",
+			.format = NSH_VERIFY_COV_ISTANBUL};
+		char *want;
 
 		NSH_ALLOC_GROW(mine.v, 1, mine.alloc);
 		memset(&mine.v[0], 0, sizeof(mine.v[0]));
@@ -840,10 +848,27 @@ static void test_pipeline(void)
 		CHECK(res.broken.nr == 1 && res.flaky.nr == 0);
 		CHECK(check(&res, "criterion:AC1")->status == NSH_VERIFY_CHECK_FAIL);
 		CHECK_INT(res.verdict, NSH_VERIFY_VERDICT_FAIL);
+		/* that run wrote no coverage: none after, whatever lcov.info says */
+		c = check(&res, "coverage");
+		CHECK(c && c->status == NSH_VERIFY_CHECK_SKIPPED && !res.after.coverage.present);
+		CHECK_STR(c ? c->evidence : NULL, "no coverage produced by npm test");
+		nsh_verify_result_release(&res);
+		o.coverage = &mine_cov;
+		CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+		c = check(&res, "coverage");
+		want = nsh_xasprintf(
+			"%.2f%% -> 10.00%% (%+.2f pp) from coverage/coverage-summary.json",
+			before.coverage.percent, 10.0 - before.coverage.percent);
+		CHECK(c && c->status == NSH_VERIFY_CHECK_WARN);
+		CHECK_STR(c ? c->evidence : NULL, want);
+		CHECK(c && has_finding(c, "coverage-down", "coverage/coverage-summary.json", 0));
+		CHECK(res.after.coverage.covered == 1 && res.after.coverage.total == 10);
+		free(want);
 		nsh_verify_result_release(&res);
 		nsh_test_report_release(&mine);
 		o.tests = NULL;
 		o.tests_by = NULL;
+		o.coverage = NULL;
 	}
 
 	/* a tool that is not installed, and one that never ends */
