@@ -178,10 +178,12 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 					   "verify.yml: 'docker' is 'build' or 'hints', not '%s'",
 					   json_string_value(v));
 	}
+	/* YAML scalars come as strings */
 	v = json_object_get(root, "offline");
-	if (v && json_is_boolean(v))
-		ret->offline = json_is_true(v);
-	else if (v && !json_is_null(v))
+	if (v && (json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "true"))))
+		ret->offline = true;
+	else if (v && !json_is_null(v) && !json_is_false(v) &&
+		 !(json_is_string(v) && !strcmp(json_string_value(v), "false")))
 		return nsh_err_set(err, NSH_EINVAL, "verify.yml: 'offline' must be true or false");
 	v = json_object_get(root, "maven");
 	if (v && !json_is_null(v)) {

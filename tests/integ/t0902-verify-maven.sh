@@ -212,7 +212,7 @@ test_expect_success 'a change that breaks a test: newly failing at file:line, re
 	jq -r ".checks[] | select(.id == \"tests\") | .findings[0].excerpt" out.json >excerpt &&
 	grep -q "expected:<2> but was:<4>" excerpt &&
 	test "$(jq -r ".tests.reruns | join(\",\")" out.json)" = \
-		"$MVN -Dtest=com.acme.CalcTest#subtracts -Dsurefire.failIfNoSpecifiedTests=false" &&
+		"$MVN '\''-Dtest=com.acme.CalcTest#subtracts'\'' -Dsurefire.failIfNoSpecifiedTests=false" &&
 	test "$(runs adds) $(runs subtracts) $(runs upper)" = "2 3 2"
 '
 
