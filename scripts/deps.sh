@@ -7,9 +7,7 @@ pkgs="gcc make pkg-config git clang clang-format libclang-rt-14-dev sqlite3
 libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev
 libseccomp-dev libyaml-dev libxml2-dev libssl-dev libpq-dev postgresql e2fsprogs util-linux bubblewrap
 curl jq wrk
-python3-pytest python3-coverage flake8 mypy golang-go mocha eslint node-typescript
-maven default-jdk-headless libsurefire-java libmaven-compiler-plugin-java
-libmaven-resources-plugin-java junit4"
+python3-pytest python3-coverage flake8 mypy golang-go mocha eslint node-typescript"
 
 missing=""
 for p in $pkgs; do

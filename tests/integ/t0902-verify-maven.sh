@@ -7,7 +7,10 @@
 # green run counts its tests; a change that breaks a test has it newly
 # failing at the test's file:line, and only that test runs again, by
 # -Dtest=Class#method. Skipped, with the reason, without mvn, javac or
-# the plugin packages (make deps installs them).
+# the plugin packages: make deps does not install them (maven, a JDK and
+# the plugins are some 320 MiB on a machine without Java; apt-get install
+# maven default-jdk-headless libsurefire-java libmaven-compiler-plugin-java
+# libmaven-resources-plugin-java junit4).
 . "$(dirname "$0")/lib.sh"
 
 REPO=/usr/share/maven-repo
@@ -27,7 +30,7 @@ skip_all() {
 # plugin GROUP/ARTIFACT VERSION PACKAGE: skip when the repository lacks it.
 plugin() {
 	[ -f "$REPO/$1/$2/${1##*/}-$2.jar" ] ||
-		skip_all "$REPO has no ${1##*/} $2 (Debian package $3)"
+		skip_all "$REPO has no ${1##*/} $2: Debian package $3 is not installed"
 }
 
 command -v mvn >/dev/null 2>&1 || skip_all 'mvn is not installed (Debian package maven)'
