@@ -120,6 +120,7 @@ void nsh_vrf_config_release(struct nsh_verify_config *c)
 	nsh_strvec_release(&c->skip);
 	json_decref(c->criteria);
 	free(c->coverage);
+	free(c->maven_repo);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -176,6 +177,24 @@ int nsh_vrf_config_read(const json_t *root, struct nsh_verify_config *ret, struc
 			return nsh_err_set(err, NSH_EINVAL,
 					   "verify.yml: 'docker' is 'build' or 'hints', not '%s'",
 					   json_string_value(v));
+	}
+	/* YAML scalars come as strings */
+	v = json_object_get(root, "offline");
+	if (v && (json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "true"))))
+		ret->offline = true;
+	else if (v && !json_is_null(v) && !json_is_false(v) &&
+		 !(json_is_string(v) && !strcmp(json_string_value(v), "false")))
+		return nsh_err_set(err, NSH_EINVAL, "verify.yml: 'offline' must be true or false");
+	v = json_object_get(root, "maven");
+	if (v && !json_is_null(v)) {
+		if (!json_is_object(v))
+			return nsh_err_set(err, NSH_EINVAL,
+					   "verify.yml: 'maven' must be a mapping");
+		if ((rc = opt_string(v, "repository", &ret->maven_repo, "verify.yml: maven", err)))
+			return rc;
+		if (ret->maven_repo && !*ret->maven_repo)
+			return nsh_err_set(err, NSH_EINVAL,
+					   "verify.yml: maven: 'repository' is empty");
 	}
 	allow = json_object_get(root, "allow");
 	if (allow && !json_is_null(allow)) {

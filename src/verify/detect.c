@@ -813,17 +813,31 @@ static void detect_rust(struct det *d)
 	}
 }
 
+/*
+ * Maven and Gradle: the user's own setup (~/.m2, the network) unless
+ * verify.yml says "offline: true" (mvn -o, gradle --offline: only what is
+ * already in the local repository) or names Maven's local repository
+ * ("maven: repository:", e.g. Debian's /usr/share/maven-repo).
+ */
 static void detect_java(struct det *d)
 {
+	const struct nsh_verify_config *cfg = &d->plan->config;
 	struct nsh_verify_command *c;
 
 	if (exists(d, "pom.xml")) {
 		eco(d, "java");
 		if (may_add(d, NSH_VERIFY_STEP_TEST)) {
 			c = add_cmd(d, NSH_VERIFY_STEP_TEST, "mvn test", "pom.xml");
-			nsh_strvec_pushl(&c->argv, "mvn", "-B", "-q", "test", NULL);
+			nsh_strvec_pushl(&c->argv, "mvn", "-B", "-q", NULL);
+			if (cfg->offline)
+				nsh_strvec_push(&c->argv, "-o");
+			if (cfg->maven_repo)
+				nsh_strvec_pushf(&c->argv, "-Dmaven.repo.local=%s",
+						 cfg->maven_repo);
+			nsh_strvec_push(&c->argv, "test");
 			c->report = nsh_xstrdup("target/surefire-reports/");
 			c->format = NSH_VERIFY_FMT_JUNIT_XML;
+			c->select = NSH_VERIFY_SELECT_MAVEN;
 		}
 	} else if (exists(d, "build.gradle") || exists(d, "build.gradle.kts")) {
 		eco(d, "java");
@@ -831,6 +845,8 @@ static void detect_java(struct det *d)
 			c = add_cmd(d, NSH_VERIFY_STEP_TEST, "gradle test", "build.gradle");
 			nsh_strvec_pushl(&c->argv, exists(d, "gradlew") ? "./gradlew" : "gradle",
 					 "test", "--console=plain", NULL);
+			if (cfg->offline)
+				nsh_strvec_push(&c->argv, "--offline");
 			c->report = nsh_xstrdup("build/test-results/test/");
 			c->format = NSH_VERIFY_FMT_JUNIT_XML;
 		}
@@ -959,6 +975,7 @@ static const char *const select_names[] = {
 	[NSH_VERIFY_SELECT_MOCHA] = "mocha",
 	[NSH_VERIFY_SELECT_PYTEST] = "pytest-node-ids",
 	[NSH_VERIFY_SELECT_GO] = "go-test-run",
+	[NSH_VERIFY_SELECT_MAVEN] = "maven-dtest",
 };
 
 json_t *nsh_verify_plan_to_json(const struct nsh_verify_plan *p)

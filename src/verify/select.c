@@ -15,6 +15,12 @@
  *   go test      -run "^TestA$/^sub$|^TestB$" (alternatives at the top,
  *                one anchored pattern per level) and the packages the
  *                tests are in, in place of "./..."
+ *   mvn          -Dtest=com.acme.ATest#adds,com.acme.BTest#sub* from the
+ *                Surefire "classname.name", the class being the longest
+ *                dotted prefix whose src/test/java/....java exists; a
+ *                method name with parameters ("adds[1]", "adds()") is
+ *                matched by its prefix and '*', anything else by the
+ *                whole class
  *
  * Selection may run a little more than asked (a same-named test in
  * another suite), never less. A name the selection cannot express, or
@@ -261,6 +267,89 @@ static bool go_test(const struct nsh_strvec *names, struct nsh_strvec *sel)
 	return ok;
 }
 
+#define JAVA_TESTS "src/test/java/" /* Maven's test sources */
+
+static bool java_ident(char ch)
+{
+	return nsh_vrf_alnum((unsigned char)ch) || ch == '_' || ch == '$';
+}
+
+/*
+ * One Surefire pattern for the test "com.acme.ATest.adds" into @b, as
+ * described at the top; false when no class file of src/test/java (below
+ * the command's directory) names it.
+ */
+static bool maven_pattern(const char *dir, const struct nsh_verify_command *c, const char *name,
+			  struct nsh_buf *b)
+{
+	const char *end = name + strcspn(name, "[("), *dot = NULL, *m;
+	size_t n;
+
+	for (const char *p = name; p < end; p++) {
+		const char *cut;
+		char *file;
+		bool ok;
+
+		if (*p != '.')
+			continue;
+		if (p == name || !java_ident(p[-1]))
+			return false; /* "..", a leading dot, or something Surefire parses */
+		/* the file of an inner class "Outer$Inner" is Outer.java */
+		cut = memchr(name, '$', (size_t)(p - name));
+		file = nsh_xasprintf("%s%.*s.java", JAVA_TESTS, (int)((cut ? cut : p) - name),
+				     name);
+		for (char *q = file + strlen(JAVA_TESTS); *q && strcmp(q, ".java"); q++)
+			if (*q == '.')
+				*q = '/';
+		ok = is_file(dir, c->cwd, file);
+		free(file);
+		if (ok)
+			dot = p;
+	}
+	if (!dot)
+		return false;
+	for (const char *p = name; p < dot; p++)
+		if (!java_ident(*p) && *p != '.')
+			return false;
+	nsh_buf_reset(b);
+	nsh_buf_add(b, name, (size_t)(dot - name));
+	m = dot + 1;
+	for (n = 0; java_ident(m[n]); n++)
+		;
+	if (n && (!m[n] || m[n] == '[' || m[n] == '(')) {
+		nsh_buf_addch(b, '#');
+		nsh_buf_add(b, m, n);
+		if (m[n])
+			nsh_buf_addch(b, '*');
+	}
+	return true;
+}
+
+/* mvn: one -Dtest with every test's pattern, and no failure where a module has none. */
+static bool maven(const char *dir, const struct nsh_verify_command *c,
+		  const struct nsh_strvec *names, struct nsh_strvec *sel)
+{
+	struct nsh_strvec pats = NSH_STRVEC_INIT;
+	struct nsh_buf b = NSH_BUF_INIT, one = NSH_BUF_INIT;
+	bool ok = true;
+
+	nsh_buf_init(&b, SELECT_ARG_MAX);
+	nsh_buf_adds(&b, "-Dtest=");
+	for (size_t i = 0; i < names->nr && ok; i++) {
+		ok = maven_pattern(dir, c, names->v[i], &one);
+		if (!ok || nsh_strvec_find(&pats, one.buf) >= 0)
+			continue;
+		nsh_strvec_push(&pats, one.buf);
+		ok = !(pats.nr > 1 && nsh_buf_addch(&b, ',')) && !nsh_buf_adds(&b, one.buf);
+	}
+	if (ok)
+		nsh_strvec_pushl(sel, b.buf, "-Dsurefire.failIfNoSpecifiedTests=false", NULL);
+	nsh_strvec_release(&pats);
+	nsh_buf_release(&one);
+	nsh_buf_release(&b);
+	return ok;
+}
+
 /* @argv with the selection: in place of "./..." (go), else appended. */
 static bool apply(const struct nsh_verify_command *c, const struct nsh_strvec *argv,
 		  const struct nsh_strvec *sel, struct nsh_strvec *ret)
@@ -317,6 +406,9 @@ bool nsh_vrf_narrow(const char *dir, const struct nsh_verify_command *c,
 		break;
 	case NSH_VERIFY_SELECT_GO:
 		ok = go_test(names, &sel);
+		break;
+	case NSH_VERIFY_SELECT_MAVEN:
+		ok = maven(dir, c, names, &sel);
 		break;
 	case NSH_VERIFY_SELECT_NONE:
 	default:

@@ -549,6 +549,7 @@ enum nsh_verify_select {
 	NSH_VERIFY_SELECT_MOCHA,     /* mocha: --grep with an anchored alternation */
 	NSH_VERIFY_SELECT_PYTEST,    /* pytest: node ids (file.py::Class::test) */
 	NSH_VERIFY_SELECT_GO,	     /* go test: -run per level, the packages for "./..." */
+	NSH_VERIFY_SELECT_MAVEN,     /* mvn: -Dtest=Class#method,... */
 };
 
 struct nsh_verify_command {
@@ -579,6 +580,8 @@ struct nsh_verify_config {
 	bool docker_build;	/* docker: build */
 	char *coverage;		/* coverage: the file the tests write, or NULL */
 	json_t *criteria;	/* criteria: [...] as JSON, or NULL */
+	bool offline;		/* offline: true: mvn -o, gradle --offline */
+	char *maven_repo;	/* maven: repository: mvn -Dmaven.repo.local=, or NULL */
 };
 
 struct nsh_verify_plan {

@@ -39,10 +39,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nsh_strvec_init(&c.argv);
 	nsh_strvec_init(&c.alt);
 	c.step = NSH_VERIFY_STEP_TEST;
-	c.select = (enum nsh_verify_select)(data[0] % 6);
+	c.select = (enum nsh_verify_select)(data[0] % 7);
 	c.select_sep = data[0] & 0x80;
 	if (c.select == NSH_VERIFY_SELECT_GO) {
 		nsh_strvec_pushl(&c.argv, "go", "test", "-json", "./...", NULL);
+	} else if (c.select == NSH_VERIFY_SELECT_MAVEN) {
+		nsh_strvec_pushl(&c.argv, "mvn", "-B", "-q", "-o", "test", NULL);
 	} else {
 		nsh_strvec_pushl(&c.argv, "npm", "run", "test", NULL);
 		nsh_strvec_pushl(&c.alt, "pytest-3", "-q", NULL);

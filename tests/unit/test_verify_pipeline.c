@@ -6,6 +6,7 @@
  * and every kind of criterion; then a missing tool and a timeout.
  */
 #include "verify/verify.h"
+#include "verify/verify_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -260,6 +261,37 @@ static void test_detect_others(void)
 	nsh_verify_plan_release(&p);
 	free(dir);
 
+	/* Maven and Gradle offline, Maven's local repository from verify.yml */
+	dir = project("java-offline");
+	put(dir, "pom.xml", "<project/>\n");
+	put(dir, ".nightshift/verify.yml",
+	    "offline: true\nmaven:\n  repository: /usr/share/maven-repo\n");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	expect_cmd(&p, NSH_VERIFY_STEP_TEST,
+		   "mvn -B -q -o -Dmaven.repo.local=/usr/share/maven-repo test",
+		   NSH_VERIFY_FMT_JUNIT_XML);
+	CHECK(cmd(&p, NSH_VERIFY_STEP_TEST)->select == NSH_VERIFY_SELECT_MAVEN);
+	nsh_verify_plan_release(&p);
+	put(dir, ".nightshift/verify.yml", "offline: false\n");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	expect_cmd(&p, NSH_VERIFY_STEP_TEST, "mvn -B -q test", NSH_VERIFY_FMT_JUNIT_XML);
+	nsh_verify_plan_release(&p);
+	put(dir, ".nightshift/verify.yml", "offline: sometimes\n");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "'offline' must be true or false") != NULL);
+	nsh_err_clear(&err);
+	put(dir, ".nightshift/verify.yml", "maven: /usr/share/maven-repo\n");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), NSH_EINVAL);
+	nsh_err_clear(&err);
+	unlink_in(dir, "pom.xml");
+	put(dir, "build.gradle", "\n");
+	put(dir, ".nightshift/verify.yml", "offline: true\n");
+	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
+	expect_cmd(&p, NSH_VERIFY_STEP_TEST, "gradle test --console=plain --offline",
+		   NSH_VERIFY_FMT_JUNIT_XML);
+	nsh_verify_plan_release(&p);
+	free(dir);
+
 	/* nothing at all */
 	dir = project("empty");
 	CHECK_INT(nsh_verify_detect(dir, &p, &err), 0);
@@ -267,6 +299,47 @@ static void test_detect_others(void)
 	nsh_verify_plan_release(&p);
 	free(dir);
 	CHECK_INT(nsh_verify_detect("/nonexistent/dir", &p, &err), NSH_ENOTFOUND);
+}
+
+/* mvn re-runs name tests by -Dtest=Class#method, the class a file of src/test/java */
+static void test_select_maven(void)
+{
+	struct nsh_verify_command c;
+	struct nsh_strvec names = NSH_STRVEC_INIT, argv, alt;
+	char *dir = project("maven-select");
+
+	memset(&c, 0, sizeof(c));
+	nsh_strvec_init(&c.argv);
+	nsh_strvec_init(&c.alt);
+	c.step = NSH_VERIFY_STEP_TEST;
+	c.select = NSH_VERIFY_SELECT_MAVEN;
+	nsh_strvec_pushl(&c.argv, "mvn", "-B", "-q", "test", NULL);
+	put(dir, "src/test/java/com/acme/CalcTest.java", "class CalcTest {}\n");
+	put(dir, "src/test/java/Outer.java", "class Outer {}\n");
+	nsh_strvec_pushl(&names, "com.acme.CalcTest.subtracts", "com.acme.CalcTest.adds[1]",
+			 "com.acme.CalcTest.adds[2]", "Outer$Inner.works()",
+			 "com.acme.CalcTest.com.acme.CalcTest", NULL);
+	CHECK(nsh_vrf_narrow(dir, &c, &names, &argv, &alt));
+	CHECK_INT(argv.nr, 6);
+	CHECK(argv.nr == 6 && !strcmp(argv.v[3], "test") &&
+	      !strcmp(argv.v[4], "-Dtest=com.acme.CalcTest#subtracts,com.acme.CalcTest#adds*,"
+				 "Outer$Inner#works*,com.acme.CalcTest") &&
+	      !strcmp(argv.v[5], "-Dsurefire.failIfNoSpecifiedTests=false"));
+	nsh_strvec_release(&argv);
+	nsh_strvec_release(&alt);
+	/* a class with no test source (another module) runs everything again */
+	nsh_strvec_push(&names, "com.acme.OtherTest.x");
+	CHECK(!nsh_vrf_narrow(dir, &c, &names, &argv, &alt));
+	nsh_strvec_release(&names);
+	nsh_strvec_pushl(&names, "com.acme.CalcTest.x,y", NULL);
+	CHECK(nsh_vrf_narrow(dir, &c, &names, &argv, &alt));
+	CHECK(argv.nr == 6 && !strcmp(argv.v[4], "-Dtest=com.acme.CalcTest"));
+	nsh_strvec_release(&argv);
+	nsh_strvec_release(&alt);
+	nsh_strvec_release(&names);
+	nsh_strvec_release(&c.argv);
+	nsh_strvec_release(&c.alt);
+	free(dir);
 }
 
 static void test_detect_devfile_docker(void)
@@ -1006,6 +1079,7 @@ int main(void)
 	top = t_tmpdir();
 	RUN(test_detect_node);
 	RUN(test_detect_others);
+	RUN(test_select_maven);
 	RUN(test_detect_devfile_docker);
 	RUN(test_verify_yml);
 	RUN(test_criteria_format);

@@ -740,6 +740,119 @@ static void test_c8_nyc(void)
 
 /* ---- tools this machine may lack: ruff, Maven ---- */
 
+/* Debian's packaged Maven plugins, as tests/integ/t0902-verify-maven.sh pins them. */
+#define MAVEN_REPO "/usr/share/maven-repo"
+#define SUREFIRE_JAR                                                  \
+ MAVEN_REPO "/org/apache/maven/plugins/maven-surefire-plugin/2.22.3/" \
+	    "maven-surefire-plugin-2.22.3.jar"
+
+static const char *const mvn_files[] = {
+	"pom.xml",
+	"<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n"
+	"  <modelVersion>4.0.0</modelVersion>\n"
+	"  <groupId>com.acme</groupId><artifactId>calc</artifactId><version>1</version>\n"
+	"  <properties><maven.compiler.release>11</maven.compiler.release>\n"
+	"    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding></properties>\n"
+	"  <dependencies><dependency><groupId>junit</groupId><artifactId>junit</artifactId>\n"
+	"    <version>4.13.2</version><scope>test</scope></dependency></dependencies>\n"
+	"  <build><plugins>\n"
+	"    <plugin><artifactId>maven-resources-plugin</artifactId><version>3.3.0</version></plugin>\n"
+	"    <plugin><artifactId>maven-compiler-plugin</artifactId><version>3.10.1</version></plugin>\n"
+	"    <plugin><artifactId>maven-surefire-plugin</artifactId><version>2.22.3</version></plugin>\n"
+	"  </plugins></build>\n"
+	"</project>\n",
+	"src/main/java/com/acme/Calc.java",
+	"package com.acme;\n"
+	"\n"
+	"public class Calc {\n"
+	"    public static int div(int a, int b) {\n"
+	"        return a / b;\n"
+	"    }\n"
+	"}\n",
+	"src/test/java/com/acme/CalcTest.java",
+	"package com.acme;\n"
+	"\n"
+	"import static org.junit.Assert.assertEquals;\n"
+	"\n"
+	"import org.junit.Ignore;\n"
+	"import org.junit.Test;\n"
+	"\n"
+	"public class CalcTest {\n"
+	"    @Test\n"
+	"    public void good() {\n"
+	"        assertEquals(2, Calc.div(4, 2));\n"
+	"    }\n"
+	"\n"
+	"    @Test\n"
+	"    public void bad() {\n"
+	"        assertEquals(3, Calc.div(4, 2));\n"
+	"    }\n"
+	"\n"
+	"    @Test\n"
+	"    public void byZero() {\n"
+	"        Calc.div(1, 0);\n"
+	"    }\n"
+	"\n"
+	"    @Ignore\n"
+	"    @Test\n"
+	"    public void later() {\n"
+	"    }\n"
+	"}\n",
+	NULL,
+};
+
+/*
+ * mvn, offline, from Debian's packaged plugins: the Surefire report it
+ * writes, read exactly (names, statuses, the test's file:line).
+ */
+static void test_maven(void)
+{
+	const char *mvn[] = {"mvn",  "-B", "-q", "-o", "-Dmaven.repo.local=" MAVEN_REPO,
+			     "test", NULL};
+	struct nsh_test_report r = {0};
+	const struct nsh_test_result *t;
+	struct nsh_proc p;
+	char *dir, *text;
+
+	if (!have("mvn") || !have("javac"))
+		return;
+	if (access(SUREFIRE_JAR, R_OK)) {
+		fprintf(stderr, "  mvn (Surefire): %s missing (Debian libsurefire-java): skipped\n",
+			SUREFIRE_JAR);
+		skipped++;
+		return;
+	}
+	dir = fixture("maven", mvn_files);
+	run(&p, dir, mvn);
+	CHECK_INT(p.exit_code, 1);
+	nsh_proc_release(&p);
+	text = slurp(dir, "target/surefire-reports/TEST-com.acme.CalcTest.xml");
+	CHECK_INT(nsh_verify_sniff(text, strlen(text)), NSH_VERIFY_FMT_JUNIT_XML);
+	nsh_verify_parse_tests(NSH_VERIFY_FMT_JUNIT_XML, text, strlen(text), NULL, &r);
+	free(text);
+	CHECK(r.complete);
+	CHECK_INT(r.nr, 4);
+	CHECK_INT(r.passed, 1);
+	CHECK_INT(r.failed, 2);
+	CHECK_INT(r.skipped, 1);
+	t = find(&r, "com.acme.CalcTest.good");
+	CHECK(t && t->status == NSH_TEST_PASS);
+	t = find(&r, "com.acme.CalcTest.bad");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file &&
+	      !strcmp(t->file, "src/test/java/com/acme/CalcTest.java") && t->line == 16);
+	CHECK(t && t->message && !strcmp(t->message, "expected:<3> but was:<2>"));
+	/* the exception is raised in Calc; the location is the test's own frame */
+	t = find(&r, "com.acme.CalcTest.byZero");
+	CHECK(t && t->status == NSH_TEST_FAIL && t->file &&
+	      !strcmp(t->file, "src/test/java/com/acme/CalcTest.java") && t->line == 21);
+	CHECK(t && t->message && strstr(t->message, "by zero"));
+	t = find(&r, "com.acme.CalcTest.later");
+	CHECK(t && t->status == NSH_TEST_SKIP);
+	fprintf(stderr, "  mvn (Surefire %s): %zu tests read\n", "2.22.3", r.nr);
+	nsh_test_report_release(&r);
+	free(dir);
+}
+
 static void test_optional(void)
 {
 	static const char *const ruff_files[] = {"a.py", "import os\n", NULL};
@@ -759,15 +872,7 @@ static void test_optional(void)
 		nsh_verify_findings_release(&f);
 		free(dir);
 	}
-	/*
-	 * mvn with Maven's default plugin versions needs them from Maven
-	 * Central, which this machine cannot reach; Debian's own plugin
-	 * packages (libsurefire-java, ...) are not set up for it yet.
-	 * Surefire's reports are JUnit XML, whose parser is tested with
-	 * pytest's above.
-	 */
-	fprintf(stderr, "  mvn (Surefire): no plugins offline: skipped\n");
-	skipped++;
+	test_maven();
 }
 
 /*
