@@ -8,6 +8,11 @@ libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-d
 libseccomp-dev libyaml-dev libxml2-dev libssl-dev libpq-dev postgresql e2fsprogs util-linux bubblewrap
 curl jq wrk
 python3-pytest python3-coverage flake8 mypy golang-go mocha eslint node-typescript"
+# Maven's plugins for the verify tests, where Maven itself is installed (about
+# 38 MiB; Maven and a JDK would add some 320 MiB, so they are not pulled in).
+if command -v mvn >/dev/null 2>&1; then
+	pkgs="$pkgs libsurefire-java libmaven-compiler-plugin-java libmaven-resources-plugin-java junit4"
+fi
 
 missing=""
 for p in $pkgs; do
