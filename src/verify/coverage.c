@@ -278,44 +278,6 @@ void nsh_verify_cov_snap_release(struct nsh_verify_cov_snap *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/*
- * The directory holding @rel below @dir, opened (O_PATH) without following
- * a symbolic link on the way; *@ret_last points at @rel's last component.
- * -1 when a component is missing, a link or "..", or @rel names no file.
- */
-static int parent_below(const char *dir, const char *rel, const char **ret_last)
-{
-	const char *p = rel, *slash;
-	int fd;
-
-	if (*rel == '/')
-		return -1;
-	fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	while (fd >= 0 && (slash = strchr(p, '/'))) {
-		size_t n = (size_t)(slash - p);
-		char *name = nsh_xstrndup(p, n);
-		int sub = -1;
-
-		if (n == 0 || !strcmp(name, ".")) {
-			sub = fd;
-			fd = -1;
-		} else if (strcmp(name, "..")) {
-			sub = openat(fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		}
-		free(name);
-		if (fd >= 0)
-			close(fd);
-		fd = sub;
-		p = slash + 1;
-	}
-	if (fd >= 0 && (!*p || !strcmp(p, ".") || !strcmp(p, ".."))) {
-		close(fd);
-		fd = -1;
-	}
-	*ret_last = p;
-	return fd;
-}
-
 static int64_t ns_of(const struct timespec *t)
 {
 	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
@@ -345,7 +307,7 @@ void nsh_verify_cov_snap_take(const char *dir, const char *first, struct nsh_ver
 		s = &ret->v[ret->nr++];
 		memset(s, 0, sizeof(*s));
 		s->path = nsh_xstrdup(rel);
-		pfd = parent_below(dir, rel, &last);
+		pfd = nsh_vrf_open_parent(dir, rel, &last);
 		if (pfd < 0)
 			continue;
 		if (!fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode))
@@ -373,7 +335,7 @@ static bool read_written(const char *dir, const struct nsh_verify_cov_seen *was,
 	char chunk[READ_CHUNK];
 	const char *last;
 	struct stat st;
-	int pfd = parent_below(dir, was->path, &last), fd = -1;
+	int pfd = nsh_vrf_open_parent(dir, was->path, &last), fd = -1;
 	bool ok = false;
 
 	nsh_buf_reset(out);

@@ -522,7 +522,6 @@ static bool wanted(const struct nsh_verify_criterion *c, const char *rel)
 
 static void search_file(struct usage_search *s, const char *dir, const char *rel)
 {
-	char *path;
 	bool hit_here = false;
 	const char *t;
 	size_t len, i = 0;
@@ -530,14 +529,10 @@ static void search_file(struct usage_search *s, const char *dir, const char *rel
 
 	if (!wanted(s->c, rel) || s->searched >= USAGE_FILES_MAX)
 		return;
-	path = nsh_xasprintf("%s/%s", dir, rel);
 	nsh_buf_reset(&s->file);
-	if (nsh_fs_read_file(path, &s->file, USAGE_FILE_MAX, NULL) ||
-	    memchr(s->file.buf, '\0', s->file.len < 8000 ? s->file.len : 8000)) {
-		free(path);
-		return; /* unreadable, too big or binary */
-	}
-	free(path);
+	if (!nsh_vrf_read_fresh(dir, rel, 0, USAGE_FILE_MAX, &s->file) ||
+	    memchr(s->file.buf, '\0', s->file.len < 8000 ? s->file.len : 8000))
+		return; /* unreadable, a link, too big or binary */
 	s->searched++;
 	t = s->file.buf;
 	len = s->file.len;
@@ -632,13 +627,11 @@ out:
 static char *read_rel(const char *dir, const char *rel)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
-	char *p = nsh_xasprintf("%s/%s", dir, rel);
 
-	if (nsh_fs_read_file(p, &b, MANIFEST_MAX, NULL)) {
-		free(p);
+	if (!nsh_vrf_read_fresh(dir, rel, 0, MANIFEST_MAX, &b)) {
+		nsh_buf_release(&b);
 		return NULL;
 	}
-	free(p);
 	return nsh_buf_detach(&b, NULL);
 }
 

@@ -62,13 +62,16 @@ static bool exists(struct det *d, const char *rel)
 static char *slurp(struct det *d, const char *rel, size_t *ret_len)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
-	struct nsh_err err = NSH_ERR_INIT;
 	struct stat st;
 
-	if (stat(full(d, rel), &st) || !S_ISREG(st.st_mode))
+	/* not through a symbolic link: code run in the checkout may have made one */
+	if (lstat(full(d, rel), &st) || !S_ISREG(st.st_mode))
 		return NULL;
-	if (nsh_fs_read_file(d->path.buf, &b, FILE_MAX, &err)) {
-		nsh_strvec_pushf(&d->plan->notes, "%s: not read: %s", rel, err.msg);
+	if (!nsh_vrf_read_fresh(d->dir, rel, 0, FILE_MAX, &b)) {
+		nsh_strvec_pushf(&d->plan->notes, "%s: not read: %s", rel,
+				 (uint64_t)st.st_size > FILE_MAX ? "too big"
+								 : "not a file below the checkout");
+		nsh_buf_release(&b);
 		return NULL;
 	}
 	return nsh_buf_detach(&b, ret_len);

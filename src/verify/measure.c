@@ -18,7 +18,6 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "core/fs.h"
 #include "core/json.h"
 #include "core/proc.h"
 #include "sandbox/sandbox.h"
@@ -195,55 +194,35 @@ static char *excerpt_of(const struct nsh_verify_exec *e)
 
 /* ---- files the tools write ---- */
 
-static char *host_path(const char *dir, const char *rel)
+/* Parse every fresh *.xml file of directory @rel below @dir into @r. */
+static bool read_report_dir(const char *dir, const char *rel, time_t since,
+			    const struct nsh_verify_parse_ctx *ctx, enum nsh_verify_format fmt,
+			    struct nsh_test_report *r)
 {
-	return nsh_xasprintf("%s/%s", dir, rel);
-}
-
-/* Whether @path was written at or after @since (seconds). */
-static bool fresh(const char *path, time_t since)
-{
-	struct stat st;
-
-	return !stat(path, &st) && S_ISREG(st.st_mode) && st.st_mtime >= since;
-}
-
-/* Read @path into @out when it is fresh. */
-static bool read_fresh(const char *path, time_t since, struct nsh_buf *out)
-{
-	if (!fresh(path, since))
-		return false;
-	nsh_buf_reset(out);
-	return !nsh_fs_read_file(path, out, NSH_VERIFY_REPORT_MAX, NULL);
-}
-
-/* Parse every fresh *.xml file of directory @path into @r. */
-static bool read_report_dir(const char *path, time_t since, const struct nsh_verify_parse_ctx *ctx,
-			    enum nsh_verify_format fmt, struct nsh_test_report *r)
-{
-	DIR *dh = opendir(path);
+	int dfd = nsh_vrf_open_dir(dir, rel);
+	DIR *dh = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *e;
 	struct nsh_buf b = NSH_BUF_INIT;
 	size_t files = 0;
 	bool any = false;
 
-	if (!dh)
+	if (!dh) {
+		if (dfd >= 0)
+			close(dfd);
 		return false;
+	}
 	while ((e = readdir(dh)) && files < REPORT_FILES) {
 		size_t n = strlen(e->d_name);
 		struct nsh_test_report one = {0};
-		char *p;
 
 		if (n < 5 || strcmp(e->d_name + n - 4, ".xml"))
 			continue;
-		p = nsh_xasprintf("%s/%s", path, e->d_name);
-		if (read_fresh(p, since, &b)) {
+		if (nsh_vrf_read_fresh_at(dirfd(dh), e->d_name, since, NSH_VERIFY_REPORT_MAX, &b)) {
 			nsh_verify_parse_tests(fmt, b.buf, b.len, ctx, &one);
 			nsh_test_report_merge(r, &one);
 			any = true;
 			files++;
 		}
-		free(p);
 	}
 	closedir(dh);
 	nsh_buf_release(&b);
@@ -305,20 +284,17 @@ static void read_coverage(const char *dir, const struct nsh_verify_command *c, t
 	for (int k = -1; nsh_vrf_cov_candidates[k + 1] || k < 0; k++) {
 		const char *rel = k < 0 ? c->coverage : nsh_vrf_cov_candidates[k];
 		enum nsh_verify_cov_format fmt;
-		char *p;
 
 		if (!rel)
 			continue;
 		fmt = k < 0 && c->cov_format ? c->cov_format : nsh_verify_cov_format_of(rel);
-		p = host_path(dir, rel);
-		if (fmt != NSH_VERIFY_COV_NONE && read_fresh(p, since, &b) &&
+		if (fmt != NSH_VERIFY_COV_NONE &&
+		    nsh_vrf_read_fresh(dir, rel, since, NSH_VERIFY_REPORT_MAX, &b) &&
 		    !nsh_verify_coverage_parse(fmt, b.buf, b.len, ret, NULL)) {
 			ret->source = nsh_xstrdup(rel);
-			free(p);
 			nsh_buf_release(&b);
 			return;
 		}
-		free(p);
 	}
 	nsh_buf_release(&b);
 	/* node --test --experimental-test-coverage prints a table in TAP comments */
@@ -385,16 +361,16 @@ static void read_results(const char *dir, const struct nsh_verify_plan *plan,
 	bool have_report = false;
 
 	if (c->report) {
-		char *p = host_path(dir, c->report);
 		size_t n = strlen(c->report);
 
 		if (c->report[n - 1] == '/') {
 			if (c->step == NSH_VERIFY_STEP_TEST)
-				have_report = read_report_dir(p, since, &ctx, c->format, &s->tests);
+				have_report = read_report_dir(dir, c->report, since, &ctx,
+							      c->format, &s->tests);
 		} else {
-			have_report = read_fresh(p, since, &report);
+			have_report = nsh_vrf_read_fresh(dir, c->report, since,
+							 NSH_VERIFY_REPORT_MAX, &report);
 		}
-		free(p);
 		if (!have_report) {
 			s->outcome = NSH_VERIFY_OUT_UNREADABLE;
 			goto out;
@@ -499,12 +475,8 @@ static int run_command(const char *dir, const struct nsh_verify_plan *plan,
 	s->name = nsh_xstrdup(c->name);
 	s->outcome = NSH_VERIFY_OUT_NOT_RUN;
 	/* stale reports never count: ours are removed, others must be newer */
-	if (c->report && !strncmp(c->report, plan->scratch, strlen(plan->scratch))) {
-		char *p = host_path(dir, c->report);
-
-		unlink(p);
-		free(p);
-	}
+	if (c->report && !strncmp(c->report, plan->scratch, strlen(plan->scratch)))
+		nsh_vrf_unlink_below(dir, c->report);
 	since = time(NULL) - 1;
 	rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, e, &xerr);
 	if ((rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(e))) && alt->nr) {
@@ -555,17 +527,15 @@ int nsh_vrf_measure_command(const char *dir, const struct nsh_verify_plan *plan,
 			    struct nsh_verify_measure *ret, struct nsh_err *err)
 {
 	struct nsh_verify_exec e, then;
-	char *scratch = host_path(dir, plan->scratch);
 	int rc;
 
 	nsh_verify_exec_init(&e);
 	nsh_verify_exec_init(&then);
-	nsh_fs_mkdir_p(scratch, 0755, NULL);
+	nsh_vrf_mkdir_below(dir, plan->scratch);
 	rc = run_command(dir, plan, runner, lim, c, argv ? argv : &c->argv, alt ? alt : &c->alt, &e,
 			 &then, ret, err);
 	nsh_verify_exec_release(&e);
 	nsh_verify_exec_release(&then);
-	free(scratch);
 	return rc;
 }
 
@@ -574,12 +544,11 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 		       struct nsh_verify_measure *ret, struct nsh_err *err)
 {
 	struct nsh_verify_exec e, then;
-	char *scratch = host_path(dir, plan->scratch);
 	int rc = 0;
 
 	nsh_verify_exec_init(&e);
 	nsh_verify_exec_init(&then);
-	nsh_fs_mkdir_p(scratch, 0755, NULL);
+	nsh_vrf_mkdir_below(dir, plan->scratch);
 	for (size_t i = 0; i < plan->nr && !rc; i++) {
 		const struct nsh_verify_command *c = &plan->v[i];
 
@@ -591,7 +560,6 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 	}
 	nsh_verify_exec_release(&e);
 	nsh_verify_exec_release(&then);
-	free(scratch);
 	return rc;
 }
 

@@ -75,15 +75,13 @@ static void untracked(const char *dir, struct nsh_buf *out)
 	for (size_t i = 0; i < list.len;) {
 		const char *rel = list.buf + i;
 		size_t n = strlen(rel), lines = 0;
-		char *p = nsh_xasprintf("%s/%s", dir, rel);
 
 		i += n + 1;
 		nsh_buf_reset(&file);
-		if (!n || strchr(rel, '\n') || nsh_fs_read_file(p, &file, UNTRACKED_MAX, NULL)) {
-			free(p);
+		/* regular files only: a link is not followed out of the checkout */
+		if (!n || strchr(rel, '\n') ||
+		    !nsh_vrf_read_fresh(dir, rel, 0, UNTRACKED_MAX, &file))
 			continue;
-		}
-		free(p);
 		nsh_buf_addf(out, "diff --git a/%s b/%s\nnew file mode 100644\n", rel, rel);
 		if (memchr(file.buf, '\0', file.len < 8000 ? file.len : 8000)) {
 			nsh_buf_addf(out, "Binary files /dev/null and b/%s differ\n", rel);
