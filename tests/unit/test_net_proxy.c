@@ -1016,7 +1016,7 @@ static void test_upstream_refused(struct nsh_proxy *px)
 
 static void test_limits(void)
 {
-	struct nsh_proxy_limits lim = {.max_conns = 2, .idle_ms = 300, .head_ms = 300};
+	struct nsh_proxy_limits lim = {.max_conns = 2, .idle_ms = 300, .head_ms = 1000};
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_proxy *px = NULL;
 	struct server echo;
@@ -1036,17 +1036,32 @@ static void test_limits(void)
 	a2 = dial(f.port);
 	nsh_time_sleep_ms(50);
 	a3 = dial(f.port);
+	snprintf(target, sizeof(target), "CONNECT localhost:%d HTTP/1.1\r\n\r\n", echo.port);
+	CHECK(write(a3, target, strlen(target)) == (ssize_t)strlen(target));
 	read_all(a3, &b);
 	CHECK_INT(status_of(b.buf), 503);
 	CHECK(strstr(b.buf, "too many connections") != NULL);
 	close(a3);
-	/* turning it away is a decision too, with no host (no head was read) */
+	/* turning it away is a decision too, naming the host and port the request asked for */
 	CHECK_INT(events_wait(&f.ev, 1), 1);
 	CHECK(!f.ev.v[0].allowed && !f.ev.v[0].done);
 	CHECK_STR(f.ev.v[0].reason, "too many connections");
-	CHECK_STR(f.ev.v[0].host, "");
+	CHECK_STR(f.ev.v[0].host, "localhost");
+	CHECK_INT(f.ev.v[0].port, echo.port);
+	CHECK(f.ev.v[0].is_connect);
 	CHECK_INT(f.ev.v[0].status, 503);
 	CHECK_INT(f.ev.v[0].level, NSH_NET_CUSTOM);
+	/* one that names nothing within the head timeout gets its 503 then, with no host */
+	a3 = dial(f.port);
+	nsh_buf_reset(&b);
+	read_all(a3, &b);
+	CHECK_INT(status_of(b.buf), 503);
+	close(a3);
+	CHECK_INT(events_wait(&f.ev, 2), 2);
+	CHECK_STR(f.ev.v[1].reason, "too many connections");
+	CHECK_STR(f.ev.v[1].host, "");
+	CHECK_INT(f.ev.v[1].port, 0);
+	CHECK_INT(f.ev.v[1].status, 503);
 	/* the silent ones are dropped after the head timeout, which frees the slots */
 	int64_t t0 = nsh_time_mono_ms();
 
@@ -1064,8 +1079,8 @@ static void test_limits(void)
 	CHECK(read(fd, &c, 1) <= 0);
 	CHECK(nsh_time_mono_ms() - t0 >= 250);
 	close(fd);
-	CHECK_INT(events_wait(&f.ev, 3), 3);
-	CHECK_STR(f.ev.v[2].reason, "idle timeout");
+	CHECK_INT(events_wait(&f.ev, 4), 4);
+	CHECK_STR(f.ev.v[3].reason, "idle timeout");
 
 	fix_stop(&f);
 	nsh_net_policy_release(&pol);
