@@ -23,7 +23,6 @@
 #include "core/banned.h"
 
 #define GO_BLOCKS_MAX 10000000
-#define READ_CHUNK    ((size_t)16 << 10)
 
 const char *const nsh_vrf_cov_candidates[] = {
 	"coverage/coverage-summary.json",
@@ -332,7 +331,6 @@ static bool unchanged(const struct nsh_verify_cov_seen *was, const struct stat *
 static bool read_written(const char *dir, const struct nsh_verify_cov_seen *was,
 			 struct nsh_buf *out)
 {
-	char chunk[READ_CHUNK];
 	const char *last;
 	struct stat st;
 	int pfd = nsh_vrf_open_parent(dir, was->path, &last), fd = -1;
@@ -341,22 +339,9 @@ static bool read_written(const char *dir, const struct nsh_verify_cov_seen *was,
 	nsh_buf_reset(out);
 	if (pfd < 0)
 		goto out;
-	fd = openat(pfd, last, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode) || unchanged(was, &st) ||
-	    (uint64_t)st.st_size > NSH_VERIFY_REPORT_MAX)
-		goto out;
-	for (;;) {
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || out->len + (size_t)n > NSH_VERIFY_REPORT_MAX)
-			goto out;
-		if (n == 0)
-			break;
-		nsh_buf_add(out, chunk, (size_t)n);
-	}
-	ok = true;
+	fd = nsh_vrf_open_regular(pfd, last, &st);
+	ok = fd >= 0 && !unchanged(was, &st) && (uint64_t)st.st_size <= NSH_VERIFY_REPORT_MAX &&
+	     nsh_vrf_read_all(fd, NSH_VERIFY_REPORT_MAX, out);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -15,6 +15,7 @@
 #include "verify/verify.h"
 
 struct nsh_buf;
+struct stat;
 struct nsh_err;
 
 /* Characters of identifiers in the languages scanned. */
@@ -93,6 +94,9 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
  * path @rel, *@ret_last its last component; -1 when a component is missing
  * or a link, or @rel is absolute or ends in "..".
  * nsh_vrf_open_dir(): an O_RDONLY fd of directory @rel (for fdopendir()).
+ * nsh_vrf_open_regular(): an O_RDONLY fd of the regular file @name of
+ * directory @dfd (not a link, not a FIFO), its stat in *@ret_st; or -1.
+ * nsh_vrf_read_all(): the rest of @fd into @out; false past @max bytes.
  * nsh_vrf_read_fresh() / _at(): the regular file's contents into @out when
  * it was modified at or after @since (seconds) and has at most @max bytes;
  * false otherwise, with @out empty.
@@ -100,6 +104,8 @@ void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *r
  */
 int nsh_vrf_open_parent(const char *dir, const char *rel, const char **ret_last);
 int nsh_vrf_open_dir(const char *dir, const char *rel);
+int nsh_vrf_open_regular(int dfd, const char *name, struct stat *ret_st);
+bool nsh_vrf_read_all(int fd, size_t max, struct nsh_buf *out);
 bool nsh_vrf_read_fresh_at(int dfd, const char *name, time_t since, size_t max,
 			   struct nsh_buf *out);
 bool nsh_vrf_read_fresh(const char *dir, const char *rel, time_t since, size_t max,

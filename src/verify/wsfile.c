@@ -76,38 +76,51 @@ int nsh_vrf_open_dir(const char *dir, const char *rel)
 	return fd;
 }
 
-bool nsh_vrf_read_fresh_at(int dfd, const char *name, time_t since, size_t max, struct nsh_buf *out)
+int nsh_vrf_open_regular(int dfd, const char *name, struct stat *ret_st)
 {
-	char chunk[READ_CHUNK];
-	struct stat st;
-	bool ok = false;
 	int fd;
 
-	nsh_buf_reset(out);
 	if (!*name || !strcmp(name, ".") || !strcmp(name, "..") || strchr(name, '/'))
-		return false;
+		return -1;
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || st.st_mtime < since ||
-	    (uint64_t)st.st_size > max)
-		goto out;
+	if (fd >= 0 && (fstat(fd, ret_st) || !S_ISREG(ret_st->st_mode))) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+bool nsh_vrf_read_all(int fd, size_t max, struct nsh_buf *out)
+{
+	char chunk[READ_CHUNK];
+
+	nsh_buf_reset(out);
 	for (;;) {
 		ssize_t k = read(fd, chunk, sizeof(chunk));
 
 		if (k < 0 && errno == EINTR)
 			continue;
-		if (k < 0 || out->len + (size_t)k > max)
-			goto out;
+		if (k < 0 || out->len + (size_t)k > max) {
+			nsh_buf_reset(out);
+			return false;
+		}
 		if (k == 0)
-			break;
+			return true;
 		nsh_buf_add(out, chunk, (size_t)k);
 	}
-	ok = true;
-out:
+}
+
+bool nsh_vrf_read_fresh_at(int dfd, const char *name, time_t since, size_t max, struct nsh_buf *out)
+{
+	struct stat st;
+	int fd = nsh_vrf_open_regular(dfd, name, &st);
+	bool ok;
+
+	nsh_buf_reset(out);
+	if (fd < 0)
+		return false;
+	ok = st.st_mtime >= since && (uint64_t)st.st_size <= max && nsh_vrf_read_all(fd, max, out);
 	close(fd);
-	if (!ok)
-		nsh_buf_reset(out);
 	return ok;
 }
 
