@@ -932,14 +932,21 @@ int orch_feedback_done(struct nsh_job_run *jr, const char *sha, bool draft, stru
 		if (f->origin_id) {
 			struct nsh_feedback_rec origin = {0};
 
-			if (!nsh_store_feedback_get(st, f->origin_id, &origin, NULL))
+			if (!nsh_store_feedback_get(st, f->origin_id, &origin, NULL)) {
+				/* where it was said: the comment on that PR, or its review */
+				char *where = origin.comment_id
+						      ? nsh_xasprintf(" (comment #%lld)",
+								      (long long)origin.comment_id)
+						      : nsh_xstrdup(" (a review)");
+
 				nsh_buf_addf(
 					&b,
 					"Carried over from review feedback by %s on %s%s%s.\n\n",
-					origin.author, origin.pr,
-					origin.comment_id ? "" : " (a review)",
+					origin.author, origin.pr, where,
 					choice ? ": the same choice is made here"
 					       : ", which applies to the whole change");
+				free(where);
+			}
 			nsh_feedback_rec_release(&origin);
 		}
 		if (!draft && !f->origin_id && json_is_true(json_object_get(how, "llm")) &&

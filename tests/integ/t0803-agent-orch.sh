@@ -117,7 +117,7 @@ sibling_revised() {
 	grep -q "The same feedback is applied to the other pull requests of this change: $second\." pr1 &&
 	grep -q "Remembered for future tasks as rule" pr1 &&
 	nsh pr show "$second" >pr2 &&
-	grep -q "Carried over from review feedback by alice on $first, which applies to the whole change" pr2 &&
+	grep -q "Carried over from review feedback by alice on $first (comment #[0-9][0-9]*), which applies to the whole change" pr2 &&
 	grep -q "carried over: alice on $second" pr2 &&
 	nsh pr show "$second" --diff >diff2 &&
 	grep -q "^+++ b/docs/limits.md" diff2 &&

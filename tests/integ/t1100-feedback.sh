@@ -73,7 +73,7 @@ test_expect_success 'a comment revises its PR and the siblings that made the sam
 	grep -q "alice on demo-org/notifications#1: .Please use native methods" n1 &&
 	grep -q "asked for in review feedback" n1 &&
 	nsh pr show demo-org/geo#1 >g1 &&
-	grep -q "Carried over from review feedback by alice on demo-org/notifications#1" g1 &&
+	grep -q "Carried over from review feedback by alice on demo-org/notifications#1 (comment #1): the same choice is made here" g1 &&
 	grep -q "carried over: alice on demo-org/geo#1" g1 &&
 	nsh pr show demo-org/billing#1 >b1 &&
 	! grep -q "Carried over" b1 &&
