@@ -19,8 +19,10 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +38,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/time.h"
 #include "forge/git.h"
 #include "store/store.h"
 
@@ -70,6 +73,7 @@ struct git_stream {
 	size_t head_off;			/* what of it has been sent */
 	bool eof;				/* its stdout ended */
 	bool started;				/* http-backend runs: wait for it */
+	bool idle;				/* it said nothing for git_idle_ms: killed */
 	char what[2 * NSH_FORGE_NAME_MAX + 32]; /* "ORG/REPO git-upload-pack", for logs */
 };
 
@@ -79,6 +83,7 @@ int nsh_srv_git_config(struct nsh_srv *srv, struct nsh_err *err)
 
 	srv->git_push = false;
 	srv->git_max_body = NSH_SRV_GIT_MAX_BODY;
+	srv->git_idle_ms = NSH_SRV_GIT_IDLE_MS;
 	if (!srv->config)
 		return 0;
 	rc = nsh_config_get_bool(srv->config, "forge", "http_push", false, &srv->git_push, err);
@@ -89,6 +94,13 @@ int nsh_srv_git_config(struct nsh_srv *srv, struct nsh_err *err)
 		rc = nsh_err_set(err, NSH_EINVAL,
 				 "invalid value '0' for 'forge.http_max_body': expected a size "
 				 "such as 512M");
+	if (!rc)
+		rc = nsh_config_get_duration(srv->config, "forge", "http_idle", NSH_SRV_GIT_IDLE_MS,
+					     &srv->git_idle_ms, err);
+	if (!rc && srv->git_idle_ms <= 0)
+		rc = nsh_err_set(err, NSH_EINVAL,
+				 "invalid value for 'forge.http_idle': expected a duration such as "
+				 "10m");
 	return rc;
 }
 
@@ -324,7 +336,7 @@ static void stream_free(void *cls)
 		close(st->out);
 	if (!st->started) {
 		/* nothing ran */
-	} else if (nsh_proc_wait(&st->p, false, &err)) {
+	} else if (nsh_proc_wait(&st->p, st->idle, &err)) {
 		nsh_log_warn("git http: %s", err.msg);
 	} else if (st->p.exit_code != 0) {
 		struct nsh_buf tail = NSH_BUF_INIT;
@@ -343,6 +355,34 @@ static void stream_free(void *cls)
 	free(st);
 }
 
+/*
+ * Wait until http-backend's stdout has something (or its end) to read;
+ * false when it stays silent for [forge] http_idle: a hung git would
+ * otherwise hold this connection's thread for good. It is killed when the
+ * stream is freed.
+ */
+static bool output_ready(struct git_stream *st)
+{
+	struct pollfd pfd = {.fd = st->out, .events = POLLIN};
+	int64_t until = nsh_time_mono_ms() + st->srv->git_idle_ms;
+
+	for (;;) {
+		int64_t left = until - nsh_time_mono_ms();
+		int n;
+
+		if (left <= 0)
+			break;
+		n = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if (n > 0 || (n < 0 && errno != EINTR))
+			return true; /* the read says what happened */
+	}
+	if (!st->idle)
+		nsh_log_warn("git http: 'git http-backend' for %s said nothing for %lld s: killed",
+			     st->what, (long long)(st->srv->git_idle_ms / 1000));
+	st->idle = true;
+	return false;
+}
+
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct git_stream *st = cls;
@@ -358,6 +398,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 		st->head_off += k;
 		return (ssize_t)k;
 	}
+	if (!output_ready(st))
+		return MHD_CONTENT_READER_END_WITH_ERROR;
 	do
 		n = read(st->out, buf, max);
 	while (n < 0 && errno == EINTR);
@@ -426,6 +468,9 @@ static int read_headers(struct git_stream *st, struct nsh_srv_cgi_head *h, struc
 		}
 		if (nsh_buf_grow(&st->head, READ_CHUNK) < 0)
 			return nsh_err_set(err, NSH_EINVAL, "CGI headers are too long");
+		if (!output_ready(st))
+			return nsh_err_set(err, NSH_ETIMEOUT, "no output for %lld s",
+					   (long long)(st->srv->git_idle_ms / 1000));
 		do
 			n = read(st->out, st->head.buf + st->head.len, READ_CHUNK);
 		while (n < 0 && errno == EINTR);
@@ -500,7 +545,10 @@ int nsh_srv_git_finish(struct nsh_srv_git *g, struct MHD_Connection *c)
 	return ok;
 fail:
 	nsh_log_warn("git http: %s for %s: %s", "git http-backend", st->what, err.msg);
-	stream_free(st); /* waits for git and logs its stderr */
+	stream_free(st); /* waits for git (killed when idle) and logs its stderr */
+	if (rc == NSH_ETIMEOUT)
+		return git_reply(g->srv, c, 504, false,
+				 "git http-backend said nothing for too long ([forge] http_idle)");
 	return git_reply(g->srv, c, 502, false, "git http-backend failed");
 }
 

@@ -79,6 +79,7 @@ struct nsh_srv {
 	size_t webhook_max_body;	     /* cap on a webhook delivery's body */
 	bool git_push;			     /* [forge] http_push: pushes over /git/ */
 	uint64_t git_max_body;		     /* [forge] http_max_body: cap on a /git/ body */
+	int64_t git_idle_ms;		     /* [forge] http_idle: git silent this long is killed */
 };
 
 /* A query parameter, or a header: borrowed strings. */
@@ -298,12 +299,13 @@ void nsh_srv_webhook_stop(struct nsh_srv *srv);
 
 /* ---- git_cgi.c: what git's smart HTTP service parses ---- */
 
-#define NSH_SRV_GIT_PREFIX   "/git/"	  /* the forge's repositories over git's smart HTTP */
-#define NSH_SRV_GIT_MAX_BODY (1ull << 30) /* default cap on a /git/ request body */
-#define NSH_SRV_GIT_AUTH_MAX 1024	  /* bytes of an Authorization header */
-#define NSH_SRV_GIT_USER_MAX 64		  /* bytes of a Basic user name passed on */
-#define NSH_SRV_CGI_HEAD_MAX (64u << 10)  /* bytes of http-backend's CGI headers */
-#define NSH_SRV_CGI_HEADERS  32		  /* CGI header lines */
+#define NSH_SRV_GIT_PREFIX   "/git/"	      /* the forge's repositories over git's smart HTTP */
+#define NSH_SRV_GIT_MAX_BODY (1ull << 30)     /* default cap on a /git/ request body */
+#define NSH_SRV_GIT_IDLE_MS  (10 * 60 * 1000) /* default [forge] http_idle */
+#define NSH_SRV_GIT_AUTH_MAX 1024	      /* bytes of an Authorization header */
+#define NSH_SRV_GIT_USER_MAX 64		      /* bytes of a Basic user name passed on */
+#define NSH_SRV_CGI_HEAD_MAX (64u << 10)      /* bytes of http-backend's CGI headers */
+#define NSH_SRV_CGI_HEADERS  32		      /* CGI header lines */
 
 enum nsh_srv_git_service {
 	NSH_SRV_GIT_UPLOAD = 1, /* git-upload-pack: clone and fetch */

@@ -147,4 +147,23 @@ test_expect_success 'a push of several MB of random data works; one past the cap
 	git clone -q "$(url "x:$NSH_TOKEN")" -b big c2 && cmp c2/big.bin c/big.bin
 '
 
+# A git that hangs: the daemon's git finds a wrapper first in PATH that
+# sleeps instead of running http-backend (every other git command runs).
+nsh_daemon_stop || exit 1
+FAKE=$T_TRASH/fake-bin
+REALGIT=$(command -v git)
+mkdir -p "$FAKE" &&
+	printf '#!/bin/sh\nfor a; do [ "$a" = http-backend ] && exec sleep 61; done\nexec %s "$@"\n' \
+		"$REALGIT" >"$FAKE/git" &&
+	chmod +x "$FAKE/git" &&
+	printf '[forge]\nhttp_idle = 1s\n' >"$FHOME/config" || exit 1
+PATH=$FAKE:$PATH nsh_daemon_start --no-scheduler --rate-limit 0 || exit 1
+
+test_expect_success 'a git http-backend that says nothing for [forge] http_idle is killed: 504' '
+	! git clone -q "$(url "x:$NSH_TOKEN")" c 2>err &&
+	grep -q "504" err &&
+	grep -q "said nothing for 1 s: killed\|no output for 1 s" "$FHOME/daemon.log" &&
+	! pgrep -x -f "sleep 61" >/dev/null
+'
+
 test_done
