@@ -49,6 +49,8 @@ BENCH_BIN  := $(BENCH_SRC:%.c=build/rel/%)
 FUZZ_BIN   := $(FUZZ_SRC:%.c=build/fuzz/%)
 
 FUZZ_SECONDS ?= 10
+# 0 lets libFuzzer pick a seed; CI fixes one so that its run can be replayed
+FUZZ_SEED ?= 0
 
 .PHONY: all deps demo test test-build bench fuzz format check-format check-banned check-pkgs clean
 
@@ -105,7 +107,7 @@ test-build: build/asan/nightshift $(UNIT_BIN) $(HELPER_BIN) $(INSIDE_BIN)
 # The last line printed is "N passed, N failed". With CI=true the format
 # check and a fuzz smoke run come first.
 test: deps
-	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5; fi
+	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5 FUZZ_SEED=1; fi
 	@$(MAKE) --no-print-directory check-banned test-build
 	@tests/run.sh build/asan
 
@@ -139,7 +141,7 @@ fuzz: $(FUZZ_BIN)
 		name=$${f##*/}; corpus=tests/fuzz/corpus/$${name#fuzz_}; \
 		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null || true; \
 		echo "== $$name ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=0 $$work \
+		$$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -print_final_stats=0 $$work \
 			>build/fuzz/$$name.log 2>&1 || { tail -n 40 build/fuzz/$$name.log; rm -rf $$work; exit 1; }; \
 		grep -E '^#[0-9]+.*DONE' build/fuzz/$$name.log | tail -n 1; \
 		rm -rf $$work; \

@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/json.h"
+#include "core/regex.h"
 #include "core/time.h"
 #include "core/vec.h"
 #include "forge/git.h"
@@ -449,7 +450,7 @@ static void tool_search(struct tool_ctx *t, const json_t *a, struct tool_out *o)
 	struct search s;
 	const char *pattern;
 	struct stat st;
-	int fd = -1, rc;
+	int fd = -1;
 
 	memset(&s, 0, sizeof(s));
 	s.t = t;
@@ -458,13 +459,9 @@ static void tool_search(struct tool_ctx *t, const json_t *a, struct tool_out *o)
 	    arg_str(a, "include", false, &s.include, o) ||
 	    arg_int(a, "max_results", 50, 1, 200, &s.max, o))
 		goto out;
-	rc = regcomp(&s.re, pattern, REG_EXTENDED | REG_NEWLINE | REG_NOSUB);
-	if (rc) {
-		char msg[256];
-
-		regerror(rc, &s.re, msg, sizeof(msg));
+	if (nsh_regex_compile(&s.re, pattern, REG_NEWLINE | REG_NOSUB, &err)) {
 		out_err(o, "invalid regular expression '%s': %s (POSIX extended syntax)", pattern,
-			msg);
+			err.msg);
 		goto out;
 	}
 	if (ws_open(t->root, rel.buf, O_PATH, 0, &fd, &err)) {

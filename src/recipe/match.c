@@ -35,6 +35,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/regex.h"
 #include "core/vec.h"
 #include "recipe/recipe.h"
 
@@ -720,16 +721,13 @@ out:
 static int compile_regex(regex_t *re, const char *src, const char *hole, struct nsh_err *err)
 {
 	char *full = nsh_xasprintf("^(%s)$", src);
-	int rc = regcomp(re, full, REG_EXTENDED | REG_NOSUB);
+	struct nsh_err why = NSH_ERR_INIT;
+	int rc = nsh_regex_compile(re, full, REG_NOSUB, &why);
 
 	free(full);
-	if (rc) {
-		char msg[128];
-
-		regerror(rc, re, msg, sizeof(msg));
+	if (rc)
 		return nsh_err_set(err, NSH_EINVAL, "hole '%s': bad regex '%s': %s", hole, src,
-				   msg);
-	}
+				   why.msg);
 	return 0;
 }
 

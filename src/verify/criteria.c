@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/regex.h"
 #include "core/time.h"
 
 #include "core/banned.h"
@@ -297,13 +298,14 @@ static int one(const json_t *j, size_t index, struct nsh_verify_criterion *x, st
 				   err)))
 			return rc;
 		if (x->regex) {
+			struct nsh_err why = NSH_ERR_INIT;
 			regex_t re;
 
-			if (regcomp(&re, x->pattern, REG_EXTENDED | REG_NOSUB))
+			if (nsh_regex_compile(&re, x->pattern, REG_NOSUB, &why))
 				return nsh_err_set(
 					err, NSH_EINVAL,
-					"criterion '%s': invalid regular expression '%s'", x->id,
-					x->pattern);
+					"criterion '%s': invalid regular expression '%s': %s",
+					x->id, x->pattern, why.msg);
 			regfree(&re);
 		}
 	} else if (!strcmp(kind, "dependency")) {
@@ -588,8 +590,9 @@ static int decide_no_usages(const struct nsh_vrf_crit_ctx *ctx,
 	char *ev;
 
 	nsh_buf_init(&list, (size_t)64 << 20);
-	if (c->regex && regcomp(&s.re, c->pattern, REG_EXTENDED | REG_NOSUB))
-		return nsh_err_set(err, NSH_EINVAL, "invalid regular expression '%s'", c->pattern);
+	if (c->regex && nsh_regex_compile(&s.re, c->pattern, REG_NOSUB, &xerr))
+		return nsh_err_set(err, NSH_EINVAL, "invalid regular expression '%s': %s",
+				   c->pattern, xerr.msg);
 	nsh_buf_init(&s.file, USAGE_FILE_MAX + 1);
 	if (list_files(ctx->dir, &list, &xerr)) {
 		ev = nsh_xasprintf("files could not be listed: %s", xerr.msg);

@@ -101,6 +101,10 @@ static void test_load_errors(void)
 	check_error(HEAD "rules:\n  - id: a\n    languages: js\n    match: f(:[x])\n"
 			 "    where:\n      x: {regex: \"(\"}\n",
 		    "bad regex '('");
+	/* glibc would ask for gigabytes to compile this; it is refused first */
+	check_error(HEAD "rules:\n  - id: a\n    languages: js\n    match: f(:[x])\n"
+			 "    where:\n      x: {regex: \"((a{255}){255}){255}\"}\n",
+		    "expand to more than 2000 positions");
 	check_error(HEAD "rules:\n  - id: a\n    languages: js\n    match: f(:[x])\n"
 			 "    silent: yes\n",
 		    "t.yml:7:13: 'silent' must be true or false");
