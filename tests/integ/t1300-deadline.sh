@@ -8,6 +8,7 @@
 #
 # The pipeline part installs from the npm registry; without it, skipped.
 . "$(dirname "$0")/lib.sh"
+. "$NSH_TOP/tests/integ/spin.sh"
 
 sql() {
 	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
@@ -27,42 +28,6 @@ wait_for() {
 		i=$((i + 1))
 	done
 	[ "$(sql "$1")" = "$2" ]
-}
-
-# make_repo NAME SECONDS: a service whose only test spins the CPU.
-make_repo() {
-	d=$PWD/src/$1
-	mkdir -p "$d/test" &&
-	cat >"$d/package.json" <<-EOF &&
-	{ "name": "$1", "version": "1.0.0", "scripts": { "test": "node --test" },
-	  "dependencies": { "lodash": "^3.10.1" } }
-	EOF
-	cat >"$d/test/spin.test.js" <<-EOF &&
-	const test = require('node:test');
-	test('spins for a while', () => {
-	  let n = 0; const end = Date.now() + $2 * 1000;
-	  while (Date.now() < end) n++;
-	});
-	EOF
-	printf 'node_modules/\n' >"$d/.gitignore" &&
-	git -C "$d" init -q -b main &&
-	git -C "$d" add -A &&
-	git -C "$d" -c user.name=t -c user.email=t@t commit -q -m init &&
-	nsh forge import acme "$d" >/dev/null
-}
-
-recipe() {
-	mkdir -p "$NIGHTSHIFT_HOME/recipes" &&
-	cat >"$NIGHTSHIFT_HOME/recipes/lodash-bump.yml" <<-'EOF'
-	id: lodash-bump
-	title: Move lodash to 4
-	applies:
-	  dependency: lodash
-	  range: "<4.0.0"
-	manifest:
-	  - bump: lodash
-	    to: ^4.17.21
-	EOF
 }
 
 test_expect_success 'an extend after the grace period is refused with the reason' '
