@@ -27,11 +27,13 @@ run_one() {
 	name=$1
 	shift
 	log=$logs/$(echo "$name" | tr '/' '_').log
+	start=$(date +%s)
 	"$@" >"$log" 2>&1 </dev/null
 	rc=$?
+	secs=$(($(date +%s) - start))
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
-		echo "$name: no result line (exit $rc)"
+		echo "$name: no result line (exit $rc, ${secs} s)"
 		tail -n 30 "$log" | sed 's/^/    /'
 		fail=$((fail + 1))
 		return
@@ -44,7 +46,7 @@ run_one() {
 	fi
 	pass=$((pass + p))
 	fail=$((fail + f))
-	echo "$name: $p passed, $f failed"
+	echo "$name: $p passed, $f failed (${secs} s)"
 	if [ "$f" -ne 0 ]; then
 		grep -E 'failed|not ok|ERROR|runtime error' "$log" | head -n 20 | sed 's/^/    /'
 		echo "    (full log: $log)"
