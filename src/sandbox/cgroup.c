@@ -1204,8 +1204,7 @@ int nsh_cgroup_attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err)
 	return attach(cg, pid, err);
 }
 
-/* The calling thread lives in "<cpu hierarchy><own>/nightshift" (see nsh_cgroup_settle_thread()).
- */
+/* The calling thread lives in "<cpu hierarchy><own>/nightshift": see nsh_cgroup_settle_thread(). */
 static __thread bool thread_settled;
 /* nsh_cgroup_settle_thread() found nothing to do, or could not, for this thread. */
 static __thread bool thread_settle_tried;
