@@ -75,6 +75,7 @@ static const struct {
 struct cg_hier {
 	char *base;	/* "<mount><own cgroup>/nightshift" */
 	bool v2;	/* the v2 tree */
+	bool at_root;	/* this process is in the hierarchy's root cgroup */
 	unsigned ctrls; /* v1: its controllers among ours; v2: those enabled for base */
 };
 
@@ -99,6 +100,7 @@ static bool probe_cached;
 struct cg_dir {
 	char *path; /* its directory */
 	bool v2;    /* in the v2 tree */
+	bool cpu;   /* in the v1 hierarchy of the cpu controller */
 };
 
 struct nsh_cgroup {
@@ -453,6 +455,7 @@ static void add_hier(struct cg_probe *pr, const char *mnt, const char *rel, bool
 
 	h->base = nsh_xasprintf("%s/" CG_DIR_NAME, own_dir);
 	h->v2 = v2;
+	h->at_root = !*rel;
 	h->ctrls = bits;
 	if (v2 && prepare && !v2_prepare(pr, h, own_dir)) {
 		free(h->base); /* not writable: not used */
@@ -539,6 +542,17 @@ static int probe(struct cg_probe *pr, bool prepare, struct nsh_err *err)
 			}
 			rel = own + rl;
 		}
+		/*
+		 * A thread settled by nsh_cgroup_settle_thread() lives in
+		 * "<own>/nightshift" of the cpu hierarchy; when it is the
+		 * thread group's leader, that is what /proc/self/cgroup shows.
+		 */
+		if (!v2 && (bits & CG_CPU)) {
+			size_t rl = strlen(rel), dl = strlen("/" CG_DIR_NAME);
+
+			if (rl >= dl && !strcmp(rel + rl - dl, "/" CG_DIR_NAME))
+				own[rel - own + rl - dl] = '\0';
+		}
 		add_hier(pr, mnt, strcmp(rel, "/") ? rel : "", v2, bits, prepare);
 		if (v2 && prepare && pr->nr && pr->h[pr->nr - 1].v2) {
 			const char *base = pr->h[pr->nr - 1].base;
@@ -611,7 +625,7 @@ static struct cg_dir *cg_add_dir(struct nsh_cgroup *cg, const struct cg_hier *h,
 			return &cg->dirs[i];
 		}
 	}
-	cg->dirs[cg->nr] = (struct cg_dir){path, h->v2};
+	cg->dirs[cg->nr] = (struct cg_dir){path, h->v2, !h->v2 && (h->ctrls & CG_CPU)};
 	return &cg->dirs[cg->nr++];
 }
 
@@ -1190,19 +1204,26 @@ int nsh_cgroup_attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err)
 	return attach(cg, pid, err);
 }
 
+/* The calling thread lives in "<cpu hierarchy><own>/nightshift": see nsh_cgroup_settle_thread(). */
+static __thread bool thread_settled;
+/* nsh_cgroup_settle_thread() found nothing to do, or could not, for this thread. */
+static __thread bool thread_settle_tried;
+
 /*
- * Write "0" (the calling thread) to the "tasks" file of @dir's parent's
- * parent when @home, else of @dir: the directory a sandbox's cgroup was
- * made in is "<mount><own cgroup>/nightshift/<name>", so two levels up is
- * where this process lives in that hierarchy.
+ * Write "0" (the calling thread) to the "tasks" file of @d's parent's
+ * parent when @home, else of @d: the directory a sandbox's cgroup was made
+ * in is "<mount><own cgroup>/nightshift/<name>", so two levels up is where
+ * this process lives in that hierarchy; one level up for the cpu hierarchy
+ * of a settled thread.
  */
-static int move_self(const char *dir, bool home, struct nsh_err *err)
+static int move_self(const struct cg_dir *d, bool home, struct nsh_err *err)
 {
+	const char *dir = d->path;
 	size_t len = strlen(dir);
 	char *path;
 	int e;
 
-	for (int up = home ? 2 : 0; up > 0 && len > 0; up--) {
+	for (int up = home ? (d->cpu && thread_settled ? 1 : 2) : 0; up > 0 && len > 0; up--) {
 		while (len > 0 && dir[len - 1] != '/')
 			len--;
 		if (len > 0)
@@ -1216,6 +1237,49 @@ static int move_self(const char *dir, bool home, struct nsh_err *err)
 	return e ? (err ? err->code : NSH_EIO) : 0;
 }
 
+int nsh_cgroup_settle_thread(struct nsh_err *err)
+{
+	struct nsh_buf on = NSH_BUF_INIT;
+	struct cg_hier *h;
+	char *path = NULL;
+	int r = 0, e;
+
+	if (thread_settled || thread_settle_tried)
+		return 0;
+	thread_settle_tried = true;
+	/* Without autogroups (or a kernel without them) there is nothing to avoid. */
+	if (nsh_fs_read_file("/proc/sys/kernel/sched_autogroup_enabled", &on, 16, NULL) < 0)
+		goto out;
+	nsh_buf_trim(&on);
+	if (strcmp(on.buf, "1"))
+		goto out;
+	pthread_mutex_lock(&probe_lock);
+	if (!probe_cached) {
+		r = probe(&probe_cache, true, err);
+		probe_cached = r == 0;
+	}
+	h = r == 0 ? probe_v1(&probe_cache, CG_CPU) : NULL;
+	if (h && h->at_root)
+		path = nsh_xasprintf("%s/tasks", h->base);
+	if (path && mkdir(h->base, 0755) < 0 && errno != EEXIST) {
+		r = nsh_err_sys(err, errno, "cannot create cgroup '%s'", h->base);
+		free(path);
+		path = NULL;
+	}
+	pthread_mutex_unlock(&probe_lock);
+	if (!path)
+		goto out;
+	e = write_raw(path, "0");
+	if (e)
+		r = nsh_err_sys(err, e, "cannot move this thread into '%s'", path);
+	else
+		thread_settled = true;
+out:
+	free(path);
+	nsh_buf_release(&on);
+	return r;
+}
+
 int nsh_cgroup_enter_v1(struct nsh_cgroup *cg, struct nsh_err *err)
 {
 	for (size_t i = 0; i < cg->nr; i++) {
@@ -1223,7 +1287,7 @@ int nsh_cgroup_enter_v1(struct nsh_cgroup *cg, struct nsh_err *err)
 
 		if (cg->dirs[i].v2)
 			continue;
-		r = move_self(cg->dirs[i].path, false, err);
+		r = move_self(&cg->dirs[i], false, err);
 		if (r < 0) {
 			nsh_cgroup_leave_v1(cg, NULL);
 			return r;
@@ -1241,7 +1305,7 @@ int nsh_cgroup_leave_v1(struct nsh_cgroup *cg, struct nsh_err *err)
 
 		if (cg->dirs[i].v2)
 			continue;
-		r = move_self(cg->dirs[i].path, true, ret ? NULL : err);
+		r = move_self(&cg->dirs[i], true, ret ? NULL : err);
 		if (r < 0 && !ret)
 			ret = r;
 	}

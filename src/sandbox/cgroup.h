@@ -122,8 +122,32 @@ int nsh_cgroup_attach(struct nsh_cgroup *cg, pid_t pid, struct nsh_err *err);
 int nsh_cgroup_enter_v1(struct nsh_cgroup *cg, struct nsh_err *err);
 
 /**
+ * Settle the calling thread, for good, in "<own cgroup>/nightshift" of the
+ * v1 cpu hierarchy, so that the sandboxes it starts are born there; done
+ * once per thread, and only where it matters: scheduler autogroups are on
+ * and this process sits in the root cgroup of a v1 cpu hierarchy.
+ *
+ * Why: in the root cpu cgroup every setsid() (the sandbox's init calls it)
+ * puts the caller into a new autogroup, and the kernel reschedules it as a
+ * newcomer; on a busy host each such move, and each later wake-up across
+ * groups between the supervisor and the init, waited for a turn of the
+ * other groups (bench/sandbox_spawn under two busy loops: 18.4 ms median
+ * per sandbox, 4.6 ms once settled). Outside the root cpu cgroup the
+ * kernel makes no autogroups. The thread and its sandboxes then share one
+ * cpu group, which has no limit; a sandbox with a CPU limit still gets its
+ * own cpu cgroup below it. leave_v1 brings the thread back there.
+ *
+ * Best effort: returns 0 when there is nothing to do; an error (a cgroup
+ * directory that cannot be made or joined) leaves the thread where it was
+ * and is not retried by this thread. Thread rules: about the calling
+ * thread only; any thread may call it.
+ */
+int nsh_cgroup_settle_thread(struct nsh_err *err);
+
+/**
  * Move the calling thread back to this process's own v1 cgroups (where the
- * sandbox's cgroups were made). Errors name the file; the caller cannot
+ * sandbox's cgroups were made; for the cpu hierarchy, where
+ * nsh_cgroup_settle_thread() put it). Errors name the file; the caller cannot
  * safely go on inside a sandbox's cgroup and should abort.
  */
 int nsh_cgroup_leave_v1(struct nsh_cgroup *cg, struct nsh_err *err);

@@ -573,9 +573,15 @@ static const char *env_get(const char *const *envp, const char *key)
 
 /*
  * The command's own process, between vfork and exec: stdio from the
- * request, all other fds closed, a new session, the default signal mask,
- * the working directory, then exec, searching the request's PATH. Only
- * system calls here: the parent's memory is shared.
+ * request, all other fds closed, a process group of its own, the default
+ * signal mask, the working directory, then exec, searching the request's
+ * PATH. Only system calls here: the parent's memory is shared.
+ *
+ * The command stays in the session the init made with setsid(), which has
+ * no controlling terminal and holds nothing but the sandbox: a session of
+ * its own would add nothing to that, and setsid() puts the caller into a
+ * new scheduler autogroup whose first turn on a busy CPU waited up to
+ * 10 ms here (bench/sandbox_spawn, "exec: start command").
  */
 static void __attribute__((noreturn))
 start_command(const struct nsh_sandbox_setup *s, const struct run_req *r, const int fds[3])
@@ -611,7 +617,7 @@ start_command(const struct nsh_sandbox_setup *s, const struct run_req *r, const 
 			goto fail;
 		}
 	}
-	setsid();
+	setpgid(0, 0);
 	if (chdir(r->cwd) < 0) {
 		err = errno;
 		goto fail;

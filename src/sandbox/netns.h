@@ -14,7 +14,7 @@
  * made by the clone itself.
  *
  * Making a namespace stalls other tasks of the machine for a while:
- * setsid() (which the sandbox's init and every command call) waited up to
+ * setsid() (which the sandbox's init calls) waited up to
  * 3 ms here while another thread made namespaces (p90 0.07 -> 3 ms). So
  * the filler makes none while a sandbox is being set up, started or torn
  * down (nsh_netns_pool_hold()), nor within NSH_NETNS_POOL_QUIET_MS after.

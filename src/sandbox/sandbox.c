@@ -344,6 +344,8 @@ static pid_t clone_child(struct nsh_sandbox *sb, const struct nsh_sandbox_setup 
 		args.flags |= CLONE_INTO_CGROUP;
 		args.cgroup = (uint64_t)cgfd;
 	}
+	/* No new scheduler autogroup at the init's setsid() (see cgroup.h). */
+	nsh_cgroup_settle_thread(NULL);
 	/* Born in the v1 cgroups: no cgroup.procs write afterwards (see cgroup.h). */
 	if (sb->cg && nsh_cgroup_enter_v1(sb->cg, err) < 0)
 		return -1;

@@ -779,6 +779,132 @@ static void test_leaves_nothing(void)
 	nsh_strvec_release(&dirs);
 }
 
+/* This thread's path in the v1 hierarchy whose controllers include "cpu", or NULL. */
+static char *cpu_path_of(const char *proc_dir)
+{
+	char *text = read_trim(proc_dir, "cgroup"), *found = NULL;
+
+	for (char *line = text; line && *line;) {
+		char *eol = strchrnul(line, '\n'), *c1 = strchr(line, ':'), *c2;
+
+		c2 = c1 && c1 < eol ? strchr(c1 + 1, ':') : NULL;
+		if (c2 && c2 < eol) {
+			char *ctrls = nsh_xasprintf(",%.*s,", (int)(c2 - c1 - 1), c1 + 1);
+
+			if (!found && strstr(ctrls, ",cpu,"))
+				found = nsh_xstrndup(c2 + 1, (size_t)(eol - c2 - 1));
+			free(ctrls);
+		}
+		line = *eol ? eol + 1 : eol;
+	}
+	free(text);
+	return found;
+}
+
+/*
+ * The steps of test_settle_thread, in a child process whose only thread
+ * is its leader; returns 0 or the number of the step that failed.
+ */
+static int settle_steps(void)
+{
+	struct nsh_cgroup_limits lim = {0, 0, 0.5};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_cgroup *cg = NULL;
+	const char *cdir = NULL;
+	char *path, *want;
+	pid_t pid;
+	int st;
+
+	if (nsh_cgroup_settle_thread(&err) < 0)
+		return 1;
+	path = cpu_path_of("/proc/thread-self");
+	if (!path || strcmp(path, "/nightshift"))
+		return 2;
+	free(path);
+	/* a fresh probe reads this leader's "/nightshift" as its own root place */
+	nsh_cgroup_testing_hide(0);
+	if (nsh_cgroup_create("t-settle", &lim, &cg, &err) < 0)
+		return 3;
+	if (nsh_cgroup_via(cg, NSH_CGROUP_RES_CPU, &cdir) != NSH_CGROUP_VIA_V1) {
+		nsh_cgroup_destroy(cg, NULL);
+		return 0; /* cpu through v2: nothing more to check here */
+	}
+	want = nsh_xasprintf("/nightshift/%ld.t-settle", (long)getpid());
+	st = strlen(cdir) > strlen(want) && !strcmp(cdir + strlen(cdir) - strlen(want), want) &&
+	     !strstr(cdir, "/nightshift/nightshift");
+	free(want);
+	if (!st)
+		return 4;
+	/* through a sandbox's own cpu cgroup and back to the settled place */
+	if (nsh_cgroup_enter_v1(cg, &err) < 0)
+		return 5;
+	pid = fork();
+	if (pid == 0) {
+		char *p = cpu_path_of("/proc/self");
+
+		_exit(p && strstr(p, ".t-settle") ? 0 : 1);
+	}
+	if (nsh_cgroup_leave_v1(cg, &err) < 0)
+		return 6;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 7;
+	path = cpu_path_of("/proc/thread-self");
+	if (!path || strcmp(path, "/nightshift"))
+		return 8;
+	free(path);
+	/* a plain child of the settled thread is born in the shared group */
+	pid = fork();
+	if (pid == 0) {
+		char *p = cpu_path_of("/proc/self");
+
+		_exit(p && !strcmp(p, "/nightshift") ? 0 : 1);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st))
+		return 9;
+	if (nsh_cgroup_destroy(cg, &err) < 0)
+		return 10;
+	return 0;
+}
+
+/*
+ * Where scheduler autogroups apply (autogroups on, this process in the
+ * root cgroup of a v1 cpu hierarchy), a thread that settles lives in
+ * "/nightshift" of that hierarchy, goes back there after entering a
+ * sandbox's cpu cgroup, and its children are born there; elsewhere it
+ * stays where it is.
+ */
+static void test_settle_thread(void)
+{
+	char *auto_on = read_trim("/proc/sys/kernel", "sched_autogroup_enabled");
+	char *cpu = cpu_path_of("/proc/self");
+	bool applies = !strcmp(auto_on, "1") && cpu && !strcmp(cpu, "/");
+	pid_t pid = fork();
+	int st = -1;
+
+	if (pid == 0) {
+		char *after;
+
+		if (applies)
+			_exit(settle_steps());
+		if (nsh_cgroup_settle_thread(NULL) < 0)
+			_exit(20);
+		after = cpu_path_of("/proc/thread-self");
+		_exit((!after && !cpu) || (after && cpu && !strcmp(after, cpu)) ? 0 : 21);
+	}
+	if (!applies)
+		fprintf(stderr, "autogroups off or not in the root cpu cgroup: checking that "
+				"nothing moves\n");
+	CHECK(pid > 0);
+	if (pid > 0)
+		st = wait_for(pid, 10000);
+	CHECK(st != -1 && WIFEXITED(st));
+	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st))
+		fprintf(stderr, "settle: step %d failed\n", WEXITSTATUS(st));
+	CHECK_INT(st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+	free(auto_on);
+	free(cpu);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -798,6 +924,7 @@ int main(void)
 	RUN(test_enter_leave_v1);
 	RUN(test_cleanup_stale);
 	RUN(test_refuse_unenforceable);
+	RUN(test_settle_thread);
 	RUN(test_leaves_nothing);
 	return TEST_DONE();
 }
