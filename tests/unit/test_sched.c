@@ -802,9 +802,9 @@ static void test_job_runs_are_leased(void)
 		CHECK_INT(sqlite3_open(db, &db3), SQLITE_OK);
 		sqlite3_busy_timeout(db3, 5000);
 		for (int k = 0; k < NSH_JOB_STATE_COUNT; k++) {
-			char *sql = nsh_xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'",
-						  nsh_job_state_name((enum nsh_job_state)k),
-						  l.v[0].id);
+			char *sql =
+				nsh_xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'",
+					      nsh_job_state_name((enum nsh_job_state)k), l.v[0].id);
 
 			nsh_strvec_release(&free_ids);
 			CHECK_INT(sqlite3_exec(db3, sql, NULL, NULL, NULL), SQLITE_OK);
