@@ -40,6 +40,7 @@ struct task_slot {
 	int64_t created_ms;	   /* for the FIFO order */
 	enum nsh_task_state state; /* as last seen by the main thread */
 	bool lost;		   /* another worker took it over: hands off */
+	bool helper;		   /* another worker drives it; this one runs some of its jobs */
 	bool done;		   /* its thread has returned */
 	pthread_t thread;
 	int64_t started_ms;	    /* when its duration started (wall clock) */
@@ -107,6 +108,7 @@ struct nsh_job_run {
 	struct nsh_limits limits;    /* its task's */
 	void *data;		     /* the pipeline's */
 	struct nsh_job_run *next_on; /* in ts->active */
+	bool lost_run;		     /* another worker claimed the job's run: hands off */
 };
 
 /* ---- small helpers ---- */
@@ -129,6 +131,12 @@ static void cond_wait_ms(struct nsh_sched *s, int64_t ms)
 		ts.tv_nsec -= 1000000000;
 	}
 	pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+}
+
+/* Heartbeats older than this are of dead workers: their tasks and jobs are free. */
+static int64_t alive_since(void)
+{
+	return nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
 }
 
 static bool worker_taken(const char *id, void *ctx)
@@ -168,22 +176,29 @@ static void each_sandbox(struct task_slot *ts, int (*fn)(struct nsh_sandbox *, s
 
 /* ---- the queue ---- */
 
-/* Queue the busy jobs of @ts in plan order; s->mu not held. */
+/*
+ * Queue the busy jobs of @ts that no live worker runs, in plan order; their
+ * count goes to *@ret_n. s->mu not held.
+ */
 static int enqueue_jobs(struct nsh_sched *s, struct nsh_store *st, struct task_slot *ts,
-			struct nsh_err *err)
+			size_t *ret_n, struct nsh_err *err)
 {
 	struct nsh_job_list jobs = {0};
+	struct nsh_strvec free_ids = NSH_STRVEC_INIT;
 	int rc;
 
+	*ret_n = 0;
 	rc = nsh_store_job_list(st, ts->id, &jobs, err);
+	if (!rc)
+		rc = nsh_store_job_free(st, ts->id, alive_since(), &free_ids, err);
 	if (rc)
-		return rc;
+		goto out;
 	pthread_mutex_lock(&s->mu);
 	for (size_t i = 0; i < jobs.nr; i++) {
 		struct qitem *q, **pp;
-		enum nsh_job_state js;
 
-		if (nsh_job_state_parse(jobs.v[i].state, &js, NULL) || !nsh_job_state_busy(js))
+		/* busy, and run by no live worker (this one included) */
+		if (nsh_strvec_find(&free_ids, jobs.v[i].id) < 0)
 			continue;
 		q = nsh_xcalloc(1, sizeof(*q));
 		snprintf(q->job_id, sizeof(q->job_id), "%s", jobs.v[i].id);
@@ -200,11 +215,14 @@ static int enqueue_jobs(struct nsh_sched *s, struct nsh_store *st, struct task_s
 		q->next = *pp;
 		*pp = q;
 		ts->queued++;
+		(*ret_n)++;
 	}
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
+out:
 	nsh_job_list_release(&jobs);
-	return 0;
+	nsh_strvec_release(&free_ids);
+	return rc;
 }
 
 /* Take the first job whose task is neither paused nor halting; s->mu held. */
@@ -339,6 +357,24 @@ out:
 }
 
 /*
+ * Whether this worker still holds the run of @jr's job (in the transaction
+ * that records a step): a worker whose run was claimed by another one, after
+ * its heartbeat lapsed, records nothing more.
+ */
+static int still_runner(struct nsh_job_run *jr, struct nsh_err *err)
+{
+	char *runner = NULL;
+	int rc;
+
+	rc = nsh_store_job_runner(jr->st, jr->job.id, &runner, err);
+	if (!rc && (!runner || strcmp(runner, jr->sched->worker)))
+		rc = nsh_err_set(err, NSH_ECONFLICT, "job %s is run by worker '%s' now", jr->job.id,
+				 runner ? runner : "none");
+	free(runner);
+	return rc;
+}
+
+/*
  * Record that step @i completed with @result, and where the job goes on:
  * the step itself, or (after a goto) the step before the target, with the
  * new attempt. One transaction, so a restart resumes exactly after it.
@@ -370,7 +406,10 @@ static int record_step(struct nsh_job_run *jr, size_t i, json_t *result, int64_t
 	rc = nsh_store_begin(jr->st, err);
 	if (rc)
 		goto out;
-	rc = nsh_store_step_put(jr->st, jr->job.task_id, jr->job.id, jr->attempt, name, dump, err);
+	rc = still_runner(jr, err);
+	if (!rc)
+		rc = nsh_store_step_put(jr->st, jr->job.task_id, jr->job.id, jr->attempt, name,
+					dump, err);
 	if (!rc)
 		rc = nsh_store_job_set_progress(jr->st, jr->job.id, resume_after, next_attempt,
 						NULL, err);
@@ -584,6 +623,28 @@ out:
 	free(jr);
 }
 
+/*
+ * Claim the run of @q's job for this worker (another worker may have taken
+ * it since it was queued); a claim is a "job.claimed" event.
+ */
+static bool claim_run(struct nsh_sched *s, struct nsh_store *st, const struct qitem *q)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	bool claimed = false;
+	json_t *ev;
+
+	if (nsh_store_job_claim_run(st, q->job_id, s->worker, alive_since(), &claimed, &err)) {
+		nsh_log_warn("job %s: %s", q->job_id, err.msg);
+		return false;
+	}
+	if (!claimed)
+		return false;
+	ev = json_pack("{s:s, s:s}", "worker", s->worker, "host", s->host);
+	nsh_event_append(st, q->ts->id, q->job_id, "job.claimed", ev, NULL, NULL);
+	json_decref(ev);
+	return true;
+}
+
 static void *job_thread(void *arg)
 {
 	struct nsh_sched *s = arg;
@@ -603,7 +664,10 @@ static void *job_thread(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&s->mu);
-		run_job(s, st, q);
+		if (claim_run(s, st, q)) {
+			run_job(s, st, q);
+			nsh_store_job_release_run(st, q->job_id, s->worker, NULL);
+		}
 		pthread_mutex_lock(&s->mu);
 		q->ts->running--;
 		free(q);
@@ -707,8 +771,13 @@ static void drive_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_sto
 			break;
 		case NSH_TASK_RUNNING:
 			if (!queued) {
-				rc = enqueue_jobs(s, st, ts, &err);
+				size_t n;
+
+				rc = enqueue_jobs(s, st, ts, &n, &err);
 				queued = true;
+				/* every busy job runs on other workers: look again later */
+				if (!rc && !n)
+					nsh_time_sleep_ms(NSH_SCHED_TICK_MS);
 				break;
 			}
 			if (!idle) {
@@ -762,6 +831,41 @@ fail:
 		nsh_log_error("task %s: %s", ts->id, err.msg);
 }
 
+/*
+ * Help with task @ts, which another worker drives: queue its jobs that no
+ * live worker runs, as long as it is running and has such jobs. Planning,
+ * the deadline and settling the task stay with its owner.
+ */
+static void help_task(struct nsh_sched *s, struct task_slot *ts, struct nsh_store *st)
+{
+	for (;;) {
+		struct nsh_err err = NSH_ERR_INIT;
+		size_t n = 0;
+		bool idle, over;
+
+		pthread_mutex_lock(&s->mu);
+		while (!stopping(s) && ts->state == NSH_TASK_PAUSED)
+			cond_wait_ms(s, WAIT_SLICE_MS);
+		idle = !ts->queued && !ts->running;
+		over = stopping(s) || ts->state != NSH_TASK_RUNNING;
+		if (over)
+			drop_queued(s, ts);
+		else if (!idle)
+			cond_wait_ms(s, WAIT_SLICE_MS);
+		pthread_mutex_unlock(&s->mu);
+		if (over)
+			return;
+		if (!idle)
+			continue;
+		if (enqueue_jobs(s, st, ts, &n, &err)) {
+			nsh_log_warn("task %s: %s", ts->id, err.msg);
+			return;
+		}
+		if (!n)
+			return; /* nothing left to help with; the main thread looks again */
+	}
+}
+
 static void *task_thread(void *arg)
 {
 	struct task_slot *ts = arg;
@@ -771,6 +875,8 @@ static void *task_thread(void *arg)
 
 	if (nsh_store_open(s->cfg.db_path, &st, &err))
 		nsh_log_error("task %s: %s", ts->id, err.msg);
+	else if (ts->helper)
+		help_task(s, ts, st);
 	else
 		drive_task(s, ts, st);
 	/* wait for the task's jobs to leave the job threads */
@@ -1074,7 +1180,8 @@ static void announce_jobs(struct nsh_sched *s, struct nsh_store *st)
 		int64_t start = slots[m];
 
 		slots[m] += q->ts->job_est_ms;
-		if (q->announced == ++pos)
+		/* the owner announces a task's jobs; a helper's queue is its own business */
+		if (q->announced == ++pos || q->ts->helper)
 			continue;
 		q->announced = pos;
 		NSH_ALLOC_GROW(ann, nann + 1, alloc);
@@ -1101,7 +1208,7 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 
 	pthread_mutex_lock(&s->mu);
 	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
-		active += !ts->done;
+		active += !ts->done && !ts->helper;
 	pthread_mutex_unlock(&s->mu);
 	rc = nsh_store_task_claimable(st, s->worker, alive, 0, &l, err);
 	for (size_t i = 0; !rc && i < l.nr; i++) {
@@ -1113,7 +1220,7 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 			continue;
 		pthread_mutex_lock(&s->mu);
 		for (ts = s->tasks; ts; ts = ts->next)
-			if (!strcmp(ts->id, t->id))
+			if (!ts->helper && !strcmp(ts->id, t->id))
 				mine = true;
 		pthread_mutex_unlock(&s->mu);
 		if (mine)
@@ -1160,6 +1267,94 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 }
 
 /*
+ * Help with the running tasks of other live workers that have jobs nobody
+ * runs: a helper slot per task queues them here too, so the job threads of
+ * every worker share a task's jobs (each job's run is claimed first).
+ */
+static int help_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err *err)
+{
+	struct nsh_strvec ids = NSH_STRVEC_INIT;
+	const char *id;
+	int rc;
+
+	rc = nsh_store_task_helpable(st, s->worker, alive_since(), &ids, err);
+	nsh_vec_foreach(id, &ids) {
+		struct nsh_task_rec t = {0};
+		struct task_slot *ts;
+		bool here = false;
+
+		pthread_mutex_lock(&s->mu);
+		for (ts = s->tasks; ts; ts = ts->next)
+			if (!strcmp(ts->id, id))
+				here = true;
+		pthread_mutex_unlock(&s->mu);
+		if (here || nsh_store_task_get(st, id, &t, NULL))
+			continue;
+		ts = nsh_xcalloc(1, sizeof(*ts));
+		snprintf(ts->id, sizeof(ts->id), "%s", id);
+		ts->created_ms = t.created_ms;
+		ts->sched = s;
+		ts->helper = true;
+		ts->state = NSH_TASK_RUNNING;
+		ts->job_est_ms = s->limits.job_estimate_ms;
+		ts->est_dirty = true;
+		nsh_task_rec_release(&t);
+		if (pthread_create(&ts->thread, NULL, task_thread, ts)) {
+			free(ts);
+			continue;
+		}
+		pthread_mutex_lock(&s->mu);
+		ts->next = s->tasks;
+		s->tasks = ts;
+		pthread_mutex_unlock(&s->mu);
+	}
+	nsh_strvec_release(&ids);
+	return rc;
+}
+
+/*
+ * Whether another worker claimed the run of a job running here (this
+ * worker's heartbeat lapsed): that job stops and its sandbox is killed.
+ * Called without s->mu.
+ */
+static void watch_runs(struct nsh_sched *s, struct nsh_store *st)
+{
+	struct nsh_strvec ids = NSH_STRVEC_INIT, lost = NSH_STRVEC_INIT;
+	const char *id;
+
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
+		for (struct nsh_job_run *jr = ts->active; jr; jr = jr->next_on)
+			if (!jr->lost_run)
+				nsh_strvec_push(&ids, jr->job.id);
+	pthread_mutex_unlock(&s->mu);
+	nsh_vec_foreach(id, &ids) {
+		char *runner = NULL;
+
+		if (!nsh_store_job_runner(st, id, &runner, NULL) && runner &&
+		    strcmp(runner, s->worker))
+			nsh_strvec_push(&lost, id);
+		free(runner);
+	}
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next) {
+		for (struct nsh_job_run *jr = ts->active; jr; jr = jr->next_on) {
+			struct nsh_err err = NSH_ERR_INIT;
+
+			if (jr->lost_run || nsh_strvec_find(&lost, jr->job.id) < 0)
+				continue;
+			jr->lost_run = true;
+			nsh_log_warn("job %s: taken over by another worker", jr->job.id);
+			if (jr->sb && nsh_sandbox_kill(jr->sb, &err))
+				nsh_log_warn("job %s: %s", jr->job.id, err.msg);
+		}
+	}
+	pthread_mutex_unlock(&s->mu);
+	nsh_strvec_release(&ids);
+	nsh_strvec_release(&lost);
+}
+
+/*
  * Look at the store's state of every task driven here and make the running
  * sandboxes follow it: freeze on pause, thaw on resume, kill when the task
  * halts (cancelled, failed, expired) or was taken over by another worker.
@@ -1181,9 +1376,10 @@ static void watch_tasks(struct nsh_sched *s, struct nsh_store *st)
 			pthread_mutex_lock(&s->mu);
 			continue;
 		}
-		lost = !t.owner || strcmp(t.owner, s->worker);
+		/* a helper never owned the task; its owner keeps the deadline */
+		lost = !ts->helper && (!t.owner || strcmp(t.owner, s->worker));
 		nsh_task_rec_release(&t);
-		if (!lost && check_deadline(s, st, ts->id, now))
+		if (!lost && !ts->helper && check_deadline(s, st, ts->id, now))
 			now = NSH_TASK_EXPIRED;
 		pthread_mutex_lock(&s->mu);
 		ts->state = now;
@@ -1222,7 +1418,7 @@ static bool reap_tasks(struct nsh_sched *s, struct nsh_store *st)
 		*pp = ts->next;
 		pthread_mutex_unlock(&s->mu);
 		pthread_join(ts->thread, NULL);
-		if (!ts->lost)
+		if (!ts->lost && !ts->helper)
 			nsh_store_task_release(st, ts->id, s->worker, NULL);
 		if (s->cfg.only_task && !strcmp(ts->id, s->cfg.only_task))
 			ended = true;
@@ -1291,7 +1487,7 @@ static void shut_down(struct nsh_sched *s, struct nsh_store *st)
 		s->tasks = ts->next;
 		pthread_join(ts->thread, NULL);
 		/* unfinished tasks are free for the next worker at once */
-		if (!ts->lost)
+		if (!ts->lost && !ts->helper)
 			nsh_store_task_release(st, ts->id, s->worker, NULL);
 		free(ts);
 	}
@@ -1333,9 +1529,12 @@ int nsh_sched_run(struct nsh_sched *s, struct nsh_err *err)
 		}
 		refresh_estimates(s, st);
 		rc = claim_tasks(s, st, err);
+		if (!rc && !s->cfg.only_task)
+			rc = help_tasks(s, st, err);
 		if (rc)
 			break;
 		watch_tasks(s, st);
+		watch_runs(s, st);
 		announce_jobs(s, st);
 		if (reap_tasks(s, st))
 			break;
@@ -1474,7 +1673,7 @@ bool nsh_job_run_stopping(struct nsh_job_run *jr)
 	bool halt;
 
 	pthread_mutex_lock(&jr->sched->mu);
-	halt = stopping(jr->sched) || task_halts(jr->ts);
+	halt = stopping(jr->sched) || task_halts(jr->ts) || jr->lost_run;
 	pthread_mutex_unlock(&jr->sched->mu);
 	return halt;
 }

@@ -436,6 +436,14 @@ static const struct nsh_store_migration migrations[] = {
 	 "    language = new.language, scope = new.scope, path_glob = new.path_glob,"
 	 "    said_at = new.said_at, rule_len = new.rule_len WHERE memory_id = new.id;"
 	 "END;"},
+	/*
+	 * Several workers share the jobs of a task (src/store/runner.c): a job's
+	 * runner is the worker that runs it now; a claim holds while that
+	 * worker's heartbeat is fresh.
+	 */
+	{13, "the worker that runs a job",
+	 "ALTER TABLE jobs ADD COLUMN runner TEXT;"
+	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)

@@ -27,7 +27,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 12
+#define NSH_STORE_SCHEMA_VERSION 13
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -520,6 +520,40 @@ int nsh_store_task_release(struct nsh_store *s, const char *id, const char *work
  */
 int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
 			     size_t limit, struct nsh_task_list *ret, struct nsh_err *err);
+
+/*
+ * Job runners (src/store/runner.c): the worker that runs a job now, so that
+ * several workers share the jobs of a task and none runs a job twice.
+ */
+
+/**
+ * Make @worker the runner of job @id when the job has no runner or its
+ * runner's last heartbeat is older than @alive_since_ms (or its row is
+ * gone). Unlike a task claim, a worker that runs the job already does not
+ * get it again. *@ret_claimed says whether it worked; losing the race is not
+ * an error.
+ */
+int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
+			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err);
+/** Give up the run of job @id if @worker holds it. */
+int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *worker,
+			      struct nsh_err *err);
+/**
+ * The busy jobs of task @task_id that no live worker runs (no runner, or
+ * its heartbeat is older than @alive_since_ms), in plan order: their ids
+ * are appended to @ret.
+ */
+int nsh_store_job_free(struct nsh_store *s, const char *task_id, int64_t alive_since_ms,
+		       struct nsh_strvec *ret, struct nsh_err *err);
+/** The runner of job @id in *@ret (NULL for none; the caller frees it). */
+int nsh_store_job_runner(struct nsh_store *s, const char *id, char **ret, struct nsh_err *err);
+/**
+ * The running tasks, oldest first, whose owner is a live worker other than
+ * @worker and that have a busy job without a live runner: the tasks
+ * @worker may help with. Their ids are appended to @ret.
+ */
+int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
+			    struct nsh_strvec *ret, struct nsh_err *err);
 
 /**
  * Record a job's last completed step and its attempt number; @branch (may

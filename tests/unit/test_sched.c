@@ -6,6 +6,7 @@
 #include "sched/sched.h"
 
 #include <pthread.h>
+#include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/id.h"
+#include "core/json.h"
 #include "core/time.h"
 #include "store/store.h"
 #include "task/task.h"
@@ -657,6 +659,195 @@ static void test_wait_for_answer(void)
 	nsh_store_close(st);
 }
 
+/* The workers that claimed the runs of @task's jobs, distinct, in @out ("w-1 w-2 "). */
+static int claimers(struct nsh_store *st, const char *task, char *out, size_t size)
+{
+	struct nsh_event_list l = {0};
+	int n = 0;
+
+	out[0] = '\0';
+	nsh_store_events_after(st, 0, task, 0, &l, NULL);
+	for (size_t i = 0; i < l.nr; i++) {
+		json_t *d = NULL;
+		const char *w;
+
+		if (strcmp(l.v[i].kind, "job.claimed") ||
+		    nsh_json_parse(l.v[i].data, strlen(l.v[i].data), &d, NULL))
+			continue;
+		w = json_string_value(json_object_get(d, "worker"));
+		if (w && !strstr(out, w)) {
+			snprintf(out + strlen(out), size - strlen(out), "%s ", w);
+			n++;
+		}
+		json_decref(d);
+	}
+	nsh_event_list_release(&l);
+	return n;
+}
+
+/*
+ * Two workers with one sandbox each share the jobs of one task: both run a
+ * job at the same time, every step of every job runs once, and the task's
+ * owner settles it.
+ */
+static void test_workers_share_jobs(void)
+{
+	_nsh_cleanup_free_ char *db = new_db("share.db");
+	struct nsh_sched_config cfg = {db, 1, NULL, &fake_pipeline, "test"};
+	struct nsh_store *st = NULL;
+	struct bg a = {0}, b = {0};
+	char id[NSH_ID_MAX], who[128], *state;
+
+	fake_reset();
+	fk.njobs = 4;
+	atomic_store(&fk.gate, 1);
+	CHECK_INT(nsh_store_open(db, &st, NULL), 0);
+	new_task(st, "shared", id);
+	bg_start(&a, &cfg);
+	bg_start(&b, &cfg);
+	/* one job thread each: two jobs at work means both workers run one */
+	WAIT_UNTIL(atomic_load(&fk.busy) == 2);
+	CHECK_INT(claimers(st, id, who, sizeof(who)), 2);
+	atomic_store(&fk.gate, 0);
+	WAIT_UNTIL(jobs_in(st, id, "pr_open") == 4);
+	WAIT_UNTIL((state = task_state(st, id)) && !strcmp(state, "completed") ? (free(state), 1)
+									       : (free(state), 0));
+	nsh_sched_stop(a.s);
+	nsh_sched_stop(b.s);
+	bg_join(&a);
+	bg_join(&b);
+	for (int i = 0; i < 4; i++)
+		CHECK_INT(atomic_load(&fk.runs[i]), 4);
+	CHECK_INT(atomic_load(&fk.plans), 1);
+	CHECK_INT(atomic_load(&fk.finishes), 1);
+	CHECK_INT(events_of(st, id, "job.claimed"), 4);
+	CHECK_INT(events_of(st, id, "job.step"), 20);
+	CHECK_INT(events_of(st, id, "task.claimed"), 1);
+	/* no job is left with a runner */
+	{
+		struct nsh_job_list l = {0};
+
+		nsh_store_job_list(st, id, &l, NULL);
+		for (size_t i = 0; i < l.nr; i++) {
+			char *runner = (char *)"?";
+
+			CHECK_INT(nsh_store_job_runner(st, l.v[i].id, &runner, NULL), 0);
+			CHECK(runner == NULL);
+			free(runner);
+		}
+		nsh_job_list_release(&l);
+	}
+	nsh_store_close(st);
+}
+
+/*
+ * A job's run is claimed like a task: not while its runner is alive (not
+ * even by that runner again), at once when its runner is silent. A worker
+ * whose run was taken stops the job and records no more steps; the job
+ * goes on after its last completed step once the new runner is silent too.
+ */
+static void test_job_runs_are_leased(void)
+{
+	_nsh_cleanup_free_ char *db = new_db("runs.db");
+	struct nsh_sched_config cfg = {db, 1, NULL, &fake_pipeline, "test"};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *st = NULL;
+	struct nsh_job_list l = {0};
+	struct nsh_strvec free_ids = NSH_STRVEC_INIT;
+	char id[NSH_ID_MAX], *runner = NULL;
+	int64_t alive = nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
+	bool claimed = false;
+	struct bg bg = {0};
+
+	fake_reset();
+	fk.njobs = 1;
+	CHECK_INT(nsh_store_open(db, &st, NULL), 0);
+	new_task(st, "leased", id);
+	CHECK_INT(nsh_task_transition(st, id, NSH_TASK_ANALYZING, NULL, NULL, &err), 0);
+	CHECK_INT(nsh_job_create(st, id, "org/leased", 0, (char[NSH_ID_MAX]){0}, &err), 0);
+	CHECK_INT(nsh_store_job_list(st, id, &l, &err), 0);
+	CHECK_INT((long)l.nr, 1);
+	CHECK_INT(nsh_store_worker_beat(st, "w-one001", "h", 1, &err), 0);
+	CHECK_INT(nsh_store_job_claim_run(st, l.v[0].id, "w-one001", alive, &claimed, &err), 0);
+	CHECK(claimed);
+	CHECK_INT(nsh_store_job_claim_run(st, l.v[0].id, "w-one001", alive, &claimed, &err), 0);
+	CHECK(!claimed);
+	CHECK_INT(nsh_store_job_claim_run(st, l.v[0].id, "w-two001", alive, &claimed, &err), 0);
+	CHECK(!claimed);
+	CHECK_INT(nsh_store_job_free(st, id, alive, &free_ids, &err), 0);
+	CHECK_INT((long)free_ids.nr, 0);
+	/* silent runner: free */
+	CHECK_INT(nsh_store_job_free(st, id, nsh_time_now_ms() + 1000, &free_ids, &err), 0);
+	CHECK_INT((long)free_ids.nr, 1);
+	CHECK_INT(nsh_store_job_claim_run(st, l.v[0].id, "w-two001", nsh_time_now_ms() + 1000,
+					  &claimed, &err),
+		  0);
+	CHECK(claimed);
+	CHECK_INT(nsh_store_job_runner(st, l.v[0].id, &runner, &err), 0);
+	CHECK_STR(runner, "w-two001");
+	free(runner);
+	/* only the runner releases */
+	CHECK_INT(nsh_store_job_release_run(st, l.v[0].id, "w-one001", &err), 0);
+	CHECK_INT(nsh_store_job_runner(st, l.v[0].id, &runner, &err), 0);
+	CHECK(runner != NULL);
+	free(runner);
+	CHECK_INT(nsh_store_job_release_run(st, l.v[0].id, "w-two001", &err), 0);
+	CHECK_INT(nsh_store_job_runner(st, l.v[0].id, &runner, &err), 0);
+	CHECK(runner == NULL);
+	CHECK_INT(nsh_store_job_runner(st, "j-ffffff", &runner, &err), NSH_ENOTFOUND);
+	/* the store's list of busy states is the task module's */
+	{
+		sqlite3 *db3 = NULL;
+
+		CHECK_INT(sqlite3_open(db, &db3), SQLITE_OK);
+		sqlite3_busy_timeout(db3, 5000);
+		for (int k = 0; k < NSH_JOB_STATE_COUNT; k++) {
+			char *sql =
+				nsh_xasprintf("UPDATE jobs SET state = '%s' WHERE id = '%s'",
+					      nsh_job_state_name((enum nsh_job_state)k), l.v[0].id);
+
+			nsh_strvec_release(&free_ids);
+			CHECK_INT(sqlite3_exec(db3, sql, NULL, NULL, NULL), SQLITE_OK);
+			CHECK_INT(nsh_store_job_free(st, id, alive, &free_ids, &err), 0);
+			CHECK_INT((long)free_ids.nr, nsh_job_state_busy((enum nsh_job_state)k));
+			free(sql);
+		}
+		sqlite3_close(db3);
+	}
+	nsh_job_list_release(&l);
+	nsh_strvec_release(&free_ids);
+
+	/* a run taken from a worker that is still at it */
+	fake_reset();
+	fk.njobs = 1;
+	atomic_store(&fk.gate, 1);
+	new_task(st, "stolen", id);
+	cfg.only_task = id;
+	bg_start(&bg, &cfg);
+	WAIT_UNTIL(atomic_load(&fk.busy) == 1);
+	CHECK_INT(nsh_store_job_list(st, id, &l, &err), 0);
+	CHECK_INT(nsh_store_worker_beat(st, "w-thief1", "h", 1, &err), 0);
+	CHECK_INT(nsh_store_job_claim_run(st, l.v[0].id, "w-thief1", nsh_time_now_ms() + 1000,
+					  &claimed, &err),
+		  0);
+	CHECK(claimed);
+	/* the worker notices within a tick: its step ends, nothing more is recorded */
+	WAIT_UNTIL(atomic_load(&fk.busy) == 0);
+	atomic_store(&fk.gate, 0);
+	nsh_time_sleep_ms(5 * NSH_SCHED_TICK_MS);
+	CHECK_INT(atomic_load(&fk.runs[2]), 0);
+	CHECK_INT(events_of(st, id, "job.step"), 2); /* prepare and look */
+	/* the thief is silent: after the lease the worker runs the job again, from "work" */
+	bg_join(&bg);
+	CHECK_INT(jobs_in(st, id, "pr_open"), 1);
+	CHECK_INT(atomic_load(&fk.runs[0]), 1);
+	CHECK_INT(atomic_load(&fk.runs[1]), 2);
+	CHECK_INT(events_of(st, id, "job.step"), 5);
+	CHECK_INT(events_of(st, id, "job.claimed"), 2);
+	nsh_job_list_release(&l);
+	nsh_store_close(st);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -672,6 +863,8 @@ int main(void)
 	RUN(test_pause_resume_cancel);
 	RUN(test_takeover);
 	RUN(test_wait_for_answer);
+	RUN(test_workers_share_jobs);
+	RUN(test_job_runs_are_leased);
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();

@@ -1,0 +1,140 @@
+/*
+ * Which worker runs a job (migration 13): several workers share the jobs
+ * of a task. The task's owner plans it and settles it; any worker with a
+ * free sandbox may run one of its jobs, after claiming the job's run here.
+ * A claim holds while the runner's heartbeat is fresh, so the jobs of a
+ * worker that died are claimable again once its lease runs out, and the
+ * next runner continues them after their last completed step.
+ */
+#include <sqlite3.h>
+
+#include "core/err.h"
+#include "core/vec.h"
+#include "store/store.h"
+#include "store/store_int.h"
+
+#include "core/banned.h"
+
+/* A runner counts while its worker's heartbeat is at least ?N. */
+#define RUNNER_DEAD(col, n)                                                              \
+ "(" col " IS NULL OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = " col " AND " \
+ "heartbeat_at >= ?" #n "))"
+
+/* the busy states of task/task.c, nsh_job_state_busy() */
+#define BUSY                                                                     \
+ "('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', " \
+ "'revising')"
+
+static const char sql_claim[] = "UPDATE jobs SET runner = ?2 WHERE id = ?1 AND state IN " BUSY
+				" AND " RUNNER_DEAD("jobs.runner", 3);
+
+static const char sql_release[] = "UPDATE jobs SET runner = NULL WHERE id = ?1 AND runner = ?2";
+
+static const char sql_helpable[] =
+	"SELECT t.id FROM tasks t WHERE t.state = 'running' AND t.owner IS NOT NULL AND "
+	"t.owner <> ?1 AND NOT " RUNNER_DEAD(
+		"t.owner", 2) " AND EXISTS (SELECT 1 FROM jobs j "
+			      "WHERE j.task_id = t.id AND j.state IN " BUSY
+			      " AND " RUNNER_DEAD("j.runner", 2) ") "
+								 "ORDER BY t.created_at, t.id";
+
+static const char sql_free[] = "SELECT id FROM jobs j WHERE task_id = ?1 AND state IN " BUSY
+			       " AND " RUNNER_DEAD("j.runner", 2) " ORDER BY position, id";
+
+static const char sql_runner[] = "SELECT runner FROM jobs WHERE id = ?1";
+
+int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
+			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err)
+{
+	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_claim, err);
+	int rc = 0;
+
+	*ret_claimed = false;
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_store_bind_text(st, 1, id);
+	nsh_store_bind_text(st, 2, worker);
+	sqlite3_bind_int64(st, 3, alive_since_ms);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = nsh_store_db_fail(s, err, "claiming the run of a job");
+	else
+		*ret_claimed = sqlite3_changes(nsh_store_db(s)) == 1;
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *worker,
+			      struct nsh_err *err)
+{
+	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_release, err);
+	int rc = 0;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_store_bind_text(st, 1, id);
+	nsh_store_bind_text(st, 2, worker);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		rc = nsh_store_db_fail(s, err, "releasing the run of a job");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_runner(struct nsh_store *s, const char *id, char **ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_runner, err);
+	int rc = 0;
+
+	*ret = NULL;
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_store_bind_text(st, 1, id);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		*ret = nsh_store_col_text(st, 0);
+		break;
+	case SQLITE_DONE:
+		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
+		break;
+	default:
+		rc = nsh_store_db_fail(s, err, "reading the runner of a job");
+	}
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+/* Run @st with ?1 = @text and ?2 = @alive_since_ms; append column 0 of each row to @ret. */
+static int list_ids(struct nsh_store *s, sqlite3_stmt *st, const char *text, int64_t alive_since_ms,
+		    struct nsh_strvec *ret, const char *what, struct nsh_err *err)
+{
+	int rc = 0, r;
+
+	nsh_store_bind_text(st, 1, text);
+	sqlite3_bind_int64(st, 2, alive_since_ms);
+	while ((r = sqlite3_step(st)) == SQLITE_ROW)
+		nsh_strvec_push(ret, (const char *)sqlite3_column_text(st, 0));
+	if (r != SQLITE_DONE)
+		rc = nsh_store_db_fail(s, err, what);
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_free(struct nsh_store *s, const char *task_id, int64_t alive_since_ms,
+		       struct nsh_strvec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_free, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	return list_ids(s, st, task_id, alive_since_ms, ret, "listing the jobs nobody runs", err);
+}
+
+int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
+			    struct nsh_strvec *ret, struct nsh_err *err)
+{
+	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_helpable, err);
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	return list_ids(s, st, worker, alive_since_ms, ret, "listing the tasks a worker may help",
+			err);
+}

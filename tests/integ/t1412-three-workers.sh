@@ -1,0 +1,128 @@
+#!/bin/sh
+# Three worker processes (serve --role worker) share one store and the
+# jobs of one task: the demo's lodash upgrade across demo-org. Every job is
+# done exactly once and every pull request opened once; the jobs are spread
+# over the workers. A worker killed with -9 while it runs jobs loses them:
+# the others finish them after its lease, from their last completed step,
+# with no second pull request and no second push of a head.
+#
+# The jobs install from the npm registry; without it the checks are
+# skipped, not passed.
+. "$(dirname "$0")/lib.sh"
+
+sql() {
+	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+}
+
+# until_sql TENTHS SQL VALUE: poll until the query gives VALUE.
+until_sql() {
+	i=0
+	while [ "$(sql "$2")" != "$3" ]; do
+		i=$((i + 1))
+		[ $i -lt "$1" ] || return 1
+		sleep 0.1
+	done
+}
+
+# start_workers: three workers with two sandboxes each; their pids in $W1 $W2 $W3.
+start_workers() {
+	for n in 1 2 3; do
+		"$NSH_BIN" serve --role worker --max-sandboxes 2 >"worker$n.log" 2>&1 &
+		eval "W$n=\$!"
+	done
+	until_sql 300 "SELECT count(*) FROM workers" 3
+}
+
+stop_workers() {
+	for p in $W1 $W2 $W3; do
+		kill -TERM "$p" 2>/dev/null
+	done
+	wait
+}
+
+# the task: lodash 3 to 4 on SERVICES of demo-org, queued for the workers
+start_task() {
+	args=
+	for s in $SERVICES; do
+		args="$args --repo demo-org/$s"
+	done
+	# shellcheck disable=SC2086
+	nsh run "upgrade lodash from 3 to 4" --recipe lodash-3-to-4 --network common \
+		$args --detach --no-start
+}
+
+# expect WHAT SQL VALUE: the query gives VALUE, or say what was wrong.
+expect() {
+	got=$(sql "$2")
+	[ "$got" = "$3" ] || { echo "ERROR: $1: got '$got', want '$3'"; return 1; }
+}
+
+# Exactly once: every job settled and let go, one PR for each job in
+# pr_open and none twice for a repository, one head per PR, one step
+# event per job, attempt and step.
+check_once() {
+	expect "jobs not settled" "SELECT count(*) FROM jobs WHERE state NOT IN
+		('pr_open', 'needs_human_review', 'failed')" 0 &&
+	expect "jobs still held" "SELECT count(*) FROM jobs WHERE runner IS NOT NULL" 0 &&
+	expect "repositories with two PRs" "SELECT count(*) FROM (SELECT repo_id FROM prs
+		GROUP BY repo_id HAVING count(*) > 1)" 0 &&
+	expect "pr_open jobs without exactly one PR" "SELECT count(*) FROM jobs j
+		WHERE state = 'pr_open' AND (SELECT count(*) FROM prs p WHERE p.job_id = j.id) != 1" 0 &&
+	expect "PRs pushed twice" "SELECT count(*) FROM (SELECT pr_id FROM pr_heads
+		GROUP BY pr_id HAVING count(*) > 1)" 0 &&
+	expect "steps recorded twice" "SELECT count(*) FROM (SELECT job_id FROM events
+		WHERE kind = 'job.step' GROUP BY job_id, json_extract(data, '$.attempt'),
+		json_extract(data, '$.step') HAVING count(*) > 1)" 0
+}
+
+if ! npm ping >/dev/null 2>&1; then
+	test_skip "three workers" "npm registry unreachable"
+	test_done
+	exit
+fi
+
+SERVICES="rate-limiter billing notifications user-profiles feature-flags pricing"
+
+test_expect_success 'three workers share the jobs of a task: each done once' '
+	nsh demo init >/dev/null && start_workers || exit 1
+	task=$(start_task) &&
+	until_sql 3000 "SELECT state FROM tasks" completed || {
+		sql "SELECT id, state, step, runner FROM jobs"; tail worker*.log; stop_workers; exit 1; }
+	test "$(sql "SELECT count(*) FROM jobs")" = 6 &&
+	check_once &&
+	test "$(sql "SELECT count(DISTINCT json_extract(data, '"'"'$.worker'"'"')) FROM events
+		WHERE kind = '"'"'job.claimed'"'"'")" -ge 2 &&
+	test "$(sql "SELECT count(*) FROM events WHERE kind = '"'"'task.claimed'"'"'")" = 1 || {
+		sql "SELECT id, state, step FROM jobs"
+		sql "SELECT job_id, data FROM events WHERE kind = '"'"'job.claimed'"'"'"
+		stop_workers; exit 1; }
+	stop_workers &&
+	! grep -q "Sanitizer\|runtime error" worker*.log
+'
+
+test_expect_success 'kill -9 of a worker running jobs: the others finish them, once' '
+	nsh demo init >/dev/null && start_workers || exit 1
+	task=$(start_task) &&
+	# a worker that runs a job and has completed a step of it
+	until_sql 1200 "SELECT count(*) > 0 FROM jobs j JOIN workers w ON w.id = j.runner
+		WHERE j.step IS NOT NULL" 1 || { stop_workers; exit 1; }
+	victim=$(sql "SELECT w.pid FROM jobs j JOIN workers w ON w.id = j.runner
+		WHERE j.step IS NOT NULL LIMIT 1") &&
+	vid=$(sql "SELECT id FROM workers WHERE pid = $victim") &&
+	held=$(sql "SELECT group_concat(id, '"'"' '"'"') FROM jobs WHERE runner = '"'"'$vid'"'"'") &&
+	echo "killing worker $vid (pid $victim), running: $held" &&
+	kill -9 "$victim" &&
+	until_sql 3000 "SELECT state FROM tasks" completed || {
+		sql "SELECT id, state, step, runner FROM jobs"; tail worker*.log; stop_workers; exit 1; }
+	check_once &&
+	for j in $held; do
+		# claimed again by a live worker after the kill
+		test "$(sql "SELECT count(DISTINCT json_extract(data, '"'"'$.worker'"'"'))
+			FROM events WHERE kind = '"'"'job.claimed'"'"' AND job_id = '"'"'$j'"'"'")" -ge 2 ||
+			exit 1
+	done &&
+	stop_workers &&
+	! grep -q "Sanitizer\|runtime error" worker*.log
+'
+
+test_done
