@@ -139,6 +139,16 @@ static int64_t alive_since(void)
 	return nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
 }
 
+/* A "task.claimed" or "job.claimed" event naming this worker and its host. */
+static void claimed_event(struct nsh_sched *s, struct nsh_store *st, const char *task_id,
+			  const char *job_id, const char *kind)
+{
+	json_t *ev = json_pack("{s:s, s:s}", "worker", s->worker, "host", s->host);
+
+	nsh_event_append(st, task_id, job_id, kind, ev, NULL, NULL);
+	json_decref(ev);
+}
+
 static bool worker_taken(const char *id, void *ctx)
 {
 	struct nsh_worker_rec w = {0};
@@ -631,18 +641,14 @@ static bool claim_run(struct nsh_sched *s, struct nsh_store *st, const struct qi
 {
 	struct nsh_err err = NSH_ERR_INIT;
 	bool claimed = false;
-	json_t *ev;
 
 	if (nsh_store_job_claim_run(st, q->job_id, s->worker, alive_since(), &claimed, &err)) {
 		nsh_log_warn("job %s: %s", q->job_id, err.msg);
 		return false;
 	}
-	if (!claimed)
-		return false;
-	ev = json_pack("{s:s, s:s}", "worker", s->worker, "host", s->host);
-	nsh_event_append(st, q->ts->id, q->job_id, "job.claimed", ev, NULL, NULL);
-	json_decref(ev);
-	return true;
+	if (claimed)
+		claimed_event(s, st, q->ts->id, q->job_id, "job.claimed");
+	return claimed;
 }
 
 static void *job_thread(void *arg)
@@ -1198,6 +1204,31 @@ static void announce_jobs(struct nsh_sched *s, struct nsh_store *st)
 	free(slots);
 }
 
+/* Whether a slot (an owner's; or any, with @any_kind) of task @id is here. */
+static bool has_slot(struct nsh_sched *s, const char *id, bool any_kind)
+{
+	bool here = false;
+
+	pthread_mutex_lock(&s->mu);
+	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
+		if ((any_kind || !ts->helper) && !strcmp(ts->id, id))
+			here = true;
+	pthread_mutex_unlock(&s->mu);
+	return here;
+}
+
+/* Start @ts's thread and add it to the slots; false (nothing changed) when it fails. */
+static bool start_slot(struct nsh_sched *s, struct task_slot *ts)
+{
+	if (pthread_create(&ts->thread, NULL, task_thread, ts))
+		return false;
+	pthread_mutex_lock(&s->mu);
+	ts->next = s->tasks;
+	s->tasks = ts;
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
 static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err *err)
 {
 	struct nsh_task_list l = {0};
@@ -1214,16 +1245,11 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 	for (size_t i = 0; !rc && i < l.nr; i++) {
 		const struct nsh_task_rec *t = &l.v[i];
 		struct task_slot *ts;
-		bool mine = false, claimed = false;
+		bool claimed = false;
 
 		if (s->cfg.only_task && strcmp(t->id, s->cfg.only_task))
 			continue;
-		pthread_mutex_lock(&s->mu);
-		for (ts = s->tasks; ts; ts = ts->next)
-			if (!ts->helper && !strcmp(ts->id, t->id))
-				mine = true;
-		pthread_mutex_unlock(&s->mu);
-		if (mine)
+		if (has_slot(s, t->id, false))
 			continue;
 		/* over the limit: it waits, in the order of the list (oldest first) */
 		if (active >= s->limits.concurrent_tasks) {
@@ -1243,21 +1269,11 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 		ts->est_dirty = true;
 		if (nsh_task_state_parse(t->state, &ts->state, NULL))
 			ts->state = NSH_TASK_QUEUED;
-		{
-			json_t *ev = json_pack("{s:s, s:s}", "worker", s->worker, "host", s->host);
-
-			nsh_event_append(st, t->id, NULL, "task.claimed", ev, NULL, NULL);
-			json_decref(ev);
-		}
-		if (pthread_create(&ts->thread, NULL, task_thread, ts)) {
+		claimed_event(s, st, t->id, NULL, "task.claimed");
+		if (!start_slot(s, ts)) {
 			nsh_store_task_release(st, t->id, s->worker, NULL);
 			free(ts);
-			continue;
 		}
-		pthread_mutex_lock(&s->mu);
-		ts->next = s->tasks;
-		s->tasks = ts;
-		pthread_mutex_unlock(&s->mu);
 	}
 	nsh_task_list_release(&l);
 	if (!rc)
@@ -1281,14 +1297,8 @@ static int help_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err 
 	nsh_vec_foreach(id, &ids) {
 		struct nsh_task_rec t = {0};
 		struct task_slot *ts;
-		bool here = false;
 
-		pthread_mutex_lock(&s->mu);
-		for (ts = s->tasks; ts; ts = ts->next)
-			if (!strcmp(ts->id, id))
-				here = true;
-		pthread_mutex_unlock(&s->mu);
-		if (here || nsh_store_task_get(st, id, &t, NULL))
+		if (has_slot(s, id, true) || nsh_store_task_get(st, id, &t, NULL))
 			continue;
 		ts = nsh_xcalloc(1, sizeof(*ts));
 		snprintf(ts->id, sizeof(ts->id), "%s", id);
@@ -1299,14 +1309,8 @@ static int help_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err 
 		ts->job_est_ms = s->limits.job_estimate_ms;
 		ts->est_dirty = true;
 		nsh_task_rec_release(&t);
-		if (pthread_create(&ts->thread, NULL, task_thread, ts)) {
+		if (!start_slot(s, ts))
 			free(ts);
-			continue;
-		}
-		pthread_mutex_lock(&s->mu);
-		ts->next = s->tasks;
-		s->tasks = ts;
-		pthread_mutex_unlock(&s->mu);
 	}
 	nsh_strvec_release(&ids);
 	return rc;
