@@ -106,17 +106,23 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	struct nsh_forge *f = NULL;
 	struct nsh_buf head = NSH_BUF_INIT;
 	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL, *nl;
+	int64_t t0;
 	int rc;
 
 	if (!r)
 		return err->code;
 	rc = orch_split_repo(j->repo, &org, &name, err);
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = orch_forge(o, nsh_job_run_store(jr), j->repo, &f, err);
+	orch_time_part(oj, "forge_open", t0);
 	if (rc)
 		goto out;
 	/* a clone left by an interrupted run is made again */
+	t0 = nsh_time_mono_ms();
 	rc = orch_ws_make(jr, err);
+	orch_time_part(oj, "workspace", t0);
+	t0 = nsh_time_mono_ms();
 	/*
 	 * The forge's default branch (NULL): its name and commit are read from
 	 * the clone in one git run, which is the branch the clone checked out.
@@ -125,6 +131,7 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	 */
 	if (!rc)
 		rc = nsh_forge_clone(f, org, name, NULL, oj->ws, err);
+	orch_time_part(oj, "forge_clone", t0);
 	if (!rc)
 		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", NULL);
 	nsh_buf_trim(&head);
@@ -932,6 +939,7 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	struct nsh_forge_push p = {0};
 	struct nsh_forge *f = NULL;
 	char *org = NULL, *name = NULL;
+	int64_t t0;
 	int rc;
 
 	oj->ws_kept = true; /* the forge reads the workspace's objects */
@@ -951,7 +959,9 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	p.branch = branch;
 	p.force = true; /* a later attempt replaces the branch of an earlier one */
 	p.pusher = j->id;
+	t0 = nsh_time_mono_ms();
 	rc = nsh_forge_push(f, &p, &pr, err);
+	orch_time_part(oj, "forge_push", t0);
 	if (rc)
 		goto out;
 	json_object_set_new(result, "sha", json_string(pr.new_sha));
@@ -1069,40 +1079,68 @@ const struct nsh_step orch_steps[] = {
 
 const size_t orch_nsteps = sizeof(orch_steps) / sizeof(orch_steps[0]);
 
+/*
+ * Where the run's time went, for people and bench/demo: the wall time on
+ * this worker against the time in sandboxed commands, and per step its
+ * phases, commands and git processes (docs/orchestrator.md). @end_ms: the
+ * sandbox's destruction and the rest of the clean-up.
+ */
+static void write_timing(struct orch_job *oj, const int64_t *end_ms)
+{
+	json_t *v = json_pack("{s:I, s:I, s:I, s:I, s:I}", "wall_ms",
+			      (json_int_t)(nsh_time_mono_ms() - oj->start_ms), "cmd_ms",
+			      (json_int_t)oj->cmd_ms, "cmds", (json_int_t)oj->execs, "sandbox_ms",
+			      (json_int_t)oj->sb_made_ms, "destroy_ms", (json_int_t)end_ms[0]);
+	char *path = nsh_xasprintf("%s/timing.json", oj->artifacts), *text;
+	json_int_t git = 0, git_ms = 0;
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(oj->timing, i, s)
+	{
+		git += json_integer_value(json_object_get(s, "git"));
+		git_ms += json_integer_value(json_object_get(s, "git_ms"));
+	}
+	json_object_set_new(v, "git", json_integer(git));
+	json_object_set_new(v, "git_ms", json_integer(git_ms));
+	json_object_set_new(v, "cleanup_ms", json_integer(end_ms[1]));
+	json_object_set(v, "steps", oj->timing);
+	text = json_dumps(v, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (text && !nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
+		nsh_fs_write_atomic(path, text, strlen(text), 0600, NULL);
+	free(text);
+	free(path);
+	json_decref(v);
+}
+
 void orch_job_end(struct nsh_job_run *jr)
 {
 	void **slot = nsh_job_run_data(jr);
 	struct orch_job *oj = *slot;
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
+	int64_t t0, end_ms[2];
 
 	/* a run with no step left still unmounts (or removes) the workspace image */
 	if (!oj && orch_ws_left(jr))
 		oj = orch_job_of(jr);
 	if (!oj) {
+		orch_timing_drop();
 		orch_feedback_requeue(jr);
 		orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr),
 			    nsh_job_run_job(jr)->task_id);
 		return;
 	}
+	t0 = nsh_time_mono_ms();
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
+	end_ms[0] = nsh_time_mono_ms() - t0;
 	orch_ws_close(oj); /* before its directory may go; kept for a later run */
 	free(oj->quota_hit);
 	/* the journal's last events, before the redactor it borrows goes */
 	nsh_net_journal_job_free(oj->nj, NULL);
-	/* where the time went, for bench/demo: commands against everything else */
-	{
-		char *path = nsh_xasprintf("%s/timing.json", oj->artifacts);
-		char *text = nsh_xasprintf("{\"wall_ms\": %lld, \"cmd_ms\": %lld}\n",
-					   (long long)(nsh_time_mono_ms() - oj->start_ms),
-					   (long long)oj->cmd_ms);
-
-		if (!nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
-			nsh_fs_write_atomic(path, text, strlen(text), 0600, NULL);
-		free(path);
-		free(text);
-	}
+	end_ms[1] = nsh_time_mono_ms() - t0 - end_ms[0];
+	write_timing(oj, end_ms);
 	/* a job that stopped working leaves its logs in artifacts/, not its workspace */
 	if (!nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) &&
 	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
@@ -1113,6 +1151,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	nsh_redactor_free(oj->red);
 	nsh_secrets_env_free(oj->env);
 	nsh_strvec_release(&oj->blocked);
+	json_decref(oj->timing);
+	json_decref(oj->parts);
 	pthread_mutex_destroy(&oj->net_mu);
 	free(oj->dir);
 	free(oj->ws);
