@@ -492,6 +492,36 @@ static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err 
 	return rc;
 }
 
+/*
+ * Whether the workspace @ws is at commit @base with nothing changed: no
+ * staged or unstaged change, no untracked file that is not ignored (what
+ * "reset --hard" and "clean -fd" would undo). One git run; false when it
+ * fails.
+ */
+static bool at_base(const char *ws, const char *base)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	const char *oid = "# branch.oid ";
+	bool yes = false;
+
+	if (!nsh_git(ws, &b, NULL, "status", "--porcelain=v2", "--branch", "-z",
+		     "--untracked-files=normal", "--ignore-submodules=none", NULL)) {
+		yes = true;
+		/* NUL-separated records: the "# branch." headers and one per change */
+		for (size_t i = 0; i < b.len; i += strlen(b.buf + i) + 1) {
+			const char *rec = b.buf + i;
+
+			if (!strncmp(rec, oid, strlen(oid)))
+				yes = yes && !strcmp(rec + strlen(oid), base);
+			else if (strncmp(rec, "# ", 2))
+				yes = false;
+		}
+		yes = yes && memmem(b.buf, b.len, oid, strlen(oid));
+	}
+	nsh_buf_release(&b);
+	return yes;
+}
+
 static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
@@ -507,14 +537,21 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	/* every attempt starts from the base commit (node_modules is ignored, kept) */
 	if (!base)
 		rc = nsh_err_set(err, NSH_EINVAL, "the clone step recorded no base commit");
-	if (!rc)
+	/*
+	 * The first change of this run usually finds the clone as it was
+	 * made (install and baseline leave it alone): one look, no reset.
+	 */
+	if (!rc && (oj->changed || !at_base(oj->ws, base))) {
 		rc = nsh_git(oj->ws, NULL, err, "reset", "--quiet", "--hard", base, NULL);
-	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
+		if (!rc)
+			rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
+	}
 	if (!rc)
 		rc = recipe_run(jr, false, result, &res, err);
 	if (rc)
 		goto out;
+	/* from the base commit, in this run: the commit step has no earlier commit to find */
+	oj->changed = nsh_job_run_attempt(jr) + 1;
 	if (!res.applicable) {
 		nsh_job_run_finish(jr, NSH_JOB_CLOSED, res.reason ? res.reason : "does not apply");
 		snprintf(summary, sizeof(summary), "nothing to do: %s",
@@ -849,21 +886,44 @@ out:
 	return rc;
 }
 
+/*
+ * The commit that "git commit" (with core.abbrev=no) just made, from the
+ * first line of its output, "[BRANCH SHA] TITLE" (or "[BRANCH (root-commit)
+ * SHA] TITLE"), into @sha; false when the line does not read so.
+ */
+static bool commit_of(const struct nsh_buf *made, struct nsh_buf *sha)
+{
+	const char *end = made->len ? memchr(made->buf, ']', made->len) : NULL;
+	const char *sp = end ? memrchr(made->buf, ' ', (size_t)(end - made->buf)) : NULL;
+	size_t len = sp ? (size_t)(end - sp - 1) : 0;
+
+	if (!sp || made->buf[0] != '[' || (len != 40 && len != 64) ||
+	    strspn(sp + 1, "0123456789abcdef") != len)
+		return false;
+	nsh_buf_add(sha, sp + 1, len);
+	return true;
+}
+
 static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
-	struct nsh_buf msg = NSH_BUF_INIT, out = NSH_BUF_INIT;
+	struct nsh_buf msg = NSH_BUF_INIT, out = NSH_BUF_INIT, made = NSH_BUF_INIT;
 	char *trailer = NULL;
 	int rc;
 
 	if (!r)
 		return err->code;
 	trailer = nsh_xasprintf("Nightshift-Attempt: %lld", (long long)nsh_job_run_attempt(jr));
-	/* a commit of this attempt made before a crash is the one */
-	rc = nsh_git(oj->ws, &out, err, "log", "-1", "--format=%H%n%B", NULL);
-	if (!rc && strstr(out.buf, j->id) && strstr(out.buf, trailer)) {
+	/*
+	 * A commit of this attempt made before a crash is the one. When this
+	 * run made the change (from the base commit) there is none to look for.
+	 */
+	rc = oj->changed == nsh_job_run_attempt(jr) + 1
+		     ? 0
+		     : nsh_git(oj->ws, &out, err, "log", "-1", "--format=%H%n%B", NULL);
+	if (!rc && out.len && strstr(out.buf, j->id) && strstr(out.buf, trailer)) {
 		char *nl = strchr(out.buf, '\n');
 
 		if (nl)
@@ -879,9 +939,10 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
+	/* the summary line names the new commit in full: "[BRANCH SHA] TITLE" */
 	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "-c", "maintenance.auto=false", "commit", "--quiet",
-			     "--no-verify", "-m", msg.buf, NULL);
+		rc = nsh_git(oj->ws, &made, err, "-c", "maintenance.auto=false", "-c",
+			     "core.abbrev=no", "commit", "--no-verify", "-m", msg.buf, NULL);
 	if (!rc) {
 		bool ask = false;
 
@@ -905,7 +966,10 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		}
 	}
 	nsh_buf_reset(&out);
-	if (!rc)
+	/* a revision that kept a person's commits moved HEAD past ours */
+	if (!rc && !json_object_get(result, "kept") && commit_of(&made, &out))
+		;
+	else if (!rc)
 		rc = nsh_git(oj->ws, &out, err, "rev-parse", "HEAD", NULL);
 	if (rc)
 		goto out;
@@ -925,6 +989,7 @@ out:
 	free(trailer);
 	nsh_buf_release(&msg);
 	nsh_buf_release(&out);
+	nsh_buf_release(&made);
 	return rc;
 }
 

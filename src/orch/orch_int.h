@@ -75,7 +75,8 @@ struct orch_job {
 	char *quota_hit;		 /* the finding once a command filled it, or NULL */
 	bool ws_kept;			 /* the step that just ran wrote nothing in the workspace */
 	bool ws_measured;		 /* @ws_bytes holds a measure of this run */
-	uint64_t ws_bytes;		 /* the workspace's bytes at the last measure */
+	int64_t changed;   /* 1 + the attempt whose change step ran in this run, or 0 */
+	uint64_t ws_bytes; /* the workspace's bytes at the last measure */
 	/* where this run's time went, for timing.json (orch_step_timed()) */
 	json_t *timing;	    /* one object per step that ran, in order */
 	uint64_t git_runs;  /* git processes of the thread when the last step ended */
