@@ -34,6 +34,15 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static long long mean(const int64_t *v, size_t n)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	return n ? (long long)(sum / (int64_t)n) : 0;
+}
+
 static int64_t median(int64_t *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_i64);
@@ -59,7 +68,8 @@ static struct step_figs steps[MAX_STEPS];
 static size_t nsteps;
 /* per job: making and destroying the sandbox, git processes, sandboxed commands */
 static int64_t job_sb[MAX_JOBS], job_destroy[MAX_JOBS], job_git[MAX_JOBS], job_cmds[MAX_JOBS];
-static int64_t job_over[MAX_JOBS], job_phases[MAX_JOBS];
+static int64_t job_over[MAX_JOBS], job_phases[MAX_JOBS], job_wsclose[MAX_JOBS];
+static int64_t job_steps[MAX_JOBS];
 static size_t njobs;
 
 static struct step_figs *step_of(const char *name)
@@ -83,7 +93,7 @@ static void add_breakdown(json_t *v)
 {
 	struct step_figs *seen[MAX_STEPS];
 	size_t nseen = 0, i;
-	int64_t phases = 0;
+	int64_t phases = 0, over = 0;
 	json_t *s;
 
 	if (njobs == MAX_JOBS)
@@ -134,13 +144,16 @@ static void add_breakdown(json_t *v)
 		f->measure[k] += geti(s, "measure_ms");
 		f->record[k] += geti(s, "record_ms");
 		phases += geti(s, "boundary_ms") + geti(s, "measure_ms") + geti(s, "record_ms");
+		over += geti(s, "run_ms") - geti(s, "cmd_ms") - geti(s, "sandbox_ms");
 	}
 	job_sb[njobs] = geti(v, "sandbox_ms");
 	job_destroy[njobs] = geti(v, "destroy_ms") + geti(v, "cleanup_ms");
+	job_wsclose[njobs] = geti(v, "workspace_close_ms");
 	job_git[njobs] = geti(v, "git");
 	job_cmds[njobs] = geti(v, "cmds");
 	job_over[njobs] = geti(v, "wall_ms") - geti(v, "cmd_ms");
 	job_phases[njobs] = phases;
+	job_steps[njobs] = over;
 	njobs++;
 }
 
@@ -186,23 +199,31 @@ static void breakdown(void)
 	printf("where the overhead goes (medians over %zu jobs; ms; 'overhead': the step's run "
 	       "less its sandboxed commands and the sandbox's making):\n",
 	       njobs);
-	printf("  %-10s %5s %9s %5s %7s %5s %9s %8s %7s\n", "step", "jobs", "overhead", "git",
-	       "git ms", "cmds", "boundary", "measure", "record");
+	printf("  %-10s %5s %9s %6s %5s %7s %5s %9s %8s %7s\n", "step", "jobs", "overhead",
+	       "(mean)", "git", "git ms", "cmds", "boundary", "measure", "record");
 	for (size_t i = 0; i < nsteps; i++) {
 		struct step_figs *f = &steps[i];
 
-		printf("  %-10s %5zu %9lld %5lld %7lld %5lld %9lld %8lld %7lld\n", f->name, f->n,
-		       MED(f->over, f->n), MED(f->git, f->n), MED(f->git_ms, f->n),
-		       MED(f->cmds, f->n), MED(f->boundary, f->n), MED(f->measure, f->n),
-		       MED(f->record, f->n));
+		printf("  %-10s %5zu %9lld %6lld %5lld %7lld %5lld %9lld %8lld %7lld\n", f->name,
+		       f->n, MED(f->over, f->n), mean(f->over, f->n), MED(f->git, f->n),
+		       MED(f->git_ms, f->n), MED(f->cmds, f->n), MED(f->boundary, f->n),
+		       MED(f->measure, f->n), MED(f->record, f->n));
 		for (size_t p = 0; p < f->nparts; p++)
 			printf("    %-14s %lld\n", f->part[p], MED(f->part_ms[p], f->n));
 	}
-	printf("  per job: overhead %lld, of it the scheduler's phases (boundary, measure, "
-	       "record) %lld; sandbox made %lld, destroyed and cleaned up %lld; %lld git "
-	       "processes, %lld sandboxed commands\n",
+	printf("  per job (means: they add up): overhead %lld = the steps' %lld + the scheduler's "
+	       "phases %lld + sandbox made %lld + destroyed and cleaned up %lld + the rest %lld\n",
+	       mean(job_over, njobs), mean(job_steps, njobs), mean(job_phases, njobs),
+	       mean(job_sb, njobs), mean(job_destroy, njobs),
+	       mean(job_over, njobs) - mean(job_steps, njobs) - mean(job_phases, njobs) -
+		       mean(job_sb, njobs) - mean(job_destroy, njobs));
+	printf("  per job (medians): overhead %lld, of it the scheduler's phases (boundary, measure, "
+	       "record) %lld; sandbox made %lld, destroyed and cleaned up %lld (of it the "
+	       "workspace's file system released %lld); %lld git processes, %lld sandboxed "
+	       "commands\n",
 	       MED(job_over, njobs), MED(job_phases, njobs), MED(job_sb, njobs),
-	       MED(job_destroy, njobs), MED(job_git, njobs), MED(job_cmds, njobs));
+	       MED(job_destroy, njobs), MED(job_wsclose, njobs), MED(job_git, njobs),
+	       MED(job_cmds, njobs));
 #undef MED
 }
 

@@ -5,9 +5,12 @@
  * a push of the same commit and the opening of a pull request the job
  * already has change nothing.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -97,6 +100,26 @@ static json_t *argv_json(const char *const *argv)
 
 /* ---- provisioning ---- */
 
+/*
+ * The workspace's .git/info/exclude at @path: node_modules is never part of
+ * a change. Written in place without an fsync (the clone itself is made
+ * again after a crash, so nothing here needs to be durable).
+ */
+static int write_exclude(const char *path, struct nsh_err *err)
+{
+	static const char text[] = "node_modules/\n";
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int rc = 0;
+
+	ssize_t n = fd < 0 ? -1 : write(fd, text, sizeof(text) - 1);
+
+	if (n != (ssize_t)(sizeof(text) - 1))
+		rc = nsh_err_sys(err, n < 0 ? errno : EIO, "cannot write '%s'", path);
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = nsh_err_sys(err, errno, "cannot write '%s'", path);
+	return rc;
+}
+
 static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
@@ -146,7 +169,7 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
 	exclude = nsh_xasprintf("%s/.git/info/exclude", oj->ws);
 	if (!rc)
-		rc = nsh_fs_write_atomic(exclude, "node_modules/\n", 14, 0644, err);
+		rc = write_exclude(exclude, err);
 	if (!rc)
 		rc = nsh_store_job_set_branch(nsh_job_run_store(jr), j->id, branch, err);
 	if (rc)
@@ -1148,7 +1171,8 @@ const size_t orch_nsteps = sizeof(orch_steps) / sizeof(orch_steps[0]);
  * Where the run's time went, for people and bench/demo: the wall time on
  * this worker against the time in sandboxed commands, and per step its
  * phases, commands and git processes (docs/orchestrator.md). @end_ms: the
- * sandbox's destruction and the rest of the clean-up.
+ * sandbox's destruction, the rest of the clean-up, and of it the release of
+ * the workspace's file system.
  */
 static void write_timing(struct orch_job *oj, const int64_t *end_ms)
 {
@@ -1169,6 +1193,7 @@ static void write_timing(struct orch_job *oj, const int64_t *end_ms)
 	json_object_set_new(v, "git", json_integer(git));
 	json_object_set_new(v, "git_ms", json_integer(git_ms));
 	json_object_set_new(v, "cleanup_ms", json_integer(end_ms[1]));
+	json_object_set_new(v, "workspace_close_ms", json_integer(end_ms[2]));
 	json_object_set(v, "steps", oj->timing);
 	text = json_dumps(v, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
 	if (text && !nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
@@ -1184,7 +1209,7 @@ void orch_job_end(struct nsh_job_run *jr)
 	struct orch_job *oj = *slot;
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
-	int64_t t0, end_ms[2];
+	int64_t t0, end_ms[3];
 
 	/* a run with no step left still unmounts (or removes) the workspace image */
 	if (!oj && orch_ws_left(jr))
@@ -1201,6 +1226,7 @@ void orch_job_end(struct nsh_job_run *jr)
 		nsh_sandbox_destroy(oj->sb, NULL);
 	end_ms[0] = nsh_time_mono_ms() - t0;
 	orch_ws_close(oj); /* before its directory may go; kept for a later run */
+	end_ms[2] = nsh_time_mono_ms() - t0 - end_ms[0];
 	free(oj->quota_hit);
 	/* the journal's last events, before the redactor it borrows goes */
 	nsh_net_journal_job_free(oj->nj, NULL);
