@@ -551,6 +551,7 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_recipe_result res = {0};
 	char *base = result_str(jr, -1, "clone", "base");
 	char summary[240];
+	int64_t t0;
 	int rc = 0;
 
 	if (orch_is_llm(jr)) {
@@ -569,8 +570,10 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		if (!rc)
 			rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
 	}
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = recipe_run(jr, false, result, &res, err);
+	orch_time_part(oj, "recipe", t0);
 	if (rc)
 		goto out;
 	/* from the base commit, in this run: the commit step has no earlier commit to find */
@@ -663,7 +666,7 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
 				     NSH_STRVEC_INIT};
 	json_t *base = orch_latest(jr, "baseline");
-	int64_t attempt = orch_retry_of(jr), limit;
+	int64_t attempt = orch_retry_of(jr), limit, t0;
 	char summary[400];
 	bool green, none, checks_failed = false;
 	int rc;
@@ -674,9 +677,11 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	}
 	rc = run_tests(jr, "verify", result, &after, &cov, err);
 	none = json_is_true(json_object_get(result, "none"));
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = orch_check_after(jr, r, none ? NULL : &after, &cov, result, &checks_failed,
 				      err);
+	orch_time_part(orch_job_of(jr), "checks", t0);
 	if (rc)
 		goto out;
 	/* the baseline's failing tests, as recorded */
@@ -1078,6 +1083,7 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	struct nsh_pr_rec pr = {0};
 	struct nsh_forge *f = NULL;
 	char *org = NULL, *name = NULL, summary[160];
+	int64_t t0;
 	int rc;
 
 	orch_job_of(jr)->ws_kept = true; /* the forge and the store only */
@@ -1106,7 +1112,9 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	n.draft = draft;
 	n.task_id = j->task_id;
 	n.job_id = j->id;
+	t0 = nsh_time_mono_ms();
 	rc = nsh_forge_pr_open(f, &n, &pr, &existed, err);
+	orch_time_part(orch_job_of(jr), "forge_pr", t0);
 	if (!rc && existed) {
 		/* a later attempt of a job with a pull request: bring it up to date */
 		struct nsh_forge_ref ref;
