@@ -968,9 +968,16 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
 	/* the summary line names the new commit in full: "[BRANCH SHA] TITLE" */
-	if (!rc)
+	if (!rc) {
 		rc = nsh_git(oj->ws, &made, err, "-c", "maintenance.auto=false", "-c",
 			     "core.abbrev=no", "commit", "--no-verify", "-m", msg.buf, NULL);
+		if (rc == NSH_ETOOBIG) {
+			/* made, with a summary past the output cap: looked up below */
+			nsh_err_clear(err);
+			nsh_buf_reset(&made);
+			rc = 0;
+		}
+	}
 	if (!rc) {
 		bool ask = false;
 
