@@ -4,9 +4,13 @@
  * and the orchestrator's own overhead per job: the job's wall time on its
  * worker minus the time its commands ran in the sandbox (npm, the tests),
  * as each job records in artifacts/<task>/<job>/timing.json. Medians over
- * three runs, next to the time in commands as the baseline. Figures are
+ * three runs, next to the time in commands as the baseline, then where
+ * the overhead goes: per step (its time less the time in commands and in
+ * making the sandbox), the git processes it ran, and the scheduler's
+ * phases around it, medians over every job of every run. Figures are
  * printed, never asserted. Needs the npm registry (the jobs install).
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +34,127 @@ static int cmp_i64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+static long long mean(const int64_t *v, size_t n)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	return n ? (long long)(sum / (int64_t)n) : 0;
+}
+
 static int64_t median(int64_t *v, size_t n)
 {
 	qsort(v, n, sizeof(*v), cmp_i64);
 	return n ? v[n / 2] : 0;
+}
+
+#define MAX_JOBS  (64 * RUNS)
+#define MAX_STEPS 16
+
+/* The figures of one kind of step, per job (summed over its attempts). */
+struct step_figs {
+	char name[16];
+	size_t n; /* jobs that ran it */
+	int64_t over[MAX_JOBS], git[MAX_JOBS], git_ms[MAX_JOBS], cmds[MAX_JOBS];
+	int64_t boundary[MAX_JOBS], measure[MAX_JOBS], record[MAX_JOBS];
+	/* the parts the step names (workspace, forge_clone, ...), per job */
+	char part[4][16];
+	size_t nparts;
+	int64_t part_ms[4][MAX_JOBS];
+};
+
+static struct step_figs steps[MAX_STEPS];
+static size_t nsteps;
+/* per job: making and destroying the sandbox, git processes, sandboxed commands */
+static int64_t job_sb[MAX_JOBS], job_destroy[MAX_JOBS], job_git[MAX_JOBS], job_cmds[MAX_JOBS];
+static int64_t job_over[MAX_JOBS], job_phases[MAX_JOBS], job_wsclose[MAX_JOBS];
+static int64_t job_steps[MAX_JOBS];
+static size_t njobs;
+
+static struct step_figs *step_of(const char *name)
+{
+	for (size_t i = 0; i < nsteps; i++)
+		if (!strcmp(steps[i].name, name))
+			return &steps[i];
+	if (nsteps == MAX_STEPS || strlen(name) >= sizeof(steps[0].name))
+		return NULL;
+	snprintf(steps[nsteps].name, sizeof(steps[0].name), "%s", name);
+	return &steps[nsteps++];
+}
+
+static int64_t geti(json_t *o, const char *key)
+{
+	return json_integer_value(json_object_get(o, key));
+}
+
+/* Add one job's per-step figures (timing.json "steps") to the tables. */
+static void add_breakdown(json_t *v)
+{
+	struct step_figs *seen[MAX_STEPS];
+	size_t nseen = 0, i;
+	int64_t phases = 0, over = 0;
+	json_t *s;
+
+	if (njobs == MAX_JOBS)
+		return;
+	json_array_foreach(json_object_get(v, "steps"), i, s)
+	{
+		const char *name = json_string_value(json_object_get(s, "step"));
+		struct step_figs *f = name ? step_of(name) : NULL;
+		bool again = false;
+		size_t k;
+
+		if (!f)
+			continue;
+		for (k = 0; k < nseen; k++)
+			again = again || seen[k] == f;
+		if (!again) {
+			seen[nseen++] = f;
+			k = f->n++;
+			f->over[k] = f->git[k] = f->git_ms[k] = f->cmds[k] = 0;
+			f->boundary[k] = f->measure[k] = f->record[k] = 0;
+		}
+		k = f->n - 1;
+		{
+			const char *pn;
+			json_t *pv;
+
+			json_object_foreach(json_object_get(s, "parts"), pn, pv)
+			{
+				size_t p;
+
+				for (p = 0; p < f->nparts && strcmp(f->part[p], pn); p++)
+					;
+				if (p == f->nparts) {
+					if (p == 4 || strlen(pn) >= sizeof(f->part[0]))
+						continue;
+					snprintf(f->part[p], sizeof(f->part[0]), "%s", pn);
+					memset(f->part_ms[p], 0, sizeof(f->part_ms[p]));
+					f->nparts++;
+				}
+				f->part_ms[p][k] += json_integer_value(pv);
+			}
+		}
+		f->over[k] += geti(s, "run_ms") - geti(s, "cmd_ms") - geti(s, "sandbox_ms");
+		f->git[k] += geti(s, "git");
+		f->git_ms[k] += geti(s, "git_ms");
+		f->cmds[k] += geti(s, "cmds");
+		f->boundary[k] += geti(s, "boundary_ms");
+		f->measure[k] += geti(s, "measure_ms");
+		f->record[k] += geti(s, "record_ms");
+		phases += geti(s, "boundary_ms") + geti(s, "measure_ms") + geti(s, "record_ms");
+		over += geti(s, "run_ms") - geti(s, "cmd_ms") - geti(s, "sandbox_ms");
+	}
+	job_sb[njobs] = geti(v, "sandbox_ms");
+	job_destroy[njobs] = geti(v, "destroy_ms") + geti(v, "cleanup_ms");
+	job_wsclose[njobs] = geti(v, "workspace_close_ms");
+	job_git[njobs] = geti(v, "git");
+	job_cmds[njobs] = geti(v, "cmds");
+	job_over[njobs] = geti(v, "wall_ms") - geti(v, "cmd_ms");
+	job_phases[njobs] = phases;
+	job_steps[njobs] = over;
+	njobs++;
 }
 
 /* Read every artifacts/<task>/<job>/timing.json under @home. */
@@ -53,10 +174,11 @@ static size_t timings(const char *home, int64_t *wall, int64_t *cmd, size_t max)
 			struct nsh_buf b = NSH_BUF_INIT;
 			json_t *v = NULL;
 
-			if (!nsh_fs_read_file(line, &b, 4096, NULL) &&
+			if (!nsh_fs_read_file(line, &b, (size_t)1 << 20, NULL) &&
 			    !nsh_json_parse(b.buf, b.len, &v, NULL)) {
-				wall[n] = json_integer_value(json_object_get(v, "wall_ms"));
-				cmd[n] = json_integer_value(json_object_get(v, "cmd_ms"));
+				wall[n] = geti(v, "wall_ms");
+				cmd[n] = geti(v, "cmd_ms");
+				add_breakdown(v);
 				n++;
 			}
 			json_decref(v);
@@ -66,6 +188,43 @@ static size_t timings(const char *home, int64_t *wall, int64_t *cmd, size_t max)
 	nsh_buf_release(&out);
 	free(dir);
 	return n;
+}
+
+/* Where the overhead goes: medians over every job of every run. */
+static void breakdown(void)
+{
+	int64_t tmp[MAX_JOBS];
+
+#define MED(arr, n) (memcpy(tmp, (arr), (n) * sizeof(int64_t)), (long long)median(tmp, (n)))
+	printf("where the overhead goes (medians over %zu jobs; ms; 'overhead': the step's run "
+	       "less its sandboxed commands and the sandbox's making):\n",
+	       njobs);
+	printf("  %-10s %5s %9s %6s %5s %7s %5s %9s %8s %7s\n", "step", "jobs", "overhead",
+	       "(mean)", "git", "git ms", "cmds", "boundary", "measure", "record");
+	for (size_t i = 0; i < nsteps; i++) {
+		struct step_figs *f = &steps[i];
+
+		printf("  %-10s %5zu %9lld %6lld %5lld %7lld %5lld %9lld %8lld %7lld\n", f->name,
+		       f->n, MED(f->over, f->n), mean(f->over, f->n), MED(f->git, f->n),
+		       MED(f->git_ms, f->n), MED(f->cmds, f->n), MED(f->boundary, f->n),
+		       MED(f->measure, f->n), MED(f->record, f->n));
+		for (size_t p = 0; p < f->nparts; p++)
+			printf("    %-14s %lld\n", f->part[p], MED(f->part_ms[p], f->n));
+	}
+	printf("  per job (means: they add up): overhead %lld = the steps' %lld + the scheduler's "
+	       "phases %lld + sandbox made %lld + destroyed and cleaned up %lld + the rest %lld\n",
+	       mean(job_over, njobs), mean(job_steps, njobs), mean(job_phases, njobs),
+	       mean(job_sb, njobs), mean(job_destroy, njobs),
+	       mean(job_over, njobs) - mean(job_steps, njobs) - mean(job_phases, njobs) -
+		       mean(job_sb, njobs) - mean(job_destroy, njobs));
+	printf("  per job (medians): overhead %lld, of it the scheduler's phases (boundary, measure, "
+	       "record) %lld; sandbox made %lld, destroyed and cleaned up %lld (of it the "
+	       "workspace's file system released %lld); %lld git processes, %lld sandboxed "
+	       "commands\n",
+	       MED(job_over, njobs), MED(job_phases, njobs), MED(job_sb, njobs),
+	       MED(job_destroy, njobs), MED(job_wsclose, njobs), MED(job_git, njobs),
+	       MED(job_cmds, njobs));
+#undef MED
 }
 
 int main(void)
@@ -112,6 +271,7 @@ int main(void)
 		printf("bench/demo: no run completed (is the npm registry reachable?)\n");
 		return 0;
 	}
+	breakdown();
 	{
 		int64_t d = median(demo_ms, (size_t)ok), o = median(over_med, (size_t)ok);
 		int64_t c = median(cmd_med, (size_t)ok);

@@ -111,6 +111,14 @@ int nsh_forge_git_commit(const char *dir, const char *rev, char out[NSH_FORGE_SH
 			 bool *ret_found, struct nsh_err *err);
 
 /**
+ * nsh_forge_git_commit() of @rev1 and @rev2 in one git run when both are
+ * commits (else one run each, with the same results).
+ */
+int nsh_forge_git_commit2(const char *dir, const char *rev1, const char *rev2,
+			  char out1[NSH_FORGE_SHA_MAX + 1], char out2[NSH_FORGE_SHA_MAX + 1],
+			  bool *ret_found1, bool *ret_found2, struct nsh_err *err);
+
+/**
  * Whether commit @a is an ancestor of (or equal to) commit @b in @dir
  * ("git merge-base --is-ancestor").
  */

@@ -6,12 +6,26 @@
 #include <stdarg.h>
 
 #include "core/err.h"
+#include "core/time.h"
 #include "core/vec.h"
 
 #include "core/banned.h"
 
+/* this thread's git runs (a job runs on one thread): see nsh_git_counters() */
+static _Thread_local uint64_t git_runs;
+static _Thread_local int64_t git_ns;
+
+void nsh_git_counters(uint64_t *ret_runs, int64_t *ret_ms)
+{
+	if (ret_runs)
+		*ret_runs = git_runs;
+	if (ret_ms)
+		*ret_ms = git_ns / 1000000;
+}
+
 void nsh_git_init(struct nsh_proc *p, const char *dir)
 {
+	git_runs++;
 	nsh_proc_init(p);
 	nsh_strvec_pushl(&p->argv, "git", "-c", "core.hooksPath=/dev/null", "-c",
 			 "user.name=nightshift", "-c", "user.email=nightshift@localhost", NULL);
@@ -28,6 +42,7 @@ int nsh_git(const char *dir, struct nsh_buf *out, struct nsh_err *err, ...)
 	struct nsh_proc p;
 	const char *arg;
 	va_list ap;
+	int64_t t0 = nsh_time_mono_ns();
 	int ret;
 
 	nsh_git_init(&p, dir);
@@ -37,5 +52,6 @@ int nsh_git(const char *dir, struct nsh_buf *out, struct nsh_err *err, ...)
 	va_end(ap);
 	ret = nsh_proc_run_checked(&p, out, err);
 	nsh_proc_release(&p);
+	git_ns += nsh_time_mono_ns() - t0;
 	return ret;
 }

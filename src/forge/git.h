@@ -16,6 +16,8 @@
 #ifndef NSH_FORGE_GIT_H
 #define NSH_FORGE_GIT_H
 
+#include <stdint.h>
+
 #include "core/buf.h"
 #include "core/proc.h"
 
@@ -37,5 +39,13 @@ void nsh_git_init(struct nsh_proc *p, const char *dir);
  */
 int nsh_git(const char *dir, struct nsh_buf *out, struct nsh_err *err, ...)
 	__attribute__((sentinel));
+
+/**
+ * The git processes the calling thread started so far (every
+ * nsh_git_init(), so nsh_git() and the forges' own runs) and the
+ * milliseconds those run through nsh_git() took, for the job's timing
+ * record. Either pointer may be NULL. Thread rules: per thread, no lock.
+ */
+void nsh_git_counters(uint64_t *ret_runs, int64_t *ret_ms);
 
 #endif

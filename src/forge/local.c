@@ -103,6 +103,43 @@ out:
 	return rc;
 }
 
+int nsh_forge_git_commit2(const char *dir, const char *rev1, const char *rev2,
+			  char out1[NSH_FORGE_SHA_MAX + 1], char out2[NSH_FORGE_SHA_MAX + 1],
+			  bool *ret_found1, bool *ret_found2, struct nsh_err *err)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_err gerr = NSH_ERR_INIT;
+	char *spec1 = nsh_xasprintf("%s^{commit}", rev1);
+	char *spec2 = nsh_xasprintf("%s^{commit}", rev2);
+	char *nl = NULL;
+	int rc;
+
+	/*
+	 * Both at once; a name that is no commit makes git fail: then each
+	 * alone. (Callers give names that cannot start with '-': rev-parse of
+	 * git 2.39 echoes "--end-of-options" instead of taking it.)
+	 */
+	if (!nsh_forge_git_run(dir, &b, 0, NULL, &gerr, "rev-parse", spec1, spec2, NULL)) {
+		nsh_buf_trim(&b);
+		nl = strchr(b.buf, '\n');
+	}
+	if (nl && is_sha(b.buf, (size_t)(nl - b.buf)) && is_sha(nl + 1, strlen(nl + 1))) {
+		memcpy(out1, b.buf, (size_t)(nl - b.buf));
+		out1[nl - b.buf] = '\0';
+		memcpy(out2, nl + 1, strlen(nl + 1) + 1);
+		*ret_found1 = *ret_found2 = true;
+		rc = 0;
+	} else {
+		rc = nsh_forge_git_commit(dir, rev1, out1, ret_found1, err);
+		if (!rc)
+			rc = nsh_forge_git_commit(dir, rev2, out2, ret_found2, err);
+	}
+	nsh_buf_release(&b);
+	free(spec1);
+	free(spec2);
+	return rc;
+}
+
 int nsh_forge_git_is_ancestor(const char *dir, const char *a, const char *b, bool *ret,
 			      struct nsh_err *err)
 {
@@ -719,7 +756,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	struct nsh_pr_rec pr = {0};
 	const char *rev = p->rev ? p->rev : "HEAD";
 	char *bare = NULL, *ref = NULL, *why = NULL, *work = NULL;
-	bool found = false, ancestor = true;
+	bool found = false, ancestor = true, full = false;
 	int rc;
 
 	rc = local_repo_path(f, p->org, p->repo, &bare, err);
@@ -740,11 +777,22 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		rc = nsh_err_set(err, NSH_EINVAL, "workspace '%s' is not a directory", p->workdir);
 		goto out;
 	}
-	rc = nsh_forge_git_commit(work, rev, res.new_sha, &found, err);
-	if (!rc && !found)
-		rc = nsh_err_set(err, NSH_EINVAL, "no commit '%s' in '%s'", rev, p->workdir);
-	if (rc)
-		goto out;
+	/*
+	 * A full object id needs no lookup in the workspace: the fetch below
+	 * fails when it has no such object (then looked up, for the message)
+	 * and the guarded move refuses one that is not a commit.
+	 */
+	if (is_sha(rev, strlen(rev))) {
+		memcpy(res.new_sha, rev, strlen(rev) + 1);
+		full = true;
+	} else {
+		rc = nsh_forge_git_commit(work, rev, res.new_sha, &found, err);
+		if (!rc && !found)
+			rc = nsh_err_set(err, NSH_EINVAL, "no commit '%s' in '%s'", rev,
+					 p->workdir);
+		if (rc)
+			goto out;
+	}
 	ref = nsh_xasprintf("refs/heads/%s", p->branch);
 	rc = nsh_forge_git_commit(bare, ref, res.old_sha, &found, err);
 	if (rc)
@@ -755,6 +803,16 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		/* The objects first, without touching any ref; then the guarded move. */
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q", "--no-tags",
 				       "--no-write-fetch-head", "--", work, res.new_sha, NULL);
+		if (rc && full) {
+			char sha[NSH_FORGE_SHA_MAX + 1];
+			struct nsh_err lerr = NSH_ERR_INIT;
+
+			if (!nsh_forge_git_commit(work, rev, sha, &found, &lerr) && !found) {
+				rc = nsh_err_set(err, NSH_EINVAL, "no commit '%s' in '%s'", rev,
+						 p->workdir);
+				goto out;
+			}
+		}
 		if (rc) {
 			nsh_err_wrap(err, "fetching '%s' from '%s'", rev, p->workdir);
 			goto out;

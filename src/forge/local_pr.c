@@ -196,15 +196,19 @@ int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *
 	rc = bare_of(f, n->org, n->repo, &bare, err);
 	if (rc)
 		goto out;
-	ref = nsh_xasprintf("refs/heads/%s", n->head);
-	rc = nsh_forge_git_commit(bare, ref, head_sha, &found, err);
-	if (!rc && !found)
-		rc = nsh_err_set(err, NSH_ENOTFOUND, "no branch '%s' in '%s/%s'; push it first",
-				 n->head, n->org, n->repo);
-	free(ref);
-	ref = nsh_xasprintf("refs/heads/%s", base);
-	if (!rc)
-		rc = nsh_forge_git_commit(bare, ref, base_sha, &found, err);
+	{
+		char *head_ref = nsh_xasprintf("refs/heads/%s", n->head);
+		bool head_found = false;
+
+		ref = nsh_xasprintf("refs/heads/%s", base);
+		rc = nsh_forge_git_commit2(bare, head_ref, ref, head_sha, base_sha, &head_found,
+					   &found, err);
+		free(head_ref);
+		if (!rc && !head_found)
+			rc = nsh_err_set(err, NSH_ENOTFOUND,
+					 "no branch '%s' in '%s/%s'; push it first", n->head,
+					 n->org, n->repo);
+	}
 	if (!rc && !found)
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no base branch '%s' in '%s/%s'", base, n->org,
 				 n->repo);

@@ -5,9 +5,12 @@
  * a push of the same commit and the opening of a pull request the job
  * already has change nothing.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
 #include "core/err.h"
@@ -97,6 +100,26 @@ static json_t *argv_json(const char *const *argv)
 
 /* ---- provisioning ---- */
 
+/*
+ * The workspace's .git/info/exclude at @path: node_modules is never part of
+ * a change. Written in place without an fsync (the clone itself is made
+ * again after a crash, so nothing here needs to be durable).
+ */
+static int write_exclude(const char *path, struct nsh_err *err)
+{
+	static const char text[] = "node_modules/\n";
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	int rc = 0;
+
+	ssize_t n = fd < 0 ? -1 : write(fd, text, sizeof(text) - 1);
+
+	if (n != (ssize_t)(sizeof(text) - 1))
+		rc = nsh_err_sys(err, n < 0 ? errno : EIO, "cannot write '%s'", path);
+	if (fd >= 0 && close(fd) < 0 && !rc)
+		rc = nsh_err_sys(err, errno, "cannot write '%s'", path);
+	return rc;
+}
+
 static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
@@ -106,17 +129,23 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	struct nsh_forge *f = NULL;
 	struct nsh_buf head = NSH_BUF_INIT;
 	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL, *nl;
+	int64_t t0;
 	int rc;
 
 	if (!r)
 		return err->code;
 	rc = orch_split_repo(j->repo, &org, &name, err);
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = orch_forge(o, nsh_job_run_store(jr), j->repo, &f, err);
+	orch_time_part(oj, "forge_open", t0);
 	if (rc)
 		goto out;
 	/* a clone left by an interrupted run is made again */
+	t0 = nsh_time_mono_ms();
 	rc = orch_ws_make(jr, err);
+	orch_time_part(oj, "workspace", t0);
+	t0 = nsh_time_mono_ms();
 	/*
 	 * The forge's default branch (NULL): its name and commit are read from
 	 * the clone in one git run, which is the branch the clone checked out.
@@ -125,6 +154,7 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	 */
 	if (!rc)
 		rc = nsh_forge_clone(f, org, name, NULL, oj->ws, err);
+	orch_time_part(oj, "forge_clone", t0);
 	if (!rc)
 		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", NULL);
 	nsh_buf_trim(&head);
@@ -139,7 +169,7 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
 	exclude = nsh_xasprintf("%s/.git/info/exclude", oj->ws);
 	if (!rc)
-		rc = nsh_fs_write_atomic(exclude, "node_modules/\n", 14, 0644, err);
+		rc = write_exclude(exclude, err);
 	if (!rc)
 		rc = nsh_store_job_set_branch(nsh_job_run_store(jr), j->id, branch, err);
 	if (rc)
@@ -485,12 +515,43 @@ static int step_research(struct nsh_job_run *jr, json_t *result, struct nsh_err 
 	return rc;
 }
 
+/*
+ * Whether the workspace @ws is at commit @base with nothing changed: no
+ * staged or unstaged change, no untracked file that is not ignored (what
+ * "reset --hard" and "clean -fd" would undo). One git run; false when it
+ * fails.
+ */
+static bool at_base(const char *ws, const char *base)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	const char *oid = "# branch.oid ";
+	bool yes = false;
+
+	if (!nsh_git(ws, &b, NULL, "status", "--porcelain=v2", "--branch", "-z",
+		     "--untracked-files=normal", "--ignore-submodules=none", NULL)) {
+		yes = true;
+		/* NUL-separated records: the "# branch." headers and one per change */
+		for (size_t i = 0; i < b.len; i += strlen(b.buf + i) + 1) {
+			const char *rec = b.buf + i;
+
+			if (!strncmp(rec, oid, strlen(oid)))
+				yes = yes && !strcmp(rec + strlen(oid), base);
+			else if (strncmp(rec, "# ", 2))
+				yes = false;
+		}
+		yes = yes && memmem(b.buf, b.len, oid, strlen(oid));
+	}
+	nsh_buf_release(&b);
+	return yes;
+}
+
 static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_recipe_result res = {0};
 	char *base = result_str(jr, -1, "clone", "base");
 	char summary[240];
+	int64_t t0;
 	int rc = 0;
 
 	if (orch_is_llm(jr)) {
@@ -500,14 +561,23 @@ static int step_change(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	/* every attempt starts from the base commit (node_modules is ignored, kept) */
 	if (!base)
 		rc = nsh_err_set(err, NSH_EINVAL, "the clone step recorded no base commit");
-	if (!rc)
+	/*
+	 * The first change of this run usually finds the clone as it was
+	 * made (install and baseline leave it alone): one look, no reset.
+	 */
+	if (!rc && (oj->changed || !at_base(oj->ws, base))) {
 		rc = nsh_git(oj->ws, NULL, err, "reset", "--quiet", "--hard", base, NULL);
-	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
+		if (!rc)
+			rc = nsh_git(oj->ws, NULL, err, "clean", "--quiet", "-fd", NULL);
+	}
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = recipe_run(jr, false, result, &res, err);
+	orch_time_part(oj, "recipe", t0);
 	if (rc)
 		goto out;
+	/* from the base commit, in this run: the commit step has no earlier commit to find */
+	oj->changed = nsh_job_run_attempt(jr) + 1;
 	if (!res.applicable) {
 		nsh_job_run_finish(jr, NSH_JOB_CLOSED, res.reason ? res.reason : "does not apply");
 		snprintf(summary, sizeof(summary), "nothing to do: %s",
@@ -596,7 +666,7 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	struct nsh_test_diff diff = {NSH_STRVEC_INIT, NSH_STRVEC_INIT, NSH_STRVEC_INIT,
 				     NSH_STRVEC_INIT};
 	json_t *base = orch_latest(jr, "baseline");
-	int64_t attempt = orch_retry_of(jr), limit;
+	int64_t attempt = orch_retry_of(jr), limit, t0;
 	char summary[400];
 	bool green, none, checks_failed = false;
 	int rc;
@@ -607,9 +677,11 @@ static int step_verify(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	}
 	rc = run_tests(jr, "verify", result, &after, &cov, err);
 	none = json_is_true(json_object_get(result, "none"));
+	t0 = nsh_time_mono_ms();
 	if (!rc)
 		rc = orch_check_after(jr, r, none ? NULL : &after, &cov, result, &checks_failed,
 				      err);
+	orch_time_part(orch_job_of(jr), "checks", t0);
 	if (rc)
 		goto out;
 	/* the baseline's failing tests, as recorded */
@@ -842,21 +914,44 @@ out:
 	return rc;
 }
 
+/*
+ * The commit that "git commit" (with core.abbrev=no) just made, from the
+ * first line of its output, "[BRANCH SHA] TITLE" (or "[BRANCH (root-commit)
+ * SHA] TITLE"), into @sha; false when the line does not read so.
+ */
+static bool commit_of(const struct nsh_buf *made, struct nsh_buf *sha)
+{
+	const char *end = made->len ? memchr(made->buf, ']', made->len) : NULL;
+	const char *sp = end ? memrchr(made->buf, ' ', (size_t)(end - made->buf)) : NULL;
+	size_t len = sp ? (size_t)(end - sp - 1) : 0;
+
+	if (!sp || made->buf[0] != '[' || (len != 40 && len != 64) ||
+	    strspn(sp + 1, "0123456789abcdef") != len)
+		return false;
+	nsh_buf_add(sha, sp + 1, len);
+	return true;
+}
+
 static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 {
 	const struct nsh_job_rec *j = nsh_job_run_job(jr);
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
-	struct nsh_buf msg = NSH_BUF_INIT, out = NSH_BUF_INIT;
+	struct nsh_buf msg = NSH_BUF_INIT, out = NSH_BUF_INIT, made = NSH_BUF_INIT;
 	char *trailer = NULL;
 	int rc;
 
 	if (!r)
 		return err->code;
 	trailer = nsh_xasprintf("Nightshift-Attempt: %lld", (long long)nsh_job_run_attempt(jr));
-	/* a commit of this attempt made before a crash is the one */
-	rc = nsh_git(oj->ws, &out, err, "log", "-1", "--format=%H%n%B", NULL);
-	if (!rc && strstr(out.buf, j->id) && strstr(out.buf, trailer)) {
+	/*
+	 * A commit of this attempt made before a crash is the one. When this
+	 * run made the change (from the base commit) there is none to look for.
+	 */
+	rc = oj->changed == nsh_job_run_attempt(jr) + 1
+		     ? 0
+		     : nsh_git(oj->ws, &out, err, "log", "-1", "--format=%H%n%B", NULL);
+	if (!rc && out.len && strstr(out.buf, j->id) && strstr(out.buf, trailer)) {
 		char *nl = strchr(out.buf, '\n');
 
 		if (nl)
@@ -872,9 +967,17 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
-	if (!rc)
-		rc = nsh_git(oj->ws, NULL, err, "-c", "maintenance.auto=false", "commit", "--quiet",
-			     "--no-verify", "-m", msg.buf, NULL);
+	/* the summary line names the new commit in full: "[BRANCH SHA] TITLE" */
+	if (!rc) {
+		rc = nsh_git(oj->ws, &made, err, "-c", "maintenance.auto=false", "-c",
+			     "core.abbrev=no", "commit", "--no-verify", "-m", msg.buf, NULL);
+		if (rc == NSH_ETOOBIG) {
+			/* made, with a summary past the output cap: looked up below */
+			nsh_err_clear(err);
+			nsh_buf_reset(&made);
+			rc = 0;
+		}
+	}
 	if (!rc) {
 		bool ask = false;
 
@@ -898,7 +1001,10 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		}
 	}
 	nsh_buf_reset(&out);
-	if (!rc)
+	/* a revision that kept a person's commits moved HEAD past ours */
+	if (!rc && !json_object_get(result, "kept") && commit_of(&made, &out))
+		;
+	else if (!rc)
 		rc = nsh_git(oj->ws, &out, err, "rev-parse", "HEAD", NULL);
 	if (rc)
 		goto out;
@@ -918,6 +1024,7 @@ out:
 	free(trailer);
 	nsh_buf_release(&msg);
 	nsh_buf_release(&out);
+	nsh_buf_release(&made);
 	return rc;
 }
 
@@ -932,6 +1039,7 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	struct nsh_forge_push p = {0};
 	struct nsh_forge *f = NULL;
 	char *org = NULL, *name = NULL;
+	int64_t t0;
 	int rc;
 
 	oj->ws_kept = true; /* the forge reads the workspace's objects */
@@ -951,7 +1059,9 @@ static int step_push(struct nsh_job_run *jr, json_t *result, struct nsh_err *err
 	p.branch = branch;
 	p.force = true; /* a later attempt replaces the branch of an earlier one */
 	p.pusher = j->id;
+	t0 = nsh_time_mono_ms();
 	rc = nsh_forge_push(f, &p, &pr, err);
+	orch_time_part(oj, "forge_push", t0);
 	if (rc)
 		goto out;
 	json_object_set_new(result, "sha", json_string(pr.new_sha));
@@ -980,6 +1090,7 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	struct nsh_pr_rec pr = {0};
 	struct nsh_forge *f = NULL;
 	char *org = NULL, *name = NULL, summary[160];
+	int64_t t0;
 	int rc;
 
 	orch_job_of(jr)->ws_kept = true; /* the forge and the store only */
@@ -1008,7 +1119,9 @@ static int step_pr(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 	n.draft = draft;
 	n.task_id = j->task_id;
 	n.job_id = j->id;
+	t0 = nsh_time_mono_ms();
 	rc = nsh_forge_pr_open(f, &n, &pr, &existed, err);
+	orch_time_part(orch_job_of(jr), "forge_pr", t0);
 	if (!rc && existed) {
 		/* a later attempt of a job with a pull request: bring it up to date */
 		struct nsh_forge_ref ref;
@@ -1069,40 +1182,71 @@ const struct nsh_step orch_steps[] = {
 
 const size_t orch_nsteps = sizeof(orch_steps) / sizeof(orch_steps[0]);
 
+/*
+ * Where the run's time went, for people and bench/demo: the wall time on
+ * this worker against the time in sandboxed commands, and per step its
+ * phases, commands and git processes (docs/orchestrator.md). @end_ms: the
+ * sandbox's destruction, the rest of the clean-up, and of it the release of
+ * the workspace's file system.
+ */
+static void write_timing(struct orch_job *oj, const int64_t *end_ms)
+{
+	json_t *v = json_pack("{s:I, s:I, s:I, s:I, s:I}", "wall_ms",
+			      (json_int_t)(nsh_time_mono_ms() - oj->start_ms), "cmd_ms",
+			      (json_int_t)oj->cmd_ms, "cmds", (json_int_t)oj->execs, "sandbox_ms",
+			      (json_int_t)oj->sb_made_ms, "destroy_ms", (json_int_t)end_ms[0]);
+	char *path = nsh_xasprintf("%s/timing.json", oj->artifacts), *text;
+	json_int_t git = 0, git_ms = 0;
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(oj->timing, i, s)
+	{
+		git += json_integer_value(json_object_get(s, "git"));
+		git_ms += json_integer_value(json_object_get(s, "git_ms"));
+	}
+	json_object_set_new(v, "git", json_integer(git));
+	json_object_set_new(v, "git_ms", json_integer(git_ms));
+	json_object_set_new(v, "cleanup_ms", json_integer(end_ms[1]));
+	json_object_set_new(v, "workspace_close_ms", json_integer(end_ms[2]));
+	json_object_set(v, "steps", oj->timing);
+	text = json_dumps(v, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+	if (text && !nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
+		nsh_fs_write_atomic(path, text, strlen(text), 0600, NULL);
+	free(text);
+	free(path);
+	json_decref(v);
+}
+
 void orch_job_end(struct nsh_job_run *jr)
 {
 	void **slot = nsh_job_run_data(jr);
 	struct orch_job *oj = *slot;
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
+	int64_t t0, end_ms[3];
 
 	/* a run with no step left still unmounts (or removes) the workspace image */
 	if (!oj && orch_ws_left(jr))
 		oj = orch_job_of(jr);
 	if (!oj) {
+		orch_timing_drop();
 		orch_feedback_requeue(jr);
 		orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr),
 			    nsh_job_run_job(jr)->task_id);
 		return;
 	}
+	t0 = nsh_time_mono_ms();
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
+	end_ms[0] = nsh_time_mono_ms() - t0;
 	orch_ws_close(oj); /* before its directory may go; kept for a later run */
+	end_ms[2] = nsh_time_mono_ms() - t0 - end_ms[0];
 	free(oj->quota_hit);
 	/* the journal's last events, before the redactor it borrows goes */
 	nsh_net_journal_job_free(oj->nj, NULL);
-	/* where the time went, for bench/demo: commands against everything else */
-	{
-		char *path = nsh_xasprintf("%s/timing.json", oj->artifacts);
-		char *text = nsh_xasprintf("{\"wall_ms\": %lld, \"cmd_ms\": %lld}\n",
-					   (long long)(nsh_time_mono_ms() - oj->start_ms),
-					   (long long)oj->cmd_ms);
-
-		if (!nsh_fs_mkdir_p(oj->artifacts, 0700, NULL))
-			nsh_fs_write_atomic(path, text, strlen(text), 0600, NULL);
-		free(path);
-		free(text);
-	}
+	end_ms[1] = nsh_time_mono_ms() - t0 - end_ms[0];
+	write_timing(oj, end_ms);
 	/* a job that stopped working leaves its logs in artifacts/, not its workspace */
 	if (!nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) &&
 	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
@@ -1113,6 +1257,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	nsh_redactor_free(oj->red);
 	nsh_secrets_env_free(oj->env);
 	nsh_strvec_release(&oj->blocked);
+	json_decref(oj->timing);
+	json_decref(oj->parts);
 	pthread_mutex_destroy(&oj->net_mu);
 	free(oj->dir);
 	free(oj->ws);

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "core/time.h"
 #include "forge/forge.h"
+#include "forge/git.h"
 #include "forge/github.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
@@ -133,6 +134,7 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 		.task_end = task_end,
 		.checkpoint = orch_checkpoint,
 		.measure = orch_measure,
+		.step_timed = orch_step_timed,
 		.ctx = o,
 	};
 	*ret = o;
@@ -161,6 +163,19 @@ void nsh_orch_free(struct nsh_orch *o)
 	free(o);
 }
 
+/*
+ * The timing of the steps that ran before the job's working state was made
+ * (the rules step needs none): taken over by orch_job_of(), dropped by
+ * orch_job_end(). Per job thread.
+ */
+static _Thread_local json_t *early_timing;
+
+void orch_timing_drop(void)
+{
+	json_decref(early_timing);
+	early_timing = NULL;
+}
+
 struct orch_job *orch_job_of(struct nsh_job_run *jr)
 {
 	void **slot = nsh_job_run_data(jr);
@@ -175,6 +190,9 @@ struct orch_job *orch_job_of(struct nsh_job_run *jr)
 	oj->ws = nsh_xasprintf("%s/repo", oj->dir);
 	oj->artifacts = nsh_xasprintf("%s/artifacts/%s/%s", o->home, j->task_id, j->id);
 	oj->start_ms = nsh_time_mono_ms();
+	oj->timing = early_timing ? early_timing : json_array();
+	early_timing = NULL;
+	nsh_git_counters(&oj->git_runs, &oj->git_ms);
 	pthread_mutex_init(&oj->net_mu, NULL);
 	nsh_strvec_init(&oj->blocked);
 	orch_ws_open(oj); /* a workspace kept on its image by an earlier run */
@@ -264,8 +282,12 @@ static int job_sandbox(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_e
 	if (!rc && level != NSH_NET_NONE && !oj->nj)
 		oj->nj = nsh_net_journal_job_new(o->journal, t->id, nsh_job_run_job(jr)->id,
 						 oj->red);
-	if (!rc)
+	if (!rc) {
+		int64_t t0 = nsh_time_mono_ms();
+
 		rc = nsh_sandbox_create(&pol, &oj->sb, err);
+		oj->sb_made_ms += nsh_time_mono_ms() - t0;
+	}
 	if (!rc)
 		nsh_job_run_set_sandbox(jr, oj->sb);
 	free(state);
@@ -383,6 +405,7 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	}
 	rc = nsh_sandbox_exec(oj->sb, c, err);
 	oj->cmd_ms += c->elapsed_ms;
+	oj->execs++;
 	if (!rc)
 		orch_ws_check(jr, argv, c);
 	redact_in_place(oj->red, &c->out);
@@ -390,6 +413,57 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
 	if (!rc)
 		append_log(oj->artifacts, log, argv, c);
 	return rc;
+}
+
+void orch_time_part(struct orch_job *oj, const char *name, int64_t t0_ms)
+{
+	int64_t ms = nsh_time_mono_ms() - t0_ms;
+
+	if (!oj->parts)
+		oj->parts = json_object();
+	ms += json_integer_value(json_object_get(oj->parts, name));
+	json_object_set_new(oj->parts, name, json_integer(ms));
+}
+
+void orch_step_timed(struct nsh_job_run *jr, const char *step, const struct nsh_step_time *t)
+{
+	struct orch_job *oj = *nsh_job_run_data(jr);
+	uint64_t runs;
+	int64_t ms;
+	json_t *v;
+
+	if (!oj) {
+		/* a step that needed no working state: its phases alone */
+		if (!early_timing)
+			early_timing = json_array();
+		json_array_append_new(early_timing,
+				      json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "step", step,
+						"attempt", (json_int_t)nsh_job_run_attempt(jr),
+						"run_ms", (json_int_t)t->run_ms, "boundary_ms",
+						(json_int_t)t->boundary_ms, "measure_ms",
+						(json_int_t)t->measure_ms, "record_ms",
+						(json_int_t)t->record_ms));
+		return;
+	}
+	nsh_git_counters(&runs, &ms);
+	v = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "step", step, "attempt",
+		      (json_int_t)nsh_job_run_attempt(jr), "run_ms", (json_int_t)t->run_ms,
+		      "cmd_ms", (json_int_t)(oj->cmd_ms - oj->cmd_mark), "cmds",
+		      (json_int_t)(oj->execs - oj->execs_mark), "sandbox_ms",
+		      (json_int_t)(oj->sb_made_ms - oj->sb_made_at), "git",
+		      (json_int_t)(runs - oj->git_runs), "git_ms", (json_int_t)(ms - oj->git_ms),
+		      "boundary_ms", (json_int_t)t->boundary_ms, "measure_ms",
+		      (json_int_t)t->measure_ms);
+	json_object_set_new(v, "record_ms", json_integer(t->record_ms));
+	if (oj->parts)
+		json_object_set_new(v, "parts", oj->parts);
+	oj->parts = NULL;
+	json_array_append_new(oj->timing, v);
+	oj->git_runs = runs;
+	oj->git_ms = ms;
+	oj->cmd_mark = oj->cmd_ms;
+	oj->execs_mark = oj->execs;
+	oj->sb_made_at = oj->sb_made_ms;
 }
 
 char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max)

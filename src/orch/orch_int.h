@@ -75,7 +75,18 @@ struct orch_job {
 	char *quota_hit;		 /* the finding once a command filled it, or NULL */
 	bool ws_kept;			 /* the step that just ran wrote nothing in the workspace */
 	bool ws_measured;		 /* @ws_bytes holds a measure of this run */
-	uint64_t ws_bytes;		 /* the workspace's bytes at the last measure */
+	int64_t changed;   /* 1 + the attempt whose change step ran in this run, or 0 */
+	uint64_t ws_bytes; /* the workspace's bytes at the last measure */
+	/* where this run's time went, for timing.json (orch_step_timed()) */
+	json_t *timing;	    /* one object per step that ran, in order */
+	uint64_t git_runs;  /* git processes of the thread when the last step ended */
+	int64_t git_ms;	    /* and their time (nsh_git() runs) */
+	int64_t cmd_mark;   /* @cmd_ms when the last step ended */
+	int64_t execs;	    /* commands run in the sandbox, this run */
+	int64_t execs_mark; /* @execs when the last step ended */
+	int64_t sb_made_ms; /* making the sandbox (in the step that first ran a command) */
+	int64_t sb_made_at; /* @sb_made_ms when the last step ended */
+	json_t *parts;	    /* the running step's named parts, ms (orch_time_part()) */
 };
 
 #define ORCH_BLOCKED_MAX 50 /* refused hosts remembered per job */
@@ -99,6 +110,22 @@ int orch_exec(struct nsh_job_run *jr, const char *const *argv, int64_t timeout_m
  * redactor, loaded on first use. Errors name the secret that cannot be read.
  */
 int orch_secrets(struct nsh_job_run *jr, struct orch_job *oj, struct nsh_err *err);
+
+/**
+ * The pipeline's step_timed(): add step @step's figures (its phases, the
+ * time in sandboxed commands and making the sandbox, the commands and git
+ * processes it ran) to the job's timing record.
+ */
+void orch_step_timed(struct nsh_job_run *jr, const char *step, const struct nsh_step_time *t);
+
+/**
+ * Add @ms (since the monotonic time @t0_ms) to the part @name of the step
+ * that runs, shown in its timing record.
+ */
+void orch_time_part(struct orch_job *oj, const char *name, int64_t t0_ms);
+
+/** Drop the timing of a job that ended before its working state was made (job thread). */
+void orch_timing_drop(void);
 
 /** The last @max bytes of @c's stderr and stdout, for a message. Caller frees. */
 char *orch_excerpt(const struct nsh_sandbox_cmd *c, size_t max);

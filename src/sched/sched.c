@@ -490,6 +490,22 @@ fail:
 	return true;
 }
 
+/* Tell the pipeline where step @i's time went (@mark: start, run, measure, record, end). */
+static void step_timed(struct nsh_job_run *jr, long i, const int64_t *mark, int nmarks)
+{
+	const struct nsh_pipeline *p = jr->sched->cfg.pipeline;
+	int64_t d[4] = {0};
+	struct nsh_step_time t;
+
+	if (!p->step_timed)
+		return;
+	for (int k = 0; k + 1 < nmarks && k < 4; k++)
+		d[k] = mark[k + 1] - mark[k];
+	t = (struct nsh_step_time){
+		.boundary_ms = d[0], .run_ms = d[1], .measure_ms = d[2], .record_ms = d[3]};
+	p->step_timed(jr, p->steps[i].name, &t);
+}
+
 static void run_steps(struct nsh_job_run *jr)
 {
 	const struct nsh_pipeline *p = jr->sched->cfg.pipeline;
@@ -499,10 +515,11 @@ static void run_steps(struct nsh_job_run *jr)
 	while ((size_t)i < p->nsteps) {
 		const struct nsh_step *step = &p->steps[i];
 		long target = -1;
-		int64_t t0, next_attempt;
+		int64_t mark[5], next_attempt;
 		json_t *result;
 		int rc;
 
+		mark[0] = nsh_time_mono_ms();
 		if (boundary(jr, i > 0))
 			return;
 		if (step->state != NSH_JOB_STATE_COUNT && !move_job(jr, step->state, NULL)) {
@@ -513,19 +530,24 @@ static void run_steps(struct nsh_job_run *jr)
 			return;
 		}
 		result = json_object();
-		t0 = nsh_time_mono_ms();
+		mark[1] = nsh_time_mono_ms();
 		free(jr->goto_name);
 		jr->goto_name = NULL;
 		jr->finish = false;
 		rc = step->run(jr, result, &err);
+		mark[2] = nsh_time_mono_ms();
 		if (!nsh_job_run_stopping(jr) && over_quota(jr, step->name)) {
 			json_decref(result);
+			mark[3] = nsh_time_mono_ms();
+			step_timed(jr, i, mark, 4);
 			return;
 		}
+		mark[3] = nsh_time_mono_ms();
 		if (rc) {
 			json_decref(result);
 			if (!nsh_job_run_stopping(jr))
 				move_job(jr, NSH_JOB_FAILED, err.msg);
+			step_timed(jr, i, mark, 4);
 			return;
 		}
 		fault_at(step->name, "done");
@@ -542,9 +564,11 @@ static void run_steps(struct nsh_job_run *jr)
 			if (jr->goto_new_attempt)
 				next_attempt++;
 		}
-		rc = record_step(jr, (size_t)i, result, nsh_time_mono_ms() - t0, target,
+		rc = record_step(jr, (size_t)i, result, nsh_time_mono_ms() - mark[1], target,
 				 next_attempt, &err);
 		json_decref(result);
+		mark[4] = nsh_time_mono_ms();
+		step_timed(jr, i, mark, 5);
 		if (rc) {
 			if (!nsh_job_run_stopping(jr))
 				nsh_log_error("job %s: %s", jr->job.id, err.msg);

@@ -77,6 +77,14 @@ struct nsh_step {
 	int (*run)(struct nsh_job_run *jr, json_t *result, struct nsh_err *err);
 };
 
+/* Where the time of one step went on this worker (the pipeline's step_timed()). */
+struct nsh_step_time {
+	int64_t boundary_ms; /* before it: the task's state read, a checkpoint, the job's state */
+	int64_t run_ms;	     /* its run() */
+	int64_t measure_ms;  /* measure() after it */
+	int64_t record_ms;   /* the transaction that recorded it (result, event, progress) */
+};
+
 /* The work of a task, supplied by the caller (the real pipeline, or a test's). */
 struct nsh_pipeline {
 	/*
@@ -124,6 +132,11 @@ struct nsh_pipeline {
 	 * that finding. Any other error is logged and ignored.
 	 */
 	int (*measure)(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err);
+	/*
+	 * Called on the job's thread after each step that ran (recorded, or
+	 * ended the job) with where its time went. May be NULL.
+	 */
+	void (*step_timed)(struct nsh_job_run *jr, const char *step, const struct nsh_step_time *t);
 	void *ctx; /* for the callbacks: nsh_task_run_ctx(), nsh_job_run_ctx() */
 };
 
