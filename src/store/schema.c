@@ -443,3 +443,9 @@ const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
 	*ret_nr = sizeof(migrations) / sizeof(migrations[0]);
 	return migrations;
 }
+
+const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)
+{
+	(void)kind;
+	return nsh_store_migrations(ret_nr);
+}
