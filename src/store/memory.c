@@ -417,6 +417,8 @@ static int fts_tokens(struct nsh_store *s, const char *text, int *ret, struct ns
 	void *ud = NULL;
 	int n = 0, rc;
 
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (!api || api->xFindTokenizer(api, "unicode61", &ud, &tk) != SQLITE_OK ||
 	    tk.xCreate(ud, NULL, 0, &t) != SQLITE_OK)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5 tokenizer");
@@ -532,7 +534,7 @@ int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f
 	nsh_store_bind_text(st, 4, f->repo);
 	nsh_store_bind_text(st, 5, f->kind);
 	nsh_db_bind_int64(st, 6, f->live && !f->state);
-	nsh_db_bind_int64(st, 7, f->limit ? (int64_t)f->limit : -1);
+	nsh_db_bind_int64(st, 7, f->limit ? (int64_t)f->limit : INT64_MAX);
 	nsh_db_bind_int64(st, 8, (int64_t)f->offset);
 	return rows_to_list(s, st, ret, err);
 }
@@ -859,6 +861,8 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 
 	if (!nterms)
 		return 0;
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (nterms > (size_t)MAX_TERMS)
 		nterms = (size_t)MAX_TERMS;
 	if (!org && !repo)
@@ -1020,6 +1024,8 @@ int nsh_store_memory_setup(struct nsh_store *s, int version, struct nsh_err *err
 	if (!db)
 		return 0; /* PostgreSQL: no full-text index yet (docs/store.md) */
 	api = nsh_db_sqlite_fts5(nsh_store_db(s));
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (!api || api->iVersion < 2)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5");
 	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)

@@ -323,6 +323,19 @@ static const char *const stmt_sql[ST_COUNT] = {
 				"= ?2 ORDER BY rowid DESC LIMIT 1",
 };
 
+/*
+ * The statements whose SQL differs on PostgreSQL (the rest is the same
+ * text): SQLite's bookkeeping tables and PRAGMAs, and arithmetic on
+ * json_extract(), which is text there (schema.c).
+ */
+static const char *const stmt_sql_pg[ST_COUNT] = {
+	/* events are append-only: the newest id is the highest */
+	[ST_EVENT_LAST] = "SELECT coalesce(max(id), 0) FROM events",
+	[ST_MODEL_TOKENS] = "SELECT coalesce(sum((data::json ->> 'prompt_tokens')::numeric), 0), "
+			    "coalesce(sum((data::json ->> 'completion_tokens')::numeric), 0) "
+			    "FROM events WHERE kind = 'llm.usage'",
+};
+
 struct nsh_store {
 	struct nsh_db *db;		  /* the connection */
 	char *path;			  /* database file name */
@@ -330,6 +343,7 @@ struct nsh_store {
 	int depth;		   /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	   /* newest event id appended in the open transaction */
 	struct nsh_notify *notify; /* posted with event ids at commit, or NULL */
+	int64_t data_version;	   /* PostgreSQL: counts nsh_store_data_version() calls */
 	struct {
 		const char *sql;	/* the key: a static string's address */
 		struct nsh_db_stmt *st; /* its statement */
@@ -347,7 +361,11 @@ static int db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
 static struct nsh_db_stmt *stmt(struct nsh_store *s, enum stmt_id id, struct nsh_err *err)
 {
 	if (!s->st[id])
-		s->st[id] = nsh_db_prepare(s->db, stmt_sql[id], err);
+		s->st[id] = nsh_db_prepare(s->db,
+					   nsh_db_kind(s->db) == NSH_DB_PG && stmt_sql_pg[id]
+						   ? stmt_sql_pg[id]
+						   : stmt_sql[id],
+					   err);
 	return s->st[id];
 }
 
@@ -547,6 +565,10 @@ static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
 			"supports (%d); upgrade nightshift",
 			s->path, have, NSH_STORE_SCHEMA_VERSION);
 	m = nsh_store_migrations_for(nsh_db_kind(s->db), &nr);
+	if (!nr || m[nr - 1].version < target)
+		return nsh_err_set(err, NSH_EVERSION,
+				   "this nightshift has no schema version %d for postgresql",
+				   target);
 	for (size_t i = 0; i < nr && m[i].version <= target; i++) {
 		if (m[i].version <= have)
 			continue;
@@ -563,8 +585,13 @@ int nsh_store_open_version(const char *path, int version, struct nsh_store **ret
 	struct nsh_store *s = nsh_xcalloc(1, sizeof(*s));
 	int rc;
 
-	s->path = nsh_xstrdup(path);
-	rc = nsh_db_open_sqlite(path, NSH_STORE_BUSY_TIMEOUT_MS, &s->db, err);
+	if (nsh_store_target_is_pg(path)) {
+		s->path = nsh_pg_url_shown(path);
+		rc = nsh_db_open_pg(path, &s->db, err);
+	} else {
+		s->path = nsh_xstrdup(path);
+		rc = nsh_db_open_sqlite(path, NSH_STORE_BUSY_TIMEOUT_MS, &s->db, err);
+	}
 	if (rc)
 		goto out;
 	rc = migrate(s, version, err);
@@ -577,6 +604,11 @@ out:
 	}
 	*ret = s;
 	return 0;
+}
+
+bool nsh_store_target_is_pg(const char *target)
+{
+	return !strncmp(target, "postgres://", 11) || !strncmp(target, "postgresql://", 13);
 }
 
 int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err)
@@ -684,9 +716,18 @@ void nsh_store_rollback(struct nsh_store *s)
 
 int nsh_store_data_version(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
 {
-	struct nsh_db_stmt *st = stmt(s, ST_DATA_VERSION, err);
+	struct nsh_db_stmt *st;
 	int rc = 0;
 
+	/*
+	 * PostgreSQL has no such number: a new one on every call, so callers
+	 * always re-read (an indexed read of the events after an id).
+	 */
+	if (nsh_db_kind(s->db) == NSH_DB_PG) {
+		*ret = ++s->data_version;
+		return 0;
+	}
+	st = stmt(s, ST_DATA_VERSION, err);
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	if (nsh_db_step(st) == NSH_DB_ROW)
@@ -848,7 +889,7 @@ int nsh_store_task_list(struct nsh_store *s, const char *state, size_t limit,
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : INT64_MAX);
 	if (state)
 		bind_text(st, 2, state);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
@@ -1047,7 +1088,7 @@ int nsh_store_events_after(struct nsh_store *s, int64_t after_id, const char *ta
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	nsh_db_bind_int64(st, 1, after_id);
-	nsh_db_bind_int64(st, 2, max ? (int64_t)max : -1);
+	nsh_db_bind_int64(st, 2, max ? (int64_t)max : INT64_MAX);
 	if (task_id)
 		bind_text(st, 3, task_id);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
@@ -1973,7 +2014,7 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, worker);
 	nsh_db_bind_int64(st, 2, alive_since_ms);
-	nsh_db_bind_int64(st, 3, limit ? (int64_t)limit : -1);
+	nsh_db_bind_int64(st, 3, limit ? (int64_t)limit : INT64_MAX);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
@@ -2360,7 +2401,7 @@ int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
 	bind_text(st, 1, f->state);
 	bind_text(st, 2, f->org);
 	bind_text(st, 3, f->text && *f->text ? f->text : NULL);
-	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
+	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : INT64_MAX);
 	nsh_db_bind_int64(st, 5, (int64_t)f->offset);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		size_t i = ret->nr - first;
@@ -2414,7 +2455,7 @@ int nsh_store_job_query(struct nsh_store *s, const struct nsh_job_filter *f,
 	bind_text(st, 1, f->task_id);
 	bind_text(st, 2, f->state);
 	bind_text(st, 3, f->repo);
-	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
+	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : INT64_MAX);
 	nsh_db_bind_int64(st, 5, (int64_t)f->offset);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
@@ -2748,7 +2789,7 @@ static int webhook_rows(struct nsh_store *s, enum stmt_id id, size_t limit,
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : INT64_MAX);
 	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));

@@ -36,8 +36,11 @@ struct nsh_store;
 
 /**
  * Open (creating if needed) the database at @path and migrate it to
- * NSH_STORE_SCHEMA_VERSION. NSH_EVERSION when the file was written by a
- * newer schema; NSH_EIO with SQLite's message otherwise. The caller closes
+ * NSH_STORE_SCHEMA_VERSION. @path is a SQLite file name, or a PostgreSQL
+ * url (postgres://USER:PASSWORD@HOST:PORT/DB, docs/store.md), whose
+ * database must exist. NSH_EVERSION when the database was written by a
+ * newer schema; NSH_EIO with the engine's message otherwise (connection
+ * errors as nsh_pgq_open()'s, never showing a password). The caller closes
  * the handle with nsh_store_close().
  */
 int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err);
@@ -55,7 +58,10 @@ void nsh_store_close(struct nsh_store *s);
 /** The schema version recorded in the database. */
 int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err);
 
-/** The database file name this handle was opened on (borrowed). */
+/**
+ * The database file name this handle was opened on (borrowed); for
+ * PostgreSQL its url with the password hidden.
+ */
 const char *nsh_store_path(const struct nsh_store *s);
 
 /**

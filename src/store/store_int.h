@@ -5,6 +5,7 @@
 #ifndef NSH_STORE_STORE_INT_H
 #define NSH_STORE_STORE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,12 @@ struct pg_conn;
  * it), or NULL with @err set.
  */
 struct pg_conn *nsh_pg_connect(const char *url, struct nsh_err *err);
+
+/** @url with its passwords replaced by "***", for messages (a new string). */
+char *nsh_pg_url_shown(const char *url);
+
+/** Whether @target names a PostgreSQL database (postgres:// or postgresql://). */
+bool nsh_store_target_is_pg(const char *target);
 
 /**
  * Set up what the memory tables need on a new connection (src/store/memory.c:
