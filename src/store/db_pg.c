@@ -23,8 +23,12 @@
 
 #include "core/banned.h"
 
-/* The type oid of bytea (pg_type.h, stable across versions). */
+/* Type oids (pg_type.h, stable across versions). */
 #define BYTEA_OID 17
+#define TEXT_OID  25
+
+/* The most parameters of one statement (the store's have fewer than 20). */
+#define MAX_PARAMS 64
 
 struct pg_db {
 	struct nsh_db base;
@@ -41,6 +45,7 @@ struct pg_stmt {
 	char **vals;	     /* [nparams]: owned values, NULL for SQL NULL */
 	int *lens;	     /* [nparams]: lengths of binary values */
 	int *fmts;	     /* [nparams]: 0 text, 1 binary */
+	Oid *types;	     /* [nparams]: 0 (the server infers it), text for unused ones */
 	PGresult *res;	     /* after the first step, or NULL */
 	int row;	     /* the current row of @res; -1 before the first */
 	unsigned char **bin; /* [columns]: bytea of the current row, decoded on demand */
@@ -136,9 +141,9 @@ static int64_t pg_changes(struct nsh_db *db)
 
 /*
  * @sql with ?N turned into $N outside quotes, into @out; the highest N
- * goes to @ret_n.
+ * goes to @ret_n and each N used is set in @used (of @nused entries).
  */
-static void translate(const char *sql, struct nsh_buf *out, int *ret_n)
+static void translate(const char *sql, struct nsh_buf *out, int *ret_n, bool *used, int nused)
 {
 	char quote = 0;
 	int max = 0;
@@ -154,6 +159,8 @@ static void translate(const char *sql, struct nsh_buf *out, int *ret_n)
 
 			if (n > max)
 				max = n;
+			if (n >= 1 && n <= nused)
+				used[n - 1] = true;
 			nsh_buf_addch(out, '$');
 			continue;
 		}
@@ -165,11 +172,18 @@ static void translate(const char *sql, struct nsh_buf *out, int *ret_n)
 static struct nsh_db_stmt *pg_prepare(struct nsh_db *db, const char *sql, struct nsh_err *err)
 {
 	struct pg_stmt *st = nsh_xcalloc(1, sizeof(*st));
+	bool used[MAX_PARAMS] = {false};
 	struct nsh_buf b;
 
-	(void)err;
 	nsh_buf_init(&b, SIZE_MAX);
-	translate(sql, &b, &st->nparams);
+	translate(sql, &b, &st->nparams, used, MAX_PARAMS);
+	if (st->nparams > MAX_PARAMS) {
+		nsh_buf_release(&b);
+		free(st);
+		nsh_err_set(err, NSH_EINVAL, "preparing a statement: more than %d parameters",
+			    MAX_PARAMS);
+		return NULL;
+	}
 	st->base.db = db;
 	st->sql = nsh_buf_detach(&b, NULL);
 	st->row = -1;
@@ -177,6 +191,10 @@ static struct nsh_db_stmt *pg_prepare(struct nsh_db *db, const char *sql, struct
 		st->vals = nsh_xcalloc((size_t)st->nparams, sizeof(*st->vals));
 		st->lens = nsh_xcalloc((size_t)st->nparams, sizeof(*st->lens));
 		st->fmts = nsh_xcalloc((size_t)st->nparams, sizeof(*st->fmts));
+		st->types = nsh_xcalloc((size_t)st->nparams, sizeof(*st->types));
+		/* a parameter the SQL does not use has no type to infer */
+		for (int i = 0; i < st->nparams; i++)
+			st->types[i] = used[i] ? 0 : TEXT_OID;
 	}
 	return &st->base;
 }
@@ -219,6 +237,7 @@ static void pg_finalize(struct nsh_db_stmt *s)
 	free(st->vals);
 	free(st->lens);
 	free(st->fmts);
+	free(st->types);
 	free(st->sql);
 	free(st);
 }
@@ -278,7 +297,7 @@ static int pg_step(struct nsh_db_stmt *s)
 	if (!st->res) {
 		const char *tuples;
 
-		st->res = PQexecParams(db->conn, st->sql, st->nparams, NULL,
+		st->res = PQexecParams(db->conn, st->sql, st->nparams, st->types,
 				       (const char *const *)st->vals, st->lens, st->fmts, 0);
 		status = PQresultStatus(st->res);
 		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {

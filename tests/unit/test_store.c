@@ -5,7 +5,6 @@
  * PostgreSQL, in a cluster this test starts (tests/integ/pgcluster.sh);
  * without the PostgreSQL binaries that pass says why and checks nothing.
  */
-#include <libpq-fe.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,76 +13,26 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
-#include "pgcluster.h"
+#include "pgstore.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "test.h"
 
 static char *dir;
-static char *pg_url; /* the cluster's url while the PostgreSQL pass runs, else NULL */
-
-/* @url with its database name replaced by @db (a new string). */
-static char *url_with_db(const char *url, const char *db)
-{
-	const char *slash = strrchr(url, '/');
-	char *p;
-
-	if (asprintf(&p, "%.*s/%s", (int)(slash - url), url, db) < 0)
-		abort();
-	return p;
-}
 
 /*
  * Where the store of a check lives: a file named @name in the test's
- * directory, or on PostgreSQL a new empty database named after it.
+ * directory, or during the PostgreSQL pass a new empty database.
  */
 static char *db_path(const char *name)
 {
 	char *p;
 
-	if (pg_url) {
-		char db[64], sql[128];
-		size_t n = 0;
-		PGconn *c = PQconnectdb(pg_url);
-
-		for (const char *q = name; *q && n < sizeof(db) - 1; q++)
-			db[n++] = (*q >= 'a' && *q <= 'z') || (*q >= '0' && *q <= '9') ? *q : '_';
-		db[n] = '\0';
-		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
-		PQclear(PQexec(c, sql));
-		PQfinish(c);
-		return url_with_db(pg_url, db);
-	}
+	if (pgs_url)
+		return pgs_new_db(name);
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		abort();
 	return p;
-}
-
-/* Run one query on a raw PostgreSQL connection: the first column as an int. */
-static long long pg_int(const char *url, const char *sql)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = PQexec(c, sql);
-	long long v = -1;
-
-	if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0)
-		v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-	PQclear(r);
-	PQfinish(c);
-	return v;
-}
-
-/* Run @sql on a raw PostgreSQL connection: 0 when it worked, else 1. */
-static int pg_exec(const char *url, const char *sql)
-{
-	PGconn *c = PQconnectdb(url);
-	PGresult *r = PQexec(c, sql);
-	int rc = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK ? 0
-											       : 1;
-
-	PQclear(r);
-	PQfinish(c);
-	return rc;
 }
 
 /* Run one query on a raw connection and return the first column as an int. */
@@ -93,8 +42,8 @@ static long long raw_int(const char *path, const char *sql)
 	sqlite3_stmt *st;
 	long long v = -1;
 
-	if (pg_url)
-		return pg_int(path, sql);
+	if (pgs_url)
+		return pgs_int(path, sql);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
@@ -112,8 +61,8 @@ static int raw_exec(const char *path, const char *sql)
 	sqlite3 *db;
 	int rc;
 
-	if (pg_url)
-		return pg_exec(path, sql);
+	if (pgs_url)
+		return pgs_exec(path, sql);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -183,7 +132,7 @@ static void test_fresh(void)
 	nsh_store_close(s);
 
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"), migration_count());
-	if (pg_url) {
+	if (pgs_url) {
 		/* the tables the design names, but the full-text index */
 		CHECK_INT(raw_int(path,
 				  "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
@@ -236,7 +185,7 @@ static void test_foreign_keys_on(void)
 	j.state = (char *)"queued";
 	/* A job of a task that does not exist violates the foreign key. */
 	CHECK_INT(nsh_store_job_insert(s, &j, &err), NSH_EINVAL);
-	CHECK(strstr(err.msg, pg_url ? "foreign key" : "FOREIGN KEY") != NULL);
+	CHECK(strstr(err.msg, pgs_url ? "foreign key" : "FOREIGN KEY") != NULL);
 	nsh_store_close(s);
 }
 
@@ -521,7 +470,7 @@ static void test_transactions(void)
 /* PostgreSQL: a wrong password is refused without showing it. */
 static void test_pg_connect_errors(void)
 {
-	_nsh_cleanup_free_ char *url = strdup(pg_url);
+	_nsh_cleanup_free_ char *url = strdup(pgs_url);
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_store *s = NULL;
 	char *pw = strstr(url, "nsh-test-pw");
@@ -561,7 +510,6 @@ static void test_pg_values(void)
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
-	char *pg_dir = NULL, *url = NULL, *why = NULL;
 	int pg;
 
 	dir = t_tmpdir();
@@ -575,14 +523,9 @@ int main(void)
 	RUN(test_transactions);
 
 	/* The same checks on PostgreSQL, but those of SQLite's files and upgrades. */
-	pg = pgc_start(&pg_dir, &url, &why);
-	if (pg == 1) {
-		printf("-- postgresql: skipped, %s\n", why);
-	} else if (pg < 0) {
-		CHECK(!"the postgresql cluster starts");
-	} else {
-		printf("-- the same checks on postgresql\n");
-		pg_url = url;
+	pg = pgs_start();
+	CHECK(pg >= 0);
+	if (pg > 0) {
 		RUN(test_fresh);
 		RUN(test_foreign_keys_on);
 		RUN(test_newer_version_refused);
@@ -591,12 +534,8 @@ int main(void)
 		RUN(test_transactions);
 		RUN(test_pg_connect_errors);
 		RUN(test_pg_values);
-		pg_url = NULL;
-		pgc_stop(pg_dir);
 	}
-	free(pg_dir);
-	free(url);
-	free(why);
+	pgs_stop();
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();
