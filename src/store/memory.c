@@ -39,6 +39,8 @@
  "m.last_used_at, m.active_at, m.updated_at, m.expires_at, m.superseded_by, m.promoted_at, "    \
  "m.promoted_by, m.forgotten_at, m.forgotten_by"
 
+/* max(active_at, ?2) for a NULL active_at too, in SQL both engines take */
+#define LATER_ACTIVE "CASE WHEN coalesce(active_at, 0) > ?2 THEN active_at ELSE ?2 END"
 static const char sql_insert[] =
 	"INSERT INTO memories (rule, kind, recipe, choice, alt, rule_key, scope, scope_value, org, "
 	"repo, language, path_glob, state, source, uses, created_at, said_at, last_used_at, "
@@ -55,10 +57,10 @@ static const char sql_unmeasured[] =
 	"SELECT id, rule FROM memories WHERE rule_len IS NULL ORDER BY id LIMIT 1000";
 static const char sql_get[] = "SELECT " MEM_COLS " FROM memories m WHERE m.id = ?1";
 static const char sql_list[] =
-	"SELECT " MEM_COLS " FROM memories m WHERE (?1 IS NULL OR m.state = ?1) AND (?2 IS NULL OR "
-	"m.scope = ?2) AND (?3 IS NULL OR m.org = ?3) AND (?4 IS NULL OR m.id IN (SELECT "
-	"memory_id FROM memory_scopes WHERE key IN ('repo:' || ?4, 'org:' || substr(?4, 1, "
-	"instr(?4, '/') - 1)))) AND (?5 IS NULL OR m.kind = ?5) AND (?6 = 0 OR m.state IN "
+	"SELECT " MEM_COLS " FROM memories m WHERE (m.state = ?1 OR ?1 IS NULL) AND (m.scope = "
+	"?2 OR ?2 IS NULL) AND (m.org = ?3 OR ?3 IS NULL) AND (m.id IN (SELECT memory_id FROM "
+	"memory_scopes WHERE key IN ('repo:' || ?4, 'org:' || substr(?4, 1, instr(?4, '/') - "
+	"1))) OR ?4 IS NULL) AND (m.kind = ?5 OR ?5 IS NULL) AND (?6 = 0 OR m.state IN "
 	"('proposed', 'active')) ORDER BY m.id DESC LIMIT ?7 OFFSET ?8";
 static const char sql_find_key[] =
 	"SELECT " MEM_COLS " FROM memories m WHERE m.org = ?1 AND m.rule_key = ?2 AND m.state <> "
@@ -72,7 +74,7 @@ static const char sql_source_add[] =
 static const char sql_sources[] = "SELECT id, reviewer, repo, task_id, pr, comment_id, created_at "
 				  "FROM memory_sources WHERE memory_id = ?1 ORDER BY id";
 static const char sql_said[] =
-	"UPDATE memories SET said_at = ?2, active_at = max(coalesce(active_at, 0), ?2), "
+	"UPDATE memories SET said_at = ?2, active_at = " LATER_ACTIVE ", "
 	"updated_at = ?2, state = 'active', superseded_by = NULL, expires_at = NULL WHERE id = ?1";
 static const char sql_promote[] =
 	"UPDATE memories SET scope = 'org', scope_value = org, promoted_at = ?2, promoted_by = ?3, "
@@ -85,11 +87,13 @@ static const char sql_conflict_add[] =
 static const char sql_conflicts[] =
 	"SELECT id, winner_id, loser_id, reason, created_at FROM memory_conflicts "
 	"WHERE winner_id = ?1 OR loser_id = ?1 ORDER BY id";
-static const char sql_use[] = "UPDATE memories SET uses = uses + 1, last_used_at = ?2, active_at = "
-			      "max(coalesce(active_at, 0), ?2), updated_at = ?2 WHERE id = ?1";
+static const char sql_use[] =
+	"UPDATE memories SET uses = uses + 1, last_used_at = ?2, active_at = " LATER_ACTIVE
+	", updated_at = ?2 WHERE id = ?1";
 static const char sql_use_task[] =
 	"INSERT INTO memory_uses (memory_id, task_id, uses, first_at, last_at) VALUES (?1, ?2, 1, "
-	"?3, ?3) ON CONFLICT (memory_id, task_id) DO UPDATE SET uses = uses + 1, last_at = ?3";
+	"?3, ?3) ON CONFLICT (memory_id, task_id) DO UPDATE SET uses = memory_uses.uses + 1, "
+	"last_at = ?3";
 static const char sql_uses[] = "SELECT task_id, uses, first_at, last_at FROM memory_uses "
 			       "WHERE memory_id = ?1 ORDER BY first_at, task_id";
 static const char sql_forget[] =
@@ -108,9 +112,9 @@ static const char sql_expire[] =
  */
 static const char sql_in_scope[] =
 	"SELECT memory_id, said_at, path_glob, scope = 'repo', language IS NOT NULL, rule_len FROM "
-	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND (?3 "
-	"IS NULL OR language IS NULL OR language = ?3) AND (?4 IS NULL OR kind = 'text' OR "
-	"recipe = ?4)";
+	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND "
+	"(language = ?3 OR language IS NULL OR ?3 IS NULL) AND (recipe = ?4 OR kind = 'text' OR "
+	"?4 IS NULL)";
 static const char sql_unindexed[] =
 	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";

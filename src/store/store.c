@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "core/notify.h"
 #include "core/time.h"
+#include "store/pgqueue.h"
 #include "store/store_int.h"
 
 #include "core/banned.h"
@@ -193,9 +194,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PR_FIND_JOB] = PR_SELECT "WHERE p.job_id = ?1 ORDER BY p.id DESC LIMIT 1",
 	[ST_PR_FIND_HEAD] = PR_SELECT "WHERE p.repo_id = ?1 AND p.head = ?2 AND p.state IN "
 				      "('open', 'draft') ORDER BY p.id DESC LIMIT 1",
-	[ST_PR_LIST] = PR_SELECT "WHERE (?1 IS NULL OR p.task_id = ?1) AND (?2 IS NULL OR o.name "
-				 "= ?2) AND (?3 IS NULL OR r.name = ?3) AND (?4 IS NULL OR "
-				 "p.state = ?4) ORDER BY p.created_at DESC, p.id DESC",
+	[ST_PR_LIST] = PR_SELECT "WHERE (p.task_id = ?1 OR ?1 IS NULL) AND (o.name = ?2 OR ?2 IS "
+				 "NULL) AND (r.name = ?3 OR ?3 IS NULL) AND (p.state = ?4 OR ?4 "
+				 "IS NULL) ORDER BY p.created_at DESC, p.id DESC",
 	[ST_PR_SAVE] = "UPDATE prs SET title = ?2, body = ?3, state = ?4, labels = ?5, merge_sha = "
 		       "?6, closed_by = ?7, closed_at = ?8, updated_at = ?9 WHERE id = ?1",
 	[ST_PR_HEAD_ADD] = "INSERT INTO pr_heads (pr_id, seq, sha, forced, pushed_by, created_at) "
@@ -274,12 +275,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', "
 		"'revising')), (SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND "
 		"j.state IN ('failed', 'cancelled')) FROM (SELECT rowid AS rid, * FROM tasks "
-		"WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR org = ?2) AND (?3 IS NULL OR "
-		"instr(lower(title), lower(?3)) > 0) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5) t "
+		"WHERE (state = ?1 OR ?1 IS NULL) AND (org = ?2 OR ?2 IS NULL) AND "
+		"(instr(lower(title), lower(?3)) > 0 OR ?3 IS NULL) ORDER BY rowid DESC LIMIT ?4 "
+		"OFFSET ?5) t "
 		"ORDER BY rid DESC",
 	[ST_TASK_SET_OPTIONS] = "UPDATE tasks SET options = ?2, updated_at = ?3 WHERE id = ?1",
-	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR task_id = ?1) AND "
-			 "(?2 IS NULL OR state = ?2) AND (?3 IS NULL OR repo = ?3) "
+	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (task_id = ?1 OR ?1 IS NULL) AND "
+			 "(state = ?2 OR ?2 IS NULL) AND (repo = ?3 OR ?3 IS NULL) "
 			 "ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5",
 	[ST_TASK_STATE_COUNTS] = "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state",
 	[ST_JOB_STATE_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state",
@@ -338,7 +340,8 @@ static const char *const stmt_sql_pg[ST_COUNT] = {
 
 struct nsh_store {
 	struct nsh_db *db;		  /* the connection */
-	char *path;			  /* database file name */
+	char *path;			  /* database file name or url */
+	char *shown;			  /* @path for messages (no password) */
 	struct nsh_db_stmt *st[ST_COUNT]; /* prepared on first use */
 	int depth;		   /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	   /* newest event id appended in the open transaction */
@@ -563,7 +566,7 @@ static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
 			err, NSH_EVERSION,
 			"database '%s' has schema version %d, newer than this nightshift "
 			"supports (%d); upgrade nightshift",
-			s->path, have, NSH_STORE_SCHEMA_VERSION);
+			s->shown, have, NSH_STORE_SCHEMA_VERSION);
 	m = nsh_store_migrations_for(nsh_db_kind(s->db), &nr);
 	if (!nr || m[nr - 1].version < target)
 		return nsh_err_set(err, NSH_EVERSION,
@@ -586,10 +589,12 @@ int nsh_store_open_version(const char *path, int version, struct nsh_store **ret
 	int rc;
 
 	if (nsh_store_target_is_pg(path)) {
-		s->path = nsh_pg_url_shown(path);
+		s->path = nsh_xstrdup(path);
+		s->shown = nsh_pg_url_shown(path);
 		rc = nsh_db_open_pg(path, &s->db, err);
 	} else {
 		s->path = nsh_xstrdup(path);
+		s->shown = nsh_xstrdup(path);
 		rc = nsh_db_open_sqlite(path, NSH_STORE_BUSY_TIMEOUT_MS, &s->db, err);
 	}
 	if (rc)
@@ -604,6 +609,13 @@ out:
 	}
 	*ret = s;
 	return 0;
+}
+
+char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg)
+{
+	const char *url = nsh_pgq_url(env, cfg);
+
+	return url ? nsh_xstrdup(url) : nsh_xasprintf("%s/nightshift.db", home);
 }
 
 bool nsh_store_target_is_pg(const char *target)
@@ -627,6 +639,7 @@ void nsh_store_close(struct nsh_store *s)
 	free(s->ext);
 	nsh_db_close(s->db);
 	free(s->path);
+	free(s->shown);
 	free(s);
 }
 

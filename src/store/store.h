@@ -23,6 +23,7 @@
 
 #include "core/vec.h"
 
+struct nsh_config;
 struct nsh_err;
 struct nsh_notify;
 
@@ -46,6 +47,15 @@ struct nsh_store;
 int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err);
 
 /**
+ * Where the store of the home directory @home lives, as nsh_store_open()
+ * takes it (a new string): the PostgreSQL url in @env (the value of
+ * NIGHTSHIFT_DB, may be NULL) or else in "url" of the [db] section of @cfg
+ * (may be NULL), as for the job queue (store/pgqueue.h); without one, the
+ * SQLite file "@home/nightshift.db".
+ */
+char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg);
+
+/**
  * Like nsh_store_open() but migrate only up to @version (0 leaves a fresh
  * database empty). For tests of upgrades from earlier versions.
  */
@@ -59,8 +69,9 @@ void nsh_store_close(struct nsh_store *s);
 int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err);
 
 /**
- * The database file name this handle was opened on (borrowed); for
- * PostgreSQL its url with the password hidden.
+ * The database file name or url this handle was opened on (borrowed), to
+ * open more handles on the same store. A url may carry a password: not
+ * for messages.
  */
 const char *nsh_store_path(const struct nsh_store *s);
 
