@@ -62,6 +62,11 @@ struct nsh_db_stmt *nsh_db_prepare(struct nsh_db *db, const char *sql, struct ns
 	return db->ops->prepare(db, sql, err);
 }
 
+int nsh_db_check(struct nsh_db *db, const char *sql, struct nsh_err *err)
+{
+	return db->ops->check(db, sql, err);
+}
+
 void nsh_db_finalize(struct nsh_db_stmt *st)
 {
 	if (st)

@@ -104,6 +104,13 @@ int64_t nsh_db_changes(struct nsh_db *db);
  */
 struct nsh_db_stmt *nsh_db_prepare(struct nsh_db *db, const char *sql, struct nsh_err *err);
 
+/**
+ * Whether @sql (one statement, ?N placeholders) would prepare on @db: 0,
+ * or the code with the engine's message in @err. Runs nothing; on
+ * PostgreSQL it asks the server (an unnamed prepared statement).
+ */
+int nsh_db_check(struct nsh_db *db, const char *sql, struct nsh_err *err);
+
 /** Free @st. NULL is ignored. */
 void nsh_db_finalize(struct nsh_db_stmt *st);
 

@@ -16,6 +16,7 @@ struct nsh_db_ops {
 	bool (*in_tx)(struct nsh_db *db);
 	int64_t (*changes)(struct nsh_db *db);
 	struct nsh_db_stmt *(*prepare)(struct nsh_db *db, const char *sql, struct nsh_err *err);
+	int (*check)(struct nsh_db *db, const char *sql, struct nsh_err *err);
 	void (*finalize)(struct nsh_db_stmt *st);
 	void (*reset)(struct nsh_db_stmt *st);
 	int (*param_count)(struct nsh_db_stmt *st);

@@ -395,6 +395,25 @@ static size_t pg_col_bytes(struct nsh_db_stmt *s, int i)
 	return (size_t)PQgetlength(st->res, st->row, i);
 }
 
+static int pg_check(struct nsh_db *db, const char *sql, struct nsh_err *err)
+{
+	struct nsh_db_stmt *s = pg_prepare(db, sql, err);
+	struct pg_stmt *st = pst(s);
+	PGresult *res;
+	int rc = 0;
+
+	if (!s)
+		return err && err->code ? err->code : NSH_EINVAL;
+	res = PQprepare(pdb(db)->conn, "", st->sql, st->nparams, st->types);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		record(pdb(db), res);
+		rc = pg_fail(db, err, "preparing a statement");
+	}
+	PQclear(res);
+	pg_finalize(s);
+	return rc;
+}
+
 static const struct nsh_db_ops pg_ops = {
 	.close = pg_close,
 	.fail = pg_fail,
@@ -403,6 +422,7 @@ static const struct nsh_db_ops pg_ops = {
 	.in_tx = pg_in_tx,
 	.changes = pg_changes,
 	.prepare = pg_prepare,
+	.check = pg_check,
 	.finalize = pg_finalize,
 	.reset = pg_reset,
 	.param_count = pg_param_count,

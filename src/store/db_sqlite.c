@@ -109,6 +109,17 @@ static struct nsh_db_stmt *lite_prepare(struct nsh_db *db, const char *sql, stru
 	return &st->base;
 }
 
+static int lite_check(struct nsh_db *db, const char *sql, struct nsh_err *err)
+{
+	sqlite3_stmt *h = NULL;
+	int rc = 0;
+
+	if (sqlite3_prepare_v2(hdl(db), sql, -1, &h, NULL) != SQLITE_OK)
+		rc = lite_fail(db, err, "preparing a statement");
+	sqlite3_finalize(h);
+	return rc;
+}
+
 static void lite_finalize(struct nsh_db_stmt *st)
 {
 	sqlite3_finalize(sth(st));
@@ -206,6 +217,7 @@ static const struct nsh_db_ops lite_ops = {
 	.in_tx = lite_in_tx,
 	.changes = lite_changes,
 	.prepare = lite_prepare,
+	.check = lite_check,
 	.finalize = lite_finalize,
 	.reset = lite_reset,
 	.param_count = lite_param_count,

@@ -121,6 +121,22 @@ static const char sql_unindexed[] =
 static const char sql_fts[] = "SELECT rowid, nsh_memory_tf(memories_fts) FROM memories_fts "
 			      "WHERE memories_fts MATCH ?1";
 
+void nsh_store_memory_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
+{
+	/* all but sql_fts, the FTS5 search */
+	static const char *const all[] = {
+		sql_insert,    sql_scope_add,	 sql_scope_keys, sql_scope_clear, sql_set_terms,
+		sql_set_len,   sql_unmeasured,	 sql_get,	 sql_list,	  sql_find_key,
+		sql_rivals,    sql_source_add,	 sql_sources,	 sql_said,	  sql_promote,
+		sql_supersede, sql_conflict_add, sql_conflicts,	 sql_use,	  sql_use_task,
+		sql_uses,      sql_forget,	 sql_expire_any, sql_expire,	  sql_in_scope,
+		sql_unindexed,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		fn(all[i], ctx);
+}
+
 #define MAX_TERMS ((int)(sizeof(((struct nsh_memory_hit *)0)->tf) / sizeof(int)))
 
 void nsh_memory_rec_release(struct nsh_memory_rec *m)

@@ -611,6 +611,16 @@ out:
 	return 0;
 }
 
+void nsh_store_each_sql(enum nsh_db_kind kind, void (*fn)(const char *sql, void *ctx), void *ctx)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (kind == NSH_DB_PG && i == ST_DATA_VERSION)
+			continue; /* not run there (nsh_store_data_version()) */
+		fn(kind == NSH_DB_PG && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i], ctx);
+	}
+	nsh_store_memory_each_sql(fn, ctx);
+}
+
 char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg)
 {
 	const char *url = nsh_pgq_url(env, cfg);

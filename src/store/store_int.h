@@ -61,6 +61,19 @@ void nsh_store_bind_ms(struct nsh_db_stmt *st, int i, int64_t ms);
 /** Column @i as a new string, or NULL when it is NULL. */
 char *nsh_store_col_text(struct nsh_db_stmt *st, int i);
 
+/**
+ * Call @fn with the SQL of each statement of memory.c that both engines
+ * run (all but the FTS5 search), for tests.
+ */
+void nsh_store_memory_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx);
+
+/**
+ * Call @fn with the SQL of every statement store.c and memory.c run on
+ * engine @kind (limits.c and github.c keep theirs inline), for tests that
+ * check each one prepares (nsh_db_check()).
+ */
+void nsh_store_each_sql(enum nsh_db_kind kind, void (*fn)(const char *sql, void *ctx), void *ctx);
+
 struct pg_conn;
 
 /**

@@ -467,6 +467,39 @@ static void test_transactions(void)
 	nsh_store_close(s);
 }
 
+struct check_ctx {
+	struct nsh_store *s;
+	int n;
+};
+
+static void check_one(const char *sql, void *ctx)
+{
+	struct check_ctx *c = ctx;
+	struct nsh_err err = NSH_ERR_INIT;
+	int rc = nsh_db_check(nsh_store_db(c->s), sql, &err);
+
+	CHECK_INT(rc, 0);
+	if (rc)
+		fprintf(stderr, "   %s\n   in: %s\n", err.msg, sql);
+	c->n++;
+}
+
+/* Every statement of store.c and memory.c prepares on the engine of the pass. */
+static void test_statements_prepare(void)
+{
+	_nsh_cleanup_free_ char *path = db_path("statements.db");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct check_ctx c = {0};
+
+	CHECK_INT(nsh_store_open(path, &c.s, &err), 0);
+	nsh_store_each_sql(nsh_db_kind(nsh_store_db(c.s)), check_one, &c);
+	CHECK(c.n > 100);
+	/* and a statement that does not is refused with the engine's message */
+	CHECK(nsh_db_check(nsh_store_db(c.s), "SELECT nosuch FROM tasks WHERE id = ?1", &err) < 0);
+	CHECK(strstr(err.msg, "nosuch") != NULL);
+	nsh_store_close(c.s);
+}
+
 /* PostgreSQL: a wrong password is refused without showing it. */
 static void test_pg_connect_errors(void)
 {
@@ -521,6 +554,7 @@ int main(void)
 	RUN(test_events_append_only);
 	RUN(test_tasks_jobs_specs);
 	RUN(test_transactions);
+	RUN(test_statements_prepare);
 
 	/* The same checks on PostgreSQL, but those of SQLite's files and upgrades. */
 	pg = pgs_start();
@@ -532,6 +566,7 @@ int main(void)
 		RUN(test_events_append_only);
 		RUN(test_tasks_jobs_specs);
 		RUN(test_transactions);
+		RUN(test_statements_prepare);
 		RUN(test_pg_connect_errors);
 		RUN(test_pg_values);
 	}
