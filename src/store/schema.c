@@ -772,6 +772,9 @@ static const struct nsh_store_migration pg_migrations[] = {
 	{11, "what webhook deliveries are about and the task they acted on; tasks by GitHub issue",
 	 ""},
 	{12, "memory scopes carry the columns retrieval reads; the token count of a rule", ""},
+	{13, "the worker that runs a job",
+	 "ALTER TABLE jobs ADD COLUMN runner TEXT;"
+	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)

@@ -619,6 +619,7 @@ void nsh_store_each_sql(enum nsh_db_kind kind, void (*fn)(const char *sql, void 
 		fn(kind == NSH_DB_PG && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i], ctx);
 	}
 	nsh_store_memory_each_sql(fn, ctx);
+	nsh_store_runner_each_sql(fn, ctx);
 }
 
 char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg)

@@ -67,6 +67,9 @@ char *nsh_store_col_text(struct nsh_db_stmt *st, int i);
  */
 void nsh_store_memory_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx);
 
+/** The same for the statements of src/store/runner.c. */
+void nsh_store_runner_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx);
+
 /**
  * Call @fn with the SQL of every statement store.c and memory.c run on
  * engine @kind (limits.c and github.c keep theirs inline), for tests that
