@@ -56,7 +56,7 @@ int nsh_cli_open_store(struct nsh_cli *cli, struct nsh_store **ret, struct nsh_e
 	rc = nsh_home_ensure(cli->home, err);
 	if (rc)
 		return rc;
-	path = nsh_xasprintf("%s/nightshift.db", cli->home);
+	path = nsh_store_target(cli->home, getenv("NIGHTSHIFT_DB"), cli->config);
 	rc = nsh_store_open(path, ret, err);
 	free(path);
 	return rc;

@@ -105,7 +105,7 @@ int nsh_cli_drive(struct nsh_cli *cli, struct nsh_store *s, const char *id, int 
 	struct sigaction sa = {0}, old_int, old_term;
 	struct nsh_sched_config cfg = {0};
 	struct nsh_limits lim;
-	char *db = nsh_xasprintf("%s/nightshift.db", cli->home);
+	char *db = nsh_store_target(cli->home, getenv("NIGHTSHIFT_DB"), cli->config);
 	pthread_t th;
 	int code = NSH_EXIT_FAIL;
 

@@ -219,7 +219,7 @@ static int net_for(struct nsh_orch *o, enum nsh_net_level level, struct nsh_prox
 	if (!rc && !o->proxy)
 		rc = nsh_proxy_new(&o->proxy, err);
 	if (!rc && !o->journal) {
-		char *db = nsh_xasprintf("%s/nightshift.db", o->home);
+		char *db = nsh_store_target(o->home, getenv("NIGHTSHIFT_DB"), o->cfg);
 
 		rc = nsh_net_journal_new(db, &o->journal, err);
 		free(db);

@@ -426,9 +426,14 @@ static int record_step(struct nsh_job_run *jr, size_t i, json_t *result, int64_t
 	if (!rc)
 		rc = nsh_event_append(jr->st, jr->job.task_id, jr->job.id, "job.step", ev, NULL,
 				      err);
-	/* the end of the job is part of its last step: a crash cannot split them */
+	/*
+	 * The end of the job is part of its last step, and so is letting its
+	 * run go: a crash cannot split them.
+	 */
 	if (!rc && jr->finish)
 		rc = nsh_job_transition(jr->st, jr->job.id, jr->final, jr->reason, NULL, err);
+	if (!rc && jr->finish)
+		rc = nsh_store_job_release_run(jr->st, jr->job.id, jr->sched->worker, err);
 	if (!rc)
 		rc = nsh_store_commit(jr->st, err);
 	if (rc)

@@ -4,7 +4,6 @@
  */
 #include "store/github.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,39 +17,33 @@
 #include "core/banned.h"
 
 /* Prepare @sql on @s; NULL with @err set on failure. */
-static sqlite3_stmt *prep(struct nsh_store *s, const char *sql, struct nsh_err *err)
+static struct nsh_db_stmt *prep(struct nsh_store *s, const char *sql, struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
-
-	if (sqlite3_prepare_v2(nsh_store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		nsh_store_db_fail(s, err, "preparing a statement");
-		sqlite3_finalize(st);
-		return NULL;
-	}
-	return st;
+	return nsh_db_prepare(nsh_store_db(s), sql, err);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(struct nsh_db_stmt *st, int i, const char *v)
 {
 	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+		nsh_db_bind_text(st, i, v);
 	else
-		sqlite3_bind_null(st, i);
+		nsh_db_bind_null(st, i);
 }
 
-static char *col_text(sqlite3_stmt *st, int i)
+static char *col_text(struct nsh_db_stmt *st, int i)
 {
-	const unsigned char *p = sqlite3_column_text(st, i);
+	const char *p = nsh_db_col_text(st, i);
 
-	return p ? nsh_xmemdup(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+	return p ? nsh_xmemdup(p, nsh_db_col_bytes(st, i)) : NULL;
 }
 
 /* Step @st once expecting no row; @what names the action in errors. */
-static int run_done(struct nsh_store *s, sqlite3_stmt *st, const char *what, struct nsh_err *err)
+static int run_done(struct nsh_store *s, struct nsh_db_stmt *st, const char *what,
+		    struct nsh_err *err)
 {
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, what);
+	int rc = nsh_db_step(st) == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, what);
 
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
@@ -62,7 +55,7 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
 	char *labels;
 	int64_t now = p->created_ms ? p->created_ms : nsh_time_now_ms();
 	int64_t id = 0;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	for (size_t i = 0; i < p->labels.nr; i++)
@@ -78,8 +71,8 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
 		rc = err ? err->code : NSH_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, p->repo_id);
-	sqlite3_bind_int64(st, 2, p->number);
+	nsh_db_bind_int64(st, 1, p->repo_id);
+	nsh_db_bind_int64(st, 2, p->number);
 	bind_text(st, 3, p->task_id);
 	bind_text(st, 4, p->job_id);
 	bind_text(st, 5, p->head);
@@ -89,14 +82,14 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
 	bind_text(st, 9, p->state ? p->state : "open");
 	bind_text(st, 10, labels);
 	bind_text(st, 11, p->author);
-	sqlite3_bind_int64(st, 12, now);
-	if (sqlite3_step(st) != SQLITE_ROW) {
+	nsh_db_bind_int64(st, 12, now);
+	if (nsh_db_step(st) != NSH_DB_ROW) {
 		rc = nsh_store_db_fail(s, err, "adding a pull request");
-		sqlite3_finalize(st);
+		nsh_db_finalize(st);
 		goto out;
 	}
-	id = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	id = nsh_db_col_int64(st, 0);
+	nsh_db_finalize(st);
 	st = prep(
 		s,
 		"INSERT INTO github_prs (pr_id, gh_id, node_id, html_url) VALUES (?1, ?2, ?3, ?4)",
@@ -105,8 +98,8 @@ int nsh_store_gh_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int6
 		rc = err ? err->code : NSH_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, gh_id);
+	nsh_db_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 2, gh_id);
 	bind_text(st, 3, node_id);
 	bind_text(st, 4, html_url);
 	rc = run_done(s, st, "adding a pull request", err);
@@ -120,61 +113,61 @@ out:
 int nsh_store_gh_pr_info(struct nsh_store *s, int64_t pr_id, int64_t *ret_gh_id, char **ret_node_id,
 			 char **ret_html_url, struct nsh_err *err)
 {
-	sqlite3_stmt *st =
+	struct nsh_db_stmt *st =
 		prep(s, "SELECT gh_id, node_id, html_url FROM github_prs WHERE pr_id = ?1", err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, pr_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, pr_id);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		if (ret_gh_id)
-			*ret_gh_id = sqlite3_column_int64(st, 0);
+			*ret_gh_id = nsh_db_col_int64(st, 0);
 		if (ret_node_id)
 			*ret_node_id = col_text(st, 1);
 		if (ret_html_url)
 			*ret_html_url = col_text(st, 2);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "pull request %lld is not on github",
 				 (long long)pr_id);
 	} else {
 		rc = nsh_store_db_fail(s, err, "reading a pull request");
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
 int nsh_store_gh_poll_get(struct nsh_store *s, const char *key, char **ret_since, char **ret_etag,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = prep(s, "SELECT since, etag FROM github_poll WHERE key = ?1", err);
+	struct nsh_db_stmt *st = prep(s, "SELECT since, etag FROM github_poll WHERE key = ?1", err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, key);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		if (ret_since)
 			*ret_since = col_text(st, 0);
 		if (ret_etag)
 			*ret_etag = col_text(st, 1);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "'%s' was never polled", key);
 	} else {
 		rc = nsh_store_db_fail(s, err, "reading a poll cursor");
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
 int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *since, const char *etag,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st =
+	struct nsh_db_stmt *st =
 		prep(s,
 		     "INSERT INTO github_poll (key, since, etag, updated_at) VALUES (?1, "
 		     "?2, ?3, ?4) ON CONFLICT (key) DO UPDATE SET since = ?2, etag = ?3, "
@@ -186,33 +179,33 @@ int nsh_store_gh_poll_put(struct nsh_store *s, const char *key, const char *sinc
 	bind_text(st, 1, key);
 	bind_text(st, 2, since);
 	bind_text(st, 3, etag);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
 	return run_done(s, st, "writing a poll cursor", err);
 }
 
 bool nsh_store_gh_seen(struct nsh_store *s, const char *delivery_id)
 {
-	sqlite3_stmt *st = prep(s, "SELECT 1 FROM github_seen WHERE delivery_id = ?1", NULL);
+	struct nsh_db_stmt *st = prep(s, "SELECT 1 FROM github_seen WHERE delivery_id = ?1", NULL);
 	bool seen = true;
 
 	if (!st)
 		return true;
 	bind_text(st, 1, delivery_id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_DONE:
+	switch (nsh_db_step(st)) {
+	case NSH_DB_DONE:
 		seen = false;
 		break;
 	default:
 		break;
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return seen;
 }
 
 int nsh_store_gh_seen_add(struct nsh_store *s, const char *delivery_id, const char *event,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st =
+	struct nsh_db_stmt *st =
 		prep(s,
 		     "INSERT INTO github_seen (delivery_id, event, created_at) VALUES (?1, "
 		     "?2, ?3) ON CONFLICT (delivery_id) DO NOTHING",
@@ -222,7 +215,7 @@ int nsh_store_gh_seen_add(struct nsh_store *s, const char *delivery_id, const ch
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, delivery_id);
 	bind_text(st, 2, event);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
 	return run_done(s, st, "remembering a delivery", err);
 }
 
@@ -238,37 +231,37 @@ void nsh_gh_status_rec_release(struct nsh_gh_status_rec *r)
 int nsh_store_gh_status_get(struct nsh_store *s, const char *task_id, struct nsh_gh_status_rec *ret,
 			    struct nsh_err *err)
 {
-	sqlite3_stmt *st = prep(s,
-				"SELECT repo, issue, comment_id, body_hash, updated_at FROM "
-				"github_status WHERE task_id = ?1",
-				err);
+	struct nsh_db_stmt *st = prep(s,
+				      "SELECT repo, issue, comment_id, body_hash, updated_at FROM "
+				      "github_status WHERE task_id = ?1",
+				      err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		memset(ret, 0, sizeof(*ret));
 		ret->repo = col_text(st, 0);
-		ret->issue = sqlite3_column_int64(st, 1);
-		ret->comment_id = sqlite3_column_int64(st, 2);
+		ret->issue = nsh_db_col_int64(st, 1);
+		ret->comment_id = nsh_db_col_int64(st, 2);
 		ret->body_hash = col_text(st, 3);
-		ret->updated_ms = sqlite3_column_int64(st, 4);
+		ret->updated_ms = nsh_db_col_int64(st, 4);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no status comment", task_id);
 	} else {
 		rc = nsh_store_db_fail(s, err, "reading a status comment");
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
 int nsh_store_gh_status_put(struct nsh_store *s, const char *task_id,
 			    const struct nsh_gh_status_rec *r, struct nsh_err *err)
 {
-	sqlite3_stmt *st =
+	struct nsh_db_stmt *st =
 		prep(s,
 		     "INSERT INTO github_status (task_id, repo, issue, comment_id, "
 		     "body_hash, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT "
@@ -280,9 +273,9 @@ int nsh_store_gh_status_put(struct nsh_store *s, const char *task_id,
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
 	bind_text(st, 2, r->repo);
-	sqlite3_bind_int64(st, 3, r->issue);
-	sqlite3_bind_int64(st, 4, r->comment_id);
+	nsh_db_bind_int64(st, 3, r->issue);
+	nsh_db_bind_int64(st, 4, r->comment_id);
 	bind_text(st, 5, r->body_hash);
-	sqlite3_bind_int64(st, 6, r->updated_ms ? r->updated_ms : nsh_time_now_ms());
+	nsh_db_bind_int64(st, 6, r->updated_ms ? r->updated_ms : nsh_time_now_ms());
 	return run_done(s, st, "writing a status comment", err);
 }

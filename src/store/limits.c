@@ -4,7 +4,6 @@
  */
 #include "store/limits.h"
 
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,39 +15,39 @@
 
 #include "core/banned.h"
 
-static int prepare(struct nsh_store *s, const char *sql, sqlite3_stmt **ret, struct nsh_err *err)
+static int prepare(struct nsh_store *s, const char *sql, struct nsh_db_stmt **ret,
+		   struct nsh_err *err)
 {
-	if (sqlite3_prepare_v2(nsh_store_db(s), sql, -1, ret, NULL) != SQLITE_OK)
-		return nsh_store_db_fail(s, err, "preparing a statement");
-	return 0;
+	*ret = nsh_db_prepare(nsh_store_db(s), sql, err);
+	return *ret ? 0 : err ? err->code : NSH_EIO;
 }
 
-static char *text_col(sqlite3_stmt *st, int i)
+static char *text_col(struct nsh_db_stmt *st, int i)
 {
-	const unsigned char *v = sqlite3_column_text(st, i);
+	const char *v = nsh_db_col_text(st, i);
 
-	return v ? nsh_xstrdup((const char *)v) : NULL;
+	return v ? nsh_xstrdup(v) : NULL;
 }
 
 /* Run an UPDATE of one row keyed by ?1 with the integer ?2 (NULL for 0 when @null0). */
 static int update_i64(struct nsh_store *s, const char *sql, const char *id, int64_t v, bool null0,
 		      struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int rc;
 
 	rc = prepare(s, sql, &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	nsh_db_bind_text(st, 1, id);
 	if (null0 && !v)
-		sqlite3_bind_null(st, 2);
+		nsh_db_bind_null(st, 2);
 	else
-		sqlite3_bind_int64(st, 2, v);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+		nsh_db_bind_int64(st, 2, v);
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, "updating limits");
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
@@ -65,7 +64,7 @@ void nsh_task_limits_rec_release(struct nsh_task_limits_rec *r)
 int nsh_store_task_limits_get(struct nsh_store *s, const char *id, struct nsh_task_limits_rec *ret,
 			      struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int rc;
 
 	rc = prepare(s,
@@ -76,29 +75,29 @@ int nsh_store_task_limits_get(struct nsh_store *s, const char *id, struct nsh_ta
 		     &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	nsh_db_bind_text(st, 1, id);
+	switch (nsh_db_step(st)) {
+	case NSH_DB_ROW:
 		memset(ret, 0, sizeof(*ret));
 		ret->state = text_col(st, 0);
 		ret->recipe = text_col(st, 1);
 		ret->limits = text_col(st, 2);
-		ret->created_ms = sqlite3_column_int64(st, 3);
-		ret->updated_ms = sqlite3_column_int64(st, 4);
-		ret->started_ms = sqlite3_column_int64(st, 5);
-		ret->deadline_ms = sqlite3_column_int64(st, 6);
-		ret->warned = sqlite3_column_int64(st, 7);
-		ret->checkpoint_ms = sqlite3_column_int64(st, 8);
-		ret->expired_ms = sqlite3_column_int64(st, 9);
-		ret->gc_ms = sqlite3_column_int64(st, 10);
+		ret->created_ms = nsh_db_col_int64(st, 3);
+		ret->updated_ms = nsh_db_col_int64(st, 4);
+		ret->started_ms = nsh_db_col_int64(st, 5);
+		ret->deadline_ms = nsh_db_col_int64(st, 6);
+		ret->warned = nsh_db_col_int64(st, 7);
+		ret->checkpoint_ms = nsh_db_col_int64(st, 8);
+		ret->expired_ms = nsh_db_col_int64(st, 9);
+		ret->gc_ms = nsh_db_col_int64(st, 10);
 		break;
-	case SQLITE_DONE:
+	case NSH_DB_DONE:
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
 		break;
 	default:
 		rc = nsh_store_db_fail(s, err, "reading a task's limits");
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
@@ -106,7 +105,7 @@ int nsh_store_task_limits_start(struct nsh_store *s, const char *id, const char 
 				int64_t started_ms, int64_t deadline_ms, bool *ret_started,
 				struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int rc;
 
 	rc = prepare(s,
@@ -116,18 +115,18 @@ int nsh_store_task_limits_start(struct nsh_store *s, const char *id, const char 
 		     &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, limits, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int64(st, 3, started_ms);
+	nsh_db_bind_text(st, 1, id);
+	nsh_db_bind_text(st, 2, limits);
+	nsh_db_bind_int64(st, 3, started_ms);
 	if (deadline_ms)
-		sqlite3_bind_int64(st, 4, deadline_ms);
+		nsh_db_bind_int64(st, 4, deadline_ms);
 	else
-		sqlite3_bind_null(st, 4);
-	if (sqlite3_step(st) != SQLITE_DONE)
+		nsh_db_bind_null(st, 4);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, "recording a task's limits");
 	else if (ret_started)
-		*ret_started = sqlite3_changes(nsh_store_db(s)) > 0;
-	sqlite3_finalize(st);
+		*ret_started = nsh_db_changes(nsh_store_db(s)) > 0;
+	nsh_db_finalize(st);
 	return rc;
 }
 
@@ -156,7 +155,7 @@ int nsh_store_task_set_gc(struct nsh_store *s, const char *id, int64_t ms, struc
 int nsh_store_job_limits_get(struct nsh_store *s, const char *id, struct nsh_job_limits_rec *ret,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int rc;
 
 	rc = prepare(s,
@@ -165,20 +164,20 @@ int nsh_store_job_limits_get(struct nsh_store *s, const char *id, struct nsh_job
 		     &st, err);
 	if (rc)
 		return rc;
-	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
-		ret->disk_bytes = sqlite3_column_int64(st, 0);
-		ret->run_ms = sqlite3_column_int64(st, 1);
-		ret->checkpointed_ms = sqlite3_column_int64(st, 2);
+	nsh_db_bind_text(st, 1, id);
+	switch (nsh_db_step(st)) {
+	case NSH_DB_ROW:
+		ret->disk_bytes = nsh_db_col_int64(st, 0);
+		ret->run_ms = nsh_db_col_int64(st, 1);
+		ret->checkpointed_ms = nsh_db_col_int64(st, 2);
 		break;
-	case SQLITE_DONE:
+	case NSH_DB_DONE:
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
 		break;
 	default:
 		rc = nsh_store_db_fail(s, err, "reading a job's limits");
 	}
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 
@@ -218,23 +217,23 @@ int nsh_store_job_durations(struct nsh_store *s, const char *task_id, const char
 	int rc = 0;
 
 	for (int pass = 0; !rc && !nr && pass < (recipe ? 2 : 1); pass++) {
-		sqlite3_stmt *st = NULL;
+		struct nsh_db_stmt *st = NULL;
 		int step;
 
 		rc = prepare(s, sql[pass], &st, err);
 		if (rc)
 			break;
-		sqlite3_bind_text(st, 1, task_id, -1, SQLITE_TRANSIENT);
+		nsh_db_bind_text(st, 1, task_id);
 		if (recipe)
-			sqlite3_bind_text(st, 2, recipe, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int(st, 3, NSH_STORE_DURATIONS_MAX);
-		while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+			nsh_db_bind_text(st, 2, recipe);
+		nsh_db_bind_int64(st, 3, NSH_STORE_DURATIONS_MAX);
+		while ((step = nsh_db_step(st)) == NSH_DB_ROW) {
 			NSH_ALLOC_GROW(v, nr + 1, alloc);
-			v[nr++] = sqlite3_column_int64(st, 0);
+			v[nr++] = nsh_db_col_int64(st, 0);
 		}
-		if (step != SQLITE_DONE)
+		if (step != NSH_DB_DONE)
 			rc = nsh_store_db_fail(s, err, "reading job durations");
-		sqlite3_finalize(st);
+		nsh_db_finalize(st);
 	}
 	if (rc) {
 		free(v);
@@ -259,7 +258,7 @@ void nsh_gc_task_list_release(struct nsh_gc_task_list *l)
 
 int nsh_store_gc_tasks(struct nsh_store *s, struct nsh_gc_task_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int rc, step;
 
 	rc = prepare(s,
@@ -269,20 +268,20 @@ int nsh_store_gc_tasks(struct nsh_store *s, struct nsh_gc_task_list *ret, struct
 		     &st, err);
 	if (rc)
 		return rc;
-	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((step = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_gc_task *t;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		t = &ret->v[ret->nr++];
 		t->id = text_col(st, 0);
 		t->state = text_col(st, 1);
-		t->updated_ms = sqlite3_column_int64(st, 2);
-		t->expired_ms = sqlite3_column_int64(st, 3);
-		t->gc_ms = sqlite3_column_int64(st, 4);
+		t->updated_ms = nsh_db_col_int64(st, 2);
+		t->expired_ms = nsh_db_col_int64(st, 3);
+		t->gc_ms = nsh_db_col_int64(st, 4);
 	}
-	if (step != SQLITE_DONE)
+	if (step != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, "listing ended tasks");
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	return rc;
 }
 

@@ -39,13 +39,15 @@
  "m.last_used_at, m.active_at, m.updated_at, m.expires_at, m.superseded_by, m.promoted_at, "    \
  "m.promoted_by, m.forgotten_at, m.forgotten_by"
 
+/* max(active_at, ?2) for a NULL active_at too, in SQL both engines take */
+#define LATER_ACTIVE "CASE WHEN coalesce(active_at, 0) > ?2 THEN active_at ELSE ?2 END"
 static const char sql_insert[] =
 	"INSERT INTO memories (rule, kind, recipe, choice, alt, rule_key, scope, scope_value, org, "
 	"repo, language, path_glob, state, source, uses, created_at, said_at, last_used_at, "
 	"active_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-	"?14, 0, ?15, ?15, NULL, ?15, ?15)";
+	"?14, 0, ?15, ?15, NULL, ?15, ?15) RETURNING id";
 static const char sql_scope_add[] =
-	"INSERT OR IGNORE INTO memory_scopes (key, memory_id) VALUES (?2, ?1)";
+	"INSERT INTO memory_scopes (key, memory_id) VALUES (?2, ?1) ON CONFLICT DO NOTHING";
 static const char sql_scope_keys[] =
 	"SELECT key FROM memory_scopes WHERE memory_id = ?1 ORDER BY key";
 static const char sql_scope_clear[] = "DELETE FROM memory_scopes WHERE memory_id = ?1";
@@ -53,13 +55,12 @@ static const char sql_set_terms[] = "UPDATE memories SET scope_terms = ?2 WHERE 
 static const char sql_set_len[] = "UPDATE memories SET rule_len = ?2 WHERE id = ?1";
 static const char sql_unmeasured[] =
 	"SELECT id, rule FROM memories WHERE rule_len IS NULL ORDER BY id LIMIT 1000";
-static const char sql_fts5[] = "SELECT fts5(?1)";
 static const char sql_get[] = "SELECT " MEM_COLS " FROM memories m WHERE m.id = ?1";
 static const char sql_list[] =
-	"SELECT " MEM_COLS " FROM memories m WHERE (?1 IS NULL OR m.state = ?1) AND (?2 IS NULL OR "
-	"m.scope = ?2) AND (?3 IS NULL OR m.org = ?3) AND (?4 IS NULL OR m.id IN (SELECT "
-	"memory_id FROM memory_scopes WHERE key IN ('repo:' || ?4, 'org:' || substr(?4, 1, "
-	"instr(?4, '/') - 1)))) AND (?5 IS NULL OR m.kind = ?5) AND (?6 = 0 OR m.state IN "
+	"SELECT " MEM_COLS " FROM memories m WHERE (m.state = ?1 OR ?1 IS NULL) AND (m.scope = "
+	"?2 OR ?2 IS NULL) AND (m.org = ?3 OR ?3 IS NULL) AND (m.id IN (SELECT memory_id FROM "
+	"memory_scopes WHERE key IN ('repo:' || ?4, 'org:' || substr(?4, 1, instr(?4, '/') - "
+	"1))) OR ?4 IS NULL) AND (m.kind = ?5 OR ?5 IS NULL) AND (?6 = 0 OR m.state IN "
 	"('proposed', 'active')) ORDER BY m.id DESC LIMIT ?7 OFFSET ?8";
 static const char sql_find_key[] =
 	"SELECT " MEM_COLS " FROM memories m WHERE m.org = ?1 AND m.rule_key = ?2 AND m.state <> "
@@ -68,12 +69,12 @@ static const char sql_rivals[] =
 	"SELECT " MEM_COLS " FROM memories m WHERE m.org = ?1 AND m.recipe = ?2 AND m.choice = ?3 "
 	"AND m.state = 'active' AND m.kind = 'preference' AND m.alt <> ?4 ORDER BY m.id";
 static const char sql_source_add[] =
-	"INSERT OR IGNORE INTO memory_sources (memory_id, reviewer, repo, task_id, pr, comment_id, "
-	"created_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7)";
+	"INSERT INTO memory_sources (memory_id, reviewer, repo, task_id, pr, comment_id, "
+	"created_at) VALUES (?1, lower(?2), ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING";
 static const char sql_sources[] = "SELECT id, reviewer, repo, task_id, pr, comment_id, created_at "
 				  "FROM memory_sources WHERE memory_id = ?1 ORDER BY id";
 static const char sql_said[] =
-	"UPDATE memories SET said_at = ?2, active_at = max(coalesce(active_at, 0), ?2), "
+	"UPDATE memories SET said_at = ?2, active_at = " LATER_ACTIVE ", "
 	"updated_at = ?2, state = 'active', superseded_by = NULL, expires_at = NULL WHERE id = ?1";
 static const char sql_promote[] =
 	"UPDATE memories SET scope = 'org', scope_value = org, promoted_at = ?2, promoted_by = ?3, "
@@ -86,11 +87,13 @@ static const char sql_conflict_add[] =
 static const char sql_conflicts[] =
 	"SELECT id, winner_id, loser_id, reason, created_at FROM memory_conflicts "
 	"WHERE winner_id = ?1 OR loser_id = ?1 ORDER BY id";
-static const char sql_use[] = "UPDATE memories SET uses = uses + 1, last_used_at = ?2, active_at = "
-			      "max(coalesce(active_at, 0), ?2), updated_at = ?2 WHERE id = ?1";
+static const char sql_use[] =
+	"UPDATE memories SET uses = uses + 1, last_used_at = ?2, active_at = " LATER_ACTIVE
+	", updated_at = ?2 WHERE id = ?1";
 static const char sql_use_task[] =
 	"INSERT INTO memory_uses (memory_id, task_id, uses, first_at, last_at) VALUES (?1, ?2, 1, "
-	"?3, ?3) ON CONFLICT (memory_id, task_id) DO UPDATE SET uses = uses + 1, last_at = ?3";
+	"?3, ?3) ON CONFLICT (memory_id, task_id) DO UPDATE SET uses = memory_uses.uses + 1, "
+	"last_at = ?3";
 static const char sql_uses[] = "SELECT task_id, uses, first_at, last_at FROM memory_uses "
 			       "WHERE memory_id = ?1 ORDER BY first_at, task_id";
 static const char sql_forget[] =
@@ -109,14 +112,30 @@ static const char sql_expire[] =
  */
 static const char sql_in_scope[] =
 	"SELECT memory_id, said_at, path_glob, scope = 'repo', language IS NOT NULL, rule_len FROM "
-	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND (?3 "
-	"IS NULL OR language IS NULL OR language = ?3) AND (?4 IS NULL OR kind = 'text' OR "
-	"recipe = ?4)";
+	"memory_scopes WHERE key IN ('org:' || ?1, 'repo:' || ?2) AND state = 'active' AND "
+	"(language = ?3 OR language IS NULL OR ?3 IS NULL) AND (recipe = ?4 OR kind = 'text' OR "
+	"?4 IS NULL)";
 static const char sql_unindexed[] =
 	"SELECT id FROM memories WHERE scope_terms = '' AND org IS NOT "
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
 static const char sql_fts[] = "SELECT rowid, nsh_memory_tf(memories_fts) FROM memories_fts "
 			      "WHERE memories_fts MATCH ?1";
+
+void nsh_store_memory_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
+{
+	/* all but sql_fts, the FTS5 search */
+	static const char *const all[] = {
+		sql_insert,    sql_scope_add,	 sql_scope_keys, sql_scope_clear, sql_set_terms,
+		sql_set_len,   sql_unmeasured,	 sql_get,	 sql_list,	  sql_find_key,
+		sql_rivals,    sql_source_add,	 sql_sources,	 sql_said,	  sql_promote,
+		sql_supersede, sql_conflict_add, sql_conflicts,	 sql_use,	  sql_use_task,
+		sql_uses,      sql_forget,	 sql_expire_any, sql_expire,	  sql_in_scope,
+		sql_unindexed,
+	};
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		fn(all[i], ctx);
+}
 
 #define MAX_TERMS ((int)(sizeof(((struct nsh_memory_hit *)0)->tf) / sizeof(int)))
 
@@ -197,9 +216,9 @@ void nsh_memory_use_list_release(struct nsh_memory_use_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void rec_from_row(sqlite3_stmt *st, struct nsh_memory_rec *m)
+static void rec_from_row(struct nsh_db_stmt *st, struct nsh_memory_rec *m)
 {
-	m->id = sqlite3_column_int64(st, 0);
+	m->id = nsh_db_col_int64(st, 0);
 	m->rule = nsh_store_col_text(st, 1);
 	m->kind = nsh_store_col_text(st, 2);
 	m->recipe = nsh_store_col_text(st, 3);
@@ -214,46 +233,46 @@ static void rec_from_row(sqlite3_stmt *st, struct nsh_memory_rec *m)
 	m->path_glob = nsh_store_col_text(st, 12);
 	m->state = nsh_store_col_text(st, 13);
 	m->source = nsh_store_col_text(st, 14);
-	m->uses = sqlite3_column_int64(st, 15);
-	m->created_ms = sqlite3_column_int64(st, 16);
-	m->said_ms = sqlite3_column_int64(st, 17);
-	m->last_used_ms = sqlite3_column_int64(st, 18);
-	m->active_ms = sqlite3_column_int64(st, 19);
-	m->updated_ms = sqlite3_column_int64(st, 20);
-	m->expires_ms = sqlite3_column_int64(st, 21);
-	m->superseded_by = sqlite3_column_int64(st, 22);
-	m->promoted_ms = sqlite3_column_int64(st, 23);
+	m->uses = nsh_db_col_int64(st, 15);
+	m->created_ms = nsh_db_col_int64(st, 16);
+	m->said_ms = nsh_db_col_int64(st, 17);
+	m->last_used_ms = nsh_db_col_int64(st, 18);
+	m->active_ms = nsh_db_col_int64(st, 19);
+	m->updated_ms = nsh_db_col_int64(st, 20);
+	m->expires_ms = nsh_db_col_int64(st, 21);
+	m->superseded_by = nsh_db_col_int64(st, 22);
+	m->promoted_ms = nsh_db_col_int64(st, 23);
 	m->promoted_by = nsh_store_col_text(st, 24);
-	m->forgotten_ms = sqlite3_column_int64(st, 25);
+	m->forgotten_ms = nsh_db_col_int64(st, 25);
 	m->forgotten_by = nsh_store_col_text(st, 26);
 }
 
 /* Step @st to the end, appending each row to @ret. */
-static int rows_to_list(struct nsh_store *s, sqlite3_stmt *st, struct nsh_memory_list *ret,
+static int rows_to_list(struct nsh_store *s, struct nsh_db_stmt *st, struct nsh_memory_list *ret,
 			struct nsh_err *err)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		rec_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories");
 	nsh_store_stmt_done(st);
 	return rc;
 }
 
 /* Run a statement that changes rows; *@ret_changes (may be NULL) gets how many. */
-static int step_done(struct nsh_store *s, sqlite3_stmt *st, const char *what, int *ret_changes,
-		     struct nsh_err *err)
+static int step_done(struct nsh_store *s, struct nsh_db_stmt *st, const char *what,
+		     int *ret_changes, struct nsh_err *err)
 {
 	int rc = 0;
 
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, what);
 	else if (ret_changes)
-		*ret_changes = sqlite3_changes(nsh_store_db(s));
+		*ret_changes = nsh_db_changes(nsh_store_db(s));
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -315,7 +334,7 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 	struct nsh_strvec keys = NSH_STRVEC_INIT, words = NSH_STRVEC_INIT;
 	struct nsh_memory_rec m = {0};
 	struct nsh_buf b;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	nsh_buf_init(&b, SIZE_MAX);
@@ -338,7 +357,7 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 		rc = err && err->code ? err->code : NSH_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	nsh_store_bind_text(st, 2, b.buf);
 	rc = step_done(s, st, "indexing a memory's scope", NULL, err);
 out:
@@ -352,11 +371,11 @@ out:
 static int scope_add(struct nsh_store *s, int64_t id, const char *key, bool *ret_added,
 		     struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int n = 0, rc;
 
 	PREPARE(st, sql_scope_add);
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	nsh_store_bind_text(st, 2, key);
 	rc = step_done(s, st, "adding a memory scope", &n, err);
 	if (!rc && ret_added)
@@ -367,14 +386,14 @@ static int scope_add(struct nsh_store *s, int64_t id, const char *key, bool *ret
 int nsh_store_memory_scope_keys(struct nsh_store *s, int64_t id, struct nsh_strvec *ret,
 				struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_scope_keys);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		nsh_strvec_push(ret, (const char *)sqlite3_column_text(st, 0));
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory scopes");
+	nsh_db_bind_int64(st, 1, id);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW)
+		nsh_strvec_push(ret, nsh_db_col_text(st, 0));
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory scopes");
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -412,17 +431,14 @@ static int count_token(void *ctx, int flags, const char *tok, int n, int start, 
  */
 static int fts_tokens(struct nsh_store *s, const char *text, int *ret, struct nsh_err *err)
 {
-	fts5_api *api = NULL;
+	fts5_api *api = nsh_db_sqlite_fts5(nsh_store_db(s));
 	fts5_tokenizer tk;
 	Fts5Tokenizer *t = NULL;
 	void *ud = NULL;
-	sqlite3_stmt *st;
 	int n = 0, rc;
 
-	PREPARE(st, sql_fts5);
-	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-	sqlite3_step(st);
-	nsh_store_stmt_done(st);
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (!api || api->xFindTokenizer(api, "unicode61", &ud, &tk) != SQLITE_OK ||
 	    tk.xCreate(ud, NULL, 0, &t) != SQLITE_OK)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5 tokenizer");
@@ -438,15 +454,15 @@ static int fts_tokens(struct nsh_store *s, const char *text, int *ret, struct ns
 /* Write the length of rule @id's text @text. */
 static int set_len(struct nsh_store *s, int64_t id, const char *text, struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int n = 0, rc;
 
 	rc = fts_tokens(s, text, &n, err);
 	if (rc)
 		return rc;
 	PREPARE(st, sql_set_len);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int(st, 2, n);
+	nsh_db_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 2, n);
 	return step_done(s, st, "measuring a memory", NULL, err);
 }
 
@@ -455,9 +471,9 @@ static int set_len(struct nsh_store *s, int64_t id, const char *text, struct nsh
 int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m, int64_t *ret_id,
 			    struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	char *key = NULL;
-	int64_t id;
+	int64_t id = 0;
 	int rc;
 
 	PREPARE(st, sql_insert);
@@ -475,11 +491,17 @@ int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m,
 	nsh_store_bind_text(st, 12, m->path_glob);
 	nsh_store_bind_text(st, 13, m->state ? m->state : "active");
 	nsh_store_bind_text(st, 14, m->source ? m->source : "{}");
-	sqlite3_bind_int64(st, 15, m->created_ms ? m->created_ms : nsh_time_now_ms());
-	rc = step_done(s, st, "adding a memory", NULL, err);
+	nsh_db_bind_int64(st, 15, m->created_ms ? m->created_ms : nsh_time_now_ms());
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
+		id = nsh_db_col_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = nsh_store_db_fail(s, err, "adding a memory");
+	}
+	nsh_store_stmt_done(st);
 	if (rc)
 		return rc;
-	id = sqlite3_last_insert_rowid(nsh_store_db(s));
 	/* The text's length as memories_fts counts it, for ranking; the text never changes. */
 	rc = set_len(s, id, m->rule, err);
 	if (rc)
@@ -499,16 +521,16 @@ int nsh_store_memory_insert(struct nsh_store *s, const struct nsh_memory_rec *m,
 int nsh_store_memory_get(struct nsh_store *s, int64_t id, struct nsh_memory_rec *ret,
 			 struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_get);
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		rec_from_row(st, ret);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no memory %lld", (long long)id);
 	} else {
 		rc = nsh_store_db_fail(s, err, "reading a memory");
@@ -521,7 +543,7 @@ int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f
 			  struct nsh_memory_list *ret, struct nsh_err *err)
 {
 	static const struct nsh_memory_filter all = {0};
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 
 	if (!f)
 		f = &all;
@@ -531,9 +553,9 @@ int nsh_store_memory_list(struct nsh_store *s, const struct nsh_memory_filter *f
 	nsh_store_bind_text(st, 3, f->org);
 	nsh_store_bind_text(st, 4, f->repo);
 	nsh_store_bind_text(st, 5, f->kind);
-	sqlite3_bind_int(st, 6, f->live && !f->state);
-	sqlite3_bind_int64(st, 7, f->limit ? (int64_t)f->limit : -1);
-	sqlite3_bind_int64(st, 8, (int64_t)f->offset);
+	nsh_db_bind_int64(st, 6, f->live && !f->state);
+	nsh_db_bind_int64(st, 7, f->limit ? (int64_t)f->limit : INT64_MAX);
+	nsh_db_bind_int64(st, 8, (int64_t)f->offset);
 	return rows_to_list(s, st, ret, err);
 }
 
@@ -541,7 +563,7 @@ int nsh_store_memory_find_key(struct nsh_store *s, const char *org, const char *
 			      struct nsh_memory_rec *ret, struct nsh_err *err)
 {
 	struct nsh_memory_list l = {0};
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_find_key);
@@ -562,7 +584,7 @@ int nsh_store_memory_rivals(struct nsh_store *s, const char *org, const char *re
 			    const char *choice, const char *alt, struct nsh_memory_list *ret,
 			    struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 
 	PREPARE(st, sql_rivals);
 	nsh_store_bind_text(st, 1, org);
@@ -576,17 +598,17 @@ int nsh_store_memory_source_add(struct nsh_store *s, int64_t id,
 				const struct nsh_memory_source_rec *src, bool *ret_added,
 				struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int n = 0, rc;
 
 	PREPARE(st, sql_source_add);
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	nsh_store_bind_text(st, 2, src->reviewer);
 	nsh_store_bind_text(st, 3, src->repo);
 	nsh_store_bind_text(st, 4, src->task_id);
 	nsh_store_bind_text(st, 5, src->pr);
 	nsh_store_bind_ms(st, 6, src->comment_id);
-	sqlite3_bind_int64(st, 7, src->created_ms ? src->created_ms : nsh_time_now_ms());
+	nsh_db_bind_int64(st, 7, src->created_ms ? src->created_ms : nsh_time_now_ms());
 	rc = step_done(s, st, "recording where a memory came from", &n, err);
 	if (!rc && ret_added)
 		*ret_added = n > 0;
@@ -596,25 +618,25 @@ int nsh_store_memory_source_add(struct nsh_store *s, int64_t id,
 int nsh_store_memory_sources(struct nsh_store *s, int64_t id, struct nsh_memory_source_list *ret,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_sources);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_memory_source_rec *r;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		r = &ret->v[ret->nr++];
-		r->id = sqlite3_column_int64(st, 0);
+		r->id = nsh_db_col_int64(st, 0);
 		r->reviewer = nsh_store_col_text(st, 1);
 		r->repo = nsh_store_col_text(st, 2);
 		r->task_id = nsh_store_col_text(st, 3);
 		r->pr = nsh_store_col_text(st, 4);
-		r->comment_id = sqlite3_column_int64(st, 5);
-		r->created_ms = sqlite3_column_int64(st, 6);
+		r->comment_id = nsh_db_col_int64(st, 5);
+		r->created_ms = nsh_db_col_int64(st, 6);
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory provenance");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory provenance");
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -623,13 +645,13 @@ int nsh_store_memory_sources(struct nsh_store *s, int64_t id, struct nsh_memory_
 static int update_one(struct nsh_store *s, const char *sql, int64_t id, int64_t ms,
 		      const char *text, const char *what, struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int n = 0, rc;
 
 	PREPARE(st, sql);
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
-	if (sqlite3_bind_parameter_count(st) >= 3)
+	nsh_db_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
+	if (nsh_db_param_count(st) >= 3)
 		nsh_store_bind_text(st, 3, text);
 	rc = step_done(s, st, what, &n, err);
 	if (!rc && !n)
@@ -647,7 +669,7 @@ int nsh_store_memory_promote(struct nsh_store *s, int64_t id, const char *by, in
 {
 	struct nsh_memory_rec m = {0};
 	char *key = NULL;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	rc = update_one(s, sql_promote, id, now_ms, by ? by : "", "promoting a memory", err);
@@ -660,7 +682,7 @@ int nsh_store_memory_promote(struct nsh_store *s, int64_t id, const char *by, in
 		rc = err && err->code ? err->code : NSH_EIO;
 		goto out;
 	}
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	rc = step_done(s, st, "promoting a memory", NULL, err);
 	key = nsh_xasprintf("org:%s", m.org);
 	if (!rc)
@@ -676,44 +698,44 @@ out:
 int nsh_store_memory_supersede(struct nsh_store *s, int64_t loser, int64_t winner,
 			       const char *reason, int64_t now_ms, struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_supersede);
-	sqlite3_bind_int64(st, 1, loser);
-	sqlite3_bind_int64(st, 2, winner);
-	sqlite3_bind_int64(st, 3, now_ms);
+	nsh_db_bind_int64(st, 1, loser);
+	nsh_db_bind_int64(st, 2, winner);
+	nsh_db_bind_int64(st, 3, now_ms);
 	rc = step_done(s, st, "superseding a memory", NULL, err);
 	if (rc)
 		return rc;
 	PREPARE(st, sql_conflict_add);
-	sqlite3_bind_int64(st, 1, winner);
-	sqlite3_bind_int64(st, 2, loser);
+	nsh_db_bind_int64(st, 1, winner);
+	nsh_db_bind_int64(st, 2, loser);
 	nsh_store_bind_text(st, 3, reason);
-	sqlite3_bind_int64(st, 4, now_ms);
+	nsh_db_bind_int64(st, 4, now_ms);
 	return step_done(s, st, "recording a memory conflict", NULL, err);
 }
 
 int nsh_store_memory_conflicts(struct nsh_store *s, int64_t id,
 			       struct nsh_memory_conflict_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_conflicts);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_memory_conflict_rec *c;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		c = &ret->v[ret->nr++];
-		c->id = sqlite3_column_int64(st, 0);
-		c->winner_id = sqlite3_column_int64(st, 1);
-		c->loser_id = sqlite3_column_int64(st, 2);
+		c->id = nsh_db_col_int64(st, 0);
+		c->winner_id = nsh_db_col_int64(st, 1);
+		c->loser_id = nsh_db_col_int64(st, 2);
 		c->reason = nsh_store_col_text(st, 3);
-		c->created_ms = sqlite3_column_int64(st, 4);
+		c->created_ms = nsh_db_col_int64(st, 4);
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory conflicts");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory conflicts");
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -721,7 +743,7 @@ int nsh_store_memory_conflicts(struct nsh_store *s, int64_t id,
 int nsh_store_memory_use(struct nsh_store *s, int64_t id, const char *task_id, int64_t now_ms,
 			 struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	if (!now_ms)
@@ -730,31 +752,31 @@ int nsh_store_memory_use(struct nsh_store *s, int64_t id, const char *task_id, i
 	if (rc || !task_id)
 		return rc;
 	PREPARE(st, sql_use_task);
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	nsh_store_bind_text(st, 2, task_id);
-	sqlite3_bind_int64(st, 3, now_ms);
+	nsh_db_bind_int64(st, 3, now_ms);
 	return step_done(s, st, "counting a memory use", NULL, err);
 }
 
 int nsh_store_memory_uses(struct nsh_store *s, int64_t id, struct nsh_memory_use_list *ret,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_uses);
-	sqlite3_bind_int64(st, 1, id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_memory_use_rec *u;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		u = &ret->v[ret->nr++];
 		u->task_id = nsh_store_col_text(st, 0);
-		u->uses = sqlite3_column_int64(st, 1);
-		u->first_ms = sqlite3_column_int64(st, 2);
-		u->last_ms = sqlite3_column_int64(st, 3);
+		u->uses = nsh_db_col_int64(st, 1);
+		u->first_ms = nsh_db_col_int64(st, 2);
+		u->last_ms = nsh_db_col_int64(st, 3);
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory uses");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "reading memory uses");
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -769,14 +791,14 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
 			    struct nsh_err *err)
 {
 	int64_t cutoff = now_ms - ttl_ms;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int any = 0, n = 0, rc;
 
 	/* A read first: retrieval should not take the write lock for nothing. */
 	PREPARE(st, sql_expire_any);
-	sqlite3_bind_int64(st, 1, cutoff);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		any = sqlite3_column_int(st, 0);
+	nsh_db_bind_int64(st, 1, cutoff);
+	if (nsh_db_step(st) == NSH_DB_ROW) {
+		any = (int)nsh_db_col_int64(st, 0);
 		rc = 0;
 	} else {
 		rc = nsh_store_db_fail(s, err, "looking for expired memories");
@@ -784,9 +806,9 @@ int nsh_store_memory_expire(struct nsh_store *s, int64_t now_ms, int64_t ttl_ms,
 	nsh_store_stmt_done(st);
 	if (!rc && any) {
 		PREPARE(st, sql_expire);
-		sqlite3_bind_int64(st, 1, cutoff);
-		sqlite3_bind_int64(st, 2, ttl_ms);
-		sqlite3_bind_int64(st, 3, now_ms);
+		nsh_db_bind_int64(st, 1, cutoff);
+		nsh_db_bind_int64(st, 2, ttl_ms);
+		nsh_db_bind_int64(st, 3, now_ms);
 		rc = step_done(s, st, "expiring memories", &n, err);
 	}
 	if (!rc && ret_n)
@@ -818,7 +840,7 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 			      struct nsh_memory_cand_list *ret, struct nsh_err *err)
 {
 	size_t from = ret->nr;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_in_scope);
@@ -826,7 +848,7 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 	nsh_store_bind_text(st, 2, repo);
 	nsh_store_bind_text(st, 3, language);
 	nsh_store_bind_text(st, 4, recipe);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_memory_cand *c;
 
 		/* Cut now and then, so that a huge scope costs time but not memory. */
@@ -834,14 +856,14 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 			cand_cut(ret, from, max);
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		c = &ret->v[ret->nr++];
-		c->id = sqlite3_column_int64(st, 0);
-		c->said_ms = sqlite3_column_int64(st, 1);
+		c->id = nsh_db_col_int64(st, 0);
+		c->said_ms = nsh_db_col_int64(st, 1);
 		c->path_glob = nsh_store_col_text(st, 2);
-		c->repo_scope = sqlite3_column_int(st, 3);
-		c->language = sqlite3_column_int(st, 4);
-		c->len = sqlite3_column_int(st, 5);
+		c->repo_scope = (int)nsh_db_col_int64(st, 3);
+		c->language = (int)nsh_db_col_int64(st, 4);
+		c->len = (int)nsh_db_col_int64(st, 5);
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "listing memories in scope");
 	nsh_store_stmt_done(st);
 	if (!rc && max && ret->nr - from > max)
 		cand_cut(ret, from, max);
@@ -854,11 +876,13 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 {
 	char *keys[2] = {NULL, NULL};
 	struct nsh_buf q;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int nscope = 0, rc;
 
 	if (!nterms)
 		return 0;
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (nterms > (size_t)MAX_TERMS)
 		nterms = (size_t)MAX_TERMS;
 	if (!org && !repo)
@@ -892,20 +916,20 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 		goto out;
 	}
 	nsh_store_bind_text(st, 1, q.buf);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const int *v = sqlite3_column_blob(st, 1);
-		int n = sqlite3_column_bytes(st, 1) / (int)sizeof(int);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
+		const int *v = nsh_db_col_blob(st, 1);
+		int n = (int)(nsh_db_col_bytes(st, 1) / sizeof(int));
 		struct nsh_memory_hit *h;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		h = &ret->v[ret->nr++];
 		memset(h, 0, sizeof(*h));
-		h->id = sqlite3_column_int64(st, 0);
+		h->id = nsh_db_col_int64(st, 0);
 		for (int k = 0; k < nscope; k++)
 			for (int t = 0; t < (int)nterms && k * (int)nterms + t < n; t++)
 				h->tf[t] += v[k * (int)nterms + t];
 	}
-	rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
 	nsh_store_stmt_done(st);
 out:
 	free(keys[0]);
@@ -956,17 +980,17 @@ static int measure_old_rows(struct nsh_store *s, struct nsh_err *err)
 {
 	for (;;) {
 		struct nsh_memory_list l = {0};
-		sqlite3_stmt *st;
+		struct nsh_db_stmt *st;
 		int rc;
 
 		PREPARE(st, sql_unmeasured);
-		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 			NSH_ALLOC_GROW(l.v, l.nr + 1, l.alloc);
 			memset(&l.v[l.nr], 0, sizeof(l.v[0]));
-			l.v[l.nr].id = sqlite3_column_int64(st, 0);
+			l.v[l.nr].id = nsh_db_col_int64(st, 0);
 			l.v[l.nr++].rule = nsh_store_col_text(st, 1);
 		}
-		rc = rc == SQLITE_DONE ? 0 : nsh_store_db_fail(s, err, "finding old memories");
+		rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "finding old memories");
 		nsh_store_stmt_done(st);
 		if (!rc && l.nr)
 			rc = nsh_store_begin(s, err);
@@ -989,13 +1013,13 @@ static int index_old_rows(struct nsh_store *s, struct nsh_err *err)
 {
 	int64_t ids[1000];
 	size_t n = 0;
-	sqlite3_stmt *st;
+	struct nsh_db_stmt *st;
 	int rc;
 
 	PREPARE(st, sql_unindexed);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < sizeof(ids) / sizeof(ids[0]))
-		ids[n++] = sqlite3_column_int64(st, 0);
-	rc = rc == SQLITE_DONE || rc == SQLITE_ROW
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW && n < sizeof(ids) / sizeof(ids[0]))
+		ids[n++] = nsh_db_col_int64(st, 0);
+	rc = rc == NSH_DB_DONE || rc == NSH_DB_ROW
 		     ? 0
 		     : nsh_store_db_fail(s, err, "finding old memories");
 	nsh_store_stmt_done(st);
@@ -1013,16 +1037,15 @@ static int index_old_rows(struct nsh_store *s, struct nsh_err *err)
 
 int nsh_store_memory_setup(struct nsh_store *s, int version, struct nsh_err *err)
 {
-	sqlite3 *db = nsh_store_db(s);
-	fts5_api *api = NULL;
-	sqlite3_stmt *st = NULL;
+	sqlite3 *db = nsh_db_sqlite(nsh_store_db(s));
+	fts5_api *api;
 	int rc = 0;
 
-	if (sqlite3_prepare_v2(db, "SELECT fts5(?1)", -1, &st, NULL) != SQLITE_OK)
-		return nsh_store_db_fail(s, err, "finding the full-text search module");
-	sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
+	if (!db)
+		return 0; /* PostgreSQL: no full-text index yet (docs/store.md) */
+	api = nsh_db_sqlite_fts5(nsh_store_db(s));
+	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
+		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (!api || api->iVersion < 2)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5");
 	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)

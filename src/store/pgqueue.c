@@ -19,6 +19,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/time.h"
+#include "store/store_int.h"
 
 #include "core/banned.h"
 
@@ -169,7 +170,7 @@ const char *nsh_pgq_url(const char *env, const struct nsh_config *cfg)
  * @url with its passwords replaced by "***", for messages (a new string):
  * the one of the user-info part and any "password=" query parameter.
  */
-static char *redact_url(const char *url)
+char *nsh_pg_url_shown(const char *url)
 {
 	const char *auth = strstr(url, "://");
 	const char *end, *at = NULL, *colon = NULL, *p;
@@ -240,7 +241,7 @@ int nsh_pgq_url_check(const char *url, struct nsh_err *err)
 		return nsh_err_set(
 			err, NSH_EINVAL,
 			"no database url: set NIGHTSHIFT_DB=postgres://USER:PASSWORD@HOST:PORT/DB");
-	shown = redact_url(url);
+	shown = nsh_pg_url_shown(url);
 	if (strncmp(url, "postgres://", 11) && strncmp(url, "postgresql://", 13)) {
 		rc = nsh_err_set(
 			err, NSH_EINVAL,
@@ -379,7 +380,7 @@ static int connect_fail(PGconn *conn, const char *url, struct nsh_err *err)
 	const char *user = conn ? PQuser(conn) : NULL;
 	const char *db = conn ? PQdb(conn) : NULL;
 	char line[256];
-	char *shown = redact_url(url);
+	char *shown = nsh_pg_url_shown(url);
 	int rc;
 
 	/* libpq reports "connection to server at ... failed: " first: keep what follows. */
@@ -474,29 +475,38 @@ static void drop_notice(void *ctx, const char *msg)
 	(void)msg;
 }
 
-int nsh_pgq_open(const char *url, struct nsh_pgq **ret, struct nsh_err *err)
+struct pg_conn *nsh_pg_connect(const char *url, struct nsh_err *err)
 {
 	/* The URL comes last and is expanded, so its own settings win. */
 	const char *const keys[] = {"connect_timeout", "application_name", "dbname", NULL};
 	const char *vals[] = {NULL, "nightshift", url, NULL};
 	char timeout[16];
-	struct nsh_pgq *q = NULL;
 	PGconn *conn;
-	int rc;
 
-	rc = nsh_pgq_url_check(url, err);
-	if (rc)
-		return rc;
+	if (nsh_pgq_url_check(url, err))
+		return NULL;
 	snprintf(timeout, sizeof(timeout), "%d", NSH_PGQ_CONNECT_TIMEOUT_S);
 	vals[0] = timeout;
 	conn = PQconnectdbParams(keys, vals, 1);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
-		rc = connect_fail(conn, url, err);
+		connect_fail(conn, url, err);
 		PQfinish(conn);
-		return rc;
+		return NULL;
 	}
 	/* A library prints nothing: the server's notices and warnings are dropped. */
 	PQsetNoticeProcessor(conn, drop_notice, NULL);
+	return conn;
+}
+
+int nsh_pgq_open(const char *url, struct nsh_pgq **ret, struct nsh_err *err)
+{
+	struct nsh_pgq *q = NULL;
+	PGconn *conn;
+	int rc;
+
+	conn = nsh_pg_connect(url, err);
+	if (!conn)
+		return err && err->code ? err->code : NSH_EIO;
 	q = nsh_xcalloc(1, sizeof(*q));
 	q->conn = conn;
 	q->where = nsh_xasprintf("%s:%s", PQhost(conn), PQport(conn));

@@ -6,10 +6,9 @@
  * worker that died are claimable again once its lease runs out, and the
  * next runner continues them after their last completed step.
  */
-#include <sqlite3.h>
-
 #include "core/err.h"
 #include "core/vec.h"
+#include "store/db.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -46,7 +45,7 @@ static const char sql_runner[] = "SELECT runner FROM jobs WHERE id = ?1";
 int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
 			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err)
 {
-	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_claim, err);
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_claim, err);
 	int rc = 0;
 
 	*ret_claimed = false;
@@ -54,11 +53,11 @@ int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *wor
 		return err ? err->code : NSH_EIO;
 	nsh_store_bind_text(st, 1, id);
 	nsh_store_bind_text(st, 2, worker);
-	sqlite3_bind_int64(st, 3, alive_since_ms);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, alive_since_ms);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, "claiming the run of a job");
 	else
-		*ret_claimed = sqlite3_changes(nsh_store_db(s)) == 1;
+		*ret_claimed = nsh_db_changes(nsh_store_db(s)) == 1;
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -66,14 +65,14 @@ int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *wor
 int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *worker,
 			      struct nsh_err *err)
 {
-	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_release, err);
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_release, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	nsh_store_bind_text(st, 1, id);
 	nsh_store_bind_text(st, 2, worker);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, "releasing the run of a job");
 	nsh_store_stmt_done(st);
 	return rc;
@@ -81,18 +80,18 @@ int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *w
 
 int nsh_store_job_runner(struct nsh_store *s, const char *id, char **ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_runner, err);
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_runner, err);
 	int rc = 0;
 
 	*ret = NULL;
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	nsh_store_bind_text(st, 1, id);
-	switch (sqlite3_step(st)) {
-	case SQLITE_ROW:
+	switch (nsh_db_step(st)) {
+	case NSH_DB_ROW:
 		*ret = nsh_store_col_text(st, 0);
 		break;
-	case SQLITE_DONE:
+	case NSH_DB_DONE:
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
 		break;
 	default:
@@ -103,16 +102,17 @@ int nsh_store_job_runner(struct nsh_store *s, const char *id, char **ret, struct
 }
 
 /* Run @st with ?1 = @text and ?2 = @alive_since_ms; append column 0 of each row to @ret. */
-static int list_ids(struct nsh_store *s, sqlite3_stmt *st, const char *text, int64_t alive_since_ms,
-		    struct nsh_strvec *ret, const char *what, struct nsh_err *err)
+static int list_ids(struct nsh_store *s, struct nsh_db_stmt *st, const char *text,
+		    int64_t alive_since_ms, struct nsh_strvec *ret, const char *what,
+		    struct nsh_err *err)
 {
 	int rc = 0, r;
 
 	nsh_store_bind_text(st, 1, text);
-	sqlite3_bind_int64(st, 2, alive_since_ms);
-	while ((r = sqlite3_step(st)) == SQLITE_ROW)
-		nsh_strvec_push(ret, (const char *)sqlite3_column_text(st, 0));
-	if (r != SQLITE_DONE)
+	nsh_db_bind_int64(st, 2, alive_since_ms);
+	while ((r = nsh_db_step(st)) == NSH_DB_ROW)
+		nsh_strvec_push(ret, nsh_db_col_text(st, 0));
+	if (r != NSH_DB_DONE)
 		rc = nsh_store_db_fail(s, err, what);
 	nsh_store_stmt_done(st);
 	return rc;
@@ -121,7 +121,7 @@ static int list_ids(struct nsh_store *s, sqlite3_stmt *st, const char *text, int
 int nsh_store_job_free(struct nsh_store *s, const char *task_id, int64_t alive_since_ms,
 		       struct nsh_strvec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_free, err);
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_free, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -131,10 +131,19 @@ int nsh_store_job_free(struct nsh_store *s, const char *task_id, int64_t alive_s
 int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
 			    struct nsh_strvec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = nsh_store_stmt_sql(s, sql_helpable, err);
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_helpable, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	return list_ids(s, st, worker, alive_since_ms, ret, "listing the tasks a worker may help",
 			err);
+}
+
+void nsh_store_runner_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
+{
+	fn(sql_claim, ctx);
+	fn(sql_release, ctx);
+	fn(sql_helpable, ctx);
+	fn(sql_free, ctx);
+	fn(sql_runner, ctx);
 }

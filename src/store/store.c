@@ -5,7 +5,6 @@
  */
 #include "store/store.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include "core/json.h"
 #include "core/notify.h"
 #include "core/time.h"
+#include "store/pgqueue.h"
 #include "store/store_int.h"
 
 #include "core/banned.h"
@@ -152,7 +152,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"UPDATE jobs SET state = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
 	[ST_JOB_LIST] = "SELECT " JOB_COLS " FROM jobs WHERE task_id = ?1 ORDER BY position, rowid",
 	[ST_EVENT_APPEND] = "INSERT INTO events (task_id, job_id, kind, data, created_at) "
-			    "VALUES (?1, ?2, ?3, ?4, ?5)",
+			    "VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	[ST_EVENTS_AFTER] = "SELECT " EVENT_COLS " FROM events WHERE id > ?1 ORDER BY id LIMIT ?2",
 	[ST_EVENTS_AFTER_TASK] = "SELECT " EVENT_COLS " FROM events WHERE task_id = ?3 AND id > ?1 "
 				 "ORDER BY id LIMIT ?2",
@@ -177,11 +177,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SECRET_IN_SCOPES] = "SELECT name, scope, value FROM secrets "
 				"WHERE scope IN (?1, ?2, ?3, ?4) ORDER BY name, scope",
 	/* forge */
-	[ST_ORG_ADD] = "INSERT INTO orgs (name, forge, created_at) VALUES (?1, ?2, ?3)",
+	[ST_ORG_ADD] = "INSERT INTO orgs (name, forge, created_at) VALUES (?1, ?2, ?3) "
+		       "RETURNING id",
 	[ST_ORG_GET] = "SELECT id, name, forge, created_at FROM orgs WHERE name = ?1",
 	[ST_ORG_LIST] = "SELECT id, name, forge, created_at FROM orgs ORDER BY name",
 	[ST_REPO_ADD] = "INSERT INTO repos (org_id, name, default_branch, source, created_at) "
-			"VALUES (?1, ?2, ?3, ?4, ?5)",
+			"VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	[ST_REPO_GET] = REPO_SELECT "WHERE o.name = ?1 AND r.name = ?2",
 	[ST_REPO_LIST] = REPO_SELECT "WHERE o.name = ?1 ORDER BY r.name",
 	[ST_PR_INSERT] = "INSERT INTO prs (repo_id, number, task_id, job_id, head, base, title, "
@@ -193,9 +194,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PR_FIND_JOB] = PR_SELECT "WHERE p.job_id = ?1 ORDER BY p.id DESC LIMIT 1",
 	[ST_PR_FIND_HEAD] = PR_SELECT "WHERE p.repo_id = ?1 AND p.head = ?2 AND p.state IN "
 				      "('open', 'draft') ORDER BY p.id DESC LIMIT 1",
-	[ST_PR_LIST] = PR_SELECT "WHERE (?1 IS NULL OR p.task_id = ?1) AND (?2 IS NULL OR o.name "
-				 "= ?2) AND (?3 IS NULL OR r.name = ?3) AND (?4 IS NULL OR "
-				 "p.state = ?4) ORDER BY p.created_at DESC, p.id DESC",
+	[ST_PR_LIST] = PR_SELECT "WHERE (p.task_id = ?1 OR ?1 IS NULL) AND (o.name = ?2 OR ?2 IS "
+				 "NULL) AND (r.name = ?3 OR ?3 IS NULL) AND (p.state = ?4 OR ?4 "
+				 "IS NULL) ORDER BY p.created_at DESC, p.id DESC",
 	[ST_PR_SAVE] = "UPDATE prs SET title = ?2, body = ?3, state = ?4, labels = ?5, merge_sha = "
 		       "?6, closed_by = ?7, closed_at = ?8, updated_at = ?9 WHERE id = ?1",
 	[ST_PR_HEAD_ADD] = "INSERT INTO pr_heads (pr_id, seq, sha, forced, pushed_by, created_at) "
@@ -204,7 +205,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PR_HEAD_LIST] = "SELECT seq, sha, forced, pushed_by, created_at FROM pr_heads "
 			    "WHERE pr_id = ?1 ORDER BY seq",
 	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (" COMMENT_COLS ") VALUES (NULL, ?1, ?2, "
-			      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+			      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
 	[ST_PR_COMMENT_GET] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE id = ?1",
 	[ST_PR_COMMENT_LIST] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE pr_id = ?1 "
 			       "ORDER BY id",
@@ -254,7 +255,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_STEP_LIST_JOB] = "SELECT job_id, attempt, name, result, created_at FROM steps "
 			     "WHERE task_id = ?1 AND job_id = ?2 ORDER BY created_at, rowid",
 	[ST_CONTROL_ADD] = "INSERT INTO control_requests (task_id, job_id, kind, payload, "
-			   "created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+			   "created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
 	[ST_CONTROL_GET] = "SELECT id, task_id, job_id, kind, payload, state, result, "
 			   "created_at, handled_at FROM control_requests WHERE id = ?1",
 	[ST_CONTROL_PENDING] = "SELECT id, task_id, job_id, kind, payload, state, result, "
@@ -274,12 +275,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 		"('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', "
 		"'revising')), (SELECT count(*) FROM jobs j WHERE j.task_id = t.id AND "
 		"j.state IN ('failed', 'cancelled')) FROM (SELECT rowid AS rid, * FROM tasks "
-		"WHERE (?1 IS NULL OR state = ?1) AND (?2 IS NULL OR org = ?2) AND (?3 IS NULL OR "
-		"instr(lower(title), lower(?3)) > 0) ORDER BY rowid DESC LIMIT ?4 OFFSET ?5) t "
+		"WHERE (state = ?1 OR ?1 IS NULL) AND (org = ?2 OR ?2 IS NULL) AND "
+		"(instr(lower(title), lower(?3)) > 0 OR ?3 IS NULL) ORDER BY rowid DESC LIMIT ?4 "
+		"OFFSET ?5) t "
 		"ORDER BY rid DESC",
 	[ST_TASK_SET_OPTIONS] = "UPDATE tasks SET options = ?2, updated_at = ?3 WHERE id = ?1",
-	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (?1 IS NULL OR task_id = ?1) AND "
-			 "(?2 IS NULL OR state = ?2) AND (?3 IS NULL OR repo = ?3) "
+	[ST_JOB_QUERY] = "SELECT " JOB_COLS " FROM jobs WHERE (task_id = ?1 OR ?1 IS NULL) AND "
+			 "(state = ?2 OR ?2 IS NULL) AND (repo = ?3 OR ?3 IS NULL) "
 			 "ORDER BY created_at DESC, rowid DESC LIMIT ?4 OFFSET ?5",
 	[ST_TASK_STATE_COUNTS] = "SELECT state, count(*) FROM tasks GROUP BY state ORDER BY state",
 	[ST_JOB_STATE_COUNTS] = "SELECT state, count(*) FROM jobs GROUP BY state ORDER BY state",
@@ -295,7 +297,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_FEEDBACK_ADD] =
 		"INSERT INTO feedback (task_id, job_id, pr, comment_id, origin_id, author, "
 		"body, path, line, can_write, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-		"?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING",
+		"?7, ?8, ?9, ?10, ?11) ON CONFLICT (job_id, origin_id) DO NOTHING RETURNING id",
 	[ST_FEEDBACK_FIND] = "SELECT id FROM feedback WHERE job_id = ?1 AND origin_id = ?2",
 	[ST_FEEDBACK_GET] = "SELECT " FEEDBACK_COLS " FROM feedback WHERE id = ?1",
 	[ST_FEEDBACK_CLAIM] = "UPDATE feedback SET attempt = ?2 WHERE job_id = ?1 AND state = "
@@ -323,79 +325,82 @@ static const char *const stmt_sql[ST_COUNT] = {
 				"= ?2 ORDER BY rowid DESC LIMIT 1",
 };
 
-struct nsh_store {
-	sqlite3 *db;		    /* the connection */
-	char *path;		    /* database file name */
-	sqlite3_stmt *st[ST_COUNT]; /* prepared on first use */
-	int depth;		    /* open transactions: 1 the outer one, more are savepoints */
-	int64_t txn_event;	    /* newest event id appended in the open transaction */
-	struct nsh_notify *notify;  /* posted with event ids at commit, or NULL */
-	struct {
-		const char *sql;  /* the key: a static string's address */
-		sqlite3_stmt *st; /* its statement */
-	} * ext;		  /* statements of the store's other files */
-	size_t next, ext_alloc;	  /* entries in use, allocated */
+/*
+ * The statements whose SQL differs on PostgreSQL (the rest is the same
+ * text): SQLite's bookkeeping tables and PRAGMAs, and arithmetic on
+ * json_extract(), which is text there (schema.c).
+ */
+static const char *const stmt_sql_pg[ST_COUNT] = {
+	/* events are append-only: the newest id is the highest */
+	[ST_EVENT_LAST] = "SELECT coalesce(max(id), 0) FROM events",
+	[ST_MODEL_TOKENS] = "SELECT coalesce(sum((data::json ->> 'prompt_tokens')::numeric), 0), "
+			    "coalesce(sum((data::json ->> 'completion_tokens')::numeric), 0) "
+			    "FROM events WHERE kind = 'llm.usage'",
 };
 
-/* Record SQLite's view of the last failure on @s, prefixed by @what. */
+struct nsh_store {
+	struct nsh_db *db;		  /* the connection */
+	char *path;			  /* database file name or url */
+	char *shown;			  /* @path for messages (no password) */
+	struct nsh_db_stmt *st[ST_COUNT]; /* prepared on first use */
+	int depth;		   /* open transactions: 1 the outer one, more are savepoints */
+	int64_t txn_event;	   /* newest event id appended in the open transaction */
+	struct nsh_notify *notify; /* posted with event ids at commit, or NULL */
+	int64_t data_version;	   /* PostgreSQL: counts nsh_store_data_version() calls */
+	struct {
+		const char *sql;	/* the key: a static string's address */
+		struct nsh_db_stmt *st; /* its statement */
+	} * ext;			/* statements of the store's other files */
+	size_t next, ext_alloc;		/* entries in use, allocated */
+};
+
+/* Record the driver's view of the last failure on @s, prefixed by @what. */
 static int db_fail(struct nsh_store *s, struct nsh_err *err, const char *what)
 {
-	int rc = sqlite3_extended_errcode(s->db);
-	int code = NSH_EIO;
-
-	if ((rc & 0xff) == SQLITE_CONSTRAINT)
-		code = rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE
-			       ? NSH_EEXIST
-			       : NSH_EINVAL;
-	else if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
-		code = NSH_EBUSY;
-	return nsh_err_set(err, code, "%s: %s", what, sqlite3_errmsg(s->db));
+	return nsh_db_fail(s->db, err, what);
 }
 
 /* The prepared statement @id, reset and ready for binding; NULL on error. */
-static sqlite3_stmt *stmt(struct nsh_store *s, enum stmt_id id, struct nsh_err *err)
+static struct nsh_db_stmt *stmt(struct nsh_store *s, enum stmt_id id, struct nsh_err *err)
 {
-	if (!s->st[id] && sqlite3_prepare_v3(s->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-					     &s->st[id], NULL) != SQLITE_OK) {
-		db_fail(s, err, "preparing a statement");
-		return NULL;
-	}
+	if (!s->st[id])
+		s->st[id] = nsh_db_prepare(s->db,
+					   nsh_db_kind(s->db) == NSH_DB_PG && stmt_sql_pg[id]
+						   ? stmt_sql_pg[id]
+						   : stmt_sql[id],
+					   err);
 	return s->st[id];
 }
 
-static void stmt_done(sqlite3_stmt *st)
+static void stmt_done(struct nsh_db_stmt *st)
 {
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
+	nsh_db_reset(st);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *v)
+static void bind_text(struct nsh_db_stmt *st, int i, const char *v)
 {
-	if (v)
-		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
-	else
-		sqlite3_bind_null(st, i);
+	nsh_db_bind_text(st, i, v);
 }
 
-static void bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+static void bind_ms(struct nsh_db_stmt *st, int i, int64_t ms)
 {
 	if (ms)
-		sqlite3_bind_int64(st, i, ms);
+		nsh_db_bind_int64(st, i, ms);
 	else
-		sqlite3_bind_null(st, i);
+		nsh_db_bind_null(st, i);
 }
 
 /* A column as an owned string, or NULL when it is NULL. */
-static char *col_text(sqlite3_stmt *st, int i)
+static char *col_text(struct nsh_db_stmt *st, int i)
 {
-	const unsigned char *p = sqlite3_column_text(st, i);
+	const char *p = nsh_db_col_text(st, i);
 
-	return p ? nsh_xmemdup(p, (size_t)sqlite3_column_bytes(st, i)) : NULL;
+	return p ? nsh_xmemdup(p, nsh_db_col_bytes(st, i)) : NULL;
 }
 
 /* ---- for the store's other files (store_int.h) ---- */
 
-struct sqlite3 *nsh_store_db(struct nsh_store *s)
+struct nsh_db *nsh_store_db(struct nsh_store *s)
 {
 	return s->db;
 }
@@ -405,107 +410,113 @@ int nsh_store_db_fail(struct nsh_store *s, struct nsh_err *err, const char *what
 	return db_fail(s, err, what);
 }
 
-sqlite3_stmt *nsh_store_stmt_sql(struct nsh_store *s, const char *sql, struct nsh_err *err)
+struct nsh_db_stmt *nsh_store_stmt_sql(struct nsh_store *s, const char *sql, struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st;
 
 	for (size_t i = 0; i < s->next; i++)
 		if (s->ext[i].sql == sql)
 			return s->ext[i].st;
-	if (sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
-		db_fail(s, err, "preparing a statement");
+	st = nsh_db_prepare(s->db, sql, err);
+	if (!st)
 		return NULL;
-	}
 	NSH_ALLOC_GROW(s->ext, s->next + 1, s->ext_alloc);
 	s->ext[s->next].sql = sql;
 	s->ext[s->next++].st = st;
 	return st;
 }
 
-void nsh_store_stmt_done(sqlite3_stmt *st)
+void nsh_store_stmt_done(struct nsh_db_stmt *st)
 {
 	stmt_done(st);
 }
 
-void nsh_store_bind_text(sqlite3_stmt *st, int i, const char *v)
+void nsh_store_bind_text(struct nsh_db_stmt *st, int i, const char *v)
 {
 	bind_text(st, i, v);
 }
 
-void nsh_store_bind_ms(sqlite3_stmt *st, int i, int64_t ms)
+void nsh_store_bind_ms(struct nsh_db_stmt *st, int i, int64_t ms)
 {
 	bind_ms(st, i, ms);
 }
 
-char *nsh_store_col_text(sqlite3_stmt *st, int i)
+char *nsh_store_col_text(struct nsh_db_stmt *st, int i)
 {
 	return col_text(st, i);
 }
 
 static int exec(struct nsh_store *s, const char *sql, struct nsh_err *err)
 {
-	char *msg = NULL;
-	int rc;
-
-	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
-		return 0;
-	rc = db_fail(s, err, "database");
-	if (msg)
-		nsh_err_set(err, rc, "database: %s", msg);
-	sqlite3_free(msg);
-	return rc;
+	return nsh_db_exec(s->db, sql, err);
 }
 
 /* ---- opening and migrating ---- */
 
+/* Run @sql, a query of one integer, into @ret. */
+static int query_int(struct nsh_store *s, const char *sql, int64_t *ret, struct nsh_err *err)
+{
+	struct nsh_db_stmt *st = nsh_db_prepare(s->db, sql, err);
+	int rc;
+
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
+		*ret = nsh_db_col_int64(st, 0);
+		rc = 0;
+	} else {
+		rc = db_fail(s, err, "reading the schema version");
+	}
+	nsh_db_finalize(st);
+	return rc;
+}
+
 static int read_version(struct nsh_store *s, int *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	int64_t v = 0;
 	int rc;
 
 	/* A database without the table is at version 0. */
-	if (sqlite3_prepare_v2(
-		    s->db, "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'",
-		    -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_fail(s, err, "reading the schema version");
-		goto out;
-	}
-	if (!sqlite3_column_int(st, 0)) {
-		*ret = 0;
-		rc = 0;
-		goto out;
-	}
-	sqlite3_finalize(st);
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
-			       &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = db_fail(s, err, "reading the schema version");
-		goto out;
-	}
-	*ret = sqlite3_column_int(st, 0);
-	rc = 0;
-out:
-	sqlite3_finalize(st);
+	rc = query_int(
+		s,
+		nsh_db_kind(s->db) == NSH_DB_SQLITE
+			? "SELECT count(*) FROM sqlite_schema WHERE name = 'schema_migrations'"
+			: "SELECT count(*) FROM pg_catalog.pg_tables WHERE tablename = "
+			  "'schema_migrations' AND schemaname = current_schema()",
+		&v, err);
+	if (rc)
+		return rc;
+	if (v)
+		rc = query_int(s, "SELECT coalesce(max(version), 0) FROM schema_migrations", &v,
+			       err);
+	if (!rc)
+		*ret = (int)v;
 	return rc;
 }
 
 static int apply_migration(struct nsh_store *s, const struct nsh_store_migration *m,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = NULL;
+	struct nsh_db_stmt *st = NULL;
 	int have;
 	int rc;
 
-	rc = exec(s, "BEGIN IMMEDIATE", err);
+	rc = nsh_db_begin(s->db, err);
 	if (rc)
 		return rc;
 	rc = exec(s,
-		  "CREATE TABLE IF NOT EXISTS schema_migrations ("
-		  "  version INTEGER PRIMARY KEY,"
-		  "  name TEXT NOT NULL,"
-		  "  applied_at INTEGER NOT NULL"
-		  ") STRICT",
+		  nsh_db_kind(s->db) == NSH_DB_SQLITE
+			  ? "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			    "  version INTEGER PRIMARY KEY,"
+			    "  name TEXT NOT NULL,"
+			    "  applied_at INTEGER NOT NULL"
+			    ") STRICT"
+			  : "CREATE TABLE IF NOT EXISTS schema_migrations ("
+			    "  version BIGINT PRIMARY KEY,"
+			    "  name TEXT NOT NULL,"
+			    "  applied_at BIGINT NOT NULL"
+			    ")",
 		  err);
 	if (rc)
 		goto out;
@@ -518,25 +529,26 @@ static int apply_migration(struct nsh_store *s, const struct nsh_store_migration
 		nsh_err_wrap(err, "applying migration %d (%s)", m->version, m->name);
 		goto out;
 	}
-	if (sqlite3_prepare_v2(s->db,
-			       "INSERT INTO schema_migrations (version, name, applied_at) "
-			       "VALUES (?1, ?2, ?3)",
-			       -1, &st, NULL) != SQLITE_OK) {
-		rc = db_fail(s, err, "recording a migration");
+	st = nsh_db_prepare(s->db,
+			    "INSERT INTO schema_migrations (version, name, applied_at) "
+			    "VALUES (?1, ?2, ?3)",
+			    err);
+	if (!st) {
+		rc = err ? err->code : NSH_EIO;
 		goto out;
 	}
-	sqlite3_bind_int(st, 1, m->version);
-	sqlite3_bind_text(st, 2, m->name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 1, m->version);
+	nsh_db_bind_text(st, 2, m->name);
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "recording a migration");
 out:
-	sqlite3_finalize(st);
+	nsh_db_finalize(st);
 	if (rc) {
-		exec(s, "ROLLBACK", NULL);
+		nsh_db_rollback(s->db);
 		return rc;
 	}
-	return exec(s, "COMMIT", err);
+	return nsh_db_commit(s->db, err);
 }
 
 static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
@@ -554,8 +566,12 @@ static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
 			err, NSH_EVERSION,
 			"database '%s' has schema version %d, newer than this nightshift "
 			"supports (%d); upgrade nightshift",
-			s->path, have, NSH_STORE_SCHEMA_VERSION);
-	m = nsh_store_migrations(&nr);
+			s->shown, have, NSH_STORE_SCHEMA_VERSION);
+	m = nsh_store_migrations_for(nsh_db_kind(s->db), &nr);
+	if (!nr || m[nr - 1].version < target)
+		return nsh_err_set(err, NSH_EVERSION,
+				   "this nightshift has no schema version %d for postgresql",
+				   target);
 	for (size_t i = 0; i < nr && m[i].version <= target; i++) {
 		if (m[i].version <= have)
 			continue;
@@ -566,60 +582,21 @@ static int migrate(struct nsh_store *s, int target, struct nsh_err *err)
 	return 0;
 }
 
-/*
- * Switch to WAL. Changing the journal mode needs a moment of exclusive
- * access, which a concurrent opener may hold; retry within the busy timeout.
- */
-static int set_wal(struct nsh_store *s, struct nsh_err *err)
-{
-	int64_t until = nsh_time_mono_ms() + NSH_STORE_BUSY_TIMEOUT_MS;
-	int rc;
-
-	for (;;) {
-		sqlite3_stmt *st = NULL;
-		bool wal = false;
-
-		rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
-		if (rc == SQLITE_OK) {
-			rc = sqlite3_step(st);
-			if (rc == SQLITE_ROW)
-				wal = !strcmp((const char *)sqlite3_column_text(st, 0), "wal");
-		}
-		sqlite3_finalize(st);
-		if (wal)
-			return 0;
-		if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED && rc != SQLITE_ROW)
-			return db_fail(s, err, "enabling WAL");
-		if (nsh_time_mono_ms() > until)
-			return nsh_err_set(err, NSH_EBUSY, "database '%s' stays locked", s->path);
-		nsh_time_sleep_ms(5);
-	}
-}
-
 int nsh_store_open_version(const char *path, int version, struct nsh_store **ret,
 			   struct nsh_err *err)
 {
 	struct nsh_store *s = nsh_xcalloc(1, sizeof(*s));
 	int rc;
 
-	s->path = nsh_xstrdup(path);
-	if (sqlite3_open_v2(path, &s->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-				    SQLITE_OPEN_EXRESCODE,
-			    NULL) != SQLITE_OK) {
-		rc = nsh_err_set(err, NSH_EIO, "cannot open database '%s': %s", path,
-				 s->db ? sqlite3_errmsg(s->db) : "out of memory");
-		goto out;
+	if (nsh_store_target_is_pg(path)) {
+		s->path = nsh_xstrdup(path);
+		s->shown = nsh_pg_url_shown(path);
+		rc = nsh_db_open_pg(path, &s->db, err);
+	} else {
+		s->path = nsh_xstrdup(path);
+		s->shown = nsh_xstrdup(path);
+		rc = nsh_db_open_sqlite(path, NSH_STORE_BUSY_TIMEOUT_MS, &s->db, err);
 	}
-	sqlite3_busy_timeout(s->db, NSH_STORE_BUSY_TIMEOUT_MS);
-	rc = set_wal(s, err);
-	if (rc)
-		goto out;
-	/*
-	 * synchronous=NORMAL: in WAL mode a commit survives a crash of the
-	 * process; only a power loss can take the last commits back.
-	 */
-	rc = exec(s, "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;", err);
 	if (rc)
 		goto out;
 	rc = migrate(s, version, err);
@@ -634,6 +611,29 @@ out:
 	return 0;
 }
 
+void nsh_store_each_sql(enum nsh_db_kind kind, void (*fn)(const char *sql, void *ctx), void *ctx)
+{
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (kind == NSH_DB_PG && i == ST_DATA_VERSION)
+			continue; /* not run there (nsh_store_data_version()) */
+		fn(kind == NSH_DB_PG && stmt_sql_pg[i] ? stmt_sql_pg[i] : stmt_sql[i], ctx);
+	}
+	nsh_store_memory_each_sql(fn, ctx);
+	nsh_store_runner_each_sql(fn, ctx);
+}
+
+char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg)
+{
+	const char *url = nsh_pgq_url(env, cfg);
+
+	return url ? nsh_xstrdup(url) : nsh_xasprintf("%s/nightshift.db", home);
+}
+
+bool nsh_store_target_is_pg(const char *target)
+{
+	return !strncmp(target, "postgres://", 11) || !strncmp(target, "postgresql://", 13);
+}
+
 int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err)
 {
 	return nsh_store_open_version(path, NSH_STORE_SCHEMA_VERSION, ret, err);
@@ -644,12 +644,13 @@ void nsh_store_close(struct nsh_store *s)
 	if (!s)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
-		sqlite3_finalize(s->st[i]);
+		nsh_db_finalize(s->st[i]);
 	for (size_t i = 0; i < s->next; i++)
-		sqlite3_finalize(s->ext[i].st);
+		nsh_db_finalize(s->ext[i].st);
 	free(s->ext);
-	sqlite3_close(s->db);
+	nsh_db_close(s->db);
 	free(s->path);
+	free(s->shown);
 	free(s);
 }
 
@@ -684,7 +685,7 @@ int nsh_store_begin(struct nsh_store *s, struct nsh_err *err)
 		snprintf(sql, sizeof(sql), "SAVEPOINT nsh_%d", s->depth);
 		rc = exec(s, sql, err);
 	} else {
-		rc = exec(s, "BEGIN IMMEDIATE", err);
+		rc = nsh_db_begin(s->db, err);
 		s->txn_event = 0;
 	}
 	if (rc)
@@ -732,21 +733,29 @@ void nsh_store_rollback(struct nsh_store *s)
 		s->depth--;
 		return;
 	}
-	if (!sqlite3_get_autocommit(s->db))
-		exec(s, "ROLLBACK", NULL);
+	nsh_db_rollback(s->db);
 	s->depth = 0;
 	s->txn_event = 0;
 }
 
 int nsh_store_data_version(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_DATA_VERSION, err);
+	struct nsh_db_stmt *st;
 	int rc = 0;
 
+	/*
+	 * PostgreSQL has no such number: a new one on every call, so callers
+	 * always re-read (an indexed read of the events after an id).
+	 */
+	if (nsh_db_kind(s->db) == NSH_DB_PG) {
+		*ret = ++s->data_version;
+		return 0;
+	}
+	st = stmt(s, ST_DATA_VERSION, err);
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*ret = sqlite3_column_int64(st, 0);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
 	else
 		rc = db_fail(s, err, "reading the data version");
 	stmt_done(st);
@@ -773,7 +782,7 @@ void nsh_task_rec_release(struct nsh_task_rec *t)
 	memset(t, 0, sizeof(*t));
 }
 
-static void task_from_row(sqlite3_stmt *st, struct nsh_task_rec *t)
+static void task_from_row(struct nsh_db_stmt *st, struct nsh_task_rec *t)
 {
 	t->id = col_text(st, 0);
 	t->title = col_text(st, 1);
@@ -784,16 +793,16 @@ static void task_from_row(sqlite3_stmt *st, struct nsh_task_rec *t)
 	t->recipe = col_text(st, 6);
 	t->network = col_text(st, 7);
 	t->error = col_text(st, 8);
-	t->created_ms = sqlite3_column_int64(st, 9);
-	t->updated_ms = sqlite3_column_int64(st, 10);
-	t->deadline_ms = sqlite3_column_int64(st, 11);
+	t->created_ms = nsh_db_col_int64(st, 9);
+	t->updated_ms = nsh_db_col_int64(st, 10);
+	t->deadline_ms = nsh_db_col_int64(st, 11);
 	t->options = col_text(st, 12);
 	t->owner = col_text(st, 13);
 }
 
 int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_INSERT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_INSERT, err);
 	int64_t now = nsh_time_now_ms();
 	int rc = 0;
 
@@ -808,11 +817,11 @@ int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, str
 	bind_text(st, 7, t->recipe);
 	bind_text(st, 8, t->network ? t->network : "integration");
 	bind_text(st, 9, t->error);
-	sqlite3_bind_int64(st, 10, t->created_ms ? t->created_ms : now);
-	sqlite3_bind_int64(st, 11, t->updated_ms ? t->updated_ms : now);
+	nsh_db_bind_int64(st, 10, t->created_ms ? t->created_ms : now);
+	nsh_db_bind_int64(st, 11, t->updated_ms ? t->updated_ms : now);
 	bind_ms(st, 12, t->deadline_ms);
 	bind_text(st, 13, t->options ? t->options : "{}");
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "adding a task");
 	stmt_done(st);
 	return rc;
@@ -823,20 +832,20 @@ int nsh_store_task_insert(struct nsh_store *s, const struct nsh_task_rec *t, str
  * NSH_ENOTFOUND ("no @kind '@key'") when there is none.
  */
 static int get_row(struct nsh_store *s, enum stmt_id id, const char *key,
-		   void (*fill)(sqlite3_stmt *, void *), void *row, const char *kind,
+		   void (*fill)(struct nsh_db_stmt *, void *), void *row, const char *kind,
 		   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, id, err);
+	struct nsh_db_stmt *st = stmt(s, id, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, key);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		fill(st, row);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no %s '%s'", kind, key);
 	} else {
 		rc = db_fail(s, err, "reading a row");
@@ -845,7 +854,7 @@ static int get_row(struct nsh_store *s, enum stmt_id id, const char *key,
 	return rc;
 }
 
-static void fill_task(sqlite3_stmt *st, void *row)
+static void fill_task(struct nsh_db_stmt *st, void *row)
 {
 	task_from_row(st, row);
 }
@@ -859,13 +868,13 @@ int nsh_store_task_get(struct nsh_store *s, const char *id, struct nsh_task_rec 
 /* Whether the one-column query @id finds a row for @key; errors say yes. */
 static bool row_exists(struct nsh_store *s, enum stmt_id id, const char *key)
 {
-	sqlite3_stmt *st = stmt(s, id, NULL);
+	struct nsh_db_stmt *st = stmt(s, id, NULL);
 	bool found;
 
 	if (!st)
 		return true;
 	bind_text(st, 1, key);
-	found = sqlite3_step(st) != SQLITE_DONE;
+	found = nsh_db_step(st) != NSH_DB_DONE;
 	stmt_done(st);
 	return found;
 }
@@ -878,7 +887,7 @@ bool nsh_store_task_exists(struct nsh_store *s, const char *id)
 int nsh_store_task_set_state(struct nsh_store *s, const char *id, const char *state,
 			     const char *paused_from, const char *error, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_SET_STATE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_SET_STATE, err);
 	int rc = 0;
 
 	if (!st)
@@ -887,10 +896,10 @@ int nsh_store_task_set_state(struct nsh_store *s, const char *id, const char *st
 	bind_text(st, 2, state);
 	bind_text(st, 3, paused_from);
 	bind_text(st, 4, error);
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a task");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -899,20 +908,20 @@ int nsh_store_task_set_state(struct nsh_store *s, const char *id, const char *st
 int nsh_store_task_list(struct nsh_store *s, const char *state, size_t limit,
 			struct nsh_task_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, state ? ST_TASK_LIST_STATE : ST_TASK_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, state ? ST_TASK_LIST_STATE : ST_TASK_LIST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
+	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : INT64_MAX);
 	if (state)
 		bind_text(st, 2, state);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		task_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing tasks");
 	stmt_done(st);
 	return rc;
 }
@@ -943,7 +952,7 @@ void nsh_job_rec_release(struct nsh_job_rec *j)
 	memset(j, 0, sizeof(*j));
 }
 
-static void job_from_row(sqlite3_stmt *st, struct nsh_job_rec *j)
+static void job_from_row(struct nsh_db_stmt *st, struct nsh_job_rec *j)
 {
 	j->id = col_text(st, 0);
 	j->task_id = col_text(st, 1);
@@ -952,15 +961,15 @@ static void job_from_row(sqlite3_stmt *st, struct nsh_job_rec *j)
 	j->step = col_text(st, 4);
 	j->branch = col_text(st, 5);
 	j->error = col_text(st, 6);
-	j->position = sqlite3_column_int64(st, 7);
-	j->attempt = sqlite3_column_int64(st, 8);
-	j->created_ms = sqlite3_column_int64(st, 9);
-	j->updated_ms = sqlite3_column_int64(st, 10);
+	j->position = nsh_db_col_int64(st, 7);
+	j->attempt = nsh_db_col_int64(st, 8);
+	j->created_ms = nsh_db_col_int64(st, 9);
+	j->updated_ms = nsh_db_col_int64(st, 10);
 }
 
 int nsh_store_job_insert(struct nsh_store *s, const struct nsh_job_rec *j, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_INSERT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_INSERT, err);
 	int64_t now = nsh_time_now_ms();
 	int rc = 0;
 
@@ -973,17 +982,17 @@ int nsh_store_job_insert(struct nsh_store *s, const struct nsh_job_rec *j, struc
 	bind_text(st, 5, j->step);
 	bind_text(st, 6, j->branch);
 	bind_text(st, 7, j->error);
-	sqlite3_bind_int64(st, 8, j->position);
-	sqlite3_bind_int64(st, 9, j->attempt);
-	sqlite3_bind_int64(st, 10, j->created_ms ? j->created_ms : now);
-	sqlite3_bind_int64(st, 11, j->updated_ms ? j->updated_ms : now);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 8, j->position);
+	nsh_db_bind_int64(st, 9, j->attempt);
+	nsh_db_bind_int64(st, 10, j->created_ms ? j->created_ms : now);
+	nsh_db_bind_int64(st, 11, j->updated_ms ? j->updated_ms : now);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "adding a job");
 	stmt_done(st);
 	return rc;
 }
 
-static void fill_job(sqlite3_stmt *st, void *row)
+static void fill_job(struct nsh_db_stmt *st, void *row)
 {
 	job_from_row(st, row);
 }
@@ -1002,7 +1011,7 @@ bool nsh_store_job_exists(struct nsh_store *s, const char *id)
 int nsh_store_job_set_state(struct nsh_store *s, const char *id, const char *state,
 			    const char *error, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_SET_STATE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_SET_STATE, err);
 	int rc = 0;
 
 	if (!st)
@@ -1010,10 +1019,10 @@ int nsh_store_job_set_state(struct nsh_store *s, const char *id, const char *sta
 	bind_text(st, 1, id);
 	bind_text(st, 2, state);
 	bind_text(st, 3, error);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a job");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -1022,18 +1031,18 @@ int nsh_store_job_set_state(struct nsh_store *s, const char *id, const char *sta
 int nsh_store_job_list(struct nsh_store *s, const char *task_id, struct nsh_job_list *ret,
 		       struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_LIST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		job_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing jobs");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing jobs");
 	stmt_done(st);
 	return rc;
 }
@@ -1067,7 +1076,7 @@ void nsh_event_list_release(struct nsh_event_list *l)
 int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char *job_id,
 			   const char *kind, const char *data, int64_t *ret_id, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_EVENT_APPEND, err);
+	struct nsh_db_stmt *st = stmt(s, ST_EVENT_APPEND, err);
 	int64_t id;
 	int rc = 0;
 
@@ -1077,12 +1086,12 @@ int nsh_store_event_append(struct nsh_store *s, const char *task_id, const char 
 	bind_text(st, 2, job_id);
 	bind_text(st, 3, kind);
 	bind_text(st, 4, data ? data : "{}");
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_ROW) {
 		rc = db_fail(s, err, "appending an event");
 		goto out;
 	}
-	id = sqlite3_last_insert_rowid(s->db);
+	id = nsh_db_col_int64(st, 0);
 	if (s->depth)
 		s->txn_event = id;
 	else if (s->notify)
@@ -1097,42 +1106,42 @@ out:
 int nsh_store_events_after(struct nsh_store *s, int64_t after_id, const char *task_id, size_t max,
 			   struct nsh_event_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, task_id ? ST_EVENTS_AFTER_TASK : ST_EVENTS_AFTER, err);
+	struct nsh_db_stmt *st = stmt(s, task_id ? ST_EVENTS_AFTER_TASK : ST_EVENTS_AFTER, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, after_id);
-	sqlite3_bind_int64(st, 2, max ? (int64_t)max : -1);
+	nsh_db_bind_int64(st, 1, after_id);
+	nsh_db_bind_int64(st, 2, max ? (int64_t)max : INT64_MAX);
 	if (task_id)
 		bind_text(st, 3, task_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_event_rec *e;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		e = &ret->v[ret->nr++];
-		e->id = sqlite3_column_int64(st, 0);
+		e->id = nsh_db_col_int64(st, 0);
 		e->task_id = col_text(st, 1);
 		e->job_id = col_text(st, 2);
 		e->kind = col_text(st, 3);
 		e->data = col_text(st, 4);
-		e->created_ms = sqlite3_column_int64(st, 5);
+		e->created_ms = nsh_db_col_int64(st, 5);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "reading events");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "reading events");
 	stmt_done(st);
 	return rc;
 }
 
 int nsh_store_event_last_id(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_EVENT_LAST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_EVENT_LAST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
-		*ret = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW || rc == NSH_DB_DONE) {
+		*ret = rc == NSH_DB_ROW ? nsh_db_col_int64(st, 0) : 0;
 		rc = 0;
 	} else {
 		rc = db_fail(s, err, "reading the last event id");
@@ -1146,18 +1155,18 @@ int nsh_store_event_last_id(struct nsh_store *s, int64_t *ret, struct nsh_err *e
 int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *body,
 		       int64_t *ret_version, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SPEC_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SPEC_ADD, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
 	bind_text(st, 2, body);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		if (ret_version)
-			*ret_version = sqlite3_column_int64(st, 0);
+			*ret_version = nsh_db_col_int64(st, 0);
 		rc = 0;
 	} else {
 		rc = db_fail(s, err, "adding a spec");
@@ -1169,21 +1178,21 @@ int nsh_store_spec_add(struct nsh_store *s, const char *task_id, const char *bod
 int nsh_store_spec_get(struct nsh_store *s, const char *task_id, int64_t version, char **ret_body,
 		       int64_t *ret_version, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, version ? ST_SPEC_GET : ST_SPEC_GET_LATEST, err);
+	struct nsh_db_stmt *st = stmt(s, version ? ST_SPEC_GET : ST_SPEC_GET_LATEST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
 	if (version)
-		sqlite3_bind_int64(st, 2, version);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+		nsh_db_bind_int64(st, 2, version);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		*ret_body = col_text(st, 0);
 		if (ret_version)
-			*ret_version = sqlite3_column_int64(st, 1);
+			*ret_version = nsh_db_col_int64(st, 1);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = version ? nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no spec version %lld",
 					   task_id, (long long)version)
 			     : nsh_err_set(err, NSH_ENOTFOUND, "task '%s' has no spec yet",
@@ -1224,17 +1233,17 @@ void nsh_secret_list_release(struct nsh_secret_list *l)
 int nsh_store_secret_put(struct nsh_store *s, const char *name, const char *scope, const void *blob,
 			 size_t len, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_PUT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_PUT, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, name);
 	bind_text(st, 2, scope);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	/* SQLITE_TOOBIG past SQLite's length limit */
-	if (sqlite3_bind_blob64(st, 3, blob, (sqlite3_uint64)len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	/* past the engine's length limit the step fails */
+	nsh_db_bind_blob(st, 3, blob, len);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "storing a secret");
 	stmt_done(st);
 	return rc;
@@ -1243,21 +1252,21 @@ int nsh_store_secret_put(struct nsh_store *s, const char *name, const char *scop
 int nsh_store_secret_get(struct nsh_store *s, const char *name, const char *scope, void **ret_blob,
 			 size_t *ret_len, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_GET, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, name);
 	bind_text(st, 2, scope);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		size_t n = (size_t)sqlite3_column_bytes(st, 0);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
+		size_t n = (size_t)nsh_db_col_bytes(st, 0);
 
-		*ret_blob = nsh_xmemdup(sqlite3_column_blob(st, 0), n);
+		*ret_blob = nsh_xmemdup(nsh_db_col_blob(st, 0), n);
 		*ret_len = n;
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no secret '%s' in scope '%s'", name, scope);
 	} else {
 		rc = db_fail(s, err, "reading a secret");
@@ -1268,22 +1277,22 @@ int nsh_store_secret_get(struct nsh_store *s, const char *name, const char *scop
 
 int nsh_store_secret_list(struct nsh_store *s, struct nsh_secret_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_LIST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_secret_rec *r;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		r = &ret->v[ret->nr++];
 		r->name = col_text(st, 0);
 		r->scope = col_text(st, 1);
-		r->created_ms = sqlite3_column_int64(st, 2);
-		r->updated_ms = sqlite3_column_int64(st, 3);
+		r->created_ms = nsh_db_col_int64(st, 2);
+		r->updated_ms = nsh_db_col_int64(st, 3);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing secrets");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing secrets");
 	stmt_done(st);
 	return rc;
 }
@@ -1291,16 +1300,16 @@ int nsh_store_secret_list(struct nsh_store *s, struct nsh_secret_list *ret, stru
 int nsh_store_secret_delete(struct nsh_store *s, const char *name, const char *scope,
 			    struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_DELETE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_DELETE, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, name);
 	bind_text(st, 2, scope);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "removing a secret");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no secret '%s' in scope '%s'", name, scope);
 	stmt_done(st);
 	return rc;
@@ -1308,13 +1317,13 @@ int nsh_store_secret_delete(struct nsh_store *s, const char *name, const char *s
 
 int nsh_store_secret_count(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_COUNT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_COUNT, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*ret = sqlite3_column_int64(st, 0);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
 	else
 		rc = db_fail(s, err, "counting secrets");
 	stmt_done(st);
@@ -1324,7 +1333,7 @@ int nsh_store_secret_count(struct nsh_store *s, int64_t *ret, struct nsh_err *er
 int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STORE_SECRET_SCOPES],
 			  nsh_store_secret_fn *fn, void *ctx, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_SECRET_IN_SCOPES, err);
+	struct nsh_db_stmt *st = stmt(s, ST_SECRET_IN_SCOPES, err);
 	int rc;
 
 	if (!st)
@@ -1332,16 +1341,15 @@ int nsh_store_secret_each(struct nsh_store *s, const char *const scopes[NSH_STOR
 	/* A NULL scope binds NULL, which equals nothing. */
 	for (int i = 0; i < NSH_STORE_SECRET_SCOPES; i++)
 		bind_text(st, i + 1, scopes[i]);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const void *blob = sqlite3_column_blob(st, 2);
-		size_t len = (size_t)sqlite3_column_bytes(st, 2);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
+		const void *blob = nsh_db_col_blob(st, 2);
+		size_t len = (size_t)nsh_db_col_bytes(st, 2);
 
-		rc = fn((const char *)sqlite3_column_text(st, 0),
-			(const char *)sqlite3_column_text(st, 1), blob, len, ctx, err);
+		rc = fn(nsh_db_col_text(st, 0), nsh_db_col_text(st, 1), blob, len, ctx, err);
 		if (rc)
 			goto out;
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "reading secrets");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "reading secrets");
 out:
 	stmt_done(st);
 	return rc;
@@ -1354,15 +1362,16 @@ out:
  * with @missing (already formatted by the caller) when there is none. The
  * statement is reset either way.
  */
-static int read_one(struct nsh_store *s, sqlite3_stmt *st, void (*fill)(sqlite3_stmt *, void *),
-		    void *row, const char *missing, struct nsh_err *err)
+static int read_one(struct nsh_store *s, struct nsh_db_stmt *st,
+		    void (*fill)(struct nsh_db_stmt *, void *), void *row, const char *missing,
+		    struct nsh_err *err)
 {
-	int rc = sqlite3_step(st);
+	int rc = nsh_db_step(st);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == NSH_DB_ROW) {
 		fill(st, row);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "%s", missing);
 	} else {
 		rc = db_fail(s, err, "reading a row");
@@ -1375,14 +1384,15 @@ static int read_one(struct nsh_store *s, sqlite3_stmt *st, void (*fill)(sqlite3_
  * Step @st through all its rows: for each, @add appends a zeroed row to the
  * caller's @list and returns it, and @fill fills it. The statement is reset.
  */
-static int read_all(struct nsh_store *s, sqlite3_stmt *st, void *(*add)(void *list), void *list,
-		    void (*fill)(sqlite3_stmt *, void *), const char *what, struct nsh_err *err)
+static int read_all(struct nsh_store *s, struct nsh_db_stmt *st, void *(*add)(void *list),
+		    void *list, void (*fill)(struct nsh_db_stmt *, void *), const char *what,
+		    struct nsh_err *err)
 {
 	int rc;
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW)
 		fill(st, add(list));
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, what);
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, what);
 	stmt_done(st);
 	return rc;
 }
@@ -1421,33 +1431,33 @@ void nsh_org_list_release(struct nsh_org_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void fill_org(sqlite3_stmt *st, void *row)
+static void fill_org(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_org_rec *o = row;
 
-	o->id = sqlite3_column_int64(st, 0);
+	o->id = nsh_db_col_int64(st, 0);
 	o->name = col_text(st, 1);
 	o->forge = col_text(st, 2);
-	o->created_ms = sqlite3_column_int64(st, 3);
+	o->created_ms = nsh_db_col_int64(st, 3);
 }
 
 int nsh_store_org_add(struct nsh_store *s, const char *name, const char *forge, int64_t *ret_id,
 		      struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_ORG_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_ORG_ADD, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, name);
 	bind_text(st, 2, forge);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_ROW) {
 		rc = db_fail(s, err, "adding an org");
 		if (rc == NSH_EEXIST)
 			nsh_err_set(err, rc, "org '%s' exists already", name);
 	} else if (ret_id) {
-		*ret_id = sqlite3_last_insert_rowid(s->db);
+		*ret_id = nsh_db_col_int64(st, 0);
 	}
 	stmt_done(st);
 	return rc;
@@ -1461,7 +1471,7 @@ int nsh_store_org_get(struct nsh_store *s, const char *name, struct nsh_org_rec 
 
 int nsh_store_org_list(struct nsh_store *s, struct nsh_org_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_ORG_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_ORG_LIST, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -1489,38 +1499,38 @@ void nsh_repo_list_release(struct nsh_repo_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void fill_repo(sqlite3_stmt *st, void *row)
+static void fill_repo(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_repo_rec *r = row;
 
-	r->id = sqlite3_column_int64(st, 0);
-	r->org_id = sqlite3_column_int64(st, 1);
+	r->id = nsh_db_col_int64(st, 0);
+	r->org_id = nsh_db_col_int64(st, 1);
 	r->org = col_text(st, 2);
 	r->name = col_text(st, 3);
 	r->default_branch = col_text(st, 4);
 	r->source = col_text(st, 5);
-	r->created_ms = sqlite3_column_int64(st, 6);
+	r->created_ms = nsh_db_col_int64(st, 6);
 }
 
 int nsh_store_repo_add(struct nsh_store *s, const struct nsh_repo_rec *r, int64_t *ret_id,
 		       struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_REPO_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_REPO_ADD, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, r->org_id);
+	nsh_db_bind_int64(st, 1, r->org_id);
 	bind_text(st, 2, r->name);
 	bind_text(st, 3, r->default_branch ? r->default_branch : "main");
 	bind_text(st, 4, r->source);
-	sqlite3_bind_int64(st, 5, r->created_ms ? r->created_ms : nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE) {
+	nsh_db_bind_int64(st, 5, r->created_ms ? r->created_ms : nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_ROW) {
 		rc = db_fail(s, err, "adding a repository");
 		if (rc == NSH_EEXIST)
 			nsh_err_set(err, rc, "repository '%s' exists already", r->name);
 	} else if (ret_id) {
-		*ret_id = sqlite3_last_insert_rowid(s->db);
+		*ret_id = nsh_db_col_int64(st, 0);
 	}
 	stmt_done(st);
 	return rc;
@@ -1529,7 +1539,7 @@ int nsh_store_repo_add(struct nsh_store *s, const struct nsh_repo_rec *r, int64_
 int nsh_store_repo_get(struct nsh_store *s, const char *org, const char *name,
 		       struct nsh_repo_rec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_REPO_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_REPO_GET, err);
 	char missing[NSH_ERR_MSG_MAX];
 
 	if (!st)
@@ -1543,7 +1553,7 @@ int nsh_store_repo_get(struct nsh_store *s, const char *org, const char *name,
 int nsh_store_repo_list(struct nsh_store *s, const char *org, struct nsh_repo_list *ret,
 			struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_REPO_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_REPO_LIST, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -1598,14 +1608,14 @@ static char *labels_json(const struct nsh_strvec *labels)
 }
 
 /* The labels column back into @out; strings that are not labels are skipped. */
-static void labels_from_column(sqlite3_stmt *st, int i, struct nsh_strvec *out)
+static void labels_from_column(struct nsh_db_stmt *st, int i, struct nsh_strvec *out)
 {
-	const char *text = (const char *)sqlite3_column_text(st, i);
+	const char *text = nsh_db_col_text(st, i);
 	json_t *a = NULL, *v;
 	size_t k;
 
 	nsh_strvec_init(out);
-	if (!text || nsh_json_parse(text, (size_t)sqlite3_column_bytes(st, i), &a, NULL))
+	if (!text || nsh_json_parse(text, (size_t)nsh_db_col_bytes(st, i), &a, NULL))
 		return;
 	if (json_is_array(a))
 		json_array_foreach(a, k, v) if (json_is_string(v))
@@ -1613,15 +1623,15 @@ static void labels_from_column(sqlite3_stmt *st, int i, struct nsh_strvec *out)
 	json_decref(a);
 }
 
-static void fill_pr(sqlite3_stmt *st, void *row)
+static void fill_pr(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_pr_rec *p = row;
 
-	p->id = sqlite3_column_int64(st, 0);
-	p->repo_id = sqlite3_column_int64(st, 1);
+	p->id = nsh_db_col_int64(st, 0);
+	p->repo_id = nsh_db_col_int64(st, 1);
 	p->org = col_text(st, 2);
 	p->repo = col_text(st, 3);
-	p->number = sqlite3_column_int64(st, 4);
+	p->number = nsh_db_col_int64(st, 4);
 	p->task_id = col_text(st, 5);
 	p->job_id = col_text(st, 6);
 	p->head = col_text(st, 7);
@@ -1632,25 +1642,25 @@ static void fill_pr(sqlite3_stmt *st, void *row)
 	labels_from_column(st, 12, &p->labels);
 	p->author = col_text(st, 13);
 	p->head_sha = col_text(st, 14);
-	p->head_seq = sqlite3_column_int64(st, 15);
+	p->head_seq = nsh_db_col_int64(st, 15);
 	p->merge_sha = col_text(st, 16);
 	p->closed_by = col_text(st, 17);
-	p->created_ms = sqlite3_column_int64(st, 18);
-	p->updated_ms = sqlite3_column_int64(st, 19);
-	p->closed_ms = sqlite3_column_int64(st, 20);
+	p->created_ms = nsh_db_col_int64(st, 18);
+	p->updated_ms = nsh_db_col_int64(st, 19);
+	p->closed_ms = nsh_db_col_int64(st, 20);
 }
 
 int nsh_store_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int64_t *ret_id,
 			int64_t *ret_number, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_INSERT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_INSERT, err);
 	char *labels;
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	labels = labels_json(&p->labels);
-	sqlite3_bind_int64(st, 1, p->repo_id);
+	nsh_db_bind_int64(st, 1, p->repo_id);
 	bind_text(st, 2, p->task_id);
 	bind_text(st, 3, p->job_id);
 	bind_text(st, 4, p->head);
@@ -1660,13 +1670,13 @@ int nsh_store_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int64_t
 	bind_text(st, 8, p->state ? p->state : "open");
 	bind_text(st, 9, labels);
 	bind_text(st, 10, p->author);
-	sqlite3_bind_int64(st, 11, p->created_ms ? p->created_ms : nsh_time_now_ms());
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 11, p->created_ms ? p->created_ms : nsh_time_now_ms());
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		if (ret_id)
-			*ret_id = sqlite3_column_int64(st, 0);
+			*ret_id = nsh_db_col_int64(st, 0);
 		if (ret_number)
-			*ret_number = sqlite3_column_int64(st, 1);
+			*ret_number = nsh_db_col_int64(st, 1);
 		rc = 0;
 	} else {
 		rc = db_fail(s, err, "adding a pull request");
@@ -1679,14 +1689,14 @@ int nsh_store_pr_insert(struct nsh_store *s, const struct nsh_pr_rec *p, int64_t
 int nsh_store_pr_get(struct nsh_store *s, const char *org, const char *repo, int64_t number,
 		     struct nsh_pr_rec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_GET, err);
 	char missing[NSH_ERR_MSG_MAX];
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, org);
 	bind_text(st, 2, repo);
-	sqlite3_bind_int64(st, 3, number);
+	nsh_db_bind_int64(st, 3, number);
 	snprintf(missing, sizeof(missing), "no pull request '%s/%s#%lld'", org, repo,
 		 (long long)number);
 	return read_one(s, st, fill_pr, ret, missing, err);
@@ -1695,12 +1705,12 @@ int nsh_store_pr_get(struct nsh_store *s, const char *org, const char *repo, int
 int nsh_store_pr_get_id(struct nsh_store *s, int64_t id, struct nsh_pr_rec *ret,
 			struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_GET_ID, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_GET_ID, err);
 	char missing[64];
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	snprintf(missing, sizeof(missing), "no pull request with id %lld", (long long)id);
 	return read_one(s, st, fill_pr, ret, missing, err);
 }
@@ -1708,7 +1718,7 @@ int nsh_store_pr_get_id(struct nsh_store *s, int64_t id, struct nsh_pr_rec *ret,
 int nsh_store_pr_find_job(struct nsh_store *s, const char *job_id, struct nsh_pr_rec *ret,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_FIND_JOB, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_FIND_JOB, err);
 	char missing[NSH_ERR_MSG_MAX];
 
 	if (!st)
@@ -1721,12 +1731,12 @@ int nsh_store_pr_find_job(struct nsh_store *s, const char *job_id, struct nsh_pr
 int nsh_store_pr_find_head(struct nsh_store *s, int64_t repo_id, const char *head,
 			   struct nsh_pr_rec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_FIND_HEAD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_FIND_HEAD, err);
 	char missing[NSH_ERR_MSG_MAX];
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, repo_id);
+	nsh_db_bind_int64(st, 1, repo_id);
 	bind_text(st, 2, head);
 	snprintf(missing, sizeof(missing), "no open pull request from branch '%s'", head);
 	return read_one(s, st, fill_pr, ret, missing, err);
@@ -1735,7 +1745,7 @@ int nsh_store_pr_find_head(struct nsh_store *s, int64_t repo_id, const char *hea
 int nsh_store_pr_list(struct nsh_store *s, const struct nsh_pr_filter *f, struct nsh_pr_list *ret,
 		      struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_LIST, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -1750,14 +1760,14 @@ int nsh_store_pr_list(struct nsh_store *s, const struct nsh_pr_filter *f, struct
 
 int nsh_store_pr_save(struct nsh_store *s, const struct nsh_pr_rec *p, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_SAVE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_SAVE, err);
 	char *labels;
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	labels = labels_json(&p->labels);
-	sqlite3_bind_int64(st, 1, p->id);
+	nsh_db_bind_int64(st, 1, p->id);
 	bind_text(st, 2, p->title);
 	bind_text(st, 3, p->body ? p->body : "");
 	bind_text(st, 4, p->state);
@@ -1765,10 +1775,10 @@ int nsh_store_pr_save(struct nsh_store *s, const struct nsh_pr_rec *p, struct ns
 	bind_text(st, 6, p->merge_sha);
 	bind_text(st, 7, p->closed_by);
 	bind_ms(st, 8, p->closed_ms);
-	sqlite3_bind_int64(st, 9, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 9, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a pull request");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no pull request with id %lld",
 				 (long long)p->id);
 	stmt_done(st);
@@ -1791,20 +1801,20 @@ void nsh_pr_head_list_release(struct nsh_pr_head_list *l)
 int nsh_store_pr_head_add(struct nsh_store *s, int64_t pr_id, const char *sha, bool forced,
 			  const char *pushed_by, int64_t *ret_seq, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_HEAD_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_HEAD_ADD, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, pr_id);
+	nsh_db_bind_int64(st, 1, pr_id);
 	bind_text(st, 2, sha);
-	sqlite3_bind_int(st, 3, forced);
+	nsh_db_bind_int64(st, 3, forced);
 	bind_text(st, 4, pushed_by);
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		if (ret_seq)
-			*ret_seq = sqlite3_column_int64(st, 0);
+			*ret_seq = nsh_db_col_int64(st, 0);
 		rc = 0;
 	} else {
 		rc = db_fail(s, err, "recording a pull request head");
@@ -1813,25 +1823,25 @@ int nsh_store_pr_head_add(struct nsh_store *s, int64_t pr_id, const char *sha, b
 	return rc;
 }
 
-static void fill_head(sqlite3_stmt *st, void *row)
+static void fill_head(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_pr_head_rec *h = row;
 
-	h->seq = sqlite3_column_int64(st, 0);
+	h->seq = nsh_db_col_int64(st, 0);
 	h->sha = col_text(st, 1);
-	h->forced = sqlite3_column_int(st, 2) != 0;
+	h->forced = (int)nsh_db_col_int64(st, 2) != 0;
 	h->pushed_by = col_text(st, 3);
-	h->created_ms = sqlite3_column_int64(st, 4);
+	h->created_ms = nsh_db_col_int64(st, 4);
 }
 
 int nsh_store_pr_head_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_head_list *ret,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_HEAD_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_HEAD_LIST, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, pr_id);
+	nsh_db_bind_int64(st, 1, pr_id);
 	return read_all(s, st, add_head, ret, fill_head, "reading pull request heads", err);
 }
 
@@ -1857,32 +1867,32 @@ void nsh_pr_comment_list_release(struct nsh_pr_comment_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void fill_comment(sqlite3_stmt *st, void *row)
+static void fill_comment(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_pr_comment_rec *c = row;
 
-	c->id = sqlite3_column_int64(st, 0);
-	c->pr_id = sqlite3_column_int64(st, 1);
+	c->id = nsh_db_col_int64(st, 0);
+	c->pr_id = nsh_db_col_int64(st, 1);
 	c->kind = col_text(st, 2);
 	c->author = col_text(st, 3);
 	c->body = col_text(st, 4);
 	c->path = col_text(st, 5);
-	c->line = sqlite3_column_int64(st, 6);
+	c->line = nsh_db_col_int64(st, 6);
 	c->head_sha = col_text(st, 7);
-	c->in_reply_to = sqlite3_column_int64(st, 8);
-	c->created_ms = sqlite3_column_int64(st, 9);
-	c->handled_ms = sqlite3_column_int64(st, 10);
+	c->in_reply_to = nsh_db_col_int64(st, 8);
+	c->created_ms = nsh_db_col_int64(st, 9);
+	c->handled_ms = nsh_db_col_int64(st, 10);
 }
 
 int nsh_store_pr_comment_add(struct nsh_store *s, const struct nsh_pr_comment_rec *c,
 			     int64_t *ret_id, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_COMMENT_ADD, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, c->pr_id);
+	nsh_db_bind_int64(st, 1, c->pr_id);
 	bind_text(st, 2, c->kind ? c->kind : "comment");
 	bind_text(st, 3, c->author);
 	bind_text(st, 4, c->body);
@@ -1890,12 +1900,12 @@ int nsh_store_pr_comment_add(struct nsh_store *s, const struct nsh_pr_comment_re
 	bind_ms(st, 6, c->line);
 	bind_text(st, 7, c->head_sha);
 	bind_ms(st, 8, c->in_reply_to);
-	sqlite3_bind_int64(st, 9, c->created_ms ? c->created_ms : nsh_time_now_ms());
+	nsh_db_bind_int64(st, 9, c->created_ms ? c->created_ms : nsh_time_now_ms());
 	bind_ms(st, 10, c->handled_ms);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_ROW)
 		rc = db_fail(s, err, "adding a comment");
 	else if (ret_id)
-		*ret_id = sqlite3_last_insert_rowid(s->db);
+		*ret_id = nsh_db_col_int64(st, 0);
 	stmt_done(st);
 	return rc;
 }
@@ -1903,12 +1913,12 @@ int nsh_store_pr_comment_add(struct nsh_store *s, const struct nsh_pr_comment_re
 int nsh_store_pr_comment_get(struct nsh_store *s, int64_t id, struct nsh_pr_comment_rec *ret,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_COMMENT_GET, err);
 	char missing[64];
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	snprintf(missing, sizeof(missing), "no comment %lld", (long long)id);
 	return read_one(s, st, fill_comment, ret, missing, err);
 }
@@ -1916,27 +1926,27 @@ int nsh_store_pr_comment_get(struct nsh_store *s, int64_t id, struct nsh_pr_comm
 int nsh_store_pr_comment_list(struct nsh_store *s, int64_t pr_id, struct nsh_pr_comment_list *ret,
 			      struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_COMMENT_LIST, err);
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, pr_id);
+	nsh_db_bind_int64(st, 1, pr_id);
 	return read_all(s, st, add_comment, ret, fill_comment, "reading comments", err);
 }
 
 int nsh_store_pr_comment_set_handled(struct nsh_store *s, int64_t id, int64_t ms,
 				     struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_PR_COMMENT_HANDLED, err);
+	struct nsh_db_stmt *st = stmt(s, ST_PR_COMMENT_HANDLED, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	sqlite3_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 2, ms ? ms : nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a comment");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no comment %lld", (long long)id);
 	stmt_done(st);
 	return rc;
@@ -1947,7 +1957,7 @@ int nsh_store_pr_comment_set_handled(struct nsh_store *s, int64_t id, int64_t ms
 int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *brain,
 			     const char *recipe, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_SET_BRAIN, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_SET_BRAIN, err);
 	int rc = 0;
 
 	if (!st)
@@ -1955,10 +1965,10 @@ int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *br
 	bind_text(st, 1, id);
 	bind_text(st, 2, brain);
 	bind_text(st, 3, recipe);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a task");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -1967,17 +1977,17 @@ int nsh_store_task_set_brain(struct nsh_store *s, const char *id, const char *br
 int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t deadline_ms,
 				struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_SET_DEADLINE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_SET_DEADLINE, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_ms(st, 2, deadline_ms);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a task");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -1986,18 +1996,18 @@ int nsh_store_task_set_deadline(struct nsh_store *s, const char *id, int64_t dea
 int nsh_store_task_claim(struct nsh_store *s, const char *id, const char *worker,
 			 int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_CLAIM, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_CLAIM, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, worker);
-	sqlite3_bind_int64(st, 3, alive_since_ms);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, alive_since_ms);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "claiming a task");
 	else
-		*ret_claimed = sqlite3_changes(s->db) == 1;
+		*ret_claimed = nsh_db_changes(s->db) == 1;
 	stmt_done(st);
 	return rc;
 }
@@ -2005,14 +2015,14 @@ int nsh_store_task_claim(struct nsh_store *s, const char *id, const char *worker
 int nsh_store_task_release(struct nsh_store *s, const char *id, const char *worker,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_RELEASE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_RELEASE, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, worker);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "releasing a task");
 	stmt_done(st);
 	return rc;
@@ -2021,20 +2031,20 @@ int nsh_store_task_release(struct nsh_store *s, const char *id, const char *work
 int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
 			     size_t limit, struct nsh_task_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_CLAIMABLE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_CLAIMABLE, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, worker);
-	sqlite3_bind_int64(st, 2, alive_since_ms);
-	sqlite3_bind_int64(st, 3, limit ? (int64_t)limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 2, alive_since_ms);
+	nsh_db_bind_int64(st, 3, limit ? (int64_t)limit : INT64_MAX);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		task_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing tasks");
 	stmt_done(st);
 	return rc;
 }
@@ -2042,19 +2052,19 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
 int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *step,
 			       int64_t attempt, const char *branch, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_SET_PROGRESS, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_SET_PROGRESS, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, step);
-	sqlite3_bind_int64(st, 3, attempt);
+	nsh_db_bind_int64(st, 3, attempt);
 	bind_text(st, 4, branch);
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a job");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -2063,17 +2073,17 @@ int nsh_store_job_set_progress(struct nsh_store *s, const char *id, const char *
 int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *branch,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_SET_BRANCH, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_SET_BRANCH, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, branch);
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "updating a job");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no job '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -2082,14 +2092,14 @@ int nsh_store_job_set_branch(struct nsh_store *s, const char *id, const char *br
 int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *ret,
 				 struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_QUEUE_POS, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_QUEUE_POS, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*ret = sqlite3_column_int64(st, 0);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
 	else
 		rc = db_fail(s, err, "reading a queue position");
 	stmt_done(st);
@@ -2099,16 +2109,16 @@ int nsh_store_job_queue_position(struct nsh_store *s, const char *id, int64_t *r
 int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host, int64_t pid,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WORKER_BEAT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WORKER_BEAT, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, host);
-	sqlite3_bind_int64(st, 3, pid);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, pid);
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "recording a worker heartbeat");
 	stmt_done(st);
 	return rc;
@@ -2116,13 +2126,13 @@ int nsh_store_worker_beat(struct nsh_store *s, const char *id, const char *host,
 
 int nsh_store_worker_remove(struct nsh_store *s, const char *id, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WORKER_REMOVE, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WORKER_REMOVE, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "removing a worker");
 	stmt_done(st);
 	return rc;
@@ -2137,15 +2147,15 @@ void nsh_worker_rec_release(struct nsh_worker_rec *w)
 	memset(w, 0, sizeof(*w));
 }
 
-static void fill_worker(sqlite3_stmt *st, void *row)
+static void fill_worker(struct nsh_db_stmt *st, void *row)
 {
 	struct nsh_worker_rec *w = row;
 
 	w->id = col_text(st, 0);
 	w->host = col_text(st, 1);
-	w->pid = sqlite3_column_int64(st, 2);
-	w->started_ms = sqlite3_column_int64(st, 3);
-	w->heartbeat_ms = sqlite3_column_int64(st, 4);
+	w->pid = nsh_db_col_int64(st, 2);
+	w->started_ms = nsh_db_col_int64(st, 3);
+	w->heartbeat_ms = nsh_db_col_int64(st, 4);
 }
 
 int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_rec *ret,
@@ -2156,17 +2166,17 @@ int nsh_store_worker_get(struct nsh_store *s, const char *id, struct nsh_worker_
 
 int nsh_store_worker_list(struct nsh_store *s, struct nsh_worker_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WORKER_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WORKER_LIST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		fill_worker(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing workers");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing workers");
 	stmt_done(st);
 	return rc;
 }
@@ -2183,14 +2193,14 @@ void nsh_worker_list_release(struct nsh_worker_list *l)
 
 bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms)
 {
-	sqlite3_stmt *st = stmt(s, ST_WORKER_ANY_ALIVE, NULL);
+	struct nsh_db_stmt *st = stmt(s, ST_WORKER_ANY_ALIVE, NULL);
 	bool alive = false;
 
 	if (!st)
 		return false;
-	sqlite3_bind_int64(st, 1, alive_since_ms);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		alive = sqlite3_column_int64(st, 0) > 0;
+	nsh_db_bind_int64(st, 1, alive_since_ms);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		alive = nsh_db_col_int64(st, 0) > 0;
 	stmt_done(st);
 	return alive;
 }
@@ -2198,18 +2208,18 @@ bool nsh_store_worker_any_alive(struct nsh_store *s, int64_t alive_since_ms)
 int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job_id,
 		       int64_t attempt, const char *name, const char *result, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_STEP_PUT, err);
+	struct nsh_db_stmt *st = stmt(s, ST_STEP_PUT, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
 	bind_text(st, 2, job_id ? job_id : "");
-	sqlite3_bind_int64(st, 3, attempt);
+	nsh_db_bind_int64(st, 3, attempt);
 	bind_text(st, 4, name);
 	bind_text(st, 5, result ? result : "{}");
-	sqlite3_bind_int64(st, 6, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 6, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "recording a step");
 	stmt_done(st);
 	return rc;
@@ -2218,20 +2228,20 @@ int nsh_store_step_put(struct nsh_store *s, const char *task_id, const char *job
 int nsh_store_step_get(struct nsh_store *s, const char *task_id, const char *job_id,
 		       int64_t attempt, const char *name, char **ret_result, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_STEP_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_STEP_GET, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
 	bind_text(st, 2, job_id ? job_id : "");
-	sqlite3_bind_int64(st, 3, attempt);
+	nsh_db_bind_int64(st, 3, attempt);
 	bind_text(st, 4, name);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		*ret_result = col_text(st, 0);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no step '%s'", name);
 	} else {
 		rc = db_fail(s, err, "reading a step");
@@ -2256,7 +2266,7 @@ void nsh_step_list_release(struct nsh_step_list *l)
 int nsh_store_step_list(struct nsh_store *s, const char *task_id, const char *job_id,
 			struct nsh_step_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, job_id ? ST_STEP_LIST_JOB : ST_STEP_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, job_id ? ST_STEP_LIST_JOB : ST_STEP_LIST, err);
 	int rc;
 
 	if (!st)
@@ -2264,18 +2274,18 @@ int nsh_store_step_list(struct nsh_store *s, const char *task_id, const char *jo
 	bind_text(st, 1, task_id);
 	if (job_id)
 		bind_text(st, 2, job_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		struct nsh_step_rec *r;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		r = &ret->v[ret->nr++];
 		r->job_id = col_text(st, 0);
-		r->attempt = sqlite3_column_int64(st, 1);
+		r->attempt = nsh_db_col_int64(st, 1);
 		r->name = col_text(st, 2);
 		r->result = col_text(st, 3);
-		r->created_ms = sqlite3_column_int64(st, 4);
+		r->created_ms = nsh_db_col_int64(st, 4);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing steps");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing steps");
 	stmt_done(st);
 	return rc;
 }
@@ -2284,7 +2294,7 @@ int nsh_store_control_add(struct nsh_store *s, const char *task_id, const char *
 			  const char *kind, const char *payload, int64_t *ret_id,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONTROL_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_CONTROL_ADD, err);
 	int rc = 0;
 
 	if (!st)
@@ -2293,11 +2303,11 @@ int nsh_store_control_add(struct nsh_store *s, const char *task_id, const char *
 	bind_text(st, 2, job_id);
 	bind_text(st, 3, kind);
 	bind_text(st, 4, payload ? payload : "{}");
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_ROW)
 		rc = db_fail(s, err, "adding a control request");
 	else if (ret_id)
-		*ret_id = sqlite3_last_insert_rowid(s->db);
+		*ret_id = nsh_db_col_int64(st, 0);
 	stmt_done(st);
 	return rc;
 }
@@ -2315,33 +2325,33 @@ void nsh_control_rec_release(struct nsh_control_rec *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void control_from_row(sqlite3_stmt *st, struct nsh_control_rec *c)
+static void control_from_row(struct nsh_db_stmt *st, struct nsh_control_rec *c)
 {
-	c->id = sqlite3_column_int64(st, 0);
+	c->id = nsh_db_col_int64(st, 0);
 	c->task_id = col_text(st, 1);
 	c->job_id = col_text(st, 2);
 	c->kind = col_text(st, 3);
 	c->payload = col_text(st, 4);
 	c->state = col_text(st, 5);
 	c->result = col_text(st, 6);
-	c->created_ms = sqlite3_column_int64(st, 7);
-	c->handled_ms = sqlite3_column_int64(st, 8);
+	c->created_ms = nsh_db_col_int64(st, 7);
+	c->handled_ms = nsh_db_col_int64(st, 8);
 }
 
 int nsh_store_control_get(struct nsh_store *s, int64_t id, struct nsh_control_rec *ret,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONTROL_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_CONTROL_GET, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		control_from_row(st, ret);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no control request %lld", (long long)id);
 	} else {
 		rc = db_fail(s, err, "reading a control request");
@@ -2363,18 +2373,18 @@ void nsh_control_list_release(struct nsh_control_list *l)
 int nsh_store_control_pending(struct nsh_store *s, const char *task_id,
 			      struct nsh_control_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONTROL_PENDING, err);
+	struct nsh_db_stmt *st = stmt(s, ST_CONTROL_PENDING, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, task_id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		control_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing control requests");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing control requests");
 	stmt_done(st);
 	return rc;
 }
@@ -2382,19 +2392,19 @@ int nsh_store_control_pending(struct nsh_store *s, const char *task_id,
 int nsh_store_control_finish(struct nsh_store *s, int64_t id, const char *state, const char *result,
 			     bool *ret_finished, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_CONTROL_FINISH, err);
+	struct nsh_db_stmt *st = stmt(s, ST_CONTROL_FINISH, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	bind_text(st, 2, state);
 	bind_text(st, 3, result);
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "finishing a control request");
 	else if (ret_finished)
-		*ret_finished = sqlite3_changes(s->db) == 1;
+		*ret_finished = nsh_db_changes(s->db) == 1;
 	stmt_done(st);
 	return rc;
 }
@@ -2405,7 +2415,7 @@ int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
 			 struct nsh_task_list *ret, struct nsh_task_progress **ret_progress,
 			 struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_QUERY, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_QUERY, err);
 	struct nsh_task_progress *prog = NULL;
 	size_t palloc = 0, first = ret->nr;
 	int rc;
@@ -2415,9 +2425,9 @@ int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
 	bind_text(st, 1, f->state);
 	bind_text(st, 2, f->org);
 	bind_text(st, 3, f->text && *f->text ? f->text : NULL);
-	sqlite3_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
-	sqlite3_bind_int64(st, 5, (int64_t)f->offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : INT64_MAX);
+	nsh_db_bind_int64(st, 5, (int64_t)f->offset);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		size_t i = ret->nr - first;
 
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
@@ -2426,11 +2436,11 @@ int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
 		if (!ret_progress)
 			continue;
 		NSH_ALLOC_GROW(prog, i + 1, palloc);
-		prog[i].jobs = sqlite3_column_int64(st, 14);
-		prog[i].settled = sqlite3_column_int64(st, 15);
-		prog[i].failed = sqlite3_column_int64(st, 16);
+		prog[i].jobs = nsh_db_col_int64(st, 14);
+		prog[i].settled = nsh_db_col_int64(st, 15);
+		prog[i].failed = nsh_db_col_int64(st, 16);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing tasks");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing tasks");
 	stmt_done(st);
 	if (rc || !ret_progress)
 		free(prog);
@@ -2442,17 +2452,17 @@ int nsh_store_task_query(struct nsh_store *s, const struct nsh_task_filter *f,
 int nsh_store_task_set_options(struct nsh_store *s, const char *id, const char *options,
 			       struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_SET_OPTIONS, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_SET_OPTIONS, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, id);
 	bind_text(st, 2, options ? options : "{}");
-	sqlite3_bind_int64(st, 3, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 3, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "setting task options");
-	else if (!sqlite3_changes(s->db))
+	else if (!nsh_db_changes(s->db))
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task '%s'", id);
 	stmt_done(st);
 	return rc;
@@ -2461,7 +2471,7 @@ int nsh_store_task_set_options(struct nsh_store *s, const char *id, const char *
 int nsh_store_job_query(struct nsh_store *s, const struct nsh_job_filter *f,
 			struct nsh_job_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_JOB_QUERY, err);
+	struct nsh_db_stmt *st = stmt(s, ST_JOB_QUERY, err);
 	int rc;
 
 	if (!st)
@@ -2469,14 +2479,14 @@ int nsh_store_job_query(struct nsh_store *s, const struct nsh_job_filter *f,
 	bind_text(st, 1, f->task_id);
 	bind_text(st, 2, f->state);
 	bind_text(st, 3, f->repo);
-	sqlite3_bind_int64(st, 4, f->limit ? (int64_t)f->limit : -1);
-	sqlite3_bind_int64(st, 5, (int64_t)f->offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 4, f->limit ? (int64_t)f->limit : INT64_MAX);
+	nsh_db_bind_int64(st, 5, (int64_t)f->offset);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		job_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing jobs");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing jobs");
 	stmt_done(st);
 	return rc;
 }
@@ -2494,17 +2504,17 @@ void nsh_store_counts_release(struct nsh_store_counts *c)
 static int counts_by_state(struct nsh_store *s, enum stmt_id id, struct nsh_store_counts *ret,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, id, err);
+	struct nsh_db_stmt *st = stmt(s, id, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		ret->v[ret->nr].name = col_text(st, 0);
-		ret->v[ret->nr++].n = sqlite3_column_int64(st, 1);
+		ret->v[ret->nr++].n = nsh_db_col_int64(st, 1);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "counting rows");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "counting rows");
 	stmt_done(st);
 	return rc;
 }
@@ -2523,13 +2533,13 @@ int nsh_store_job_state_counts(struct nsh_store *s, struct nsh_store_counts *ret
 
 int nsh_store_queue_length(struct nsh_store *s, int64_t *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_QUEUE_LENGTH, err);
+	struct nsh_db_stmt *st = stmt(s, ST_QUEUE_LENGTH, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*ret = sqlite3_column_int64(st, 0);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
 	else
 		rc = db_fail(s, err, "counting queued jobs");
 	stmt_done(st);
@@ -2539,14 +2549,14 @@ int nsh_store_queue_length(struct nsh_store *s, int64_t *ret, struct nsh_err *er
 int nsh_store_model_tokens(struct nsh_store *s, int64_t *ret_prompt, int64_t *ret_completion,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_MODEL_TOKENS, err);
+	struct nsh_db_stmt *st = stmt(s, ST_MODEL_TOKENS, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		*ret_prompt = sqlite3_column_int64(st, 0);
-		*ret_completion = sqlite3_column_int64(st, 1);
+	if (nsh_db_step(st) == NSH_DB_ROW) {
+		*ret_prompt = nsh_db_col_int64(st, 0);
+		*ret_completion = nsh_db_col_int64(st, 1);
 	} else {
 		rc = db_fail(s, err, "counting model tokens");
 	}
@@ -2581,32 +2591,33 @@ void nsh_feedback_list_release(struct nsh_feedback_list *l)
 	memset(l, 0, sizeof(*l));
 }
 
-static void feedback_from_row(sqlite3_stmt *st, struct nsh_feedback_rec *f)
+static void feedback_from_row(struct nsh_db_stmt *st, struct nsh_feedback_rec *f)
 {
-	f->id = sqlite3_column_int64(st, 0);
+	f->id = nsh_db_col_int64(st, 0);
 	f->task_id = col_text(st, 1);
 	f->job_id = col_text(st, 2);
 	f->pr = col_text(st, 3);
-	f->comment_id = sqlite3_column_int64(st, 4);
-	f->origin_id = sqlite3_column_int64(st, 5);
+	f->comment_id = nsh_db_col_int64(st, 4);
+	f->origin_id = nsh_db_col_int64(st, 5);
 	f->author = col_text(st, 6);
 	f->body = col_text(st, 7);
 	f->path = col_text(st, 8);
-	f->line = sqlite3_column_int64(st, 9);
-	f->can_write = sqlite3_column_int(st, 10) != 0;
+	f->line = nsh_db_col_int64(st, 9);
+	f->can_write = (int)nsh_db_col_int64(st, 10) != 0;
 	f->state = col_text(st, 11);
-	f->attempt = sqlite3_column_type(st, 12) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 12);
+	f->attempt = nsh_db_col_is_null(st, 12) ? -1 : nsh_db_col_int64(st, 12);
 	f->result = col_text(st, 13);
-	f->created_ms = sqlite3_column_int64(st, 14);
-	f->handled_ms = sqlite3_column_int64(st, 15);
+	f->created_ms = nsh_db_col_int64(st, 14);
+	f->handled_ms = nsh_db_col_int64(st, 15);
 }
 
 int nsh_store_feedback_add(struct nsh_store *s, const struct nsh_feedback_rec *f, int64_t *ret_id,
 			   bool *ret_added, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_FEEDBACK_ADD, err);
 	bool added = false;
 	int rc = 0;
+	int step;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
@@ -2614,23 +2625,25 @@ int nsh_store_feedback_add(struct nsh_store *s, const struct nsh_feedback_rec *f
 	bind_text(st, 2, f->job_id);
 	bind_text(st, 3, f->pr);
 	if (f->comment_id > 0)
-		sqlite3_bind_int64(st, 4, f->comment_id);
+		nsh_db_bind_int64(st, 4, f->comment_id);
 	if (f->origin_id > 0)
-		sqlite3_bind_int64(st, 5, f->origin_id);
+		nsh_db_bind_int64(st, 5, f->origin_id);
 	bind_text(st, 6, f->author);
 	bind_text(st, 7, f->body);
 	bind_text(st, 8, f->path);
 	if (f->line > 0)
-		sqlite3_bind_int64(st, 9, f->line);
-	sqlite3_bind_int(st, 10, f->can_write ? 1 : 0);
-	sqlite3_bind_int64(st, 11, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE) {
+		nsh_db_bind_int64(st, 9, f->line);
+	nsh_db_bind_int64(st, 10, f->can_write ? 1 : 0);
+	nsh_db_bind_int64(st, 11, nsh_time_now_ms());
+	/* a row comes back when it was added */
+	step = nsh_db_step(st);
+	if (step != NSH_DB_ROW && step != NSH_DB_DONE) {
 		rc = db_fail(s, err, "adding review feedback");
 		goto out;
 	}
-	added = sqlite3_changes(s->db) == 1;
+	added = step == NSH_DB_ROW;
 	if (ret_id)
-		*ret_id = added ? sqlite3_last_insert_rowid(s->db) : 0;
+		*ret_id = added ? nsh_db_col_int64(st, 0) : 0;
 	if (!added && ret_id) {
 		/* the copy of @f->origin_id for this job exists: its id */
 		stmt_done(st);
@@ -2638,9 +2651,9 @@ int nsh_store_feedback_add(struct nsh_store *s, const struct nsh_feedback_rec *f
 		if (!st)
 			return err ? err->code : NSH_EIO;
 		bind_text(st, 1, f->job_id);
-		sqlite3_bind_int64(st, 2, f->origin_id);
-		if (sqlite3_step(st) == SQLITE_ROW)
-			*ret_id = sqlite3_column_int64(st, 0);
+		nsh_db_bind_int64(st, 2, f->origin_id);
+		if (nsh_db_step(st) == NSH_DB_ROW)
+			*ret_id = nsh_db_col_int64(st, 0);
 	}
 out:
 	if (ret_added)
@@ -2652,17 +2665,17 @@ out:
 int nsh_store_feedback_get(struct nsh_store *s, int64_t id, struct nsh_feedback_rec *ret,
 			   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_GET, err);
+	struct nsh_db_stmt *st = stmt(s, ST_FEEDBACK_GET, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, id);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		feedback_from_row(st, ret);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no feedback %lld", (long long)id);
 	} else {
 		rc = db_fail(s, err, "reading review feedback");
@@ -2674,14 +2687,14 @@ int nsh_store_feedback_get(struct nsh_store *s, int64_t id, struct nsh_feedback_
 int nsh_store_feedback_claim(struct nsh_store *s, const char *job_id, int64_t attempt,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_CLAIM, err);
+	struct nsh_db_stmt *st = stmt(s, ST_FEEDBACK_CLAIM, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, attempt);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 2, attempt);
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "claiming review feedback");
 	stmt_done(st);
 	return rc;
@@ -2690,19 +2703,19 @@ int nsh_store_feedback_claim(struct nsh_store *s, const char *job_id, int64_t at
 int nsh_store_feedback_list(struct nsh_store *s, const char *job_id, int64_t attempt,
 			    struct nsh_feedback_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_LIST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_FEEDBACK_LIST, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, job_id);
-	sqlite3_bind_int64(st, 2, attempt);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 2, attempt);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		feedback_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing review feedback");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing review feedback");
 	stmt_done(st);
 	return rc;
 }
@@ -2710,16 +2723,16 @@ int nsh_store_feedback_list(struct nsh_store *s, const char *job_id, int64_t att
 int nsh_store_feedback_finish(struct nsh_store *s, int64_t id, const char *state,
 			      const char *result, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_FEEDBACK_FINISH, err);
+	struct nsh_db_stmt *st = stmt(s, ST_FEEDBACK_FINISH, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, id);
+	nsh_db_bind_int64(st, 1, id);
 	bind_text(st, 2, state);
 	bind_text(st, 3, result ? result : "{}");
-	sqlite3_bind_int64(st, 4, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 4, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "finishing review feedback");
 	stmt_done(st);
 	return rc;
@@ -2755,7 +2768,7 @@ void nsh_webhook_list_release(struct nsh_webhook_list *l)
 int nsh_store_webhook_add(struct nsh_store *s, const struct nsh_webhook_rec *w, bool *ret_added,
 			  struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_ADD, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WEBHOOK_ADD, err);
 	int rc = 0;
 
 	if (!st)
@@ -2767,18 +2780,18 @@ int nsh_store_webhook_add(struct nsh_store *s, const struct nsh_webhook_rec *w, 
 	bind_text(st, 5, w->status ? w->status : "received");
 	bind_text(st, 6, w->error);
 	bind_text(st, 7, w->task_id);
-	sqlite3_bind_int64(st, 8, w->received_ms ? w->received_ms : nsh_time_now_ms());
+	nsh_db_bind_int64(st, 8, w->received_ms ? w->received_ms : nsh_time_now_ms());
 	bind_ms(st, 9, w->handled_ms);
 	bind_text(st, 10, w->payload);
-	if (sqlite3_step(st) != SQLITE_DONE)
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "recording a webhook delivery");
 	else if (ret_added)
-		*ret_added = sqlite3_changes(s->db) == 1;
+		*ret_added = nsh_db_changes(s->db) == 1;
 	stmt_done(st);
 	return rc;
 }
 
-static void webhook_from_row(sqlite3_stmt *st, struct nsh_webhook_rec *w)
+static void webhook_from_row(struct nsh_db_stmt *st, struct nsh_webhook_rec *w)
 {
 	w->id = col_text(st, 0);
 	w->event = col_text(st, 1);
@@ -2787,26 +2800,26 @@ static void webhook_from_row(sqlite3_stmt *st, struct nsh_webhook_rec *w)
 	w->status = col_text(st, 4);
 	w->error = col_text(st, 5);
 	w->task_id = col_text(st, 6);
-	w->received_ms = sqlite3_column_int64(st, 7);
-	w->handled_ms = sqlite3_column_int64(st, 8);
+	w->received_ms = nsh_db_col_int64(st, 7);
+	w->handled_ms = nsh_db_col_int64(st, 8);
 	w->payload = col_text(st, 9);
 }
 
 static int webhook_rows(struct nsh_store *s, enum stmt_id id, size_t limit,
 			struct nsh_webhook_list *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, id, err);
+	struct nsh_db_stmt *st = stmt(s, id, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
-	sqlite3_bind_int64(st, 1, limit ? (int64_t)limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 1, limit ? (int64_t)limit : INT64_MAX);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
 		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
 		memset(&ret->v[ret->nr], 0, sizeof(ret->v[0]));
 		webhook_from_row(st, &ret->v[ret->nr++]);
 	}
-	rc = rc == SQLITE_DONE ? 0 : db_fail(s, err, "listing webhook deliveries");
+	rc = rc == NSH_DB_DONE ? 0 : db_fail(s, err, "listing webhook deliveries");
 	stmt_done(st);
 	return rc;
 }
@@ -2827,7 +2840,7 @@ int nsh_store_webhook_finish(struct nsh_store *s, const char *id, const char *st
 			     const char *error, const char *task_id, bool *ret_changed,
 			     struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_FINISH, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WEBHOOK_FINISH, err);
 	int rc = 0;
 
 	if (!st)
@@ -2836,11 +2849,11 @@ int nsh_store_webhook_finish(struct nsh_store *s, const char *id, const char *st
 	bind_text(st, 2, status);
 	bind_text(st, 3, error);
 	bind_text(st, 4, task_id);
-	sqlite3_bind_int64(st, 5, nsh_time_now_ms());
-	if (sqlite3_step(st) != SQLITE_DONE)
+	nsh_db_bind_int64(st, 5, nsh_time_now_ms());
+	if (nsh_db_step(st) != NSH_DB_DONE)
 		rc = db_fail(s, err, "finishing a webhook delivery");
 	else if (ret_changed)
-		*ret_changed = sqlite3_changes(s->db) == 1;
+		*ret_changed = nsh_db_changes(s->db) == 1;
 	stmt_done(st);
 	return rc;
 }
@@ -2848,14 +2861,14 @@ int nsh_store_webhook_finish(struct nsh_store *s, const char *id, const char *st
 int nsh_store_webhook_subject_last(struct nsh_store *s, const char *subject, int64_t *ret_ms,
 				   struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_WEBHOOK_SUBJECT_LAST, err);
+	struct nsh_db_stmt *st = stmt(s, ST_WEBHOOK_SUBJECT_LAST, err);
 	int rc = 0;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, subject);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*ret_ms = sqlite3_column_int64(st, 0);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret_ms = nsh_db_col_int64(st, 0);
 	else
 		rc = db_fail(s, err, "reading webhook deliveries");
 	stmt_done(st);
@@ -2865,18 +2878,18 @@ int nsh_store_webhook_subject_last(struct nsh_store *s, const char *subject, int
 int nsh_store_task_find_github(struct nsh_store *s, const char *repo, int64_t number,
 			       struct nsh_task_rec *ret, struct nsh_err *err)
 {
-	sqlite3_stmt *st = stmt(s, ST_TASK_FIND_GITHUB, err);
+	struct nsh_db_stmt *st = stmt(s, ST_TASK_FIND_GITHUB, err);
 	int rc;
 
 	if (!st)
 		return err ? err->code : NSH_EIO;
 	bind_text(st, 1, repo);
-	sqlite3_bind_int64(st, 2, number);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	nsh_db_bind_int64(st, 2, number);
+	rc = nsh_db_step(st);
+	if (rc == NSH_DB_ROW) {
 		task_from_row(st, ret);
 		rc = 0;
-	} else if (rc == SQLITE_DONE) {
+	} else if (rc == NSH_DB_DONE) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "no task for issue '%s#%lld'", repo,
 				 (long long)number);
 	} else {

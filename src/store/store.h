@@ -23,6 +23,7 @@
 
 #include "core/vec.h"
 
+struct nsh_config;
 struct nsh_err;
 struct nsh_notify;
 
@@ -36,11 +37,23 @@ struct nsh_store;
 
 /**
  * Open (creating if needed) the database at @path and migrate it to
- * NSH_STORE_SCHEMA_VERSION. NSH_EVERSION when the file was written by a
- * newer schema; NSH_EIO with SQLite's message otherwise. The caller closes
+ * NSH_STORE_SCHEMA_VERSION. @path is a SQLite file name, or a PostgreSQL
+ * url (postgres://USER:PASSWORD@HOST:PORT/DB, docs/store.md), whose
+ * database must exist. NSH_EVERSION when the database was written by a
+ * newer schema; NSH_EIO with the engine's message otherwise (connection
+ * errors as nsh_pgq_open()'s, never showing a password). The caller closes
  * the handle with nsh_store_close().
  */
 int nsh_store_open(const char *path, struct nsh_store **ret, struct nsh_err *err);
+
+/**
+ * Where the store of the home directory @home lives, as nsh_store_open()
+ * takes it (a new string): the PostgreSQL url in @env (the value of
+ * NIGHTSHIFT_DB, may be NULL) or else in "url" of the [db] section of @cfg
+ * (may be NULL), as for the job queue (store/pgqueue.h); without one, the
+ * SQLite file "@home/nightshift.db".
+ */
+char *nsh_store_target(const char *home, const char *env, const struct nsh_config *cfg);
 
 /**
  * Like nsh_store_open() but migrate only up to @version (0 leaves a fresh
@@ -55,7 +68,11 @@ void nsh_store_close(struct nsh_store *s);
 /** The schema version recorded in the database. */
 int nsh_store_schema_version(struct nsh_store *s, int *ret, struct nsh_err *err);
 
-/** The database file name this handle was opened on (borrowed). */
+/**
+ * The database file name or url this handle was opened on (borrowed), to
+ * open more handles on the same store. A url may carry a password: not
+ * for messages.
+ */
 const char *nsh_store_path(const struct nsh_store *s);
 
 /**

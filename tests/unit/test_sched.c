@@ -19,6 +19,7 @@
 #include "core/id.h"
 #include "core/json.h"
 #include "core/time.h"
+#include "pgstore.h"
 #include "store/store.h"
 #include "task/task.h"
 #include "test.h"
@@ -188,9 +189,14 @@ static const struct nsh_pipeline fake_pipeline = {
 
 /* ---- helpers ---- */
 
+/* A new store: a SQLite file, or a PostgreSQL database during the PostgreSQL pass. */
 static char *new_db(const char *name)
 {
-	char *path = nsh_xasprintf("%s/%s", dir, name);
+	char *path;
+
+	if (pgs_url)
+		return pgs_new_db(name);
+	path = nsh_xasprintf("%s/%s", dir, name);
 
 	unlink(path);
 	return path;
@@ -796,7 +802,7 @@ static void test_job_runs_are_leased(void)
 	CHECK(runner == NULL);
 	CHECK_INT(nsh_store_job_runner(st, "j-ffffff", &runner, &err), NSH_ENOTFOUND);
 	/* the store's list of busy states is the task module's */
-	{
+	if (!pgs_url) {
 		sqlite3 *db3 = NULL;
 
 		CHECK_INT(sqlite3_open(db, &db3), SQLITE_OK);
@@ -865,6 +871,15 @@ int main(void)
 	RUN(test_wait_for_answer);
 	RUN(test_workers_share_jobs);
 	RUN(test_job_runs_are_leased);
+	/* workers sharing jobs on PostgreSQL (a store of several machines) */
+	CHECK(pgs_start() >= 0);
+	if (pgs_url) {
+		RUN(test_task_runs_to_completion);
+		RUN(test_workers_share_jobs);
+		RUN(test_job_runs_are_leased);
+		RUN(test_takeover);
+	}
+	pgs_stop();
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();

@@ -15,6 +15,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "pgstore.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
 #include "test.h"
@@ -33,8 +34,8 @@ static void fx_open(struct fixture *f, const char *name)
 {
 	struct nsh_err err = NSH_ERR_INIT;
 
-	f->home = nsh_xasprintf("%s/%s", dir, name);
-	f->db = nsh_xasprintf("%s/nightshift.db", f->home);
+	f->home = nsh_xasprintf("%s/%s%s", dir, name, pgs_url ? "-pg" : "");
+	f->db = pgs_url ? pgs_new_db(name) : nsh_xasprintf("%s/nightshift.db", f->home);
 	if (nsh_fs_mkdir_p(f->home, 0700, &err) || nsh_store_open(f->db, &f->store, &err) ||
 	    nsh_secrets_open(f->store, f->home, NULL, &f->v, &err)) {
 		fprintf(stderr, "fixture: %s\n", err.msg);
@@ -674,6 +675,21 @@ int main(void)
 	RUN(test_list_has_no_values);
 	RUN(test_no_plaintext_on_disk);
 	RUN(test_env_to_redactor);
+	/* Again on a PostgreSQL store, but the checks that edit or read SQLite's file. */
+	CHECK(pgs_start() >= 0);
+	if (pgs_url) {
+		RUN(test_round_trip);
+		RUN(test_validation);
+		RUN(test_wrong_key);
+		RUN(test_key_created);
+		RUN(test_key_refused);
+		RUN(test_key_env);
+		RUN(test_scope_precedence);
+		RUN(test_empty_scope_needs_no_key);
+		RUN(test_list_has_no_values);
+		RUN(test_env_to_redactor);
+	}
+	pgs_stop();
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();

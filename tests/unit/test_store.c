@@ -1,6 +1,9 @@
 /*
  * The store: migrations (fresh, upgrade from every earlier version, refusal
- * of a newer one), the database settings, and the row accessors.
+ * of a newer one), the database settings, and the row accessors. The
+ * checks that do not look at SQLite itself run a second time on
+ * PostgreSQL, in a cluster this test starts (tests/integ/pgcluster.sh);
+ * without the PostgreSQL binaries that pass says why and checks nothing.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -10,16 +13,23 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "pgstore.h"
 #include "store/store.h"
 #include "store/store_int.h"
 #include "test.h"
 
 static char *dir;
 
+/*
+ * Where the store of a check lives: a file named @name in the test's
+ * directory, or during the PostgreSQL pass a new empty database.
+ */
 static char *db_path(const char *name)
 {
 	char *p;
 
+	if (pgs_url)
+		return pgs_new_db(name);
 	if (asprintf(&p, "%s/%s", dir, name) < 0)
 		abort();
 	return p;
@@ -32,6 +42,8 @@ static long long raw_int(const char *path, const char *sql)
 	sqlite3_stmt *st;
 	long long v = -1;
 
+	if (pgs_url)
+		return pgs_int(path, sql);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
@@ -49,6 +61,8 @@ static int raw_exec(const char *path, const char *sql)
 	sqlite3 *db;
 	int rc;
 
+	if (pgs_url)
+		return pgs_exec(path, sql);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return -1;
 	rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
@@ -118,6 +132,23 @@ static void test_fresh(void)
 	nsh_store_close(s);
 
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"), migration_count());
+	if (pgs_url) {
+		/* the tables the design names, but the full-text index */
+		CHECK_INT(raw_int(path,
+				  "SELECT count(*) FROM pg_tables WHERE schemaname = 'public' "
+				  "AND tablename IN ('orgs', 'repos', 'tasks', 'jobs', 'events', "
+				  "'specs', 'prs', 'pr_comments', 'control_requests', 'memories', "
+				  "'secrets', 'webhook_deliveries', 'pr_heads')"),
+			  13);
+		/* one migration per version, as on SQLite */
+		CHECK_INT(raw_int(path, "SELECT max(version) FROM schema_migrations"),
+			  NSH_STORE_SCHEMA_VERSION);
+		CHECK_INT(nsh_store_open(path, &s, &err), 0);
+		nsh_store_close(s);
+		CHECK_INT(raw_int(path, "SELECT count(*) FROM schema_migrations"),
+			  migration_count());
+		return;
+	}
 	CHECK_INT(raw_int(path,
 			  "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"),
 		  1);
@@ -154,7 +185,7 @@ static void test_foreign_keys_on(void)
 	j.state = (char *)"queued";
 	/* A job of a task that does not exist violates the foreign key. */
 	CHECK_INT(nsh_store_job_insert(s, &j, &err), NSH_EINVAL);
-	CHECK(strstr(err.msg, "FOREIGN KEY") != NULL);
+	CHECK(strstr(err.msg, pgs_url ? "foreign key" : "FOREIGN KEY") != NULL);
 	nsh_store_close(s);
 }
 
@@ -436,9 +467,83 @@ static void test_transactions(void)
 	nsh_store_close(s);
 }
 
+struct check_ctx {
+	struct nsh_store *s;
+	int n;
+};
+
+static void check_one(const char *sql, void *ctx)
+{
+	struct check_ctx *c = ctx;
+	struct nsh_err err = NSH_ERR_INIT;
+	int rc = nsh_db_check(nsh_store_db(c->s), sql, &err);
+
+	CHECK_INT(rc, 0);
+	if (rc)
+		fprintf(stderr, "   %s\n   in: %s\n", err.msg, sql);
+	c->n++;
+}
+
+/* Every statement of store.c and memory.c prepares on the engine of the pass. */
+static void test_statements_prepare(void)
+{
+	_nsh_cleanup_free_ char *path = db_path("statements.db");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct check_ctx c = {0};
+
+	CHECK_INT(nsh_store_open(path, &c.s, &err), 0);
+	nsh_store_each_sql(nsh_db_kind(nsh_store_db(c.s)), check_one, &c);
+	CHECK(c.n > 100);
+	/* and a statement that does not is refused with the engine's message */
+	CHECK(nsh_db_check(nsh_store_db(c.s), "SELECT nosuch FROM tasks WHERE id = ?1", &err) < 0);
+	CHECK(strstr(err.msg, "nosuch") != NULL);
+	nsh_store_close(c.s);
+}
+
+/* PostgreSQL: a wrong password is refused without showing it. */
+static void test_pg_connect_errors(void)
+{
+	_nsh_cleanup_free_ char *url = strdup(pgs_url);
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL;
+	char *pw = strstr(url, "nsh-test-pw");
+
+	memcpy(pw, "wrong-pw-xx", 11);
+	CHECK(nsh_store_open(url, &s, &err) < 0);
+	CHECK(s == NULL);
+	CHECK(strstr(err.msg, "wrong-pw") == NULL);
+	CHECK(strstr(err.msg, "nsh-test-pw") == NULL);
+	fprintf(stderr, "   %s\n", err.msg);
+}
+
+/* PostgreSQL: secrets are bytes, and the SQLSTATE decides the error code. */
+static void test_pg_values(void)
+{
+	_nsh_cleanup_free_ char *path = db_path("values");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL;
+	const char blob[] = {'a', 0, '\\', 'x', (char)0xff, '\''};
+	void *got = NULL;
+	size_t len = 0;
+	int64_t org = 0;
+
+	CHECK_INT(nsh_store_open(path, &s, &err), 0);
+	CHECK_INT(nsh_store_secret_put(s, "K", "global", blob, sizeof(blob), &err), 0);
+	CHECK_INT(nsh_store_secret_get(s, "K", "global", &got, &len, &err), 0);
+	CHECK(len == sizeof(blob) && !memcmp(got, blob, len));
+	free(got);
+	CHECK_INT(nsh_store_org_add(s, "acme", "local", &org, &err), 0);
+	CHECK(org > 0);
+	CHECK_INT(nsh_store_org_add(s, "acme", "local", NULL, &err), NSH_EEXIST);
+	CHECK(strstr(err.msg, "'acme' exists already") != NULL);
+	CHECK_INT(nsh_store_org_add(s, "beta", "gitlab", NULL, &err), NSH_EINVAL);
+	nsh_store_close(s);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
+	int pg;
 
 	dir = t_tmpdir();
 	RUN(test_fresh);
@@ -449,6 +554,23 @@ int main(void)
 	RUN(test_events_append_only);
 	RUN(test_tasks_jobs_specs);
 	RUN(test_transactions);
+	RUN(test_statements_prepare);
+
+	/* The same checks on PostgreSQL, but those of SQLite's files and upgrades. */
+	pg = pgs_start();
+	CHECK(pg >= 0);
+	if (pg > 0) {
+		RUN(test_fresh);
+		RUN(test_foreign_keys_on);
+		RUN(test_newer_version_refused);
+		RUN(test_events_append_only);
+		RUN(test_tasks_jobs_specs);
+		RUN(test_transactions);
+		RUN(test_statements_prepare);
+		RUN(test_pg_connect_errors);
+		RUN(test_pg_values);
+	}
+	pgs_stop();
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();

@@ -16,6 +16,7 @@
 #include "core/json.h"
 #include "core/time.h"
 #include "github/github.h"
+#include "pgstore.h"
 #include "store/store.h"
 #include "task/task.h"
 #include "test.h"
@@ -546,7 +547,7 @@ struct fixture {
 static void fx_open(struct fixture *f, const char *name, const char *cfg_text)
 {
 	struct nsh_err err = NSH_ERR_INIT;
-	char *path = nsh_xasprintf("%s/%s.db", dir, name);
+	char *path = pgs_url ? pgs_new_db(name) : nsh_xasprintf("%s/%s.db", dir, name);
 
 	memset(f, 0, sizeof(*f));
 	if (nsh_store_open(path, &f->s, &err)) {
@@ -940,6 +941,15 @@ int main(void)
 	RUN(test_queue_comments);
 	RUN(test_queue_feedback);
 	RUN(test_queue_once);
+	/* The queue's checks again on a PostgreSQL store. */
+	CHECK(pgs_start() >= 0);
+	if (pgs_url) {
+		RUN(test_queue_labeled);
+		RUN(test_queue_comments);
+		RUN(test_queue_feedback);
+		RUN(test_queue_once);
+	}
+	pgs_stop();
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
 	return TEST_DONE();
