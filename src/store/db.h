@@ -71,6 +71,20 @@ struct sqlite3 *nsh_db_sqlite(struct nsh_db *db);
 struct fts5_api *nsh_db_sqlite_fts5(struct nsh_db *db);
 
 /**
+ * PostgreSQL: LISTEN on @channel on the connection @db (outside a
+ * transaction, so that it takes effect at once). NSH_EINVAL for another
+ * engine.
+ */
+int nsh_db_pg_listen(struct nsh_db *db, const char *channel, struct nsh_err *err);
+
+/**
+ * PostgreSQL: read what the server sent without waiting, and give the
+ * number of notifications received on @db so far in *@ret. NSH_EIO (and
+ * the reason) when the connection is gone; NSH_EINVAL for another engine.
+ */
+int nsh_db_pg_notifications(struct nsh_db *db, int64_t *ret, struct nsh_err *err);
+
+/**
  * Record the last failure on @db in @err, prefixed by @what; returns its
  * code (see the top of this file).
  */

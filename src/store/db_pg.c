@@ -33,9 +33,10 @@
 struct pg_db {
 	struct nsh_db base;
 	PGconn *conn;
-	int64_t changes; /* rows of the last INSERT, UPDATE or DELETE */
-	int code;	 /* the last failure: NSH_E* */
-	char *msg;	 /* and its message, or NULL */
+	int64_t changes;  /* rows of the last INSERT, UPDATE or DELETE */
+	int64_t notified; /* notifications received (nsh_db_pg_notifications()) */
+	int code;	  /* the last failure: NSH_E* */
+	char *msg;	  /* and its message, or NULL */
 };
 
 struct pg_stmt {
@@ -437,6 +438,42 @@ static const struct nsh_db_ops pg_ops = {
 	.col_bytes = pg_col_bytes,
 	.col_is_null = pg_col_is_null,
 };
+
+int nsh_db_pg_listen(struct nsh_db *db, const char *channel, struct nsh_err *err)
+{
+	char *name, *sql;
+	int rc;
+
+	if (db->kind != NSH_DB_PG)
+		return nsh_err_set(err, NSH_EINVAL, "LISTEN needs a PostgreSQL store");
+	name = PQescapeIdentifier(pdb(db)->conn, channel, strlen(channel));
+	if (!name)
+		return nsh_err_set(err, NSH_EIO, "cannot listen on '%s': %s", channel,
+				   PQerrorMessage(pdb(db)->conn));
+	sql = nsh_xasprintf("LISTEN %s", name);
+	PQfreemem(name);
+	rc = pg_exec(db, sql, err);
+	free(sql);
+	return rc;
+}
+
+int nsh_db_pg_notifications(struct nsh_db *db, int64_t *ret, struct nsh_err *err)
+{
+	struct pg_db *p = pdb(db);
+	PGnotify *n;
+
+	if (db->kind != NSH_DB_PG)
+		return nsh_err_set(err, NSH_EINVAL, "notifications need a PostgreSQL store");
+	if (!PQconsumeInput(p->conn))
+		return nsh_err_set(err, NSH_EIO, "postgresql connection lost: %s",
+				   PQerrorMessage(p->conn));
+	while ((n = PQnotifies(p->conn))) {
+		p->notified++;
+		PQfreemem(n);
+	}
+	*ret = p->notified;
+	return 0;
+}
 
 int nsh_db_open_pg(const char *url, struct nsh_db **ret, struct nsh_err *err)
 {

@@ -444,6 +444,8 @@ static const struct nsh_store_migration migrations[] = {
 	{13, "the worker that runs a job",
 	 "ALTER TABLE jobs ADD COLUMN runner TEXT;"
 	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
+	/* PostgreSQL only: the notification behind nsh_store_data_version() */
+	{14, "new events are announced to listeners", ""},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
@@ -775,6 +777,17 @@ static const struct nsh_store_migration pg_migrations[] = {
 	{13, "the worker that runs a job",
 	 "ALTER TABLE jobs ADD COLUMN runner TEXT;"
 	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
+	/*
+	 * Every statement that appends events NOTIFYs nsh_events once, when its
+	 * transaction commits: event hubs (src/server/sse.c) listen and read the
+	 * new rows instead of polling. The payload is empty, so PostgreSQL
+	 * folds the notifications of one transaction into one.
+	 */
+	{14, "new events are announced to listeners",
+	 "CREATE FUNCTION nsh_events_notify() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	 "  BEGIN PERFORM pg_notify('nsh_events', ''); RETURN NULL; END $f$;"
+	 "CREATE TRIGGER events_notify AFTER INSERT ON events"
+	 "  FOR EACH STATEMENT EXECUTE FUNCTION nsh_events_notify();"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)

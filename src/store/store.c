@@ -346,7 +346,7 @@ struct nsh_store {
 	int depth;		   /* open transactions: 1 the outer one, more are savepoints */
 	int64_t txn_event;	   /* newest event id appended in the open transaction */
 	struct nsh_notify *notify; /* posted with event ids at commit, or NULL */
-	int64_t data_version;	   /* PostgreSQL: counts nsh_store_data_version() calls */
+	bool listening;		   /* PostgreSQL: LISTEN nsh_events is on */
 	struct {
 		const char *sql;	/* the key: a static string's address */
 		struct nsh_db_stmt *st; /* its statement */
@@ -744,12 +744,19 @@ int nsh_store_data_version(struct nsh_store *s, int64_t *ret, struct nsh_err *er
 	int rc = 0;
 
 	/*
-	 * PostgreSQL has no such number: a new one on every call, so callers
-	 * always re-read (an indexed read of the events after an id).
+	 * PostgreSQL has no such number: a statement that appends events
+	 * NOTIFYs nsh_events when it commits (migration 14), and the number is
+	 * how many such notifications this connection has received. Reading it
+	 * sends nothing to the server.
 	 */
 	if (nsh_db_kind(s->db) == NSH_DB_PG) {
-		*ret = ++s->data_version;
-		return 0;
+		if (!s->listening) {
+			rc = nsh_db_pg_listen(s->db, "nsh_events", err);
+			if (rc)
+				return rc;
+			s->listening = true;
+		}
+		return nsh_db_pg_notifications(s->db, ret, err);
 	}
 	st = stmt(s, ST_DATA_VERSION, err);
 	if (!st)

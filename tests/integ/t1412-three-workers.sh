@@ -14,6 +14,7 @@
 # skipped, not passed. Without the PostgreSQL server binaries the second
 # pass is skipped, not passed.
 . "$(dirname "$0")/lib.sh"
+. "$NSH_TOP/tests/e2e/daemon.sh"
 
 PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
 trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
@@ -113,9 +114,20 @@ SERVICES="rate-limiter billing notifications pricing"
 run_tests() {
 test_expect_success "three workers share the jobs of a task: each done once ($store)" '
 	use_store && nsh demo init >/dev/null && start_workers || exit 1
+	# an api process streams what the workers do (SSE; on PostgreSQL, woken by NOTIFY)
+	nsh_daemon_start --role api || { stop_workers; exit 1; }
+	curl -sN --max-time 600 -H "Authorization: Bearer $NSH_TOKEN" \
+		"$NSH_URL/api/events/stream" >stream &
+	cpid=$!
 	task=$(start_task) &&
 	until_sql 3000 "SELECT state FROM tasks" completed || {
 		sql "SELECT id, state, step, runner FROM jobs"; tail worker*.log; stop_workers; exit 1; }
+	i=0 && while ! grep -q "\"to\":\"completed\"" stream && [ $i -lt 100 ]; do
+		sleep 0.1; i=$((i + 1)); done
+	kill $cpid; nsh_daemon_stop
+	grep -q "^event: job.claimed" stream &&
+	grep -q "^event: pr.opened" stream &&
+	grep -q "\"to\":\"completed\"" stream || { echo "ERROR: the stream lacks events"; cat stream; exit 1; }
 	test "$(sql "SELECT count(*) FROM jobs")" = 4 &&
 	check_once &&
 	test "$(sql "SELECT count(DISTINCT json_extract(data, '"'"'$.worker'"'"')) FROM events

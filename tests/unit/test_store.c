@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "core/time.h"
 #include "pgstore.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -424,6 +425,39 @@ static void test_tasks_jobs_specs(void)
 	nsh_store_close(s);
 }
 
+/*
+ * The data version that event hubs watch (src/server/sse.c) changes when
+ * another connection commits events, and stays put otherwise: SQLite's
+ * PRAGMA data_version, PostgreSQL's notifications on nsh_events.
+ */
+static void test_data_version(void)
+{
+	_nsh_cleanup_free_ char *path = db_path("dv.db");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *a = NULL, *b = NULL;
+	int64_t v1 = -1, v2 = -2, v3 = -3, until;
+
+	CHECK_INT(nsh_store_open(path, &a, &err), 0);
+	CHECK_INT(nsh_store_open(path, &b, &err), 0);
+	CHECK_INT(nsh_store_data_version(a, &v1, &err), 0);
+	CHECK_INT(nsh_store_data_version(a, &v2, &err), 0);
+	CHECK(v1 == v2);
+	CHECK_INT(nsh_store_event_append(b, "t-1", NULL, "log", NULL, NULL, &err), 0);
+	until = nsh_time_mono_ms() + 5000;
+	while (!nsh_store_data_version(a, &v3, &err) && v3 == v1 && nsh_time_mono_ms() < until)
+		nsh_time_sleep_ms(10);
+	CHECK(v3 != v1);
+	/* a rolled-back append announces nothing */
+	CHECK_INT(nsh_store_begin(b, &err), 0);
+	CHECK_INT(nsh_store_event_append(b, "t-1", NULL, "gone", NULL, NULL, &err), 0);
+	nsh_store_rollback(b);
+	nsh_time_sleep_ms(200);
+	CHECK_INT(nsh_store_data_version(a, &v2, &err), 0);
+	CHECK(v2 == v3);
+	nsh_store_close(b);
+	nsh_store_close(a);
+}
+
 static void test_transactions(void)
 {
 	_nsh_cleanup_free_ char *path = db_path("txn.db");
@@ -554,6 +588,7 @@ int main(void)
 	RUN(test_events_append_only);
 	RUN(test_tasks_jobs_specs);
 	RUN(test_transactions);
+	RUN(test_data_version);
 	RUN(test_statements_prepare);
 
 	/* The same checks on PostgreSQL, but those of SQLite's files and upgrades. */
@@ -566,6 +601,7 @@ int main(void)
 		RUN(test_events_append_only);
 		RUN(test_tasks_jobs_specs);
 		RUN(test_transactions);
+		RUN(test_data_version);
 		RUN(test_statements_prepare);
 		RUN(test_pg_connect_errors);
 		RUN(test_pg_values);
