@@ -1,27 +1,47 @@
 /*
  * bench/queue: job claims per second with 1, 3 and 8 worker processes on
- * the PostgreSQL job queue (store/pgqueue.h), against the same on the
- * single-node SQLite store's claim path (the one src/sched uses: list the
- * claimable tasks, claim one, then finish it), both measured in this run.
+ * PostgreSQL against the single-node SQLite store, both measured in this
+ * run. Two tables:
  *
- * One unit of work is "claim a job and finish it": on PostgreSQL
- * nsh_pgq_claim() and nsh_pgq_complete() (which appends a "done" event);
- * on SQLite nsh_store_task_claimable() + nsh_store_task_claim(), then one
- * transaction that sets the task completed and appends an event. Every
- * worker opens its own connection before the clock starts. Afterwards the
- * bench checks that every job was finished exactly once.
+ * 1. The PostgreSQL job queue module (store/pgqueue.h) against the SQLite
+ *    store's task-claim path (list the claimable tasks, claim one, then
+ *    finish it). One unit of work is "claim a job and finish it": on
+ *    PostgreSQL nsh_pgq_claim() and nsh_pgq_complete() (which appends a
+ *    "done" event); on SQLite nsh_store_task_claimable() +
+ *    nsh_store_task_claim(), then one transaction that sets the task
+ *    completed and appends an event. PostgreSQL is measured twice:
+ *    synchronous_commit on (the default, an fsync per commit) and off (the
+ *    last commits may be lost on a server crash, as with the SQLite store's
+ *    synchronous=NORMAL in WAL mode).
  *
- * Each figure is the median of ROUNDS runs, the three kinds interleaved,
- * so that a noisy neighbour on a shared machine hits all of them alike.
+ * 2. The store's job-run claim path, which is how the daemon's workers
+ *    share the jobs of a task on either engine (src/store/runner.c,
+ *    src/sched/sched.c), on a SQLite file and on a new PostgreSQL database
+ *    per run (the server's defaults, as the daemon uses it). The parent
+ *    creates one task with STORE_JOBS queued jobs; each worker process
+ *    opens its own store handle and registers its own worker row. One unit
+ *    of work is what a job thread does per job: nsh_store_job_free() for
+ *    the candidates (walked in plan order, listed again when walked),
+ *    nsh_store_job_claim_run() (a lost race moves on to the next job), a
+ *    "job.claimed" event, then one transaction as record_step() ends a job:
+ *    check the runner, append "job.step", nsh_job_transition() to cancelled
+ *    (a settled state, with its "job.state" event) and
+ *    nsh_store_job_release_run(). "lost/job" counts the claims another
+ *    worker won first.
  *
- * PostgreSQL is measured twice: synchronous_commit on (the default, an
- * fsync per commit) and off (the last commits may be lost on a server
- * crash, as with the SQLite store's synchronous=NORMAL in WAL mode).
+ * Every worker connects before the clock starts. Afterwards the bench
+ * checks that every job was finished (table 1) or claimed (table 2)
+ * exactly once and stops with an error otherwise.
+ *
+ * Each figure is the median of ROUNDS runs, the kinds interleaved, so
+ * that a noisy neighbour on a shared machine hits all of them alike.
  *
  * The server is a throw-away cluster started by tests/integ/pgcluster.sh,
- * or the one $NIGHTSHIFT_DB names (its queues get "bench-" names). Without
+ * or the one $NIGHTSHIFT_DB names (its queues get "bench-" names, its
+ * databases "bench_store_" names and are dropped after each run). Without
  * PostgreSQL the bench says so and measures SQLite alone. Figures are
- * printed, never asserted.
+ * printed, never asserted. "build/rel/bench/queue queue" or "... store"
+ * measures one table only.
  */
 #include <jansson.h>
 #include <stdbool.h>
@@ -31,22 +51,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../tests/unit/pgcluster.h"
+#include "../tests/unit/pgstore.h"
+#include "core/alloc.h"
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/time.h"
+#include "core/vec.h"
 #include "store/pgqueue.h"
 #include "store/store.h"
 #include "task/task.h"
 
 #include "core/banned.h"
 
-#define JOBS	    1000  /* jobs per run */
-#define ROUNDS	    3	  /* runs per figure (median3() takes three) */
-#define LEASE_MS    60000 /* long enough never to run out during a run */
-#define MAX_WORKERS 8
+#define JOBS	       1000  /* jobs per run */
+#define ROUNDS	       3     /* runs per figure (median3() takes three) */
+#define LEASE_MS       60000 /* long enough never to run out during a run */
+#define MAX_WORKERS    8
+#define STORE_JOBS     1000   /* jobs of the one task of a store run */
+#define STORE_LEASE_MS 600000 /* a worker's heartbeat lease: longer than any run */
 
 static const int worker_counts[] = {1, 3, 8};
+
+/* The throw-away cluster, stopped at exit by the process that started it. */
+static char *cluster_dir;
+static pid_t cluster_owner;
+
+static void stop_cluster(void)
+{
+	if (cluster_dir && getpid() == cluster_owner)
+		pgc_stop(cluster_dir);
+	free(cluster_dir);
+	cluster_dir = NULL;
+}
 
 static double median3(double a, double b, double c)
 {
@@ -228,29 +264,12 @@ static double sqlite_rate(const char *dir, int workers, int round)
 	return JOBS / secs;
 }
 
-int main(void)
+/* The first table: the queue module (store/pgqueue.h) against the SQLite store's task claims. */
+static void bench_queue(const char *url, const char *dir)
 {
-	const char *env = getenv("NIGHTSHIFT_DB");
-	char *pgdir = NULL, *url = NULL, *why = NULL;
-	char tmpl[] = "/tmp/nsh-bench-queue-XXXXXX";
-	struct nsh_err err = NSH_ERR_INIT;
 	double lite[3], on[3], off[3];
-	bool have_pg = true;
+	bool have_pg = url != NULL;
 
-	if (!mkdtemp(tmpl))
-		die("mkdtemp", NULL);
-	if (env && *env) {
-		url = strdup(env);
-	} else {
-		int rc = pgc_start(&pgdir, &url, &why);
-
-		if (rc == 1) {
-			printf("postgresql: not measured (%s)\n", why);
-			have_pg = false;
-		} else if (rc) {
-			die("starting postgresql", NULL);
-		}
-	}
 	printf("%d jobs per run, median of %d runs; one job = claim + finish; jobs per second\n",
 	       JOBS, ROUNDS);
 	printf("%-8s %10s %12s %8s %12s %8s\n", "workers", "sqlite", "pg sync=on", "ratio",
@@ -261,7 +280,7 @@ int main(void)
 		double r[3][ROUNDS];
 
 		for (int k = 0; k < ROUNDS; k++) {
-			r[0][k] = sqlite_rate(tmpl, w, k);
+			r[0][k] = sqlite_rate(dir, w, k);
 			r[1][k] = have_pg ? pg_rate(url, w, true, k) : 0;
 			r[2][k] = have_pg ? pg_rate(url, w, false, k) : 0;
 		}
@@ -279,11 +298,374 @@ int main(void)
 	if (have_pg)
 		printf("scaling 1 -> 8 workers: sqlite %.2fx, pg sync=on %.2fx, pg sync=off %.2fx\n",
 		       lite[2] / lite[0], on[2] / on[0], off[2] / off[0]);
-	if (pgdir)
-		pgc_stop(pgdir);
+}
+
+/* ---- the store's job-run claim path, as src/sched runs a job ---- */
+
+/*
+ * What one store worker sends back to the parent through a pipe: the runs
+ * it claimed and the claims another worker won first. One write of less
+ * than PIPE_BUF bytes, so the workers' reports do not interleave.
+ */
+struct store_tally {
+	int64_t claimed;
+	int64_t lost;
+};
+
+/* Heartbeats older than this are of dead workers: longer than any run here. */
+static int64_t store_alive_since(void)
+{
+	return nsh_time_now_ms() - STORE_LEASE_MS;
+}
+
+/*
+ * Settle job @id as the last step of a run does (record_step() in
+ * src/sched/sched.c): in one transaction check that @worker still runs it,
+ * append the step's event, move the job to a settled state (with its
+ * "job.state" event) and let the run go.
+ */
+static int settle_job(struct nsh_store *st, const char *task_id, const char *id, const char *worker,
+		      const json_t *step, struct nsh_err *err)
+{
+	char *runner = NULL;
+	int rc;
+
+	rc = nsh_store_begin(st, err);
+	if (rc)
+		return rc;
+	rc = nsh_store_job_runner(st, id, &runner, err);
+	if (!rc && (!runner || strcmp(runner, worker)))
+		rc = nsh_err_set(err, NSH_ECONFLICT, "job '%s' is run by '%s' now", id,
+				 runner ? runner : "nobody");
+	if (!rc)
+		rc = nsh_event_append(st, task_id, id, "job.step", step, NULL, err);
+	if (!rc)
+		rc = nsh_job_transition(st, id, NSH_JOB_CANCELLED, "bench", NULL, err);
+	if (!rc)
+		rc = nsh_store_job_release_run(st, id, worker, err);
+	if (!rc)
+		rc = nsh_store_commit(st, err);
+	if (rc)
+		nsh_store_rollback(st);
+	free(runner);
+	return rc;
+}
+
+/*
+ * One store worker process, as a scheduler's job threads work: list the
+ * task's jobs that no live worker runs (nsh_store_job_free(), as
+ * enqueue_jobs() does), walk them in plan order claiming each run (a lost
+ * race moves on to the next), append "job.claimed" and settle the job; list
+ * again until nothing is free. Says "ready" on @ready once connected and
+ * registered, starts when @go closes, reports on @tally.
+ */
+static int store_worker(const char *target, const char *task_id, int n, int ready, int go,
+			int tally)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct store_tally t = {0};
+	struct nsh_store *st;
+	json_t *claimed_ev, *step_ev;
+	char worker[32], c = 'r';
+
+	snprintf(worker, sizeof(worker), "w-bench-store%d", n);
+	if (nsh_store_open(target, &st, &err) ||
+	    nsh_store_worker_beat(st, worker, "bench", getpid(), &err))
+		die("store worker open", &err);
+	claimed_ev = json_pack("{s:s, s:s}", "worker", worker, "host", "bench");
+	step_ev = json_pack("{s:s, s:I, s:I}", "step", "bench", "index", (json_int_t)1, "steps",
+			    (json_int_t)1);
+	if (write(ready, &c, 1) != 1 || read(go, &c, 1) < 0)
+		return 1;
+	for (;;) {
+		struct nsh_strvec ids = NSH_STRVEC_INIT;
+		size_t nr;
+
+		if (nsh_store_job_free(st, task_id, store_alive_since(), &ids, &err))
+			die("free jobs", &err);
+		nr = ids.nr;
+		for (size_t i = 0; i < ids.nr; i++) {
+			bool claimed = false;
+
+			if (nsh_store_job_claim_run(st, ids.v[i], worker, store_alive_since(),
+						    &claimed, &err))
+				die("claiming a run", &err);
+			if (!claimed) {
+				t.lost++;
+				continue;
+			}
+			t.claimed++;
+			if (nsh_event_append(st, task_id, ids.v[i], "job.claimed", claimed_ev, NULL,
+					     &err) ||
+			    settle_job(st, task_id, ids.v[i], worker, step_ev, &err))
+				die("settling a job", &err);
+		}
+		nsh_strvec_release(&ids);
+		if (nr == 0)
+			break;
+	}
+	json_decref(claimed_ev);
+	json_decref(step_ev);
+	nsh_store_close(st);
+	return write(tally, &t, sizeof(t)) == (ssize_t)sizeof(t) ? 0 : 1;
+}
+
+/*
+ * Check that every job of @task_id was claimed exactly once (its
+ * "job.claimed" events), ended cancelled and has no runner left. Prints
+ * each problem (the first few) and returns how many jobs had one.
+ */
+static int store_check(struct nsh_store *st, const char *task_id, const char *what)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_event_list ev = {0};
+	struct nsh_job_list jobs = {0};
+	struct nsh_strvec ids = NSH_STRVEC_INIT;
+	int *claims, bad = 0;
+
+	if (nsh_store_job_list(st, task_id, &jobs, &err) ||
+	    nsh_store_events_after(st, 0, task_id, 0, &ev, &err))
+		die("reading the jobs back", &err);
+	for (size_t i = 0; i < jobs.nr; i++)
+		nsh_strvec_push(&ids, jobs.v[i].id);
+	claims = nsh_xcalloc(jobs.nr + 1, sizeof(*claims));
+	for (size_t i = 0; i < ev.nr; i++) {
+		long k;
+
+		if (strcmp(ev.v[i].kind, "job.claimed") || !ev.v[i].job_id)
+			continue;
+		k = nsh_strvec_find(&ids, ev.v[i].job_id);
+		claims[k < 0 ? (long)jobs.nr : k]++;
+	}
+	if (jobs.nr != STORE_JOBS || claims[jobs.nr]) {
+		fprintf(stderr,
+			"bench/queue: %s: %zu jobs and %d claims of unknown jobs, not %d jobs\n",
+			what, jobs.nr, claims[jobs.nr], STORE_JOBS);
+		bad++;
+	}
+	for (size_t i = 0; i < jobs.nr; i++) {
+		char *runner = NULL;
+
+		if (nsh_store_job_runner(st, jobs.v[i].id, &runner, &err))
+			die("reading a runner", &err);
+		if (claims[i] != 1 || strcmp(jobs.v[i].state, "cancelled") || runner) {
+			if (bad < 10)
+				fprintf(stderr,
+					"bench/queue: %s: job %s was claimed %d times, is %s, runner "
+					"'%s' (want: once, cancelled, none)\n",
+					what, jobs.v[i].id, claims[i], jobs.v[i].state,
+					runner ? runner : "none");
+			bad++;
+		}
+		free(runner);
+	}
+	free(claims);
+	nsh_strvec_release(&ids);
+	nsh_job_list_release(&jobs);
+	nsh_event_list_release(&ev);
+	return bad;
+}
+
+/*
+ * One run on the store at @target (a SQLite file or a PostgreSQL url of an
+ * empty database): one task with STORE_JOBS queued jobs, @workers worker
+ * processes, then the check. The claims per second go to *@ret_rate, the
+ * lost claims per job to *@ret_lost.
+ */
+static void store_run(const char *target, const char *what, int workers, double *ret_rate,
+		      double *ret_lost)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_task_new tn = {.title = "bench"};
+	struct store_tally sum = {0};
+	struct nsh_store *st;
+	pid_t pids[MAX_WORKERS];
+	int ready[2], go[2], tally[2];
+	char task_id[32];
+	int64_t t0;
+	double secs;
+
+	if (nsh_store_open(target, &st, &err) || nsh_store_begin(st, &err) ||
+	    nsh_task_create(st, &tn, task_id, &err))
+		die("creating the task", &err);
+	for (int i = 0; i < STORE_JOBS; i++) {
+		char repo[32], id[32];
+
+		snprintf(repo, sizeof(repo), "bench/r%d", i);
+		if (nsh_job_create(st, task_id, repo, i, id, &err))
+			die("creating a job", &err);
+	}
+	if (nsh_store_commit(st, &err))
+		die("creating the jobs", &err);
+	/* No handle of the parent crosses fork(): closed now, opened again for the check. */
+	nsh_store_close(st);
+	if (pipe(ready) || pipe(go) || pipe(tally))
+		die("pipe", NULL);
+	fflush(NULL);
+	for (int i = 0; i < workers; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			die("fork", NULL);
+		if (pids[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			close(tally[0]);
+			_exit(store_worker(target, task_id, i, ready[1], go[0], tally[1]));
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	close(tally[1]);
+	/* The clock starts once every worker is connected and registered. */
+	for (int i = 0; i < workers; i++) {
+		char c;
+
+		if (read(ready[0], &c, 1) != 1)
+			die("a worker did not start", NULL);
+	}
+	t0 = nsh_time_mono_ns();
+	close(go[1]);
+	for (int i = 0; i < workers; i++) {
+		int status;
+
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
+		    WEXITSTATUS(status) != 0)
+			die("a worker failed", NULL);
+	}
+	secs = (double)(nsh_time_mono_ns() - t0) / 1e9;
+	for (int i = 0; i < workers; i++) {
+		struct store_tally t;
+
+		if (read(tally[0], &t, sizeof(t)) != (ssize_t)sizeof(t))
+			die("a worker did not report", NULL);
+		sum.claimed += t.claimed;
+		sum.lost += t.lost;
+	}
+	close(ready[0]);
+	close(tally[0]);
+	if (nsh_store_open(target, &st, &err))
+		die("opening the store again", &err);
+	if (store_check(st, task_id, what) || sum.claimed != STORE_JOBS) {
+		fprintf(stderr,
+			"bench/queue: %s, %d workers: not every job was claimed exactly once and "
+			"settled (the workers claimed %lld runs of %d jobs)\n",
+			what, workers, (long long)sum.claimed, STORE_JOBS);
+		exit(1);
+	}
+	nsh_store_close(st);
+	*ret_rate = STORE_JOBS / secs;
+	*ret_lost = (double)sum.lost / STORE_JOBS;
+}
+
+/* A SQLite run in a new file under @dir. */
+static void store_sqlite_run(const char *dir, int workers, int round, double *ret_rate,
+			     double *ret_lost)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/store-%d-%d.db", dir, workers, round);
+	store_run(path, "sqlite store", workers, ret_rate, ret_lost);
+}
+
+/* A PostgreSQL run in a new database of the server at @url, dropped afterwards. */
+static void store_pg_run(const char *url, int workers, int round, double *ret_rate,
+			 double *ret_lost)
+{
+	char name[64], sql[128];
+	char *db;
+
+	snprintf(name, sizeof(name), "bench_store_%d_%d_%d", (int)getpid(), workers, round);
+	pgs_url = (char *)url;
+	db = pgs_new_db(name);
+	pgs_url = NULL;
+	store_run(db, "postgresql store", workers, ret_rate, ret_lost);
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", name);
+	if (pgs_exec(url, sql))
+		fprintf(stderr, "bench/queue: dropping database '%s' failed\n", name);
+	free(db);
+}
+
+/* The second table: the store's claim path on SQLite and PostgreSQL. */
+static void bench_store(const char *url, const char *dir)
+{
+	double lite[3], pg[3], lite_lost[3], pg_lost[3];
+
+	printf("\nthe store's job-run claims (src/sched: nsh_store_job_free, "
+	       "nsh_store_job_claim_run,\n\"job.claimed\", one transaction that settles the job and "
+	       "releases the run);\n%d jobs of one task per run, median of %d runs; jobs per second; "
+	       "postgresql: %s\n",
+	       STORE_JOBS, ROUNDS, url ? "a new database per run" : "not measured");
+	printf("%-8s %8s %7s %9s %11s %7s %9s %10s\n", "workers", "sqlite", "vs 1w", "lost/job",
+	       "postgresql", "vs 1w", "lost/job", "pg/sqlite");
+	for (size_t i = 0; i < 3; i++) {
+		int w = worker_counts[i];
+		double r[2][ROUNDS], l[2][ROUNDS];
+
+		for (int k = 0; k < ROUNDS; k++) {
+			store_sqlite_run(dir, w, k, &r[0][k], &l[0][k]);
+			if (url)
+				store_pg_run(url, w, k, &r[1][k], &l[1][k]);
+			else
+				r[1][k] = l[1][k] = 0;
+		}
+		lite[i] = median3(r[0][0], r[0][1], r[0][2]);
+		lite_lost[i] = median3(l[0][0], l[0][1], l[0][2]);
+		pg[i] = median3(r[1][0], r[1][1], r[1][2]);
+		pg_lost[i] = median3(l[1][0], l[1][1], l[1][2]);
+		printf("%-8d %8.0f %6.2fx %9.2f", w, lite[i], lite[i] / lite[0], lite_lost[i]);
+		if (url)
+			printf(" %11.0f %6.2fx %9.2f %9.2fx\n", pg[i], pg[i] / pg[0], pg_lost[i],
+			       pg[i] / lite[i]);
+		else
+			printf(" %11s %7s %9s %10s\n", "-", "-", "-", "-");
+		fflush(stdout);
+	}
+}
+
+/*
+ * Without arguments both tables; "queue" measures only the queue module,
+ * "store" only the store's claim path.
+ */
+int main(int argc, char **argv)
+{
+	const char *env = getenv("NIGHTSHIFT_DB");
+	char *url = NULL, *why = NULL;
+	char tmpl[] = "/tmp/nsh-bench-queue-XXXXXX";
+	struct nsh_err err = NSH_ERR_INIT;
+	bool have_pg = true, queue = true, store = true;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "queue") && strcmp(argv[1], "store"))) {
+		fprintf(stderr, "usage: %s [queue|store]\n", argv[0]);
+		return 2;
+	}
+	if (argc == 2) {
+		queue = !strcmp(argv[1], "queue");
+		store = !queue;
+	}
+	if (!mkdtemp(tmpl))
+		die("mkdtemp", NULL);
+	if (env && *env) {
+		url = strdup(env);
+	} else {
+		int rc = pgc_start(&cluster_dir, &url, &why);
+
+		/* also when a check fails and the bench exits early */
+		cluster_owner = getpid();
+		atexit(stop_cluster);
+		if (rc == 1) {
+			printf("postgresql: not measured (%s)\n", why);
+			have_pg = false;
+		} else if (rc) {
+			die("starting postgresql", NULL);
+		}
+	}
+	if (queue)
+		bench_queue(have_pg ? url : NULL, tmpl);
+	if (store)
+		bench_store(have_pg ? url : NULL, tmpl);
+	stop_cluster();
 	if (nsh_fs_remove_tree(tmpl, &err))
 		die("cleanup", &err);
-	free(pgdir);
 	free(url);
 	free(why);
 	return 0;
