@@ -7,6 +7,10 @@
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
+# Build on every core unless a -j was given ('make -j1' for a serial build).
+ifeq ($(filter -j%,$(MAKEFLAGS)),)
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+endif
 # Keep object files of tests and fuzzers between runs.
 .SECONDARY:
 
@@ -136,16 +140,21 @@ build/fuzz/libnsh.a: $(LIB_SRC:%.c=build/fuzz/%.o)
 build/fuzz/tests/fuzz/%: build/fuzz/tests/fuzz/%.o build/fuzz/libnsh.a
 	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
-fuzz: $(FUZZ_BIN)
-	@for f in $(FUZZ_BIN); do \
-		name=$${f##*/}; corpus=tests/fuzz/corpus/$${name#fuzz_}; \
-		work=$$(mktemp -d); cp -r $$corpus/. $$work/ 2>/dev/null || true; \
-		echo "== $$name ($(FUZZ_SECONDS)s)"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -print_final_stats=0 $$work \
-			>build/fuzz/$$name.log 2>&1 || { tail -n 40 build/fuzz/$$name.log; rm -rf $$work; exit 1; }; \
-		grep -E '^#[0-9]+.*DONE' build/fuzz/$$name.log | tail -n 1; \
+# One make target per fuzzer, so that they run side by side under -j. Each
+# prints its lines at once when it ends.
+FUZZ_RUNS := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=fuzz-run-%)
+fuzz: $(FUZZ_RUNS)
+
+fuzz-run-%: build/fuzz/tests/fuzz/fuzz_%
+	@f=$<; name=fuzz_$*; work=$$(mktemp -d); \
+	cp -r tests/fuzz/corpus/$*/. $$work/ 2>/dev/null || true; \
+	if $$f -max_total_time=$(FUZZ_SECONDS) -seed=$(FUZZ_SEED) -max_len=4096 -print_final_stats=0 $$work \
+		>build/fuzz/$$name.log 2>&1; then \
+		echo "== $$name ($(FUZZ_SECONDS)s): $$(grep -E '^#[0-9]+.*DONE' build/fuzz/$$name.log | tail -n 1)"; \
 		rm -rf $$work; \
-	done
+	else \
+		echo "== $$name ($(FUZZ_SECONDS)s) FAILED:"; tail -n 40 build/fuzz/$$name.log; rm -rf $$work; exit 1; \
+	fi
 
 # --- style ---
 format:

@@ -2,13 +2,20 @@
 # Run every unit test binary and integration script against one build and
 # print one summed line last: "N passed, N failed".
 #
-# usage: tests/run.sh BUILD_DIR     (e.g. build/asan)
+# usage: tests/run.sh BUILD_DIR [NAME...]    (e.g. build/asan)
+#
+# NAMEs (such as t0650 or test_store) pick programs by substring; none runs
+# them all. NSH_TEST_JOBS programs run at once (default: the number of CPUs),
+# each with its own home and ports; the slow ones listed in tests/slow.txt
+# start first so that the last to finish is a short one.
 set -u
-build=${1:?usage: tests/run.sh BUILD_DIR}
+build=${1:?usage: tests/run.sh BUILD_DIR [NAME...]}
+shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 logs=$build/test-logs
-mkdir -p "$logs"
+rm -rf "$logs"
+mkdir -p "$logs/claim" "$logs/result"
 
 NSH_BIN=$build/nightshift
 NSH_HELPERS=$build/tests/helpers
@@ -18,24 +25,55 @@ export NSH_BIN NSH_HELPERS NSH_TOP
 ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS UBSAN_OPTIONS
+jobs=${NSH_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+case $jobs in '' | *[!0-9]* | 0) echo "tests/run.sh: NSH_TEST_JOBS must be a positive number" >&2; exit 2 ;; esac
 
-pass=0
-fail=0
+# wanted NAME: true when no filter was given or NAME matches one.
+wanted() {
+	[ -z "$filter" ] && return 0
+	for pat in $filter; do
+		case $1 in *"$pat"*) return 0 ;; esac
+	done
+	return 1
+}
+filter="$*"
 
-# run_one NAME CMD...: run a test program, add its "N passed, N failed".
+# The list, one "NAME<TAB>PATH" per line: the slow ones first, in the order
+# of tests/slow.txt, then the rest.
+list=$logs/list
+{
+	for t in "$build"/tests/unit/test_*; do
+		[ -x "$t" ] && printf 'unit/%s\t%s\n' "${t##*/}" "$t"
+	done
+	for t in "$top"/tests/integ/t[0-9]*.sh; do
+		[ -f "$t" ] && printf 'integ/%s\t%s\n' "${t##*/}" "$t"
+	done
+} >"$list.all"
+: >"$list"
+if [ -f "$top/tests/slow.txt" ]; then
+	grep -v '^#' "$top/tests/slow.txt" | while read -r slow; do
+		[ -n "$slow" ] && grep -F "/$slow	" "$list.all" | head -n 1
+	done >>"$list"
+fi
+grep -v -x -F -f "$list" "$list.all" >>"$list" || true
+
+# run_one N NAME PATH: run a test program; its result goes to result/N as
+# "PASSED FAILED", and a report is printed at once.
 run_one() {
-	name=$1
-	shift
+	n=$1 name=$2 path=$3
 	log=$logs/$(echo "$name" | tr '/' '_').log
 	start=$(date +%s)
-	"$@" >"$log" 2>&1 </dev/null
+	case $path in
+	*.sh) sh "$path" >"$log" 2>&1 </dev/null ;;
+	*) "$path" >"$log" 2>&1 </dev/null ;;
+	esac
 	rc=$?
 	secs=$(($(date +%s) - start))
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
-		echo "$name: no result line (exit $rc, ${secs} s)"
-		tail -n 30 "$log" | sed 's/^/    /'
-		fail=$((fail + 1))
+		echo "0 1" >"$logs/result/$n"
+		printf '%s\n%s\n' "$name: no result line (exit $rc, ${secs} s)" \
+			"$(tail -n 30 "$log" | sed 's/^/    /')"
 		return
 	fi
 	p=${line%% passed*}
@@ -44,23 +82,42 @@ run_one() {
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
 		f=1 # crashed or leaked after its last check
 	fi
-	pass=$((pass + p))
-	fail=$((fail + f))
-	echo "$name: $p passed, $f failed (${secs} s)"
+	echo "$p $f" >"$logs/result/$n"
+	report="$name: $p passed, $f failed (${secs} s)"
 	if [ "$f" -ne 0 ]; then
-		grep -E 'failed|not ok|ERROR|runtime error' "$log" | head -n 20 | sed 's/^/    /'
-		echo "    (full log: $log)"
+		report="$report
+$(grep -E 'failed|not ok|ERROR|runtime error' "$log" | head -n 20 | sed 's/^/    /')
+    (full log: $log)"
 	fi
+	printf '%s\n' "$report"
 }
 
-for t in "$build"/tests/unit/test_*; do
-	[ -x "$t" ] || continue
-	run_one "unit/${t##*/}" "$t"
-done
-for t in "$top"/tests/integ/t[0-9]*.sh; do
-	[ -f "$t" ] || continue
-	run_one "integ/${t##*/}" sh "$t"
-done
+# lane: take the next unclaimed program from the list until none is left;
+# mkdir is the atomic claim.
+lane() {
+	n=0
+	while IFS='	' read -r name path; do
+		n=$((n + 1))
+		wanted "$name" || continue
+		mkdir "$logs/claim/$n" 2>/dev/null || continue
+		run_one "$n" "$name" "$path"
+	done <"$list"
+}
 
+i=0
+while [ "$i" -lt "$jobs" ]; do
+	lane &
+	i=$((i + 1))
+done
+wait
+
+pass=0
+fail=0
+for r in "$logs"/result/*; do
+	[ -f "$r" ] || continue
+	read -r p f <"$r"
+	pass=$((pass + p))
+	fail=$((fail + f))
+done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

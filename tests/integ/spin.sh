@@ -5,6 +5,13 @@
 #   make_repo NAME SECONDS   a service acme/NAME whose test spins SECONDS
 #   recipe                   the recipe lodash-bump in $NIGHTSHIFT_HOME
 #   spin_cpu                 CPU ticks of the running spin test, or ""
+#
+# The test file's name carries a mark made from $NIGHTSHIFT_HOME, so that
+# spin_cpu sees only this home's test when other scripts spin at the same time.
+
+spin_mark() {
+	printf '%s' "$NIGHTSHIFT_HOME" | cksum | cut -d' ' -f1
+}
 
 make_repo() {
 	d=$PWD/src/$1
@@ -13,7 +20,7 @@ make_repo() {
 	{ "name": "$1", "version": "1.0.0", "scripts": { "test": "node --test" },
 	  "dependencies": { "lodash": "^3.10.1" } }
 	EOF
-	cat >"$d/test/spin.test.js" <<-EOF &&
+	cat >"$d/test/spin-$(spin_mark).test.js" <<-EOF &&
 	const test = require('node:test');
 	test('spins for a while', () => {
 	  let n = 0; const end = Date.now() + $2 * 1000;
@@ -42,6 +49,6 @@ recipe() {
 }
 
 spin_cpu() {
-	pid=$(pgrep -f "$NIGHTSHIFT_HOME/work/.*spin.test.js|/workspace/test/spin.test.js" | head -n 1)
+	pid=$(pgrep -f "/test/spin-$(spin_mark)\.test\.js" | head -n 1)
 	[ -n "$pid" ] && awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null
 }
