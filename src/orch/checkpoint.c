@@ -264,6 +264,12 @@ void orch_ws_close(struct orch_job *oj)
 	oj->disk = NULL;
 }
 
+void orch_ws_release(struct orch_job *oj, bool remove)
+{
+	nsh_disk_close_later(oj->disk, remove ? oj->dir : NULL);
+	oj->disk = NULL;
+}
+
 int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
@@ -277,6 +283,7 @@ int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 	orch_ws_close(oj);
 	free(oj->quota_hit);
 	oj->quota_hit = NULL;
+	nsh_disk_wait(oj->dir); /* an earlier run's release (orch_ws_release()) */
 	nsh_fs_remove_tree(oj->dir, NULL);
 	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
 	if (rc || !o->ws_quota || !bytes)
