@@ -8,7 +8,10 @@
  * the overhead goes: per step (its time less the time in commands and in
  * making the sandbox), the git processes it ran, and the scheduler's
  * phases around it, medians over every job of every run. Figures are
- * printed, never asserted. Needs the npm registry (the jobs install).
+ * printed, never asserted, with the load averages before and after each
+ * run. NSH_DEMO_BIN names the binary (default ./nightshift), so that two
+ * builds can be run in turn in one session. Needs the npm registry (the
+ * jobs install).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -227,17 +230,40 @@ static void breakdown(void)
 #undef MED
 }
 
+/* The 1, 5 and 15 minute load averages, "?" when unknown. Caller frees. */
+static char *loadavg(void)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *out;
+	int spaces = 0;
+
+	if (nsh_fs_read_file("/proc/loadavg", &b, 4096, NULL) < 0) {
+		nsh_buf_release(&b);
+		return nsh_xstrdup("?");
+	}
+	for (size_t i = 0; i < b.len; i++)
+		if (b.buf[i] == ' ' && ++spaces == 3) {
+			nsh_buf_truncate(&b, i);
+			break;
+		}
+	out = nsh_buf_detach(&b, NULL);
+	return out;
+}
+
 int main(void)
 {
+	const char *bin = getenv("NSH_DEMO_BIN") ? getenv("NSH_DEMO_BIN") : "./nightshift";
+
 	int64_t demo_ms[RUNS], over_med[RUNS], over_max[RUNS], cmd_med[RUNS];
 	int ok = 0;
 
 	for (int r = 0; r < RUNS; r++) {
 		char tmpl[] = "/tmp/nsh-bench-demo-XXXXXX";
 		char *home = mkdtemp(tmpl);
-		const char *argv[] = {"./nightshift", "--home", home, "demo", NULL};
+		const char *argv[] = {bin, "--home", home, "demo", NULL};
 		struct nsh_err err = NSH_ERR_INIT;
 		int64_t wall[64], cmd[64], over[64], t0;
+		char *load0 = loadavg(), *load1;
 		size_t n;
 
 		if (!home) {
@@ -248,9 +274,11 @@ int main(void)
 		if (nsh_proc_run_argv(argv, NULL, NULL, &err)) {
 			fprintf(stderr, "bench/demo: run %d: %s\n", r + 1, err.msg);
 			nsh_fs_remove_tree(home, NULL);
+			free(load0);
 			continue;
 		}
 		demo_ms[ok] = nsh_time_mono_ms() - t0;
+		load1 = loadavg();
 		n = timings(home, wall, cmd, 64);
 		for (size_t i = 0; i < n; i++)
 			over[i] = wall[i] - cmd[i];
@@ -261,9 +289,11 @@ int main(void)
 		over_med[ok] = median(over, n);
 		cmd_med[ok] = median(cmd, n);
 		printf("run %d: demo %.1f s, %zu jobs, overhead per job median %lld ms (max %lld ms), "
-		       "commands per job median %lld ms\n",
+		       "commands per job median %lld ms; load average %s before, %s after\n",
 		       r + 1, (double)demo_ms[ok] / 1000.0, n, (long long)over_med[ok],
-		       (long long)over_max[ok], (long long)cmd_med[ok]);
+		       (long long)over_max[ok], (long long)cmd_med[ok], load0, load1);
+		free(load0);
+		free(load1);
 		ok++;
 		nsh_fs_remove_tree(home, NULL);
 	}

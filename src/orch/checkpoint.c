@@ -219,7 +219,7 @@ static void walk(int fd, dev_t dev, int depth, uint64_t *sum, size_t *entries)
 int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *err)
 {
 	struct orch_job *oj = orch_job_of(jr);
-	uint64_t sum = 0;
+	uint64_t sum = 0, used, size;
 	size_t entries = 0;
 	struct stat st;
 	bool kept = oj->ws_kept;
@@ -231,6 +231,13 @@ int orch_measure(struct nsh_job_run *jr, uint64_t *ret_bytes, struct nsh_err *er
 	oj->ws_kept = false;
 	if (kept && oj->ws_measured) {
 		*ret_bytes = oj->ws_bytes;
+		return 0;
+	}
+	/* on its own file system: what that holds, without a walk */
+	if (oj->disk && !nsh_disk_usage(oj->disk, &used, &size, NULL)) {
+		oj->ws_bytes = used;
+		oj->ws_measured = true;
+		*ret_bytes = used;
 		return 0;
 	}
 	fd = open(oj->ws, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -264,6 +271,12 @@ void orch_ws_close(struct orch_job *oj)
 	oj->disk = NULL;
 }
 
+void orch_ws_release(struct orch_job *oj, bool remove)
+{
+	nsh_disk_close_later(oj->disk, remove ? oj->dir : NULL);
+	oj->disk = NULL;
+}
+
 int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);
@@ -277,6 +290,7 @@ int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 	orch_ws_close(oj);
 	free(oj->quota_hit);
 	oj->quota_hit = NULL;
+	nsh_disk_wait(oj->dir); /* an earlier run's release (orch_ws_release()) */
 	nsh_fs_remove_tree(oj->dir, NULL);
 	rc = nsh_fs_mkdir_p(oj->dir, 0700, err);
 	if (rc || !o->ws_quota || !bytes)

@@ -488,6 +488,7 @@ static int recipe_run(struct nsh_job_run *jr, bool dry_run, json_t *result,
 	opt.picks = picks;
 	opt.npicks = n;
 	opt.dry_run = dry_run;
+	opt.scratch = true; /* the workspace: a crash makes it again */
 	rc = nsh_recipe_apply(r, oj->ws, &opt, res, err);
 	if (!rc)
 		json_object_set_new(result, "recipe", nsh_recipe_result_to_json(r, res));
@@ -1224,7 +1225,8 @@ void orch_job_end(struct nsh_job_run *jr)
 	struct orch_job *oj = *slot;
 	struct nsh_job_rec now = {0};
 	enum nsh_job_state js = NSH_JOB_QUEUED;
-	int64_t t0, end_ms[3];
+	int64_t t0, t1, end_ms[3];
+	bool busy;
 
 	/* a run with no step left still unmounts (or removes) the workspace image */
 	if (!oj && orch_ws_left(jr))
@@ -1240,18 +1242,22 @@ void orch_job_end(struct nsh_job_run *jr)
 	if (oj->sb)
 		nsh_sandbox_destroy(oj->sb, NULL);
 	end_ms[0] = nsh_time_mono_ms() - t0;
-	orch_ws_close(oj); /* before its directory may go; kept for a later run */
-	end_ms[2] = nsh_time_mono_ms() - t0 - end_ms[0];
+	/*
+	 * A job that stopped working leaves its logs in artifacts/, not its
+	 * workspace; one that works on keeps its image for a later run. Both
+	 * are released (unmounted, removed) in the background.
+	 */
+	busy = nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) ||
+	       nsh_job_state_parse(now.state, &js, NULL) || nsh_job_state_busy(js);
+	nsh_job_rec_release(&now);
+	t1 = nsh_time_mono_ms();
+	orch_ws_release(oj, !busy);
+	end_ms[2] = nsh_time_mono_ms() - t1;
 	free(oj->quota_hit);
 	/* the journal's last events, before the redactor it borrows goes */
 	nsh_net_journal_job_free(oj->nj, NULL);
 	end_ms[1] = nsh_time_mono_ms() - t0 - end_ms[0];
 	write_timing(oj, end_ms);
-	/* a job that stopped working leaves its logs in artifacts/, not its workspace */
-	if (!nsh_store_job_get(nsh_job_run_store(jr), nsh_job_run_job(jr)->id, &now, NULL) &&
-	    !nsh_job_state_parse(now.state, &js, NULL) && !nsh_job_state_busy(js))
-		nsh_fs_remove_tree(oj->dir, NULL);
-	nsh_job_rec_release(&now);
 	orch_feedback_requeue(jr);
 	orch_status(nsh_job_run_ctx(jr), nsh_job_run_store(jr), nsh_job_run_job(jr)->task_id);
 	nsh_redactor_free(oj->red);

@@ -178,6 +178,7 @@ static int recipe_cb(void *ctx, const char *name, bool dry_run, char **ret, stru
 	if (rc)
 		return rc;
 	opt.dry_run = dry_run;
+	opt.scratch = true; /* the workspace: a crash makes it again */
 	rc = nsh_recipe_apply(r, oj->ws, &opt, &res, err);
 	if (!rc) {
 		j = nsh_recipe_result_to_json(r, &res);

@@ -26,6 +26,7 @@
 #include "forge/git.h"
 #include "forge/github.h"
 #include "orch/orch_int.h"
+#include "sandbox/disk.h"
 #include "sandbox/sandbox.h"
 #include "secrets/secrets.h"
 #include "store/store.h"
@@ -150,6 +151,7 @@ void nsh_orch_free(struct nsh_orch *o)
 {
 	if (!o)
 		return;
+	nsh_disk_drain(); /* the workspaces released in the background (orch_ws_release()) */
 	nsh_proxy_free(o->proxy);
 	nsh_net_journal_free(o->journal);
 	for (size_t i = 0; i < sizeof(o->net) / sizeof(o->net[0]); i++)

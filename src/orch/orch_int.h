@@ -301,6 +301,15 @@ void orch_ws_sweep(struct nsh_orch *o, struct nsh_store *st, const char *task_id
 void orch_ws_close(struct orch_job *oj);
 
 /**
+ * orch_ws_close() and, with @remove, the removal of the job's directory
+ * (its image with it), on the disk module's background thread
+ * (nsh_disk_close_later()): off the job's path. A later orch_ws_make(),
+ * orch_ws_open() or orch_ws_sweep() of the job waits for it; a crash
+ * before it ends leaves what a crash at the job's end always left.
+ */
+void orch_ws_release(struct orch_job *oj, bool remove);
+
+/**
  * After command @argv ran (@c its result): when the workspace's file system
  * is full, or nearly full and the command said ENOSPC, remember the
  * finding "storage quota of 20 MB reached while running 'CMD' (the

@@ -1083,10 +1083,10 @@ static void runner_release(struct runner *R)
  * readers (a temporary file renamed over it) but without an fsync per
  * file: nsh_fs_write_atomic()'s two fsyncs per file made writing 2,000
  * files ten times slower than matching them. The tree is flushed once at
- * the end instead (syncfs), see apply_tree().
+ * the end instead (syncfs, none in a scratch tree), see apply_tree().
  */
-static int replace_file(const char *path, const char *data, size_t len, mode_t mode,
-			struct nsh_err *err)
+int nsh_recipe_replace_file(const char *path, const char *data, size_t len, mode_t mode,
+			    struct nsh_err *err)
 {
 	const char *slash = strrchr(path, '/');
 	char *tmp = nsh_xasprintf("%.*s.%.200s.tmp-XXXXXX", slash ? (int)(slash + 1 - path) : 0,
@@ -1135,7 +1135,8 @@ static bool binary(const char *t, size_t n)
 	return memchr(t, '\0', n < 8192 ? n : 8192) != NULL;
 }
 
-static int apply_tree(struct runner *R, const char *dir, bool dry_run, struct nsh_err *err)
+static int apply_tree(struct runner *R, const char *dir, bool dry_run, bool scratch,
+		      struct nsh_err *err)
 {
 	struct nsh_recipe_result *res = R->res;
 	struct walk w = {.files = NSH_STRVEC_INIT};
@@ -1178,14 +1179,14 @@ static int apply_tree(struct runner *R, const char *dir, bool dry_run, struct ns
 		if (!rc && nt) {
 			nsh_recipe_result_file(res, rel, b.buf, b.len, nt, nlen, nch);
 			if (!dry_run)
-				rc = replace_file(path, nt, nlen, st.st_mode, err);
+				rc = nsh_recipe_replace_file(path, nt, nlen, st.st_mode, err);
 		}
 		free(nt);
 		free(path);
 		if (rc)
 			goto out;
 	}
-	if (!dry_run && res->nfiles) {
+	if (!dry_run && !scratch && res->nfiles) {
 		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		if (fd >= 0 && syncfs(fd) < 0)
@@ -1230,11 +1231,11 @@ int nsh_recipe_apply(const struct nsh_recipe *r, const char *dir,
 	if (!ok && !opt->force)
 		goto out;
 	res->forced = !ok;
-	if ((rc = nsh_recipe_manifest_apply(r, dir, opt->dry_run, res, err)))
+	if ((rc = nsh_recipe_manifest_apply(r, dir, opt->dry_run, opt->scratch, res, err)))
 		goto out;
 	if ((rc = runner_init(&R, r, enabled, res, err)))
 		goto done;
-	if ((rc = apply_tree(&R, dir, opt->dry_run, err)))
+	if ((rc = apply_tree(&R, dir, opt->dry_run, opt->scratch, err)))
 		goto done;
 	if (res->nfiles)
 		qsort(res->files, res->nfiles, sizeof(*res->files), file_cmp);

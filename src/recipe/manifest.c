@@ -1071,7 +1071,7 @@ static bool declared_within(const struct nsh_recipe *r, const json_t *pkg)
 
 /* Edit the manifest @dir/@rel as @r says. */
 static int edit_manifest(const struct nsh_recipe *r, const char *dir, const char *rel, bool dry_run,
-			 struct nsh_recipe_result *res, struct nsh_err *err)
+			 bool scratch, struct nsh_recipe_result *res, struct nsh_err *err)
 {
 	struct nsh_buf orig = NSH_BUF_INIT, t = NSH_BUF_INIT;
 	json_t *tree = NULL, *check = NULL;
@@ -1091,7 +1091,8 @@ static int edit_manifest(const struct nsh_recipe *r, const char *dir, const char
 		dump_like(tree, orig.buf, orig.len, &t);
 	nsh_recipe_result_file(res, rel, orig.buf, orig.len, t.buf, t.len, 0);
 	if (!dry_run)
-		rc = nsh_fs_write_atomic(path, t.buf, t.len, 0644, err);
+		rc = scratch ? nsh_recipe_replace_file(path, t.buf, t.len, 0644, err)
+			     : nsh_fs_write_atomic(path, t.buf, t.len, 0644, err);
 out:
 	json_decref(tree);
 	json_decref(check);
@@ -1102,7 +1103,7 @@ out:
 }
 
 int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool dry_run,
-			      struct nsh_recipe_result *res, struct nsh_err *err)
+			      bool scratch, struct nsh_recipe_result *res, struct nsh_err *err)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
 	struct nsh_strvec locals = NSH_STRVEC_INIT;
@@ -1116,7 +1117,7 @@ int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool 
 		goto out;
 	if (r->has_applies)
 		local_packages(dir, pkg, &locals);
-	if ((rc = edit_manifest(r, dir, "package.json", dry_run, res, err)))
+	if ((rc = edit_manifest(r, dir, "package.json", dry_run, scratch, res, err)))
 		goto out;
 	/* local packages that declare the dependency within the recipe's range */
 	for (size_t i = 0; i < locals.nr && !rc; i++) {
@@ -1125,7 +1126,7 @@ int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool 
 
 		nsh_buf_reset(&b);
 		if (!read_manifest(dir, rel, &b, &lp, NULL) && declared_within(r, lp))
-			rc = edit_manifest(r, dir, rel, dry_run, res, err);
+			rc = edit_manifest(r, dir, rel, dry_run, scratch, res, err);
 		json_decref(lp);
 		free(rel);
 	}

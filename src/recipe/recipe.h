@@ -251,6 +251,13 @@ struct nsh_recipe_options {
 	size_t npicks;
 	bool dry_run; /* report only; write nothing */
 	bool force;   /* run the rules even when the recipe does not apply */
+	/*
+	 * A disposable tree (a job's workspace, made again after a crash):
+	 * files are still replaced by a rename, but nothing is flushed (no
+	 * fsync, no syncfs). A killed process loses nothing by it: the
+	 * files are in the page cache the next process reads.
+	 */
+	bool scratch;
 };
 
 struct nsh_recipe_change {
@@ -361,7 +368,8 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
  * package.json, run the enabled rules in order over every file they select
  * (".git" and "node_modules" are never entered, symbolic links never
  * followed) and, unless @opt->dry_run, write the changed files (each
- * replaced atomically by a rename; one syncfs() at the end).
+ * replaced atomically by a rename; one syncfs() at the end, none with
+ * @opt->scratch).
  * Post steps are not run; @res lists those to run. @res is filled in
  * (release it with nsh_recipe_result_release(), also on failure). Errors:
  * those of nsh_recipe_resolve(), unreadable directories, write failures.

@@ -12,6 +12,8 @@
 #include <limits.h>
 #include <linux/loop.h>
 #include <linux/magic.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,14 +30,20 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "core/log.h"
 #include "core/proc.h"
 #include "core/vec.h"
 
 #include "core/banned.h"
 
-#define DISK_LOOP_TRIES	   16		     /* LOOP_CTL_GET_FREE races lost before giving up */
-#define DISK_MOUNTINFO_MAX ((size_t)4 << 20) /* /proc/self/mountinfo */
-#define DISK_SYSFS_MAX	   ((size_t)8192)    /* a sysfs attribute */
+#define DISK_LOOP_TRIES	   16		      /* LOOP_CTL_GET_FREE races lost before giving up */
+#define DISK_MOUNTINFO_MAX ((size_t)4 << 20)  /* /proc/self/mountinfo */
+#define DISK_SYSFS_MAX	   ((size_t)8192)     /* a sysfs attribute */
+#define DISK_TEMPLATES	   8		      /* formatted templates kept per process */
+#define DISK_TEMPLATE_DATA ((size_t)16 << 20) /* a template's blocks held in memory */
+#define DISK_BLOCK	   ((size_t)4096)
+#define DISK_TEMPLATE_PFX  ".nsh-disk-template-"
+#define DISK_COPY_BUF	   ((size_t)1 << 16) /* reading a template */
 
 struct nsh_disk {
 	char *image;	      /* the image file */
@@ -66,7 +74,10 @@ static const char *mkfs_program(void)
 	return "mkfs.ext4";
 }
 
-/* Format @image as ext4 without a journal and without reserved blocks. */
+/*
+ * Format @image as ext4 without a journal, without reserved blocks and
+ * without the blocks kept for growing it (the images never grow).
+ */
 static int run_mkfs(const char *image, struct nsh_err *err)
 {
 	struct nsh_proc p;
@@ -74,8 +85,8 @@ static int run_mkfs(const char *image, struct nsh_err *err)
 	int ret;
 
 	nsh_proc_init(&p);
-	nsh_strvec_pushl(&p.argv, mkfs_program(), "-q", "-F", "-m", "0", "-O", "^has_journal", "--",
-			 image, NULL);
+	nsh_strvec_pushl(&p.argv, mkfs_program(), "-q", "-F", "-m", "0", "-O",
+			 "^has_journal,^resize_inode", "--", image, NULL);
 	nsh_strvec_push(&p.env, "LC_ALL=C");
 	p.timeout_ms = NSH_DISK_MKFS_TIMEOUT_MS;
 	p.out_max = p.err_max = 64 * 1024;
@@ -166,6 +177,226 @@ out:
 	return ret;
 }
 
+/* ---- templates: one formatted image per size ---- */
+
+/*
+ * mkfs.ext4 runs once per process for each size: the image it formats is
+ * the template, read into memory (only its blocks that are not zeros: some
+ * 40 blocks of 4 KiB, as the images have no journal and no room to grow)
+ * and deleted, and every image of that size is a sparse file holding those
+ * blocks. The copies share the file system's UUID, which ext4 does not
+ * mind.
+ */
+struct disk_run {
+	off_t off;  /* in the image */
+	size_t len; /* bytes, at data + pos */
+	size_t pos;
+};
+
+struct disk_template {
+	uint64_t bytes;
+	struct disk_run *runs;
+	size_t nruns;
+	char *data;
+};
+
+static pthread_mutex_t tmpl_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct disk_template tmpls[DISK_TEMPLATES];
+static size_t ntmpls;
+
+/* Whether the @n bytes at @p are all zeros. */
+static bool zeros(const char *p, size_t n)
+{
+	return !n || (!p[0] && !memcmp(p, p + 1, n - 1));
+}
+
+/* Add the block of @n bytes at @p, at @off in the image, to @t. */
+static void template_add(struct disk_template *t, size_t *cap, size_t *data_cap, off_t off,
+			 const char *p, size_t n)
+{
+	struct disk_run *last = t->nruns ? &t->runs[t->nruns - 1] : NULL;
+	size_t used = last ? last->pos + last->len : 0;
+
+	if (used + n > *data_cap) {
+		*data_cap = (used + n) * 2;
+		t->data = nsh_xrealloc(t->data, *data_cap);
+	}
+	memcpy(t->data + used, p, n);
+	if (last && last->off + (off_t)last->len == off) {
+		last->len += n;
+		return;
+	}
+	if (t->nruns == *cap) {
+		*cap = *cap ? *cap * 2 : 32;
+		t->runs = nsh_xreallocarray(t->runs, *cap, sizeof(*t->runs));
+	}
+	t->runs[t->nruns++] = (struct disk_run){off, n, used};
+}
+
+/*
+ * Read the blocks of the image @fd that are not zeros into @t. NSH_ETOOBIG
+ * past DISK_TEMPLATE_DATA bytes.
+ */
+static int template_read(int fd, struct disk_template *t, struct nsh_err *err)
+{
+	off_t off = 0, end = (off_t)t->bytes;
+	size_t cap = 0, data_cap = 0, held = 0;
+	char *buf = nsh_xmalloc(DISK_COPY_BUF);
+	int r = 0;
+
+	while (off < end) {
+		off_t data = lseek(fd, off, SEEK_DATA), hole;
+
+		if (data < 0 && errno == ENXIO)
+			break;
+		hole = data < 0 ? -1 : lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			r = nsh_err_sys(err, errno, "cannot read the disk template's extents");
+			goto out;
+		}
+		for (off = data; off < hole;) {
+			size_t want = hole - off < (off_t)DISK_COPY_BUF ? (size_t)(hole - off)
+									: DISK_COPY_BUF;
+			ssize_t n = pread(fd, buf, want, off);
+
+			if (n <= 0) {
+				r = nsh_err_sys(err, n ? errno : EIO,
+						"cannot read the disk template");
+				goto out;
+			}
+			for (size_t i = 0; i < (size_t)n; i += DISK_BLOCK) {
+				size_t k = (size_t)n - i < DISK_BLOCK ? (size_t)n - i : DISK_BLOCK;
+
+				if (zeros(buf + i, k))
+					continue;
+				held += k;
+				if (held > DISK_TEMPLATE_DATA) {
+					r = nsh_err_set(err, NSH_ETOOBIG,
+							"the disk template holds over %zu bytes",
+							DISK_TEMPLATE_DATA);
+					goto out;
+				}
+				template_add(t, &cap, &data_cap, off + (off_t)i, buf + i, k);
+			}
+			off += n;
+		}
+	}
+out:
+	free(buf);
+	return r;
+}
+
+/*
+ * The template for images of @bytes, formatted now in the directory @dir
+ * when there is none; NULL in *@ret when the process holds DISK_TEMPLATES
+ * already or the image is too large to hold (the caller formats its own).
+ * Under tmpl_mu.
+ */
+static int template_get(const char *dir, uint64_t bytes, const struct disk_template **ret,
+			struct nsh_err *err)
+{
+	struct disk_template t = {.bytes = bytes};
+	char *path = NULL;
+	int fd = -1, r = 0;
+
+	*ret = NULL;
+	for (size_t i = 0; i < ntmpls; i++)
+		if (tmpls[i].bytes == bytes) {
+			*ret = &tmpls[i];
+			return 0;
+		}
+	if (ntmpls == DISK_TEMPLATES)
+		return 0;
+	path = nsh_xasprintf("%s/" DISK_TEMPLATE_PFX "%ld.img", dir, (long)getpid());
+	unlink(path); /* a crashed process's, with our pid */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		r = nsh_err_sys(err, errno, "cannot create disk template '%s'", path);
+		goto out;
+	}
+	if (ftruncate(fd, (off_t)bytes) < 0) {
+		r = nsh_err_sys(err, errno, "cannot size disk template '%s'", path);
+		goto out;
+	}
+	r = run_mkfs(path, err);
+	if (r < 0)
+		goto out;
+	r = template_read(fd, &t, err);
+	if (r == NSH_ETOOBIG) {
+		nsh_err_clear(err);
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	tmpls[ntmpls] = t;
+	*ret = &tmpls[ntmpls++];
+	t.runs = NULL;
+	t.data = NULL;
+out:
+	if (path)
+		unlink(path);
+	if (fd >= 0)
+		close(fd);
+	free(t.runs);
+	free(t.data);
+	free(path);
+	return r;
+}
+
+/*
+ * Make @ifd (an empty image file) a formatted ext4 image of @bytes: the
+ * process's template for that size written into it, else formatted by
+ * mkfs.ext4. Not flushed: the image is scratch space.
+ */
+static int format_image(int ifd, const char *image, uint64_t bytes, struct nsh_err *err)
+{
+	const struct disk_template *t = NULL;
+	char *dir = nsh_xstrdup(image), *slash = strrchr(dir, '/');
+	int r;
+
+	if (slash == dir)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	else {
+		free(dir);
+		dir = nsh_xstrdup(".");
+	}
+	if (ftruncate(ifd, (off_t)bytes) < 0) {
+		r = nsh_err_sys(err, errno, "cannot size disk image '%s'", image);
+		goto out;
+	}
+	pthread_mutex_lock(&tmpl_mu);
+	r = template_get(dir, bytes, &t, err);
+	pthread_mutex_unlock(&tmpl_mu);
+	if (r < 0)
+		goto out;
+	if (!t) {
+		r = run_mkfs(image, err);
+		goto out;
+	}
+	/* a template is never changed once made: read without the lock */
+	for (size_t i = 0; i < t->nruns; i++) {
+		const struct disk_run *x = &t->runs[i];
+
+		for (size_t done = 0; done < x->len;) {
+			ssize_t n = pwrite(ifd, t->data + x->pos + done, x->len - done,
+					   x->off + (off_t)done);
+
+			if (n <= 0) {
+				r = nsh_err_sys(err, n ? errno : EIO,
+						"cannot write disk image '%s'", image);
+				goto out;
+			}
+			done += (size_t)n;
+		}
+	}
+out:
+	free(dir);
+	return r;
+}
+
 int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, uid_t owner,
 		    gid_t group, struct nsh_disk **ret, struct nsh_err *err)
 {
@@ -186,6 +417,8 @@ int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, u
 	d = nsh_xcalloc(1, sizeof(*d));
 	d->image = nsh_xstrdup(image);
 	d->mountpoint = nsh_xstrdup(mountpoint);
+	nsh_disk_wait(mountpoint);
+	nsh_disk_wait(image);
 
 	ifd = open(image, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (ifd < 0) {
@@ -195,11 +428,7 @@ int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, u
 		goto out;
 	}
 	made_image = true;
-	if (ftruncate(ifd, (off_t)bytes) < 0) {
-		r = nsh_err_sys(err, errno, "cannot size disk image '%s'", image);
-		goto out;
-	}
-	r = run_mkfs(image, err);
+	r = format_image(ifd, image, bytes, err);
 	if (r < 0)
 		goto out;
 	r = loop_attach(ifd, image, &lfd, &d->device, err);
@@ -284,6 +513,7 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 
 	d->image = nsh_xstrdup(image);
 	d->mountpoint = nsh_xstrdup(mountpoint);
+	nsh_disk_wait(mountpoint); /* its release by nsh_disk_close_later() ends first */
 	ifd = open(image, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (ifd < 0) {
 		r = errno == ENOENT ? nsh_err_set(err, NSH_ENOTFOUND, "no disk image '%s'", image)
@@ -395,6 +625,131 @@ int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err)
 		ret = nsh_err_sys(err, errno, "cannot remove mount point '%s'", d->mountpoint);
 	disk_free(d);
 	return ret;
+}
+
+/* ---- release in the background ---- */
+
+/* One disk (or directory) handed to nsh_disk_close_later(). */
+struct disk_release {
+	struct nsh_disk *d; /* NULL: only the directory */
+	char *path;	    /* the mount point, else the directory: what waiters match */
+	char *remove;	    /* a directory removed after, or NULL */
+	struct disk_release *next;
+};
+
+static pthread_mutex_t rel_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rel_cv = PTHREAD_COND_INITIALIZER;
+static struct disk_release *rel_head, *rel_tail; /* queued, oldest first */
+static struct disk_release *rel_now;		 /* being released */
+static bool rel_running;			 /* the releaser thread lives */
+
+static void release_one(struct disk_release *x)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	if (x->d && nsh_disk_close(x->d, &err))
+		nsh_log_warn("disk '%s': %s", x->path, err.msg);
+	nsh_err_clear(&err);
+	if (x->remove && nsh_fs_remove_tree(x->remove, &err))
+		nsh_log_warn("disk '%s': %s", x->path, err.msg);
+	free(x->path);
+	free(x->remove);
+	free(x);
+}
+
+/* The releaser: works the queue off, then ends. */
+static void *releaser(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&rel_mu);
+	while (rel_head) {
+		rel_now = rel_head;
+		rel_head = rel_head->next;
+		if (!rel_head)
+			rel_tail = NULL;
+		pthread_mutex_unlock(&rel_mu);
+		release_one(rel_now);
+		pthread_mutex_lock(&rel_mu);
+		rel_now = NULL;
+		pthread_cond_broadcast(&rel_cv);
+	}
+	rel_running = false;
+	pthread_cond_broadcast(&rel_cv);
+	pthread_mutex_unlock(&rel_mu);
+	return NULL;
+}
+
+void nsh_disk_close_later(struct nsh_disk *d, const char *remove_dir)
+{
+	struct disk_release *x;
+	pthread_attr_t attr;
+	pthread_t th;
+	bool inline_ = false;
+
+	if (!d && !remove_dir)
+		return;
+	x = nsh_xcalloc(1, sizeof(*x));
+	x->d = d;
+	x->path = nsh_xstrdup(d ? d->mountpoint : remove_dir);
+	x->remove = remove_dir ? nsh_xstrdup(remove_dir) : NULL;
+	pthread_mutex_lock(&rel_mu);
+	if (rel_tail)
+		rel_tail->next = x;
+	else
+		rel_head = x;
+	rel_tail = x;
+	if (!rel_running) {
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&th, &attr, releaser, NULL) == 0)
+			rel_running = true;
+		else
+			inline_ = true;
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&rel_mu);
+	if (inline_) {
+		pthread_mutex_lock(&rel_mu);
+		rel_running = true;
+		pthread_mutex_unlock(&rel_mu);
+		releaser(NULL); /* no thread to be had: done here, now */
+	}
+}
+
+/* Whether @a is @b or one lies below the other. */
+static bool path_overlaps(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), n = la < lb ? la : lb;
+
+	return !strncmp(a, b, n) && (la == lb || (la < lb ? b[n] : a[n]) == '/');
+}
+
+/* Whether a queued or running release touches @path. Under rel_mu. */
+static bool release_pending(const char *path)
+{
+	if (rel_now && (path_overlaps(rel_now->path, path) ||
+			(rel_now->remove && path_overlaps(rel_now->remove, path))))
+		return true;
+	for (struct disk_release *x = rel_head; x; x = x->next)
+		if (path_overlaps(x->path, path) || (x->remove && path_overlaps(x->remove, path)))
+			return true;
+	return false;
+}
+
+void nsh_disk_wait(const char *path)
+{
+	pthread_mutex_lock(&rel_mu);
+	while (release_pending(path))
+		pthread_cond_wait(&rel_cv, &rel_mu);
+	pthread_mutex_unlock(&rel_mu);
+}
+
+void nsh_disk_drain(void)
+{
+	pthread_mutex_lock(&rel_mu);
+	while (rel_head || rel_now || rel_running)
+		pthread_cond_wait(&rel_cv, &rel_mu);
+	pthread_mutex_unlock(&rel_mu);
 }
 
 /* ---- leftovers ---- */
@@ -561,6 +916,46 @@ out:
 	return ret;
 }
 
+/*
+ * Delete the disk templates crashed processes left (mkfs.ext4 was still
+ * running) in @fd, a directory, and, while @depth > 0, in its
+ * subdirectories. A live process's template is left alone.
+ */
+static void clean_templates(int fd, int depth)
+{
+	DIR *dir = fdopendir(fd);
+	struct dirent *de;
+
+	if (!dir) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		size_t k = strlen(DISK_TEMPLATE_PFX);
+		char *end;
+		long pid;
+
+		if (de->d_name[0] != '.' && depth > 0 && de->d_type == DT_DIR) {
+			int sub = openat(dirfd(dir), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+			if (sub >= 0)
+				clean_templates(sub, depth - 1);
+			continue;
+		}
+		if (strncmp(de->d_name, DISK_TEMPLATE_PFX, k))
+			continue;
+		errno = 0;
+		pid = strtol(de->d_name + k, &end, 10);
+		if (errno || pid <= 0 || strcmp(end, ".img") || pid == (long)getpid())
+			continue;
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue; /* its process lives */
+		unlinkat(dirfd(dir), de->d_name, 0);
+	}
+	closedir(dir);
+}
+
 int nsh_disk_cleanup_stale(const char *work_dir, unsigned *ret_removed, struct nsh_err *err)
 {
 	struct nsh_strvec done = NSH_STRVEC_INIT;
@@ -577,6 +972,9 @@ int nsh_disk_cleanup_stale(const char *work_dir, unsigned *ret_removed, struct n
 	r = clean_loops(wd, &done, ret < 0 ? NULL : err);
 	if (ret == 0)
 		ret = r;
+	r = open(wd, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r >= 0)
+		clean_templates(r, 1);
 out:
 	if (ret == 0 && ret_removed)
 		*ret_removed = (unsigned)done.nr;

@@ -5,9 +5,11 @@
  * where the host file system has no project quotas.
  *
  * The image is a sparse file (space is taken as it is written), formatted
- * once by mkfs.ext4 at provisioning time (the only program run here),
- * without a journal: the image is scratch space that is thrown away after
- * a crash, so a journal would only cost space (4 MiB of a 32 MiB image) and
+ * by mkfs.ext4 (the only program run here) once per process for each file
+ * system and size: that first image is a template, unlinked and held open,
+ * and every image after it is a copy (a reflink where the file system has
+ * them, else a copy of its few data extents). It has no journal: the image is scratch space that is
+ * thrown away after a crash, so a journal would only cost space (4 MiB of a 32 MiB image) and
  * writes. It is attached to a free loop device with LO_FLAGS_AUTOCLEAR, so
  * the device detaches by itself once the file system is unmounted, and
  * mounted with nosuid,nodev.
@@ -38,7 +40,11 @@ struct nsh_disk;
  * mount it on @mountpoint (created with its parents when missing). The root
  * of the new file system is owned by @owner:@group with mode 0755 and is
  * empty (lost+found is removed). The handle goes to @ret; the caller
- * releases it with nsh_disk_destroy().
+ * releases it with nsh_disk_destroy(). The first image of a size on a
+ * file system is formatted by mkfs.ext4 (under a lock: other creators of
+ * disks wait) and kept as the process's template for that size (up to 8
+ * sizes; more are formatted one by one); later ones are copies of it.
+ * Waits for a nsh_disk_close_later() of @mountpoint or @image first.
  *
  * Errors: NSH_EINVAL for @bytes below NSH_DISK_MIN_BYTES or an empty path;
  * NSH_EEXIST when @image exists; mkfs failures name the program and its
@@ -79,6 +85,27 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 int nsh_disk_close(struct nsh_disk *d, struct nsh_err *err);
 
 /**
+ * nsh_disk_close() on a background thread, then (@remove_dir not NULL)
+ * nsh_fs_remove_tree(@remove_dir): the unmount, the loop device's detach
+ * and the deletion of the files leave the caller's path. Takes @d (NULL:
+ * only the directory). Failures are logged as warnings. nsh_disk_open(),
+ * nsh_disk_create() and nsh_disk_wait() on a path it touches wait for it;
+ * nsh_disk_drain() waits for all. A process that exits before the release
+ * leaves what a crash leaves (nsh_disk_cleanup_stale(), or the owner's
+ * nsh_disk_open(), cleans it). Thread-safe.
+ */
+void nsh_disk_close_later(struct nsh_disk *d, const char *remove_dir);
+
+/**
+ * Wait until no release by nsh_disk_close_later() touches @path (its mount
+ * point or directory, or a path above or below them). Thread-safe.
+ */
+void nsh_disk_wait(const char *path);
+
+/** Wait until every release by nsh_disk_close_later() is done. Thread-safe. */
+void nsh_disk_drain(void);
+
+/**
  * Bytes in use (including file-system metadata) and the usable size of the
  * file system, from statfs(). NSH_ENOTFOUND when it is no longer mounted
  * on its mount point.
@@ -104,7 +131,9 @@ int nsh_disk_destroy(struct nsh_disk *d, struct nsh_err *err);
  * Remove the leftovers of crashed runs under @work_dir: every mount of a
  * loop device whose backing image lies under @work_dir is unmounted (lazily
  * when busy), loop devices still attached to such images are detached, and
- * the images are deleted; images named *NSH_DISK_KEEP_SUFFIX are left. Call it at startup, before
+ * the images are deleted; images named *NSH_DISK_KEEP_SUFFIX are left. Templates that
+ * processes no longer alive were formatting (in @work_dir and its subdirectories) are
+ * deleted too, without counting. Call it at startup, before
  * creating disks: every such image counts as a leftover. @ret_removed (may be NULL) gets the number
  * of images cleaned up. A missing @work_dir has none. Continues past failures and returns the first
  * one.

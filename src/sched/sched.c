@@ -474,8 +474,10 @@ static bool over_quota(struct nsh_job_run *jr, const char *name)
 		nsh_log_warn("job %s: storage: %s", jr->job.id, err.msg);
 		return false;
 	}
+	/* a step that left the figure as it was writes nothing */
+	if (jr->disk != (int64_t)bytes)
+		nsh_store_job_set_disk(jr->st, jr->job.id, (int64_t)bytes, NULL);
 	jr->disk = (int64_t)bytes;
-	nsh_store_job_set_disk(jr->st, jr->job.id, (int64_t)bytes, NULL);
 	if (!quota || bytes <= quota)
 		return false;
 	nsh_limits_fmt_bytes(quota, q, sizeof(q));

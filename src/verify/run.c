@@ -64,6 +64,47 @@ static int check_rev(const char *dir, const char *rev, struct nsh_err *err)
 	return 0;
 }
 
+/*
+ * Check that @o->base and @o->head name commits, in one git run where it
+ * can be: with the tip (HEAD when @o->head is NULL) in the same run,
+ * *@ret_same says whether base and tip are one commit (no commits between
+ * them, so no commit messages to read). When that run fails, each is
+ * checked alone for the message (a tip that is not a commit then only
+ * leaves *@ret_same false).
+ */
+static int check_revs(const struct nsh_verify_opts *o, bool *ret_same, struct nsh_err *err)
+{
+	struct nsh_buf out = NSH_BUF_INIT;
+	char *b = NULL, *t = NULL, *nl;
+	int rc = 0;
+
+	*ret_same = false;
+	if (!o->base && !o->head)
+		return 0;
+	if (o->base && o->base[0] != '-' && (!o->head || o->head[0] != '-')) {
+		const char *args[] = {"rev-parse", NULL, NULL, "--", NULL};
+
+		b = nsh_xasprintf("%s^{commit}", o->base);
+		t = nsh_xasprintf("%s^{commit}", o->head ? o->head : "HEAD");
+		args[1] = b;
+		args[2] = t;
+		if (!nsh_vrf_git(o->dir, &out, 4096, NULL, args)) {
+			nl = strchr(out.buf, '\n');
+			*ret_same = nl && !strncmp(out.buf, nl + 1, (size_t)(nl - out.buf)) &&
+				    nl[1 + (nl - out.buf)] == '\n';
+			goto out;
+		}
+	}
+	if ((o->base && (rc = check_rev(o->dir, o->base, err))) ||
+	    (o->head && (rc = check_rev(o->dir, o->head, err))))
+		goto out;
+out:
+	nsh_buf_release(&out);
+	free(b);
+	free(t);
+	return rc;
+}
+
 /* Untracked files that are not ignored, as "new file" diffs appended to @out. */
 static void untracked(const char *dir, struct nsh_buf *out)
 {
@@ -559,7 +600,8 @@ static int commit_messages(const char *dir, const char *base, const char *head, 
 }
 
 static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_result *res,
-			const struct nsh_verify_diff *d, int diff_rc, const char *diff_err)
+			const struct nsh_verify_diff *d, int diff_rc, const char *diff_err,
+			bool no_commits)
 {
 	const struct nsh_verify_config *cfg = &res->plan.config;
 	struct nsh_verify_check *sec, *sql, *integ;
@@ -593,7 +635,8 @@ static void scan_checks(const struct nsh_verify_opts *o, struct nsh_verify_resul
 		bytes = nsh_verify_scan_secrets(d, &cfg->allow_secrets, &sec->findings);
 		if (o->known)
 			known_hits(o->known, d->text.buf, d->text.len, "diff", true, sec);
-		if (o->base && !commit_messages(o->dir, o->base, o->head, &msgs, NULL)) {
+		if (o->base && !no_commits &&
+		    !commit_messages(o->dir, o->base, o->head, &msgs, NULL)) {
 			for (size_t i = 0; i < msgs.len;) {
 				const char *sha = msgs.buf + i;
 				size_t sl = strlen(sha), bl;
@@ -737,6 +780,7 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	struct nsh_verify_criteria crit = {0};
 	struct nsh_err derr = NSH_ERR_INIT;
 	const json_t *cj;
+	bool same = false;
 	int rc, diff_rc;
 
 	memset(ret, 0, sizeof(*ret));
@@ -750,8 +794,7 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	nsh_strvec_init(&ret->reruns);
 	if (!o->dir || !o->runner)
 		return nsh_err_set(err, NSH_EINVAL, "verify needs a directory and a runner");
-	if ((o->base && (rc = check_rev(o->dir, o->base, err))) ||
-	    (o->head && (rc = check_rev(o->dir, o->head, err))))
+	if ((rc = check_revs(o, &same, err)))
 		return rc;
 	if ((rc = nsh_verify_detect(o->dir, &ret->plan, err)))
 		return rc;
@@ -783,7 +826,7 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	findings_check(o, ret, NSH_VERIFY_STEP_LINT, "lint", "Lint");
 	findings_check(o, ret, NSH_VERIFY_STEP_TYPES, "types", "Types");
 	diff_rc = nsh_vrf_git_diff(o->dir, o->base, o->head, &d, &derr);
-	scan_checks(o, ret, &d, diff_rc, derr.msg);
+	scan_checks(o, ret, &d, diff_rc, derr.msg, same);
 	coverage_check(o, ret);
 	for (size_t i = 0; i < crit.nr; i++) {
 		struct nsh_vrf_crit_ctx ctx = {o->dir, o->runner, &o->limits, ret};

@@ -615,6 +615,15 @@ static void test_storage_quota(void)
 	ev = events(st, id, "job.step");
 	CHECK(json_array_size(ev) == 4 && member(ev, 3, "disk_bytes") == (json_int_t)MB);
 	json_decref(ev);
+	/* and the job keeps it (written once: the later steps measured the same) */
+	CHECK_INT(nsh_store_job_list(st, id, &jobs, NULL), 0);
+	if (jobs.nr == 1) {
+		struct nsh_job_limits_rec jl = {0};
+
+		CHECK_INT(nsh_store_job_limits_get(st, jobs.v[0].id, &jl, NULL), 0);
+		CHECK_INT(jl.disk_bytes, (int64_t)MB);
+	}
+	nsh_job_list_release(&jobs);
 	nsh_store_close(st);
 }
 

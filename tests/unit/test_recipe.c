@@ -5,6 +5,7 @@
  * needs-review items with lines, layers of edits, bindings, walking rules),
  * the catalog and the pull-request body.
  */
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -434,6 +435,52 @@ static void test_apply_tree(void)
 	CHECK_INT(res.nchanges, 0);
 	CHECK_INT(res.nreviews, 1);
 	CHECK_FILE("src/a.js", want_a);
+	nsh_recipe_result_release(&res);
+	nsh_recipe_free(r);
+}
+
+/* Whether a directory of the test tree holds a temporary file of a replace. */
+static bool tmp_left(const char *rel)
+{
+	char *path = nsh_xasprintf("%s/%s", dir, rel);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d)))
+		found = found || strstr(e->d_name, ".tmp-") != NULL;
+	if (d)
+		closedir(d);
+	free(path);
+	return found;
+}
+
+/*
+ * A scratch tree (a job's workspace) gets the same files, replaced the same
+ * way (a rename, no temporary file left), only not flushed.
+ */
+static void test_apply_scratch(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_recipe *r = parse(full, &err);
+	struct nsh_recipe_result res = {0};
+	struct nsh_recipe_options o = {.scratch = true};
+	char *pkg;
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	put("package.json", pkg3);
+	put("src/a.js", src_a);
+	CHECK_INT(nsh_recipe_apply(r, dir, &o, &res, &err), 0);
+	CHECK(res.applicable);
+	CHECK_INT(res.nmedits, 1);
+	CHECK_FILE("src/a.js", want_a);
+	pkg = get("package.json");
+	CHECK(strstr(pkg, "\"lodash\": \"~4.18.1\"") != NULL);
+	free(pkg);
+	CHECK(!tmp_left(""));
+	CHECK(!tmp_left("src"));
 	nsh_recipe_result_release(&res);
 	nsh_recipe_free(r);
 }
@@ -870,6 +917,7 @@ int main(void)
 	RUN(test_semver);
 	RUN(test_glob);
 	RUN(test_apply_tree);
+	RUN(test_apply_scratch);
 	RUN(test_choices);
 	RUN(test_layers);
 	RUN(test_bindings);

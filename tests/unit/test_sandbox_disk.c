@@ -2,7 +2,10 @@
  * Tests for the loop-mounted disk images, run as root: the size is a hard
  * limit (ENOSPC), the mount is nosuid,nodev and owned by the given user,
  * destroy leaves no mount, loop device or image, and leftovers of a crashed
- * run are cleaned up.
+ * run are cleaned up. Images after the first of a size are copies of a
+ * template: each still a file system of its own with the same hard limit.
+ * A release in the background (close_later) is waited for by whoever
+ * touches its paths next.
  */
 #include "sandbox/disk.h"
 
@@ -385,6 +388,166 @@ static void test_keep_reopen(void)
 	free(dir);
 }
 
+/*
+ * Disks of one size made one after the other (copies of the process's
+ * template): each is its own file system, owned as asked, sparse, and
+ * full at its size (ENOSPC) whatever the other holds.
+ */
+static void test_template_copies(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	struct nsh_disk *d[3] = {NULL, NULL, NULL};
+	char *image[3], *mnt[3], *file[3];
+	uint64_t written, used, size;
+	struct stat st;
+	int e = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int64_t t0 = nsh_time_mono_ns();
+
+		image[i] = nsh_xasprintf("%s/d%d.img", dir, i);
+		mnt[i] = nsh_xasprintf("%s/m%d", dir, i);
+		file[i] = nsh_xasprintf("%s/m%d/big", dir, i);
+		CHECK_INT(nsh_disk_create(image[i], mnt[i], 16 * MIB, 1000 + (uid_t)i,
+					  2000 + (gid_t)i, &d[i], &err),
+			  0);
+		fprintf(stderr, "create 16 MiB disk %d: %.1f ms\n", i,
+			(nsh_time_mono_ns() - t0) / 1e6);
+		if (!d[i])
+			goto out;
+		CHECK_INT(stat(mnt[i], &st), 0);
+		CHECK_INT(st.st_uid, 1000 + i);
+		CHECK_INT(st.st_gid, 2000 + i);
+		CHECK(st.st_dev != 0);
+		CHECK_INT(stat(image[i], &st), 0);
+		CHECK_INT(st.st_size, 16 * MIB);
+		CHECK((uint64_t)st.st_blocks * 512 < 2 * MIB);
+	}
+	/* three file systems, not one */
+	CHECK_INT(nsh_fs_write_atomic(file[0], "zero\n", 5, 0644, NULL), 0);
+	CHECK(!nsh_fs_exists(file[1]));
+	CHECK(!nsh_fs_exists(file[2]));
+	/* a copy is as full at its size as the first */
+	written = fill(file[2], 64 * MIB, &e);
+	CHECK_INT(e, ENOSPC);
+	CHECK(written >= 12 * MIB && written <= 16 * MIB);
+	CHECK_INT(nsh_disk_usage(d[2], &used, &size, &err), 0);
+	CHECK(size > 14 * MIB && size <= 16 * MIB);
+	/* the others still have their room */
+	CHECK_INT(nsh_disk_usage(d[1], &used, &size, &err), 0);
+	CHECK(used < 2 * MIB);
+	written = fill(file[1], 4 * MIB, &e);
+	CHECK_INT(e, 0);
+	CHECK_INT(written, 4 * MIB);
+out:
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(nsh_disk_destroy(d[i], &err), 0);
+		free(image[i]);
+		free(mnt[i]);
+		free(file[i]);
+	}
+	nsh_fs_remove_tree(dir, NULL);
+	free(dir);
+}
+
+/*
+ * close_later: the caller gets on at once; the disk is unmounted and its
+ * directory removed in the background, and whoever opens the image or
+ * waits on its paths meanwhile finds the release done.
+ */
+static void test_close_later(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	char *jobdir = nsh_xasprintf("%s/job", dir);
+	char *image = nsh_xasprintf("%s/job/workspace" NSH_DISK_KEEP_SUFFIX, dir);
+	char *mnt = nsh_xasprintf("%s/job/repo", dir);
+	char *file = nsh_xasprintf("%s/job/repo/kept.txt", dir);
+	struct nsh_disk *d = NULL;
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *line, *dev = NULL;
+
+	/* kept: released without removing, opened again with its files */
+	CHECK_INT(nsh_fs_mkdir_p(jobdir, 0700, NULL), 0);
+	CHECK_INT(nsh_disk_create(image, mnt, 8 * MIB, 0, 0, &d, &err), 0);
+	if (!d)
+		goto out;
+	CHECK_INT(nsh_fs_write_atomic(file, "work so far\n", 12, 0644, NULL), 0);
+	nsh_disk_close_later(d, NULL);
+	d = NULL;
+	CHECK_INT(nsh_disk_open(image, mnt, &d, &err), 0);
+	if (!d)
+		goto out;
+	CHECK_INT(nsh_fs_read_file(file, &b, 4096, NULL), 0);
+	CHECK_STR(b.buf, "work so far\n");
+	dev = nsh_xstrdup(nsh_disk_device(d));
+
+	/* removed: waiting on the job's directory finds no mount and no files */
+	nsh_disk_close_later(d, jobdir);
+	d = NULL;
+	nsh_disk_wait(jobdir);
+	line = mount_line(mnt);
+	CHECK(line == NULL);
+	free(line);
+	CHECK(!nsh_fs_exists(jobdir));
+	CHECK(loop_detached(dev, image));
+
+	/* a directory alone, and drain */
+	CHECK_INT(nsh_fs_mkdir_p(mnt, 0700, NULL), 0);
+	nsh_disk_close_later(NULL, jobdir);
+	nsh_disk_drain();
+	CHECK(!nsh_fs_exists(jobdir));
+out:
+	nsh_disk_destroy(d, NULL);
+	nsh_buf_release(&b);
+	nsh_fs_remove_tree(dir, NULL);
+	free(dev);
+	free(file);
+	free(mnt);
+	free(image);
+	free(jobdir);
+	free(dir);
+}
+
+/*
+ * A template that a killed process was formatting is a leftover that
+ * cleanup_stale deletes; a live process's is left to it.
+ */
+static void test_stale_template(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	char *jobdir = nsh_xasprintf("%s/job", dir);
+	char *dead_tmpl = NULL, *live_tmpl, *other;
+	unsigned removed = 99;
+	int st = 0;
+	pid_t pid;
+
+	CHECK_INT(nsh_fs_mkdir_p(jobdir, 0700, NULL), 0);
+	pid = fork();
+	if (pid == 0)
+		_exit(0);
+	CHECK_INT(waitpid(pid, &st, 0), pid);
+	dead_tmpl = nsh_xasprintf("%s/.nsh-disk-template-%ld.img", jobdir, (long)pid);
+	live_tmpl = nsh_xasprintf("%s/.nsh-disk-template-%ld.img", dir, (long)getppid());
+	other = nsh_xasprintf("%s/.nsh-disk-template-notes.txt", jobdir);
+	CHECK_INT(nsh_fs_write_atomic(dead_tmpl, "x", 1, 0600, NULL), 0);
+	CHECK_INT(nsh_fs_write_atomic(live_tmpl, "x", 1, 0600, NULL), 0);
+	CHECK_INT(nsh_fs_write_atomic(other, "x", 1, 0600, NULL), 0);
+	CHECK_INT(nsh_disk_cleanup_stale(dir, &removed, &err), 0);
+	CHECK_INT(removed, 0);
+	CHECK(!nsh_fs_exists(dead_tmpl));
+	CHECK(nsh_fs_exists(live_tmpl));
+	CHECK(nsh_fs_exists(other));
+	nsh_fs_remove_tree(dir, NULL);
+	free(other);
+	free(live_tmpl);
+	free(dead_tmpl);
+	free(jobdir);
+	free(dir);
+}
+
 int main(void)
 {
 	if (geteuid() != 0) {
@@ -396,5 +559,8 @@ int main(void)
 	RUN(test_quota);
 	RUN(test_cleanup_stale);
 	RUN(test_keep_reopen);
+	RUN(test_template_copies);
+	RUN(test_close_later);
+	RUN(test_stale_template);
 	return TEST_DONE();
 }

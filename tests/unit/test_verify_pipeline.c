@@ -1026,6 +1026,76 @@ static void test_known_values(void)
 	free(dir);
 }
 
+/*
+ * Commit messages between the base and the tip are scanned for secrets
+ * (the working tree's HEAD, or the head named); with the base at the tip
+ * there are none. A head that is no commit is an error naming it.
+ */
+static void test_commit_messages(void)
+{
+	static const char value[] = "vault-value-91c2e7-in-a-commit-message";
+	struct nsh_redact_secret sec = {"API_TOKEN", value, sizeof(value) - 1};
+	struct nsh_redactor *red = NULL;
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_verify_runner runner;
+	struct nsh_verify_opts o = {0};
+	struct nsh_verify_result res = {0};
+	const struct nsh_verify_check *c;
+	char *dir = project("messages"), *base, *tip, *msg;
+
+	CHECK_INT(nsh_git(dir, NULL, &err, "init", "-q", NULL), 0);
+	put(dir, "README.md", "# app\n");
+	put(dir, ".nightshift/verify.yml", "skip: [test]\n");
+	git_commit(dir, "base");
+	base = git_head(dir);
+	put(dir, "notes.txt", "nothing secret here\n");
+	msg = nsh_xasprintf("add notes\n\ntoken used: %s\n", value);
+	git_commit(dir, msg);
+	tip = git_head(dir);
+	CHECK_INT(nsh_redactor_new(&sec, 1, &red, NULL, &err), 0);
+	nsh_verify_runner_proc(&runner, dir);
+	o.dir = dir;
+	o.runner = &runner;
+	o.known = red;
+
+	/* base..HEAD (the working tree): one commit, its message holds the value */
+	o.base = base;
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	c = check(&res, "secrets");
+	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL);
+	CHECK(c && c->evidence && strstr(c->evidence, "1 commit message") != NULL);
+	nsh_verify_result_release(&res);
+
+	/* base..head named */
+	o.head = tip;
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	c = check(&res, "secrets");
+	CHECK(c && c->status == NSH_VERIFY_CHECK_FAIL);
+	nsh_verify_result_release(&res);
+
+	/* the base at the tip: no commits, nothing found */
+	o.base = tip;
+	o.head = NULL;
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	c = check(&res, "secrets");
+	CHECK(c && c->status == NSH_VERIFY_CHECK_PASS);
+	CHECK(c && c->evidence && strstr(c->evidence, "0 commit messages") != NULL);
+	nsh_verify_result_release(&res);
+
+	/* a head that is no commit */
+	o.base = base;
+	o.head = "no-such-head";
+	CHECK_INT(nsh_verify_run(&o, &res, &err), NSH_EINVAL);
+	CHECK(strstr(err.msg, "no revision 'no-such-head'") != NULL);
+	nsh_verify_result_release(&res);
+
+	nsh_redactor_free(red);
+	free(msg);
+	free(tip);
+	free(base);
+	free(dir);
+}
+
 /* The sandbox runner: commands in the job's sandbox, paths relative to /workspace. */
 static void test_sandbox_runner(void)
 {
@@ -1085,6 +1155,7 @@ int main(void)
 	RUN(test_criteria_format);
 	RUN(test_pipeline);
 	RUN(test_known_values);
+	RUN(test_commit_messages);
 	RUN(test_sandbox_runner);
 	nsh_fs_remove_tree(top, &err);
 	free(top);
