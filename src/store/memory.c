@@ -16,10 +16,21 @@
  * index's own tokenizer) the memory module turns these into BM25 scores over the
  * rules in scope (bm25() itself would count every phrase over the whole
  * table on each query, and asking FTS5 for the length is a lookup per hit).
+ *
+ * PostgreSQL (migration 15) has no FTS5: there scope_terms holds each
+ * distinct (scope key, word) pair once, the word in hex as well
+ * ("zo6163x7265747279" for "retry" in org "ac"), and the generated column memories.terms
+ * turns it into a tsvector verbatim (array_to_tsvector(), no parser), with
+ * a GIN index. A query ORs the tokens of its terms in its scopes, so only
+ * ASCII letters and digits, never the user's bytes, reach the tsquery;
+ * the occurrences of each term are counted in C in the text of each hit,
+ * and rule_len with the same splitting (docs/store.md says where this
+ * differs from FTS5's unicode61 tokenizer).
  */
 #include "store/store.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +131,19 @@ static const char sql_unindexed[] =
 	"NULL AND id IN (SELECT memory_id FROM memory_scopes) LIMIT 1000";
 static const char sql_fts[] = "SELECT rowid, nsh_memory_tf(memories_fts) FROM memories_fts "
 			      "WHERE memories_fts MATCH ?1";
+/*
+ * PostgreSQL: the hits of tsquery ?1 (the tokens of the terms in every
+ * scope of the query), with their text and in how many of the query's
+ * scopes each is found (?2 the tokens of the first scope, ?3 of the
+ * second or NULL).
+ */
+static const char sql_fts_pg[] =
+	"SELECT id, rule, coalesce((terms @@ ?2::tsquery)::int, 0) + coalesce((terms @@ "
+	"?3::tsquery)::int, 0) FROM memories WHERE terms @@ ?1::tsquery";
 
 void nsh_store_memory_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
 {
-	/* all but sql_fts, the FTS5 search */
+	/* all but sql_fts, the FTS5 search, and sql_fts_pg, PostgreSQL's */
 	static const char *const all[] = {
 		sql_insert,    sql_scope_add,	 sql_scope_keys, sql_scope_clear, sql_set_terms,
 		sql_set_len,   sql_unmeasured,	 sql_get,	 sql_list,	  sql_find_key,
@@ -323,11 +343,75 @@ int nsh_store_memory_words(const char *text, struct nsh_strvec *ret)
 	return 0;
 }
 
+static bool is_pg(struct nsh_store *s)
+{
+	return nsh_db_kind(nsh_store_db(s)) == NSH_DB_PG;
+}
+
+/* PostgreSQL's limits on a tsvector: bytes of one lexeme, and of them all. */
+#define PG_LEXEME_MAX 2047
+#define PG_TERMS_MAX  900000 /* of the 1 MB of a tsvector, with room for its entries */
+
+/*
+ * Append PostgreSQL's token for word @w in scope key @key to @b: the key's
+ * token, "x" and the word in hex (ASCII only, whatever the text's bytes).
+ */
+static void add_pg_token(struct nsh_buf *b, const char *key, const char *w)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	add_scope_token(b, key);
+	nsh_buf_addch(b, 'x');
+	for (const unsigned char *p = (const unsigned char *)w; *p; p++) {
+		nsh_buf_addch(b, hex[*p >> 4]);
+		nsh_buf_addch(b, hex[*p & 15]);
+	}
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * PostgreSQL's scope_terms for the scope keys @keys and the words @words
+ * (sorted here): each distinct (key, word) token once, separated by
+ * spaces. A token too long for a lexeme is left out (it needs a scope
+ * key of some 1,000 bytes, which the memory module never makes), and so
+ * are the tokens past PG_TERMS_MAX bytes (a long rule said in hundreds of
+ * repositories): the rule is then not found by its words in those scopes.
+ */
+static void pg_terms(struct nsh_buf *b, const struct nsh_strvec *keys, struct nsh_strvec *words)
+{
+	struct nsh_buf t = NSH_BUF_INIT;
+	size_t n = 0;
+
+	if (words->nr)
+		qsort(words->v, words->nr, sizeof(words->v[0]), str_cmp);
+	for (size_t i = 0; i < keys->nr; i++)
+		for (size_t k = 0; k < words->nr; k++) {
+			if (k && !strcmp(words->v[k], words->v[k - 1]))
+				continue;
+			nsh_buf_reset(&t);
+			add_pg_token(&t, keys->v[i], words->v[k]);
+			if (t.len > PG_LEXEME_MAX)
+				continue;
+			if (b->len + 1 + t.len + 4 * (n + 1) > PG_TERMS_MAX)
+				goto out;
+			if (b->len)
+				nsh_buf_addch(b, ' ');
+			nsh_buf_add(b, t.buf, t.len);
+			n++;
+		}
+out:
+	nsh_buf_release(&t);
+}
+
 /*
  * Rewrite the full-text tokens of rule @id: for each scope key and each
  * word of the rule, the key's token, "x" and the word ("zo6163x" "retry"
  * as one token), so that a query for a word in one scope reads only the
- * rules of that scope that have the word.
+ * rules of that scope that have the word. PostgreSQL's are pg_terms().
  */
 static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 {
@@ -335,6 +419,7 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 	struct nsh_memory_rec m = {0};
 	struct nsh_buf b;
 	struct nsh_db_stmt *st;
+	bool pg;
 	int rc;
 
 	nsh_buf_init(&b, SIZE_MAX);
@@ -344,7 +429,10 @@ static int refresh_terms(struct nsh_store *s, int64_t id, struct nsh_err *err)
 	if (rc)
 		goto out;
 	nsh_store_memory_words(m.rule, &words);
-	for (size_t i = 0; i < keys.nr; i++)
+	pg = is_pg(s);
+	if (pg)
+		pg_terms(&b, &keys, &words);
+	for (size_t i = 0; !pg && i < keys.nr; i++)
 		for (size_t k = 0; k < words.nr; k++) {
 			if (b.len)
 				nsh_buf_addch(&b, ' ');
@@ -425,6 +513,28 @@ static int count_token(void *ctx, int flags, const char *tok, int n, int start, 
 }
 
 /*
+ * PostgreSQL's length of @text: its words as nsh_store_memory_words()
+ * splits them, all of them. The same count as unicode61's for ASCII text;
+ * unicode61 also splits at non-ASCII punctuation and spaces, which are
+ * part of a word here.
+ */
+static int count_words(const char *text)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	int n = 0;
+
+	while (*p) {
+		while (*p && !(isalnum(*p) || *p >= 0x80))
+			p++;
+		if (*p && n < INT_MAX)
+			n++;
+		while (*p && (isalnum(*p) || *p >= 0x80))
+			p++;
+	}
+	return n;
+}
+
+/*
  * The number of tokens of @text as memories_fts counts its rule column:
  * its tokenizer (unicode61, the default) run over it, as FTS5 does when it
  * writes the row's size.
@@ -437,8 +547,10 @@ static int fts_tokens(struct nsh_store *s, const char *text, int *ret, struct ns
 	void *ud = NULL;
 	int n = 0, rc;
 
-	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
-		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
+	if (is_pg(s)) {
+		*ret = count_words(text);
+		return 0;
+	}
 	if (!api || api->xFindTokenizer(api, "unicode61", &ud, &tk) != SQLITE_OK ||
 	    tk.xCreate(ud, NULL, 0, &t) != SQLITE_OK)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5 tokenizer");
@@ -870,6 +982,137 @@ int nsh_store_memory_in_scope(struct nsh_store *s, const char *org, const char *
 	return rc;
 }
 
+/*
+ * @term as the words of PostgreSQL's index are (a new string), or NULL
+ * when no word of a text can be it: empty, longer than a word is kept, or
+ * with a byte that separates words. ASCII is lower-cased, as FTS5 does.
+ */
+static char *pg_word(const char *term)
+{
+	size_t n = strlen(term);
+	char *w;
+
+	if (!n || n > NSH_STORE_MEMORY_WORD_MAX)
+		return NULL;
+	w = nsh_xstrdup(term);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)w[i];
+
+		if (!(isalnum(c) || c >= 0x80)) {
+			free(w);
+			return NULL;
+		}
+		w[i] = (char)tolower(c);
+	}
+	return w;
+}
+
+/*
+ * Add @mult to @tf[t] for each occurrence of word @words[t] (NULL: none)
+ * among the words of @text as nsh_store_memory_words() splits them (the
+ * first NSH_STORE_MEMORY_WORDS_MAX, each cut at NSH_STORE_MEMORY_WORD_MAX
+ * bytes), without copying them.
+ */
+static void count_terms(const char *text, char *const *words, size_t nterms, int mult, int *tf)
+{
+	const unsigned char *p = (const unsigned char *)(text ? text : "");
+	size_t n = 0;
+
+	while (*p && n < NSH_STORE_MEMORY_WORDS_MAX) {
+		const unsigned char *w;
+		size_t len;
+
+		while (*p && !(isalnum(*p) || *p >= 0x80))
+			p++;
+		w = p;
+		while (*p && (isalnum(*p) || *p >= 0x80))
+			p++;
+		len = (size_t)(p - w);
+		if (!len)
+			break;
+		n++;
+		if (len > NSH_STORE_MEMORY_WORD_MAX)
+			len = NSH_STORE_MEMORY_WORD_MAX;
+		for (size_t t = 0; t < nterms; t++) {
+			const char *q = words[t];
+			size_t i = 0;
+
+			if (!q)
+				continue;
+			while (i < len && q[i] && (char)tolower(w[i]) == q[i])
+				i++;
+			if (i == len && !q[i])
+				tf[t] += mult;
+		}
+	}
+}
+
+/*
+ * The full-text search on PostgreSQL: the tokens of @terms in the scope
+ * keys @keys go into tsqueries as quoted lexemes made only of ASCII
+ * letters and digits, so that no text can make them fail to parse. Each
+ * hit's term counts are taken from its text, times the number of the
+ * query's scopes it has (a rule has repository keys or its org's, so one),
+ * which is what FTS5 counts in scope_terms.
+ */
+static int pg_fts(struct nsh_store *s, char *const *keys, int nscope, const char *const *terms,
+		  size_t nterms, struct nsh_memory_hit_list *ret, struct nsh_err *err)
+{
+	struct nsh_buf q[2] = {NSH_BUF_INIT, NSH_BUF_INIT}, all = NSH_BUF_INIT, tok = NSH_BUF_INIT;
+	char *words[MAX_TERMS] = {NULL};
+	struct nsh_db_stmt *st;
+	int rc = 0;
+
+	for (size_t t = 0; t < nterms; t++)
+		words[t] = pg_word(terms[t]);
+	for (int k = 0; k < nscope; k++)
+		for (size_t t = 0; t < nterms; t++) {
+			if (!words[t])
+				continue;
+			nsh_buf_reset(&tok);
+			add_pg_token(&tok, keys[k], words[t]);
+			if (tok.len > PG_LEXEME_MAX)
+				continue; /* a key too long for the index: nothing has it */
+			nsh_buf_adds(&q[k], q[k].len ? " | '" : "'");
+			nsh_buf_add(&q[k], tok.buf, tok.len);
+			nsh_buf_addch(&q[k], '\'');
+		}
+	nsh_buf_add(&all, q[0].buf, q[0].len);
+	if (all.len && q[1].len)
+		nsh_buf_adds(&all, " | ");
+	nsh_buf_add(&all, q[1].buf, q[1].len);
+	if (!all.len)
+		goto out; /* no term can be a word of the index: no hits */
+	st = nsh_store_stmt_sql(s, sql_fts_pg, err);
+	if (!st) {
+		rc = err && err->code ? err->code : NSH_EIO;
+		goto out;
+	}
+	nsh_store_bind_text(st, 1, all.buf);
+	nsh_store_bind_text(st, 2, q[0].len ? q[0].buf : NULL);
+	nsh_store_bind_text(st, 3, q[1].len ? q[1].buf : NULL);
+	while ((rc = nsh_db_step(st)) == NSH_DB_ROW) {
+		struct nsh_memory_hit *h;
+
+		NSH_ALLOC_GROW(ret->v, ret->nr + 1, ret->alloc);
+		h = &ret->v[ret->nr++];
+		memset(h, 0, sizeof(*h));
+		h->id = nsh_db_col_int64(st, 0);
+		count_terms(nsh_db_col_text(st, 1), words, nterms, (int)nsh_db_col_int64(st, 2),
+			    h->tf);
+	}
+	rc = rc == NSH_DB_DONE ? 0 : nsh_store_db_fail(s, err, "searching memories");
+	nsh_store_stmt_done(st);
+out:
+	for (size_t t = 0; t < nterms; t++)
+		free(words[t]);
+	nsh_buf_release(&q[0]);
+	nsh_buf_release(&q[1]);
+	nsh_buf_release(&all);
+	nsh_buf_release(&tok);
+	return rc;
+}
+
 int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 			 const char *const *terms, size_t nterms, struct nsh_memory_hit_list *ret,
 			 struct nsh_err *err)
@@ -881,8 +1124,6 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 
 	if (!nterms)
 		return 0;
-	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
-		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (nterms > (size_t)MAX_TERMS)
 		nterms = (size_t)MAX_TERMS;
 	if (!org && !repo)
@@ -892,6 +1133,10 @@ int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 		keys[nscope++] = nsh_xasprintf("org:%s", org);
 	if (repo)
 		keys[nscope++] = nsh_xasprintf("repo:%s", repo);
+	if (is_pg(s)) {
+		rc = pg_fts(s, keys, nscope, terms, nterms, ret, err);
+		goto out;
+	}
 	/* Phrase number k * nterms + t is term t in scope k. */
 	nsh_buf_adds(&q, "scope_terms : (");
 	for (int k = 0; k < nscope; k++)
@@ -1041,11 +1286,16 @@ int nsh_store_memory_setup(struct nsh_store *s, int version, struct nsh_err *err
 	fts5_api *api;
 	int rc = 0;
 
+	if (is_pg(s)) {
+		/* No ranking function to register; the index is a generated column (v15). */
+		if (version < 15)
+			return 0;
+		rc = index_old_rows(s, err);
+		return rc ? rc : measure_old_rows(s, err);
+	}
 	if (!db)
-		return 0; /* PostgreSQL: no full-text index yet (docs/store.md) */
+		return 0;
 	api = nsh_db_sqlite_fts5(nsh_store_db(s));
-	if (nsh_db_kind(nsh_store_db(s)) != NSH_DB_SQLITE)
-		return nsh_err_set(err, NSH_EINVAL, "memories are not stored on postgresql yet");
 	if (!api || api->iVersion < 2)
 		return nsh_err_set(err, NSH_EIO, "this SQLite has no usable FTS5");
 	if (api->xCreateFunction(api, "nsh_memory_tf", NULL, tf_fn, NULL) != SQLITE_OK)

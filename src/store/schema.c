@@ -446,6 +446,11 @@ static const struct nsh_store_migration migrations[] = {
 	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
 	/* PostgreSQL only: the notification behind nsh_store_data_version() */
 	{14, "new events are announced to listeners", ""},
+	/* PostgreSQL only: SQLite has had both since migrations 7 and 12 */
+	{15,
+	 "memories on postgresql: a full-text index of the scoped words, the copies of "
+	 "memory_scopes",
+	 ""},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
@@ -463,9 +468,8 @@ const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
  * functions defined here, triggers call plpgsql functions, and the tables
  * that SQLite orders by their implicit rowid (tasks, jobs, steps,
  * webhook_deliveries) have an explicit identity column named rowid, so the
- * statements are the same. Not here yet: memories_fts (memory search, see
- * docs/store.md) and the triggers that copy memory columns to
- * memory_scopes.
+ * statements are the same. Memory search has its own index (migration
+ * 15, docs/store.md) instead of memories_fts.
  */
 static const struct nsh_store_migration pg_migrations[] = {
 	{1, "tasks, jobs, events, specs, orgs and repositories",
@@ -788,6 +792,45 @@ static const struct nsh_store_migration pg_migrations[] = {
 	 "  BEGIN PERFORM pg_notify('nsh_events', ''); RETURN NULL; END $f$;"
 	 "CREATE TRIGGER events_notify AFTER INSERT ON events"
 	 "  FOR EACH STATEMENT EXECUTE FUNCTION nsh_events_notify();"},
+	/*
+	 * Memories: what SQLite's memories_fts and the triggers of its
+	 * migration 12 do. memories.terms is the tsvector of scope_terms, whose
+	 * tokens src/store/memory.c writes in an ASCII form of its own on
+	 * PostgreSQL, taken verbatim (array_to_tsvector(), no text search
+	 * parser or dictionary), with a GIN index; memories_unindexed finds
+	 * the rules still without tokens when a connection opens. A new scope
+	 * row takes the copies of its rule's columns before it is written; a
+	 * change of the rule is written to each of its scope rows.
+	 */
+	{15,
+	 "memories on postgresql: a full-text index of the scoped words, the copies of "
+	 "memory_scopes",
+	 "ALTER TABLE memories ADD COLUMN terms tsvector GENERATED ALWAYS AS"
+	 "  (array_to_tsvector(string_to_array(scope_terms, ' '))) STORED;"
+	 "CREATE INDEX memories_terms ON memories USING gin (terms);"
+	 "CREATE INDEX memories_unindexed ON memories (id) WHERE scope_terms = '';"
+	 "CREATE FUNCTION nsh_memory_scope_copy() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	 "  BEGIN"
+	 "    SELECT state, kind, recipe, language, scope, path_glob, said_at, rule_len"
+	 "      INTO NEW.state, NEW.kind, NEW.recipe, NEW.language, NEW.scope, NEW.path_glob,"
+	 "      NEW.said_at, NEW.rule_len FROM memories WHERE id = NEW.memory_id;"
+	 "    RETURN NEW;"
+	 "  END $f$;"
+	 "CREATE TRIGGER memory_scopes_bi BEFORE INSERT ON memory_scopes"
+	 "  FOR EACH ROW EXECUTE FUNCTION nsh_memory_scope_copy();"
+	 "CREATE FUNCTION nsh_memory_scopes_follow() RETURNS trigger LANGUAGE plpgsql AS $f$"
+	 "  BEGIN"
+	 "    UPDATE memory_scopes SET state = NEW.state, kind = NEW.kind, recipe = NEW.recipe,"
+	 "      language = NEW.language, scope = NEW.scope, path_glob = NEW.path_glob,"
+	 "      said_at = NEW.said_at, rule_len = NEW.rule_len WHERE memory_id = NEW.id;"
+	 "    RETURN NULL;"
+	 "  END $f$;"
+	 "CREATE TRIGGER memories_au_scopes AFTER UPDATE OF state, kind, recipe, language, scope,"
+	 "  path_glob, said_at, rule_len ON memories"
+	 "  FOR EACH ROW EXECUTE FUNCTION nsh_memory_scopes_follow();"
+	 "UPDATE memory_scopes sc SET state = m.state, kind = m.kind, recipe = m.recipe,"
+	 "  language = m.language, scope = m.scope, path_glob = m.path_glob, said_at = m.said_at,"
+	 "  rule_len = m.rule_len FROM memories m WHERE m.id = sc.memory_id;"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)

@@ -28,7 +28,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 14
+#define NSH_STORE_SCHEMA_VERSION 15
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -998,7 +998,9 @@ int nsh_store_memory_words(const char *text, struct nsh_strvec *ret);
  * Full-text search over the rules of @org and @repo (either may be NULL,
  * not both): the rules whose text has at least one of the @nterms terms
  * (at most 32; each is matched as a phrase of the text), with per-term
- * occurrence counts. Any state; appended to @ret.
+ * occurrence counts. Any state; appended to @ret. On PostgreSQL a term is
+ * one word as nsh_store_memory_words() gives it (ASCII case aside); a
+ * term that cannot be one matches nothing (docs/store.md).
  */
 int nsh_store_memory_fts(struct nsh_store *s, const char *org, const char *repo,
 			 const char *const *terms, size_t nterms, struct nsh_memory_hit_list *ret,

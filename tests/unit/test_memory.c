@@ -4,7 +4,9 @@
  * reviewers (not one reviewer twice) and explicitly, conflicts resolved to
  * the newest with the conflict shown, expiry with an injected clock,
  * retrieval by scope and by full-text rank, forgetting, and the guard's
- * word lists.
+ * word lists. The checks of the store run again on PostgreSQL (a database
+ * of their own each, tests/unit/pgstore.h), where the full-text index is a
+ * tsvector (migration 15): the same rules found with the same scores.
  */
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "memory/memory.h"
+#include "pgstore.h"
 #include "store/store.h"
 #include "test.h"
 
@@ -25,11 +28,21 @@
 static char *dir;
 static int ndb;
 
+/* A new database: a SQLite file, or a PostgreSQL database during that pass. */
+static char *new_db(void)
+{
+	char *name = nsh_xasprintf("m%d", ndb++), *path;
+
+	path = pgs_url ? pgs_new_db(name) : nsh_xasprintf("%s/%s.db", dir, name);
+	free(name);
+	return path;
+}
+
 static struct nsh_store *fresh_store(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_store *s = NULL;
-	char *path = nsh_xasprintf("%s/m%d.db", dir, ndb++);
+	char *path = new_db();
 
 	if (nsh_store_open(path, &s, &err)) {
 		fprintf(stderr, "store: %s\n", err.msg);
@@ -565,6 +578,8 @@ static int64_t raw_int(const char *path, const char *sql)
 	sqlite3_stmt *st = NULL;
 	int64_t n = -1;
 
+	if (pgs_url)
+		return pgs_int(path, sql);
 	if (sqlite3_open(path, &db) == SQLITE_OK &&
 	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
@@ -588,8 +603,13 @@ static void test_scope_copy_in_step(void)
 		"m.recipe OR sc.language IS NOT m.language OR sc.scope IS NOT m.scope OR "
 		"sc.path_glob IS NOT m.path_glob OR sc.said_at IS NOT m.said_at OR sc.rule_len IS "
 		"NOT m.rule_len";
+	static const char mismatched_pg[] =
+		"SELECT count(*) FROM memory_scopes sc JOIN memories m ON m.id = sc.memory_id "
+		"WHERE (sc.state, sc.kind, sc.recipe, sc.language, sc.scope, sc.path_glob, "
+		"sc.said_at, sc.rule_len) IS DISTINCT FROM (m.state, m.kind, m.recipe, m.language, "
+		"m.scope, m.path_glob, m.said_at, m.rule_len)";
 	struct nsh_err err = NSH_ERR_INIT;
-	char *path = nsh_xasprintf("%s/copy.db", dir);
+	char *path = pgs_url ? pgs_new_db("copy") : nsh_xasprintf("%s/copy.db", dir);
 	struct nsh_memory_learn in = pref("native", "acme/api", "alice", 1, T0);
 	struct nsh_store *s = NULL;
 	int64_t js, promoted, gone;
@@ -618,7 +638,7 @@ static void test_scope_copy_in_step(void)
 	CHECK_INT(js, 3);
 	nsh_store_close(s);
 
-	CHECK_INT(raw_int(path, mismatched), 0);
+	CHECK_INT(raw_int(path, pgs_url ? mismatched_pg : mismatched), 0);
 	/* Each state was reached, so the check above compared something. */
 	CHECK_INT(raw_int(path, "SELECT count(DISTINCT state) FROM memory_scopes"), 4);
 	CHECK_INT(raw_int(path, "SELECT count(*) FROM memory_scopes WHERE key = 'org:acme' AND "
@@ -710,6 +730,265 @@ static void test_upgrade_keeps_rows(void)
 	free(path);
 }
 
+static int hit_cmp(const void *a, const void *b)
+{
+	int64_t x = ((const struct nsh_memory_hit *)a)->id,
+		y = ((const struct nsh_memory_hit *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+/* The hits of a full-text search of @terms, as "id:tf,tf;..." by id. */
+static char *fts(struct nsh_store *s, const char *org, const char *repo, const char *const *terms,
+		 size_t nterms)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_memory_hit_list h = {0};
+	struct nsh_buf b = NSH_BUF_INIT;
+
+	if (nsh_store_memory_fts(s, org, repo, terms, nterms, &h, &err)) {
+		fprintf(stderr, "fts: %s\n", err.msg);
+		nsh_buf_adds(&b, "error");
+	}
+	if (h.nr)
+		qsort(h.v, h.nr, sizeof(h.v[0]), hit_cmp);
+	for (size_t i = 0; i < h.nr; i++) {
+		nsh_buf_addf(&b, "%s%lld:", i ? ";" : "", (long long)h.v[i].id);
+		for (size_t t = 0; t < nterms; t++)
+			nsh_buf_addf(&b, "%s%d", t ? "," : "", h.v[i].tf[t]);
+	}
+	free(h.v);
+	return nsh_buf_detach(&b, NULL);
+}
+
+static void check_fts(struct nsh_store *s, const char *org, const char *repo,
+		      const char *const *terms, size_t nterms, const char *want)
+{
+	char *got = fts(s, org, repo, terms, nterms);
+
+	CHECK_STR(got, want);
+	free(got);
+}
+
+/*
+ * The store's full-text search gives, for the rules of the scopes asked
+ * that have one of the terms, how often each term occurs in the rule's
+ * text (ASCII case ignored), whatever the engine; rules of other scopes
+ * are not hits, and an org rule counts once when both its org and a
+ * repository of it are asked.
+ */
+static void test_fts_counts(void)
+{
+	static const char *const terms[] = {"retry", "HTTP", "cache", "backoff"};
+	struct nsh_store *s = fresh_store();
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_memory_learn in;
+	int64_t org_rule;
+
+	in = text_rule("Retry HTTP calls, and retry them with backoff", "acme/api", "alice", 1, T0);
+	CHECK_INT(learn_id(s, &in), 1);
+	in = text_rule("Cache the HTTP responses", "acme/web", "alice", 2, T0);
+	CHECK_INT(learn_id(s, &in), 2);
+	in = text_rule("Cache currency rates; retry on failure", "acme/web", "bob", 3, T0);
+	org_rule = learn_id(s, &in);
+	CHECK_INT(org_rule, 3);
+	CHECK_INT(nsh_memory_promote(s, org_rule, "root", &err), 0);
+	in = text_rule("retry retry retry", "other/api", "alice", 4, T0);
+	CHECK_INT(learn_id(s, &in), 4);
+
+	check_fts(s, "acme", "acme/api", terms, 4, "1:2,1,0,1;3:1,0,1,0");
+	check_fts(s, "acme", "acme/web", terms, 4, "2:0,1,1,0;3:1,0,1,0");
+	check_fts(s, "acme", NULL, terms, 4, "3:1,0,1,0");
+	check_fts(s, NULL, "acme/api", terms, 4, "1:2,1,0,1");
+	check_fts(s, "other", "other/api", terms, 1, "4:3");
+	check_fts(s, "acme", "acme/api", terms + 3, 1, "1:1");
+	check_fts(s, "nobody", "nobody/x", terms, 4, "");
+	/* The same rule said in a second repository is found there too. */
+	in = text_rule("Retry HTTP calls, and retry them with backoff", "acme/web", "alice", 5,
+		       T0 + 1);
+	CHECK_INT(learn_id(s, &in), 1);
+	check_fts(s, "acme", "acme/web", terms, 4, "1:2,1,0,1;2:0,1,1,0;3:1,0,1,0");
+	nsh_store_close(s);
+}
+
+/*
+ * Text from outside (a task's title, a review comment) never makes a
+ * search fail: quotes, the operators of FTS5 and tsquery, SQL, bytes that
+ * are not UTF-8, words longer than the index keeps, more words than a
+ * query uses. The rules in scope still come back.
+ */
+static void test_untrusted_text(void)
+{
+	static const char *const texts[] = {
+		"it's \"quoted\" 'x' & | ! <-> :* ( ) \\ NEAR(a b) a OR b NOT c -d +e ^f",
+		"'; DROP TABLE memories; -- \" OR 1=1 --",
+		"caf\xc3 \xff\xfe broken \xe2\x82 utf-8",
+		"",
+		"... !!! ???",
+		"a1 b2 c3 d4 e5 f6 g7 h8 i9 j10 k11 l12 m13 n14 o15 p16 q17 r18 s19 t20 u21 v22 w23 "
+		"x24 y25 z26 aa27 bb28 cc29 dd30 ee31 ff32 gg33 hh34 ii35 jj36 retry",
+	};
+	static const char *const terms[] = {
+		"it's", "a|b", "", "x\"y", "'", "\\", "\xff", "DROP TABLE", "retry",
+	};
+	struct nsh_store *s = fresh_store();
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_memory_rule_list l = {0};
+	struct nsh_memory_query q = {.org = "acme", .repo = "acme/api", .now_ms = T0 + 10};
+	struct nsh_buf word = NSH_BUF_INIT, text = NSH_BUF_INIT;
+	struct nsh_memory_learn in;
+	int64_t long_rule;
+
+	in = text_rule("Retry with backoff, O'Brien's way", "acme/api", "alice", 1, T0);
+	CHECK_INT(learn_id(s, &in), 1);
+	/* A word longer than the index keeps, cut inside a UTF-8 character. */
+	for (int i = 0; i < 63; i++)
+		nsh_buf_addch(&word, 'a');
+	nsh_buf_adds(&word, "\xc3\xa9tude");
+	nsh_buf_addf(&text, "Prefer the %s helper", word.buf);
+	in = text_rule(text.buf, "acme/api", "alice", 2, T0 + 1);
+	long_rule = learn_id(s, &in);
+	CHECK_INT(long_rule, 2);
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		q.text = texts[i];
+		CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
+		CHECK_INT(l.nr, 2);
+		nsh_memory_rule_list_release(&l);
+	}
+	/* A very long text and a very long word. */
+	nsh_buf_reset(&text);
+	for (int i = 0; i < 5000; i++)
+		nsh_buf_adds(&text, i % 7 ? "z" : "z \"' ");
+	q.text = text.buf;
+	CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
+	CHECK_INT(l.nr, 2);
+	nsh_memory_rule_list_release(&l);
+
+	/* The long word is found by the same long word. */
+	q.text = word.buf;
+	CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
+	CHECK_INT(l.nr, 2);
+	if (l.nr == 2) {
+		CHECK_INT(l.v[0].r.id, long_rule);
+		CHECK(l.v[0].score > 0);
+		CHECK(l.v[1].score == 0);
+	}
+	nsh_memory_rule_list_release(&l);
+	/* Terms that cannot be words of the index find nothing, and fail nothing. */
+	check_fts(s, "acme", "acme/api", terms, 8, "");
+	check_fts(s, "acme", "acme/api", terms, 9, "1:0,0,0,0,0,0,0,0,1");
+	nsh_buf_release(&word);
+	nsh_buf_release(&text);
+	nsh_store_close(s);
+}
+
+/* What the SQLite pass ranked in test_same_ranking(), for the PostgreSQL pass. */
+static char *sqlite_ranking;
+
+/*
+ * Ranking by full-text score is the same on both engines: the same rules
+ * in the same order with the same BM25 scores (both count the same terms
+ * in the same rules; the memory module does the arithmetic).
+ */
+static void test_same_ranking(void)
+{
+	static const char *const rules[] = {
+		"Wrap outgoing HTTP calls in the retry helper with backoff",
+		"Cache currency rates for five minutes",
+		"Log request ids on every handler",
+		"Retry idempotent requests only; never retry a payment",
+		"HTTP clients share one connection pool",
+		"Use the retry helper for queue consumers, with jittered backoff and a cap",
+		"Rates are decimals, never floats",
+	};
+	static const char *const queries[] = {
+		"add retry with backoff to the HTTP client",
+		"refresh the currency rates cache",
+		"payment requests must not be retried",
+		"log every HTTP request",
+	};
+	struct nsh_store *s = fresh_store();
+	struct nsh_buf b = NSH_BUF_INIT;
+	int64_t org_rule = 0;
+
+	for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+		struct nsh_memory_learn in = text_rule(rules[i], i == 5 ? "acme/web" : "acme/api",
+						       "alice", (int64_t)i + 1, T0 + (int64_t)i);
+
+		org_rule = learn_id(s, &in);
+		if (i == 5) {
+			struct nsh_err err = NSH_ERR_INIT;
+
+			CHECK_INT(nsh_memory_promote(s, org_rule, "root", &err), 0);
+		}
+	}
+	for (size_t i = 0; i < sizeof(queries) / sizeof(queries[0]); i++) {
+		struct nsh_memory_query q = {
+			.org = "acme", .repo = "acme/api", .text = queries[i], .now_ms = T0 + 100};
+		struct nsh_memory_rule_list l = {0};
+		struct nsh_err err = NSH_ERR_INIT;
+		size_t scored = 0;
+
+		CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
+		CHECK_INT(l.nr, 7);
+		for (size_t k = 0; k < l.nr; k++) {
+			nsh_buf_addf(&b, "%lld:%.9f ", (long long)l.v[k].r.id, l.v[k].score);
+			scored += l.v[k].score > 0;
+		}
+		nsh_buf_addch(&b, '\n');
+		/* every query matches some rules and not others */
+		CHECK(scored > 0 && scored < l.nr);
+		nsh_memory_rule_list_release(&l);
+	}
+	if (!pgs_url) {
+		free(sqlite_ranking);
+		sqlite_ranking = nsh_buf_detach(&b, NULL);
+	} else if (sqlite_ranking) {
+		CHECK_STR(b.buf, sqlite_ranking);
+	}
+	nsh_buf_release(&b);
+	nsh_store_close(s);
+}
+
+/*
+ * PostgreSQL from version 14: memory rows that a database could hold then
+ * (written without the store) get their tokens, their length and the
+ * copies of memory_scopes on the upgrade, and are found by their words.
+ */
+static void test_pg_upgrade(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_memory_rule_list l = {0};
+	struct nsh_memory_query q = {.org = "acme", .repo = "acme/api", .text = "pipe"};
+	char *url = pgs_new_db("upgrade"), *sql;
+	struct nsh_store *s = NULL;
+
+	CHECK_INT(nsh_store_open_version(url, 14, &s, &err), 0);
+	nsh_store_close(s);
+	sql = nsh_xasprintf("INSERT INTO memories (rule, scope, scope_value, org, repo, state, "
+			    "created_at, said_at, active_at, updated_at) VALUES ('use the pipe "
+			    "pattern', 'repo', 'acme/api', 'acme', 'acme/api', 'active', %lld, "
+			    "%lld, %lld, %lld); INSERT INTO memory_scopes (key, memory_id) VALUES "
+			    "('repo:acme/api', 1)",
+			    (long long)T0, (long long)T0, (long long)T0, (long long)T0);
+	CHECK_INT(pgs_exec(url, sql), 0);
+	free(sql);
+	CHECK_INT(raw_int(url, "SELECT count(*) FROM memory_scopes WHERE state IS NULL"), 1);
+	CHECK_INT(nsh_store_open(url, &s, &err), 0);
+	CHECK_INT(raw_int(url, "SELECT max(version) FROM schema_migrations"), 15);
+	CHECK_INT(raw_int(url, "SELECT rule_len FROM memory_scopes WHERE state = 'active'"), 4);
+	CHECK_INT(raw_int(url, "SELECT count(*) FROM memories WHERE terms = ''::tsvector"), 0);
+	q.now_ms = T0 + DAY;
+	CHECK_INT(nsh_memory_retrieve(s, &q, &l, &err), 0);
+	CHECK_INT(l.nr, 1);
+	if (l.nr)
+		CHECK_STR(l.v[0].why, "repo acme/api, matches the task's text");
+	nsh_memory_rule_list_release(&l);
+	nsh_store_close(s);
+	free(url);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -728,6 +1007,29 @@ int main(void)
 	RUN(test_scope_copy_in_step);
 	RUN(test_in_scope_cut);
 	RUN(test_upgrade_keeps_rows);
+	RUN(test_fts_counts);
+	RUN(test_untrusted_text);
+	RUN(test_same_ranking);
+	/* The checks of the store again on PostgreSQL (test_upgrade_keeps_rows is SQLite's). */
+	CHECK(pgs_start() >= 0);
+	if (pgs_url) {
+		RUN(test_learn_provenance_and_dedupe);
+		RUN(test_denied_without_write);
+		RUN(test_promotion);
+		RUN(test_conflict_newest_wins);
+		RUN(test_expiry);
+		RUN(test_retrieval_scope);
+		RUN(test_fts_ranking);
+		RUN(test_forget_and_list);
+		RUN(test_scope_copy_in_step);
+		RUN(test_in_scope_cut);
+		RUN(test_fts_counts);
+		RUN(test_untrusted_text);
+		RUN(test_same_ranking);
+		RUN(test_pg_upgrade);
+	}
+	pgs_stop();
+	free(sqlite_ranking);
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();
