@@ -230,10 +230,13 @@ out:
 static int refresh_locked(struct nsh_forge *f, const char *org, const char *repo,
 			  const char *mirror, struct nsh_err *err)
 {
+	struct nsh_repo_rec row = {0};
 	char *url = repo_url(f, org, repo);
-	int rc = 0;
+	char *head = NULL;
+	int rc;
 
-	if (!nsh_fs_is_dir(mirror))
+	rc = nsh_store_repo_get(f->store, org, repo, &row, err);
+	if (!rc && !nsh_fs_is_dir(mirror))
 		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "init", "--bare", "-q", "--",
 				       mirror, NULL);
 	if (!rc)
@@ -241,6 +244,13 @@ static int refresh_locked(struct nsh_forge *f, const char *org, const char *repo
 				"--prune", "--no-tags", "--no-write-fetch-head", "--", url,
 				"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
 				"+refs/pull/*:refs/pull/*", NULL);
+	/* HEAD names the default branch, as in the forge node's repository */
+	head = nsh_xasprintf("refs/heads/%s", row.default_branch ? row.default_branch : "main");
+	if (!rc)
+		rc = nsh_forge_git_run(mirror, NULL, 0, NULL, err, "symbolic-ref", "HEAD", head,
+				       NULL);
+	nsh_repo_rec_release(&row);
+	free(head);
 	free(url);
 	return rc;
 }
