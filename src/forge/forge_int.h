@@ -222,15 +222,15 @@ int nsh_forge_remote_refresh(struct nsh_forge *f, const char *org, const char *r
 
 /**
  * Set @ref of @org/@repo on the forge node to @sha (a commit in @mirror),
- * but only if it is @old there now ("" for "must not exist"): a push with
- * --force-with-lease, forced when @force. The mirror's ref follows.
- * NSH_ECONFLICT when the guard fails or the update is not a fast-forward
- * without @force; NSH_EDENIED when the node refuses the update (the
- * message has its reason).
+ * but only if it is @old there now ("" for "must not exist"), whether a
+ * fast-forward or not (the caller decides that): a push with
+ * --force-with-lease. The mirror's ref follows. NSH_ECONFLICT when the
+ * guard fails; NSH_EDENIED when the node refuses the update (the message
+ * has its reason).
  */
 int nsh_forge_remote_set_ref(struct nsh_forge *f, const char *org, const char *repo,
 			     const char *mirror, const char *ref, const char *sha, const char *old,
-			     bool force, struct nsh_err *err);
+			     struct nsh_err *err);
 
 /**
  * Make sure the forge node has refs/pull/N/heads/SEQ for every recorded

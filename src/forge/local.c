@@ -867,7 +867,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 				    work);
 		if (f->url)
 			rc = nsh_forge_remote_set_ref(f, p->org, p->repo, bare, ref, res.new_sha,
-						      res.old_sha, !ancestor, err);
+						      res.old_sha, err);
 		else
 			rc = nsh_forge_git_update_ref(bare, ref, res.new_sha, res.old_sha, why,
 						      err);

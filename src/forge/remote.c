@@ -49,16 +49,18 @@ static char *check_url(const char *url, struct nsh_err *err)
 	hostlen = host ? strcspn(host, "/") : 0;
 	if (!host || !hostlen || len > URL_MAX || memchr(host, '@', hostlen) ||
 	    strpbrk(url, "?#") || strpbrk(url, " \t\r\n\\\"'")) {
-		nsh_err_set(err, NSH_EINVAL,
-			    "invalid value for 'forge.url': expected http://HOST:PORT or "
-			    "https://HOST[:PORT][/PATH] (no user, query or fragment; the token goes "
-			    "in [forge] token)");
+		nsh_err_set(
+			err, NSH_EINVAL,
+			"invalid value for 'forge.url': expected http://HOST:PORT or "
+			"https://HOST[:PORT][/PATH] (no user, query or fragment; the token goes "
+			"in [forge] token)");
 		return NULL;
 	}
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)url[i] < 0x21 || url[i] == 0x7f) {
-			nsh_err_set(err, NSH_EINVAL, "invalid value for 'forge.url': control "
-						     "characters");
+			nsh_err_set(err, NSH_EINVAL,
+				    "invalid value for 'forge.url': control "
+				    "characters");
 			return NULL;
 		}
 	while (len > 8 && url[len - 1] == '/')
@@ -149,8 +151,9 @@ static int remote_error(const struct nsh_forge *f, struct nsh_proc *p, const cha
 				   "NIGHTSHIFT_FORGE_TOKEN)",
 				   f->url);
 	if (strstr(e, " 404") || strstr(e, "not found"))
-		return nsh_err_set(err, NSH_ENOTFOUND, "the forge at '%s' has no repository '%s/%s'",
-				   f->url, org, repo);
+		return nsh_err_set(err, NSH_ENOTFOUND,
+				   "the forge at '%s' has no repository '%s/%s'", f->url, org,
+				   repo);
 	if (strstr(e, "Failed to connect") || strstr(e, "Could not resolve") ||
 	    strstr(e, "Connection refused"))
 		return nsh_err_set(err, NSH_EIO, "cannot reach the forge at '%s': %s", f->url,
@@ -161,16 +164,13 @@ static int remote_error(const struct nsh_forge *f, struct nsh_proc *p, const cha
 
 /*
  * Run "git ARGS..." (NULL-terminated) in @dir against the forge node; stdout
- * to @out (may be NULL). @what names the operation in errors. With
- * @ret_proc the finished process is left there for the caller (who
- * releases it) and a non-zero exit is not an error.
+ * to @out (may be NULL). @what names the operation in errors.
  */
-static int remote_run(const struct nsh_forge *f, const char *dir, const char *what,
-		      const char *org, const char *repo, struct nsh_buf *out,
-		      struct nsh_proc *ret_proc, struct nsh_err *err, ...) __attribute__((sentinel));
-static int remote_run(const struct nsh_forge *f, const char *dir, const char *what,
-		      const char *org, const char *repo, struct nsh_buf *out,
-		      struct nsh_proc *ret_proc, struct nsh_err *err, ...)
+static int remote_run(const struct nsh_forge *f, const char *dir, const char *what, const char *org,
+		      const char *repo, struct nsh_buf *out, struct nsh_err *err, ...)
+	__attribute__((sentinel));
+static int remote_run(const struct nsh_forge *f, const char *dir, const char *what, const char *org,
+		      const char *repo, struct nsh_buf *out, struct nsh_err *err, ...)
 {
 	struct nsh_proc p;
 	const char *arg;
@@ -183,14 +183,11 @@ static int remote_run(const struct nsh_forge *f, const char *dir, const char *wh
 		nsh_strvec_push(&p.argv, arg);
 	va_end(ap);
 	rc = nsh_proc_run(&p, err);
+	if (!rc && (p.exit_code || p.timed_out))
+		rc = remote_error(f, &p, what, org, repo, err);
 	if (!rc && out && nsh_buf_add(out, p.out.buf, p.out.len))
 		rc = nsh_err_set(err, NSH_ETOOBIG, "output of git is too large");
-	if (!rc && !ret_proc && (p.exit_code || p.timed_out))
-		rc = remote_error(f, &p, what, org, repo, err);
-	if (ret_proc && !rc)
-		*ret_proc = p;
-	else
-		nsh_proc_release(&p);
+	nsh_proc_release(&p);
 	return rc;
 }
 
@@ -240,8 +237,8 @@ static int refresh_locked(struct nsh_forge *f, const char *org, const char *repo
 		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "init", "--bare", "-q", "--",
 				       mirror, NULL);
 	if (!rc)
-		rc = remote_run(f, mirror, "fetch", org, repo, NULL, NULL, err, "fetch", "-q",
-				"--prune", "--no-tags", "--no-write-fetch-head", "--", url,
+		rc = remote_run(f, mirror, "fetch", org, repo, NULL, err, "fetch", "-q", "--prune",
+				"--no-tags", "--no-write-fetch-head", "--", url,
 				"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
 				"+refs/pull/*:refs/pull/*", NULL);
 	/* HEAD names the default branch, as in the forge node's repository */
@@ -317,12 +314,14 @@ static int push_specs(struct nsh_forge *f, const char *org, const char *repo, co
 	bad = strchr(bad, '[') ? strchr(bad, '[') : bad;
 	if (strstr(bad, "stale info") || strstr(bad, "non-fast-forward") ||
 	    strstr(bad, "fetch first") || strstr(bad, "already exists"))
-		rc = nsh_err_set(err, NSH_ECONFLICT, "the forge at '%s' did not take the push to "
-						     "'%s/%s': %s (it changed meanwhile; try again)",
+		rc = nsh_err_set(err, NSH_ECONFLICT,
+				 "the forge at '%s' did not take the push to "
+				 "'%s/%s': %s (it changed meanwhile; try again)",
 				 f->url, org, repo, bad);
 	else
-		rc = nsh_err_set(err, NSH_EDENIED, "the forge at '%s' refused the push to '%s/%s': %s",
-				 f->url, org, repo, bad);
+		rc = nsh_err_set(err, NSH_EDENIED,
+				 "the forge at '%s' refused the push to '%s/%s': %s", f->url, org,
+				 repo, bad);
 out:
 	nsh_proc_release(&p);
 	free(url);
@@ -331,10 +330,11 @@ out:
 
 int nsh_forge_remote_set_ref(struct nsh_forge *f, const char *org, const char *repo,
 			     const char *mirror, const char *ref, const char *sha, const char *old,
-			     bool force, struct nsh_err *err)
+			     struct nsh_err *err)
 {
+	/* no '+': a forced refspec would override the lease */
 	char *lease = nsh_xasprintf("--force-with-lease=%s:%s", ref, old ? old : "");
-	char *spec = nsh_xasprintf("%s%s:%s", force ? "+" : "", sha, ref);
+	char *spec = nsh_xasprintf("%s:%s", sha, ref);
 	const char *specs[] = {spec, NULL};
 	int fd = -1;
 	int rc;
@@ -381,8 +381,8 @@ int nsh_forge_remote_clone(struct nsh_forge *f, const char *org, const char *nam
 			   const char *branch, const char *dir, struct nsh_err *err)
 {
 	char *url = repo_url(f, org, name);
-	int rc = remote_run(f, NULL, "clone", org, name, NULL, NULL, err, "clone", "--quiet",
-			    "--branch", branch, "--", url, dir, NULL);
+	int rc = remote_run(f, NULL, "clone", org, name, NULL, err, "clone", "--quiet", "--branch",
+			    branch, "--", url, dir, NULL);
 
 	free(url);
 	return rc;

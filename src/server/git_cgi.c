@@ -391,9 +391,9 @@ int nsh_srv_git_push_parse(const char *buf, size_t len, struct nsh_srv_git_cmds 
 
 			ret->report_status = has_cap(caps, cn, "report-status") ||
 					     has_cap(caps, cn, "report-status-v2");
-			ret->side_band = has_cap(caps, cn, "side-band-64k")	  ? 2
-					 : has_cap(caps, cn, "side-band") ? 1
-									  : 0;
+			ret->side_band = has_cap(caps, cn, "side-band-64k") ? 2
+					 : has_cap(caps, cn, "side-band")   ? 1
+									    : 0;
 		}
 		if (ret->nr == NSH_SRV_GIT_CMDS_MAX) {
 			rc = nsh_err_set(err, NSH_EINVAL, "more than %d refs in one push",
@@ -405,15 +405,18 @@ int nsh_srv_git_push_parse(const char *buf, size_t len, struct nsh_srv_git_cmds 
 		sp2 = sp1 ? memchr(sp1 + 1, ' ', body - (size_t)(sp1 + 1 - line)) : NULL;
 		if (!sp1 || !sp2 || !oid_ok(line, (size_t)(sp1 - line)) ||
 		    !oid_ok(sp1 + 1, (size_t)(sp2 - sp1 - 1)) || sp2 - sp1 - 1 != sp1 - line ||
-		    sp2 + 1 == line + body || memchr(sp2 + 1, ' ', body - (size_t)(sp2 + 1 - line))) {
-			rc = nsh_err_set(err, NSH_EINVAL,
-					 "not a ref update (shallow lines and push certificates are "
-					 "not taken)");
+		    sp2 + 1 == line + body ||
+		    memchr(sp2 + 1, ' ', body - (size_t)(sp2 + 1 - line))) {
+			rc = nsh_err_set(
+				err, NSH_EINVAL,
+				"not a ref update (shallow lines and push certificates are "
+				"not taken)");
 			break;
 		}
 		for (const char *c = sp2 + 1; c < line + body; c++)
 			if ((unsigned char)*c < 0x21 || *c == 0x7f) {
-				rc = nsh_err_set(err, NSH_EINVAL, "control character in a ref name");
+				rc = nsh_err_set(err, NSH_EINVAL,
+						 "control character in a ref name");
 				goto out;
 			}
 		memcpy(ret->v[ret->nr].old, line, (size_t)(sp1 - line));

@@ -581,8 +581,9 @@ static char *pull_why(struct nsh_store *st, const struct nsh_srv_git_target *t,
 	if (!oid_zero(cmd->old))
 		return nsh_xstrdup("pull request head refs are never moved");
 	if (nsh_store_pr_get(st, t->org, t->repo, number, &pr, &err)) {
-		why = err.code == NSH_ENOTFOUND ? nsh_xasprintf("no pull request #%lld", number)
-						: nsh_xasprintf("cannot check the push: %s", err.msg);
+		why = err.code == NSH_ENOTFOUND
+			      ? nsh_xasprintf("no pull request #%lld", number)
+			      : nsh_xasprintf("cannot check the push: %s", err.msg);
 		goto out;
 	}
 	if (nsh_store_pr_head_list(st, pr.id, &heads, &err)) {
@@ -629,8 +630,8 @@ static int check_worker_push(struct nsh_srv_git *g, struct MHD_Connection *c, bo
 	struct nsh_srv_conn *conn = NULL;
 	struct nsh_buf head = NSH_BUF_INIT, out = NSH_BUF_INIT;
 	char *why[NSH_SRV_GIT_CMDS_MAX] = {0};
-	size_t want = g->body_len < NSH_SRV_GIT_CMDS_READ ? (size_t)g->body_len
-							  : NSH_SRV_GIT_CMDS_READ;
+	size_t want =
+		g->body_len < NSH_SRV_GIT_CMDS_READ ? (size_t)g->body_len : NSH_SRV_GIT_CMDS_READ;
 	bool refused = false;
 	ssize_t n = -1;
 	int ok = MHD_YES;
@@ -663,8 +664,8 @@ static int check_worker_push(struct nsh_srv_git *g, struct MHD_Connection *c, bo
 	for (size_t i = 0; i < cmds.nr; i++) {
 		why[i] = refuse_why(conn->store, &g->t, &cmds.v[i]);
 		if (why[i]) {
-			nsh_log_warn("git http: refused a push to '%s' of %s/%s: %s",
-				     cmds.v[i].ref, g->t.org, g->t.repo, why[i]);
+			nsh_log_warn("git http: refused a push to '%s' of %s/%s: %s", cmds.v[i].ref,
+				     g->t.org, g->t.repo, why[i]);
 			refused = true;
 		}
 	}

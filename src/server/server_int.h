@@ -375,7 +375,7 @@ int nsh_srv_cgi_parse(const char *buf, size_t len, struct nsh_srv_cgi_head *ret,
 void nsh_srv_cgi_head_release(struct nsh_srv_cgi_head *h);
 
 /* The ref updates a push (git-receive-pack request) asks for. */
-#define NSH_SRV_GIT_CMDS_MAX 64		  /* ref updates in one push from a worker */
+#define NSH_SRV_GIT_CMDS_MAX  64	   /* ref updates in one push from a worker */
 #define NSH_SRV_GIT_CMDS_READ (256u << 10) /* bytes of a push read for its list of refs */
 
 struct nsh_srv_git_cmd {

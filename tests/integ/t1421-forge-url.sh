@@ -136,13 +136,13 @@ test_expect_success 'each pull request was opened once, with its head in the for
 	NIGHTSHIFT_HOME=$FHOME nsh pr show "demo-org/billing#1" --diff | grep -q lodash
 '
 
-# push REF: push a new commit on top of billing main to REF with the token,
-# given to git in its environment.
+# push REF TOKEN: force-push a new commit on top of billing main to REF with
+# TOKEN, given to git in its environment.
 push() {
 	git -C "$T_TRASH/c" commit -q --allow-empty -m "try $1" &&
 	GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader \
 		GIT_CONFIG_VALUE_0="Authorization: Bearer $2" \
-		git -C "$T_TRASH/c" push "${NSH_URL}/git/demo-org/billing.git" "HEAD:$1"
+		git -C "$T_TRASH/c" push "${NSH_URL}/git/demo-org/billing.git" "+HEAD:$1"
 }
 
 test_expect_success 'with the worker'"'"'s token, a push of any other ref is refused' '
@@ -167,7 +167,8 @@ test_expect_success 'with the worker'"'"'s token, a push of any other ref is ref
 		git -C "$T_TRASH/c" push "${NSH_URL}/git/demo-org/billing.git" ":refs/heads/$head" 2>err &&
 	grep -q "not deleted" err &&
 	test "$(git -C "$bare" for-each-ref)" = "$before" &&
-	! push refs/heads/nightshift/x/y wrong-token 2>err && grep -q "401\|Authentication" err
+	! push refs/heads/nightshift/x/y wrong-token 2>err &&
+	grep -q "could not read Username\|401\|Authentication" err
 '
 
 test_expect_success 'a worker with a wrong token fails the task with a clear message' '
