@@ -2,15 +2,18 @@
 # A worker on "another machine" (issue 14): its home has no forge
 # repositories, only [forge] url and a token. The forge node (serve --role
 # api) holds the demo org's bare repositories and serves them over git's
-# smart HTTP; both share the store (the forge node's SQLite file here, as
-# one machine allows). The worker claims the task, plans it from mirrors
+# smart HTTP; both share the store: the forge node's SQLite file (as one
+# machine allows), then a PostgreSQL database on a cluster the script
+# starts on loopback (tests/integ/pgcluster.sh), as machines would share
+# it. The worker claims the task, plans it from mirrors
 # fetched over HTTP, clones, pushes the job branches back and opens the
 # pull requests. A push of any other ref with the same token is refused,
 # a wrong token fails with a clear message, and the token shows up in no
 # log, event or process list.
 #
 # The jobs install from the npm registry; without it the checks are
-# skipped, not passed.
+# skipped, not passed. Without the PostgreSQL server binaries the second
+# pass is skipped, not passed.
 . "$(dirname "$0")/lib.sh"
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
@@ -30,21 +33,19 @@ if ! npm ping >/dev/null 2>&1; then
 	exit
 fi
 
-# The forge node's home, with the demo org, and its daemon (api role: no scheduler).
-FHOME=$T_TRASH/forge-node
-WHOME=$T_TRASH/worker-node
-mkdir -p "$FHOME" "$WHOME"
-NIGHTSHIFT_HOME=$FHOME
-export NIGHTSHIFT_HOME
-nsh demo init >/dev/null || exit 1
-trap 'kill $(cat "$T_TRASH"/*.pid 2>/dev/null) 2>/dev/null; nsh_daemon_stop; rm -rf "$T_TRASH"' EXIT
-nsh_daemon_start --role api --rate-limit 0 || exit 1
-DB=$FHOME/nightshift.db
+PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
+trap 'kill $(cat "$T_TRASH"/*.pid 2>/dev/null) 2>/dev/null; nsh_daemon_stop
+	sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
 SERVICES="rate-limiter billing"
-export FHOME WHOME DB SERVICES
+export SERVICES
 
+# sql QUERY: on the shared store (psql during the PostgreSQL pass)
 sql() {
-	sqlite3 "$DB" "$1"
+	if [ "$store" = postgresql ]; then
+		psql -qAtX -d "$NIGHTSHIFT_DB" -c "$1"
+	else
+		sqlite3 "$NIGHTSHIFT_DB" "$1"
+	fi
 }
 
 # until_sql TENTHS SQL VALUE: poll until the query gives VALUE.
@@ -60,7 +61,7 @@ until_sql() {
 # worker TOKEN LOG: start a worker in $WHOME that reaches the forge over HTTP
 # with TOKEN (from the environment, never an argument); its pid in $WPID.
 worker() {
-	NIGHTSHIFT_HOME=$WHOME NIGHTSHIFT_DB=$DB NIGHTSHIFT_FORGE_URL=$NSH_URL \
+	NIGHTSHIFT_HOME=$WHOME NIGHTSHIFT_DB=$NIGHTSHIFT_DB NIGHTSHIFT_FORGE_URL=$NSH_URL \
 		NIGHTSHIFT_FORGE_TOKEN=$1 "$NSH_BIN" serve --role worker --max-sandboxes 2 \
 		>"$2" 2>&1 &
 	WPID=$!
@@ -68,6 +69,7 @@ worker() {
 }
 
 stop_worker() {
+	[ -f "$T_TRASH/worker.pid" ] || return 0
 	kill "$(cat "$T_TRASH/worker.pid")" 2>/dev/null
 	while kill -0 "$(cat "$T_TRASH/worker.pid")" 2>/dev/null; do sleep 0.1; done
 	rm -f "$T_TRASH/worker.pid"
@@ -86,17 +88,30 @@ queue() {
 # every process's command line, sampled while the worker runs
 sample_ps() {
 	while :; do
-		ps -eo args >>"$T_TRASH/ps.txt" 2>/dev/null
+		ps -eo args >>"$P/ps.txt" 2>/dev/null
 		sleep 0.2
 	done
 }
 
-test_expect_success 'a worker with only [forge] url plans the task and runs its jobs' '
-	worker "$NSH_TOKEN" "$T_TRASH/worker.log" &&
+# run_tests: one pass on the store in $NIGHTSHIFT_DB ($store): the forge
+# node's home with the demo org and its daemon (api role: no scheduler), an
+# empty worker home, the tests.
+run_tests() {
+P=$T_TRASH/$store
+FHOME=$P/forge-node
+WHOME=$P/worker-node
+mkdir -p "$FHOME" "$WHOME"
+NIGHTSHIFT_HOME=$FHOME
+export NIGHTSHIFT_HOME NIGHTSHIFT_DB FHOME WHOME P store
+nsh demo init >/dev/null || exit 1
+nsh_daemon_start --role api --rate-limit 0 || exit 1
+
+test_expect_success "a worker with only [forge] url plans the task and runs its jobs ($store)" '
+	worker "$NSH_TOKEN" "$P/worker.log" &&
 	{ sample_ps & echo $! >"$T_TRASH/ps.pid"; } &&
 	task=$(queue "upgrade lodash from 3 to 4") &&
 	until_sql 3000 "SELECT state FROM tasks WHERE id = '"'"'$task'"'"'" completed || {
-		sql "SELECT id, state, step, error FROM jobs"; tail -20 "$T_TRASH/worker.log"; exit 1; }
+		sql "SELECT id, state, step, error FROM jobs"; tail -20 "$P/worker.log"; exit 1; }
 	kill "$(cat "$T_TRASH/ps.pid")" && rm "$T_TRASH/ps.pid" &&
 	wid=$(sql "SELECT id FROM workers WHERE pid = $WPID") && test -n "$wid" &&
 	# the worker claimed the task and every job
@@ -112,7 +127,7 @@ test_expect_success 'a worker with only [forge] url plans the task and runs its 
 	test -d "$WHOME/forge-mirror/demo-org/billing.git"
 '
 
-test_expect_success 'each pull request was opened once, with its head in the forge node'"'"'s bare repository' '
+test_expect_success "each pull request was opened once, with its head in the forge node's bare repository ($store)" '
 	test "$(sql "SELECT count(*) FROM jobs WHERE state = '"'"'pr_open'"'"'")" = 2 &&
 	test "$(sql "SELECT count(*) FROM prs")" = 2 &&
 	test "$(sql "SELECT count(*) FROM pr_heads")" = 2 &&
@@ -139,16 +154,16 @@ test_expect_success 'each pull request was opened once, with its head in the for
 # push REF TOKEN: force-push a new commit on top of billing main to REF with
 # TOKEN, given to git in its environment.
 push() {
-	git -C "$T_TRASH/c" commit -q --allow-empty -m "try $1" &&
+	git -C "$P/c" commit -q --allow-empty -m "try $1" &&
 	GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader \
 		GIT_CONFIG_VALUE_0="Authorization: Bearer $2" \
-		git -C "$T_TRASH/c" push "${NSH_URL}/git/demo-org/billing.git" "+HEAD:$1"
+		git -C "$P/c" push "${NSH_URL}/git/demo-org/billing.git" "+HEAD:$1"
 }
 
-test_expect_success 'with the worker'"'"'s token, a push of any other ref is refused' '
+test_expect_success "with the worker's token, a push of any other ref is refused ($store)" '
 	GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader \
 		GIT_CONFIG_VALUE_0="Authorization: Bearer $NSH_TOKEN" \
-		git clone -q "${NSH_URL}/git/demo-org/billing.git" "$T_TRASH/c" &&
+		git clone -q "${NSH_URL}/git/demo-org/billing.git" "$P/c" &&
 	bare=$FHOME/forge/demo-org/billing.git &&
 	before=$(git -C "$bare" for-each-ref) &&
 	! push refs/heads/main "$NSH_TOKEN" 2>err && grep -q "remote rejected" err &&
@@ -164,33 +179,60 @@ test_expect_success 'with the worker'"'"'s token, a push of any other ref is ref
 	# a delete of a job branch
 	! GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=http.extraHeader \
 		GIT_CONFIG_VALUE_0="Authorization: Bearer $NSH_TOKEN" \
-		git -C "$T_TRASH/c" push "${NSH_URL}/git/demo-org/billing.git" ":refs/heads/$head" 2>err &&
+		git -C "$P/c" push "${NSH_URL}/git/demo-org/billing.git" ":refs/heads/$head" 2>err &&
 	grep -q "not deleted" err &&
 	test "$(git -C "$bare" for-each-ref)" = "$before" &&
 	! push refs/heads/nightshift/x/y wrong-token 2>err &&
 	grep -q "could not read Username\|401\|Authentication" err
 '
 
-test_expect_success 'a worker with a wrong token fails the task with a clear message' '
+test_expect_success "a worker with a wrong token fails the task with a clear message ($store)" '
 	stop_worker &&
-	worker "not-the-token" "$T_TRASH/worker2.log" &&
+	worker "not-the-token" "$P/worker2.log" &&
 	task=$(queue "upgrade lodash again") &&
 	until_sql 1200 "SELECT state FROM tasks WHERE id = '"'"'$task'"'"'" failed || {
-		sql "SELECT id, state, error FROM tasks"; tail -20 "$T_TRASH/worker2.log"; exit 1; }
+		sql "SELECT id, state, error FROM tasks"; tail -20 "$P/worker2.log"; exit 1; }
 	stop_worker
 	sql "SELECT data FROM events WHERE task_id = '"'"'$task'"'"'" >events &&
 	grep -q "refused the token" events
 '
 
-test_expect_success 'the token is in no log, event, process list or workspace configuration' '
-	test -s "$T_TRASH/ps.txt" &&
-	grep -q "serve --role worker" "$T_TRASH/ps.txt" &&
-	! grep -qF "$NSH_TOKEN" "$T_TRASH/ps.txt" &&
-	! grep -qF "$NSH_TOKEN" "$T_TRASH/worker.log" "$T_TRASH/worker2.log" "$FHOME/daemon.log" &&
+test_expect_success "the token is in no log, event, process list or workspace configuration ($store)" '
+	test -s "$P/ps.txt" &&
+	grep -q "serve --role worker" "$P/ps.txt" &&
+	! grep -qF "$NSH_TOKEN" "$P/ps.txt" &&
+	! grep -qF "$NSH_TOKEN" "$P/worker.log" "$P/worker2.log" "$FHOME/daemon.log" &&
 	! sql "SELECT kind, data FROM events" | grep -qF "$NSH_TOKEN" &&
 	! grep -rqF "$NSH_TOKEN" "$WHOME" &&
-	! grep -q "Sanitizer\|runtime error" "$T_TRASH/worker.log" "$T_TRASH/worker2.log" \
+	! grep -q "Sanitizer\|runtime error" "$P/worker.log" "$P/worker2.log" \
 		"$FHOME/daemon.log"
 '
+
+stop_worker
+nsh_daemon_stop
+}
+
+store=sqlite
+NIGHTSHIFT_DB=$T_TRASH/sqlite/forge-node/nightshift.db
+run_tests
+
+URL=$(sh "$NSH_TOP/tests/integ/pgcluster.sh" start "$PGDIR" 2>"$T_TRASH/pg.err")
+case $? in
+0)
+	psql -qAtX -d "$URL" -c "CREATE DATABASE forgeurl" >/dev/null || exit 1
+	NIGHTSHIFT_DB=${URL%/*}/forgeurl
+	store=postgresql
+	run_tests
+	;;
+3)
+	why=$(sed 's/^skip: //' "$T_TRASH/pg.err")
+	test_skip "a worker with only [forge] url (postgresql)" "$why"
+	;;
+*)
+	cat "$T_TRASH/pg.err" >&2
+	echo "postgresql did not start" >&2
+	exit 1
+	;;
+esac
 
 test_done
