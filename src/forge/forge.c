@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/time.h"
@@ -83,7 +85,14 @@ int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const stru
 		return rc;
 	if (github)
 		return nsh_forge_open_github(home, store, cfg, ret, err);
-	return nsh_forge_open_local(home, store, ret, err);
+	rc = nsh_forge_open_local(home, store, ret, err);
+	/* [forge] url: the local forge of another node, over HTTP */
+	if (!rc && nsh_forge_remote_setup(*ret, cfg, err)) {
+		nsh_forge_close(*ret);
+		*ret = NULL;
+		rc = err ? err->code : NSH_EINVAL;
+	}
+	return rc;
 }
 
 void nsh_forge_close(struct nsh_forge *f)
@@ -94,6 +103,10 @@ void nsh_forge_close(struct nsh_forge *f)
 		f->ops->close(f);
 	free(f->home);
 	free(f->root);
+	free(f->url);
+	if (f->token)
+		sodium_memzero(f->token, strlen(f->token));
+	free(f->token);
 	free(f);
 }
 

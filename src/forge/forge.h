@@ -146,6 +146,14 @@ int nsh_forge_open_github(const char *home, struct nsh_store *store, const struc
  * Open the backend that organisation @org's row names: GitHub for an org
  * of forge 'github' (which needs @cfg), else the local forge (also for an
  * org the store does not know, whose operations then report it missing).
+ *
+ * With [forge] url (and [forge] token) in @cfg, the local forge is the one
+ * of the node at that URL, reached over git's smart HTTP (docs/forge.md, "A
+ * forge on another node"): clones come from there, reads from mirrors under
+ * @home/forge-mirror fetched before each use, branch and pull request head
+ * refs are pushed there with a lease; pull requests stay in the (shared)
+ * store. Imports, new orgs and merges are NSH_EDENIED then. NSH_EINVAL for
+ * a malformed url or a missing token (never shown).
  */
 int nsh_forge_open_for_org(const char *home, struct nsh_store *store, const struct nsh_config *cfg,
 			   const char *org, struct nsh_forge **ret, struct nsh_err *err);
@@ -228,7 +236,9 @@ int nsh_forge_repo_get(struct nsh_forge *f, const char *org, const char *name,
 /**
  * The path of the bare repository of @org/@name, for read access (cloning
  * into a job's workspace); the caller frees it. NSH_ENOTFOUND for an
- * unknown repository or a missing directory. Local forge only.
+ * unknown repository or a missing directory. Local forge only; with
+ * [forge] url (the forge of another node, see nsh_forge_open_for_org()) it
+ * is the mirror, fetched over HTTP first.
  */
 int nsh_forge_repo_path(struct nsh_forge *f, const char *org, const char *name, char **ret,
 			struct nsh_err *err);

@@ -60,8 +60,10 @@ struct nsh_forge {
 	const struct nsh_forge_ops *ops; /* the backend */
 	struct nsh_store *store;	 /* borrowed */
 	char *home;			 /* $NIGHTSHIFT_HOME */
-	char *root;			 /* local: <home>/forge */
+	char *root;			 /* local: <home>/forge; over HTTP: <home>/forge-mirror */
 	void *priv;			 /* the backend's own data (github: struct nsh_forge_gh) */
+	char *url;   /* local forge of another node ([forge] url, "http://H:P"), or NULL */
+	char *token; /* its token ([forge] token); never logged, never in an argv */
 };
 
 /** The GitHub backend's operations (github.c). */
@@ -185,5 +187,61 @@ int nsh_forge_local_pr_close(struct nsh_forge *f, const struct nsh_forge_ref *pr
 			     struct nsh_err *err);
 int nsh_forge_local_pr_diff(struct nsh_forge *f, const struct nsh_forge_ref *pr, const char *head,
 			    struct nsh_buf *out, struct nsh_err *err);
+
+/* ---- the local forge of another node, over git's smart HTTP (remote.c) ---- */
+
+/*
+ * With [forge] url set, the local backend works for a node that has no
+ * bare repositories: f->url names the node that has them (its
+ * /git/ORG/REPO.git), and f->root is a cache of mirrors,
+ * <home>/forge-mirror/ORG/REPO.git, fetched before each read. The store
+ * (shared with that node) still lists orgs, repositories and pull requests.
+ * Branch moves are pushes to that node: guarded with --force-with-lease,
+ * and accepted there only for the branch of a job that a worker runs
+ * (src/server/git_http.c). The token reaches git through GIT_CONFIG_*
+ * variables (http.extraHeader), never through an argument, a URL or a
+ * message.
+ */
+
+/**
+ * Read [forge] url and [forge] token from @cfg (may be NULL) into @f: with
+ * no url, nothing changes. NSH_EINVAL for a url that is not http(s)://HOST
+ * [:PORT][/PATH] without user, query or fragment, and for a missing or
+ * malformed token (the message never shows it).
+ */
+int nsh_forge_remote_setup(struct nsh_forge *f, const struct nsh_config *cfg, struct nsh_err *err);
+
+/**
+ * Bring the mirror @mirror of @org/@repo up to date with the forge node
+ * (created when missing): every branch, tag and refs/pull/ ref, pruned.
+ * Serialised per mirror with a lock file. NSH_EDENIED when the node refuses
+ * the token; NSH_ENOTFOUND when it does not have the repository.
+ */
+int nsh_forge_remote_refresh(struct nsh_forge *f, const char *org, const char *repo,
+			     const char *mirror, struct nsh_err *err);
+
+/**
+ * Set @ref of @org/@repo on the forge node to @sha (a commit in @mirror),
+ * but only if it is @old there now ("" for "must not exist"), whether a
+ * fast-forward or not (the caller decides that): a push with
+ * --force-with-lease. The mirror's ref follows. NSH_ECONFLICT when the
+ * guard fails; NSH_EDENIED when the node refuses the update (the message
+ * has its reason).
+ */
+int nsh_forge_remote_set_ref(struct nsh_forge *f, const char *org, const char *repo,
+			     const char *mirror, const char *ref, const char *sha, const char *old,
+			     struct nsh_err *err);
+
+/**
+ * Make sure the forge node has refs/pull/N/heads/SEQ for every recorded
+ * head of pull request @p (rows committed already): the ones @mirror (just
+ * refreshed) lacks are pushed.
+ */
+int nsh_forge_remote_pull_refs(struct nsh_forge *f, const struct nsh_pr_rec *p, const char *mirror,
+			       struct nsh_err *err);
+
+/** Clone @org/@name over HTTP into @dir with @branch checked out; no credentials are kept. */
+int nsh_forge_remote_clone(struct nsh_forge *f, const char *org, const char *name,
+			   const char *branch, const char *dir, struct nsh_err *err);
 
 #endif

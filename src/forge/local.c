@@ -228,6 +228,11 @@ static int local_org_init(struct nsh_forge *f, const char *org, bool *ret_create
 	bool created = false;
 	int rc;
 
+	if (f->url)
+		return nsh_err_set(err, NSH_EDENIED,
+				   "organisations are created on the node that holds the forge "
+				   "('%s')",
+				   f->url);
 	rc = org_dir(f, org, &dir, err);
 	if (rc)
 		return rc;
@@ -339,6 +344,10 @@ static void repo_details(struct nsh_forge *f, const struct nsh_repo_rec *row,
 	r->source = row->source ? nsh_xstrdup(row->source) : NULL;
 	r->path = nsh_forge_local_path(f, row->org, row->name);
 	r->created_ms = row->created_ms;
+	if (f->url && nsh_forge_remote_refresh(f, row->org, row->name, r->path, &err)) {
+		r->error = nsh_xstrdup(err.msg);
+		goto out;
+	}
 	if (!nsh_fs_is_dir(r->path)) {
 		r->error = nsh_xasprintf("bare repository '%s' is missing", r->path);
 		goto out;
@@ -410,6 +419,11 @@ static int local_repo_path(struct nsh_forge *f, const char *org, const char *nam
 	if (rc)
 		goto out;
 	path = nsh_forge_local_path(f, org, name);
+	if (f->url) {
+		rc = nsh_forge_remote_refresh(f, org, name, path, err);
+		if (rc)
+			goto out;
+	}
 	if (!nsh_fs_is_dir(path)) {
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "bare repository '%s' of '%s/%s' is missing",
 				 path, org, name);
@@ -561,6 +575,11 @@ static int local_import(struct nsh_forge *f, const char *org, const char *path, 
 	bool renamed = false, in_txn = false;
 	int rc;
 
+	if (f->url)
+		return nsh_err_set(err, NSH_EDENIED,
+				   "repositories are imported on the node that holds the forge "
+				   "('%s')",
+				   f->url);
 	real = realpath(path, NULL);
 	if (!real) {
 		rc = nsh_err_sys(err, errno, "cannot import '%s'", path);
@@ -711,7 +730,13 @@ int nsh_forge_local_record_head(struct nsh_forge *f, const struct nsh_pr_rec *p,
 		rc = nsh_store_commit(f->store, err);
 		if (!rc && ret_recorded)
 			*ret_recorded = false;
-		goto out;
+		if (rc)
+			goto out;
+		if (f->url) /* a push of its ref that a crash cut short */
+			rc = nsh_forge_remote_pull_refs(f, &now, bare, err);
+		if (!rc && ret_seq)
+			*ret_seq = seq;
+		goto done;
 	}
 	/* Another writer recorded a head since p was read: compare with that one. */
 	if (now.head_sha && (!p->head_sha || strcmp(now.head_sha, p->head_sha))) {
@@ -724,7 +749,10 @@ int nsh_forge_local_record_head(struct nsh_forge *f, const struct nsh_pr_rec *p,
 	if (rc)
 		goto out;
 	ref = nsh_xasprintf("refs/pull/%lld/heads/%lld", (long long)now.number, (long long)seq);
-	rc = nsh_forge_git_update_ref(bare, ref, sha, NULL, "nightshift: pull request head", err);
+	/* over HTTP the ref is pushed once the row is committed: the node checks it */
+	if (!f->url)
+		rc = nsh_forge_git_update_ref(bare, ref, sha, NULL, "nightshift: pull request head",
+					      err);
 	if (!rc)
 		rc = nsh_store_pr_save(f->store, &now, err);
 	if (!rc)
@@ -738,11 +766,17 @@ int nsh_forge_local_record_head(struct nsh_forge *f, const struct nsh_pr_rec *p,
 		rc = nsh_store_commit(f->store, err);
 	if (!rc && ret_recorded)
 		*ret_recorded = true;
+	if (!rc && f->url) {
+		rc = nsh_forge_remote_pull_refs(f, &now, bare, err);
+		if (rc) /* committed already: nothing to roll back */
+			goto done;
+	}
 out:
 	if (rc)
 		nsh_store_rollback(f->store);
 	else if (ret_seq)
 		*ret_seq = seq;
+done:
 	nsh_pr_rec_release(&now);
 	free(ref);
 	return rc;
@@ -831,7 +865,12 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		}
 		why = nsh_xasprintf("nightshift: push%s from %s", ancestor ? "" : " (forced)",
 				    work);
-		rc = nsh_forge_git_update_ref(bare, ref, res.new_sha, res.old_sha, why, err);
+		if (f->url)
+			rc = nsh_forge_remote_set_ref(f, p->org, p->repo, bare, ref, res.new_sha,
+						      res.old_sha, err);
+		else
+			rc = nsh_forge_git_update_ref(bare, ref, res.new_sha, res.old_sha, why,
+						      err);
 		if (rc == NSH_ECONFLICT)
 			nsh_err_set(err, rc,
 				    "branch '%s' of '%s/%s' changed while pushing; try again",
@@ -911,6 +950,14 @@ static int local_clone(struct nsh_forge *f, const char *org, const char *name, c
 	char *bare = NULL;
 	int rc;
 
+	if (f->url) {
+		/* straight from the node that holds the forge, over HTTP */
+		rc = nsh_store_repo_get(f->store, org, name, &row, err);
+		if (!rc)
+			rc = nsh_forge_remote_clone(f, org, name,
+						    branch ? branch : row.default_branch, dir, err);
+		goto out;
+	}
 	rc = local_repo_path(f, org, name, &bare, err);
 	if (!rc)
 		rc = nsh_store_repo_get(f->store, org, name, &row, err);
@@ -919,6 +966,7 @@ static int local_clone(struct nsh_forge *f, const char *org, const char *name, c
 		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "clone", "--quiet",
 				       "--no-hardlinks", "--branch",
 				       branch ? branch : row.default_branch, "--", bare, dir, NULL);
+out:
 	nsh_repo_rec_release(&row);
 	free(bare);
 	return rc;

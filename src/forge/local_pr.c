@@ -247,7 +247,8 @@ int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *
 	p.task_id = p.job_id = p.head = p.base = p.title = p.body = p.state = p.author = NULL;
 	free(ref);
 	ref = nsh_xasprintf("refs/pull/%lld/heads/1", (long long)number);
-	if (!rc)
+	/* over HTTP the ref is pushed once the row is committed: the node checks it */
+	if (!rc && !f->url)
 		rc = nsh_forge_git_update_ref(bare, ref, head_sha, NULL,
 					      "nightshift: pull request head", err);
 	nsh_pr_rec_release(&p);
@@ -262,6 +263,11 @@ int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *
 					   err);
 	rc = finish(f, rc, err);
 done:
+	/* over HTTP: the head refs (again, when a crash cut the push short) */
+	if (!rc && f->url && !bare)
+		rc = bare_of(f, n->org, n->repo, &bare, err);
+	if (!rc && f->url)
+		rc = nsh_forge_remote_pull_refs(f, &p, bare, err);
 	if (!rc) {
 		if (ret_existed)
 			*ret_existed = existed;
@@ -683,6 +689,12 @@ int nsh_forge_local_pr_merge(struct nsh_forge *f, const struct nsh_forge_ref *pr
 	bool found = false, in_base = false;
 	int rc;
 
+	if (f->url) {
+		rc = nsh_err_set(err, NSH_EDENIED,
+				 "pull requests are merged on the node that holds the forge ('%s')",
+				 f->url);
+		goto out;
+	}
 	rc = nsh_forge_local_pr_get(f, pr, &p, err);
 	if (rc)
 		goto out;

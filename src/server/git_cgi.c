@@ -292,3 +292,185 @@ int nsh_srv_cgi_parse(const char *buf, size_t len, struct nsh_srv_cgi_head *ret,
 		ret->status = saw_location ? 302 : 200;
 	return 0;
 }
+
+/* ---- the ref updates of a push ---- */
+
+void nsh_srv_git_cmds_release(struct nsh_srv_git_cmds *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		free(c->v[i].ref);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The value of 4 hex digits, or -1. */
+static int pkt_len(const char *s)
+{
+	int v = 0;
+
+	for (int i = 0; i < 4; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+
+		if (d < 0)
+			return -1;
+		v = v * 16 + d;
+	}
+	return v;
+}
+
+/* Whether [@s, @s + @n) is an object id: 40 or 64 lower-case hex digits. */
+static bool oid_ok(const char *s, size_t n)
+{
+	if (n != 40 && n != 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* Whether the space-separated capability list [@caps, @caps + @n) has @want. */
+static bool has_cap(const char *caps, size_t n, const char *want)
+{
+	size_t wl = strlen(want);
+
+	for (size_t i = 0; i < n;) {
+		size_t k = 0;
+
+		while (i + k < n && caps[i + k] != ' ')
+			k++;
+		if (k == wl && !memcmp(caps + i, want, wl))
+			return true;
+		i += k + 1;
+	}
+	return false;
+}
+
+int nsh_srv_git_push_parse(const char *buf, size_t len, struct nsh_srv_git_cmds *ret,
+			   struct nsh_err *err)
+{
+	size_t at = 0;
+	int rc = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	for (;;) {
+		const char *line, *nul, *sp1, *sp2;
+		size_t n, body;
+		int l;
+
+		if (len - at < 4) {
+			rc = nsh_err_set(err, NSH_EINVAL, "the push ends before its list of refs");
+			break;
+		}
+		l = pkt_len(buf + at);
+		if (l == 0)
+			break; /* flush: the list is complete */
+		if (l < 5 || (size_t)l > len - at) {
+			rc = nsh_err_set(err, NSH_EINVAL, "malformed packet in the list of refs");
+			break;
+		}
+		line = buf + at + 4;
+		n = (size_t)l - 4;
+		at += (size_t)l;
+		if (n && line[n - 1] == '\n')
+			n--;
+		nul = memchr(line, '\0', n);
+		body = nul ? (size_t)(nul - line) : n;
+		if (ret->nr && nul) {
+			rc = nsh_err_set(err, NSH_EINVAL, "capabilities after the first ref");
+			break;
+		}
+		if (!ret->nr && nul) {
+			const char *caps = nul + 1;
+			size_t cn = n - body - 1;
+
+			ret->report_status = has_cap(caps, cn, "report-status") ||
+					     has_cap(caps, cn, "report-status-v2");
+			ret->side_band = has_cap(caps, cn, "side-band-64k") ? 2
+					 : has_cap(caps, cn, "side-band")   ? 1
+									    : 0;
+		}
+		if (ret->nr == NSH_SRV_GIT_CMDS_MAX) {
+			rc = nsh_err_set(err, NSH_EINVAL, "more than %d refs in one push",
+					 NSH_SRV_GIT_CMDS_MAX);
+			break;
+		}
+		/* "OLD NEW REF"; anything else (shallow, push-cert) is not taken */
+		sp1 = memchr(line, ' ', body);
+		sp2 = sp1 ? memchr(sp1 + 1, ' ', body - (size_t)(sp1 + 1 - line)) : NULL;
+		if (!sp1 || !sp2 || !oid_ok(line, (size_t)(sp1 - line)) ||
+		    !oid_ok(sp1 + 1, (size_t)(sp2 - sp1 - 1)) || sp2 - sp1 - 1 != sp1 - line ||
+		    sp2 + 1 == line + body ||
+		    memchr(sp2 + 1, ' ', body - (size_t)(sp2 + 1 - line))) {
+			rc = nsh_err_set(
+				err, NSH_EINVAL,
+				"not a ref update (shallow lines and push certificates are "
+				"not taken)");
+			break;
+		}
+		for (const char *c = sp2 + 1; c < line + body; c++)
+			if ((unsigned char)*c < 0x21 || *c == 0x7f) {
+				rc = nsh_err_set(err, NSH_EINVAL,
+						 "control character in a ref name");
+				goto out;
+			}
+		memcpy(ret->v[ret->nr].old, line, (size_t)(sp1 - line));
+		ret->v[ret->nr].old[sp1 - line] = '\0';
+		memcpy(ret->v[ret->nr].new, sp1 + 1, (size_t)(sp2 - sp1 - 1));
+		ret->v[ret->nr].new[sp2 - sp1 - 1] = '\0';
+		ret->v[ret->nr].ref = nsh_xstrndup(sp2 + 1, (size_t)(line + body - sp2 - 1));
+		ret->nr++;
+	}
+out:
+	if (!rc && !ret->nr)
+		rc = nsh_err_set(err, NSH_EINVAL, "the push updates no ref");
+	if (rc)
+		nsh_srv_git_cmds_release(ret);
+	return rc;
+}
+
+/* Append the pkt-line of @n bytes at @s to @out. */
+static void pkt_add(struct nsh_buf *out, const char *s, size_t n)
+{
+	nsh_buf_addf(out, "%04zx", n + 4);
+	nsh_buf_add(out, s, n);
+}
+
+void nsh_srv_git_push_report(const struct nsh_srv_git_cmds *c, const char *const *why,
+			     struct nsh_buf *out)
+{
+	struct nsh_buf r = NSH_BUF_INIT;
+	struct nsh_buf line = NSH_BUF_INIT;
+	size_t chunk = c->side_band == 2 ? 65515 : 995;
+
+	nsh_buf_reset(out);
+	pkt_add(&r, "unpack ok\n", 10);
+	for (size_t i = 0; i < c->nr; i++) {
+		nsh_buf_reset(&line);
+		nsh_buf_addf(&line, "ng %s %s\n", c->v[i].ref,
+			     why[i] ? why[i] : "not updated: another ref of this push was refused");
+		pkt_add(&r, line.buf, line.len);
+	}
+	nsh_buf_add(&r, "0000", 4);
+	if (!c->side_band) {
+		nsh_buf_add(out, r.buf, r.len);
+	} else {
+		/* band 1 carries the report, in pieces that fit a packet */
+		for (size_t at = 0; at < r.len; at += chunk) {
+			size_t n = r.len - at < chunk ? r.len - at : chunk;
+
+			nsh_buf_reset(&line);
+			nsh_buf_addch(&line, '\1');
+			nsh_buf_add(&line, r.buf + at, n);
+			pkt_add(out, line.buf, line.len);
+		}
+		nsh_buf_add(out, "0000", 4);
+	}
+	nsh_buf_release(&line);
+	nsh_buf_release(&r);
+}

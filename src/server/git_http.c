@@ -38,6 +38,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/str.h"
 #include "core/time.h"
 #include "forge/git.h"
 #include "store/store.h"
@@ -82,11 +83,15 @@ int nsh_srv_git_config(struct nsh_srv *srv, struct nsh_err *err)
 	int rc;
 
 	srv->git_push = false;
+	srv->git_worker_push = true;
 	srv->git_max_body = NSH_SRV_GIT_MAX_BODY;
 	srv->git_idle_ms = NSH_SRV_GIT_IDLE_MS;
 	if (!srv->config)
 		return 0;
 	rc = nsh_config_get_bool(srv->config, "forge", "http_push", false, &srv->git_push, err);
+	if (!rc)
+		rc = nsh_config_get_bool(srv->config, "forge", "worker_push", true,
+					 &srv->git_worker_push, err);
 	if (!rc)
 		rc = nsh_config_get_size(srv->config, "forge", "http_max_body",
 					 NSH_SRV_GIT_MAX_BODY, &srv->git_max_body, err);
@@ -239,7 +244,7 @@ int nsh_srv_git_begin(struct nsh_srv *srv, struct MHD_Connection *c, const char 
 
 		return git_reply(srv, c, status, false, "%s", err.msg);
 	}
-	if (t.service == NSH_SRV_GIT_RECEIVE && !srv->git_push)
+	if (t.service == NSH_SRV_GIT_RECEIVE && !srv->git_push && !srv->git_worker_push)
 		return git_reply(srv, c, 403, false,
 				 "pushing to the forge over HTTP is off; the daemon moves work "
 				 "into the forge (set [forge] http_push = true to allow it)");
@@ -422,7 +427,8 @@ static void backend_command(const struct nsh_srv_git *g, struct nsh_proc *p)
 	nsh_git_init(p, NULL);
 	p->env_clear = true;
 	nsh_strvec_pushl(&p->argv, "-c", "http.uploadpack=true", "-c",
-			 g->srv->git_push ? "http.receivepack=true" : "http.receivepack=false",
+			 g->srv->git_push || g->srv->git_worker_push ? "http.receivepack=true"
+								     : "http.receivepack=false",
 			 "http-backend", NULL);
 	nsh_strvec_pushf(&p->env, "PATH=%s", path && *path ? path : DEFAULT_PATH);
 	nsh_strvec_pushf(&p->env, "GIT_PROJECT_ROOT=%s/forge", g->srv->home);
@@ -484,6 +490,217 @@ static int read_headers(struct git_stream *st, struct nsh_srv_cgi_head *h, struc
 	}
 }
 
+/* ---- pushes from workers ([forge] worker_push) ---- */
+
+static bool oid_zero(const char *s)
+{
+	return *s && strspn(s, "0") == strlen(s);
+}
+
+/* Why the job branch @branch of @t may not be pushed (a new string), or NULL. */
+static char *branch_why(struct nsh_store *st, const struct nsh_srv_git_target *t,
+			const char *branch)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_job_list jobs = {0};
+	struct nsh_repo_rec row = {0};
+	const char *task = branch + strlen("nightshift/");
+	char *task_id = NULL, *want = NULL, *runner = NULL, *why = NULL;
+	size_t i;
+
+	if (!nsh_starts_with(branch, "nightshift/") || !nsh_forge_branch_valid(branch) ||
+	    !strchr(task, '/'))
+		return nsh_xstrdup("only the branch of a job that a worker runs "
+				   "(nightshift/TASK/...) may be pushed here");
+	if (nsh_store_repo_get(st, t->org, t->repo, &row, &err))
+		goto fail;
+	if (!strcmp(branch, row.default_branch)) {
+		why = nsh_xstrdup("the default branch changes only by merging");
+		goto out;
+	}
+	task_id = nsh_xstrndup(task, strcspn(task, "/"));
+	want = nsh_xasprintf("%s/%s", t->org, t->repo);
+	if (nsh_store_job_list(st, task_id, &jobs, &err) && err.code != NSH_ENOTFOUND)
+		goto fail;
+	for (i = 0; i < jobs.nr; i++)
+		if (!strcmp(jobs.v[i].repo, want) && jobs.v[i].branch &&
+		    !strcmp(jobs.v[i].branch, branch))
+			break;
+	if (i == jobs.nr) {
+		why = nsh_xstrdup("no job of this repository works on this branch");
+		goto out;
+	}
+	if (nsh_store_job_runner(st, jobs.v[i].id, &runner, &err))
+		goto fail;
+	if (!runner)
+		why = nsh_xasprintf("job %s is not running on a worker", jobs.v[i].id);
+	goto out;
+fail:
+	why = nsh_xasprintf("cannot check the push: %s", err.msg);
+out:
+	nsh_job_list_release(&jobs);
+	nsh_repo_rec_release(&row);
+	free(task_id);
+	free(want);
+	free(runner);
+	return why;
+}
+
+/* A decimal number from 1 to 2^31-1 of [@s, end), or -1. */
+static long long decimal(const char *s, const char **end)
+{
+	long long v = 0;
+	const char *c = s;
+
+	for (; *c >= '0' && *c <= '9' && c - s < 10; c++)
+		v = v * 10 + (*c - '0');
+	*end = c;
+	return c == s || *s == '0' || v > INT32_MAX ? -1 : v;
+}
+
+/*
+ * Why pull request head ref @cmd (refs/pull/N/heads/SEQ) of @t may not be
+ * created, or NULL: it must be new and name head SEQ of pull request N as
+ * the store has it.
+ */
+static char *pull_why(struct nsh_store *st, const struct nsh_srv_git_target *t,
+		      const struct nsh_srv_git_cmd *cmd)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_pr_head_list heads = {0};
+	struct nsh_pr_rec pr = {0};
+	const char *c = cmd->ref + strlen("refs/pull/"), *end;
+	long long number = decimal(c, &end), seq = -1;
+	char *why = NULL;
+	size_t i;
+
+	if (number > 0 && nsh_starts_with(end, "/heads/"))
+		seq = decimal(end + strlen("/heads/"), &end);
+	if (seq <= 0 || *end)
+		return nsh_xstrdup("only refs/pull/N/heads/SEQ of a recorded head may be created");
+	if (!oid_zero(cmd->old))
+		return nsh_xstrdup("pull request head refs are never moved");
+	if (nsh_store_pr_get(st, t->org, t->repo, number, &pr, &err)) {
+		why = err.code == NSH_ENOTFOUND
+			      ? nsh_xasprintf("no pull request #%lld", number)
+			      : nsh_xasprintf("cannot check the push: %s", err.msg);
+		goto out;
+	}
+	if (nsh_store_pr_head_list(st, pr.id, &heads, &err)) {
+		why = nsh_xasprintf("cannot check the push: %s", err.msg);
+		goto out;
+	}
+	for (i = 0; i < heads.nr; i++)
+		if (heads.v[i].seq == seq && !strcmp(heads.v[i].sha, cmd->new))
+			break;
+	if (i == heads.nr)
+		why = nsh_xasprintf("pull request #%lld has no head %lld at that commit", number,
+				    seq);
+out:
+	nsh_pr_head_list_release(&heads);
+	nsh_pr_rec_release(&pr);
+	return why;
+}
+
+/* Why @cmd of a worker's push to @t may not happen (a new string), or NULL. */
+static char *refuse_why(struct nsh_store *st, const struct nsh_srv_git_target *t,
+			const struct nsh_srv_git_cmd *cmd)
+{
+	if (oid_zero(cmd->new))
+		return nsh_xstrdup("refs are not deleted over HTTP");
+	if (nsh_starts_with(cmd->ref, "refs/heads/"))
+		return branch_why(st, t, cmd->ref + strlen("refs/heads/"));
+	if (nsh_starts_with(cmd->ref, "refs/pull/"))
+		return pull_why(st, t, cmd);
+	return nsh_xstrdup("only the branch of a job that a worker runs "
+			   "(refs/heads/nightshift/TASK/...) may be pushed here");
+}
+
+/*
+ * With pushes open to workers only ([forge] worker_push, not http_push):
+ * read the ref updates from the start of the spooled body and check each
+ * against the store before git sees any of it. Returns MHD_YES/MHD_NO
+ * after queueing a refusal (*@ret_done true), or 0 with *@ret_done false
+ * when git may take the push.
+ */
+static int check_worker_push(struct nsh_srv_git *g, struct MHD_Connection *c, bool *ret_done)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_srv_git_cmds cmds = {0};
+	struct nsh_srv_conn *conn = NULL;
+	struct nsh_buf head = NSH_BUF_INIT, out = NSH_BUF_INIT;
+	char *why[NSH_SRV_GIT_CMDS_MAX] = {0};
+	size_t want =
+		g->body_len < NSH_SRV_GIT_CMDS_READ ? (size_t)g->body_len : NSH_SRV_GIT_CMDS_READ;
+	bool refused = false;
+	ssize_t n = -1;
+	int ok = MHD_YES;
+
+	*ret_done = true;
+	if (g->content_encoding && strcasecmp(g->content_encoding, "identity")) {
+		ok = git_reply(g->srv, c, 415, false,
+			       "a push from a worker must not be compressed");
+		goto out;
+	}
+	if (!nsh_buf_grow(&head, want)) {
+		do
+			n = pread(g->spool, head.buf, want, 0);
+		while (n < 0 && errno == EINTR);
+	}
+	if (n < 0) {
+		ok = git_reply(g->srv, c, 500, false, "cannot read the request body back");
+		goto out;
+	}
+	head.len = (size_t)n;
+	if (nsh_srv_git_push_parse(head.buf, head.len, &cmds, &err)) {
+		ok = git_reply(g->srv, c, 403, false, "push refused: %s", err.msg);
+		goto out;
+	}
+	if (nsh_srv_pool_get(g->srv, &conn, &err)) {
+		nsh_log_warn("git http: %s", err.msg);
+		ok = git_reply(g->srv, c, 500, false, "cannot open the store");
+		goto out;
+	}
+	for (size_t i = 0; i < cmds.nr; i++) {
+		why[i] = refuse_why(conn->store, &g->t, &cmds.v[i]);
+		if (why[i]) {
+			nsh_log_warn("git http: refused a push to '%s' of %s/%s: %s", cmds.v[i].ref,
+				     g->t.org, g->t.repo, why[i]);
+			refused = true;
+		}
+	}
+	nsh_srv_pool_put(g->srv, conn);
+	if (!refused) {
+		*ret_done = false;
+		ok = 0;
+		goto out;
+	}
+	if (!cmds.report_status) {
+		ok = git_reply(g->srv, c, 403, false, "push refused: %s", why[0] ? why[0] : "");
+		goto out;
+	}
+	/* git prints each "[remote rejected] REF (WHY)" */
+	nsh_srv_git_push_report(&cmds, (const char *const *)why, &out);
+	{
+		struct MHD_Response *resp =
+			MHD_create_response_from_buffer(out.len, out.buf, MHD_RESPMEM_MUST_COPY);
+
+		MHD_add_response_header(resp, "Content-Type",
+					"application/x-git-receive-pack-result");
+		MHD_add_response_header(resp, "Cache-Control", "no-store");
+		ok = MHD_queue_response(c, 200, resp);
+		MHD_destroy_response(resp);
+		nsh_srv_metrics_observe(g->srv->metrics, SIZE_MAX, 200, 0);
+	}
+out:
+	for (size_t i = 0; i < NSH_SRV_GIT_CMDS_MAX; i++)
+		free(why[i]);
+	nsh_srv_git_cmds_release(&cmds);
+	nsh_buf_release(&head);
+	nsh_buf_release(&out);
+	return ok;
+}
+
 int nsh_srv_git_finish(struct nsh_srv_git *g, struct MHD_Connection *c)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -504,6 +721,13 @@ int nsh_srv_git_finish(struct nsh_srv_git *g, struct MHD_Connection *c)
 	}
 	if (g->spool >= 0 && lseek(g->spool, 0, SEEK_SET) < 0)
 		return git_reply(g->srv, c, 500, false, "cannot read the request body back");
+	if (g->t.service == NSH_SRV_GIT_RECEIVE && !g->t.advert && !g->srv->git_push) {
+		bool done = true;
+		int res = check_worker_push(g, c, &done);
+
+		if (done)
+			return res;
+	}
 
 	st = nsh_xcalloc(1, sizeof(*st));
 	st->srv = g->srv;

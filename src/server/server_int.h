@@ -78,6 +78,7 @@ struct nsh_srv {
 	struct nsh_srv_webhook *webhook;     /* GitHub webhooks (webhook.c) */
 	size_t webhook_max_body;	     /* cap on a webhook delivery's body */
 	bool git_push;			     /* [forge] http_push: pushes over /git/ */
+	bool git_worker_push;		     /* [forge] worker_push: job branches over /git/ */
 	uint64_t git_max_body;		     /* [forge] http_max_body: cap on a /git/ body */
 	int64_t git_idle_ms;		     /* [forge] http_idle: git silent this long is killed */
 };
@@ -372,6 +373,46 @@ int nsh_srv_cgi_parse(const char *buf, size_t len, struct nsh_srv_cgi_head *ret,
 
 /** Free what nsh_srv_cgi_parse() filled in. NULL ok. */
 void nsh_srv_cgi_head_release(struct nsh_srv_cgi_head *h);
+
+/* The ref updates a push (git-receive-pack request) asks for. */
+#define NSH_SRV_GIT_CMDS_MAX  64	   /* ref updates in one push from a worker */
+#define NSH_SRV_GIT_CMDS_READ (256u << 10) /* bytes of a push read for its list of refs */
+
+struct nsh_srv_git_cmd {
+	char old[NSH_FORGE_SHA_MAX + 1]; /* the ref's value now ("000..." for none) */
+	char new[NSH_FORGE_SHA_MAX + 1]; /* its new value ("000..." to delete it) */
+	char *ref;			 /* full ref name, printable, unchecked otherwise */
+};
+
+struct nsh_srv_git_cmds {
+	struct nsh_srv_git_cmd v[NSH_SRV_GIT_CMDS_MAX];
+	size_t nr;	    /* commands */
+	bool report_status; /* the client asked for report-status (or -v2) */
+	int side_band;	    /* 2: side-band-64k, 1: side-band, 0: none */
+};
+
+/**
+ * Parse the list of ref updates at the start of a receive-pack request
+ * body (@len bytes of @buf: pkt-lines "OLD NEW REF", capabilities after a
+ * NUL on the first, up to a flush packet). NSH_EINVAL for anything else
+ * (shallow lines, push certificates, malformed packets, no flush within
+ * @len, no update, more than NSH_SRV_GIT_CMDS_MAX). Release @ret with
+ * nsh_srv_git_cmds_release(). Thread-safe.
+ */
+int nsh_srv_git_push_parse(const char *buf, size_t len, struct nsh_srv_git_cmds *ret,
+			   struct nsh_err *err);
+
+/** Free what nsh_srv_git_push_parse() filled in and zero it. NULL ok. */
+void nsh_srv_git_cmds_release(struct nsh_srv_git_cmds *c);
+
+/**
+ * The receive-pack answer (report-status) that refuses every update of @c,
+ * each with @why[i] or, when that is NULL, "another ref was refused":
+ * "unpack ok", one "ng REF WHY" per update, a flush; wrapped in side band
+ * 1 when c->side_band asks for it. Replaces the contents of @out.
+ */
+void nsh_srv_git_push_report(const struct nsh_srv_git_cmds *c, const char *const *why,
+			     struct nsh_buf *out);
 
 /* ---- git_http.c: serving /git/ with "git http-backend" ---- */
 

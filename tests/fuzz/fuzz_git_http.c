@@ -3,17 +3,22 @@
  * (src/server/git_cgi.c). The first byte picks the parser:
  *   'p': "METHOD\nPATH\nSERVICE" for the /git/ path parser;
  *   'a': an Authorization header for the credential parser;
+ *   'r': the start of a receive-pack request body for the ref-update parser,
+ *   whose result is then turned into a refusal report;
  *   anything else: the rest is http-backend output for the CGI header
  *   parser, fed whole and in two pieces.
  * Checked: accepted paths name valid forge names and a service; parsed
  * headers have a status from 100 to 599, printable values, no framing
- * headers, and a body offset inside the input.
+ * headers, and a body offset inside the input; parsed ref updates have
+ * object ids of 40 or 64 hex digits and printable ref names without spaces,
+ * at most NSH_SRV_GIT_CMDS_MAX of them.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 #include "forge/forge.h"
 #include "server/server_int.h"
@@ -108,6 +113,38 @@ static void fuzz_cgi(const char *p, size_t len)
 		nsh_srv_cgi_head_release(&h);
 }
 
+static bool hex_id(const char *s)
+{
+	size_t n = strlen(s);
+
+	return (n == 40 || n == 64) && strspn(s, "0123456789abcdef") == n;
+}
+
+static void fuzz_push(const char *p, size_t len)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_srv_git_cmds c;
+	struct nsh_buf out = NSH_BUF_INIT;
+	const char *why[NSH_SRV_GIT_CMDS_MAX] = {"refused"};
+
+	if (nsh_srv_git_push_parse(p, len, &c, &err))
+		return;
+	if (!c.nr || c.nr > NSH_SRV_GIT_CMDS_MAX)
+		abort();
+	for (size_t i = 0; i < c.nr; i++) {
+		if (!hex_id(c.v[i].old) || !hex_id(c.v[i].new) || !c.v[i].ref[0])
+			abort();
+		for (const char *r = c.v[i].ref; *r; r++)
+			if ((unsigned char)*r <= 0x20 || *r == 0x7f)
+				abort();
+	}
+	nsh_srv_git_push_report(&c, why, &out);
+	if (out.len < 8 || memcmp(out.buf + out.len - 4, "0000", 4))
+		abort();
+	nsh_buf_release(&out);
+	nsh_srv_git_cmds_release(&c);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data + 1, *end = (const char *)data + size;
@@ -118,6 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_path(p, end);
 	else if (data[0] == 'a')
 		fuzz_auth(p, end);
+	else if (data[0] == 'r')
+		fuzz_push(p, size - 1);
 	else
 		fuzz_cgi(p, size - 1);
 	return 0;

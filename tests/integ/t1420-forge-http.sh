@@ -1,7 +1,8 @@
 #!/bin/sh
 # The forge over git's smart HTTP protocol (issue 14): a machine that has
 # only the daemon's URL and token clones, fetches and (when the setting
-# allows it) pushes with plain git; everything else is refused.
+# allows it) pushes with plain git; everything else is refused. (Pushes of
+# workers' job branches, which [forge] worker_push allows, are in t1421.)
 . "$(dirname "$0")/lib.sh"
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
@@ -107,7 +108,25 @@ test_expect_success 'escapes, bad names and unknown repositories are refused' '
 	grep -q "404\|not found" err
 '
 
-test_expect_success 'pushes are refused while [forge] http_push is off' '
+test_expect_success 'while [forge] http_push is off, a push of a branch no worker runs a job on is refused' '
+	git clone -q "$(url "x:$NSH_TOKEN")" c &&
+	echo more >>c/a.txt && git -C c commit -qam more &&
+	before=$(git -C "$BARE" for-each-ref) &&
+	! git -C c push origin HEAD:refs/heads/feature 2>err &&
+	grep -q "remote rejected.*only the branch of a job" err &&
+	! git -C c push origin HEAD:refs/heads/nightshift/t-x/y 2>err &&
+	grep -q "remote rejected.*no job" err &&
+	! git -C c push origin HEAD:refs/heads/main 2>err && grep -q "remote rejected" err &&
+	test "$(git -C "$BARE" for-each-ref)" = "$before" &&
+	grep -q "refused a push to .refs/heads/main." "$FHOME/daemon.log"
+'
+
+# Pushes from workers off too: every push is refused before git runs.
+nsh_daemon_stop || exit 1
+printf '[forge]\nworker_push = false\n' >"$FHOME/config"
+nsh_daemon_start --no-scheduler --rate-limit 0 || exit 1
+
+test_expect_success 'with [forge] worker_push = false as well, a push is 403 naming http_push' '
 	git clone -q "$(url "x:$NSH_TOKEN")" c &&
 	echo more >>c/a.txt && git -C c commit -qam more &&
 	before=$(git -C "$BARE" rev-parse refs/heads/feature) &&

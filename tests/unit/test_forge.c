@@ -4,13 +4,17 @@
  * workspace, open, comment inline and in general, review, a forced update
  * with its head history, merge without a work tree, conflicts, close),
  * with the events it appends to the task's log and the idempotency the
- * orchestrator relies on after a restart.
+ * orchestrator relies on after a restart; and the same forge reached from a
+ * home without its directory ([forge] url: mirrors, clones and pushes over
+ * git's transport, here a file:// URL in place of the serving node).
  */
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "config/config.h"
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
@@ -921,6 +925,224 @@ static void test_guarded_update(void)
 	fx_close(&f);
 }
 
+/* ---- the forge of another node ([forge] url) ---- */
+
+/* Open the forge for org acme with configuration @text; its error code. */
+static int open_with(struct fx *f, const char *home, const char *text, struct nsh_forge **ret,
+		     struct nsh_err *err)
+{
+	struct nsh_config *cfg = NULL;
+	int rc;
+
+	if (nsh_config_parse(text, strlen(text), "test", &cfg, err))
+		abort();
+	rc = nsh_forge_open_for_org(home, f->store, cfg, "acme", ret, err);
+	nsh_config_free(cfg);
+	return rc;
+}
+
+static void test_remote(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_repo_list repos = {0};
+	struct nsh_forge_push_result res;
+	struct nsh_forge_push p = {0};
+	struct nsh_pr_rec pr = {0};
+	struct nsh_forge *w = NULL;
+	struct fx f;
+	char *whome = nsh_xasprintf("%s/worker", dir);
+	char *fake = nsh_xasprintf("%s/fake-node", dir);
+	char *link = nsh_xasprintf("%s/git", fake);
+	char *ws = nsh_xasprintf("%s/remote-ws", dir);
+	char *bare, *main_sha, *first, *second, *got, *conf;
+	bool existed = true;
+
+	fx_open(&f, "node");
+	free(fx_repo(&f, "svc"));
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	main_sha = git_out(bare, "rev-parse", "main", NULL);
+
+	/* settings that are refused, without showing the token */
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = http://127.0.0.1:1\n", &w, &err),
+		  NSH_EINVAL);
+	CHECK(strstr(err.msg, "token") != NULL);
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = ftp://h\ntoken = s3cret\n", &w, &err),
+		  NSH_EINVAL);
+	CHECK(!strstr(err.msg, "s3cret"));
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = http://u:s3cret@h:1\ntoken = t\n", &w, &err),
+		  NSH_EINVAL);
+	CHECK(!strstr(err.msg, "s3cret"));
+	CHECK_INT(
+		open_with(&f, whome, "[forge]\nurl = http://h:1\ntoken = \"s3 cret\"\n", &w, &err),
+		NSH_EINVAL);
+	CHECK(!strstr(err.msg, "s3"));
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = http://h:1/?x\ntoken = t\n", &w, &err),
+		  NSH_EINVAL);
+
+	/* the node: <fake>/git/ORG/REPO.git is the forge's directory */
+	nsh_fs_mkdir_p(fake, 0700, &err);
+	{
+		char *target = nsh_xasprintf("%s/forge", f.home);
+
+		CHECK_INT(symlink(target, link), 0);
+		free(target);
+	}
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = http://127.0.0.1:1/\ntoken = s3cret-token\n",
+			    &w, &err),
+		  0);
+	CHECK_STR(nsh_forge_kind(w), "local");
+	CHECK_STR(w->url, "http://127.0.0.1:1");
+	/* git's own transport to a directory stands in for the node's HTTP */
+	free(w->url);
+	w->url = nsh_xasprintf("file://%s", fake);
+
+	/* reads: the repository's details from a mirror in the worker's home */
+	CHECK_INT(nsh_forge_repo_list(w, "acme", &repos, &err), 0);
+	CHECK_INT(repos.nr, 1);
+	CHECK(repos.v[0].error == NULL);
+	CHECK_STR(repos.v[0].last_sha, main_sha);
+	CHECK(strstr(repos.v[0].path, "/worker/forge-mirror/acme/svc.git") != NULL);
+	{
+		char *own = nsh_xasprintf("%s/forge/acme", whome);
+
+		CHECK(!nsh_fs_is_dir(own)); /* no forge directory of its own */
+		free(own);
+	}
+	nsh_forge_repo_list_release(&repos);
+
+	/* the clone: from the node, the default branch, no token kept */
+	CHECK_INT(nsh_forge_clone(w, "acme", "svc", NULL, ws, &err), 0);
+	got = git_out(ws, "rev-parse", "HEAD", NULL);
+	CHECK_STR(got, main_sha);
+	free(got);
+	conf = nsh_xasprintf("%s/.git/config", ws);
+	{
+		struct nsh_buf c = NSH_BUF_INIT;
+
+		CHECK_INT(nsh_fs_read_file(conf, &c, 1 << 20, &err), 0);
+		CHECK(c.buf && !strstr(c.buf, "s3cret"));
+		nsh_buf_release(&c);
+	}
+	free(conf);
+
+	/* a push moves the node's branch; the default branch is refused */
+	GIT(ws, "checkout", "-q", "-b", "nightshift/t-1/x");
+	write_file(ws, "src/app.js", "const _ = require('lodash');\nmodule.exports = 2;\n");
+	first = commit_all(ws, "change one");
+	p.org = "acme";
+	p.repo = "svc";
+	p.workdir = ws;
+	p.branch = "main";
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), NSH_EDENIED);
+	p.branch = "nightshift/t-1/x";
+	p.pusher = "j-test";
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), 0);
+	CHECK(res.updated);
+	CHECK_STR(res.old_sha, "");
+	CHECK_STR(res.new_sha, first);
+	got = git_out(bare, "rev-parse", "refs/heads/nightshift/t-1/x", NULL);
+	CHECK_STR(got, first);
+	free(got);
+	/* a repeated push changes nothing */
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), 0);
+	CHECK(!res.updated);
+
+	/* the pull request: rows in the store, head ref pushed to the node */
+	{
+		struct nsh_forge_pr_new n = {.org = "acme",
+					     .repo = "svc",
+					     .head = "nightshift/t-1/x",
+					     .title = "Change one",
+					     .author = "tester"};
+
+		CHECK_INT(nsh_forge_pr_open(w, &n, &pr, &existed, &err), 0);
+		CHECK(!existed);
+		CHECK_INT(pr.number, 1);
+		CHECK_STR(pr.head_sha, first);
+	}
+	got = git_out(bare, "rev-parse", "refs/pull/1/heads/1", NULL);
+	CHECK_STR(got, first);
+	free(got);
+
+	/* a second commit: recorded as head 2, its ref on the node too */
+	write_file(ws, "src/util.js", "exports.a = 2;\n");
+	second = commit_all(ws, "change two");
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), 0);
+	CHECK(res.updated && !res.forced);
+	CHECK_INT(res.pr_number, 1);
+	CHECK_INT(res.head_seq, 2);
+	got = git_out(bare, "rev-parse", "refs/pull/1/heads/2", NULL);
+	CHECK_STR(got, second);
+	free(got);
+
+	/* not a fast-forward: refused without force, forced with it */
+	GIT(ws, "reset", "-q", "--hard", first);
+	write_file(ws, "README.md", "# other\n");
+	free(commit_all(ws, "rewrite"));
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), NSH_ECONFLICT);
+	got = git_out(bare, "rev-parse", "refs/heads/nightshift/t-1/x", NULL);
+	CHECK_STR(got, second);
+	free(got);
+	p.force = true;
+	CHECK_INT(nsh_forge_push(w, &p, &res, &err), 0);
+	CHECK(res.forced);
+	CHECK_INT(res.head_seq, 3);
+
+	/* the node's branch moved behind the mirror's back: the lease refuses */
+	{
+		char *mirror = nsh_xasprintf("%s/forge-mirror/acme/svc.git", whome);
+
+		CHECK_INT(nsh_forge_remote_set_ref(w, "acme", "svc", mirror,
+						   "refs/heads/nightshift/t-1/x", first, second,
+						   &err),
+			  NSH_ECONFLICT);
+		CHECK(strstr(err.msg, "changed meanwhile") != NULL);
+		free(mirror);
+	}
+	got = git_out(bare, "rev-parse", "refs/pull/1/heads/3", NULL);
+	CHECK_STR(got, res.new_sha);
+	free(got);
+
+	/* what happens only on the node */
+	{
+		struct nsh_forge_ref r = ref("svc", 1);
+
+		CHECK_INT(nsh_forge_pr_merge(w, &r, "tester", NULL, &err), NSH_EDENIED);
+		CHECK(strstr(err.msg, "merged on the node") != NULL);
+		CHECK_INT(nsh_forge_org_init(w, "other", NULL, &err), NSH_EDENIED);
+		CHECK_INT(nsh_forge_import(w, "acme", ws, "copy", NULL, &err), NSH_EDENIED);
+	}
+	nsh_forge_close(w);
+	w = NULL;
+
+	/* a node that is not there: the clone fails and says where */
+	CHECK_INT(open_with(&f, whome, "[forge]\nurl = http://127.0.0.1:1\ntoken = s3cret-token\n",
+			    &w, &err),
+		  0);
+	free(w->url);
+	w->url = nsh_xasprintf("file://%s/nothing", dir);
+	{
+		char *ws2 = nsh_xasprintf("%s/remote-ws2", dir);
+
+		CHECK(nsh_forge_clone(w, "acme", "svc", NULL, ws2, &err) != 0);
+		CHECK(strstr(err.msg, "/nothing") != NULL);
+		CHECK(!strstr(err.msg, "s3cret"));
+		free(ws2);
+	}
+	nsh_forge_close(w);
+
+	nsh_pr_rec_release(&pr);
+	free(first);
+	free(second);
+	free(main_sha);
+	free(bare);
+	free(ws);
+	free(link);
+	free(fake);
+	free(whome);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -932,6 +1154,7 @@ int main(void)
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
 	RUN(test_guarded_update);
+	RUN(test_remote);
 	nsh_fs_remove_tree(dir, &err);
 	free(dir);
 	return TEST_DONE();

@@ -1,12 +1,14 @@
 /*
  * Tests for what git's smart HTTP service parses (src/server/git_cgi.c):
  * the /git/ paths a git client asks for and the ones that must not pass,
- * Basic and Bearer credentials, and the CGI headers of git http-backend.
+ * Basic and Bearer credentials, the CGI headers of git http-backend, and the
+ * ref updates of a push with the report that refuses them.
  */
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "core/err.h"
 #include "server/server_int.h"
 #include "test.h"
@@ -198,10 +200,162 @@ static void test_cgi_headers(void)
 	}
 }
 
+#define OLD40 "0000000000000000000000000000000000000000"
+#define A40   "1111111111111111111111111111111111111111"
+#define B40   "2222222222222222222222222222222222222222"
+
+/* Append "text" as one pkt-line to @b. */
+static void pkt(struct nsh_buf *b, const char *text, size_t n)
+{
+	nsh_buf_addf(b, "%04zx", n + 4);
+	nsh_buf_add(b, text, n);
+}
+
+static int push_parse(const struct nsh_buf *b, struct nsh_srv_git_cmds *c)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	return nsh_srv_git_push_parse(b->buf, b->len, c, &err);
+}
+
+static void test_push_commands(void)
+{
+	static const char first[] = OLD40
+		" " A40 " refs/heads/nightshift/t-1/x\0report-status side-band-64k agent=git/2\n";
+	struct nsh_srv_git_cmds c;
+	struct nsh_buf b = NSH_BUF_INIT;
+
+	/* what git sends: the first update with capabilities, more, a flush, the pack */
+	pkt(&b, first, sizeof(first) - 1);
+	pkt(&b, OLD40 " " B40 " refs/pull/1/heads/1\n",
+	    strlen(OLD40 " " B40 " refs/pull/1/heads/1\n"));
+	nsh_buf_adds(&b, "0000PACK....");
+	CHECK_INT(push_parse(&b, &c), 0);
+	CHECK_INT(c.nr, 2);
+	CHECK_STR(c.v[0].old, OLD40);
+	CHECK_STR(c.v[0].new, A40);
+	CHECK_STR(c.v[0].ref, "refs/heads/nightshift/t-1/x");
+	CHECK_STR(c.v[1].ref, "refs/pull/1/heads/1");
+	CHECK_STR(c.v[1].new, B40);
+	CHECK(c.report_status);
+	CHECK_INT(c.side_band, 2);
+	nsh_srv_git_cmds_release(&c);
+
+	/* no capabilities: no report asked for */
+	nsh_buf_reset(&b);
+	pkt(&b, A40 " " B40 " refs/heads/main", strlen(A40 " " B40 " refs/heads/main"));
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), 0);
+	CHECK_INT(c.nr, 1);
+	CHECK(!c.report_status);
+	CHECK_INT(c.side_band, 0);
+	CHECK_STR(c.v[0].ref, "refs/heads/main");
+	nsh_srv_git_cmds_release(&c);
+
+	/* refused: no flush, nothing, shallow lines, push certificates, bad ids, bad packets */
+	nsh_buf_reset(&b);
+	pkt(&b, A40 " " B40 " refs/heads/main", strlen(A40 " " B40 " refs/heads/main"));
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	nsh_buf_adds(&b, "0035shallow " A40 "\n0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	pkt(&b, "push-cert\0report-status\n", sizeof("push-cert\0report-status\n") - 1);
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	pkt(&b, "1111 " B40 " refs/heads/main", strlen("1111 " B40 " refs/heads/main"));
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	pkt(&b, A40 " " B40 " refs/heads/a b", strlen(A40 " " B40 " refs/heads/a b"));
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	pkt(&b, A40 " " B40 " refs/heads/a\tb", strlen(A40 " " B40 " refs/heads/a\tb"));
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	nsh_buf_adds(&b, "0004");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	nsh_buf_adds(&b, "zzzz");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_reset(&b);
+	nsh_buf_adds(&b, "0fff" A40);
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	/* capabilities on a later line */
+	nsh_buf_reset(&b);
+	pkt(&b, A40 " " B40 " refs/heads/a", strlen(A40 " " B40 " refs/heads/a"));
+	pkt(&b, A40 " " B40 " refs/heads/b\0report-status",
+	    sizeof(A40 " " B40 " refs/heads/b\0report-status") - 1);
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	/* more updates than taken */
+	nsh_buf_reset(&b);
+	for (int i = 0; i <= NSH_SRV_GIT_CMDS_MAX; i++)
+		pkt(&b, A40 " " B40 " refs/heads/a", strlen(A40 " " B40 " refs/heads/a"));
+	nsh_buf_adds(&b, "0000");
+	CHECK_INT(push_parse(&b, &c), NSH_EINVAL);
+	nsh_buf_release(&b);
+}
+
+static void test_push_report(void)
+{
+	struct nsh_srv_git_cmds c = {0};
+	struct nsh_buf out = NSH_BUF_INIT;
+	const char *why[2] = {"not yours", NULL};
+	static const char plain[] = "000eunpack ok\n"
+				    "0021"
+				    "ng refs/heads/main not yours\n"
+				    "0046"
+				    "ng refs/heads/x not updated: another ref of this push was "
+				    "refused\n"
+				    "0000";
+
+	c.nr = 2;
+	c.v[0].ref = (char *)"refs/heads/main";
+	c.v[1].ref = (char *)"refs/heads/x";
+	nsh_srv_git_push_report(&c, why, &out);
+	CHECK_INT(out.len, sizeof(plain) - 1);
+	CHECK(!memcmp(out.buf, plain, sizeof(plain) - 1));
+	/* side band 1 carries the same bytes in one packet, then a flush */
+	c.side_band = 2;
+	nsh_srv_git_push_report(&c, why, &out);
+	CHECK_INT(out.len, 4 + 1 + sizeof(plain) - 1 + 4);
+	CHECK(!memcmp(out.buf, "007e\1", 5));
+	CHECK(!memcmp(out.buf + 5, plain, sizeof(plain) - 1));
+	CHECK(!memcmp(out.buf + out.len - 4, "0000", 4));
+	/* the small side band splits it into packets of at most 1000 bytes */
+	c.side_band = 1;
+	{
+		char *big = nsh_xmalloc(2001);
+
+		memset(big, 'r', 2000);
+		big[2000] = '\0';
+		why[0] = big;
+		nsh_srv_git_push_report(&c, why, &out);
+		free(big);
+	}
+	CHECK(!memcmp(out.buf,
+		      "03e8\001"
+		      "000eunpack ok",
+		      18));
+	CHECK(!memcmp(out.buf + 1000, "03e8\1", 5));
+	CHECK(out.buf[2004] == 1); /* the rest */
+	CHECK(!memcmp(out.buf + out.len - 4, "0000", 4));
+	nsh_buf_release(&out);
+}
+
 int main(void)
 {
 	RUN(test_paths);
 	RUN(test_credentials);
 	RUN(test_cgi_headers);
+	RUN(test_push_commands);
+	RUN(test_push_report);
 	return TEST_DONE();
 }
