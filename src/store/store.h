@@ -552,6 +552,17 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
  */
 int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
 			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err);
+/**
+ * Claim the run of the next job of task @task_id that no live worker runs
+ * (as nsh_store_job_claim_run(), in plan order: position, then id) for
+ * @worker, in one statement. Its id goes to *@ret_id (the caller frees
+ * it), NULL when no job is free. Concurrent claimers never get the same
+ * job, and on PostgreSQL they do not wait for each other (the candidate
+ * row is locked with SKIP LOCKED). Outside a transaction the claim is
+ * its own transaction.
+ */
+int nsh_store_job_claim_next(struct nsh_store *s, const char *task_id, const char *worker,
+			     int64_t alive_since_ms, char **ret_id, struct nsh_err *err);
 /** Give up the run of job @id if @worker holds it. */
 int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *worker,
 			      struct nsh_err *err);
