@@ -1287,13 +1287,20 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 	struct nsh_task_list l = {0};
 	struct nsh_strvec waiting = NSH_STRVEC_INIT;
 	int64_t alive = nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
-	int64_t active = 0;
+	int64_t active = 0, driven = 0;
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
 	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
 		active += !ts->done && !ts->helper;
 	pthread_mutex_unlock(&s->mu);
+	/*
+	 * The limit holds across the workers sharing the store: the tasks live
+	 * workers drive count (this one's too; its slots still ending count
+	 * locally). Without the count, this worker's own tasks count.
+	 */
+	if (!nsh_store_task_driven(st, alive, &driven, NULL) && driven > active)
+		active = driven;
 	rc = nsh_store_task_claimable(st, s->worker, alive, 0, &l, err);
 	for (size_t i = 0; !rc && i < l.nr; i++) {
 		const struct nsh_task_rec *t = &l.v[i];

@@ -53,6 +53,11 @@ static const char sql_runner[] = "SELECT runner FROM jobs WHERE id = ?1";
  "j.state IN " BUSY " AND " RUNNER_DEAD("j.runner", 3) " ORDER BY j.position, j.id LIMIT 1" lock \
 						       ") RETURNING id"
 
+/* the tasks live workers drive: an unfinished task (as ST_TASK_CLAIMABLE) with a live owner */
+static const char sql_driven[] =
+	"SELECT count(*) FROM tasks t WHERE t.state IN ('queued', 'analyzing', 'running', "
+	"'waiting_input', 'paused') AND t.owner IS NOT NULL AND NOT " RUNNER_DEAD("t.owner", 1);
+
 static const char sql_claim_next[] = CLAIM_NEXT("");
 static const char sql_claim_next_pg[] = CLAIM_NEXT(" FOR UPDATE SKIP LOCKED");
 
@@ -180,6 +185,24 @@ int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t ali
 			err);
 }
 
+int nsh_store_task_driven(struct nsh_store *s, int64_t alive_since_ms, int64_t *ret,
+			  struct nsh_err *err)
+{
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_driven, err);
+	int rc = 0;
+
+	*ret = 0;
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_db_bind_int64(st, 1, alive_since_ms);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
+	else
+		rc = nsh_store_db_fail(s, err, "counting the tasks workers drive");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
 void nsh_store_runner_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
 {
 	fn(sql_claim, ctx);
@@ -188,4 +211,5 @@ void nsh_store_runner_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx
 	fn(sql_helpable, ctx);
 	fn(sql_free, ctx);
 	fn(sql_runner, ctx);
+	fn(sql_driven, ctx);
 }

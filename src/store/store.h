@@ -584,6 +584,16 @@ int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t ali
 			    struct nsh_strvec *ret, struct nsh_err *err);
 
 /**
+ * How many unfinished tasks (queued, analyzing, running, waiting_input,
+ * paused) live workers drive: their owner's heartbeat is at least
+ * @alive_since_ms. Every worker sharing the store counts them alike, so
+ * that the concurrent-tasks limit holds across workers. The count goes to
+ * *@ret.
+ */
+int nsh_store_task_driven(struct nsh_store *s, int64_t alive_since_ms, int64_t *ret,
+			  struct nsh_err *err);
+
+/**
  * Record a job's last completed step and its attempt number; @branch (may
  * be NULL to keep the current one) is its work branch.
  */
