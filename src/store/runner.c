@@ -19,7 +19,7 @@
  "(" col " IS NULL OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = " col " AND " \
  "heartbeat_at >= ?" #n "))"
 
-/* the busy states of task/task.c, nsh_job_state_busy() */
+/* the busy states of task/task.c, nsh_job_state_busy(); the index jobs_busy (migration 16) too */
 #define BUSY                                                                     \
  "('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', " \
  "'revising')"

@@ -445,7 +445,16 @@ static const struct nsh_store_migration migrations[] = {
 	 "ALTER TABLE jobs ADD COLUMN runner TEXT;"
 	 "CREATE INDEX jobs_by_runner ON jobs (runner);"},
 	/* PostgreSQL only: the notification behind nsh_store_data_version() */
-	{14, "new events are announced to listeners", ""},
+	{14, "new events are announced to listeners",
+	 ""}, /*
+	       * Claim-next (src/store/runner.c) takes the first busy job of a task
+	       * without a live runner in plan order: the busy jobs of a task in that
+	       * order, so that it does not read every settled job of the task first.
+	       * (15 is another branch's.)
+	       */
+	{16, "the busy jobs of a task in plan order",
+	 "CREATE INDEX jobs_busy ON jobs (task_id, position, id) WHERE state IN ('queued', "
+	 "'provisioning', 'researching', 'coding', 'verifying', 'retrying', 'revising');"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
@@ -787,7 +796,10 @@ static const struct nsh_store_migration pg_migrations[] = {
 	 "CREATE FUNCTION nsh_events_notify() RETURNS trigger LANGUAGE plpgsql AS $f$"
 	 "  BEGIN PERFORM pg_notify('nsh_events', ''); RETURN NULL; END $f$;"
 	 "CREATE TRIGGER events_notify AFTER INSERT ON events"
-	 "  FOR EACH STATEMENT EXECUTE FUNCTION nsh_events_notify();"},
+	 "  FOR EACH STATEMENT EXECUTE FUNCTION nsh_events_notify();"}, /* as on SQLite */
+	{16, "the busy jobs of a task in plan order",
+	 "CREATE INDEX jobs_busy ON jobs (task_id, position, id) WHERE state IN ('queued', "
+	 "'provisioning', 'researching', 'coding', 'verifying', 'retrying', 'revising');"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)
