@@ -27,7 +27,13 @@
  *    check the runner, append "job.step", nsh_job_transition() to cancelled
  *    (a settled state, with its "job.state" event) and
  *    nsh_store_job_release_run(). "lost/job" counts the claims another
- *    worker won first.
+ *    worker won first. That is the "walk" path, how src/sched claimed
+ *    before claim-next; the "next" path is how it claims now: one
+ *    nsh_store_job_claim_next() per job (the task's first free job in plan
+ *    order, FOR UPDATE SKIP LOCKED on PostgreSQL), then the same event and
+ *    settling transaction; its "lost/job" counts the claims that found
+ *    nothing free (one per worker at the end). Both paths run in the same
+ *    rounds.
  *
  * Every worker connects before the clock starts. Afterwards the bench
  * checks that every job was finished (table 1) or claimed (table 2)
@@ -352,15 +358,44 @@ static int settle_job(struct nsh_store *st, const char *task_id, const char *id,
 }
 
 /*
- * One store worker process, as a scheduler's job threads work: list the
- * task's jobs that no live worker runs (nsh_store_job_free(), as
- * enqueue_jobs() does), walk them in plan order claiming each run (a lost
- * race moves on to the next), append "job.claimed" and settle the job; list
- * again until nothing is free. Says "ready" on @ready once connected and
- * registered, starts when @go closes, reports on @tally.
+ * The "next" path of one store worker: claim the task's next free job
+ * (nsh_store_job_claim_next()), append "job.claimed" and settle it, until
+ * nothing is free.
  */
-static int store_worker(const char *target, const char *task_id, int n, int ready, int go,
-			int tally)
+static void store_worker_next(struct nsh_store *st, const char *task_id, const char *worker,
+			      const json_t *claimed_ev, const json_t *step_ev,
+			      struct store_tally *t)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	for (;;) {
+		char *id = NULL;
+
+		if (nsh_store_job_claim_next(st, task_id, worker, store_alive_since(), &id, &err))
+			die("claiming the next run", &err);
+		if (!id) {
+			t->lost++;
+			break;
+		}
+		t->claimed++;
+		if (nsh_event_append(st, task_id, id, "job.claimed", claimed_ev, NULL, &err) ||
+		    settle_job(st, task_id, id, worker, step_ev, &err))
+			die("settling a job", &err);
+		free(id);
+	}
+}
+
+/*
+ * One store worker process, as a scheduler's job threads work. The "walk"
+ * path (@next false): list the task's jobs that no live worker runs
+ * (nsh_store_job_free(), as enqueue_jobs() does), walk them in plan order
+ * claiming each run (a lost race moves on to the next), append
+ * "job.claimed" and settle the job; list again until nothing is free. The
+ * "next" path: store_worker_next(). Says "ready" on @ready once connected
+ * and registered, starts when @go closes, reports on @tally.
+ */
+static int store_worker(const char *target, const char *task_id, int n, bool next, int ready,
+			int go, int tally)
 {
 	struct nsh_err err = NSH_ERR_INIT;
 	struct store_tally t = {0};
@@ -377,7 +412,9 @@ static int store_worker(const char *target, const char *task_id, int n, int read
 			    (json_int_t)1);
 	if (write(ready, &c, 1) != 1 || read(go, &c, 1) < 0)
 		return 1;
-	for (;;) {
+	if (next)
+		store_worker_next(st, task_id, worker, claimed_ev, step_ev, &t);
+	while (!next) {
 		struct nsh_strvec ids = NSH_STRVEC_INIT;
 		size_t nr;
 
@@ -472,8 +509,8 @@ static int store_check(struct nsh_store *st, const char *task_id, const char *wh
  * processes, then the check. The claims per second go to *@ret_rate, the
  * lost claims per job to *@ret_lost.
  */
-static void store_run(const char *target, const char *what, int workers, double *ret_rate,
-		      double *ret_lost)
+static void store_run(const char *target, const char *what, int workers, bool next,
+		      double *ret_rate, double *ret_lost)
 {
 	struct nsh_err err = NSH_ERR_INIT;
 	struct nsh_task_new tn = {.title = "bench"};
@@ -510,7 +547,7 @@ static void store_run(const char *target, const char *what, int workers, double 
 			close(ready[0]);
 			close(go[1]);
 			close(tally[0]);
-			_exit(store_worker(target, task_id, i, ready[1], go[0], tally[1]));
+			_exit(store_worker(target, task_id, i, next, ready[1], go[0], tally[1]));
 		}
 	}
 	close(ready[1]);
@@ -558,68 +595,82 @@ static void store_run(const char *target, const char *what, int workers, double 
 }
 
 /* A SQLite run in a new file under @dir. */
-static void store_sqlite_run(const char *dir, int workers, int round, double *ret_rate,
+static void store_sqlite_run(const char *dir, int workers, bool next, int round, double *ret_rate,
 			     double *ret_lost)
 {
 	char path[4096];
 
-	snprintf(path, sizeof(path), "%s/store-%d-%d.db", dir, workers, round);
-	store_run(path, "sqlite store", workers, ret_rate, ret_lost);
+	snprintf(path, sizeof(path), "%s/store-%d-%d-%d.db", dir, workers, next, round);
+	store_run(path, "sqlite store", workers, next, ret_rate, ret_lost);
 }
 
 /* A PostgreSQL run in a new database of the server at @url, dropped afterwards. */
-static void store_pg_run(const char *url, int workers, int round, double *ret_rate,
+static void store_pg_run(const char *url, int workers, bool next, int round, double *ret_rate,
 			 double *ret_lost)
 {
 	char name[64], sql[128];
 	char *db;
 
-	snprintf(name, sizeof(name), "bench_store_%d_%d_%d", (int)getpid(), workers, round);
+	snprintf(name, sizeof(name), "bench_store_%d_%d_%d_%d", (int)getpid(), workers, next,
+		 round);
 	pgs_url = (char *)url;
 	db = pgs_new_db(name);
 	pgs_url = NULL;
-	store_run(db, "postgresql store", workers, ret_rate, ret_lost);
+	store_run(db, "postgresql store", workers, next, ret_rate, ret_lost);
 	snprintf(sql, sizeof(sql), "DROP DATABASE %s WITH (FORCE)", name);
 	if (pgs_exec(url, sql))
 		fprintf(stderr, "bench/queue: dropping database '%s' failed\n", name);
 	free(db);
 }
 
-/* The second table: the store's claim path on SQLite and PostgreSQL. */
+/* The second table: the store's claim paths ("walk", "next") on SQLite and PostgreSQL. */
 static void bench_store(const char *url, const char *dir)
 {
-	double lite[3], pg[3], lite_lost[3], pg_lost[3];
+	static const char *const path_names[2] = {"walk", "next"};
+	double lite[2][3], pg[2][3], lite_lost[2][3], pg_lost[2][3];
 
-	printf("\nthe store's job-run claims (src/sched: nsh_store_job_free, "
-	       "nsh_store_job_claim_run,\n\"job.claimed\", one transaction that settles the job and "
-	       "releases the run);\n%d jobs of one task per run, median of %d runs; jobs per second; "
-	       "postgresql: %s\n",
+	printf("\nthe store's job-run claims: \"walk\" = nsh_store_job_free, nsh_store_job_claim_run "
+	       "down the list;\n\"next\" = nsh_store_job_claim_next; each then \"job.claimed\" and "
+	       "one transaction that settles\nthe job and releases the run. %d jobs of one task per "
+	       "run, median of %d runs;\njobs per second; postgresql: %s\n",
 	       STORE_JOBS, ROUNDS, url ? "a new database per run" : "not measured");
-	printf("%-8s %8s %7s %9s %11s %7s %9s %10s\n", "workers", "sqlite", "vs 1w", "lost/job",
-	       "postgresql", "vs 1w", "lost/job", "pg/sqlite");
+	printf("%-8s %-5s %8s %7s %9s %11s %7s %9s %10s\n", "workers", "path", "sqlite", "vs 1w",
+	       "lost/job", "postgresql", "vs 1w", "lost/job", "pg/sqlite");
 	for (size_t i = 0; i < 3; i++) {
 		int w = worker_counts[i];
-		double r[2][ROUNDS], l[2][ROUNDS];
+		double r[2][2][ROUNDS], l[2][2][ROUNDS];
 
+		/* the paths and engines interleaved within each round */
 		for (int k = 0; k < ROUNDS; k++) {
-			store_sqlite_run(dir, w, k, &r[0][k], &l[0][k]);
-			if (url)
-				store_pg_run(url, w, k, &r[1][k], &l[1][k]);
-			else
-				r[1][k] = l[1][k] = 0;
+			for (int p = 0; p < 2; p++) {
+				store_sqlite_run(dir, w, p, k, &r[p][0][k], &l[p][0][k]);
+				if (url)
+					store_pg_run(url, w, p, k, &r[p][1][k], &l[p][1][k]);
+				else
+					r[p][1][k] = l[p][1][k] = 0;
+			}
 		}
-		lite[i] = median3(r[0][0], r[0][1], r[0][2]);
-		lite_lost[i] = median3(l[0][0], l[0][1], l[0][2]);
-		pg[i] = median3(r[1][0], r[1][1], r[1][2]);
-		pg_lost[i] = median3(l[1][0], l[1][1], l[1][2]);
-		printf("%-8d %8.0f %6.2fx %9.2f", w, lite[i], lite[i] / lite[0], lite_lost[i]);
-		if (url)
-			printf(" %11.0f %6.2fx %9.2f %9.2fx\n", pg[i], pg[i] / pg[0], pg_lost[i],
-			       pg[i] / lite[i]);
-		else
-			printf(" %11s %7s %9s %10s\n", "-", "-", "-", "-");
+		for (int p = 0; p < 2; p++) {
+			lite[p][i] = median3(r[p][0][0], r[p][0][1], r[p][0][2]);
+			lite_lost[p][i] = median3(l[p][0][0], l[p][0][1], l[p][0][2]);
+			pg[p][i] = median3(r[p][1][0], r[p][1][1], r[p][1][2]);
+			pg_lost[p][i] = median3(l[p][1][0], l[p][1][1], l[p][1][2]);
+			printf("%-8d %-5s %8.0f %6.2fx %9.2f", w, path_names[p], lite[p][i],
+			       lite[p][i] / lite[p][0], lite_lost[p][i]);
+			if (url)
+				printf(" %11.0f %6.2fx %9.2f %9.2fx\n", pg[p][i],
+				       pg[p][i] / pg[p][0], pg_lost[p][i], pg[p][i] / lite[p][i]);
+			else
+				printf(" %11s %7s %9s %10s\n", "-", "-", "-", "-");
+		}
 		fflush(stdout);
 	}
+	printf("next/walk: sqlite %.2fx %.2fx %.2fx", lite[1][0] / lite[0][0],
+	       lite[1][1] / lite[0][1], lite[1][2] / lite[0][2]);
+	if (url)
+		printf(", postgresql %.2fx %.2fx %.2fx", pg[1][0] / pg[0][0], pg[1][1] / pg[0][1],
+		       pg[1][2] / pg[0][2]);
+	printf(" (1, 3, 8 workers)\n");
 }
 
 /*

@@ -251,7 +251,7 @@ static struct qitem *dequeue(struct nsh_sched *s)
 	return NULL;
 }
 
-/* Drop the queued jobs of @ts (it halts); s->mu held. */
+/* Drop the queued jobs of @ts (it halts, or none of its jobs is free); s->mu held. */
 static void drop_queued(struct nsh_sched *s, struct task_slot *ts)
 {
 	struct qitem **pp = &s->queue;
@@ -665,20 +665,44 @@ out:
 }
 
 /*
- * Claim the run of @q's job for this worker (another worker may have taken
- * it since it was queued); a claim is a "job.claimed" event.
+ * A queued item stands for one free job of its task, not for that job in
+ * particular: the job thread claims the run of the task's next free job in
+ * plan order (one statement, nsh_store_job_claim_next()), which is @q's job
+ * unless another worker took it since it was queued. Then @q takes the id
+ * of the job claimed, and a queued item that named that job takes @q's old
+ * one, so the queue's announcements stay about jobs still unclaimed here.
+ * When nothing of the task is free, its other queued items are dropped:
+ * they would find nothing either (its task thread looks again when idle).
+ * A claim is a "job.claimed" event. s->mu not held.
  */
-static bool claim_run(struct nsh_sched *s, struct nsh_store *st, const struct qitem *q)
+static bool claim_run(struct nsh_sched *s, struct nsh_store *st, struct qitem *q)
 {
 	struct nsh_err err = NSH_ERR_INIT;
-	bool claimed = false;
+	char *id = NULL;
+	bool claimed;
 
-	if (nsh_store_job_claim_run(st, q->job_id, s->worker, alive_since(), &claimed, &err)) {
-		nsh_log_warn("job %s: %s", q->job_id, err.msg);
+	if (nsh_store_job_claim_next(st, q->ts->id, s->worker, alive_since(), &id, &err)) {
+		nsh_log_warn("task %s: %s", q->ts->id, err.msg);
 		return false;
 	}
+	pthread_mutex_lock(&s->mu);
+	if (!id) {
+		drop_queued(s, q->ts);
+	} else if (strcmp(id, q->job_id)) {
+		for (struct qitem *o = s->queue; o; o = o->next) {
+			if (o->ts == q->ts && !strcmp(o->job_id, id)) {
+				snprintf(o->job_id, sizeof(o->job_id), "%s", q->job_id);
+				o->announced = 0;
+				break;
+			}
+		}
+		snprintf(q->job_id, sizeof(q->job_id), "%s", id);
+	}
+	pthread_mutex_unlock(&s->mu);
+	claimed = id != NULL;
 	if (claimed)
-		claimed_event(s, st, q->ts->id, q->job_id, "job.claimed");
+		claimed_event(s, st, q->ts->id, id, "job.claimed");
+	free(id);
 	return claimed;
 }
 
@@ -1265,13 +1289,20 @@ static int claim_tasks(struct nsh_sched *s, struct nsh_store *st, struct nsh_err
 	struct nsh_task_list l = {0};
 	struct nsh_strvec waiting = NSH_STRVEC_INIT;
 	int64_t alive = nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
-	int64_t active = 0;
+	int64_t active = 0, driven = 0;
 	int rc;
 
 	pthread_mutex_lock(&s->mu);
 	for (struct task_slot *ts = s->tasks; ts; ts = ts->next)
 		active += !ts->done && !ts->helper;
 	pthread_mutex_unlock(&s->mu);
+	/*
+	 * The limit holds across the workers sharing the store: the tasks live
+	 * workers drive count (this one's too; its slots still ending count
+	 * locally). Without the count, this worker's own tasks count.
+	 */
+	if (!nsh_store_task_driven(st, alive, &driven, NULL) && driven > active)
+		active = driven;
 	rc = nsh_store_task_claimable(st, s->worker, alive, 0, &l, err);
 	for (size_t i = 0; !rc && i < l.nr; i++) {
 		const struct nsh_task_rec *t = &l.v[i];

@@ -6,6 +6,17 @@
  * its rows are then read from the result. Errors follow the SQLSTATE:
  * 23505 NSH_EEXIST, other 23xxx NSH_EINVAL, 40001, 40P01 and 55P03
  * NSH_EBUSY, the rest NSH_EIO.
+ *
+ * Reconnecting: before each call to the server the driver reads what the
+ * server sent meanwhile (without waiting), so a connection the server
+ * closed (a restart, pg_terminate_backend()) is found broken before a
+ * statement is sent. Found broken outside a transaction, it is opened
+ * again from the same url, with the session settings and the LISTENs it
+ * had, and the call goes on. Inside a transaction the transaction is lost
+ * (the server rolled it back): every call fails with NSH_EIO until the
+ * caller rolls back, and the call after that connects again. A statement
+ * that fails because the connection drops while it runs is not sent again
+ * (it may have run); the next call reconnects.
  */
 #include "store/db.h"
 
@@ -18,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/vec.h"
 #include "store/db_int.h"
 #include "store/store_int.h"
 
@@ -33,10 +45,15 @@
 struct pg_db {
 	struct nsh_db base;
 	PGconn *conn;
-	int64_t changes;  /* rows of the last INSERT, UPDATE or DELETE */
-	int64_t notified; /* notifications received (nsh_db_pg_notifications()) */
-	int code;	  /* the last failure: NSH_E* */
-	char *msg;	  /* and its message, or NULL */
+	char *url;		   /* to connect again */
+	struct nsh_strvec listens; /* channels LISTENed on, to LISTEN again */
+	bool tx;		   /* a transaction was open when the server last answered */
+	bool in_setup;		   /* setting up a new connection: no reconnecting now */
+	bool fatal;		   /* the server said FATAL outside a statement: it is closing */
+	int64_t changes;	   /* rows of the last INSERT, UPDATE or DELETE */
+	int64_t notified;	   /* notifications received (nsh_db_pg_notifications()) */
+	int code;		   /* the last failure: NSH_E* */
+	char *msg;		   /* and its message, or NULL */
 };
 
 struct pg_stmt {
@@ -95,6 +112,125 @@ static int record(struct pg_db *db, PGresult *res)
 	return db->code;
 }
 
+/* Remember whether a transaction is open, while the connection can tell. */
+static void note_tx(struct pg_db *db)
+{
+	PGTransactionStatusType t = PQtransactionStatus(db->conn);
+
+	if (t != PQTRANS_UNKNOWN)
+		db->tx = t != PQTRANS_IDLE;
+}
+
+static int pg_exec(struct nsh_db *db, const char *sql, struct nsh_err *err);
+
+/* Keep the notifications @db's connection has received (it is about to go). */
+static void count_notifications(struct pg_db *db)
+{
+	PGnotify *n;
+
+	while ((n = PQnotifies(db->conn))) {
+		db->notified++;
+		PQfreemem(n);
+	}
+}
+
+/*
+ * The server's notices are dropped, but a FATAL one that arrives between
+ * statements (pg_terminate_backend(), a shutdown) says the server is
+ * closing the connection, possibly before the socket shows it.
+ */
+static void on_notice(void *arg, const PGresult *res)
+{
+	struct pg_db *db = arg;
+	const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+
+	if (sev && (!strcmp(sev, "FATAL") || !strcmp(sev, "PANIC")))
+		db->fatal = true;
+}
+
+/*
+ * Set up a new connection of @db as the first one was: quiet notices, and
+ * LISTEN on every channel of @db->listens.
+ */
+static int setup(struct pg_db *db, struct nsh_err *err)
+{
+	const char *ch;
+	int rc;
+
+	PQsetNoticeReceiver(db->conn, on_notice, db);
+	db->fatal = false;
+	db->in_setup = true;
+	rc = pg_exec(&db->base, "SET client_min_messages = warning", err);
+	nsh_vec_foreach(ch, &db->listens) {
+		char *name, *sql;
+
+		if (rc)
+			break;
+		name = PQescapeIdentifier(db->conn, ch, strlen(ch));
+		if (!name) {
+			rc = nsh_err_set(err, NSH_EIO, "cannot listen on '%s': %s", ch,
+					 PQerrorMessage(db->conn));
+			break;
+		}
+		sql = nsh_xasprintf("LISTEN %s", name);
+		PQfreemem(name);
+		rc = pg_exec(&db->base, sql, err);
+		free(sql);
+	}
+	db->in_setup = false;
+	return rc;
+}
+
+/*
+ * Before a call to the server: read what it sent meanwhile, without
+ * waiting (a notification, or the error and end of file of a connection
+ * it closed). A broken connection is opened again when no transaction was
+ * open on it; inside one, the failure is recorded and returned (the
+ * transaction is gone) until the caller rolls back.
+ */
+static int ensure(struct pg_db *db)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	PGconn *old;
+
+	if (PQstatus(db->conn) == CONNECTION_OK && PQconsumeInput(db->conn)) {
+		/* parse what came: the error a closing server sends arrives as a notice */
+		(void)PQisBusy(db->conn);
+		if (!db->fatal && PQstatus(db->conn) == CONNECTION_OK)
+			return 0;
+	}
+	if (db->in_setup) {
+		db->code = NSH_EIO;
+		set_msg(db, PQerrorMessage(db->conn));
+		return db->code;
+	}
+	if (db->tx) {
+		db->code = NSH_EIO;
+		set_msg(db, "the connection to postgresql was lost inside a transaction, which "
+			    "was not committed; roll back and try again");
+		return db->code;
+	}
+	count_notifications(db);
+	old = db->conn;
+	db->conn = nsh_pg_connect(db->url, &err);
+	if (!db->conn) {
+		db->conn = old; /* still broken: the next call tries again */
+		db->code = err.code ? err.code : NSH_EIO;
+		set_msg(db, err.msg);
+		return db->code;
+	}
+	PQfinish(old);
+	/* events may have been committed unheard: a waiter must read again */
+	db->notified++;
+	if (setup(db, &err)) {
+		db->fatal = true; /* not as it was: the next call connects again */
+		db->code = err.code ? err.code : NSH_EIO;
+		set_msg(db, err.msg);
+		return db->code;
+	}
+	return 0;
+}
+
 static int pg_fail(struct nsh_db *db, struct nsh_err *err, const char *what)
 {
 	struct pg_db *p = pdb(db);
@@ -106,21 +242,34 @@ static int pg_fail(struct nsh_db *db, struct nsh_err *err, const char *what)
 static void pg_close(struct nsh_db *db)
 {
 	PQfinish(pdb(db)->conn);
+	free(pdb(db)->url);
+	nsh_strvec_release(&pdb(db)->listens);
 	free(pdb(db)->msg);
 	free(db);
 }
 
 static int pg_exec(struct nsh_db *db, const char *sql, struct nsh_err *err)
 {
-	PGresult *res = PQexec(pdb(db)->conn, sql);
-	ExecStatusType st = PQresultStatus(res);
+	struct pg_db *p = pdb(db);
+	PGresult *res;
+	ExecStatusType st;
 	int rc = 0;
 
+	/* the server already rolled back the transaction of a lost connection */
+	if (p->tx && (PQstatus(p->conn) != CONNECTION_OK || p->fatal) && !strcmp(sql, "ROLLBACK")) {
+		p->tx = false;
+		return 0;
+	}
+	if (ensure(p))
+		return pg_fail(db, err, "database");
+	res = PQexec(p->conn, sql);
+	st = PQresultStatus(res);
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
-		record(pdb(db), res);
+		record(p, res);
 		rc = pg_fail(db, err, "database");
 	}
 	PQclear(res);
+	note_tx(p);
 	return rc;
 }
 
@@ -132,7 +281,12 @@ static int pg_begin(struct nsh_db *db, struct nsh_err *err)
 
 static bool pg_in_tx(struct nsh_db *db)
 {
-	return PQtransactionStatus(pdb(db)->conn) != PQTRANS_IDLE;
+	struct pg_db *p = pdb(db);
+
+	/* a lost connection counts as in one while its transaction is not rolled back */
+	if (PQstatus(p->conn) != CONNECTION_OK || p->fatal)
+		return p->tx;
+	return PQtransactionStatus(p->conn) != PQTRANS_IDLE;
 }
 
 static int64_t pg_changes(struct nsh_db *db)
@@ -297,13 +451,16 @@ static int pg_step(struct nsh_db_stmt *s)
 
 	if (!st->res) {
 		const char *tuples;
+		int rc = ensure(db);
 
+		if (rc)
+			return rc;
 		st->res = PQexecParams(db->conn, st->sql, st->nparams, st->types,
 				       (const char *const *)st->vals, st->lens, st->fmts, 0);
 		status = PQresultStatus(st->res);
+		note_tx(db);
 		if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-			int rc = record(db, st->res);
-
+			rc = record(db, st->res);
 			PQclear(st->res);
 			st->res = NULL;
 			return rc;
@@ -405,6 +562,10 @@ static int pg_check(struct nsh_db *db, const char *sql, struct nsh_err *err)
 
 	if (!s)
 		return err && err->code ? err->code : NSH_EINVAL;
+	if (ensure(pdb(db))) {
+		pg_finalize(s);
+		return pg_fail(db, err, "preparing a statement");
+	}
 	res = PQprepare(pdb(db)->conn, "", st->sql, st->nparams, st->types);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		record(pdb(db), res);
@@ -446,6 +607,8 @@ int nsh_db_pg_listen(struct nsh_db *db, const char *channel, struct nsh_err *err
 
 	if (db->kind != NSH_DB_PG)
 		return nsh_err_set(err, NSH_EINVAL, "LISTEN needs a PostgreSQL store");
+	if (ensure(pdb(db)))
+		return pg_fail(db, err, "listening");
 	name = PQescapeIdentifier(pdb(db)->conn, channel, strlen(channel));
 	if (!name)
 		return nsh_err_set(err, NSH_EIO, "cannot listen on '%s': %s", channel,
@@ -454,23 +617,21 @@ int nsh_db_pg_listen(struct nsh_db *db, const char *channel, struct nsh_err *err
 	PQfreemem(name);
 	rc = pg_exec(db, sql, err);
 	free(sql);
+	if (!rc && nsh_strvec_find(&pdb(db)->listens, channel) < 0)
+		nsh_strvec_push(&pdb(db)->listens, channel);
 	return rc;
 }
 
 int nsh_db_pg_notifications(struct nsh_db *db, int64_t *ret, struct nsh_err *err)
 {
 	struct pg_db *p = pdb(db);
-	PGnotify *n;
 
 	if (db->kind != NSH_DB_PG)
 		return nsh_err_set(err, NSH_EINVAL, "notifications need a PostgreSQL store");
-	if (!PQconsumeInput(p->conn))
-		return nsh_err_set(err, NSH_EIO, "postgresql connection lost: %s",
-				   PQerrorMessage(p->conn));
-	while ((n = PQnotifies(p->conn))) {
-		p->notified++;
-		PQfreemem(n);
-	}
+	/* reads what arrived; a lost connection is opened again (and counts as news) */
+	if (ensure(p))
+		return pg_fail(db, err, "postgresql connection lost");
+	count_notifications(p);
 	*ret = p->notified;
 	return 0;
 }
@@ -487,7 +648,9 @@ int nsh_db_open_pg(const char *url, struct nsh_db **ret, struct nsh_err *err)
 	db->base.ops = &pg_ops;
 	db->base.kind = NSH_DB_PG;
 	db->conn = conn;
-	rc = pg_exec(&db->base, "SET client_min_messages = warning", err);
+	db->url = nsh_xstrdup(url);
+	nsh_strvec_init(&db->listens);
+	rc = setup(db, err);
 	if (rc) {
 		pg_close(&db->base);
 		return rc;

@@ -19,7 +19,7 @@
  "(" col " IS NULL OR NOT EXISTS (SELECT 1 FROM workers WHERE workers.id = " col " AND " \
  "heartbeat_at >= ?" #n "))"
 
-/* the busy states of task/task.c, nsh_job_state_busy() */
+/* the busy states of task/task.c, nsh_job_state_busy(); the index jobs_busy (migration 16) too */
 #define BUSY                                                                     \
  "('queued', 'provisioning', 'researching', 'coding', 'verifying', 'retrying', " \
  "'revising')"
@@ -42,6 +42,25 @@ static const char sql_free[] = "SELECT id FROM jobs j WHERE task_id = ?1 AND sta
 
 static const char sql_runner[] = "SELECT runner FROM jobs WHERE id = ?1";
 
+/*
+ * Claim-next: the first free job of task ?1 in plan order becomes ?2's.
+ * On PostgreSQL the candidate row is locked and rows that other claims
+ * hold are skipped, so concurrent claimers take different jobs without
+ * waiting; SQLite's write lock already serialises them.
+ */
+#define CLAIM_NEXT(lock)                                                                         \
+ "UPDATE jobs SET runner = ?2 WHERE id = (SELECT j.id FROM jobs j WHERE j.task_id = ?1 AND "     \
+ "j.state IN " BUSY " AND " RUNNER_DEAD("j.runner", 3) " ORDER BY j.position, j.id LIMIT 1" lock \
+						       ") RETURNING id"
+
+/* the tasks live workers drive: an unfinished task (as ST_TASK_CLAIMABLE) with a live owner */
+static const char sql_driven[] =
+	"SELECT count(*) FROM tasks t WHERE t.state IN ('queued', 'analyzing', 'running', "
+	"'waiting_input', 'paused') AND t.owner IS NOT NULL AND NOT " RUNNER_DEAD("t.owner", 1);
+
+static const char sql_claim_next[] = CLAIM_NEXT("");
+static const char sql_claim_next_pg[] = CLAIM_NEXT(" FOR UPDATE SKIP LOCKED");
+
 int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
 			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err)
 {
@@ -58,6 +77,33 @@ int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *wor
 		rc = nsh_store_db_fail(s, err, "claiming the run of a job");
 	else
 		*ret_claimed = nsh_db_changes(nsh_store_db(s)) == 1;
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
+int nsh_store_job_claim_next(struct nsh_store *s, const char *task_id, const char *worker,
+			     int64_t alive_since_ms, char **ret_id, struct nsh_err *err)
+{
+	bool pg = nsh_db_kind(nsh_store_db(s)) == NSH_DB_PG;
+	struct nsh_db_stmt *st =
+		nsh_store_stmt_sql(s, pg ? sql_claim_next_pg : sql_claim_next, err);
+	int rc = 0;
+
+	*ret_id = NULL;
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_store_bind_text(st, 1, task_id);
+	nsh_store_bind_text(st, 2, worker);
+	nsh_db_bind_int64(st, 3, alive_since_ms);
+	switch (nsh_db_step(st)) {
+	case NSH_DB_ROW:
+		*ret_id = nsh_store_col_text(st, 0);
+		break;
+	case NSH_DB_DONE:
+		break; /* nothing free */
+	default:
+		rc = nsh_store_db_fail(s, err, "claiming the next job of a task");
+	}
 	nsh_store_stmt_done(st);
 	return rc;
 }
@@ -139,11 +185,31 @@ int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t ali
 			err);
 }
 
+int nsh_store_task_driven(struct nsh_store *s, int64_t alive_since_ms, int64_t *ret,
+			  struct nsh_err *err)
+{
+	struct nsh_db_stmt *st = nsh_store_stmt_sql(s, sql_driven, err);
+	int rc = 0;
+
+	*ret = 0;
+	if (!st)
+		return err ? err->code : NSH_EIO;
+	nsh_db_bind_int64(st, 1, alive_since_ms);
+	if (nsh_db_step(st) == NSH_DB_ROW)
+		*ret = nsh_db_col_int64(st, 0);
+	else
+		rc = nsh_store_db_fail(s, err, "counting the tasks workers drive");
+	nsh_store_stmt_done(st);
+	return rc;
+}
+
 void nsh_store_runner_each_sql(void (*fn)(const char *sql, void *ctx), void *ctx)
 {
 	fn(sql_claim, ctx);
+	fn(sql_claim_next, ctx); /* the PostgreSQL text runs in test_sched's second pass */
 	fn(sql_release, ctx);
 	fn(sql_helpable, ctx);
 	fn(sql_free, ctx);
 	fn(sql_runner, ctx);
+	fn(sql_driven, ctx);
 }

@@ -451,6 +451,14 @@ static const struct nsh_store_migration migrations[] = {
 	 "memories on postgresql: a full-text index of the scoped words, the copies of "
 	 "memory_scopes",
 	 ""},
+	/*
+	 * Claim-next (src/store/runner.c) takes the first busy job of a task
+	 * without a live runner in plan order: the busy jobs of a task in that
+	 * order, so that it does not read every settled job of the task first.
+	 */
+	{16, "the busy jobs of a task in plan order",
+	 "CREATE INDEX jobs_busy ON jobs (task_id, position, id) WHERE state IN ('queued', "
+	 "'provisioning', 'researching', 'coding', 'verifying', 'retrying', 'revising');"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations(size_t *ret_nr)
@@ -831,6 +839,10 @@ static const struct nsh_store_migration pg_migrations[] = {
 	 "UPDATE memory_scopes sc SET state = m.state, kind = m.kind, recipe = m.recipe,"
 	 "  language = m.language, scope = m.scope, path_glob = m.path_glob, said_at = m.said_at,"
 	 "  rule_len = m.rule_len FROM memories m WHERE m.id = sc.memory_id;"},
+	/* as on SQLite */
+	{16, "the busy jobs of a task in plan order",
+	 "CREATE INDEX jobs_busy ON jobs (task_id, position, id) WHERE state IN ('queued', "
+	 "'provisioning', 'researching', 'coding', 'verifying', 'retrying', 'revising');"},
 };
 
 const struct nsh_store_migration *nsh_store_migrations_for(enum nsh_db_kind kind, size_t *ret_nr)

@@ -28,7 +28,7 @@ struct nsh_err;
 struct nsh_notify;
 
 /* The schema version this build writes; see the migrations in store.c. */
-#define NSH_STORE_SCHEMA_VERSION 15
+#define NSH_STORE_SCHEMA_VERSION 16
 
 /* How long a writer waits for another process's lock before giving up. */
 #define NSH_STORE_BUSY_TIMEOUT_MS 10000
@@ -552,6 +552,17 @@ int nsh_store_task_claimable(struct nsh_store *s, const char *worker, int64_t al
  */
 int nsh_store_job_claim_run(struct nsh_store *s, const char *id, const char *worker,
 			    int64_t alive_since_ms, bool *ret_claimed, struct nsh_err *err);
+/**
+ * Claim the run of the next job of task @task_id that no live worker runs
+ * (as nsh_store_job_claim_run(), in plan order: position, then id) for
+ * @worker, in one statement. Its id goes to *@ret_id (the caller frees
+ * it), NULL when no job is free. Concurrent claimers never get the same
+ * job, and on PostgreSQL they do not wait for each other (the candidate
+ * row is locked with SKIP LOCKED). Outside a transaction the claim is
+ * its own transaction.
+ */
+int nsh_store_job_claim_next(struct nsh_store *s, const char *task_id, const char *worker,
+			     int64_t alive_since_ms, char **ret_id, struct nsh_err *err);
 /** Give up the run of job @id if @worker holds it. */
 int nsh_store_job_release_run(struct nsh_store *s, const char *id, const char *worker,
 			      struct nsh_err *err);
@@ -571,6 +582,16 @@ int nsh_store_job_runner(struct nsh_store *s, const char *id, char **ret, struct
  */
 int nsh_store_task_helpable(struct nsh_store *s, const char *worker, int64_t alive_since_ms,
 			    struct nsh_strvec *ret, struct nsh_err *err);
+
+/**
+ * How many unfinished tasks (queued, analyzing, running, waiting_input,
+ * paused) live workers drive: their owner's heartbeat is at least
+ * @alive_since_ms. Every worker sharing the store counts them alike, so
+ * that the concurrent-tasks limit holds across workers. The count goes to
+ * *@ret.
+ */
+int nsh_store_task_driven(struct nsh_store *s, int64_t alive_since_ms, int64_t *ret,
+			  struct nsh_err *err);
 
 /**
  * Record a job's last completed step and its attempt number; @branch (may

@@ -487,6 +487,57 @@ static void test_concurrent_tasks(void)
 }
 
 /*
+ * The concurrent-tasks limit holds across the workers sharing a store: with
+ * concurrent_tasks = 1, a second worker does not start a task while the
+ * first drives one, and every task still completes.
+ */
+static void test_concurrent_tasks_shared(void)
+{
+	_nsh_cleanup_free_ char *db = new_db("shared.db");
+	struct nsh_store *st = NULL;
+	struct nsh_limits lim;
+	char id[3][NSH_ID_MAX];
+	struct bg a, b;
+	int started = 0;
+	int64_t driven = -1;
+
+	fake_reset(1);
+	atomic_store(&fk.gate, 1);
+	nsh_limits_plan("pro", &lim, NULL);
+	lim.concurrent_tasks = 1;
+	CHECK_INT(nsh_store_open(db, &st, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		char title[32];
+
+		snprintf(title, sizeof(title), "shared%d", i);
+		new_task(st, title, id[i]);
+	}
+	bg_start(&a, db, &lim);
+	WAIT_UNTIL(atomic_load(&fk.runs[1]) == 1);
+	CHECK_INT(nsh_store_task_driven(st, nsh_time_now_ms() - NSH_SCHED_LEASE_MS, &driven, NULL),
+		  0);
+	CHECK_INT(driven, 1);
+	/* the second worker looks for ten ticks and starts nothing */
+	bg_start(&b, db, &lim);
+	nsh_time_sleep_ms(10 * NSH_SCHED_TICK_MS);
+	CHECK_INT(atomic_load(&fk.runs[1]), 1);
+	for (int i = 0; i < 3; i++)
+		started += !state_is(st, id[i], "queued");
+	CHECK_INT(started, 1);
+	atomic_store(&fk.gate, 0);
+	for (int i = 0; i < 3; i++)
+		WAIT_UNTIL(state_is(st, id[i], "completed"));
+	bg_stop(&a);
+	bg_stop(&b);
+	CHECK_INT(atomic_load(&fk.runs[1]), 3);
+	/* no live worker drives anything now */
+	CHECK_INT(nsh_store_task_driven(st, nsh_time_now_ms() - NSH_SCHED_LEASE_MS, &driven, NULL),
+		  0);
+	CHECK_INT(driven, 0);
+	nsh_store_close(st);
+}
+
+/*
  * The deadline: warnings at 80% and 95% once each, the checkpoint of the
  * running job, expiry with the job stopped at its step boundary, extend
  * continues from the last completed step (nothing done twice), and an
@@ -781,6 +832,7 @@ int main(void)
 	RUN(test_clock);
 	RUN(test_job_durations);
 	RUN(test_concurrent_tasks);
+	RUN(test_concurrent_tasks_shared);
 	RUN(test_deadline);
 	RUN(test_storage_quota);
 	RUN(test_gc);
@@ -795,6 +847,7 @@ int main(void)
 	CHECK(pgs_start() >= 0);
 	if (pgs_url) {
 		RUN(test_job_durations);
+		RUN(test_concurrent_tasks_shared);
 		RUN(test_deadline);
 		RUN(test_storage_quota);
 		RUN(test_gc);

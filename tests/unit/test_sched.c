@@ -854,6 +854,151 @@ static void test_job_runs_are_leased(void)
 	nsh_store_close(st);
 }
 
+/* Claim-next on @db as @worker until nothing is free; the ids go to @ids (one thread, own handle).
+ */
+struct claimer {
+	const char *db, *task, *worker;
+	struct nsh_strvec ids;
+	int rc;
+};
+
+static void *claimer_main(void *arg)
+{
+	struct claimer *c = arg;
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *st = NULL;
+	char *id = NULL;
+
+	c->rc = nsh_store_open(c->db, &st, &err);
+	if (!c->rc)
+		c->rc = nsh_store_worker_beat(st, c->worker, "h", 1, &err);
+	while (!c->rc) {
+		c->rc = nsh_store_job_claim_next(st, c->task, c->worker,
+						 nsh_time_now_ms() - NSH_SCHED_LEASE_MS, &id, &err);
+		if (c->rc || !id)
+			break;
+		nsh_strvec_push(&c->ids, id);
+		free(id);
+	}
+	if (c->rc)
+		fprintf(stderr, "claimer %s: %s\n", c->worker, err.msg);
+	nsh_store_close(st);
+	return NULL;
+}
+
+/*
+ * Claim-next takes the first free job of a task in plan order in one
+ * statement: not a job whose runner lives (nor one the claimer runs
+ * already), nor a settled one; a silent runner's job once its lease is
+ * over. Two handles claiming at once never get the same job.
+ */
+static void test_claim_next(void)
+{
+	_nsh_cleanup_free_ char *db = new_db("next.db");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *st = NULL;
+	char id[NSH_ID_MAX], job[4][NSH_ID_MAX], *got = NULL, *runner = NULL;
+	int64_t alive = nsh_time_now_ms() - NSH_SCHED_LEASE_MS;
+	int64_t later = nsh_time_now_ms() + 1000; /* every heartbeat so far is stale */
+	bool claimed = false;
+	struct claimer c[2] = {{0}};
+	struct nsh_job_list l = {0};
+	pthread_t th[2];
+	int njobs = 60, total = 0;
+
+	CHECK_INT(nsh_store_open(db, &st, NULL), 0);
+	new_task(st, "next", id);
+	CHECK_INT(nsh_task_transition(st, id, NSH_TASK_ANALYZING, NULL, NULL, &err), 0);
+	/* created out of plan order: positions 2, 0, 3, 1 */
+	CHECK_INT(nsh_job_create(st, id, "org/c", 2, job[2], &err), 0);
+	CHECK_INT(nsh_job_create(st, id, "org/a", 0, job[0], &err), 0);
+	CHECK_INT(nsh_job_create(st, id, "org/d", 3, job[3], &err), 0);
+	CHECK_INT(nsh_job_create(st, id, "org/b", 1, job[1], &err), 0);
+	CHECK_INT(nsh_store_worker_beat(st, "w-one001", "h", 1, &err), 0);
+	CHECK_INT(nsh_store_worker_beat(st, "w-two001", "h", 1, &err), 0);
+	/* position 1 is settled, position 0 runs on a live worker */
+	CHECK_INT(nsh_job_transition(st, job[1], NSH_JOB_CANCELLED, "test", NULL, &err), 0);
+	CHECK_INT(nsh_store_job_claim_run(st, job[0], "w-one001", alive, &claimed, &err), 0);
+	CHECK(claimed);
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-two001", alive, &got, &err), 0);
+	CHECK_STR(got, job[2]);
+	free(got);
+	CHECK_INT(nsh_store_job_runner(st, job[2], &runner, &err), 0);
+	CHECK_STR(runner, "w-two001");
+	free(runner);
+	/* w-one runs position 0 and does not get it again */
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-one001", alive, &got, &err), 0);
+	CHECK_STR(got, job[3]);
+	free(got);
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-one001", alive, &got, &err), 0);
+	CHECK(got == NULL);
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-two001", alive, &got, &err), 0);
+	CHECK(got == NULL);
+	CHECK_INT(nsh_store_job_claim_next(st, "t-ffffff", "w-two001", alive, &got, &err), 0);
+	CHECK(got == NULL);
+	/* the runners fall silent: their jobs are claimable again, in plan order */
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-thr001", later, &got, &err), 0);
+	CHECK_STR(got, job[0]);
+	free(got);
+	CHECK_INT(nsh_store_job_runner(st, job[0], &runner, &err), 0);
+	CHECK_STR(runner, "w-thr001");
+	free(runner);
+	/* w-thr001 beats: nothing is free while all three live */
+	CHECK_INT(nsh_store_worker_beat(st, "w-thr001", "h", 1, &err), 0);
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-two001", alive, &got, &err), 0);
+	CHECK(got == NULL);
+	/* a released job is free again */
+	CHECK_INT(nsh_store_job_release_run(st, job[0], "w-thr001", &err), 0);
+	CHECK_INT(nsh_store_job_claim_next(st, id, "w-two001", alive, &got, &err), 0);
+	CHECK_STR(got, job[0]);
+	free(got);
+
+	/* two handles claim the jobs of another task at once */
+	new_task(st, "race", id);
+	CHECK_INT(nsh_task_transition(st, id, NSH_TASK_ANALYZING, NULL, NULL, &err), 0);
+	CHECK_INT(nsh_store_begin(st, &err), 0);
+	for (int i = 0; i < njobs; i++) {
+		char repo[32];
+
+		snprintf(repo, sizeof(repo), "org/r%d", i);
+		CHECK_INT(nsh_job_create(st, id, repo, i, job[0], &err), 0);
+	}
+	CHECK_INT(nsh_store_commit(st, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		c[i] = (struct claimer){db, id, i ? "w-race02" : "w-race01", NSH_STRVEC_INIT, 0};
+		pthread_create(&th[i], NULL, claimer_main, &c[i]);
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		CHECK_INT(c[i].rc, 0);
+		total += (int)c[i].ids.nr;
+	}
+	CHECK_INT(total, njobs);
+	/* each job once, run by the handle that got it, in plan order per handle */
+	CHECK_INT(nsh_store_job_list(st, id, &l, &err), 0);
+	for (int i = 0; i < 2; i++) {
+		int64_t last = -1;
+
+		for (size_t k = 0; k < c[i].ids.nr; k++) {
+			int64_t pos = -1;
+
+			for (size_t j = 0; j < l.nr; j++)
+				if (!strcmp(l.v[j].id, c[i].ids.v[k]))
+					pos = l.v[j].position;
+			CHECK(pos > last);
+			last = pos;
+			CHECK(nsh_strvec_find(&c[1 - i].ids, c[i].ids.v[k]) < 0);
+			CHECK_INT(nsh_strvec_find(&c[i].ids, c[i].ids.v[k]), (long)k);
+			CHECK_INT(nsh_store_job_runner(st, c[i].ids.v[k], &runner, &err), 0);
+			CHECK_STR(runner, c[i].worker);
+			free(runner);
+		}
+		nsh_strvec_release(&c[i].ids);
+	}
+	nsh_job_list_release(&l);
+	nsh_store_close(st);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -871,12 +1016,14 @@ int main(void)
 	RUN(test_wait_for_answer);
 	RUN(test_workers_share_jobs);
 	RUN(test_job_runs_are_leased);
+	RUN(test_claim_next);
 	/* workers sharing jobs on PostgreSQL (a store of several machines) */
 	CHECK(pgs_start() >= 0);
 	if (pgs_url) {
 		RUN(test_task_runs_to_completion);
 		RUN(test_workers_share_jobs);
 		RUN(test_job_runs_are_leased);
+		RUN(test_claim_next);
 		RUN(test_takeover);
 	}
 	pgs_stop();

@@ -574,6 +574,91 @@ static void test_pg_values(void)
 	nsh_store_close(s);
 }
 
+/*
+ * PostgreSQL: end every other connection to the database at @url (the
+ * store's) from a connection of its own, and wait until the server has
+ * let them go.
+ */
+static void pg_drop_others(const char *url)
+{
+	int64_t until = nsh_time_mono_ms() + 10000;
+
+	CHECK(pgs_int(url, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+			   "datname = current_database() AND pid <> pg_backend_pid()") >= 1);
+	while (pgs_int(url, "SELECT count(*) FROM pg_stat_activity WHERE datname = "
+			    "current_database() AND pid <> pg_backend_pid()") != 0 &&
+	       nsh_time_mono_ms() < until)
+		nsh_time_sleep_ms(10);
+}
+
+/*
+ * PostgreSQL: a connection the server dropped is opened again by the next
+ * call, with its LISTEN; inside a transaction the call fails, the
+ * transaction is gone, and the call after the rollback works.
+ */
+static void test_pg_reconnect(void)
+{
+	_nsh_cleanup_free_ char *path = db_path("reconnect");
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_store *s = NULL, *b = NULL;
+	struct nsh_task_rec tn = {.id = (char *)"t-000001",
+				  .title = (char *)"before",
+				  .state = (char *)"queued",
+				  .created_ms = 1000};
+	struct nsh_task_rec t = {0};
+	const char *id = "t-000001";
+	int64_t v1 = -1, v2 = -2, v3 = -3, until;
+
+	CHECK_INT(nsh_store_open(path, &s, &err), 0);
+	CHECK_INT(nsh_store_task_insert(s, &tn, &err), 0);
+	CHECK_INT(nsh_store_data_version(s, &v1, &err), 0); /* LISTENs */
+	pg_drop_others(path);
+	CHECK_INT(nsh_store_task_get(s, id, &t, &err), 0);
+	CHECK_STR(t.title, "before");
+	nsh_task_rec_release(&t);
+	/* the new connection LISTENs too: another connection's event is heard */
+	CHECK_INT(nsh_store_data_version(s, &v2, &err), 0);
+	CHECK_INT(nsh_store_open(path, &b, &err), 0);
+	CHECK_INT(nsh_store_event_append(b, id, NULL, "log", NULL, NULL, &err), 0);
+	until = nsh_time_mono_ms() + 5000;
+	while (!nsh_store_data_version(s, &v3, &err) && v3 == v2 && nsh_time_mono_ms() < until)
+		nsh_time_sleep_ms(10);
+	CHECK(v3 != v2);
+	nsh_store_close(b);
+	/* a dropped connection found right away by a waiter */
+	pg_drop_others(path);
+	CHECK_INT(nsh_store_data_version(s, &v1, &err), 0);
+	CHECK(v1 != v3); /* the events of the gap must be read again */
+
+	/* inside a transaction: the call fails, nothing of it is kept */
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_event_append(s, id, NULL, "lost", NULL, NULL, &err), 0);
+	pg_drop_others(path);
+	CHECK_INT(nsh_store_event_append(s, id, NULL, "lost", NULL, NULL, &err), NSH_EIO);
+	CHECK(strstr(err.msg, "connection to postgresql was lost") != NULL);
+	/* and keeps failing until the caller rolls back */
+	CHECK(nsh_store_task_get(s, id, &t, &err) < 0);
+	nsh_task_rec_release(&t);
+	nsh_store_rollback(s);
+	CHECK_INT(nsh_store_event_append(s, id, NULL, "after", NULL, NULL, &err), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE kind = 'lost'"), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM events WHERE kind = 'after'"), 1);
+	/* a commit on a lost connection fails and rolls back; then a transaction works */
+	tn.id = (char *)"t-000002";
+	tn.title = (char *)"gone";
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_task_insert(s, &tn, &err), 0);
+	pg_drop_others(path);
+	CHECK_INT(nsh_store_commit(s, &err), NSH_EIO);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM tasks WHERE title = 'gone'"), 0);
+	tn.title = (char *)"kept";
+	CHECK_INT(nsh_store_begin(s, &err), 0);
+	CHECK_INT(nsh_store_task_insert(s, &tn, &err), 0);
+	CHECK_INT(nsh_store_commit(s, &err), 0);
+	CHECK_INT(raw_int(path, "SELECT count(*) FROM tasks WHERE title = 'kept'"), 1);
+	nsh_store_close(s);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -605,6 +690,7 @@ int main(void)
 		RUN(test_statements_prepare);
 		RUN(test_pg_connect_errors);
 		RUN(test_pg_values);
+		RUN(test_pg_reconnect);
 	}
 	pgs_stop();
 	nsh_fs_remove_tree(dir, &err);
