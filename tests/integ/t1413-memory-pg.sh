@@ -50,13 +50,13 @@ case $? in
 	;;
 esac
 
-test_expect_success 'an empty memory lists nothing; the schema is at version 15' '
+test_expect_success 'an empty memory lists nothing; the schema is at version 15 or later' '
 	use_db &&
 	nsh memory list >out &&
 	grep -q "^no memories" out &&
 	nsh memory list --json >out &&
 	test "$(tr -d " \n" <out)" = "[]" &&
-	test "$(sql "SELECT max(version) FROM schema_migrations")" = 15
+	test "$(sql "SELECT max(version) FROM schema_migrations")" -ge 15
 '
 
 test_expect_success 'list and show a learned rule with its provenance' '
