@@ -331,6 +331,15 @@ static const char *const stmt_sql[ST_COUNT] = {
  * json_extract(), which is text there (schema.c).
  */
 static const char *const stmt_sql_pg[ST_COUNT] = {
+	/*
+	 * An event's id is taken under the writers' lock (the one pg_begin()
+	 * in db_pg.c takes, held to the commit), also when the append is a
+	 * transaction of its own: ids then commit in order, and a reader of
+	 * the events after an id cannot pass over one that commits later.
+	 */
+	[ST_EVENT_APPEND] = "WITH l AS (SELECT pg_advisory_xact_lock(1853321586)) "
+			    "INSERT INTO events (task_id, job_id, kind, data, created_at) "
+			    "SELECT ?1, ?2, ?3, ?4, ?5 FROM l RETURNING id",
 	/* events are append-only: the newest id is the highest */
 	[ST_EVENT_LAST] = "SELECT coalesce(max(id), 0) FROM events",
 	[ST_MODEL_TOKENS] = "SELECT coalesce(sum((data::json ->> 'prompt_tokens')::numeric), 0), "

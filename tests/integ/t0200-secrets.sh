@@ -99,13 +99,14 @@ test_expect_success 'a key file readable by others is a one-line error naming it
 	printf "%s" "$CANARY" | nsh secret set KEPT &&
 	key=$NIGHTSHIFT_HOME/master.key &&
 	cp "$key" key.before &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT hex(value) FROM secrets" >rows.before &&
+	if nsh_on_pg; then hex="encode(value, '"'"'hex'"'"')"; else hex="hex(value)"; fi &&
+	nsh_sql "SELECT $hex FROM secrets" >rows.before &&
 	chmod 644 "$key" &&
 	printf "%s" "$CANARY-2" | expect_code 1 nsh secret set OTHER 2>err &&
 	test "$(wc -l <err)" -eq 1 &&
 	grep -q "master key file .$key. is accessible by group or others (mode 0644)" err &&
 	cmp key.before "$key" &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT hex(value) FROM secrets" >rows.after &&
+	nsh_sql "SELECT $hex FROM secrets" >rows.after &&
 	cmp rows.before rows.after &&
 	chmod 600 "$key" &&
 	printf "%s" "$CANARY-2" | nsh secret set OTHER 2>/dev/null

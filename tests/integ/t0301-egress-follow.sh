@@ -94,7 +94,7 @@ test_expect_success 'a secret in a requested host name is redacted everywhere' '
 	nsh follow "$(cat task)" >out &&
 	grep -q "blocked \[secret:TOKEN\].example.invalid:80 (level integration)" out &&
 	! grep -q s3cr3t-host out &&
-	! sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" .dump | grep -q s3cr3t-host
+	! nsh_dump | grep -q s3cr3t-host
 '
 
 test_expect_success 'a flood of refusals is counted in full, and follow shows it once' '

@@ -12,7 +12,7 @@
 TEMPLATE=$T_TRASH/template
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # The end state, as text to compare between runs.

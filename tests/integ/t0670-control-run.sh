@@ -10,7 +10,7 @@
 . "$NSH_TOP/tests/integ/spin.sh"
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # wait_for SQL VALUE [TENTHS]: poll until the query gives VALUE (30 s by default).

@@ -10,7 +10,7 @@
 . "$NSH_TOP/tests/agent/lib.sh"
 
 sql() {
-	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # filler: a service whose only test writes 40 MB into its workspace.

@@ -10,7 +10,7 @@
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
 sql() {
-	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # slow_llm: the scripted provider, every request answered with finish after 700 ms.
