@@ -83,12 +83,16 @@ nsh_sql_at() {
 # daemon for the whole script). Sets NSH_SHARED_DB to read it with
 # nsh_sql_at: HOME's SQLite file, or on PostgreSQL a database for the
 # script, exported as NIGHTSHIFT_DB to what the script starts (each test
-# still gets its own database for its own home).
+# still gets its own database for its own home). NSH_SHARED_URL is that
+# database's url, empty on SQLite: a command a test runs on HOME takes
+# NIGHTSHIFT_DB=$NSH_SHARED_URL (empty means the home's file).
 nsh_shared_store() {
 	NSH_SHARED_DB=$1/nightshift.db
+	NSH_SHARED_URL=
 	t_pg_use shared || return 1
 	if [ -n "$t_db" ]; then
 		NSH_SHARED_DB=$t_db
+		NSH_SHARED_URL=$t_db
 		NIGHTSHIFT_DB=$t_db
 		export NIGHTSHIFT_DB
 	fi
@@ -118,6 +122,20 @@ test_skip_pg() {
 	t_pg_skip=$1
 }
 
+# nsh_template_store HOME: HOME is copied for each test (made once by the
+# script). On PostgreSQL each test's database is then made as a copy of a
+# database made for HOME, whose url NSH_TEMPLATE_URL is (empty on SQLite):
+# the script fills HOME with NIGHTSHIFT_DB=$NSH_TEMPLATE_URL.
+nsh_template_store() {
+	NSH_TEMPLATE_URL=
+	t_pg_use template || return 1
+	if [ -n "$t_db" ]; then
+		NSH_TEMPLATE_URL=$t_db
+		t_pg_template=template
+	fi
+}
+
+t_pg_template=
 # t_pg_use [NAME]: on PostgreSQL, start the cluster (first use) and make a
 # new database (the test's, t<number>, or NAME); sets t_db to its url, or to
 # nothing on SQLite.
@@ -133,7 +151,8 @@ t_pg_use() {
 		fi
 	fi
 	psql -qAtX -v ON_ERROR_STOP=1 -h "$t_pg_dir/sock" -p "$(cat "$t_pg_dir/port")" \
-		-U nsh -d postgres -c "CREATE DATABASE ${1:-t$t_count}" >/dev/null || exit 1
+		-U nsh -d postgres -c "CREATE DATABASE ${1:-t$t_count}${t_pg_template:+ TEMPLATE $t_pg_template}" \
+		>/dev/null || exit 1
 	t_db=${t_pg_url%/*}/${1:-t$t_count}
 }
 

@@ -355,7 +355,7 @@ test_expect_success 'memories: learned rules with provenance, promote, filters' 
 '
 
 test_expect_success 'secrets: names and scopes, never values' '
-	printf "s3cr3t-value-42" | NIGHTSHIFT_HOME=$API_HOME nsh secret set NPM_TOKEN >/dev/null &&
+	printf "s3cr3t-value-42" | NIGHTSHIFT_HOME=$API_HOME NIGHTSHIFT_DB=$NSH_SHARED_URL nsh secret set NPM_TOKEN >/dev/null &&
 	api GET /api/secrets && status 200 &&
 	jq -e ".secrets[0].name == \"NPM_TOKEN\" and .secrets[0].scope == \"global\"" out >/dev/null &&
 	! grep -q "s3cr3t-value-42" out && ! jq -e ".secrets[0] | has(\"value\")" out >/dev/null
