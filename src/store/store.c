@@ -204,8 +204,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "pr_id = ?1), ?2, ?3, ?4, ?5) RETURNING seq",
 	[ST_PR_HEAD_LIST] = "SELECT seq, sha, forced, pushed_by, created_at FROM pr_heads "
 			    "WHERE pr_id = ?1 ORDER BY seq",
-	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (" COMMENT_COLS ") VALUES (NULL, ?1, ?2, "
-			      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+	/* no id given: NULL is not a value for an identity column on PostgreSQL */
+	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (pr_id, kind, author, body, path, line, "
+			      "head_sha, in_reply_to, created_at, handled_at) VALUES (?1, ?2, ?3, "
+			      "?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
 	[ST_PR_COMMENT_GET] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE id = ?1",
 	[ST_PR_COMMENT_LIST] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE pr_id = ?1 "
 			       "ORDER BY id",

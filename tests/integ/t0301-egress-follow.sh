@@ -27,7 +27,7 @@ s.serve_forever()' >port &
 
 # netjob LEVEL [OPTIONS] -- CMD...: run CMD in a sandbox of a new task; the task id goes to ./task.
 netjob() {
-	"$NETJOB" "$NIGHTSHIFT_HOME/nightshift.db" "$@" >netjob.out 2>netjob.err ||
+	"$NETJOB" "${NIGHTSHIFT_DB:-$NIGHTSHIFT_HOME/nightshift.db}" "$@" >netjob.out 2>netjob.err ||
 		{ cat netjob.err; return 1; }
 	head -1 netjob.out >task
 }
