@@ -55,7 +55,7 @@ max_running() {
 # why MSG: say what went wrong in a line the CI summary shows, with the
 # tasks' states, and fail.
 why() {
-	echo "ERROR: $1; tasks: $(sql "SELECT group_concat(id || ' ' || state, ', ') FROM tasks")" >&2
+	echo "ERROR: $1; tasks: $(sql "SELECT id || ' ' || state FROM tasks" | paste -sd, - | sed 's/,/, /g')" >&2
 	false
 }
 
