@@ -122,6 +122,12 @@ test_skip_pg() {
 	t_pg_skip=$1
 }
 
+t_pg_skip_all=
+# test_skip_pg_all REASON: the same for every test that follows.
+test_skip_pg_all() {
+	t_pg_skip_all=$1
+}
+
 # nsh_template_store HOME: HOME is copied for each test (made once by the
 # script). On PostgreSQL each test's database is then made as a copy of a
 # database made for HOME, whose url NSH_TEMPLATE_URL is (empty on SQLite):
@@ -164,6 +170,7 @@ t_pg_drop() {
 }
 
 test_expect_success() {
+	t_pg_skip=${t_pg_skip:-$t_pg_skip_all}
 	if [ -n "$t_pg_skip" ] && [ "${NSH_TEST_DB:-}" = pg ] && [ -z "${nsh_own_pg:-}" ]; then
 		test_skip "$1" "postgresql: $t_pg_skip"
 		t_pg_skip=
