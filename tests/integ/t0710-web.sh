@@ -102,6 +102,7 @@ fi
 
 # The demo group: the real pipeline on the demo org, when this build has one.
 NIGHTSHIFT_HOME=$trash/demo
+export NIGHTSHIFT_HOME
 mkdir -p "$NIGHTSHIFT_HOME"
 if nsh_daemon_start --rate-limit 0 &&
 	curl -s "$NSH_URL/api/health" | jq -e .scheduler >/dev/null; then
