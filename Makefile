@@ -56,7 +56,7 @@ FUZZ_SECONDS ?= 10
 # 0 lets libFuzzer pick a seed; CI fixes one so that its run can be replayed
 FUZZ_SEED ?= 0
 
-.PHONY: all deps demo test test-build bench fuzz format check-format check-banned check-pkgs clean
+.PHONY: all deps demo test test-pg test-build bench fuzz format check-format check-banned check-pkgs clean
 
 all: nightshift
 
@@ -114,6 +114,20 @@ test: deps
 	@if [ "$$CI" = true ]; then $(MAKE) --no-print-directory check-format fuzz FUZZ_SECONDS=5 FUZZ_SEED=1; fi
 	@$(MAKE) --no-print-directory check-banned test-build
 	@tests/run.sh build/asan
+
+# The same suite with every integration test's store on PostgreSQL: each script
+# starts a throw-away cluster, each test gets a database (tests/integ/lib.sh,
+# NSH_TEST_DB=pg; needs the server binaries and psql). The count of skipped
+# checks comes before the last line, "N passed, N failed".
+test-pg: deps
+	@$(MAKE) --no-print-directory check-banned test-build
+	@{ NSH_TEST_DB=pg tests/run.sh build/asan; echo $$? >build/asan/test-pg.rc; } | \
+		tee build/asan/test-pg.out | grep --line-buffered -v -E '^[0-9]+ passed, [0-9]+ failed$$'; :
+	@echo "skipped: $$(cat build/asan/test-logs/integ_*.log | grep -c '^ok .*# skip') integration" \
+		"checks, $$(cat build/asan/test-logs/integ_*.log | grep -c '^ok .*# skip.*(postgresql: ')" \
+		"of them for postgresql (grep '# skip' build/asan/test-logs/integ_*.log)"
+	@tail -n 1 build/asan/test-pg.out
+	@exit $$(cat build/asan/test-pg.rc)
 
 # The flagship demo on a fresh home: demo-org made in the local forge, then
 # "upgrade lodash from 3 to 4 across all services" run with its status live.

@@ -204,8 +204,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   "pr_id = ?1), ?2, ?3, ?4, ?5) RETURNING seq",
 	[ST_PR_HEAD_LIST] = "SELECT seq, sha, forced, pushed_by, created_at FROM pr_heads "
 			    "WHERE pr_id = ?1 ORDER BY seq",
-	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (" COMMENT_COLS ") VALUES (NULL, ?1, ?2, "
-			      "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
+	/* no id given: NULL is not a value for an identity column on PostgreSQL */
+	[ST_PR_COMMENT_ADD] = "INSERT INTO pr_comments (pr_id, kind, author, body, path, line, "
+			      "head_sha, in_reply_to, created_at, handled_at) VALUES (?1, ?2, ?3, "
+			      "?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id",
 	[ST_PR_COMMENT_GET] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE id = ?1",
 	[ST_PR_COMMENT_LIST] = "SELECT " COMMENT_COLS " FROM pr_comments WHERE pr_id = ?1 "
 			       "ORDER BY id",
@@ -331,6 +333,15 @@ static const char *const stmt_sql[ST_COUNT] = {
  * json_extract(), which is text there (schema.c).
  */
 static const char *const stmt_sql_pg[ST_COUNT] = {
+	/*
+	 * An event's id is taken under the writers' lock (the one pg_begin()
+	 * in db_pg.c takes, held to the commit), also when the append is a
+	 * transaction of its own: ids then commit in order, and a reader of
+	 * the events after an id cannot pass over one that commits later.
+	 */
+	[ST_EVENT_APPEND] = "WITH l AS (SELECT pg_advisory_xact_lock(1853321586)) "
+			    "INSERT INTO events (task_id, job_id, kind, data, created_at) "
+			    "SELECT ?1, ?2, ?3, ?4, ?5 FROM l RETURNING id",
 	/* events are append-only: the newest id is the highest */
 	[ST_EVENT_LAST] = "SELECT coalesce(max(id), 0) FROM events",
 	[ST_MODEL_TOKENS] = "SELECT coalesce(sum((data::json ->> 'prompt_tokens')::numeric), 0), "

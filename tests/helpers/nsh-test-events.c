@@ -10,6 +10,7 @@
  *                                                event of kind "test" until COUNT
  *                                                were seen, failing after MS ms
  *
+ * The store is HOME's SQLite file, or the database NIGHTSHIFT_DB names.
  * Any error is printed on stderr and makes the exit status 1.
  */
 #include <jansson.h>
@@ -110,7 +111,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: nsh-test-events HOME COMMAND ARGS...\n");
 		return 2;
 	}
-	path = nsh_xasprintf("%s/nightshift.db", argv[1]);
+	path = nsh_store_target(argv[1], getenv("NIGHTSHIFT_DB"), NULL);
 	if (nsh_store_open(path, &s, &err)) {
 		free(path);
 		return fail(&err);

@@ -32,6 +32,7 @@ test_expect_success 'bad usage exits 2 with one line naming the problem' '
 	grep -q "needs a value" err
 '
 
+test_skip_pg "looks at the home's SQLite file"
 test_expect_success 'a fresh home is created 0700 with its database' '
 	rm -rf "$NIGHTSHIFT_HOME" &&
 	nsh tasks >out &&
@@ -41,6 +42,7 @@ test_expect_success 'a fresh home is created 0700 with its database' '
 	test "$(stat -c %a "$NIGHTSHIFT_HOME/nightshift.db")" = 600
 '
 
+test_skip_pg "looks at the home's SQLite file"
 test_expect_success '--home wins over NIGHTSHIFT_HOME' '
 	nsh --home "$PWD/other" tasks >/dev/null &&
 	test -f other/nightshift.db &&
@@ -108,11 +110,10 @@ test_expect_success 'the log level comes from the config and the environment' '
 
 test_expect_success 'a database from a newer nightshift is refused and kept' '
 	nsh tasks >/dev/null &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" \
-		"INSERT INTO schema_migrations VALUES (999, '"'"'future'"'"', 0)" &&
+	nsh_sql "INSERT INTO schema_migrations VALUES (999, '"'"'future'"'"', 0)" &&
 	expect_code 1 nsh tasks 2>err &&
 	grep -q "schema version 999, newer than this nightshift" err &&
-	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT max(version) FROM schema_migrations")" = 999
+	test "$(nsh_sql "SELECT max(version) FROM schema_migrations")" = 999
 '
 
 test_done

@@ -20,16 +20,15 @@ test_expect_success 'four concurrent writers and a follower in a fifth process' 
 	cat append*.err follow.err &&
 	test ! -s append1.err && test ! -s append2.err &&
 	test ! -s append3.err && test ! -s append4.err &&
-	db=$NIGHTSHIFT_HOME/nightshift.db &&
-	test "$(sqlite3 "$db" "SELECT count(*) FROM events WHERE kind = '"'"'test'"'"'")" -eq $total &&
+	test "$(nsh_sql "SELECT count(*) FROM events WHERE kind = '"'"'test'"'"'")" -eq $total &&
 	for w in 1 2 3 4; do
-		test "$(sqlite3 "$db" "SELECT count(DISTINCT json_extract(data, '"'"'$.seq'"'"')) FROM events WHERE json_extract(data, '"'"'$.writer'"'"') = '"'"'w$w'"'"'")" -eq $N || exit 1
+		test "$(nsh_sql "SELECT count(DISTINCT json_extract(data, '"'"'$.seq'"'"')) FROM events WHERE json_extract(data, '"'"'$.writer'"'"') = '"'"'w$w'"'"'")" -eq $N || exit 1
 	done &&
 	test "$(wc -l <seen)" -eq $total &&
 	cut -d" " -f1 seen >ids &&
 	sort -n -c ids &&
 	test "$(sort -n -u ids | wc -l)" -eq $total &&
-	sqlite3 "$db" "SELECT id FROM events WHERE kind = '"'"'test'"'"' ORDER BY id" >db-ids &&
+	nsh_sql "SELECT id FROM events WHERE kind = '"'"'test'"'"' ORDER BY id" >db-ids &&
 	cmp ids db-ids &&
 	for w in 1 2 3 4; do
 		grep " w$w " seen | cut -d" " -f3 >seq$w &&

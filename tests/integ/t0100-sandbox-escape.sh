@@ -29,6 +29,7 @@ attack() {
 
 # --- the nightshift home, keys and other jobs ---
 
+test_skip_pg "reads the home's SQLite file from the sandbox"
 test_expect_success 'the store and keys under NIGHTSHIFT_HOME are out of reach' '
 	ws_init &&
 	home=$(mktemp -d /var/tmp/nsh-home-XXXXXX) &&

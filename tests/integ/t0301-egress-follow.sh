@@ -27,7 +27,7 @@ s.serve_forever()' >port &
 
 # netjob LEVEL [OPTIONS] -- CMD...: run CMD in a sandbox of a new task; the task id goes to ./task.
 netjob() {
-	"$NETJOB" "$NIGHTSHIFT_HOME/nightshift.db" "$@" >netjob.out 2>netjob.err ||
+	"$NETJOB" "${NIGHTSHIFT_DB:-$NIGHTSHIFT_HOME/nightshift.db}" "$@" >netjob.out 2>netjob.err ||
 		{ cat netjob.err; return 1; }
 	head -1 netjob.out >task
 }
@@ -94,7 +94,7 @@ test_expect_success 'a secret in a requested host name is redacted everywhere' '
 	nsh follow "$(cat task)" >out &&
 	grep -q "blocked \[secret:TOKEN\].example.invalid:80 (level integration)" out &&
 	! grep -q s3cr3t-host out &&
-	! sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" .dump | grep -q s3cr3t-host
+	! nsh_dump | grep -q s3cr3t-host
 '
 
 test_expect_success 'a flood of refusals is counted in full, and follow shows it once' '

@@ -6,7 +6,7 @@
 EV=$NSH_HELPERS/nsh-test-events
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 test_expect_success 'pause and resume a queued task, each once' '

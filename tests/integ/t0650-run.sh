@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # A home with demo-org in the forge and the small recipes.
@@ -168,7 +168,7 @@ test_expect_success 'secrets: injected into the job, never in its logs, and a ch
 	test "$(sql "SELECT count(*) FROM prs")" -eq 0 &&
 	grep -q "token=\[secret:DEMO_TOKEN\]" "$NIGHTSHIFT_HOME/artifacts/$task"/*/post.log &&
 	! grep -rq "s3cr3t-Value-4242" "$NIGHTSHIFT_HOME/artifacts" out &&
-	! sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" .dump | grep -q "s3cr3t-Value-4242"
+	! nsh_dump | grep -q "s3cr3t-Value-4242"
 '
 
 test_expect_success 'hosts the sandbox was refused are reported in the pull request' '

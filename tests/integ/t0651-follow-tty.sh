@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 pty() {

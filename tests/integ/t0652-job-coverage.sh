@@ -24,7 +24,7 @@ CACHE=$NSH_TOP/build/npm-cache/coverage
 PINNED=c8@10.1.3
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 skip_all() {

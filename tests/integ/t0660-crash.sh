@@ -12,7 +12,7 @@
 TEMPLATE=$T_TRASH/template
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # The end state, as text to compare between runs.
@@ -27,7 +27,7 @@ end_state() {
 	# every step of every attempt reported once
 	sql "SELECT 'duplicate step events ' || count(*) FROM (SELECT job_id,
 	     json_extract(data, '$.step') s, json_extract(data, '$.attempt') a, count(*) n
-	     FROM events WHERE kind = 'job.step' GROUP BY 1, 2, 3 HAVING n > 1)"
+	     FROM events WHERE kind = 'job.step' GROUP BY 1, 2, 3 HAVING count(*) > 1) AS x"
 	sql "SELECT 'step events ' || count(*) FROM events WHERE kind = 'job.step'"
 }
 
@@ -48,7 +48,8 @@ fi
 
 # A home with demo-org and the recipe, copied for each run.
 mkdir -p "$TEMPLATE" &&
-NIGHTSHIFT_HOME=$TEMPLATE "$NSH_BIN" demo init >/dev/null &&
+nsh_template_store "$TEMPLATE" &&
+NIGHTSHIFT_HOME=$TEMPLATE NIGHTSHIFT_DB=$NSH_TEMPLATE_URL "$NSH_BIN" demo init >/dev/null &&
 mkdir -p "$TEMPLATE/recipes" &&
 cat >"$TEMPLATE/recipes/lodash-small.yml" <<'EOF'
 id: lodash-small

@@ -10,7 +10,7 @@
 . "$NSH_TOP/tests/integ/spin.sh"
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # wait_for SQL VALUE [TENTHS]: poll until the query gives VALUE (30 s by default).
@@ -78,7 +78,7 @@ test_expect_success 'three tasks, two sandboxes: FIFO queue positions' '
 	make_repo c1 2 && make_repo c2 2 && recipe || exit 1
 	"$NSH_BIN" serve --listen 127.0.0.1:0 --max-sandboxes 2 >serve.log 2>&1 &
 	spid=$!
-	wait_for "SELECT count(*) > 0 FROM workers" 1 &&
+	wait_for "SELECT CASE WHEN count(*) > 0 THEN 1 ELSE 0 END FROM workers" 1 &&
 	for t in a b c; do
 		nsh run "move lodash $t" --recipe lodash-bump --repo acme/${t}1 --repo acme/${t}2 \
 			--detach >/dev/null || exit 1

@@ -19,9 +19,10 @@ API_HOME=$T_TRASH/api-home
 mkdir -p "$API_HOME"
 NIGHTSHIFT_HOME=$API_HOME
 export NIGHTSHIFT_HOME
-trap 'nsh_daemon_stop; rm -rf "$T_TRASH"' EXIT
+trap 'nsh_daemon_stop; t_cleanup' EXIT
+nsh_shared_store "$API_HOME" || exit 1
 nsh_daemon_start --no-scheduler --rate-limit 0 || exit 1
-DB=$API_HOME/nightshift.db
+DB=$NSH_SHARED_DB
 
 # api METHOD PATH [BODY]: the body goes to ./out, the status to ./code.
 api() {
@@ -240,7 +241,7 @@ test_expect_success 'event streams: per task and global, resumable with Last-Eve
 test_expect_success 'spec: none yet is 404, then the newest version, parsed' '
 	id=$(new_task "with a spec") &&
 	api GET /api/tasks/$id/spec && status 404 && error not_found "no spec yet" &&
-	sqlite3 "$DB" "INSERT INTO specs (task_id, version, body, created_at) VALUES (\"$id\", 1, \"# Spec\", 1); INSERT INTO specs (task_id, version, body, created_at) VALUES (\"$id\", 2, json_object(\"requirements\", json_array(\"use lodash 4\"), \"acceptance_criteria\", json_array(\"tests pass\"), \"plan\", json_array(\"api\")), 2);" &&
+	nsh_sql_at "$DB" "INSERT INTO specs (task_id, version, body, created_at) VALUES ('"'"'$id'"'"', 1, '"'"'# Spec'"'"', 1); INSERT INTO specs (task_id, version, body, created_at) VALUES ('"'"'$id'"'"', 2, '"'"'{\"requirements\":[\"use lodash 4\"],\"acceptance_criteria\":[\"tests pass\"],\"plan\":[\"api\"]}'"'"', 2);" &&
 	api GET /api/tasks/$id/spec && status 200 &&
 	jq -e ".version == 2 and .spec.requirements == [\"use lodash 4\"] and .spec.plan == [\"api\"]" out >/dev/null &&
 	api GET "/api/tasks/$id/spec?version=1" && status 200 &&
@@ -251,7 +252,7 @@ test_expect_success 'spec: none yet is 404, then the newest version, parsed' '
 
 test_expect_success 'jobs: list with filters, one job with its steps, risk and PR' '
 	id=$(new_task "with jobs") &&
-	sqlite3 "$DB" "INSERT INTO jobs (id, task_id, repo, state, step, position, attempt, created_at, updated_at) VALUES (\"j-aaaaaa\", \"$id\", \"acme/api\", \"coding\", \"clone\", 0, 0, 1000, 1000), (\"j-bbbbbb\", \"$id\", \"acme/web\", \"failed\", NULL, 1, 0, 1000, 1000); INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) VALUES (\"$id\", \"j-aaaaaa\", 0, \"clone\", json_object(\"risk\", 3), 1500);" &&
+	nsh_sql_at "$DB" "INSERT INTO jobs (id, task_id, repo, state, step, position, attempt, created_at, updated_at) VALUES ('"'"'j-aaaaaa'"'"', '"'"'$id'"'"', '"'"'acme/api'"'"', '"'"'coding'"'"', '"'"'clone'"'"', 0, 0, 1000, 1000), ('"'"'j-bbbbbb'"'"', '"'"'$id'"'"', '"'"'acme/web'"'"', '"'"'failed'"'"', NULL, 1, 0, 1000, 1000); INSERT INTO steps (task_id, job_id, attempt, name, result, created_at) VALUES ('"'"'$id'"'"', '"'"'j-aaaaaa'"'"', 0, '"'"'clone'"'"', '"'"'{\"risk\":3}'"'"', 1500);" &&
 	api GET "/api/jobs?task=$id" && status 200 && jq -e ".jobs | length == 2" out >/dev/null &&
 	api GET "/api/jobs?task=$id&state=failed" && status 200 &&
 	jq -e "[.jobs[].id] == [\"j-bbbbbb\"]" out >/dev/null &&
@@ -317,9 +318,10 @@ test_expect_success 'reviews, merge and close' '
 	api POST /api/prs/acme/api/1/close && status 409
 '
 
+test_skip_pg "memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'memories: list, get, forget' '
-	sqlite3 "$DB" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES (\"Keep the v3 API in notifications\", \"repo\", \"acme/api\", \"active\", json_object(\"pr\", \"acme/api#1\", \"comment\", 3, \"author\", \"rev\"), 1000);" &&
-	mid=$(sqlite3 "$DB" "SELECT max(id) FROM memories") &&
+	nsh_sql_at "$DB" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('"'"'Keep the v3 API in notifications'"'"', '"'"'repo'"'"', '"'"'acme/api'"'"', '"'"'active'"'"', '"'"'{\"pr\":\"acme/api#1\",\"comment\":3,\"author\":\"rev\"}'"'"', 1000);" &&
+	mid=$(nsh_sql_at "$DB" "SELECT max(id) FROM memories") &&
 	api GET /api/memories && status 200 &&
 	jq -e ".memories[0].rule == \"Keep the v3 API in notifications\" and .memories[0].source.pr == \"acme/api#1\"" out >/dev/null &&
 	api GET "/api/memories?state=active&scope=repo" && jq -e ".memories | length == 1" out >/dev/null &&
@@ -331,6 +333,7 @@ test_expect_success 'memories: list, get, forget' '
 	api GET /api/memories/999999 && status 404 && api DELETE /api/memories/999999 && status 404
 '
 
+test_skip_pg "memories are not stored on postgresql yet (memory.c; nsh-test-memory opens the SQLite file)"
 test_expect_success 'memories: learned rules with provenance, promote, filters' '
 	"$NSH_HELPERS/nsh-test-memory" "$API_HOME" learn kind=preference recipe=lodash-3-to-4 \
 		choice=contains-style alt=native "text=Use native methods" repo=acme/api \
@@ -352,7 +355,7 @@ test_expect_success 'memories: learned rules with provenance, promote, filters' 
 '
 
 test_expect_success 'secrets: names and scopes, never values' '
-	printf "s3cr3t-value-42" | NIGHTSHIFT_HOME=$API_HOME nsh secret set NPM_TOKEN >/dev/null &&
+	printf "s3cr3t-value-42" | NIGHTSHIFT_HOME=$API_HOME NIGHTSHIFT_DB=$NSH_SHARED_URL nsh secret set NPM_TOKEN >/dev/null &&
 	api GET /api/secrets && status 200 &&
 	jq -e ".secrets[0].name == \"NPM_TOKEN\" and .secrets[0].scope == \"global\"" out >/dev/null &&
 	! grep -q "s3cr3t-value-42" out && ! jq -e ".secrets[0] | has(\"value\")" out >/dev/null

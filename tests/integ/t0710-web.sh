@@ -26,13 +26,20 @@ export GIT_CONFIG_GLOBAL GIT_CONFIG_NOSYSTEM GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL \
 	GIT_COMMITTER_NAME GIT_COMMITTER_EMAIL
 
 trash=$(mktemp -d "${TMPDIR:-/tmp}/nsh-web-XXXXXX")
-trap 'nsh_daemon_stop; rm -rf "$trash"' EXIT
+PGDIR=
+trap 'nsh_daemon_stop; [ -z "$PGDIR" ] || sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR"; rm -rf "$trash"' EXIT
 NSH_E2E_MODULES=$NSH_TOP/build/e2e/node_modules
 NSH_E2E_ARTIFACTS=$NSH_TOP/build/e2e/artifacts
 rm -rf "$NSH_E2E_ARTIFACTS"
 export NSH_E2E_MODULES NSH_E2E_ARTIFACTS
 
 # The UI group: a daemon without a scheduler, an org with a pull request and a learned rule.
+# With NSH_TEST_DB=pg it is skipped (its body is not indented: it holds a multi-line string).
+if [ "${NSH_TEST_DB:-}" = pg ]; then
+	echo "ok - # skip the UI group (postgresql: it seeds memories, not stored on postgresql yet, with nsh-test-memory, which opens the home's SQLite file)"
+	pass=0
+	fail=0
+else
 NIGHTSHIFT_HOME=$trash/ui
 export NIGHTSHIFT_HOME
 mkdir -p "$NIGHTSHIFT_HOME"
@@ -80,9 +87,22 @@ if [ "$stop_rc" -ne 0 ] || grep -q "Sanitizer\|runtime error" "$NIGHTSHIFT_HOME/
 	tail -n 30 "$NIGHTSHIFT_HOME/daemon.log"
 	fail=$((fail + 1))
 fi
+fi
+
+# With NSH_TEST_DB=pg the demo group keeps its store on a throw-away PostgreSQL cluster.
+if [ "${NSH_TEST_DB:-}" = pg ]; then
+	PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
+	NIGHTSHIFT_DB=$(sh "$NSH_TOP/tests/integ/pgcluster.sh" start "$PGDIR") || {
+		echo "not ok - the PostgreSQL cluster did not start"
+		echo "$pass passed, $((fail + 1)) failed"
+		exit 1
+	}
+	export NIGHTSHIFT_DB
+fi
 
 # The demo group: the real pipeline on the demo org, when this build has one.
 NIGHTSHIFT_HOME=$trash/demo
+export NIGHTSHIFT_HOME
 mkdir -p "$NIGHTSHIFT_HOME"
 if nsh_daemon_start --rate-limit 0 &&
 	curl -s "$NSH_URL/api/health" | jq -e .scheduler >/dev/null; then

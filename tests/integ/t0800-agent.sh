@@ -31,7 +31,7 @@ test_expect_success 'the rate-limiting task: plan, edits, a failing test, the fi
 	(cd ws && node --test --test-reporter=tap) >tap &&
 	grep -q "^# fail 0" tap &&
 	grep -q "^# pass 6" tap &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" \
+	nsh_sql \
 		"select body from specs order by version desc limit 1" >spec &&
 	grep -q "^## Plan" spec &&
 	grep -q "rateLimit({ max, windowMs, now })" spec

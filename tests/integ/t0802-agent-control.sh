@@ -29,7 +29,7 @@ test_expect_success 'a deadline warning mid-task reaches the model as steering f
 	task=$(cat task) &&
 	wait_until 20 test -s requests.jsonl &&
 	now=$(date +%s000) &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO events (task_id, kind, data, created_at) VALUES ('"'"'$task'"'"', '"'"'task.deadline_warning'"'"', json_object('"'"'percent'"'"', 80, '"'"'message'"'"', '"'"'80% of the time of this task is used'"'"'), $now)" &&
+	nsh_sql "INSERT INTO events (task_id, kind, data, created_at) VALUES ('"'"'$task'"'"', '"'"'task.deadline_warning'"'"', '"'"'{\"percent\":80,\"message\":\"80% of the time of this task is used\"}'"'"', $now)" &&
 	wait "$(cat agent.pid)" &&
 	test "$(logq "l.length")" = 2 &&
 	test "$(logq "l.filter(e => e.error).length")" = 0 &&
@@ -51,7 +51,7 @@ test_expect_success 'ask_user waits in waiting_input until nightshift answer' '
 	test "$(logq "l.length")" = 3 &&
 	test "$(logq "l.filter(e => e.error).length")" = 0 &&
 	test "$(task_state "$task")" = completed &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" \
+	nsh_sql \
 		"select body from specs order by version desc limit 1" | grep -q "10 logins per minute"
 '
 

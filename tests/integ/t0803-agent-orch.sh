@@ -12,6 +12,7 @@ setup() {
 	nsh forge import acme login-service >/dev/null
 }
 
+test_skip_pg "memories are not stored on postgresql yet (memory.c; nsh-test-memory opens the SQLite file)"
 test_expect_success 'the rate-limiting task through nightshift run ends in a pull request' '
 	setup &&
 	start_llm "$AGENT_DIR/scenarios/rate-limit.json" &&
@@ -26,7 +27,7 @@ test_expect_success 'the rate-limiting task through nightshift run ends in a pul
 	test "$(logq "JSON.stringify(l[0].body).includes(\"Name middleware files in camelCase (rule $mid\")")" = true &&
 	test "$(logq "JSON.stringify(l[4].body).includes(\"Rules learned from review feedback\")")" = true &&
 	test "$(logq "JSON.stringify(l).includes(\"Other repositories only\")")" = false &&
-	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT uses FROM memories WHERE id = $mid")" = 1 &&
+	test "$(nsh_sql "SELECT uses FROM memories WHERE id = $mid")" = 1 &&
 	grep -q "acme/login-service: baseline, .*3 passed, 0 failed" out &&
 	grep -q "pull request #1 opened" out &&
 	grep -q "Task completed" out &&
@@ -60,12 +61,13 @@ test_expect_success 'verification findings go back to the code agent, then the p
 	grep -q "Passed: all green" pr
 '
 
+test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'review feedback reaches the code agent, which revises the pull request' '
 	setup &&
 	start_llm "$AGENT_DIR/scenarios/orch-feedback.json" &&
 	nsh run "$TASK_TEXT" --repo acme/login-service >out 2>err &&
 	grep -q "pull request #1 opened" out &&
-	task=$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT id FROM tasks") &&
+	task=$(nsh_sql "SELECT id FROM tasks") &&
 	nsh pr comment acme/login-service#1 "Please document the limiter in docs/rate-limit.md" \
 		--file src/middleware/rateLimit.js --line 1 --author alice >c.out &&
 	grep -q "it revises the pull request now" c.out &&
@@ -79,7 +81,7 @@ test_expect_success 'review feedback reaches the code agent, which revises the p
 	grep -q "nightshift replied to #1" pr &&
 	grep -q "Done in [0-9a-f]*" pr &&
 	grep -q "Remembered for future tasks as rule [0-9]* (repo acme/login-service)" pr &&
-	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT kind || '"'"'|'"'"'|| rule FROM memories")" = \
+	test "$(nsh_sql "SELECT kind || '"'"'|'"'"'|| rule FROM memories")" = \
 		"text|Please document the limiter in docs/rate-limit.md" &&
 	nsh pr show acme/login-service#1 --diff >diff &&
 	grep -q "^+++ b/docs/rate-limit.md" diff &&
@@ -101,7 +103,7 @@ two_prs_and_comment() {
 	nsh pr list --json | jq -r "sort_by(.created_at) | .[] | \"\(.org)/\(.repo)#\(.number)\"" >prs &&
 	sed -n 1p prs >first &&
 	sed -n 2p prs >second &&
-	task=$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT id FROM tasks") &&
+	task=$(nsh_sql "SELECT id FROM tasks") &&
 	nsh pr comment "$(cat first)" "$2" --author alice >/dev/null &&
 	nsh run --resume "$task" >out2 2>err2 &&
 	test "$(logq "l.length")" = 14 &&
@@ -121,15 +123,17 @@ sibling_revised() {
 	grep -q "carried over: alice on $second" pr2 &&
 	nsh pr show "$second" --diff >diff2 &&
 	grep -q "^+++ b/docs/limits.md" diff2 &&
-	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT count(*) FROM memories")" = 1
+	test "$(nsh_sql "SELECT count(*) FROM memories")" = 1
 }
 
+test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'feedback the code agent marks general reaches the sibling pull request' '
 	two_prs_and_comment "$AGENT_DIR/scenarios/orch-general.json" \
 		"Every service documents its limits in docs/limits.md" &&
 	sibling_revised "the code agent took it for a rule of the whole change"
 '
 
+test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success '/nightshift all carries feedback to the siblings with the llm brain too' '
 	sed "s/\"general\": true/\"general\": false/" "$AGENT_DIR/scenarios/orch-general.json" \
 		>all.json &&

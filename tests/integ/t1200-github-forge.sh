@@ -33,7 +33,7 @@ mkdir -p "$FAKE"
 node "$NSH_TOP/tests/github/fake-github.js" --dir "$FAKE" --openapi "$OPENAPI" \
 	>"$FAKE/port" 2>"$FAKE/err" &
 FAKE_PID=$!
-trap 'kill $FAKE_PID 2>/dev/null; rm -rf "$T_TRASH"' EXIT
+trap 'kill $FAKE_PID 2>/dev/null; t_cleanup' EXIT
 i=0
 while [ ! -s "$FAKE/port" ] && [ $i -lt 300 ]; do
 	sleep 0.1
@@ -108,7 +108,7 @@ test_expect_success 'a draft is opened, its body and labels changed and made rea
 	state acme/api >st &&
 	N=$n node -e "const s=JSON.parse(require(\"fs\").readFileSync(\"st\"));const p=s.issues.find(i=>i.number===+process.env.N);
 		if(p.pr.draft||p.body!==\"new body\"||p.labels.map(l=>l.name).join()!==\"a,b\")process.exit(1)" &&
-	sqlite3 home/nightshift.db "SELECT state, labels FROM prs WHERE number = $n" >row &&
+	nsh_sql "SELECT state, labels FROM prs WHERE number = $n" >row &&
 	grep -q "^open|\[\"a\",\"b\"\]$" row
 '
 
@@ -155,11 +155,11 @@ test_expect_success 'a github app mints an installation token from a signed jwt'
 test_expect_success 'the status comment is created once, then edited, and left alone when unchanged' '
 	nsh tasks >/dev/null &&
 	now=$(date +%s000) &&
-	sqlite3 home/nightshift.db "INSERT INTO tasks (id, title, state, network, created_at, updated_at, options) VALUES (\"t-gh1\", \"Upgrade lodash\", \"running\", \"common\", $now, $now, json_object(\"github\", json_object(\"repo\", \"acme/api\", \"issue\", 1)));
-		INSERT INTO jobs (id, task_id, repo, state, created_at, updated_at) VALUES (\"j-gh1\", \"t-gh1\", \"acme/api\", \"coding\", $now, $now);" &&
+	nsh_sql "INSERT INTO tasks (id, title, state, network, created_at, updated_at, options) VALUES ('"'"'t-gh1'"'"', '"'"'Upgrade lodash'"'"', '"'"'running'"'"', '"'"'common'"'"', $now, $now, '"'"'{\"github\":{\"repo\":\"acme/api\",\"issue\":1}}'"'"');
+		INSERT INTO jobs (id, task_id, repo, state, created_at, updated_at) VALUES ('"'"'j-gh1'"'"', '"'"'t-gh1'"'"', '"'"'acme/api'"'"', '"'"'coding'"'"', $now, $now);" &&
 	before=$(curl -sf "$API/_admin/requests" | node -e "const r=JSON.parse(require(\"fs\").readFileSync(0));console.log(r.filter(x=>x.method!==\"GET\"&&/comments/.test(x.path)).length)") &&
 	nsh github status t-gh1 &&
-	sqlite3 home/nightshift.db "UPDATE jobs SET state = \"pr_open\" WHERE id = \"j-gh1\"; UPDATE tasks SET state = \"completed\" WHERE id = \"t-gh1\"" &&
+	nsh_sql "UPDATE jobs SET state = '"'"'pr_open'"'"' WHERE id = '"'"'j-gh1'"'"'; UPDATE tasks SET state = '"'"'completed'"'"' WHERE id = '"'"'t-gh1'"'"'" &&
 	nsh github status t-gh1 &&
 	nsh github status t-gh1 &&
 	curl -sf "$API/_admin/requests" >req &&
@@ -210,7 +210,7 @@ test_expect_success 'a restarted poller sends the ETags it kept: unchanged lists
 	nsh github poll >e1 &&
 	test $(wc -l <e1) -eq 1 &&
 	grep -q "Upgrade lodash" e1 &&
-	sqlite3 home/nightshift.db "SELECT count(*) FROM github_poll WHERE key LIKE \"acme/web:%\" AND etag IS NOT NULL" >n &&
+	nsh_sql "SELECT count(*) FROM github_poll WHERE key LIKE '"'"'acme/web:%'"'"' AND etag IS NOT NULL" >n &&
 	test "$(cat n)" = 3 &&
 	before=$(requests_now) &&
 	nsh github poll >e2 &&
@@ -273,7 +273,7 @@ test_expect_success 'nightshift serve polls with the ETags kept: after a restart
 	cat l1 &&
 	test $(grep -c "^GET /repos/acme/web/issues " l1) -ge 2 &&
 	grep -q "^GET /repos/acme/web/issues 304 inm$" l1 &&
-	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-issues-labeled-%\"" >n &&
+	nsh_sql "SELECT count(*) FROM webhook_deliveries WHERE id LIKE '"'"'poll-issues-labeled-%'"'"'" >n &&
 	test "$(cat n)" = 1 &&
 
 	before=$(requests_now) &&
@@ -286,7 +286,7 @@ test_expect_success 'nightshift serve polls with the ETags kept: after a restart
 	test $(wc -l <l2) -ge 3 &&
 	! grep -v " 304 inm$" l2 &&
 	! grep -q "^GET /repos/acme/web 200" s2 &&
-	sqlite3 home/nightshift.db "SELECT count(*) FROM webhook_deliveries WHERE id LIKE \"poll-%\"" >n &&
+	nsh_sql "SELECT count(*) FROM webhook_deliveries WHERE id LIKE '"'"'poll-%'"'"'" >n &&
 	test "$(cat n)" = 1
 '
 

@@ -44,12 +44,13 @@ WH_HOME=$T_TRASH/wh-home
 mkdir -p "$WH_HOME"
 NIGHTSHIFT_HOME=$WH_HOME
 export NIGHTSHIFT_HOME
-trap 'nsh_daemon_stop; rm -rf "$T_TRASH"' EXIT
-DB=$WH_HOME/nightshift.db
+trap 'nsh_daemon_stop; t_cleanup' EXIT
+nsh_shared_store "$WH_HOME" || exit 1
+DB=$NSH_SHARED_DB
 
 # whn ARGS...: the CLI on the daemon's home (each test has a home of its own).
 whn() {
-	NIGHTSHIFT_HOME=$WH_HOME "$NSH_BIN" "$@"
+	NIGHTSHIFT_HOME=$WH_HOME NIGHTSHIFT_DB=$NSH_SHARED_URL "$NSH_BIN" "$@"
 }
 
 # sign FILE: "sha256=<hex>" of FILE under $SECRET (openssl, else python3).
@@ -306,7 +307,7 @@ test_expect_success 'a comment by the bot itself is ignored' '
 test_expect_success 'a review on a nightshift pull request starts one revision of its job' '
 	# The scheduler is off here: a task and the job that opened acme/api#1
 	# are written directly, the job waiting for review.
-	sqlite3 "$DB" "INSERT INTO tasks (id, title, state, org, network, created_at, updated_at)
+	nsh_sql_at "$DB" "INSERT INTO tasks (id, title, state, org, network, created_at, updated_at)
 		VALUES ('"'"'t-00c0de'"'"', '"'"'Upgrade lodash'"'"', '"'"'completed'"'"', '"'"'acme'"'"',
 			'"'"'common'"'"', 1, 1);
 		INSERT INTO jobs (id, task_id, repo, state, created_at, updated_at)
@@ -326,7 +327,7 @@ test_expect_success 'a review on a nightshift pull request starts one revision o
 	jq -r .reason review-row | grep -q "empty comment" &&
 	api /api/jobs/j-00c0de && status 200 &&
 	test "$(jq -r .job.state out)" = revising &&
-	test "$(sqlite3 "$DB" "SELECT author || '"'"'|'"'"' || path || '"'"'|'"'"' || line || '"'"'|'"'"' || body
+	test "$(nsh_sql_at "$DB" "SELECT author || '"'"'|'"'"' || path || '"'"'|'"'"' || line || '"'"'|'"'"' || body
 		FROM feedback WHERE job_id = '"'"'j-00c0de'"'"'")" = \
 		"$(jq -r .sender.login inline.json)|index.js|2|Keep _.pluck for now" &&
 	api /api/tasks/t-00c0de/events &&

@@ -35,7 +35,7 @@ mkdir -p "$FAKE"
 node "$NSH_TOP/tests/github/fake-github.js" --dir "$FAKE" --openapi "$OPENAPI" \
 	>"$FAKE/port" 2>"$FAKE/err" &
 FAKE_PID=$!
-trap 'nsh_daemon_stop; kill $FAKE_PID 2>/dev/null; rm -rf "$T_TRASH"' EXIT
+trap 'nsh_daemon_stop; kill $FAKE_PID 2>/dev/null; t_cleanup' EXIT
 i=0
 while [ ! -s "$FAKE/port" ] && [ $i -lt 300 ]; do
 	sleep 0.1
@@ -73,7 +73,8 @@ E2E_HOME=$T_TRASH/home
 mkdir -p "$E2E_HOME"
 NIGHTSHIFT_HOME=$E2E_HOME
 export NIGHTSHIFT_HOME
-DB=$E2E_HOME/nightshift.db
+nsh_shared_store "$E2E_HOME" || exit 1
+DB=$NSH_SHARED_DB
 
 sign() {
 	printf 'sha256=%s' "$(openssl dgst -sha256 -hmac "$SECRET" -r <"$1" | cut -d' ' -f1)"
@@ -89,10 +90,10 @@ post() {
 # wait_for SQL VALUE: poll the store until the query gives VALUE (10 minutes at most).
 wait_for() {
 	n=0
-	until [ "$(sqlite3 "$DB" "$1" 2>/dev/null)" = "$2" ]; do
+	until [ "$(nsh_sql_at "$DB" "$1" 2>/dev/null)" = "$2" ]; do
 		n=$((n + 1))
 		if [ $n -gt 1200 ]; then
-			echo "timed out waiting for [$1] = $2, have $(sqlite3 "$DB" "$1")" >&2
+			echo "timed out waiting for [$1] = $2, have $(nsh_sql_at "$DB" "$1")" >&2
 			tail -30 "$E2E_HOME/daemon.log" >&2
 			return 1
 		fi
@@ -118,7 +119,7 @@ test_expect_success 'a labelled issue becomes a task that opens a PR per reposit
 	test "$(post issues d-1 labeled.json)" = 202 &&
 	wait_for "SELECT count(*) FROM tasks" 1 &&
 	wait_for "SELECT state FROM tasks" completed &&
-	test "$(sqlite3 "$DB" "SELECT count(*) FROM jobs WHERE state = '"'"'pr_open'"'"'")" = 2 &&
+	test "$(nsh_sql_at "$DB" "SELECT count(*) FROM jobs WHERE state = '"'"'pr_open'"'"'")" = 2 &&
 	state acme/svc-a >a.json &&
 	jq -e ".issues[] | select(.pr != null) | select(.body | contains(\"## Dependency change\"))" a.json >/dev/null &&
 	jq -e ".issues[] | select(.pr != null) | select(.labels | map(.name) | index(\"nightshift\"))" a.json >/dev/null &&
@@ -129,6 +130,7 @@ test_expect_success 'a labelled issue becomes a task that opens a PR per reposit
 	test "$(curl -sf "$API/_admin/violations" | jq length)" = 0
 '
 
+test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'a review comment on one PR revises it and its sibling, with replies on GitHub' '
 	pr=$(state acme/svc-a | jq "[.issues[] | select(.pr != null)][0].number") &&
 	admin review_comments "{\"repo\":\"acme/svc-a\",\"pull\":$pr,\"path\":\"index.js\",\"line\":4,\"body\":\"Please use native includes here.\",\"user\":\"alice\"}" >rc.json &&
@@ -141,7 +143,7 @@ test_expect_success 'a review comment on one PR revises it and its sibling, with
 	wait_for "SELECT count(*) FROM feedback WHERE state = '"'"'applied'"'"'" 2 &&
 	wait_for "SELECT state FROM tasks" completed &&
 	git clone -q "$FAKE/git/acme/svc-b.git" b 2>/dev/null || git clone -q "$FAKE/git/acme/svc-b" b &&
-	branch=$(sqlite3 "$DB" "SELECT branch FROM jobs WHERE repo = '"'"'acme/svc-b'"'"'") &&
+	branch=$(nsh_sql_at "$DB" "SELECT branch FROM jobs WHERE repo = '"'"'acme/svc-b'"'"'") &&
 	git -C b show "origin/$branch:index.js" | grep -q "KINDS.includes(k)" &&
 	state acme/svc-a >a.json &&
 	jq -e "[.review_comments[] | select(.in_reply_to_id == $cid) | select(.body | contains(\"Done in\"))] | length == 1" a.json >/dev/null &&

@@ -11,7 +11,7 @@
 . "$NSH_TOP/tests/integ/spin.sh"
 
 sql() {
-	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # new_task ID: a task row that no worker drives (the store made by "tasks").

@@ -15,7 +15,7 @@ setup() {
 }
 
 sql() {
-	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # the task of this test's home (one task per test)

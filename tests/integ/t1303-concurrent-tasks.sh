@@ -10,7 +10,7 @@
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
 sql() {
-	sqlite3 -cmd ".timeout 5000" "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # slow_llm: the scripted provider, every request answered with finish after 700 ms.
@@ -55,7 +55,7 @@ max_running() {
 # why MSG: say what went wrong in a line the CI summary shows, with the
 # tasks' states, and fail.
 why() {
-	echo "ERROR: $1; tasks: $(sql "SELECT group_concat(id || ' ' || state, ', ') FROM tasks")" >&2
+	echo "ERROR: $1; tasks: $(sql "SELECT id || ' ' || state FROM tasks" | paste -sd, - | sed 's/,/, /g')" >&2
 	false
 }
 

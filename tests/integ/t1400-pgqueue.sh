@@ -9,6 +9,7 @@
 #
 # Without the PostgreSQL server binaries every check is reported as
 # skipped, never as passed.
+nsh_own_pg=1 # starts its own clusters, whatever NSH_TEST_DB says
 . "$(dirname "$0")/lib.sh"
 
 PGQ=$NSH_HELPERS/nsh-test-pgq

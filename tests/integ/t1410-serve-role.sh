@@ -26,7 +26,7 @@ paused_task() {
 
 # owner_pid TASK: the process id of the worker that owns TASK, or nothing.
 owner_pid() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" \
+	nsh_sql \
 		"SELECT w.pid FROM tasks t JOIN workers w ON w.id = t.owner WHERE t.id = '$1'"
 }
 
@@ -78,7 +78,7 @@ test_expect_success 'run --detach --no-start only queues the task' '
 	sleep 1 &&
 	test ! -e "$NIGHTSHIFT_HOME/serve.log" &&
 	test -z "$(owner_pid "$t")" &&
-	test "$(sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "SELECT count(*) FROM workers")" = 0
+	test "$(nsh_sql "SELECT count(*) FROM workers")" = 0
 '
 
 test_expect_success 'a worker drives tasks and serves no HTTP' '

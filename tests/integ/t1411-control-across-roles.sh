@@ -12,7 +12,7 @@
 . "$NSH_TOP/tests/integ/spin.sh"
 
 sql() {
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
+	nsh_sql "$1"
 }
 
 # until_true TENTHS CMD...: run CMD every 0.1 s until it succeeds.

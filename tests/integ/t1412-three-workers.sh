@@ -13,6 +13,7 @@
 # The jobs install from the npm registry; without it the checks are
 # skipped, not passed. Without the PostgreSQL server binaries the second
 # pass is skipped, not passed.
+nsh_own_pg=1 # starts its own clusters, whatever NSH_TEST_DB says
 . "$(dirname "$0")/lib.sh"
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
@@ -20,11 +21,7 @@ PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
 trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
 
 sql() {
-	if [ -n "${NIGHTSHIFT_DB:-}" ]; then
-		psql -qAtX -d "$NIGHTSHIFT_DB" -c "$1"
-	else
-		sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$1"
-	fi
+	nsh_sql "$1"
 }
 
 # use_store: the store for the next test: a new PostgreSQL database during

@@ -21,13 +21,14 @@ FHOME=$T_TRASH/forge-home
 mkdir -p "$FHOME"
 NIGHTSHIFT_HOME=$FHOME
 export NIGHTSHIFT_HOME
+nsh_shared_store "$FHOME" || exit 1
 SRC=$T_TRASH/svc
 git init -q -b main "$SRC" && echo hello >"$SRC/a.txt" && mkdir "$SRC/lib" &&
 	echo 'int x;' >"$SRC/lib/x.c" && git -C "$SRC" add . &&
 	git -C "$SRC" commit -qm init && git -C "$SRC" branch feature &&
 	nsh forge import acme "$SRC" >/dev/null || exit 1
 BARE=$FHOME/forge/acme/svc.git
-trap 'nsh_daemon_stop; rm -rf "$T_TRASH"' EXIT
+trap 'nsh_daemon_stop; t_cleanup' EXIT
 nsh_daemon_start --no-scheduler --rate-limit 0 || exit 1
 export BARE SRC
 
