@@ -7,7 +7,8 @@
  *
  * Keys: kind, recipe, choice, alt, text, repo, language, path, reviewer,
  * task, pr, comment, now (epoch ms), write (0 for no write permission).
- * Any error is printed on stderr and makes the exit status 1.
+ * Any error is printed on stderr and makes the exit status 1. The store is
+ * HOME's SQLite file, or the database NIGHTSHIFT_DB names.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	db = nsh_xasprintf("%s/nightshift.db", argv[1]);
+	db = nsh_store_target(argv[1], getenv("NIGHTSHIFT_DB"), NULL);
 	rc = nsh_store_open(db, &s, &err);
 	if (!rc)
 		rc = nsh_memory_learn(s, &in, &r, &err);

@@ -318,7 +318,6 @@ test_expect_success 'reviews, merge and close' '
 	api POST /api/prs/acme/api/1/close && status 409
 '
 
-test_skip_pg "memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'memories: list, get, forget' '
 	nsh_sql_at "$DB" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('"'"'Keep the v3 API in notifications'"'"', '"'"'repo'"'"', '"'"'acme/api'"'"', '"'"'active'"'"', '"'"'{\"pr\":\"acme/api#1\",\"comment\":3,\"author\":\"rev\"}'"'"', 1000);" &&
 	mid=$(nsh_sql_at "$DB" "SELECT max(id) FROM memories") &&
@@ -333,9 +332,8 @@ test_expect_success 'memories: list, get, forget' '
 	api GET /api/memories/999999 && status 404 && api DELETE /api/memories/999999 && status 404
 '
 
-test_skip_pg "memories are not stored on postgresql yet (memory.c; nsh-test-memory opens the SQLite file)"
 test_expect_success 'memories: learned rules with provenance, promote, filters' '
-	"$NSH_HELPERS/nsh-test-memory" "$API_HOME" learn kind=preference recipe=lodash-3-to-4 \
+	NIGHTSHIFT_DB=$NSH_SHARED_URL "$NSH_HELPERS/nsh-test-memory" "$API_HOME" learn kind=preference recipe=lodash-3-to-4 \
 		choice=contains-style alt=native "text=Use native methods" repo=acme/api \
 		reviewer=alice pr=acme/api#1 comment=7 task=t-aaaaaa >mid &&
 	mid=$(cat mid) &&

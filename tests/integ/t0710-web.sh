@@ -33,13 +33,27 @@ NSH_E2E_ARTIFACTS=$NSH_TOP/build/e2e/artifacts
 rm -rf "$NSH_E2E_ARTIFACTS"
 export NSH_E2E_MODULES NSH_E2E_ARTIFACTS
 
-# The UI group: a daemon without a scheduler, an org with a pull request and a learned rule.
-# With NSH_TEST_DB=pg it is skipped (its body is not indented: it holds a multi-line string).
+# With NSH_TEST_DB=pg each group keeps its store in a database of its own on
+# a throw-away PostgreSQL cluster; pg_db NAME creates one and prints its url.
+PG_URL=
 if [ "${NSH_TEST_DB:-}" = pg ]; then
-	echo "ok - # skip the UI group (postgresql: it seeds memories, not stored on postgresql yet, with nsh-test-memory, which opens the home's SQLite file)"
-	pass=0
-	fail=0
-else
+	PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
+	PG_URL=$(sh "$NSH_TOP/tests/integ/pgcluster.sh" start "$PGDIR") || {
+		echo "not ok - the PostgreSQL cluster did not start"
+		echo "0 passed, 1 failed"
+		exit 1
+	}
+fi
+pg_db() {
+	psql -qAtX -v ON_ERROR_STOP=1 "$PG_URL" -c "CREATE DATABASE $1" >/dev/null &&
+		echo "${PG_URL%/*}/$1"
+}
+
+# The UI group: a daemon without a scheduler, an org with a pull request and a learned rule.
+if [ -n "$PG_URL" ]; then
+	NIGHTSHIFT_DB=$(pg_db ui) || { echo "0 passed, 1 failed"; exit 1; }
+	export NIGHTSHIFT_DB
+fi
 NIGHTSHIFT_HOME=$trash/ui
 export NIGHTSHIFT_HOME
 mkdir -p "$NIGHTSHIFT_HOME"
@@ -62,7 +76,12 @@ Moves to **lodash 4**.
 |---|---|
 | tests | \`12 passed\` |
 | a \\| b | kept |" >/dev/null &&
-	sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('Prefer _.flatMap over _.flatten(_.map())', 'org', 'acme', 'active', json_object('pr', 'acme/api#1', 'author', 'rev'), 1000);" &&
+	seed="INSERT INTO memories (rule, scope, scope_value, state, source, created_at) VALUES ('Prefer _.flatMap over _.flatten(_.map())', 'org', 'acme', 'active', '{\"pr\":\"acme/api#1\",\"author\":\"rev\"}', 1000);" &&
+	if [ -n "$PG_URL" ]; then
+		psql -qAtX -v ON_ERROR_STOP=1 "$NIGHTSHIFT_DB" -c "$seed"
+	else
+		sqlite3 "$NIGHTSHIFT_HOME/nightshift.db" "$seed"
+	fi &&
 	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn kind=preference recipe=lodash-3-to-4 \
 		choice=contains-style alt=native "text=Use native includes instead of _.contains" \
 		repo=acme/api reviewer=alice pr=acme/api#1 comment=4
@@ -87,16 +106,9 @@ if [ "$stop_rc" -ne 0 ] || grep -q "Sanitizer\|runtime error" "$NIGHTSHIFT_HOME/
 	tail -n 30 "$NIGHTSHIFT_HOME/daemon.log"
 	fail=$((fail + 1))
 fi
-fi
 
-# With NSH_TEST_DB=pg the demo group keeps its store on a throw-away PostgreSQL cluster.
-if [ "${NSH_TEST_DB:-}" = pg ]; then
-	PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
-	NIGHTSHIFT_DB=$(sh "$NSH_TOP/tests/integ/pgcluster.sh" start "$PGDIR") || {
-		echo "not ok - the PostgreSQL cluster did not start"
-		echo "$pass passed, $((fail + 1)) failed"
-		exit 1
-	}
+if [ -n "$PG_URL" ]; then
+	NIGHTSHIFT_DB=$(pg_db demo) || { echo "$pass passed, $((fail + 1)) failed"; exit 1; }
 	export NIGHTSHIFT_DB
 fi
 

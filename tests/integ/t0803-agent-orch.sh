@@ -12,7 +12,6 @@ setup() {
 	nsh forge import acme login-service >/dev/null
 }
 
-test_skip_pg "memories are not stored on postgresql yet (memory.c; nsh-test-memory opens the SQLite file)"
 test_expect_success 'the rate-limiting task through nightshift run ends in a pull request' '
 	setup &&
 	start_llm "$AGENT_DIR/scenarios/rate-limit.json" &&
@@ -61,7 +60,6 @@ test_expect_success 'verification findings go back to the code agent, then the p
 	grep -q "Passed: all green" pr
 '
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'review feedback reaches the code agent, which revises the pull request' '
 	setup &&
 	start_llm "$AGENT_DIR/scenarios/orch-feedback.json" &&
@@ -126,14 +124,12 @@ sibling_revised() {
 	test "$(nsh_sql "SELECT count(*) FROM memories")" = 1
 }
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'feedback the code agent marks general reaches the sibling pull request' '
 	two_prs_and_comment "$AGENT_DIR/scenarios/orch-general.json" \
 		"Every service documents its limits in docs/limits.md" &&
 	sibling_revised "the code agent took it for a rule of the whole change"
 '
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success '/nightshift all carries feedback to the siblings with the llm brain too' '
 	sed "s/\"general\": true/\"general\": false/" "$AGENT_DIR/scenarios/orch-general.json" \
 		>all.json &&

@@ -13,7 +13,6 @@ native() {
 		"text=Use native methods instead of _.contains" task=t-aaaaaa "$@"
 }
 
-test_skip_pg_all "memories are not stored on postgresql yet (memory.c; nsh-test-memory opens the SQLite file)"
 
 test_expect_success 'an empty memory lists nothing' '
 	nsh memory list >out &&

@@ -44,7 +44,6 @@ registry=yes
 npm ping >/dev/null 2>&1 || registry=no
 
 if [ $registry = yes ]; then
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'a comment revises its PR and the siblings that made the same choice' '
 	first_run notifications geo billing &&
 	branch=nightshift/$task/lodash-3-to-4 &&
@@ -82,7 +81,6 @@ test_expect_success 'a comment revises its PR and the siblings that made the sam
 	test "$(sql "SELECT count(*) FROM feedback WHERE origin_id IS NOT NULL")" -eq 1
 '
 
-test_skip_pg "memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'feedback is remembered with provenance, promoted, applied to later tasks, forgotten' '
 	first_run notifications geo billing &&
 	first=$task &&
@@ -143,7 +141,6 @@ test_expect_success 'poisoning: no write permission is not learned; weakening ch
 	nsh pr show demo-org/notifications#1 | grep -q "Not applied, and not remembered"
 '
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'commits a person pushed on the PR branch survive a revision' '
 	first_run notifications &&
 	branch=nightshift/$task/lodash-3-to-4 &&
@@ -191,7 +188,6 @@ test_expect_success 'feedback the recipe brain cannot read goes to a person, wit
 	grep -q "contains-style" n1
 '
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success '/nightshift all carries feedback to every open sibling' '
 	first_run notifications billing &&
 	nsh pr comment demo-org/notifications#1 "Prefer native includes. /nightshift all" --author alice >/dev/null &&

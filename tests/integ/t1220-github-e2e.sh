@@ -130,7 +130,6 @@ test_expect_success 'a labelled issue becomes a task that opens a PR per reposit
 	test "$(curl -sf "$API/_admin/violations" | jq length)" = 0
 '
 
-test_skip_pg "a revision remembers the feedback: memories are not stored on postgresql yet (memory.c)"
 test_expect_success 'a review comment on one PR revises it and its sibling, with replies on GitHub' '
 	pr=$(state acme/svc-a | jq "[.issues[] | select(.pr != null)][0].number") &&
 	admin review_comments "{\"repo\":\"acme/svc-a\",\"pull\":$pr,\"path\":\"index.js\",\"line\":4,\"body\":\"Please use native includes here.\",\"user\":\"alice\"}" >rc.json &&

@@ -22,11 +22,9 @@ sql() {
 	psql -qAtX -d "$NIGHTSHIFT_DB" -c "$1"
 }
 
-# The driver opens HOME/nightshift.db; given the url with a query string
-# as HOME, that suffix lands in a connection parameter and it opens the
-# test's database.
+# The driver opens the database NIGHTSHIFT_DB names.
 learn() {
-	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_DB?application_name=nsh-test-memory" learn "$@"
+	"$NSH_HELPERS/nsh-test-memory" "$NIGHTSHIFT_HOME" learn "$@"
 }
 
 native() {
