@@ -53,10 +53,10 @@ test_expect_success 'a crash leaves the quota image mounted; the next start unmo
 '
 
 test_expect_success 'a finished run leaves no cgroup, mount or loop device behind' '
-	before=$(find /sys/fs/cgroup -maxdepth 6 -type d -path "*/nightshift/*" 2>/dev/null | sort) &&
-	nsh sandbox run --memory 64M --pids 32 --disk 16M -- sh -c "echo hi >/workspace/x" &&
-	after=$(find /sys/fs/cgroup -maxdepth 6 -type d -path "*/nightshift/*" 2>/dev/null | sort) &&
-	test "$before" = "$after" &&
+	"$NSH_BIN" sandbox run --memory 64M --pids 32 --disk 16M -- sh -c "echo hi >/workspace/x" &
+	pid=$! &&
+	wait $pid &&
+	test -z "$(cgroups_of $pid)" &&
 	! grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo &&
 	! grep -qs "$NIGHTSHIFT_HOME/work" /sys/block/loop*/loop/backing_file &&
 	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
