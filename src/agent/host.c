@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/json.h"
 #include "core/proc.h"
@@ -187,6 +188,7 @@ static int jh_ask(void *ctx, const char *question, char **ret_answer, struct nsh
 	char reason[QUESTION_SHOW + 32];
 	json_t *data;
 	int64_t after = 0;
+	bool recheck = false;
 	int rc;
 
 	data = json_pack("{s:s}", "question", question);
@@ -224,14 +226,28 @@ static int jh_ask(void *ctx, const char *question, char **ret_answer, struct nsh
 			return nsh_err_set(err, NSH_ECONFLICT,
 					   "the job stopped while waiting for "
 					   "an answer");
+		nsh_fault_stall("agent.ask.poll");
 		if (task_state(jh, &s)) {
 			if (ended(s))
 				return nsh_err_set(err, NSH_ECONFLICT,
 						   "the task ended while waiting for an answer");
-			if (s == NSH_TASK_RUNNING || s == NSH_TASK_ANALYZING)
+			if (s == NSH_TASK_RUNNING || s == NSH_TASK_ANALYZING) {
+				/*
+				 * An answer also moves the task on, after its
+				 * event: look at the events once more after
+				 * seeing the move, or an answer that came
+				 * between the two reads would be taken for a
+				 * resume and the task put back to wait forever.
+				 */
+				if (!recheck) {
+					recheck = true;
+					continue;
+				}
 				nsh_task_transition(st, task_id(jh), NSH_TASK_WAITING_INPUT, reason,
 						    NULL, NULL);
+			}
 		}
+		recheck = false;
 		nsh_time_sleep_ms(ASK_POLL_MS);
 	}
 }

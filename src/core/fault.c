@@ -65,3 +65,26 @@ void nsh_fault_kill_after(int ms)
 	if (pthread_create(&t, NULL, killer, (void *)(intptr_t)ms) == 0)
 		pthread_detach(t);
 }
+
+static pthread_once_t stall_once = PTHREAD_ONCE_INIT;
+static char stall_name[128];
+static long stall_ms;
+
+static void stall_load(void)
+{
+	const char *v = getenv("NIGHTSHIFT_STALL");
+	const char *colon = v ? strchr(v, ':') : NULL;
+
+	if (!colon || (size_t)(colon - v) >= sizeof(stall_name))
+		return;
+	memcpy(stall_name, v, (size_t)(colon - v));
+	stall_name[colon - v] = '\0';
+	stall_ms = strtol(colon + 1, NULL, 10);
+}
+
+void nsh_fault_stall(const char *point)
+{
+	pthread_once(&stall_once, stall_load);
+	if (stall_ms > 0 && !strcmp(point, stall_name))
+		nsh_time_sleep_ms(stall_ms);
+}

@@ -55,6 +55,30 @@ test_expect_success 'ask_user waits in waiting_input until nightshift answer' '
 		"select body from specs order by version desc limit 1" | grep -q "10 logins per minute"
 '
 
+# The question looks for an answer, then at the task's state; an answer
+# moves the task on after its event. NIGHTSHIFT_STALL holds the question
+# between the two reads so that the answer lands there: an answer taken for
+# a resume put the task back to waiting_input for good.
+test_expect_success 'an answer that comes between the looks of the question is not lost' '
+	fixture ws &&
+	start_llm "$AGENT_DIR/scenarios/ask.json" &&
+	NIGHTSHIFT_STALL=agent.ask.poll:1500 &&
+	export NIGHTSHIFT_STALL &&
+	agent_bg --role research --workspace ws "$TASK_TEXT" &&
+	task=$(cat task) &&
+	wait_until 30 state_is "$task" waiting_input &&
+	sleep 0.5 &&
+	nsh answer "$task" "10 per minute" &&
+	pid=$(cat agent.pid) &&
+	if ! wait_until 30 sh -c "! kill -0 $pid"; then
+		echo "the run did not end; the task is $(task_state "$task")"
+		kill "$pid"
+		exit 1
+	fi &&
+	wait "$pid" &&
+	test "$(task_state "$task")" = completed
+'
+
 test_expect_success 'at the budget the task asks: stop ends the job for review' '
 	fixture ws &&
 	start_llm "$AGENT_DIR/scenarios/budget.json" &&
