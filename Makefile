@@ -7,8 +7,9 @@
 
 .DEFAULT_GOAL := all
 .SUFFIXES:
-# Build on every core unless a -j was given ('make -j1' for a serial build).
-ifeq ($(filter -j%,$(MAKEFLAGS)),)
+# Build on every core; a -j on the command line still wins ('make -j1' for a
+# serial build). Only the top make adds it: sub-makes share its jobserver.
+ifeq ($(MAKELEVEL),0)
 MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
 endif
 # Keep object files of tests and fuzzers between runs.

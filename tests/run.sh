@@ -86,7 +86,9 @@ run_one() {
 	report="$name: $p passed, $f failed (${secs} s)"
 	if [ "$f" -ne 0 ]; then
 		report="$report
-$(grep -E 'failed|not ok|ERROR|runtime error' "$log" | head -n 20 | sed 's/^/    /')
+$(awk '/^(not ok|ok |[0-9]+ passed)/ { diag = 0 }
+		/^not ok/ { diag = 1 }
+		diag || /failed|ERROR|runtime error/' "$log" | head -n 60 | sed 's/^/    /')
     (full log: $log)"
 	fi
 	printf '%s\n' "$report"

@@ -14,6 +14,7 @@
 # The jobs install from the npm registry; without it the checks are
 # skipped, not passed. Without the PostgreSQL server binaries the second
 # pass is skipped, not passed.
+nsh_own_pg=1 # starts its own cluster, whatever NSH_TEST_DB says
 . "$(dirname "$0")/lib.sh"
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
