@@ -14,6 +14,21 @@ shift
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$build" && pwd)
 logs=$build/test-logs
+# One run per build directory: a second would delete the first's logs and
+# claims under it. A lock left by a run that died is taken over.
+lock=$build/test-logs.lock
+if ! mkdir "$lock" 2>/dev/null; then
+	owner=$(cat "$lock/pid" 2>/dev/null)
+	if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
+		echo "tests/run.sh: another run (pid $owner) is using $build; wait for it or test another build directory" >&2
+		exit 2
+	fi
+	rm -rf "$lock"
+	mkdir "$lock" || exit 2
+fi
+echo $$ >"$lock/pid"
+trap 'rm -rf "$lock"' EXIT
+trap 'exit 130' INT TERM
 rm -rf "$logs"
 mkdir -p "$logs/claim" "$logs/result"
 
