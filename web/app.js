@@ -11,6 +11,12 @@
 
 const TOKEN_KEY = 'nightshift.token';
 const main = () => document.getElementById('main');
+/*
+ * Where a page renders: the main element while its route is the current
+ * one; once the user has gone on (@signal aborted), a detached element, so
+ * that a page whose requests answer late cannot cover the newer page.
+ */
+const view = (signal) => (signal.aborted ? document.createElement('main') : main());
 let pageAbort = null; /* aborts the streams and timers of the current page */
 
 /* ---- DOM helpers ---- */
@@ -274,7 +280,7 @@ async function pageTasks(signal, params) {
 	h('div', {}, h('label', {for: 'f-state'}, 'State'), sel),
 	h('div', {}, h('label', {for: 'f-q'}, 'Text'), search),
 	h('button', {type: 'submit'}, 'Filter'));
-	main().replaceChildren(
+	view(signal).replaceChildren(
 		h('div', {class: 'row'}, h('h1', {tabindex: '-1'}, 'Tasks'), h('a', {href: '#/new', class: 'button'}, 'New task')),
 		filter, h('p'),
 		h('table', {id: 'tasks'}, h('caption', {class: 'muted left'}, 'Newest first'),
@@ -304,7 +310,7 @@ async function pageTasks(signal, params) {
 	}, signal);
 }
 
-async function pageNew() {
+async function pageNew(signal) {
 	const orgs = (await api('GET', '/api/orgs')).orgs;
 	const text = h('textarea', {id: 'n-text', name: 'text', required: true, rows: 4, placeholder: 'Upgrade lodash 3 to 4 across every service, run the tests, open one PR per service'});
 	const org = h('select', {id: 'n-org', name: 'org'}, h('option', {value: ''}, '(choose)'), orgs.map((o) => h('option', {value: o.name}, o.name)));
@@ -347,7 +353,7 @@ async function pageNew() {
 		h('div', {class: 'field'}, h('label', {for: 'n-network'}, 'Network level'), network)),
 	h('fieldset', {}, h('legend', {}, 'Repositories'), repos),
 	submit);
-	main().replaceChildren(h('h1', {tabindex: '-1'}, 'New task'), form);
+	view(signal).replaceChildren(h('h1', {tabindex: '-1'}, 'New task'), form);
 }
 
 function specSection(spec) {
@@ -409,7 +415,7 @@ async function pageTask(signal, id) {
 	const jobs = h('div', {class: 'grid', id: 'jobs'});
 	const specBox = h('div');
 	const log = h('ol', {class: 'log', id: 'log', 'aria-live': 'polite', 'aria-label': 'event log'});
-	main().replaceChildren(header, controls,
+	view(signal).replaceChildren(header, controls,
 		h('div', {class: 'two'},
 			h('div', {}, h('h2', {}, 'Jobs'), jobs, specBox),
 			h('section', {'aria-labelledby': 'log-h'}, h('h2', {id: 'log-h'}, 'Live events'), h('div', {class: 'card'}, log))));
@@ -495,7 +501,7 @@ async function pagePrs(signal, params) {
 	const sel = h('select', {id: 'p-state'}, ['', 'open', 'draft', 'merged', 'closed'].map((s) => h('option', {value: s, selected: s === state}, s || 'any')));
 	sel.addEventListener('change', () => { location.hash = '#/prs' + (sel.value ? '?state=' + sel.value : ''); });
 	const data = await api('GET', '/api/prs' + (state ? '?state=' + enc(state) : ''));
-	main().replaceChildren(h('h1', {tabindex: '-1'}, 'Pull requests'),
+	view(signal).replaceChildren(h('h1', {tabindex: '-1'}, 'Pull requests'),
 		h('div', {class: 'row'}, h('div', {}, h('label', {for: 'p-state'}, 'State'), sel)), h('p'),
 		h('table', {}, h('thead', {}, h('tr', {}, ['Pull request', 'State', 'Task', 'Updated'].map((x) => h('th', {scope: 'col'}, x)))),
 			h('tbody', {}, data.prs.length ? data.prs.map((p) => h('tr', {},
@@ -590,7 +596,7 @@ async function pagePr(signal, org, repo, number) {
 			say(err.message, true);
 		}
 	};
-	main().replaceChildren(
+	view(signal).replaceChildren(
 		h('h1', {tabindex: '-1'}, pr.title),
 		h('dl', {class: 'meta'},
 			h('div', {}, h('dt', {}, 'Pull request'), h('dd', {}, pr.ref)),
@@ -611,7 +617,7 @@ async function pagePr(signal, org, repo, number) {
 		h('div', {class: 'card'}, diff ? diffTable(diff, onComment) : h('p', {class: 'empty'}, 'No changes.')));
 }
 
-async function pageMemory() {
+async function pageMemory(signal) {
 	const list = h('tbody');
 	const showAll = h('input', {type: 'checkbox', id: 'memory-all'});
 	/* Forget or promote rule @m, after a confirmation. */
@@ -657,17 +663,17 @@ async function pageMemory() {
 		if (!rows.length) list.append(h('tr', {}, h('td', {colspan: 6, class: 'empty'}, 'No learned rules yet.')));
 	};
 	showAll.addEventListener('change', load);
-	main().replaceChildren(h('h1', {tabindex: '-1'}, 'Memory'),
+	view(signal).replaceChildren(h('h1', {tabindex: '-1'}, 'Memory'),
 		h('p', {class: 'muted'}, 'Rules learned from review feedback: where they apply, who gave them, and how often they were used.'),
 		h('p', {class: 'check'}, showAll, ' ', h('label', {for: 'memory-all'}, 'Show forgotten, expired and superseded rules')),
 		h('table', {}, h('thead', {}, h('tr', {}, ['Rule', 'Scope', 'State', 'Provenance', 'Uses', ''].map((x) => h('th', {scope: 'col'}, x)))), list));
 	await load();
 }
 
-async function pageOrgs() {
+async function pageOrgs(signal) {
 	const {orgs} = await api('GET', '/api/orgs');
 	const {secrets} = await api('GET', '/api/secrets');
-	main().replaceChildren(h('h1', {tabindex: '-1'}, 'Repositories'),
+	view(signal).replaceChildren(h('h1', {tabindex: '-1'}, 'Repositories'),
 		orgs.length ? orgs.map((o) => h('section', {class: 'card gap'},
 			h('h2', {}, o.name, ' ', h('span', {class: 'muted'}, `(${o.forge}, ${o.repos.length} repositories)`)),
 			h('p', {}, o.repos.join(', ')))) : h('p', {class: 'empty'}, 'No organisations: run "nightshift demo init" or "nightshift forge import".'),
@@ -700,16 +706,17 @@ async function route() {
 	try {
 		if (!parts.length || (parts[0] === 'tasks' && parts.length === 1)) await pageTasks(signal, params);
 		else if (parts[0] === 'tasks' && parts.length === 2) await pageTask(signal, parts[1]);
-		else if (parts[0] === 'new') await pageNew();
+		else if (parts[0] === 'new') await pageNew(signal);
 		else if (parts[0] === 'prs' && parts.length === 1) await pagePrs(signal, params);
 		else if (parts[0] === 'prs' && parts.length === 4) await pagePr(signal, parts[1], parts[2], parts[3]);
-		else if (parts[0] === 'memory') await pageMemory();
-		else if (parts[0] === 'orgs') await pageOrgs();
+		else if (parts[0] === 'memory') await pageMemory(signal);
+		else if (parts[0] === 'orgs') await pageOrgs(signal);
 		else main().replaceChildren(h('h1', {tabindex: '-1'}, 'Not found'), h('p', {}, h('a', {href: '#/tasks'}, 'Back to the tasks')));
+		if (signal.aborted) return;
 		const h1 = main().querySelector('h1');
 		if (h1 && document.activeElement === document.body) h1.focus();
 	} catch (err) {
-		if (err.status !== 401) {
+		if (!signal.aborted && err.status !== 401) {
 			main().replaceChildren(h('h1', {tabindex: '-1'}, 'Error'), h('p', {class: 'error'}, err.message));
 			say(err.message, true);
 		}
