@@ -31,7 +31,7 @@ t_cleanup() {
 		sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$t_pg_dir" 2>/dev/null
 		t_pg_dir=
 	fi
-	rm -rf "$T_TRASH"
+	sh "$NSH_TOP/tests/integ/rmtrash.sh" "$T_TRASH"
 }
 trap t_cleanup EXIT
 t_count=0

@@ -27,7 +27,7 @@ export GIT_CONFIG_GLOBAL GIT_CONFIG_NOSYSTEM GIT_AUTHOR_NAME GIT_AUTHOR_EMAIL \
 
 trash=$(mktemp -d "${TMPDIR:-/tmp}/nsh-web-XXXXXX")
 PGDIR=
-trap 'nsh_daemon_stop; [ -z "$PGDIR" ] || sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR"; rm -rf "$trash"' EXIT
+trap 'nsh_daemon_stop; [ -z "$PGDIR" ] || sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR"; sh "$NSH_TOP/tests/integ/rmtrash.sh" "$trash"' EXIT
 NSH_E2E_MODULES=$NSH_TOP/build/e2e/node_modules
 NSH_E2E_ARTIFACTS=$NSH_TOP/build/e2e/artifacts
 rm -rf "$NSH_E2E_ARTIFACTS"

@@ -14,7 +14,7 @@ nsh_own_pg=1 # starts its own clusters, whatever NSH_TEST_DB says
 
 PGQ=$NSH_HELPERS/nsh-test-pgq
 PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
-trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR"; rm -rf "$T_TRASH"' EXIT
+trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR"; t_cleanup' EXIT
 
 URL=$(sh "$NSH_TOP/tests/integ/pgcluster.sh" start "$PGDIR" 2>"$T_TRASH/pg.err")
 case $? in

@@ -18,7 +18,7 @@ nsh_own_pg=1 # starts its own clusters, whatever NSH_TEST_DB says
 . "$NSH_TOP/tests/e2e/daemon.sh"
 
 PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
-trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
+trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; t_cleanup' EXIT
 
 sql() {
 	nsh_sql "$1"

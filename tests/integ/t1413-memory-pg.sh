@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
-trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
+trap 'sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; t_cleanup' EXIT
 
 # use_db: a new database for this test in NIGHTSHIFT_DB (named after the test's number).
 use_db() {

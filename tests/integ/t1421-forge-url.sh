@@ -36,7 +36,7 @@ fi
 
 PGDIR=$(mktemp -u "${TMPDIR:-/tmp}/nsh-pg-XXXXXX")
 trap 'kill $(cat "$T_TRASH"/*.pid 2>/dev/null) 2>/dev/null; nsh_daemon_stop
-	sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; rm -rf "$T_TRASH"' EXIT
+	sh "$NSH_TOP/tests/integ/pgcluster.sh" stop "$PGDIR" 2>/dev/null; t_cleanup' EXIT
 SERVICES="rate-limiter billing"
 export SERVICES
 
