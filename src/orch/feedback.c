@@ -668,8 +668,17 @@ int orch_step_rules(struct nsh_job_run *jr, json_t *result, struct nsh_err *err)
 		char *source;
 
 		if (strcmp(f->state, "pending")) {
-			/* handled by an earlier run of this step */
+			/*
+			 * Handled by an earlier run of this step, which was
+			 * answered but not recorded (a crash, a failed commit):
+			 * it still counts, so that this run ends the same way
+			 * rather than revising with the choices as before.
+			 */
 			json_array_append_new(fbs, feedback_json(f, f->state));
+			if (!strcmp(f->state, "unclear"))
+				unclear++;
+			else if (!strcmp(f->state, "refused"))
+				refused++;
 			json_decref(carried);
 			continue;
 		}

@@ -123,6 +123,11 @@ if nsh_daemon_start --rate-limit 0 &&
 	nsh_daemon_start --rate-limit 0
 	NSH_E2E_GROUP=demo node "$NSH_TOP/tests/e2e/web.test.js" >"$trash/demo.out" 2>&1
 	cat "$trash/demo.out"
+	if grep -q '^not ok' "$trash/demo.out"; then
+		# what the daemon had to say goes with the failure: the home is removed at exit
+		echo "# daemon.log, its warnings and errors:"
+		grep -E 'warn|error|fail' "$NIGHTSHIFT_HOME/daemon.log" | tail -n 40 | sed 's/^/#   /'
+	fi
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$trash/demo.out" | tail -n 1)
 	if [ -n "$line" ]; then
 		p=${line%% passed*}

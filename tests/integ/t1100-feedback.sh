@@ -188,6 +188,22 @@ test_expect_success 'feedback the recipe brain cannot read goes to a person, wit
 	grep -q "contains-style" n1
 '
 
+# The reply is posted inside the rules step, before the step is recorded: a
+# crash between the two re-runs the step, which must still hand the job to
+# a person (it revised with the choices as before and left the PR open).
+test_expect_success 'unreadable feedback, killed after the reply: the resumed run still goes to a person' '
+	first_run notifications &&
+	nsh pr comment demo-org/notifications#1 "Hmm, I am not sure about this one." --author alice >/dev/null &&
+	{ NIGHTSHIFT_FAULT=step.rules.done nsh run --resume "$task" >crash.out 2>&1; rc=$?; } &&
+	test $rc -eq 137 || { echo "exit $rc, not killed"; cat crash.out; exit 1; }
+	test "$(sql "SELECT state FROM feedback")" = unclear &&
+	nsh run --resume "$task" >resume.out 2>&1 &&
+	test "$(job_state notifications)" = needs_human_review &&
+	test "$(heads notifications)" -eq 1 &&
+	nsh pr show demo-org/notifications#1 >n1 &&
+	test "$(grep -c "I could not match this to a choice of recipe" n1)" -eq 1
+'
+
 test_expect_success '/nightshift all carries feedback to every open sibling' '
 	first_run notifications billing &&
 	nsh pr comment demo-org/notifications#1 "Prefer native includes. /nightshift all" --author alice >/dev/null &&
