@@ -75,6 +75,7 @@ static const char *const stage_names[] = {
 	[NSH_STAGE_SYSDIRS] = "binding the host system directories",
 	[NSH_STAGE_HIDE] = "hiding the nightshift home",
 	[NSH_STAGE_WORKSPACE] = "mounting /workspace",
+	[NSH_STAGE_GITDIR] = "making /workspace/.git read-only",
 	[NSH_STAGE_TMP] = "mounting /tmp",
 	[NSH_STAGE_PROC] = "mounting /proc",
 	[NSH_STAGE_DEV] = "building /dev",
@@ -143,6 +144,38 @@ static int clone_ro(const char *src)
 		return -e;
 	}
 	return fd;
+}
+
+/*
+ * The workspace's git directory, read-only inside: nightshift runs git in
+ * the workspace on the host (add, commit, diff), and git honours the
+ * repository's own configuration, where a filter, an fsmonitor or a
+ * textconv names a command to run; a .git written from inside would run
+ * its commands on the host. A mount point cannot be renamed or removed
+ * either, so .git cannot be swapped for a directory of the sandbox's own.
+ * Nothing to do when the workspace has no .git directory.
+ */
+static int protect_git(const char *ws)
+{
+	struct mount_attr_arg attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+	};
+	char p[PATH_MAX];
+	struct stat st;
+	int fd, rc = 0;
+
+	if (!join(p, sizeof(p), ws, ".git"))
+		return -ENAMETOOLONG;
+	if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	fd = (int)syscall(SYS_open_tree, AT_FDCWD, p, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, &attr, sizeof(attr)) < 0 ||
+	    syscall(SYS_move_mount, fd, "", AT_FDCWD, p, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
 }
 
 /* Attach the detached mount @fd at @dst. */
@@ -454,6 +487,7 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	close(ws_fd);
 	if (rc)
 		return rc;
+	STEP(NSH_STAGE_GITDIR, protect_git(p));
 	mark(s, NSH_MARK_ROOT);
 
 	if (!join(p, sizeof(p), root, "tmp"))

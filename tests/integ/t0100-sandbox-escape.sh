@@ -95,6 +95,30 @@ test_expect_success 'symlinks out of the workspace resolve inside the sandbox' '
 	attack ENOENT read /workspace/to-home/nightshift.db
 '
 
+# nightshift runs git in the workspace on the host (add, commit, diff), and
+# git runs commands that the repository's own config names (a clean filter
+# here); the workspace's .git is read-only inside and cannot be swapped.
+test_expect_success 'the workspace .git is read-only: no git config for the host to run' '
+	ws_init &&
+	git init -q ws &&
+	echo one >ws/a &&
+	cat >ws/evil.sh <<-EOF &&
+	mv /workspace/.git /workspace/g
+	printf "[filter \\"x\\"]\\n\\tclean = touch $PWD/pwned\\n" >>/workspace/.git/config
+	echo "* filter=x" >/workspace/.gitattributes
+	EOF
+	attack EROFS write /workspace/.git/config &&
+	attack EROFS write /workspace/.git/hooks/pre-commit &&
+	nsh sandbox run --workspace "$PWD/ws" -- sh /workspace/evil.sh >evil.out 2>&1;
+	cat evil.out &&
+	grep -q "Device or resource busy" evil.out &&
+	grep -q "Read-only file system" evil.out &&
+	! grep -q filter ws/.git/config &&
+	git -C ws -c core.hooksPath=/dev/null add --all &&
+	test ! -e pwned &&
+	git -C ws ls-files | grep -q "^a$"
+'
+
 test_expect_success 'a chroot climb finds no host root' '
 	ws_init &&
 	attack ENOENT chroot-escape /root/.bashrc
