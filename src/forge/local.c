@@ -556,9 +556,11 @@ static int fill_bare(const char *bare, const char *src, const char *def, struct 
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "config", "core.logAllRefUpdates",
 				       "true", NULL);
 	if (!rc)
-		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q", "--no-tags", "--",
-				       src, "+refs/heads/*:refs/heads/*",
-				       "+refs/tags/*:refs/tags/*", NULL);
+		/* as one pack (not a file per object), which clones copy whole */
+		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "-c", "fetch.unpackLimit=1",
+				       "fetch", "-q", "--no-tags", "--", src,
+				       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+				       NULL);
 	if (!rc)
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "symbolic-ref", "HEAD", head,
 				       NULL);
@@ -869,7 +871,8 @@ static bool push_direct(const char *bare, const char *work, const char *sha,
 	if (nsh_proc_run_checked(&p, &pack, NULL) || pack.len < 12 || memcmp(pack.buf, "PACK", 4))
 		goto out;
 	/* the object count of the pack's header, big-endian */
-	n = (uint32_t)(unsigned char)pack.buf[8] << 24 | (uint32_t)(unsigned char)pack.buf[9] << 16 |
+	n = (uint32_t)(unsigned char)pack.buf[8] << 24 |
+	    (uint32_t)(unsigned char)pack.buf[9] << 16 |
 	    (uint32_t)(unsigned char)pack.buf[10] << 8 | (uint32_t)(unsigned char)pack.buf[11];
 	if (n > PUSH_DIRECT_OBJECTS)
 		goto out;
@@ -1083,10 +1086,14 @@ static int local_clone(struct nsh_forge *f, const char *org, const char *name, c
 	rc = local_repo_path(f, org, name, &bare, err);
 	if (!rc)
 		rc = nsh_store_repo_get(f->store, org, name, &row, err);
-	/* objects copied, not hard-linked: the sandbox must not reach the forge's files */
+	/*
+	 * Objects copied, not hard-linked: the sandbox must not reach the
+	 * forge's files. No template (sample hooks, which never run here, and
+	 * info/exclude, which the caller writes if it wants one).
+	 */
 	if (!rc)
 		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "clone", "--quiet",
-				       "--no-hardlinks", "--branch",
+				       "--template=", "--no-hardlinks", "--branch",
 				       branch ? branch : row.default_branch, "--", bare, dir, NULL);
 out:
 	nsh_repo_rec_release(&row);
