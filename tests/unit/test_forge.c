@@ -1143,6 +1143,106 @@ static void test_remote(void)
 	fx_close(&f);
 }
 
+/* The git runs this thread started since *@since, which is updated. */
+static uint64_t git_runs_since(uint64_t *since)
+{
+	uint64_t now = 0, n;
+
+	nsh_git_counters(&now, NULL);
+	n = now - *since;
+	*since = now;
+	return n;
+}
+
+/*
+ * A push copies the workspace's new objects with pack-objects (there) and
+ * unpack-objects (in the forge), and the forge's own connectivity check
+ * decides. A workspace whose pack leaves objects out (its grafts hide a
+ * commit) never leaves the forge with a branch whose history is missing:
+ * git fetch brings it whole, or the push fails and the branch stays. A
+ * forge branch whose commit the workspace lacks takes git fetch's path.
+ */
+static void test_push_paths(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *ws2, *p1, *p2, *c, *q, *got, *grafts;
+	uint64_t since = 0;
+	int rc;
+	struct fx f;
+
+	fx_open(&f, "paths");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-paths");
+	ws2 = fx_workspace(&f, "svc", "ws-paths2");
+
+	/*
+	 * The usual push (HEAD: its id from the workspace first): for-each-ref,
+	 * pack-objects, unpack-objects, rev-list, update-ref.
+	 */
+	GIT(ws, "checkout", "-q", "-b", "b1");
+	write_file(ws, "a.txt", "a\n");
+	p1 = commit_all(ws, "P1");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 6);
+	CHECK_STR(res.new_sha, p1);
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	CHECK_STR(got, p1);
+	free(got);
+
+	/* grafts make C's parent P1: the pack lacks P2, the connectivity check sees it */
+	write_file(ws, "b.txt", "b\n");
+	p2 = commit_all(ws, "P2");
+	write_file(ws, "c.txt", "c\n");
+	c = commit_all(ws, "C");
+	grafts = nsh_xasprintf("%s %s\n", c, p1);
+	write_file(ws, ".git/info/grafts", grafts);
+	rc = push(&f, "svc", ws, "b1", false, &res, &err);
+	CHECK(git_runs_since(&since) > 6); /* git fetch's path after the first */
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	if (rc == 0) {
+		char *all = git_out(bare, "rev-list", "--objects", c, NULL);
+
+		CHECK_STR(got, c);
+		CHECK(all[0] != '\0'); /* every object C reaches, P2 among them */
+		free(all);
+		free(got);
+		got = git_out(bare, "cat-file", "-t", p2, NULL);
+		CHECK_STR(got, "commit");
+	} else {
+		CHECK_STR(got, p1); /* refused: the branch stays */
+		nsh_err_clear(&err);
+	}
+	free(got);
+
+	/* the forge's branch holds a commit that ws2 never saw: git fetch's path */
+	write_file(ws2, "q.txt", "q\n");
+	q = commit_all(ws2, "Q");
+	CHECK_INT(push(&f, "svc", ws2, "b1", false, &res, &err), NSH_ECONFLICT);
+	nsh_err_clear(&err);
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws2, "b1", true, &res, &err), 0);
+	/* HEAD's id, for-each-ref, pack-objects (fails), fetch, merge-base, update-ref */
+	CHECK_INT(git_runs_since(&since), 6);
+	CHECK(res.forced);
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	CHECK_STR(got, q);
+	free(got);
+
+	free(grafts);
+	free(q);
+	free(c);
+	free(p2);
+	free(p1);
+	free(ws2);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -1151,6 +1251,7 @@ int main(void)
 	RUN(test_names);
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
+	RUN(test_push_paths);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
 	RUN(test_guarded_update);
