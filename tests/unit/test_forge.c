@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "forge/forge.h"
 #include "forge/forge_int.h"
 #include "forge/git.h"
@@ -1243,6 +1244,56 @@ static void test_push_paths(void)
 	fx_close(&f);
 }
 
+/*
+ * After a push that took pack-objects' path, the forge's repository is
+ * packed as git fetch would have had it: "git maintenance run --auto" once
+ * git's estimate of its loose objects (objects/17) is past gc.auto.
+ */
+static void test_push_maintenance(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *sha, *loose, *pid, *got;
+	struct fx f;
+
+	fx_open(&f, "maint");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-maint");
+	GIT(ws, "checkout", "-q", "-b", "b1");
+	write_file(ws, "a.txt", "a\n");
+	sha = commit_all(ws, "A");
+	/* 28 files that git counts as loose objects in objects/17 (over 6700 / 256) */
+	for (int i = 0; i < 28; i++) {
+		char *name = nsh_xasprintf("objects/17/%038x", i);
+
+		write_file(bare, name, "x");
+		free(name);
+	}
+	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
+	CHECK_STR(res.new_sha, sha);
+	/*
+	 * The pushed commit ends in a pack, no longer a loose object: git gc
+	 * goes on in the background (gc.autoDetach), as after git fetch.
+	 */
+	loose = nsh_xasprintf("%s/objects/%.2s/%s", bare, sha, sha + 2);
+	pid = nsh_xasprintf("%s/gc.pid", bare);
+	for (int64_t end = nsh_time_mono_ms() + 20000;
+	     (nsh_fs_exists(loose) || nsh_fs_exists(pid)) && nsh_time_mono_ms() < end;)
+		nsh_time_sleep_ms(20);
+	CHECK(!nsh_fs_exists(loose));
+	free(pid);
+	got = git_out(bare, "cat-file", "-t", sha, NULL);
+	CHECK_STR(got, "commit");
+	free(got);
+	free(loose);
+	free(sha);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -1252,6 +1303,7 @@ int main(void)
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
 	RUN(test_push_paths);
+	RUN(test_push_maintenance);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
 	RUN(test_guarded_update);
