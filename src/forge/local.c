@@ -10,6 +10,7 @@
  */
 #include "forge/forge_int.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
@@ -556,9 +557,11 @@ static int fill_bare(const char *bare, const char *src, const char *def, struct 
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "config", "core.logAllRefUpdates",
 				       "true", NULL);
 	if (!rc)
-		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q", "--no-tags", "--",
-				       src, "+refs/heads/*:refs/heads/*",
-				       "+refs/tags/*:refs/tags/*", NULL);
+		/* as one pack (not a file per object), which clones copy whole */
+		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "-c", "fetch.unpackLimit=1",
+				       "fetch", "-q", "--no-tags", "--", src,
+				       "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*",
+				       NULL);
 	if (!rc)
 		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "symbolic-ref", "HEAD", head,
 				       NULL);
@@ -782,6 +785,143 @@ done:
 	return rc;
 }
 
+/*
+ * The commits of the branches @ref and @def (full ref names) of the
+ * repository @dir, in one git run: @out and @out_def get the ids (empty when
+ * there is no such branch). False when that run failed or a ref is not a
+ * commit: the caller looks them up one by one then.
+ */
+static bool tips(const char *dir, const char *ref, const char *def, char out[NSH_FORGE_SHA_MAX + 1],
+		 char out_def[NSH_FORGE_SHA_MAX + 1])
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_err gerr = NSH_ERR_INIT;
+	bool ok = false;
+
+	out[0] = out_def[0] = '\0';
+	/* a pattern also matches the refs below it ("a" matches "a/b"): names compared below */
+	if (nsh_forge_git_run(dir, &b, 0, NULL, &gerr, "for-each-ref",
+			      "--format=%(objectname) %(objecttype) %(refname)", ref, def, NULL))
+		goto out;
+	ok = true;
+	for (char *line = b.buf, *nl; ok && *line; line = nl + 1) {
+		char *sp = strchr(line, ' '), *name;
+
+		nl = strchr(line, '\n');
+		if (!nl || !sp || sp > nl || !is_sha(line, (size_t)(sp - line))) {
+			ok = false;
+			break;
+		}
+		*nl = '\0';
+		name = strchr(sp + 1, ' ');
+		if (!name)
+			ok = false;
+		else if (strcmp(name + 1, ref) && strcmp(name + 1, def))
+			continue;
+		else if (strncmp(sp + 1, "commit ", 7))
+			ok = false;
+		else {
+			char *to = strcmp(name + 1, ref) ? out_def : out;
+
+			memcpy(to, line, (size_t)(sp - line));
+			to[sp - line] = '\0';
+		}
+	}
+out:
+	nsh_buf_release(&b);
+	return ok;
+}
+
+/* Pushes of more objects than this take git fetch's path (index-pack, as fetch would). */
+#define PUSH_DIRECT_OBJECTS 100
+/* Packs larger than this are not held in memory: git fetch's path. */
+#define PUSH_DIRECT_BYTES ((size_t)64 << 20)
+
+/*
+ * The objects of commit @sha in the workspace @work that the forge's
+ * repository @bare lacks, copied into @bare in three git runs instead of
+ * git fetch's seven (fetch, a shell, upload-pack, pack-objects,
+ * unpack-objects, rev-list, auto-maintenance): pack-objects in the
+ * workspace packs what @sha reaches less what the commits @have (held by
+ * @bare) reach, unpack-objects writes them into @bare as git fetch does
+ * for small packs, and rev-list checks there, as git fetch's connectivity
+ * check does, that every object @sha reaches is now in @bare. The
+ * workspace is not trusted: only that last check, run in @bare, decides.
+ * False when any of it fails or the pack is large: the caller fetches then
+ * (objects written meanwhile are unreferenced, as after a failed fetch).
+ */
+static bool push_direct(const char *bare, const char *work, const char *sha,
+			const char *const *have, size_t nhave)
+{
+	struct nsh_buf revs = NSH_BUF_INIT, pack = NSH_BUF_INIT;
+	struct nsh_proc p;
+	bool ok = false;
+	uint32_t n;
+
+	nsh_buf_addf(&revs, "%s\n--not\n", sha);
+	for (size_t i = 0; i < nhave; i++)
+		if (have[i][0])
+			nsh_buf_addf(&revs, "%s\n", have[i]);
+	nsh_git_init(&p, work);
+	nsh_strvec_pushl(&p.argv, "pack-objects", "--revs", "--stdout", "--delta-base-offset", "-q",
+			 NULL);
+	p.in = revs.buf;
+	p.in_len = revs.len;
+	p.out_max = PUSH_DIRECT_BYTES;
+	p.timeout_ms = NSH_FORGE_GIT_TIMEOUT_MS;
+	if (nsh_proc_run_checked(&p, &pack, NULL) || pack.len < 12 || memcmp(pack.buf, "PACK", 4))
+		goto out;
+	/* the object count of the pack's header, big-endian */
+	n = (uint32_t)(unsigned char)pack.buf[8] << 24 |
+	    (uint32_t)(unsigned char)pack.buf[9] << 16 |
+	    (uint32_t)(unsigned char)pack.buf[10] << 8 | (uint32_t)(unsigned char)pack.buf[11];
+	if (n > PUSH_DIRECT_OBJECTS)
+		goto out;
+	nsh_proc_release(&p);
+	nsh_git_init(&p, bare);
+	nsh_strvec_pushl(&p.argv, "unpack-objects", "-q", NULL);
+	p.in = pack.buf;
+	p.in_len = pack.len;
+	p.timeout_ms = NSH_FORGE_GIT_TIMEOUT_MS;
+	if (nsh_proc_run_checked(&p, NULL, NULL))
+		goto out;
+	ok = !nsh_forge_git_run(bare, NULL, 0, NULL, NULL, "rev-list", "--objects", "--quiet", sha,
+				"--not", "--all", NULL);
+out:
+	nsh_proc_release(&p);
+	nsh_buf_release(&revs);
+	nsh_buf_release(&pack);
+	return ok;
+}
+
+/* git's gc.auto (6700 loose objects) over the 256 fan-out directories, rounded up */
+#define LOOSE_SAMPLE_MAX 27
+
+/*
+ * What git fetch ends with, for pushes that took push_direct(): "git
+ * maintenance run --auto", which packs the repository once it holds too
+ * many loose objects. Started only when git's own estimate says so (more
+ * than LOOSE_SAMPLE_MAX objects in objects/17), read here without a
+ * process. A failure is no failure of the push.
+ */
+static void maintain(const char *bare)
+{
+	char *fan = nsh_xasprintf("%s/objects/17", bare);
+	DIR *d = opendir(fan);
+	struct dirent *de;
+	size_t n = 0;
+
+	while (d && (de = readdir(d)))
+		n += (strlen(de->d_name) == 38 || strlen(de->d_name) == 62) &&
+		     strspn(de->d_name, "0123456789abcdef") == strlen(de->d_name);
+	if (d)
+		closedir(d);
+	free(fan);
+	if (n > LOOSE_SAMPLE_MAX)
+		nsh_forge_git_run(bare, NULL, 0, NULL, NULL, "maintenance", "run", "--auto",
+				  "--quiet", NULL);
+}
+
 static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		      struct nsh_forge_push_result *ret, struct nsh_err *err)
 {
@@ -789,8 +929,9 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	struct nsh_repo_rec row = {0};
 	struct nsh_pr_rec pr = {0};
 	const char *rev = p->rev ? p->rev : "HEAD";
-	char *bare = NULL, *ref = NULL, *why = NULL, *work = NULL;
-	bool found = false, ancestor = true, full = false;
+	char *bare = NULL, *ref = NULL, *def = NULL, *why = NULL, *work = NULL;
+	char def_sha[NSH_FORGE_SHA_MAX + 1] = "";
+	bool found = false, ancestor = true, full = false, direct = false;
 	int rc;
 
 	rc = local_repo_path(f, p->org, p->repo, &bare, err);
@@ -828,15 +969,27 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 			goto out;
 	}
 	ref = nsh_xasprintf("refs/heads/%s", p->branch);
-	rc = nsh_forge_git_commit(bare, ref, res.old_sha, &found, err);
-	if (rc)
-		goto out;
-	if (!found)
-		res.old_sha[0] = '\0';
+	def = nsh_xasprintf("refs/heads/%s", row.default_branch);
+	/* the branch's commit and the default branch's (what the forge surely holds) */
+	if (tips(bare, ref, def, res.old_sha, def_sha)) {
+		found = res.old_sha[0] != '\0';
+	} else {
+		def_sha[0] = '\0';
+		rc = nsh_forge_git_commit(bare, ref, res.old_sha, &found, err);
+		if (rc)
+			goto out;
+		if (!found)
+			res.old_sha[0] = '\0';
+	}
 	if (strcmp(res.old_sha, res.new_sha)) {
+		const char *have[] = {res.old_sha, def_sha};
+
 		/* The objects first, without touching any ref; then the guarded move. */
-		rc = nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q", "--no-tags",
-				       "--no-write-fetch-head", "--", work, res.new_sha, NULL);
+		direct = push_direct(bare, work, res.new_sha, have, 2);
+		rc = direct ? 0
+			    : nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q",
+						"--no-tags", "--no-write-fetch-head", "--", work,
+						res.new_sha, NULL);
 		if (rc && full) {
 			char sha[NSH_FORGE_SHA_MAX + 1];
 			struct nsh_err lerr = NSH_ERR_INIT;
@@ -878,6 +1031,8 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 		if (rc)
 			goto out;
 		res.updated = true;
+		if (direct)
+			maintain(bare);
 		res.forced = !ancestor;
 	}
 	rc = nsh_store_pr_find_head(f->store, row.id, p->branch, &pr, err);
@@ -901,6 +1056,7 @@ out:
 	nsh_repo_rec_release(&row);
 	free(bare);
 	free(ref);
+	free(def);
 	free(why);
 	free(work);
 	return rc;
@@ -961,10 +1117,14 @@ static int local_clone(struct nsh_forge *f, const char *org, const char *name, c
 	rc = local_repo_path(f, org, name, &bare, err);
 	if (!rc)
 		rc = nsh_store_repo_get(f->store, org, name, &row, err);
-	/* objects copied, not hard-linked: the sandbox must not reach the forge's files */
+	/*
+	 * Objects copied, not hard-linked: the sandbox must not reach the
+	 * forge's files. No template (sample hooks, which never run here, and
+	 * info/exclude, which the caller writes if it wants one).
+	 */
 	if (!rc)
 		rc = nsh_forge_git_run(NULL, NULL, 0, NULL, err, "clone", "--quiet",
-				       "--no-hardlinks", "--branch",
+				       "--template=", "--no-hardlinks", "--branch",
 				       branch ? branch : row.default_branch, "--", bare, dir, NULL);
 out:
 	nsh_repo_rec_release(&row);

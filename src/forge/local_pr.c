@@ -155,6 +155,43 @@ static int find_existing(struct nsh_forge *f, const struct nsh_forge_pr_new *n, 
 	return rc;
 }
 
+/*
+ * The commit of the branch @head_ref (a full ref name) of the repository
+ * @bare into @out when it has commits that @base_ref lacks, in one git run;
+ * false when it does not, or is not there, or the run failed: the caller
+ * looks again, step by step, for the answer and its message.
+ */
+static bool head_ahead(const char *bare, const char *head_ref, const char *base_ref,
+		       char out[NSH_FORGE_SHA_MAX + 1])
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_err gerr = NSH_ERR_INIT;
+	char *merged = nsh_xasprintf("--no-merged=%s", base_ref);
+	bool ok = false;
+
+	/* a pattern also matches the refs below it ("a" matches "a/b"): names compared */
+	if (nsh_forge_git_run(bare, &b, 0, NULL, &gerr, "for-each-ref",
+			      "--format=%(objectname) %(objecttype) %(refname)", merged, head_ref,
+			      NULL))
+		goto out;
+	for (char *line = b.buf, *nl; !ok && (nl = strchr(line, '\n')); line = nl + 1) {
+		char *sp = strchr(line, ' ');
+		size_t len = sp ? (size_t)(sp - line) : 0;
+
+		*nl = '\0';
+		if (sp && (len == 40 || len == 64) && strspn(line, "0123456789abcdef") == len &&
+		    !strncmp(sp + 1, "commit ", 7) && !strcmp(sp + 8, head_ref)) {
+			memcpy(out, line, len);
+			out[len] = '\0';
+			ok = true;
+		}
+	}
+out:
+	nsh_buf_release(&b);
+	free(merged);
+	return ok;
+}
+
 int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *n,
 			    struct nsh_pr_rec *ret, bool *ret_existed, struct nsh_err *err)
 {
@@ -201,6 +238,11 @@ int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *
 		bool head_found = false;
 
 		ref = nsh_xasprintf("refs/heads/%s", base);
+		/* the usual case in one git run; anything else looked at step by step */
+		if (head_ahead(bare, head_ref, ref, head_sha)) {
+			free(head_ref);
+			goto checked;
+		}
 		rc = nsh_forge_git_commit2(bare, head_ref, ref, head_sha, base_sha, &head_found,
 					   &found, err);
 		free(head_ref);
@@ -220,7 +262,7 @@ int nsh_forge_local_pr_open(struct nsh_forge *f, const struct nsh_forge_pr_new *
 				 n->head, base);
 	if (rc)
 		goto out;
-
+checked:
 	rc = nsh_store_begin(f->store, err);
 	if (rc)
 		goto out;

@@ -277,6 +277,33 @@ void orch_ws_release(struct orch_job *oj, bool remove)
 	oj->disk = NULL;
 }
 
+static void *ws_prepare(void *arg)
+{
+	struct nsh_orch *o = arg;
+	struct nsh_err err = NSH_ERR_INIT;
+	char *work = nsh_xasprintf("%s/work", o->home);
+
+	/* a failure here is met again, and reported, by the first job's orch_ws_make() */
+	if (!nsh_fs_mkdir_p(work, 0700, &err) && nsh_disk_prepare(work, o->prep_bytes, &err))
+		nsh_log_debug("workspace template: %s", err.msg);
+	free(work);
+	return NULL;
+}
+
+void orch_ws_prepare(struct nsh_orch *o, uint64_t bytes)
+{
+	if (!o->ws_quota || !bytes)
+		return;
+	if (bytes < NSH_DISK_MIN_BYTES)
+		bytes = NSH_DISK_MIN_BYTES;
+	pthread_mutex_lock(&o->mu);
+	if (!o->prep_started) {
+		o->prep_bytes = bytes;
+		o->prep_started = !pthread_create(&o->prep, NULL, ws_prepare, o);
+	}
+	pthread_mutex_unlock(&o->mu);
+}
+
 int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err)
 {
 	struct nsh_orch *o = nsh_job_run_ctx(jr);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -111,6 +112,16 @@ static int write_exclude(const char *path, struct nsh_err *err)
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	int rc = 0;
 
+	if (fd < 0 && errno == ENOENT) {
+		/* a clone made without git's template has no .git/info */
+		char *dir = nsh_xstrdup(path);
+
+		*strrchr(dir, '/') = '\0';
+		if (mkdir(dir, 0755) == 0 || errno == EEXIST)
+			fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+				  0644);
+		free(dir);
+	}
 	ssize_t n = fd < 0 ? -1 : write(fd, text, sizeof(text) - 1);
 
 	if (n != (ssize_t)(sizeof(text) - 1))

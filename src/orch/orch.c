@@ -151,6 +151,8 @@ void nsh_orch_free(struct nsh_orch *o)
 {
 	if (!o)
 		return;
+	if (o->prep_started)
+		pthread_join(o->prep, NULL);
 	nsh_disk_drain(); /* the workspaces released in the background (orch_ws_release()) */
 	nsh_proxy_free(o->proxy);
 	nsh_net_journal_free(o->journal);

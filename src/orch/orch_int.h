@@ -54,6 +54,9 @@ struct nsh_orch {
 	struct nsh_llm_settings llm;  /* the llm brain's provider (llm.c) */
 	bool llm_ok;		      /* @llm loaded */
 	char *llm_error;	      /* why not, for the plan's error */
+	pthread_t prep;	     /* formats the workspace images' template (orch_ws_prepare()) */
+	bool prep_started;   /* @prep runs or ran: joined by nsh_orch_free() */
+	uint64_t prep_bytes; /* ... for images of this size */
 };
 
 /* What a job keeps between its steps on this worker (nsh_job_run_data()). */
@@ -283,6 +286,14 @@ int orch_checkpoint(struct nsh_job_run *jr, struct nsh_err *err);
  * directory, measured after each step, and a "job.storage" event says so.
  */
 int orch_ws_make(struct nsh_job_run *jr, struct nsh_err *err);
+
+/*
+ * Start formatting the template of the workspace images of @bytes (the
+ * task's storage_per_job) on a background thread, once per process, so that
+ * the first jobs do not wait for mkfs.ext4 (nsh_disk_prepare()). Nothing
+ * when workspace images are off. Joined by nsh_orch_free().
+ */
+void orch_ws_prepare(struct nsh_orch *o, uint64_t bytes);
 
 /** A resumed job's workspace image mounted again (orch_job_of()); failures are logged. */
 void orch_ws_open(struct orch_job *oj);

@@ -415,8 +415,12 @@ int orch_plan(struct nsh_task_run *tr, struct nsh_err *err)
 	json_t *opts = orch_task_options(t), *summary = NULL;
 	char *done = NULL, *dump = NULL;
 	const char *org = t->org;
+	struct nsh_limits lim;
 	int rc;
 
+	/* the jobs' workspace images, formatted while the task is planned */
+	nsh_task_run_limits(tr, &lim);
+	orch_ws_prepare(o, lim.storage_per_job);
 	/* planned before a crash: the jobs are there */
 	if (!nsh_store_step_get(st, t->id, NULL, 0, "analysis", &done, NULL)) {
 		free(done);

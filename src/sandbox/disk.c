@@ -397,6 +397,20 @@ out:
 	return r;
 }
 
+int nsh_disk_prepare(const char *dir, uint64_t bytes, struct nsh_err *err)
+{
+	const struct disk_template *t = NULL;
+	int r;
+
+	if (bytes < NSH_DISK_MIN_BYTES)
+		return nsh_err_set(err, NSH_EINVAL, "a disk of %llu bytes is too small",
+				   (unsigned long long)bytes);
+	pthread_mutex_lock(&tmpl_mu);
+	r = template_get(dir, bytes, &t, err);
+	pthread_mutex_unlock(&tmpl_mu);
+	return r;
+}
+
 int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, uid_t owner,
 		    gid_t group, struct nsh_disk **ret, struct nsh_err *err)
 {

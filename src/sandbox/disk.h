@@ -57,6 +57,17 @@ struct nsh_disk;
 int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, uid_t owner,
 		    gid_t group, struct nsh_disk **ret, struct nsh_err *err);
 
+/**
+ * Make the process's template for images of @bytes now (mkfs.ext4 in the
+ * directory @dir, which must exist and be on the file system of the images
+ * to come), so that the first nsh_disk_create() of that size copies it
+ * instead of waiting for mkfs.ext4. Nothing to do when there is one
+ * already. Meant for a background thread at start-up: nsh_disk_create()
+ * waits for a template being made. Errors: NSH_EINVAL for @bytes below
+ * NSH_DISK_MIN_BYTES; those of mkfs.ext4 and of the template's file.
+ */
+int nsh_disk_prepare(const char *dir, uint64_t bytes, struct nsh_err *err);
+
 /*
  * Images whose file name ends in this are kept: nsh_disk_close() leaves
  * them for a later nsh_disk_open(), and nsh_disk_cleanup_stale() leaves

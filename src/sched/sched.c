@@ -1647,6 +1647,11 @@ struct nsh_store *nsh_task_run_store(struct nsh_task_run *tr)
 	return tr->st;
 }
 
+void nsh_task_run_limits(struct nsh_task_run *tr, struct nsh_limits *ret)
+{
+	task_limits(tr->ts->sched, tr->st, tr->ts->id, ret);
+}
+
 const struct nsh_task_rec *nsh_task_run_task(struct nsh_task_run *tr)
 {
 	return &tr->task;

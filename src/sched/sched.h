@@ -184,6 +184,8 @@ struct nsh_store *nsh_task_run_store(struct nsh_task_run *tr);
 /** The task row as it was when planning started (borrowed). */
 const struct nsh_task_rec *nsh_task_run_task(struct nsh_task_run *tr);
 void *nsh_task_run_ctx(struct nsh_task_run *tr);
+/** The limits the task runs under (its recorded ones, else the scheduler's), into @ret. */
+void nsh_task_run_limits(struct nsh_task_run *tr, struct nsh_limits *ret);
 
 /* ---- for steps: the job being run ---- */
 

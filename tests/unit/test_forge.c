@@ -20,6 +20,7 @@
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
+#include "core/time.h"
 #include "forge/forge.h"
 #include "forge/forge_int.h"
 #include "forge/git.h"
@@ -1143,6 +1144,156 @@ static void test_remote(void)
 	fx_close(&f);
 }
 
+/* The git runs this thread started since *@since, which is updated. */
+static uint64_t git_runs_since(uint64_t *since)
+{
+	uint64_t now = 0, n;
+
+	nsh_git_counters(&now, NULL);
+	n = now - *since;
+	*since = now;
+	return n;
+}
+
+/*
+ * A push copies the workspace's new objects with pack-objects (there) and
+ * unpack-objects (in the forge), and the forge's own connectivity check
+ * decides. A workspace whose pack leaves objects out (its grafts hide a
+ * commit) never leaves the forge with a branch whose history is missing:
+ * git fetch brings it whole, or the push fails and the branch stays. A
+ * forge branch whose commit the workspace lacks takes git fetch's path.
+ */
+static void test_push_paths(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *ws2, *p1, *p2, *c, *q, *got, *grafts;
+	uint64_t since = 0;
+	int rc;
+	struct fx f;
+
+	fx_open(&f, "paths");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-paths");
+	ws2 = fx_workspace(&f, "svc", "ws-paths2");
+
+	/*
+	 * The usual push (HEAD: its id from the workspace first): for-each-ref,
+	 * pack-objects, unpack-objects, rev-list, update-ref.
+	 */
+	GIT(ws, "checkout", "-q", "-b", "b1");
+	write_file(ws, "a.txt", "a\n");
+	p1 = commit_all(ws, "P1");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 6);
+	CHECK_STR(res.new_sha, p1);
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	CHECK_STR(got, p1);
+	free(got);
+
+	/* grafts make C's parent P1: the pack lacks P2, the connectivity check sees it */
+	write_file(ws, "b.txt", "b\n");
+	p2 = commit_all(ws, "P2");
+	write_file(ws, "c.txt", "c\n");
+	c = commit_all(ws, "C");
+	grafts = nsh_xasprintf("%s %s\n", c, p1);
+	write_file(ws, ".git/info/grafts", grafts);
+	rc = push(&f, "svc", ws, "b1", false, &res, &err);
+	CHECK(git_runs_since(&since) > 6); /* git fetch's path after the first */
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	if (rc == 0) {
+		char *all = git_out(bare, "rev-list", "--objects", c, NULL);
+
+		CHECK_STR(got, c);
+		CHECK(all[0] != '\0'); /* every object C reaches, P2 among them */
+		free(all);
+		free(got);
+		got = git_out(bare, "cat-file", "-t", p2, NULL);
+		CHECK_STR(got, "commit");
+	} else {
+		CHECK_STR(got, p1); /* refused: the branch stays */
+		nsh_err_clear(&err);
+	}
+	free(got);
+
+	/* the forge's branch holds a commit that ws2 never saw: git fetch's path */
+	write_file(ws2, "q.txt", "q\n");
+	q = commit_all(ws2, "Q");
+	CHECK_INT(push(&f, "svc", ws2, "b1", false, &res, &err), NSH_ECONFLICT);
+	nsh_err_clear(&err);
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws2, "b1", true, &res, &err), 0);
+	/* HEAD's id, for-each-ref, pack-objects (fails), fetch, merge-base, update-ref */
+	CHECK_INT(git_runs_since(&since), 6);
+	CHECK(res.forced);
+	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
+	CHECK_STR(got, q);
+	free(got);
+
+	free(grafts);
+	free(q);
+	free(c);
+	free(p2);
+	free(p1);
+	free(ws2);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+/*
+ * After a push that took pack-objects' path, the forge's repository is
+ * packed as git fetch would have had it: "git maintenance run --auto" once
+ * git's estimate of its loose objects (objects/17) is past gc.auto.
+ */
+static void test_push_maintenance(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *sha, *loose, *pid, *got;
+	struct fx f;
+
+	fx_open(&f, "maint");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-maint");
+	GIT(ws, "checkout", "-q", "-b", "b1");
+	write_file(ws, "a.txt", "a\n");
+	sha = commit_all(ws, "A");
+	/* 28 files that git counts as loose objects in objects/17 (over 6700 / 256) */
+	for (int i = 0; i < 28; i++) {
+		char *name = nsh_xasprintf("objects/17/%038x", i);
+
+		write_file(bare, name, "x");
+		free(name);
+	}
+	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
+	CHECK_STR(res.new_sha, sha);
+	/*
+	 * The pushed commit ends in a pack, no longer a loose object: git gc
+	 * goes on in the background (gc.autoDetach), as after git fetch.
+	 */
+	loose = nsh_xasprintf("%s/objects/%.2s/%s", bare, sha, sha + 2);
+	pid = nsh_xasprintf("%s/gc.pid", bare);
+	for (int64_t end = nsh_time_mono_ms() + 20000;
+	     (nsh_fs_exists(loose) || nsh_fs_exists(pid)) && nsh_time_mono_ms() < end;)
+		nsh_time_sleep_ms(20);
+	CHECK(!nsh_fs_exists(loose));
+	free(pid);
+	got = git_out(bare, "cat-file", "-t", sha, NULL);
+	CHECK_STR(got, "commit");
+	free(got);
+	free(loose);
+	free(sha);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
 int main(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -1151,6 +1302,8 @@ int main(void)
 	RUN(test_names);
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
+	RUN(test_push_paths);
+	RUN(test_push_maintenance);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
 	RUN(test_guarded_update);

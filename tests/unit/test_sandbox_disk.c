@@ -25,6 +25,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
+#include "core/proc.h"
 #include "core/time.h"
 #include "test.h"
 
@@ -452,6 +453,52 @@ out:
 }
 
 /*
+ * nsh_disk_prepare(): the template of a size made ahead (what start-up
+ * does on a background thread), with no file left behind; disks of that
+ * size made afterwards are whole file systems of that size. Too small a
+ * size is refused.
+ */
+static void test_prepare(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	char *dir = t_tmpdir();
+	char *image = nsh_xasprintf("%s/p.img", dir), *mnt = nsh_xasprintf("%s/pm", dir);
+	char *file = nsh_xasprintf("%s/pm/big", dir);
+	struct nsh_disk *d = NULL;
+	struct nsh_buf names = NSH_BUF_INIT;
+	const char *ls[] = {"ls", "-A", dir, NULL};
+	uint64_t used, size;
+	int64_t t0 = nsh_time_mono_ns();
+	int e = 0;
+
+	CHECK_INT(nsh_disk_prepare(dir, NSH_DISK_MIN_BYTES - 1, &err), NSH_EINVAL);
+	nsh_err_clear(&err);
+	CHECK_INT(nsh_disk_prepare(dir, 24 * MIB, &err), 0);
+	CHECK_INT(nsh_disk_prepare(dir, 24 * MIB, &err), 0); /* there already */
+	CHECK_INT(nsh_proc_run_argv(ls, NULL, &names, &err), 0);
+	CHECK_STR(names.buf, "");
+	fprintf(stderr, "prepare a 24 MiB template: %.1f ms\n", (nsh_time_mono_ns() - t0) / 1e6);
+	t0 = nsh_time_mono_ns();
+	CHECK_INT(nsh_disk_create(image, mnt, 24 * MIB, 1000, 1000, &d, &err), 0);
+	fprintf(stderr, "create a 24 MiB disk after it: %.1f ms\n",
+		(nsh_time_mono_ns() - t0) / 1e6);
+	if (!d)
+		goto out;
+	CHECK_INT(nsh_disk_usage(d, &used, &size, &err), 0);
+	CHECK(size > 22 * MIB && size <= 24 * MIB);
+	CHECK(fill(file, 64 * MIB, &e) <= 24 * MIB);
+	CHECK_INT(e, ENOSPC);
+out:
+	CHECK_INT(nsh_disk_destroy(d, &err), 0);
+	nsh_buf_release(&names);
+	nsh_fs_remove_tree(dir, NULL);
+	free(file);
+	free(mnt);
+	free(image);
+	free(dir);
+}
+
+/*
  * close_later: the caller gets on at once; the disk is unmounted and its
  * directory removed in the background, and whoever opens the image or
  * waits on its paths meanwhile finds the release done.
@@ -560,6 +607,7 @@ int main(void)
 	RUN(test_cleanup_stale);
 	RUN(test_keep_reopen);
 	RUN(test_template_copies);
+	RUN(test_prepare);
 	RUN(test_close_later);
 	RUN(test_stale_template);
 	return TEST_DONE();
