@@ -38,6 +38,8 @@ struct nsh_sandbox_setup {
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
 	bool timing;	     /* send the marks below with READY */
+	bool pooled; /* prepared ahead: stop before the workspace, /tmp, host name, Landlock and
+			seccomp, send PREPARED and finish on FINISH (see struct nsh_ctl_finish) */
 };
 
 /*
@@ -99,6 +101,14 @@ enum nsh_ctl_type {
 	NSH_CTL_EXECFAIL, /* init -> supervisor: could not start, @errnum */
 	NSH_CTL_KILL,	  /* supervisor -> init: kill the running command */
 	NSH_CTL_EXITED,	  /* init -> supervisor: the command ended with @status */
+	NSH_CTL_PREPARED, /* pooled child -> supervisor: root built, hardened, waiting for FINISH */
+	NSH_CTL_FINISH,	  /* supervisor -> pooled child: struct nsh_ctl_finish; fd: workspace */
+};
+
+/* What a pooled sandbox learns when it is taken: the extra bytes of FINISH. */
+struct nsh_ctl_finish {
+	uint64_t tmp_size; /* bytes of the /tmp tmpfs */
+	char hostname[65]; /* UTS name, NUL-terminated */
 };
 
 /* The fixed part of every message; a RUN carries strings after it. */
