@@ -474,7 +474,7 @@ struct sbx_pool {
 
 static pthread_mutex_t sbx_pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sbx_pool *sbx_pool; /* made on first use; NULL: none (yet) */
-static bool sbx_pool_off;	  /* not root, turned off, or could not start */
+static bool sbx_pool_off;	  /* not root, turned off, or could not start: never */
 
 static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err);
 
@@ -690,29 +690,28 @@ static void sbx_pool_exit(void)
 	}
 }
 
-/* The pool, made on first use; NULL when there is none. */
-static struct sbx_pool *sbx_pool_get(const char *hide)
+int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err)
 {
-	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
-	const char *env;
+	struct sbx_pool *p = NULL;
+	const char *env = getenv("NSH_SANDBOX_POOL");
 	sigset_t all, old;
 	long size = SBX_POOL_DEFAULT;
-	int e;
+	int e, rc = 0;
 
-	if (p || __atomic_load_n(&sbx_pool_off, __ATOMIC_ACQUIRE))
-		return p;
-	pthread_mutex_lock(&sbx_pool_lock);
-	if (sbx_pool || sbx_pool_off)
-		goto out;
-	env = getenv("NSH_SANDBOX_POOL");
 	if (env) {
 		char *end;
 
 		size = strtol(env, &end, 10);
-		if (*end || size < 0 || size > SBX_POOL_MAX)
-			size = SBX_POOL_DEFAULT;
+		if (!*env || *end || size < 0 || size > SBX_POOL_MAX)
+			return nsh_err_set(err, NSH_EINVAL,
+					   "NSH_SANDBOX_POOL must be 0 to %d, not '%s'",
+					   SBX_POOL_MAX, env);
 	}
-	if (!size || geteuid() != 0) {
+	pthread_once(&filter_once, build_filter);
+	pthread_mutex_lock(&sbx_pool_lock);
+	if (sbx_pool || sbx_pool_off)
+		goto out;
+	if (!size || geteuid() != 0 || !filter) {
 		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
 		goto out;
 	}
@@ -737,11 +736,10 @@ static struct sbx_pool *sbx_pool_get(const char *hide)
 	e = pthread_create(&p->thread, NULL, sbx_pool_run, p);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (e) {
-		nsh_log_warn("sandbox pool: cannot start its thread: %s", strerror(e));
 		free(p->hide);
 		free(p);
-		p = NULL;
 		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
+		rc = nsh_err_sys(err, e, "cannot start the sandbox pool");
 		goto out;
 	}
 	/* The thread lives as long as the process: it is the parent of the pooled inits. */
@@ -749,9 +747,8 @@ static struct sbx_pool *sbx_pool_get(const char *hide)
 	atexit(sbx_pool_exit);
 	__atomic_store_n(&sbx_pool, p, __ATOMIC_RELEASE);
 out:
-	p = sbx_pool;
 	pthread_mutex_unlock(&sbx_pool_lock);
-	return p;
+	return rc;
 }
 
 static bool same_str(const char *a, const char *b)
@@ -773,7 +770,7 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
 	if (pol->no_pool || pol->network != NSH_NET_NONE || pol->disk || pol->cpus > 0 ||
 	    pol->timing || (pol->hostname && strlen(pol->hostname) > 64))
 		return false;
-	p = sbx_pool_get(pol->hide);
+	p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
 	return p && same_str(p->hide, pol->hide);
 }
 
@@ -844,6 +841,7 @@ out:
 		destroy_now(sb, NULL);
 		return NULL;
 	}
+	nsh_log_debug("sandbox for '%s' taken from the pool", sb->workspace);
 	return sb;
 }
 

@@ -191,13 +191,14 @@ pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb);
 int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err);
 
 /*
- * The pool of prepared sandboxes. As root, a thread of the process keeps
- * NSH_SANDBOX_POOL (default 2, at most 4; 0 turns it off) sandboxes built
+ * The pool of prepared sandboxes. Once started (nsh_sandbox_pool_start(),
+ * by the daemon), a thread of the process keeps NSH_SANDBOX_POOL (default
+ * 2, at most 4; 0 turns it off) sandboxes built
  * up to their workspace: cgroups made (no limits yet), namespaces cloned,
  * ids mapped, root file system, /dev and pivot_root done, the init
  * hardened and waiting. nsh_sandbox_create() takes one when the policy
  * allows it (network none, no disk quota, no CPU limit, no timing, the
- * same @hide as the first policy that used the pool, @no_pool unset) and
+ * @hide the pool was started for, @no_pool unset) and
  * finishes it: limits written, the workspace attached at /workspace, /tmp,
  * host name, Landlock and seccomp; else, or when none is ready, it builds
  * one as before. nsh_sandbox_destroy() of a pooled sandbox kills it and
@@ -214,6 +215,15 @@ struct nsh_sandbox_pool_stats {
 	uint64_t taken;	   /* creates served from the pool */
 	uint64_t missed;   /* creates it could serve but found it empty */
 };
+
+/**
+ * Start this process's pool of prepared sandboxes, for policies whose
+ * @hide is @hide (copied; NULL: none). Size from NSH_SANDBOX_POOL (0 to 4,
+ * default 2; 0: no pool). Without root there is no pool either (0
+ * returned). Once per process: later calls do nothing. NSH_EINVAL for a bad
+ * NSH_SANDBOX_POOL. Any thread. The pool lives until the process exits.
+ */
+int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err);
 
 /** The pool's figures; false (and zeros) when there is no pool (yet). Any thread. */
 bool nsh_sandbox_pool_stats(struct nsh_sandbox_pool_stats *ret);

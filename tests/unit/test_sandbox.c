@@ -374,6 +374,7 @@ static void test_pool_exit(void)
 			atexit(report_left);
 			if (off)
 				setenv("NSH_SANDBOX_POOL", "0", 1);
+			bad |= nsh_sandbox_pool_start(dir, NULL) != 0;
 			policy(&pol, off ? "exit-off" : "exit-on");
 			bad |= nsh_sandbox_create(&pol, &sb, NULL) != 0;
 			nsh_sandbox_destroy(sb, NULL);
@@ -849,6 +850,8 @@ int main(void)
 {
 	dir = t_tmpdir();
 	RUN(test_pool_exit); /* first: it forks */
+	if (nsh_sandbox_pool_start(dir, NULL))
+		t_fail++;
 	RUN(test_commands);
 	RUN(test_pause_resume_kill);
 	RUN(test_disk_cleanup);
