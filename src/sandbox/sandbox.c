@@ -467,20 +467,51 @@ struct sbx_pool {
 	unsigned seq;				 /* names the cgroups: "pool-<seq>" */
 	pid_t owner;				 /* the process whose pool it is */
 	bool busy;				 /* a prepare or reap is running outside the lock */
+	bool preparing;				 /* a prepare is running */
 	bool broken;				 /* a prepare failed; waits for the next take */
 	bool stop;				 /* the process is exiting */
 	struct nsh_sandbox_pool_stats stats;	 /* for tests and reports */
 };
 
 static pthread_mutex_t sbx_pool_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sbx_pool *sbx_pool; /* made on first use; NULL: none (yet) */
+static struct sbx_pool *sbx_pool; /* made by nsh_sandbox_pool_start(); NULL: none */
 static bool sbx_pool_off;	  /* not root, turned off, or could not start: never */
 
 static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err);
 
-static void sbx_pool_hold(bool on)
+/*
+ * The pool, when this process started it: a child forked from the owner
+ * has a copy of its lists (sandboxes the owner may hand out too) and of
+ * its lock (perhaps held by a thread the child does not have).
+ */
+static struct sbx_pool *own_pool(void)
 {
 	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+
+	return p && p->owner == getpid() ? p : NULL;
+}
+
+/*
+ * Wait until no sandbox is being prepared (the caller holds the filler
+ * off, so none starts). Until its pivot_root, a child being prepared has a
+ * copy of every host mount, a quota image's among them, which would keep
+ * the image's loop device busy after its unmount.
+ */
+static void sbx_pool_quiesce(void)
+{
+	struct sbx_pool *p = own_pool();
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	while (p->preparing)
+		pthread_cond_wait(&p->changed, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void sbx_pool_hold(bool on)
+{
+	struct sbx_pool *p = own_pool();
 
 	if (!p)
 		return;
@@ -632,11 +663,11 @@ static void *sbx_pool_run(void *arg)
 			continue;
 		}
 		seq = p->seq++;
-		p->busy = true;
+		p->busy = p->preparing = true;
 		pthread_mutex_unlock(&p->lock);
 		sb = prepare(p, seq);
 		pthread_mutex_lock(&p->lock);
-		p->busy = false;
+		p->busy = p->preparing = false;
 		if (!sb) {
 			p->broken = true; /* creates take the present path meanwhile */
 		} else if (p->stop || p->nr >= p->size) {
@@ -664,10 +695,10 @@ static void *sbx_pool_run(void *arg)
  */
 static void sbx_pool_exit(void)
 {
-	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+	struct sbx_pool *p = own_pool();
 	struct nsh_sandbox *list;
 
-	if (!p || getpid() != p->owner)
+	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
 	p->stop = true;
@@ -770,7 +801,7 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
 	if (pol->no_pool || pol->network != NSH_NET_NONE || pol->disk || pol->cpus > 0 ||
 	    pol->timing || (pol->hostname && strlen(pol->hostname) > 64))
 		return false;
-	p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+	p = own_pool();
 	return p && same_str(p->hide, pol->hide);
 }
 
@@ -781,7 +812,7 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
  */
 static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 {
-	struct sbx_pool *p = sbx_pool;
+	struct sbx_pool *p = own_pool();
 	struct nsh_sandbox *sb = NULL;
 	struct nsh_cgroup_limits lim = {pol->memory, pol->pids, 0};
 	struct nsh_ctl_msg fin = {.type = NSH_CTL_FINISH}, m;
@@ -789,6 +820,8 @@ static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 	struct nsh_err err = NSH_ERR_INIT;
 	int ws_fd = -1, rc;
 
+	if (!p)
+		return NULL;
 	pthread_mutex_lock(&p->lock);
 	if (p->nr)
 		sb = p->ready[--p->nr];
@@ -848,7 +881,7 @@ out:
 /* Hand a pooled @sb to the reaper once killed; false when the reaper is full or gone. */
 static bool reap_later(struct nsh_sandbox *sb)
 {
-	struct sbx_pool *p = sbx_pool;
+	struct sbx_pool *p = own_pool();
 	bool queued = false;
 
 	if (!p || nsh_sandbox_kill(sb, NULL))
@@ -871,7 +904,7 @@ static bool reap_later(struct nsh_sandbox *sb)
 
 bool nsh_sandbox_pool_stats(struct nsh_sandbox_pool_stats *ret)
 {
-	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+	struct sbx_pool *p = own_pool();
 
 	memset(ret, 0, sizeof(*ret));
 	if (!p)
@@ -886,7 +919,7 @@ bool nsh_sandbox_pool_stats(struct nsh_sandbox_pool_stats *ret)
 
 bool nsh_sandbox_pool_settle(int timeout_ms)
 {
-	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+	struct sbx_pool *p = own_pool();
 	struct timespec until;
 	bool done;
 
@@ -1597,6 +1630,7 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 	}
 	lap(sb, NSH_PHASE_CGROUP_RM, &t);
 	if (sb->disk) {
+		sbx_pool_quiesce();
 		r = nsh_disk_destroy(sb->disk, rc ? NULL : err);
 		rc = rc ? rc : r;
 	}
