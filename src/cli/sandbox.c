@@ -259,7 +259,7 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 	 * One sandbox per run: a pool only when asked for (NSH_SANDBOX_POOL),
 	 * filled first, so that this sandbox comes from it (for tests).
 	 */
-	if (getenv("NSH_SANDBOX_POOL") && !pol.disk && pol.network == NSH_NET_NONE) {
+	if (getenv("NSH_SANDBOX_POOL") && !pol.disk) {
 		if (nsh_sandbox_pool_start(cli->home, &err))
 			goto fail;
 		nsh_sandbox_pool_settle(10000);

@@ -506,11 +506,12 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 
 /*
  * A pooled sandbox, taken: /workspace from the supervisor's detached mount
- * @ws_fd, /tmp and the host name as @f says. The root is read-only by now;
+ * @ws_fd, /tmp, the host name and the proxy listener (*@ret_proxy) as @f
+ * says. The root is read-only by now;
  * mounting on its directories needs no write. Returns 0 or a negative
  * errno with *stage set.
  */
-static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *stage)
+static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *ret_proxy, int *stage)
 {
 	char tmpopt[64];
 	size_t hlen = strnlen(f->hostname, sizeof(f->hostname));
@@ -528,6 +529,10 @@ static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *stage)
 	if (hlen == sizeof(f->hostname))
 		return -ENAMETOOLONG;
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(f->hostname, hlen)));
+	if (f->proxy) {
+		STEP(NSH_STAGE_PROXY, proxy_listener());
+		*ret_proxy = rc;
+	}
 	return 0;
 }
 
@@ -823,7 +828,7 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 		if (n != (ssize_t)(sizeof(*m) + sizeof(fin)) || m->type != NSH_CTL_FINISH)
 			_exit(127);
 		memcpy(&fin, buf + sizeof(*m), sizeof(fin));
-		rc = finish(&fin, ws_fd, &stage);
+		rc = finish(&fin, ws_fd, &proxy_fd, &stage);
 		if (rc)
 			fail(ctl, stage, -rc);
 	}

@@ -789,7 +789,7 @@ static bool same_str(const char *a, const char *b)
 
 /*
  * Whether the pool can build what @pol asks for exactly as the present
- * path would: network none, no quota image, no CPU limit (its cgroup
+ * path would: no quota image, no CPU limit (its cgroup
  * hierarchy is chosen at creation), no phase timing (the phases of a
  * pooled sandbox ran ahead), the @hide the pool was made for, and a host
  * name that fits.
@@ -798,8 +798,8 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
 {
 	struct sbx_pool *p;
 
-	if (pol->no_pool || pol->network != NSH_NET_NONE || pol->disk || pol->cpus > 0 ||
-	    pol->timing || (pol->hostname && strlen(pol->hostname) > 64))
+	if (pol->no_pool || pol->disk || pol->cpus > 0 || pol->timing ||
+	    (pol->hostname && strlen(pol->hostname) > 64))
 		return false;
 	p = own_pool();
 	return p && same_str(p->hide, pol->hide);
@@ -818,7 +818,7 @@ static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 	struct nsh_ctl_msg fin = {.type = NSH_CTL_FINISH}, m;
 	struct nsh_ctl_finish f = {0};
 	struct nsh_err err = NSH_ERR_INIT;
-	int ws_fd = -1, rc;
+	int ws_fd = -1, listen_fd = -1, rc;
 
 	if (!p)
 		return NULL;
@@ -853,20 +853,36 @@ static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 	f.tmp_size = pol->memory ? pol->memory / 2 : TMP_DEFAULT;
 	snprintf(f.hostname, sizeof(f.hostname), "%s",
 		 pol->hostname ? pol->hostname : "nightshift");
+	f.proxy = pol->network != NSH_NET_NONE;
 	rc = -nsh_ctl_send(sb->ctl, &fin, &f, sizeof(f), &ws_fd, ws_fd >= 0 ? 1 : 0);
 	if (rc) {
 		rc = nsh_err_sys(&err, rc, "cannot finish the sandbox");
 		goto out;
 	}
-	rc = recv_msg(sb->ctl, &m, SETUP_TIMEOUT_MS, &err);
+	rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
 	if (!rc && m.type != NSH_CTL_READY)
 		rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
 				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+	if (!rc && f.proxy) {
+		if (listen_fd < 0) {
+			rc = nsh_err_set(&err, NSH_EFAIL, "the sandbox sent no proxy listener");
+		} else {
+			rc = nsh_proxy_listen(pol->proxy, listen_fd, pol->net, pol->on_net,
+					      pol->on_net_ctx, &sb->proxy_id, &err);
+			listen_fd = -1; /* the proxy owns it now, even on failure */
+			if (!rc) {
+				sb->proxy = pol->proxy;
+				sb->net_level = pol->network;
+			}
+		}
+	}
 	if (!rc && pol->timeout_ms > 0)
 		sb->deadline = nsh_time_mono_ms() + pol->timeout_ms;
 out:
 	if (ws_fd >= 0)
 		close(ws_fd);
+	if (listen_fd >= 0)
+		close(listen_fd);
 	pool_hold(false);
 	if (rc) {
 		nsh_log_warn("sandbox pool: %s", err.msg);
@@ -1644,11 +1660,21 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 
 int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 {
+	int rc = 0, r;
+
 	if (!sb)
 		return 0;
-	if (sb->pooled && !sb->disk && !sb->proxy && reap_later(sb))
-		return 0;
-	return destroy_now(sb, err);
+	if (sb->pooled && !sb->disk) {
+		/* the listener goes first, here: the proxy is the caller's */
+		if (sb->proxy) {
+			rc = nsh_proxy_unlisten(sb->proxy, sb->proxy_id, err);
+			sb->proxy = NULL;
+		}
+		if (reap_later(sb))
+			return rc;
+	}
+	r = destroy_now(sb, rc ? NULL : err);
+	return rc ? rc : r;
 }
 
 int nsh_sandbox_cleanup_stale(const char *work_dir, struct nsh_err *err)

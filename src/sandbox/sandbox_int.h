@@ -109,6 +109,7 @@ enum nsh_ctl_type {
 struct nsh_ctl_finish {
 	uint64_t tmp_size; /* bytes of the /tmp tmpfs */
 	char hostname[65]; /* UTS name, NUL-terminated */
+	uint8_t proxy;	   /* open the egress proxy's listener and send it with READY */
 };
 
 /* The fixed part of every message; a RUN carries strings after it. */
