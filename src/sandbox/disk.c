@@ -33,6 +33,7 @@
 #include "core/log.h"
 #include "core/proc.h"
 #include "core/vec.h"
+#include "sandbox/sandbox_int.h"
 
 #include "core/banned.h"
 
@@ -474,8 +475,10 @@ int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, u
 out:
 	if (rfd >= 0)
 		close(rfd);
-	if (d && mounted)
+	if (d && mounted) {
+		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
 	if (lfd >= 0)
 		close(lfd); /* after a mount, the device stays until unmounted (autoclear) */
 	if (ifd >= 0)
@@ -521,8 +524,10 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 		goto out;
 	}
 	/* a crashed run's mount: its users are gone with it */
-	if (mount_root(mountpoint))
+	if (mount_root(mountpoint)) {
+		nsh_sandbox_pool_flush();
 		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
 	if (!nsh_fs_exists(mountpoint)) {
 		r = nsh_fs_mkdir_p(mountpoint, 0755, err);
 		if (r < 0)
@@ -546,8 +551,10 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	*ret = d;
 	d = NULL;
 out:
-	if (d && mounted)
+	if (d && mounted) {
+		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	if (ifd >= 0)
@@ -592,6 +599,7 @@ const char *nsh_disk_mountpoint(const struct nsh_disk *d)
 /* umount2(), lazily when busy; 0 or an errno value. */
 static int unmount(const char *path)
 {
+	nsh_sandbox_pool_flush();
 	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
 		return 0;
 	if (errno == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)

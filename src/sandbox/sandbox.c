@@ -491,24 +491,6 @@ static struct sbx_pool *own_pool(void)
 	return p && p->owner == getpid() ? p : NULL;
 }
 
-/*
- * Wait until no sandbox is being prepared (the caller holds the filler
- * off, so none starts). Until its pivot_root, a child being prepared has a
- * copy of every host mount, a quota image's among them, which would keep
- * the image's loop device busy after its unmount.
- */
-static void sbx_pool_quiesce(void)
-{
-	struct sbx_pool *p = own_pool();
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	while (p->preparing)
-		pthread_cond_wait(&p->changed, &p->lock);
-	pthread_mutex_unlock(&p->lock);
-}
-
 static void sbx_pool_hold(bool on)
 {
 	struct sbx_pool *p = own_pool();
@@ -624,6 +606,27 @@ static void reap_one(struct nsh_sandbox *sb)
 	sb->pooled = false;
 	if (destroy_now(sb, &err))
 		nsh_log_warn("sandbox pool: %s", err.msg);
+}
+
+void nsh_sandbox_pool_flush(void)
+{
+	struct sbx_pool *p = own_pool();
+	struct nsh_sandbox *ready[SBX_POOL_MAX];
+	size_t nr;
+
+	if (!p || pthread_equal(pthread_self(), p->thread))
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->holds++;
+	while (p->preparing || p->reaping)
+		pthread_cond_wait(&p->changed, &p->lock);
+	nr = p->nr;
+	memcpy(ready, p->ready, nr * sizeof(ready[0]));
+	p->nr = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < nr; i++)
+		reap_one(ready[i]); /* kill, reap, remove its cgroups: its mounts are gone */
+	sbx_pool_hold(false);
 }
 
 static bool ts_before(const struct timespec *a, const struct timespec *b)
@@ -1646,7 +1649,6 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 	}
 	lap(sb, NSH_PHASE_CGROUP_RM, &t);
 	if (sb->disk) {
-		sbx_pool_quiesce();
 		r = nsh_disk_destroy(sb->disk, rc ? NULL : err);
 		rc = rc ? rc : r;
 	}

@@ -142,6 +142,20 @@ int nsh_ctl_send(int fd, const struct nsh_ctl_msg *m, const void *extra, size_t 
  */
 ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds);
 
+/**
+ * Before a workspace's file system is unmounted on the host (disk.c): the
+ * pool's prepared sandboxes, and a sandbox being prepared, have copies of
+ * host mounts (all of them until pivot_root, the system directories'
+ * submounts after), and destroyed pooled sandboxes still waiting for the
+ * reaper have their workspace; any of them would keep the unmounted file
+ * system alive, and its loop device attached, so that opening the image
+ * again would mount it twice. This holds the pool's filler off, waits for
+ * a prepare in progress and for the reaper, kills and reaps the prepared
+ * sandboxes (the pool refills afterwards). No pool: nothing. Any thread
+ * but the pool's own.
+ */
+void nsh_sandbox_pool_flush(void);
+
 /** The child side: build the sandbox and become its init. Never returns. */
 void nsh_sandbox_child(const struct nsh_sandbox_setup *s) __attribute__((noreturn));
 
