@@ -32,6 +32,7 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/time.h"
 #include "core/vec.h"
 #include "sandbox/sandbox_int.h"
 
@@ -506,6 +507,34 @@ static bool mount_root(const char *path)
 	return yes;
 }
 
+static char *backing_file(const char *sysdir);
+
+/* Whether a loop device is still attached to @image. */
+static bool image_attached(const char *image)
+{
+	DIR *dir = opendir("/sys/block");
+	struct dirent *e;
+	bool found = false;
+
+	while (dir && !found && (e = readdir(dir))) {
+		char *sysdir, *backing;
+
+		if (strncmp(e->d_name, "loop", 4))
+			continue;
+		sysdir = nsh_xasprintf("/sys/block/%s/loop", e->d_name);
+		backing = backing_file(sysdir);
+		found = backing && !strcmp(backing, image);
+		free(backing);
+		free(sysdir);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* How long opening an image waits for its earlier loop device to go. */
+#define DISK_DETACH_WAIT_MS 5000
+
 int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **ret,
 		  struct nsh_err *err)
 {
@@ -527,6 +556,21 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	if (mount_root(mountpoint)) {
 		nsh_sandbox_pool_flush();
 		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+	/*
+	 * Until the last reference to the old mount is gone (a crashed run's
+	 * processes still dying, a sandbox holding a copy), its loop device
+	 * stays attached; mounting the image again through another one would
+	 * have two file systems write the same image.
+	 */
+	for (int waited = 0; image_attached(image); waited += 10) {
+		if (waited >= DISK_DETACH_WAIT_MS) {
+			r = nsh_err_set(err, NSH_ECONFLICT,
+					"disk image '%s' is still in use by an earlier mount",
+					image);
+			goto out;
+		}
+		nsh_time_sleep_ms(10);
 	}
 	if (!nsh_fs_exists(mountpoint)) {
 		r = nsh_fs_mkdir_p(mountpoint, 0755, err);
