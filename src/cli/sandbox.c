@@ -255,6 +255,15 @@ static int run_run(struct nsh_cli *cli, int argc, char **argv)
 		pol.net = &net;
 		pol.on_net = report_net;
 	}
+	/*
+	 * One sandbox per run: a pool only when asked for (NSH_SANDBOX_POOL),
+	 * filled first, so that this sandbox comes from it (for tests).
+	 */
+	if (getenv("NSH_SANDBOX_POOL") && !pol.disk) {
+		if (nsh_sandbox_pool_start(cli->home, &err))
+			goto fail;
+		nsh_sandbox_pool_settle(10000);
+	}
 	if (nsh_sandbox_create(&pol, &sb, &err))
 		goto fail;
 	if (strstr(nsh_sandbox_guarantees(sb), "weaker"))

@@ -95,6 +95,8 @@ int nsh_orch_new(const char *home, const struct nsh_config *cfg, struct nsh_orch
 
 		nsh_sandbox_cleanup_stale(work, NULL);
 		free(work);
+		/* sandboxes prepared ahead for the jobs' commands (as root) */
+		rc = nsh_sandbox_pool_start(home, err);
 	}
 	if (!rc) {
 		nsh_recipe_dirs(home, &dirs);

@@ -110,7 +110,11 @@ struct nsh_cgroup {
 	enum nsh_cgroup_via via[NSH_CGROUP_RES_NR]; /* what serves each resource */
 	const char *res_dir[NSH_CGROUP_RES_NR];	    /* its directory (in dirs[]), or NULL */
 	char *desc;				    /* nsh_cgroup_describe() */
+	unsigned gen;				    /* probe_gen when made */
 };
+
+/* Counts the times the cached probe was dropped (nsh_cgroup_current()). */
+static unsigned probe_gen;
 
 #ifdef NSH_TESTING
 static unsigned testing_hide;
@@ -121,6 +125,7 @@ void nsh_cgroup_testing_hide(unsigned what)
 {
 	pthread_mutex_lock(&probe_lock);
 	testing_hide = what;
+	probe_gen++;
 	if (probe_cached)
 		probe_release(&probe_cache);
 	probe_cached = false;
@@ -1089,8 +1094,8 @@ static int make_dir(const struct cg_dir *d, bool *retry, struct nsh_err *err)
  * them when empty): probing again makes it, and the v2 controllers enabled
  * in it, anew.
  */
-static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bool fresh,
-		       bool *retry, struct nsh_cgroup **ret, struct nsh_err *err)
+static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bool write,
+		       bool fresh, bool *retry, struct nsh_cgroup **ret, struct nsh_err *err)
 {
 	struct nsh_cgroup *cg = NULL;
 	char *full = NULL;
@@ -1101,6 +1106,7 @@ static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bo
 	cg = cg_new();
 	pthread_mutex_lock(&probe_lock);
 	if (probe_cached && fresh) {
+		probe_gen++;
 		probe_release(&probe_cache);
 		probe_cached = false;
 	}
@@ -1110,6 +1116,7 @@ static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bo
 	}
 	if (r == 0)
 		r = choose(cg, &probe_cache, full, lim, err);
+	cg->gen = probe_gen;
 	pthread_mutex_unlock(&probe_lock);
 	if (r < 0)
 		goto out;
@@ -1123,7 +1130,7 @@ static int create_once(const char *name, const struct nsh_cgroup_limits *lim, bo
 		if (r < 0)
 			goto out;
 	}
-	r = set_limits(cg, lim, err);
+	r = write ? set_limits(cg, lim, err) : 0;
 	if (r < 0)
 		goto out;
 	if (cg->dirs[0].v2) {
@@ -1146,8 +1153,9 @@ out:
 	return r;
 }
 
-int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
-		      struct nsh_cgroup **ret, struct nsh_err *err)
+/* nsh_cgroup_create() and nsh_cgroup_create_unset(): @write says whether limits are written. */
+static int create(const char *name, const struct nsh_cgroup_limits *lim, bool write,
+		  struct nsh_cgroup **ret, struct nsh_err *err)
 {
 	static const struct nsh_cgroup_limits none;
 	bool retry = true;
@@ -1164,9 +1172,46 @@ int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
 				   lim->cpus, CG_CPUS_MAX);
 	for (int attempt = 0; retry && attempt < CG_CREATE_TRIES; attempt++) {
 		retry = false;
-		r = create_once(name, lim, attempt > 0, &retry, ret, err);
+		r = create_once(name, lim, write, attempt > 0, &retry, ret, err);
 	}
 	return r;
+}
+
+int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
+		      struct nsh_cgroup **ret, struct nsh_err *err)
+{
+	return create(name, lim, true, ret, err);
+}
+
+int nsh_cgroup_create_unset(const char *name, const struct nsh_cgroup_limits *shape,
+			    struct nsh_cgroup **ret, struct nsh_err *err)
+{
+	return create(name, shape, false, ret, err);
+}
+
+bool nsh_cgroup_current(const struct nsh_cgroup *cg)
+{
+	bool same;
+
+	pthread_mutex_lock(&probe_lock);
+	same = cg->gen == probe_gen;
+	pthread_mutex_unlock(&probe_lock);
+	return same;
+}
+
+int nsh_cgroup_set_limits(struct nsh_cgroup *cg, const struct nsh_cgroup_limits *lim,
+			  struct nsh_err *err)
+{
+	if ((lim->memory && cg->via[NSH_CGROUP_RES_MEMORY] == NSH_CGROUP_VIA_NONE) ||
+	    (lim->pids && cg->via[NSH_CGROUP_RES_PIDS] == NSH_CGROUP_VIA_NONE) ||
+	    (lim->cpus > 0 && cg->via[NSH_CGROUP_RES_CPU] == NSH_CGROUP_VIA_NONE))
+		return nsh_err_set(err, NSH_EDENIED,
+				   "these cgroups were made without the hierarchy of a limit");
+	if (isnan(lim->cpus) || lim->cpus < 0 || lim->cpus > CG_CPUS_MAX ||
+	    (lim->cpus > 0 && lim->cpus * CG_CPU_PERIOD + 0.5 < CG_CPU_QUOTA_MIN))
+		return nsh_err_set(err, NSH_EINVAL, "invalid cpu limit '%g': use 0 or 0.01 to %g",
+				   lim->cpus, CG_CPUS_MAX);
+	return set_limits(cg, lim, err);
 }
 
 int nsh_cgroup_v2_fd(const struct nsh_cgroup *cg)

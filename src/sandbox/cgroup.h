@@ -92,6 +92,32 @@ int nsh_cgroup_create(const char *name, const struct nsh_cgroup_limits *lim,
 		      struct nsh_cgroup **ret, struct nsh_err *err);
 
 /**
+ * As nsh_cgroup_create(), but the limits of @shape only choose the
+ * hierarchies joined (as if they were asked for); none is written. For
+ * cgroups made before their sandbox's limits are known (the sandbox pool):
+ * nsh_cgroup_set_limits() writes them later.
+ */
+int nsh_cgroup_create_unset(const char *name, const struct nsh_cgroup_limits *shape,
+			    struct nsh_cgroup **ret, struct nsh_err *err);
+
+/**
+ * Whether @cg was made with the host's cgroup layout as this process sees
+ * it now: false once the layout was probed again since (a "nightshift"
+ * directory vanished, or the test hook changed it), when a creation now
+ * might choose other hierarchies. Any thread.
+ */
+bool nsh_cgroup_current(const struct nsh_cgroup *cg);
+
+/**
+ * Write the limits @lim into cgroups made by nsh_cgroup_create_unset().
+ * NSH_EDENIED when a limit asked for has no hierarchy among those joined,
+ * NSH_EINVAL for a bad CPU figure, else errors name the file. A memory limit
+ * below what the members already use fails (the kernel refuses it).
+ */
+int nsh_cgroup_set_limits(struct nsh_cgroup *cg, const struct nsh_cgroup_limits *lim,
+			  struct nsh_err *err);
+
+/**
  * An O_DIRECTORY|O_CLOEXEC descriptor of the sandbox's v2 cgroup for
  * clone3(CLONE_INTO_CGROUP), or -1 when the v2 tree is not used. Borrowed:
  * valid until nsh_cgroup_destroy(). A process started that way still has to

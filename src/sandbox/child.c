@@ -457,7 +457,7 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	 * supervisor's; files in the sandbox's own file systems can only be
 	 * made once the ids are those of the user namespace.
 	 */
-	if (ws_fd < 0) {
+	if (ws_fd < 0 && !s->pooled) {
 		*stage = NSH_STAGE_WORKSPACE;
 		ws_fd = (int)syscall(SYS_open_tree, AT_FDCWD, s->workspace,
 				     OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE);
@@ -483,18 +483,21 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	if (!join(p, sizeof(p), root, "workspace"))
 		return -ENAMETOOLONG;
 	STEP(NSH_STAGE_WORKSPACE, SYS(mkdir(p, 0755)));
-	rc = attach(ws_fd, p);
-	close(ws_fd);
-	if (rc)
-		return rc;
-	STEP(NSH_STAGE_GITDIR, protect_git(p));
+	if (!s->pooled) {
+		rc = attach(ws_fd, p);
+		close(ws_fd);
+		if (rc)
+			return rc;
+		STEP(NSH_STAGE_GITDIR, protect_git(p));
+	}
 	mark(s, NSH_MARK_ROOT);
 
 	if (!join(p, sizeof(p), root, "tmp"))
 		return -ENAMETOOLONG;
 	snprintf(tmpopt, sizeof(tmpopt), "size=%llu,mode=1777", (unsigned long long)s->tmp_size);
 	STEP(NSH_STAGE_TMP, SYS(mkdir(p, 01777)));
-	STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
+	if (!s->pooled)
+		STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
 
 	if (!join(p, sizeof(p), root, "proc"))
 		return -ENAMETOOLONG;
@@ -513,7 +516,8 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	STEP(NSH_STAGE_PIVOT, SYS(chdir("/")));
 	mark(s, NSH_MARK_PIVOT);
 
-	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
+	if (!s->pooled)
+		STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(s->hostname, strlen(s->hostname))));
 	if (!s->net_ready)
 		STEP(NSH_STAGE_LOOPBACK, loopback_up());
 	if (s->proxy_listener) {
@@ -531,6 +535,46 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));
 	write_file("/proc/self/oom_score_adj", "-1000");
 	mark(s, NSH_MARK_HARDEN);
+	return 0;
+}
+
+/*
+ * A pooled sandbox, taken: /workspace from the supervisor's detached mount
+ * @ws_fd, /tmp, the host name and the proxy listener (*@ret_proxy) as @f
+ * says. The root is read-only by now;
+ * mounting on its directories needs no write. Returns 0 or a negative
+ * errno with *stage set.
+ */
+static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *ret_proxy, int *stage)
+{
+	char tmpopt[64];
+	size_t hlen = strnlen(f->hostname, sizeof(f->hostname));
+	int rc;
+
+	*stage = NSH_STAGE_WORKSPACE;
+	if (ws_fd < 0)
+		return -EBADF;
+	rc = attach(ws_fd, "/workspace");
+	close(ws_fd);
+	if (rc)
+		return rc;
+	STEP(NSH_STAGE_GITDIR, protect_git("/workspace"));
+	snprintf(tmpopt, sizeof(tmpopt), "size=%llu,mode=1777", (unsigned long long)f->tmp_size);
+	STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
+	if (hlen == sizeof(f->hostname))
+		return -ENAMETOOLONG;
+	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(f->hostname, hlen)));
+	if (f->proxy) {
+		STEP(NSH_STAGE_PROXY, proxy_listener());
+		*ret_proxy = rc;
+	}
+	return 0;
+}
+
+/* Landlock and seccomp, the last steps before serving; 0 or a negative errno. */
+static int lockdown(const struct nsh_sandbox_setup *s, int *stage)
+{
+	int rc;
 
 	if (s->landlock_abi > 0) {
 		static const struct nsh_landlock_path paths[] = {
@@ -786,9 +830,10 @@ static void __attribute__((noreturn)) serve(const struct nsh_sandbox_setup *s, i
 
 void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 {
-	static char buf[sizeof(struct nsh_ctl_msg) + 64];
+	static char buf[sizeof(struct nsh_ctl_msg) + sizeof(struct nsh_ctl_finish) + 64];
 	const struct nsh_ctl_msg *m = (const void *)buf;
 	struct nsh_ctl_msg ready = {.type = NSH_CTL_READY};
+	struct nsh_ctl_finish fin;
 	struct sysdirs sd;
 	sigset_t chld;
 	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC;
@@ -805,6 +850,24 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	if (rc)
 		fail(ctl, stage, -rc); /* reported now that the supervisor listens */
 	rc = setup(s, &sd, ws_fd, &proxy_fd, &stage);
+	if (rc)
+		fail(ctl, stage, -rc);
+	if (s->pooled) {
+		/* Prepared: wait until taken (or until the pool closes the socket). */
+		struct nsh_ctl_msg prepared = {.type = NSH_CTL_PREPARED};
+
+		nsh_ctl_send(ctl, &prepared, NULL, 0, NULL, 0);
+		do
+			n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
+		while (n == -EINTR);
+		if (n != (ssize_t)(sizeof(*m) + sizeof(fin)) || m->type != NSH_CTL_FINISH)
+			_exit(127);
+		memcpy(&fin, buf + sizeof(*m), sizeof(fin));
+		rc = finish(&fin, ws_fd, &proxy_fd, &stage);
+		if (rc)
+			fail(ctl, stage, -rc);
+	}
+	rc = lockdown(s, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
 

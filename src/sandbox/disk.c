@@ -32,7 +32,9 @@
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/proc.h"
+#include "core/time.h"
 #include "core/vec.h"
+#include "sandbox/sandbox_int.h"
 
 #include "core/banned.h"
 
@@ -488,8 +490,10 @@ int nsh_disk_create(const char *image, const char *mountpoint, uint64_t bytes, u
 out:
 	if (rfd >= 0)
 		close(rfd);
-	if (d && mounted)
+	if (d && mounted) {
+		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
 	if (lfd >= 0)
 		close(lfd); /* after a mount, the device stays until unmounted (autoclear) */
 	if (ifd >= 0)
@@ -517,6 +521,34 @@ static bool mount_root(const char *path)
 	return yes;
 }
 
+static char *backing_file(const char *sysdir);
+
+/* Whether a loop device is still attached to @image. */
+static bool image_attached(const char *image)
+{
+	DIR *dir = opendir("/sys/block");
+	struct dirent *e;
+	bool found = false;
+
+	while (dir && !found && (e = readdir(dir))) {
+		char *sysdir, *backing;
+
+		if (strncmp(e->d_name, "loop", 4))
+			continue;
+		sysdir = nsh_xasprintf("/sys/block/%s/loop", e->d_name);
+		backing = backing_file(sysdir);
+		found = backing && !strcmp(backing, image);
+		free(backing);
+		free(sysdir);
+	}
+	if (dir)
+		closedir(dir);
+	return found;
+}
+
+/* How long opening an image waits for its earlier loop device to go. */
+#define DISK_DETACH_WAIT_MS 5000
+
 int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **ret,
 		  struct nsh_err *err)
 {
@@ -535,8 +567,25 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 		goto out;
 	}
 	/* a crashed run's mount: its users are gone with it */
-	if (mount_root(mountpoint))
+	if (mount_root(mountpoint)) {
+		nsh_sandbox_pool_flush();
 		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
+	/*
+	 * Until the last reference to the old mount is gone (a crashed run's
+	 * processes still dying, a sandbox holding a copy), its loop device
+	 * stays attached; mounting the image again through another one would
+	 * have two file systems write the same image.
+	 */
+	for (int waited = 0; image_attached(image); waited += 10) {
+		if (waited >= DISK_DETACH_WAIT_MS) {
+			r = nsh_err_set(err, NSH_ECONFLICT,
+					"disk image '%s' is still in use by an earlier mount",
+					image);
+			goto out;
+		}
+		nsh_time_sleep_ms(10);
+	}
 	if (!nsh_fs_exists(mountpoint)) {
 		r = nsh_fs_mkdir_p(mountpoint, 0755, err);
 		if (r < 0)
@@ -560,8 +609,10 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	*ret = d;
 	d = NULL;
 out:
-	if (d && mounted)
+	if (d && mounted) {
+		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+	}
 	if (lfd >= 0)
 		close(lfd);
 	if (ifd >= 0)
@@ -606,6 +657,7 @@ const char *nsh_disk_mountpoint(const struct nsh_disk *d)
 /* umount2(), lazily when busy; 0 or an errno value. */
 static int unmount(const char *path)
 {
+	nsh_sandbox_pool_flush();
 	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
 		return 0;
 	if (errno == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)

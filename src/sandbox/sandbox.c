@@ -72,6 +72,8 @@ struct nsh_sandbox {
 	bool paused;		      /* frozen by nsh_sandbox_pause() */
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 	struct nsh_sandbox_timing *timing; /* the policy's, or NULL */
+	bool pooled;			   /* from the pool: its destroy goes to the reaper */
+	struct nsh_sandbox *next;	   /* in the pool's reap queue */
 };
 
 static const char *const phase_names[NSH_PHASE_NR] = {
@@ -296,12 +298,15 @@ static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *er
  * Keep the network namespace pool's filler off (@on) or let it go, around
  * the steps that its work would stall (see netns.h).
  */
+static void sbx_pool_hold(bool on);
+
 static void pool_hold(bool on)
 {
 	struct nsh_netns_pool *pool = nsh_netns_pool_default();
 
 	if (pool)
 		nsh_netns_pool_hold(pool, on);
+	sbx_pool_hold(on);
 }
 
 /* Back to the network namespace @home after a clone in a pooled one; closes @home. */
@@ -424,6 +429,537 @@ static int make_cgroup(struct nsh_sandbox *sb, const struct nsh_sandbox_policy *
 	return 0;
 }
 
+/* ---- the pool of prepared sandboxes ---- */
+
+/*
+ * As root, a thread keeps a few sandboxes prepared: cgroups made (with the
+ * memory and pids hierarchies joined, no limit written), cloned into their
+ * namespaces, ids mapped, the root file system, /dev and pivot_root done,
+ * the init hardened (session, no_new_privs, parent-death signal) and
+ * waiting. A create that the pool can serve takes one and finishes it:
+ * limits written into its cgroups, the idmapped workspace passed to its
+ * init, which mounts it on /workspace, mounts /tmp, sets the host name,
+ * applies Landlock and seccomp and answers READY. The same thread reaps
+ * destroyed pooled sandboxes (init, cgroups) off the caller's path.
+ *
+ * Like the network namespace pool, the filler waits while any sandbox is
+ * being set up, started or torn down, and SBX_POOL_QUIET_MS after.
+ */
+#define SBX_POOL_DEFAULT  2
+#define SBX_POOL_MAX	  4
+#define SBX_POOL_QUIET_MS 2
+/* More destroyed sandboxes than this waiting for the reaper: destroy at once. */
+#define SBX_REAP_MAX 16
+
+struct sbx_pool {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;			 /* the filler: taken, queued, hold ended, stop */
+	pthread_cond_t changed;			 /* waiters: a sandbox added, a reap done */
+	pthread_t thread;			 /* fills and reaps */
+	struct nsh_sandbox *ready[SBX_POOL_MAX]; /* prepared, waiting for FINISH */
+	size_t nr;				 /* entries of @ready */
+	size_t size;				 /* how many to keep */
+	struct nsh_sandbox *reap;		 /* killed, to be reaped (linked by ->next) */
+	size_t reaping;				 /* queued or being reaped */
+	unsigned holds;				 /* pool_hold() count */
+	struct timespec quiet;			 /* CLOCK_MONOTONIC time before which it waits */
+	char *hide;				 /* the policies' @hide it was made for, or NULL */
+	unsigned seq;				 /* names the cgroups: "pool-<seq>" */
+	pid_t owner;				 /* the process whose pool it is */
+	bool busy;				 /* a prepare or reap is running outside the lock */
+	bool preparing;				 /* a prepare is running */
+	bool broken;				 /* a prepare failed; waits for the next take */
+	bool stop;				 /* the process is exiting */
+	struct nsh_sandbox_pool_stats stats;	 /* for tests and reports */
+};
+
+static pthread_mutex_t sbx_pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sbx_pool *sbx_pool; /* made by nsh_sandbox_pool_start(); NULL: none */
+static bool sbx_pool_off;	  /* not root, turned off, or could not start: never */
+
+static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err);
+
+/*
+ * The pool, when this process started it: a child forked from the owner
+ * has a copy of its lists (sandboxes the owner may hand out too) and of
+ * its lock (perhaps held by a thread the child does not have).
+ */
+static struct sbx_pool *own_pool(void)
+{
+	struct sbx_pool *p = __atomic_load_n(&sbx_pool, __ATOMIC_ACQUIRE);
+
+	return p && p->owner == getpid() ? p : NULL;
+}
+
+static void sbx_pool_hold(bool on)
+{
+	struct sbx_pool *p = own_pool();
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	if (on) {
+		p->holds++;
+	} else if (p->holds && !--p->holds) {
+		clock_gettime(CLOCK_MONOTONIC, &p->quiet);
+		p->quiet.tv_nsec += SBX_POOL_QUIET_MS * 1000000L;
+		if (p->quiet.tv_nsec >= 1000000000) {
+			p->quiet.tv_sec++;
+			p->quiet.tv_nsec -= 1000000000;
+		}
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+}
+
+static struct nsh_sandbox *sb_new(void)
+{
+	struct nsh_sandbox *sb = nsh_xcalloc(1, sizeof(*sb));
+
+	sb->pid = -1;
+	sb->pidfd = -1;
+	sb->ctl = -1;
+	nsh_buf_init(&sb->guarantees, 4096);
+	return sb;
+}
+
+/*
+ * Prepare one sandbox on the pool's thread (see above); NULL on failure.
+ * Its cgroups are "<pid>.pool-<n>", found by nsh_cgroup_cleanup_stale()
+ * once this process is gone.
+ */
+static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
+{
+	static const struct nsh_cgroup_limits shape = {1, 1, 0};
+	struct nsh_sandbox *sb = sb_new();
+	struct nsh_sandbox_setup setup = {0};
+	struct nsh_ctl_msg go = {.type = NSH_CTL_GO}, m;
+	struct nsh_netns_pool *netns = nsh_netns_pool_default();
+	struct nsh_err err = NSH_ERR_INIT;
+	int sp[2] = {-1, -1}, net_fd = -1, rc;
+	char name[32];
+
+	snprintf(name, sizeof(name), "pool-%u", seq);
+	sb->state_dir = nsh_xstrdup(name);
+	rc = nsh_cgroup_create_unset(name, &shape, &sb->cg, &err);
+	if (rc) {
+		sb->cg = NULL;
+		goto out;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		rc = nsh_err_sys(&err, errno, "cannot make the control socket");
+		goto out;
+	}
+	setup.ctl_fd = sp[1];
+	setup.hide = p->hide;
+	setup.hostname = "nightshift";
+	setup.tmp_size = TMP_DEFAULT;
+	setup.seccomp = filter;
+	setup.landlock_abi = nsh_landlock_abi();
+	setup.pooled = true;
+	if (netns) {
+		net_fd = nsh_netns_pool_take(netns, &err);
+		if (net_fd < 0) {
+			rc = net_fd;
+			goto out;
+		}
+		setup.net_ready = true;
+	}
+	sb->pid = clone_child(sb, &setup, net_fd, &err);
+	if (net_fd >= 0)
+		close(net_fd);
+	if (sb->pid < 0) {
+		rc = NSH_EFAIL;
+		goto out;
+	}
+	close(sp[1]);
+	sp[1] = -1;
+	sb->ctl = sp[0];
+	sp[0] = -1;
+	rc = map_ids(sb->pid, &err);
+	if (!rc)
+		rc = -nsh_ctl_send(sb->ctl, &go, NULL, 0, NULL, 0);
+	if (!rc)
+		rc = recv_msg(sb->ctl, &m, SETUP_TIMEOUT_MS, &err);
+	if (!rc && m.type != NSH_CTL_PREPARED)
+		rc = nsh_err_set(&err, NSH_EFAIL, "cannot prepare a sandbox: %s: %s",
+				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+out:
+	if (sp[0] >= 0)
+		close(sp[0]);
+	if (sp[1] >= 0)
+		close(sp[1]);
+	if (rc) {
+		nsh_log_warn("sandbox pool: %s", err.msg);
+		destroy_now(sb, NULL);
+		return NULL;
+	}
+	sb->pooled = true;
+	return sb;
+}
+
+/* Reap a killed pooled sandbox: its init, then its cgroups; frees it. */
+static void reap_one(struct nsh_sandbox *sb)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+
+	sb->pooled = false;
+	if (destroy_now(sb, &err))
+		nsh_log_warn("sandbox pool: %s", err.msg);
+}
+
+void nsh_sandbox_pool_flush(void)
+{
+	struct sbx_pool *p = own_pool();
+	struct nsh_sandbox *ready[SBX_POOL_MAX];
+	size_t nr;
+
+	if (!p || pthread_equal(pthread_self(), p->thread))
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->holds++;
+	while (p->preparing || p->reaping)
+		pthread_cond_wait(&p->changed, &p->lock);
+	nr = p->nr;
+	memcpy(ready, p->ready, nr * sizeof(ready[0]));
+	p->nr = 0;
+	pthread_mutex_unlock(&p->lock);
+	for (size_t i = 0; i < nr; i++)
+		reap_one(ready[i]); /* kill, reap, remove its cgroups: its mounts are gone */
+	sbx_pool_hold(false);
+}
+
+static bool ts_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static void *sbx_pool_run(void *arg)
+{
+	struct sbx_pool *p = arg;
+
+	pthread_mutex_lock(&p->lock);
+	while (!p->stop) {
+		struct nsh_sandbox *sb;
+		struct timespec now;
+		unsigned seq;
+
+		if (p->reap) {
+			sb = p->reap;
+			p->reap = sb->next;
+			p->busy = true;
+			pthread_mutex_unlock(&p->lock);
+			reap_one(sb);
+			pthread_mutex_lock(&p->lock);
+			p->busy = false;
+			p->reaping--;
+			pthread_cond_broadcast(&p->changed);
+			continue;
+		}
+		if (p->nr >= p->size || p->broken || p->holds) {
+			pthread_cond_wait(&p->wake, &p->lock);
+			continue;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (ts_before(&now, &p->quiet)) {
+			pthread_cond_timedwait(&p->wake, &p->lock, &p->quiet);
+			continue;
+		}
+		seq = p->seq++;
+		p->busy = p->preparing = true;
+		pthread_mutex_unlock(&p->lock);
+		sb = prepare(p, seq);
+		pthread_mutex_lock(&p->lock);
+		p->busy = p->preparing = false;
+		if (!sb) {
+			p->broken = true; /* creates take the present path meanwhile */
+		} else if (p->stop || p->nr >= p->size) {
+			/* only at exit: sbx_pool_exit() reaps what is queued */
+			sb->next = p->reap;
+			p->reap = sb;
+			p->reaping++;
+			nsh_sandbox_kill(sb, NULL);
+		} else {
+			p->ready[p->nr++] = sb;
+			p->stats.prepared++;
+		}
+		pthread_cond_broadcast(&p->changed);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/*
+ * At exit: no more preparing; the prepared sandboxes and those waiting for
+ * the reaper are killed and reaped, their cgroups removed. Sandboxes still
+ * in use die with the pool's thread (their parent-death signal) and the
+ * closing of their control sockets; their cgroups are left to
+ * nsh_sandbox_cleanup_stale().
+ */
+static void sbx_pool_exit(void)
+{
+	struct sbx_pool *p = own_pool();
+	struct nsh_sandbox *list;
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	while (p->busy)
+		pthread_cond_wait(&p->changed, &p->lock);
+	for (size_t i = 0; i < p->nr; i++) {
+		p->ready[i]->next = p->reap;
+		p->reap = p->ready[i];
+	}
+	p->nr = 0;
+	list = p->reap;
+	p->reap = NULL;
+	pthread_mutex_unlock(&p->lock);
+	while (list) {
+		struct nsh_sandbox *sb = list;
+
+		list = sb->next;
+		reap_one(sb);
+	}
+}
+
+int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err)
+{
+	struct sbx_pool *p = NULL;
+	const char *env = getenv("NSH_SANDBOX_POOL");
+	sigset_t all, old;
+	long size = SBX_POOL_DEFAULT;
+	int e, rc = 0;
+
+	if (env) {
+		char *end;
+
+		size = strtol(env, &end, 10);
+		if (!*env || *end || size < 0 || size > SBX_POOL_MAX)
+			return nsh_err_set(err, NSH_EINVAL,
+					   "NSH_SANDBOX_POOL must be 0 to %d, not '%s'",
+					   SBX_POOL_MAX, env);
+	}
+	pthread_once(&filter_once, build_filter);
+	pthread_mutex_lock(&sbx_pool_lock);
+	if (sbx_pool || sbx_pool_off)
+		goto out;
+	if (!size || geteuid() != 0 || !filter) {
+		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
+		goto out;
+	}
+	p = nsh_xcalloc(1, sizeof(*p));
+	pthread_mutex_init(&p->lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&p->wake, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_cond_init(&p->changed, NULL);
+	p->size = (size_t)size;
+	p->hide = hide ? nsh_xstrdup(hide) : NULL;
+	p->owner = getpid();
+	p->stats.size = p->size;
+	/* No signal handler runs on the pool's thread: it may be inside a clone. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&p->thread, NULL, sbx_pool_run, p);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e) {
+		free(p->hide);
+		free(p);
+		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
+		rc = nsh_err_sys(err, e, "cannot start the sandbox pool");
+		goto out;
+	}
+	/* The thread lives as long as the process: it is the parent of the pooled inits. */
+	pthread_detach(p->thread);
+	atexit(sbx_pool_exit);
+	__atomic_store_n(&sbx_pool, p, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&sbx_pool_lock);
+	return rc;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/*
+ * Whether the pool can build what @pol asks for exactly as the present
+ * path would: no quota image, no CPU limit (its cgroup
+ * hierarchy is chosen at creation), no phase timing (the phases of a
+ * pooled sandbox ran ahead), the @hide the pool was made for, and a host
+ * name that fits.
+ */
+static bool pool_serves(const struct nsh_sandbox_policy *pol)
+{
+	struct sbx_pool *p;
+
+	if (pol->no_pool || pol->disk || pol->cpus > 0 || pol->timing ||
+	    (pol->hostname && strlen(pol->hostname) > 64))
+		return false;
+	p = own_pool();
+	return p && same_str(p->hide, pol->hide);
+}
+
+/*
+ * Take a prepared sandbox and finish it for @pol; NULL when none is ready
+ * or finishing failed (the caller then takes the present path, which
+ * reports any error of the policy itself).
+ */
+static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
+{
+	struct sbx_pool *p = own_pool();
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_cgroup_limits lim = {pol->memory, pol->pids, 0};
+	struct nsh_ctl_msg fin = {.type = NSH_CTL_FINISH}, m;
+	struct nsh_ctl_finish f = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	int ws_fd = -1, listen_fd = -1, rc;
+
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	if (p->nr)
+		sb = p->ready[--p->nr];
+	if (sb)
+		p->stats.taken++;
+	else
+		p->stats.missed++;
+	p->broken = false;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	if (!sb)
+		return NULL;
+	pool_hold(true);
+	if (!nsh_cgroup_current(sb->cg)) {
+		/* made for another cgroup layout: a fresh one may choose differently */
+		rc = nsh_err_set(&err, NSH_ECONFLICT, "the cgroup layout changed");
+		goto out;
+	}
+	rc = nsh_cgroup_set_limits(sb->cg, &lim, &err);
+	if (rc)
+		goto out;
+	nsh_buf_addf(&sb->guarantees, "%s", nsh_cgroup_describe(sb->cg));
+	free(sb->state_dir);
+	sb->state_dir = nsh_xstrdup(pol->state_dir);
+	sb->workspace = nsh_xstrdup(pol->workspace);
+	rc = workspace_tree(sb, &ws_fd, &err);
+	if (rc)
+		goto out;
+	f.tmp_size = pol->memory ? pol->memory / 2 : TMP_DEFAULT;
+	snprintf(f.hostname, sizeof(f.hostname), "%s",
+		 pol->hostname ? pol->hostname : "nightshift");
+	f.proxy = pol->network != NSH_NET_NONE;
+	rc = -nsh_ctl_send(sb->ctl, &fin, &f, sizeof(f), &ws_fd, ws_fd >= 0 ? 1 : 0);
+	if (rc) {
+		rc = nsh_err_sys(&err, rc, "cannot finish the sandbox");
+		goto out;
+	}
+	rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
+	if (!rc && m.type != NSH_CTL_READY)
+		rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
+				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+	if (!rc && f.proxy) {
+		if (listen_fd < 0) {
+			rc = nsh_err_set(&err, NSH_EFAIL, "the sandbox sent no proxy listener");
+		} else {
+			rc = nsh_proxy_listen(pol->proxy, listen_fd, pol->net, pol->on_net,
+					      pol->on_net_ctx, &sb->proxy_id, &err);
+			listen_fd = -1; /* the proxy owns it now, even on failure */
+			if (!rc) {
+				sb->proxy = pol->proxy;
+				sb->net_level = pol->network;
+			}
+		}
+	}
+	if (!rc && pol->timeout_ms > 0)
+		sb->deadline = nsh_time_mono_ms() + pol->timeout_ms;
+out:
+	if (ws_fd >= 0)
+		close(ws_fd);
+	if (listen_fd >= 0)
+		close(listen_fd);
+	pool_hold(false);
+	if (rc) {
+		nsh_log_warn("sandbox pool: %s", err.msg);
+		sb->pooled = false;
+		destroy_now(sb, NULL);
+		return NULL;
+	}
+	nsh_log_debug("sandbox for '%s' taken from the pool", sb->workspace);
+	return sb;
+}
+
+/* Hand a pooled @sb to the reaper once killed; false when the reaper is full or gone. */
+static bool reap_later(struct nsh_sandbox *sb)
+{
+	struct sbx_pool *p = own_pool();
+	bool queued = false;
+
+	if (!p || nsh_sandbox_kill(sb, NULL))
+		return false;
+	pthread_mutex_lock(&p->lock);
+	if (!p->stop && p->reaping < SBX_REAP_MAX) {
+		if (sb->ctl >= 0) {
+			close(sb->ctl);
+			sb->ctl = -1;
+		}
+		sb->next = p->reap;
+		p->reap = sb;
+		p->reaping++;
+		queued = true;
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return queued;
+}
+
+bool nsh_sandbox_pool_stats(struct nsh_sandbox_pool_stats *ret)
+{
+	struct sbx_pool *p = own_pool();
+
+	memset(ret, 0, sizeof(*ret));
+	if (!p)
+		return false;
+	pthread_mutex_lock(&p->lock);
+	*ret = p->stats;
+	ret->ready = p->nr;
+	ret->reaping = p->reaping;
+	pthread_mutex_unlock(&p->lock);
+	return true;
+}
+
+bool nsh_sandbox_pool_settle(int timeout_ms)
+{
+	struct sbx_pool *p = own_pool();
+	struct timespec until;
+	bool done;
+
+	if (!p)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->lock);
+	while ((p->reaping || (p->nr < p->size && !p->broken)) && !p->stop &&
+	       pthread_cond_timedwait(&p->changed, &p->lock, &until) == 0)
+		;
+	done = !p->reaping && (p->nr >= p->size || p->broken);
+	pthread_mutex_unlock(&p->lock);
+	return done;
+}
+
 int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox **ret,
 		       struct nsh_err *err)
 {
@@ -442,9 +978,17 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	pthread_once(&filter_once, build_filter);
 	if (!filter)
 		return nsh_err_set(err, NSH_EDENIED, "no seccomp filter: %s", filter_err.msg);
+	if (pool_serves(pol)) {
+		sb = pool_take(pol);
+		if (sb) {
+			*ret = sb;
+			return 0;
+		}
+	}
 	pool = nsh_netns_pool_default();
 	if (pool)
 		nsh_netns_pool_hold(pool, true);
+	sbx_pool_hold(true);
 
 	sb = nsh_xcalloc(1, sizeof(*sb));
 	sb->pid = -1;
@@ -565,6 +1109,7 @@ out:
 		nsh_sandbox_destroy(sb, NULL);
 	if (pool)
 		nsh_netns_pool_hold(pool, false);
+	sbx_pool_hold(false);
 	if (rc)
 		return rc;
 	*ret = sb;
@@ -1077,13 +1622,12 @@ pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb)
 	return sb->pid;
 }
 
-int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
+/* Kill, reap and remove everything of @sb now, and free it. */
+static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 {
 	int64_t t = nsh_time_mono_ns();
 	int rc = 0, r;
 
-	if (!sb)
-		return 0;
 	pool_hold(true);
 	if (sb->pid > 0) {
 		nsh_sandbox_kill(sb, NULL);
@@ -1114,6 +1658,25 @@ int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
 	nsh_buf_release(&sb->guarantees);
 	free(sb);
 	return rc;
+}
+
+int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err)
+{
+	int rc = 0, r;
+
+	if (!sb)
+		return 0;
+	if (sb->pooled && !sb->disk) {
+		/* the listener goes first, here: the proxy is the caller's */
+		if (sb->proxy) {
+			rc = nsh_proxy_unlisten(sb->proxy, sb->proxy_id, err);
+			sb->proxy = NULL;
+		}
+		if (reap_later(sb))
+			return rc;
+	}
+	r = destroy_now(sb, rc ? NULL : err);
+	return rc ? rc : r;
 }
 
 int nsh_sandbox_cleanup_stale(const char *work_dir, struct nsh_err *err)

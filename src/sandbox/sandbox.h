@@ -101,6 +101,7 @@ struct nsh_sandbox_policy {
 	 * sandbox, and be read only by the thread that owns the sandbox.
 	 */
 	struct nsh_sandbox_timing *timing;
+	bool no_pool; /* never from the pool of prepared sandboxes (see nsh_sandbox_pool_stats()) */
 };
 
 struct nsh_sandbox;
@@ -182,9 +183,57 @@ pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb);
 /**
  * Kill everything, unmount, remove the cgroups, loop device and state
  * files, and free @sb. The workspace directory itself is kept (its
- * contents too, unless it lived on a quota image). NULL ok.
+ * contents too, unless it lived on a quota image). NULL ok. For a sandbox
+ * from the pool, every process of it has been sent SIGKILL on return, and
+ * the reaping and cgroup removal finish on the pool's thread
+ * (nsh_sandbox_pool_settle() waits for them).
  */
 int nsh_sandbox_destroy(struct nsh_sandbox *sb, struct nsh_err *err);
+
+/*
+ * The pool of prepared sandboxes. Once started (nsh_sandbox_pool_start(),
+ * by the daemon), a thread of the process keeps NSH_SANDBOX_POOL (default
+ * 2, at most 4; 0 turns it off) sandboxes built
+ * up to their workspace: cgroups made (no limits yet), namespaces cloned,
+ * ids mapped, root file system, /dev and pivot_root done, the init
+ * hardened and waiting. nsh_sandbox_create() takes one when the policy
+ * allows it (network none, no disk quota, no CPU limit, no timing, the
+ * @hide the pool was started for, @no_pool unset) and
+ * finishes it: limits written, the workspace attached at /workspace, /tmp,
+ * host name, Landlock and seccomp; else, or when none is ready, it builds
+ * one as before. nsh_sandbox_destroy() of a pooled sandbox kills it and
+ * leaves the reaping of its init and the removal of its cgroups to that
+ * thread. At exit (atexit) the prepared and queued ones are reaped;
+ * after a crash nsh_sandbox_cleanup_stale() finds their cgroups
+ * ("<pid>.pool-<n>") like any other.
+ */
+struct nsh_sandbox_pool_stats {
+	size_t size;	   /* how many it keeps prepared */
+	size_t ready;	   /* prepared now */
+	size_t reaping;	   /* destroyed sandboxes not yet reaped */
+	uint64_t prepared; /* sandboxes prepared so far */
+	uint64_t taken;	   /* creates served from the pool */
+	uint64_t missed;   /* creates it could serve but found it empty */
+};
+
+/**
+ * Start this process's pool of prepared sandboxes, for policies whose
+ * @hide is @hide (copied; NULL: none). Size from NSH_SANDBOX_POOL (0 to 4,
+ * default 2; 0: no pool). Without root there is no pool either (0
+ * returned). Once per process: later calls do nothing. NSH_EINVAL for a bad
+ * NSH_SANDBOX_POOL. Any thread. The pool lives until the process exits.
+ */
+int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err);
+
+/** The pool's figures; false (and zeros) when there is no pool (yet). Any thread. */
+bool nsh_sandbox_pool_stats(struct nsh_sandbox_pool_stats *ret);
+
+/**
+ * Wait, at most @timeout_ms, until the pool is full and every destroyed
+ * sandbox is reaped (its init gone, its cgroups removed). True when so,
+ * or when there is no pool. For tests, benchmarks and a clean shutdown.
+ */
+bool nsh_sandbox_pool_settle(int timeout_ms);
 
 /**
  * Remove what a crashed run left: cgroups of dead owners, mounts and loop

@@ -38,6 +38,8 @@ struct nsh_sandbox_setup {
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
 	bool timing;	     /* send the marks below with READY */
+	bool pooled; /* prepared ahead: stop before the workspace, /tmp, host name, Landlock and
+			seccomp, send PREPARED and finish on FINISH (see struct nsh_ctl_finish) */
 };
 
 /*
@@ -100,6 +102,15 @@ enum nsh_ctl_type {
 	NSH_CTL_EXECFAIL, /* init -> supervisor: could not start, @errnum */
 	NSH_CTL_KILL,	  /* supervisor -> init: kill the running command */
 	NSH_CTL_EXITED,	  /* init -> supervisor: the command ended with @status */
+	NSH_CTL_PREPARED, /* pooled child -> supervisor: root built, hardened, waiting for FINISH */
+	NSH_CTL_FINISH,	  /* supervisor -> pooled child: struct nsh_ctl_finish; fd: workspace */
+};
+
+/* What a pooled sandbox learns when it is taken: the extra bytes of FINISH. */
+struct nsh_ctl_finish {
+	uint64_t tmp_size; /* bytes of the /tmp tmpfs */
+	char hostname[65]; /* UTS name, NUL-terminated */
+	uint8_t proxy;	   /* open the egress proxy's listener and send it with READY */
 };
 
 /* The fixed part of every message; a RUN carries strings after it. */
@@ -131,6 +142,20 @@ int nsh_ctl_send(int fd, const struct nsh_ctl_msg *m, const void *extra, size_t 
  * none came). Returns the message length, 0 at end of stream, or -errno.
  */
 ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds);
+
+/**
+ * Before a workspace's file system is unmounted on the host (disk.c): the
+ * pool's prepared sandboxes, and a sandbox being prepared, have copies of
+ * host mounts (all of them until pivot_root, the system directories'
+ * submounts after), and destroyed pooled sandboxes still waiting for the
+ * reaper have their workspace; any of them would keep the unmounted file
+ * system alive, and its loop device attached, so that opening the image
+ * again would mount it twice. This holds the pool's filler off, waits for
+ * a prepare in progress and for the reaper, kills and reaps the prepared
+ * sandboxes (the pool refills afterwards). No pool: nothing. Any thread
+ * but the pool's own.
+ */
+void nsh_sandbox_pool_flush(void);
 
 /** The child side: build the sandbox and become its init. Never returns. */
 void nsh_sandbox_child(const struct nsh_sandbox_setup *s) __attribute__((noreturn));

@@ -64,6 +64,45 @@ test_expect_success 'a finished run leaves no cgroup, mount or loop device behin
 	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
 '
 
+# --- the pool of prepared sandboxes (NSH_SANDBOX_POOL asks the CLI for one) ---
+
+test_expect_success 'a sandbox from the pool gets its workspace and limits, and leaves nothing' '
+	mkdir -p ws &&
+	NSH_SANDBOX_POOL=2 "$NSH_BIN" --log-level debug sandbox run --memory 64M --pids 16 \
+		--workspace "$PWD/ws" -- sh -c "echo hi >/workspace/x && cat /workspace/x &&
+		for i in \$(seq 40); do sleep 3 & done 2>/dev/null; echo forked" >out 2>err &
+	pid=$!
+	# the pids limit stops the loop: the shell cannot fork and fails
+	wait $pid
+	test $? -ne 0 &&
+	grep -q "taken from the pool" err &&
+	test "$(cat ws/x)" = hi && test "$(cat out)" = hi &&
+	test -z "$(cgroups_of $pid)" &&
+	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
+'
+
+test_expect_success 'killing nightshift kills its pooled sandboxes, in use and prepared' '
+	tag=$$$(date +%N | cut -c1-4)
+	NSH_SANDBOX_POOL=2 "$NSH_BIN" sandbox run -- sleep 6$tag &
+	nsh_pid=$!
+	wait_for sleeper 6$tag || exit 1
+	victim=$(sleeper 6$tag)
+	# the one in use and the refilled ones
+	wait_for sh -c "test \$(find /sys/fs/cgroup/unified -maxdepth 4 -type d \
+		-path \"*/nightshift/$nsh_pid.pool-*\" | wc -l) -ge 3" || { echo "pool not refilled"; exit 1; }
+	inits=$(cat $(find /sys/fs/cgroup/unified -maxdepth 4 -type d \
+		-path "*/nightshift/$nsh_pid.pool-*" | sed "s,\$,/cgroup.procs,"))
+	test -n "$inits" || { echo "no pooled init"; exit 1; }
+	kill -9 $nsh_pid
+	wait $nsh_pid 2>/dev/null
+	wait_for sh -c "! kill -0 $victim 2>/dev/null" || { echo "sandbox survived"; exit 1; }
+	for p in $inits; do
+		wait_for sh -c "! kill -0 $p 2>/dev/null" || { echo "pooled init $p survived"; exit 1; }
+	done
+	nsh sandbox run -- true &&
+	test -z "$(cgroups_of $nsh_pid)"
+'
+
 test_expect_success 'sandbox probe reports this host and the guarantees that follow' '
 	nsh sandbox probe >out &&
 	grep -q "^userns *yes" out && grep -q "^  memory_limit *enforced" out &&

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -118,6 +119,352 @@ static bool loop_backs(const char *image)
 	return found;
 }
 
+/*
+ * The host directories of the sandbox cgroups that process @pid is in (from
+ * /proc/<pid>/cgroup, those under a "nightshift" directory), pushed to @out.
+ */
+static void sandbox_cgroups(pid_t pid, struct nsh_strvec *out)
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	char *path = nsh_xasprintf("/proc/%d/cgroup", (int)pid);
+	char *line, *save = NULL;
+
+	if (nsh_fs_read_file(path, &b, 1 << 16, NULL) == 0) {
+		for (line = strtok_r(b.buf, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save)) {
+			char *ctrl = strchr(line, ':'), *rel;
+			size_t n;
+
+			if (!ctrl || !(rel = strchr(ctrl + 1, ':')) || !strstr(rel, "/nightshift/"))
+				continue;
+			ctrl++;
+			n = strcspn(ctrl, ",:");
+			if (!strncmp(ctrl, "name=", 5))
+				continue;
+			if (ctrl[0] == ':')
+				nsh_strvec_pushf(out, "/sys/fs/cgroup/unified%s", rel + 1);
+			else
+				nsh_strvec_pushf(out, "/sys/fs/cgroup/%.*s%s", (int)n, ctrl,
+						 rel + 1);
+		}
+	}
+	nsh_buf_release(&b);
+	free(path);
+}
+
+/* How many of the directories in @dirs still exist. */
+static int dirs_left(const struct nsh_strvec *dirs)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < dirs->nr; i++)
+		n += nsh_fs_is_dir(dirs->v[i]);
+	return n;
+}
+
+/* The names of the sandbox cgroups of owner @pid in any hierarchy, each once. */
+static void owner_cgroups(pid_t pid, struct nsh_strvec *out)
+{
+	static const char *const roots[] = {
+		"/sys/fs/cgroup/unified/nightshift", "/sys/fs/cgroup/memory/nightshift",
+		"/sys/fs/cgroup/pids/nightshift",    "/sys/fs/cgroup/cpu/nightshift",
+		"/sys/fs/cgroup/freezer/nightshift", "/sys/fs/cgroup/cpuacct/nightshift",
+	};
+	char prefix[32];
+
+	snprintf(prefix, sizeof(prefix), "%d.", (int)pid);
+	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++) {
+		DIR *d = opendir(roots[i]);
+		struct dirent *e;
+
+		while (d && (e = readdir(d)))
+			if (!strncmp(e->d_name, prefix, strlen(prefix)) &&
+			    nsh_strvec_find(out, e->d_name) < 0)
+				nsh_strvec_push(out, e->d_name);
+		if (d)
+			closedir(d);
+	}
+}
+
+/* Whether the environment turns the pool off. */
+static bool pool_off(void)
+{
+	const char *env = getenv("NSH_SANDBOX_POOL");
+
+	return env && !strcmp(env, "0");
+}
+
+/* Whether process @pid is gone (a zombie still counts as there). */
+static bool gone(pid_t pid)
+{
+	return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/*
+ * The pool of prepared sandboxes (as root; NSH_SANDBOX_POOL unset): a
+ * pooled sandbox behaves like a fresh one (workspace at /workspace,
+ * writable, limits applied, another job's workspace out of sight), the
+ * pool refills, @no_pool bypasses it, and a destroy leaves nothing once
+ * the reaper is done.
+ */
+static void test_pool(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pa, pb, pc;
+	struct nsh_sandbox_pool_stats s0, s1, s2;
+	struct nsh_sandbox *a = NULL, *b = NULL, *c = NULL;
+	struct nsh_sandbox_usage u;
+	struct nsh_sandbox_cmd cmd;
+	struct nsh_strvec cgs;
+	pid_t init_a = -1, init_b = -1;
+	char *path;
+
+	if (geteuid() != 0 || pool_off()) {
+		/* no pool: not root, or NSH_SANDBOX_POOL=0 */
+		CHECK(!nsh_sandbox_pool_stats(&s0));
+		return;
+	}
+	nsh_strvec_init(&cgs);
+	nsh_sandbox_cmd_init(&cmd);
+	policy(&pa, "pool-a");
+	policy(&pb, "pool-b");
+	policy(&pc, "pool-c");
+	pa.pids = 32;
+	pa.memory = 64 << 20;
+	/* warm: a first create makes the pool; then wait until it is full */
+	CHECK_INT(nsh_sandbox_create(&pc, &c, &err), 0);
+	nsh_sandbox_destroy(c, NULL);
+	c = NULL;
+	CHECK(nsh_sandbox_pool_settle(20000));
+	CHECK(nsh_sandbox_pool_stats(&s0));
+	CHECK(s0.size >= 1 && s0.size <= 4);
+	CHECK_INT(s0.ready, s0.size);
+
+	CHECK_INT(nsh_sandbox_create(&pa, &a, &err), 0);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(s1.taken, s0.taken + 1);
+	if (!a) {
+		fprintf(stderr, "create: %s\n", err.msg);
+		goto out;
+	}
+	init_a = nsh_sandbox_init_pid(a);
+	sandbox_cgroups(init_a, &cgs);
+	CHECK(cgs.nr >= 2); /* v2 and the v1 memory and pids hierarchies here */
+	/* the workspace, writable, seen from the host; /tmp, host name, ids */
+	CHECK_INT(sh(a, &cmd,
+		     "echo A >/workspace/a && echo t >/tmp/t && cat /tmp/t && pwd && "
+		     "hostname && id -u && ls /workspace"),
+		  0);
+	CHECK_STR(cmd.out.buf, "t\n/workspace\nnightshift\n0\na\n");
+	path = nsh_xasprintf("%s/a", pa.workspace);
+	CHECK(nsh_fs_exists(path));
+	free(path);
+	/* the pids limit stops a fork bomb */
+	CHECK_INT(sh(a, &cmd,
+		     "for i in $(seq 100); do sleep 5 & done 2>/dev/null; "
+		     "echo started"),
+		  0);
+	CHECK_INT(nsh_sandbox_usage(a, &u, &err), 0);
+	CHECK(u.pids_max_hits > 0);
+	/* the memory limit: 128 MiB in one process does not fit in 64 MiB */
+	CHECK_INT(sh(a, &cmd,
+		     "head -c 134217728 /dev/zero | tr '\\0' x | "
+		     "(v=$(cat); echo ${#v})"),
+		  0);
+	CHECK(strcmp(cmd.out.buf, "134217728\n") != 0);
+	CHECK_INT(nsh_sandbox_usage(a, &u, &err), 0);
+	CHECK(u.oom_kills > 0);
+	/* a Landlock/seccomp-confined init: mount is refused */
+	CHECK_INT(sh(a, &cmd, "mount -t tmpfs x /mnt 2>/dev/null; echo rc=$?"), 0);
+	CHECK(strcmp(cmd.out.buf, "rc=0\n") != 0);
+
+	/* job B, also from the pool, sees its own workspace only */
+	CHECK_INT(nsh_sandbox_create(&pb, &b, &err), 0);
+	if (b) {
+		init_b = nsh_sandbox_init_pid(b);
+		CHECK_INT(sh(b, &cmd,
+			     "echo B >/workspace/b; ls -A /workspace; "
+			     "ls /workspace/a 2>&1 >/dev/null | grep -c 'No such'"),
+			  0);
+		CHECK_STR(cmd.out.buf, "b\n1\n");
+	}
+	CHECK(nsh_sandbox_pool_stats(&s2));
+	CHECK(s2.taken + s2.missed >= s1.taken + 1);
+
+	/* destroy: once the reaper is done, no process and no cgroup is left */
+	CHECK_INT(nsh_sandbox_destroy(a, &err), 0);
+	a = NULL;
+	CHECK_INT(nsh_sandbox_destroy(b, &err), 0);
+	b = NULL;
+	CHECK(nsh_sandbox_pool_settle(20000));
+	CHECK(gone(init_a));
+	CHECK(init_b < 0 || gone(init_b));
+	CHECK_INT(dirs_left(&cgs), 0);
+
+	/* refilled */
+	CHECK(nsh_sandbox_pool_stats(&s2));
+	CHECK_INT(s2.ready, s2.size);
+	CHECK(s2.prepared >= s1.prepared + 1);
+	CHECK_INT(s2.reaping, 0);
+
+	/* @no_pool: the present path, the pool untouched */
+	pc.no_pool = true;
+	CHECK_INT(nsh_sandbox_create(&pc, &c, &err), 0);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(s1.taken, s2.taken);
+	CHECK_INT(s1.ready, s2.ready);
+	if (c) {
+		CHECK_INT(sh(c, &cmd, "echo C >/workspace/c; cat /workspace/c"), 0);
+		CHECK_STR(cmd.out.buf, "C\n");
+		init_a = nsh_sandbox_init_pid(c);
+		CHECK_INT(nsh_sandbox_destroy(c, &err), 0);
+		c = NULL;
+		CHECK(gone(init_a)); /* reaped on the caller's path */
+	}
+out:
+	nsh_sandbox_destroy(a, NULL);
+	nsh_sandbox_destroy(b, NULL);
+	nsh_sandbox_destroy(c, NULL);
+	nsh_strvec_release(&cgs);
+	nsh_sandbox_cmd_release(&cmd);
+	policy_release(&pa);
+	policy_release(&pb);
+	policy_release(&pc);
+}
+
+/*
+ * In a process of its own: with NSH_SANDBOX_POOL=0 there is no pool; with
+ * the pool on, exit() reaps the prepared sandboxes, so that nothing but the
+ * cgroups of a sandbox still in use is left (for nsh_sandbox_cleanup_stale()).
+ * Forked before this process has any thread.
+ */
+static struct nsh_sandbox *kept; /* test_pool_exit: in use at exit */
+static int exit_fd = -1;	 /* test_pool_exit: where report_left() writes */
+
+/*
+ * Registered before the pool's own exit handler, so run after it: how many
+ * sandboxes of this process still have cgroups (the one in use is alive).
+ */
+static void report_left(void)
+{
+	struct nsh_strvec left;
+	pid_t nr;
+
+	nsh_strvec_init(&left);
+	owner_cgroups(getpid(), &left);
+	nr = (pid_t)left.nr;
+	if (write(exit_fd, &nr, sizeof(nr)) < 0)
+		_exit(3);
+	nsh_strvec_release(&left);
+}
+
+static void test_pool_exit(void)
+{
+	for (int off = 0; off < 2; off++) {
+		int fds[2];
+		pid_t kid, inits[9];
+		ssize_t n;
+		int st, nr = 0;
+		struct nsh_strvec left;
+
+		if (geteuid() != 0 || pool_off() || pipe(fds) < 0)
+			return;
+		kid = fork();
+		if (kid == 0) {
+			struct nsh_sandbox_policy pol;
+			struct nsh_sandbox_pool_stats s;
+			struct nsh_sandbox *sb = NULL;
+			pid_t ids[8] = {0};
+			int k = 0, bad = 0;
+
+			close(fds[0]);
+			exit_fd = fds[1];
+			atexit(report_left);
+			if (off)
+				setenv("NSH_SANDBOX_POOL", "0", 1);
+			bad |= nsh_sandbox_pool_start(dir, NULL) != 0;
+			policy(&pol, off ? "exit-off" : "exit-on");
+			bad |= nsh_sandbox_create(&pol, &sb, NULL) != 0;
+			nsh_sandbox_destroy(sb, NULL);
+			sb = NULL;
+			bad |= !nsh_sandbox_pool_settle(20000);
+			bad |= nsh_sandbox_pool_stats(&s) == !!off;
+			if (!off)
+				bad |= s.ready < 1;
+			/* one in use at exit */
+			bad |= nsh_sandbox_create(&pol, &sb, NULL) != 0;
+			if (sb)
+				ids[k++] = nsh_sandbox_init_pid(sb);
+			kept = sb; /* reachable at exit, for the leak checker */
+			policy_release(&pol);
+			if (!off) {
+				/* the prepared ones: children of this process, named pool-* */
+				DIR *d = opendir("/proc");
+				struct dirent *e;
+
+				while (d && (e = readdir(d)) && k < 8) {
+					struct nsh_buf b = NSH_BUF_INIT;
+					char *p = nsh_xasprintf("/proc/%s/stat", e->d_name);
+					const char *rp;
+
+					if (!nsh_fs_read_file(p, &b, 4096, NULL) &&
+					    (rp = strrchr(b.buf, ')')) != NULL) {
+						int ppid = 0;
+						pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
+
+						if (sscanf(rp + 2, "%*c %d", &ppid) == 1 &&
+						    ppid == getpid() && pid != ids[0])
+							ids[k++] = pid;
+					}
+					nsh_buf_release(&b);
+					free(p);
+				}
+				if (d)
+					closedir(d);
+			}
+			if (write(fds[1], ids, sizeof(ids[0]) * (size_t)k) < 0)
+				bad = 1;
+			exit(bad);
+		}
+		close(fds[1]);
+		n = 0;
+		for (;;) {
+			ssize_t got = read(fds[0], (char *)inits + n, sizeof(inits) - (size_t)n);
+
+			if (got <= 0)
+				break;
+			n += got;
+		}
+		close(fds[0]);
+		if (n > 0)
+			nr = (int)(n / (ssize_t)sizeof(pid_t)) - 1; /* the last: report_left() */
+		CHECK(waitpid(kid, &st, 0) == kid);
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+		CHECK(nr >= (off ? 1 : 2));
+		/* every init dies with its owner: parent-death signal, closed socket */
+		for (int i = 0; i < 100; i++) {
+			int alive = 0;
+
+			for (int j = 0; j < nr; j++)
+				alive += !gone(inits[j]);
+			if (!alive)
+				break;
+			nsh_time_sleep_ms(50);
+		}
+		for (int j = 0; j < nr; j++)
+			CHECK(gone(inits[j]));
+		/* after the pool's exit handler, only the one in use had cgroups */
+		CHECK(nr >= 0 && inits[nr] == 1);
+		/* the stale clean-up removes them once the owner is gone */
+		CHECK_INT(nsh_sandbox_cleanup_stale(NULL, NULL), 0);
+		nsh_strvec_release(&left);
+		nsh_strvec_init(&left);
+		owner_cgroups(kid, &left);
+		CHECK_INT(left.nr, 0);
+		nsh_strvec_release(&left);
+	}
+}
+
 static void test_commands(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -221,11 +568,13 @@ static void test_pause_resume_kill(void)
 	struct nsh_sandbox_policy pol;
 	struct nsh_sandbox_usage u0, u1, u2;
 	struct runner r = {0};
+	struct nsh_strvec cgs;
 	const char *name;
 	pthread_t th;
 	pid_t init;
 
 	policy(&pol, "pause");
+	nsh_strvec_init(&cgs);
 	pol.pids = 64;
 	name = strrchr(pol.state_dir, '/') + 1;
 	CHECK_INT(nsh_sandbox_create(&pol, &r.sb, &err), 0);
@@ -235,6 +584,8 @@ static void test_pause_resume_kill(void)
 		return;
 	}
 	init = nsh_sandbox_init_pid(r.sb);
+	sandbox_cgroups(init, &cgs);
+	CHECK(cgs.nr > 0);
 	nsh_sandbox_cmd_init(&r.cmd);
 	nsh_strvec_pushl(&r.cmd.argv, "sh", "-c", "while :; do :; done", NULL);
 	pthread_create(&th, NULL, run_busy, &r);
@@ -264,10 +615,13 @@ static void test_pause_resume_kill(void)
 	CHECK_INT(r.rc, 0);
 	CHECK_INT(r.cmd.term_signal, SIGKILL);
 	CHECK_INT(nsh_sandbox_destroy(r.sb, &err), 0);
-	/* Nothing left: the init, its mounts, its cgroups. */
+	/* Nothing left once a pooled sandbox's reaping is done: the init, mounts, cgroups. */
+	CHECK(nsh_sandbox_pool_settle(20000));
 	CHECK(kill(init, 0) < 0 && errno == ESRCH);
 	CHECK(!mounted_under(pol.state_dir));
 	CHECK(!cgroup_left(name));
+	CHECK_INT(dirs_left(&cgs), 0);
+	nsh_strvec_release(&cgs);
 	nsh_sandbox_cmd_release(&r.cmd);
 	policy_release(&pol);
 }
@@ -503,6 +857,9 @@ static void test_refusals(void)
 int main(void)
 {
 	dir = t_tmpdir();
+	RUN(test_pool_exit); /* first: it forks */
+	if (nsh_sandbox_pool_start(dir, NULL))
+		t_fail++;
 	RUN(test_commands);
 	RUN(test_pause_resume_kill);
 	RUN(test_disk_cleanup);
@@ -511,6 +868,7 @@ int main(void)
 	RUN(test_network_namespaces);
 	RUN(test_timing);
 	RUN(test_refusals);
+	RUN(test_pool);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
 	return TEST_DONE();
