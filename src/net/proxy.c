@@ -1392,13 +1392,25 @@ static void sweep(struct nsh_proxy *px, int64_t now)
 	}
 }
 
-/* Close @l and every connection it has (end events go out unless quiet). */
+/*
+ * Close @l and every connection it has (end events go out unless quiet).
+ * What the relays have pending is moved first: a sandbox torn down just
+ * after its command ended leaves its connections' last bytes and their
+ * ends unread, and a connection whose client had closed ended as
+ * "closed", not cut by the unlisten.
+ */
 static void listener_close(struct nsh_proxy *px, struct listener *l)
 {
 	struct listener **pp = &px->listeners;
 
+	for (struct conn *c = l->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->st == C_RELAY)
+			relay(px, c, true, true); /* may close c */
+	}
 	while (l->conns)
-		conn_close(px, l->conns, "unlisten");
+		conn_close(px, l->conns,
+			   l->conns->st == C_RELAY && l->conns->up.eof ? "closed" : "unlisten");
 	if (l->fd >= 0)
 		epoll_ctl(px->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	close_fd(&l->fd);

@@ -930,6 +930,41 @@ static void test_unlisten(struct nsh_proxy *px)
 	server_stop(&echo);
 }
 
+/*
+ * A client that closed just before the unlisten (a sandbox torn down as
+ * soon as its command ended): its end is read first, and the connection
+ * ended as "closed", with all its bytes. t0301 failed on the race so.
+ */
+static void test_unlisten_after_close(struct nsh_proxy *px)
+{
+	struct server echo;
+	struct nsh_net_policy pol;
+	struct fix f;
+	char target[64], buf[8] = {0};
+	struct nsh_err err = NSH_ERR_INIT;
+	int fd;
+
+	server_start(&echo, true);
+	local_policy(&pol, NSH_NET_CUSTOM, echo.port, 0);
+	fix_start(&f, px, &pol);
+	snprintf(target, sizeof(target), "localhost:%d", echo.port);
+	fd = tunnel(f.port, target, NULL, NULL);
+	CHECK(fd >= 0);
+	send_all(fd, "done", 4);
+	CHECK_INT(read(fd, buf, 4), 4);
+	CHECK_INT(events_wait(&f.ev, 1), 1);
+	close(fd);
+	CHECK_INT(nsh_proxy_unlisten(px, f.id, &err), 0);
+	CHECK_INT(events_count(&f.ev), 2);
+	CHECK(f.ev.v[1].done);
+	CHECK_STR(f.ev.v[1].reason, "closed");
+	CHECK_INT(f.ev.v[1].up, 4);
+	CHECK_INT(f.ev.v[1].down, 4);
+	pthread_mutex_destroy(&f.ev.mu);
+	nsh_net_policy_release(&pol);
+	server_stop(&echo);
+}
+
 static void test_bad_requests(struct nsh_proxy *px)
 {
 	struct nsh_net_policy pol;
@@ -1171,6 +1206,7 @@ int main(void)
 	RUN_PX(test_big_transfer);
 	RUN_PX(test_concurrent);
 	RUN_PX(test_unlisten);
+	RUN_PX(test_unlisten_after_close);
 	RUN_PX(test_bad_requests);
 	RUN_PX(test_upstream_refused);
 	RUN_PX(test_listen_errors);
