@@ -212,20 +212,29 @@ int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err)
 	return fd >= 0 ? fd : make_netns(err);
 }
 
+bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long quiet_ms)
+{
+	if (on) {
+		++*holds;
+		return false;
+	}
+	if (!*holds || --*holds)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, quiet);
+	quiet->tv_sec += quiet_ms / 1000;
+	quiet->tv_nsec += quiet_ms % 1000 * 1000000L;
+	if (quiet->tv_nsec >= 1000000000) {
+		quiet->tv_sec++;
+		quiet->tv_nsec -= 1000000000;
+	}
+	return true;
+}
+
 void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on)
 {
 	pthread_mutex_lock(&p->lock);
-	if (on) {
-		p->holds++;
-	} else if (p->holds && !--p->holds) {
-		clock_gettime(CLOCK_MONOTONIC, &p->quiet);
-		p->quiet.tv_nsec += NSH_NETNS_POOL_QUIET_MS * 1000000L;
-		if (p->quiet.tv_nsec >= 1000000000) {
-			p->quiet.tv_sec++;
-			p->quiet.tv_nsec -= 1000000000;
-		}
+	if (nsh_pool_hold_count(&p->holds, &p->quiet, on, NSH_NETNS_POOL_QUIET_MS))
 		pthread_cond_signal(&p->wake);
-	}
 	pthread_mutex_unlock(&p->lock);
 }
 

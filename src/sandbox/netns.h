@@ -33,6 +33,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 struct nsh_err;
 struct nsh_netns_pool;
@@ -66,6 +67,14 @@ int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err);
  * one at once, on the caller's thread.
  */
 void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on);
+
+/**
+ * The hold count of a pool's filler, under the pool's lock: @on adds a
+ * hold, else one is released, and the last release sets *@quiet to
+ * CLOCK_MONOTONIC now plus @quiet_ms. True when the filler should be woken
+ * (its quiet time changed). Shared by this pool and the sandbox pool.
+ */
+bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long quiet_ms);
 
 /** How many namespaces are ready now (for tests and reports). */
 size_t nsh_netns_pool_ready(struct nsh_netns_pool *p);

@@ -498,17 +498,8 @@ static void sbx_pool_hold(bool on)
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (on) {
-		p->holds++;
-	} else if (p->holds && !--p->holds) {
-		clock_gettime(CLOCK_MONOTONIC, &p->quiet);
-		p->quiet.tv_nsec += SBX_POOL_QUIET_MS * 1000000L;
-		if (p->quiet.tv_nsec >= 1000000000) {
-			p->quiet.tv_sec++;
-			p->quiet.tv_nsec -= 1000000000;
-		}
+	if (nsh_pool_hold_count(&p->holds, &p->quiet, on, SBX_POOL_QUIET_MS))
 		pthread_cond_signal(&p->wake);
-	}
 	pthread_mutex_unlock(&p->lock);
 }
 
