@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/err.h"
 #include "core/fs.h"
 #include "core/json.h"
@@ -231,13 +232,16 @@ static int step_detect(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	const char *const install[] = {"npm", "install", "--ignore-scripts", NULL};
 	struct orch_job *oj = orch_job_of(jr);
 	struct nsh_buf b = NSH_BUF_INIT;
-	char *pkg = nsh_xasprintf("%s/package.json", oj->ws);
-	char *lock = nsh_xasprintf("%s/package-lock.json", oj->ws);
 	json_t *manifest = NULL;
 	const char *script = NULL;
+	struct stat st;
+	bool locked;
 	int rc;
 
-	rc = nsh_fs_read_file(pkg, &b, (size_t)4 << 20, err);
+	/* the checkout is the repository's: package.json may be a link out of it */
+	rc = nsh_below_read(oj->ws, "package.json", &b, (size_t)4 << 20, err);
+	if (rc == NSH_EDENIED)
+		goto out;
 	if (rc) {
 		nsh_err_set(err, NSH_EINVAL,
 			    "no readable package.json: the recipe brain handles npm repositories");
@@ -250,7 +254,8 @@ static int step_detect(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 	}
 	script = json_string_value(json_object_get(json_object_get(manifest, "scripts"), "test"));
 	json_object_set_new(result, "ecosystem", json_string("npm"));
-	json_object_set_new(result, "install", argv_json(nsh_fs_exists(lock) ? ci : install));
+	locked = !nsh_below_lstat(oj->ws, "package-lock.json", &st) && S_ISREG(st.st_mode);
+	json_object_set_new(result, "install", argv_json(locked ? ci : install));
 	json_object_set_new(result, "fallback", argv_json(install));
 	test_command(script, result);
 	json_object_set_new(result, "summary",
@@ -260,8 +265,6 @@ static int step_detect(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 out:
 	json_decref(manifest);
 	nsh_buf_release(&b);
-	free(pkg);
-	free(lock);
 	return rc;
 }
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -1003,31 +1004,34 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Collect the regular files under @dir/@rel (sorted, links not followed). */
+/*
+ * Collect the regular files under @dir/@rel (sorted). Links are not
+ * followed, and each directory is opened below the one before, so a link
+ * swapped in meanwhile cannot lead the walk out of @dir.
+ */
 static int walk(const char *dir, const char *rel, int depth, struct walk *w, struct nsh_err *err)
 {
-	char *path = *rel ? nsh_xasprintf("%s/%s", dir, rel) : nsh_xstrdup(dir);
 	struct nsh_strvec names = NSH_STRVEC_INIT;
+	int dfd = nsh_below_dir(dir, rel), rc = 0;
 	struct dirent *de;
-	DIR *d = opendir(path);
-	int rc = 0;
+	DIR *d = NULL;
 
-	if (!d) {
-		rc = nsh_err_sys(err, errno, "cannot read directory '%s'", path);
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		rc = nsh_err_sys(err, errno, "cannot read directory '%s/%s'", dir, rel);
+		if (dfd >= 0)
+			close(dfd);
 		goto out;
 	}
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			nsh_strvec_push(&names, de->d_name);
-	closedir(d);
 	qsort(names.v, names.nr, sizeof(char *), name_cmp);
 	for (size_t i = 0; i < names.nr && !rc; i++) {
 		const char *n = names.v[i];
 		char *sub = *rel ? nsh_xasprintf("%s/%s", rel, n) : nsh_xstrdup(n);
-		char *full = nsh_xasprintf("%s/%s", dir, sub);
 		struct stat st;
 
-		if (lstat(full, &st) == 0) {
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 			if (S_ISDIR(st.st_mode)) {
 				if (strcmp(n, ".git") && strcmp(n, "node_modules") &&
 				    depth < DEPTH_MAX)
@@ -1040,11 +1044,11 @@ static int walk(const char *dir, const char *rel, int depth, struct walk *w, str
 			}
 		}
 		free(sub);
-		free(full);
 	}
 out:
+	if (d)
+		closedir(d);
 	nsh_strvec_release(&names);
-	free(path);
 	return rc;
 }
 
@@ -1078,57 +1082,6 @@ static void runner_release(struct runner *R)
 	nsh_recipe_hits_release(&R->hits);
 }
 
-/*
- * Replace @path with @len bytes at @data and mode @mode, atomically for
- * readers (a temporary file renamed over it) but without an fsync per
- * file: nsh_fs_write_atomic()'s two fsyncs per file made writing 2,000
- * files ten times slower than matching them. The tree is flushed once at
- * the end instead (syncfs, none in a scratch tree), see apply_tree().
- */
-int nsh_recipe_replace_file(const char *path, const char *data, size_t len, mode_t mode,
-			    struct nsh_err *err)
-{
-	const char *slash = strrchr(path, '/');
-	char *tmp = nsh_xasprintf("%.*s.%.200s.tmp-XXXXXX", slash ? (int)(slash + 1 - path) : 0,
-				  path, slash ? slash + 1 : path);
-	int fd = mkostemp(tmp, O_CLOEXEC), rc = 0;
-	size_t off = 0;
-
-	if (fd < 0) {
-		rc = nsh_err_sys(err, errno, "cannot create a temporary file for '%s'", path);
-		goto out;
-	}
-	if (fchmod(fd, mode & 07777) < 0)
-		goto fail;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto fail;
-		off += (size_t)n;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		goto fail;
-	}
-	fd = -1;
-	if (rename(tmp, path) < 0) {
-		rc = nsh_err_sys(err, errno, "cannot replace '%s'", path);
-		unlink(tmp);
-	}
-	goto out;
-fail:
-	rc = nsh_err_sys(err, errno, "cannot write '%s'", path);
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-out:
-	free(tmp);
-	return rc;
-}
-
 /* Is the first part of @t binary (a NUL byte)? */
 static bool binary(const char *t, size_t n)
 {
@@ -1151,38 +1104,37 @@ static int apply_tree(struct runner *R, const char *dir, bool dry_run, bool scra
 				       NSH_RECIPE_WALK_MAX, NSH_RECIPE_WALK_MAX);
 	for (size_t i = 0; i < w.files.nr; i++) {
 		const char *rel = w.files.v[i];
-		char *path, *nt = NULL;
+		char *nt = NULL;
 		size_t nlen = 0;
 		unsigned nch = 0;
 		struct stat st;
 
 		if (!file_selected(R, rel))
 			continue;
-		path = nsh_xasprintf("%s/%s", dir, rel);
 		nsh_buf_reset(&b);
-		if (lstat(path, &st) == 0 && (size_t)st.st_size > NSH_RECIPE_SOURCE_MAX) {
+		if (nsh_below_lstat(dir, rel, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (size_t)st.st_size > NSH_RECIPE_SOURCE_MAX) {
 			nsh_recipe_result_warn(res, rel, NULL, "skipped: larger than %u bytes",
 					       NSH_RECIPE_SOURCE_MAX);
-			free(path);
 			continue;
 		}
-		if ((rc = nsh_fs_read_file(path, &b, NSH_RECIPE_SOURCE_MAX, err))) {
-			free(path);
+		if ((rc = nsh_below_read(dir, rel, &b, NSH_RECIPE_SOURCE_MAX, err)))
 			goto out;
-		}
-		if (binary(b.buf, b.len)) {
-			free(path);
+		if (binary(b.buf, b.len))
 			continue;
-		}
 		res->files_scanned++;
 		rc = run_file(R, rel, b.buf, b.len, &nt, &nlen, &nch, err);
 		if (!rc && nt) {
 			nsh_recipe_result_file(res, rel, b.buf, b.len, nt, nlen, nch);
+			/*
+			 * No fsync per file: two per file made writing 2,000
+			 * files ten times slower than matching them; the tree
+			 * is flushed once below (none in a scratch tree).
+			 */
 			if (!dry_run)
-				rc = nsh_recipe_replace_file(path, nt, nlen, st.st_mode, err);
+				rc = nsh_below_write(dir, rel, nt, nlen, st.st_mode, 0, err);
 		}
 		free(nt);
-		free(path);
 		if (rc)
 			goto out;
 	}
@@ -1241,11 +1193,10 @@ int nsh_recipe_apply(const struct nsh_recipe *r, const char *dir,
 		qsort(res->files, res->nfiles, sizeof(*res->files), file_cmp);
 	res->post = nsh_xcalloc(r->npost ? r->npost : 1, sizeof(*res->post));
 	for (size_t i = 0; i < r->npost; i++) {
-		char *p = r->post[i].when ? nsh_xasprintf("%s/%s", dir, r->post[i].when) : NULL;
+		struct stat st;
 
-		if (!p || nsh_fs_exists(p))
+		if (!r->post[i].when || !nsh_below_lstat(dir, r->post[i].when, &st))
 			res->post[res->npost++] = &r->post[i];
-		free(p);
 	}
 done:
 	runner_release(&R);

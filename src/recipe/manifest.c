@@ -17,11 +17,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
-#include "core/fs.h"
 #include "core/json.h"
 #include "recipe/recipe_int.h"
 
@@ -931,6 +933,7 @@ static bool inside(const char *rel)
 static void add_local(const char *dir, const char *rel, struct nsh_strvec *out)
 {
 	char *r = nsh_xstrdup(rel), *path;
+	struct stat st;
 	size_t n;
 
 	while (!strncmp(r, "./", 2))
@@ -938,9 +941,9 @@ static void add_local(const char *dir, const char *rel, struct nsh_strvec *out)
 	n = strlen(r);
 	while (n && r[n - 1] == '/')
 		r[--n] = '\0';
-	path = nsh_xasprintf("%s/%s/package.json", dir, r);
-	if (out->nr < LOCAL_MAX && inside(r) && strcmp(r, ".") && nsh_fs_exists(path) &&
-	    nsh_strvec_find(out, r) < 0)
+	path = nsh_xasprintf("%s/package.json", r);
+	if (out->nr < LOCAL_MAX && inside(r) && strcmp(r, ".") &&
+	    !nsh_below_lstat(dir, path, &st) && S_ISREG(st.st_mode) && nsh_strvec_find(out, r) < 0)
 		nsh_strvec_push(out, r);
 	free(path);
 	free(r);
@@ -987,17 +990,21 @@ static void local_packages(const char *dir, const json_t *pkg, struct nsh_strvec
 		if (!s || strcspn(s, "*?[{") < n - (glob ? 1 : 0))
 			continue;
 		if (glob) {
-			char *parent = nsh_xstrndup(s, n - 2), *path;
+			char *parent = nsh_xstrndup(s, n - 2);
 			struct nsh_strvec sub = NSH_STRVEC_INIT;
 			struct dirent *de;
-			DIR *d;
+			DIR *d = NULL;
+			int dfd;
 
 			if (!inside(parent)) {
 				free(parent);
 				continue;
 			}
-			path = nsh_xasprintf("%s/%s", dir, parent);
-			if ((d = opendir(path))) {
+			/* not through a link: it could name any directory of the host */
+			dfd = nsh_below_dir(dir, parent);
+			if (dfd >= 0 && !(d = fdopendir(dfd)))
+				close(dfd);
+			if (d) {
 				while ((de = readdir(d)))
 					if (de->d_name[0] != '.')
 						nsh_strvec_push(&sub, de->d_name);
@@ -1011,7 +1018,6 @@ static void local_packages(const char *dir, const json_t *pkg, struct nsh_strvec
 				free(rel);
 			}
 			nsh_strvec_release(&sub);
-			free(path);
 			free(parent);
 		} else {
 			add_local(dir, s, out);
@@ -1025,11 +1031,10 @@ static void local_packages(const char *dir, const json_t *pkg, struct nsh_strvec
 static int read_manifest(const char *dir, const char *rel, struct nsh_buf *text, json_t **ret,
 			 struct nsh_err *err)
 {
-	char *path = nsh_xasprintf("%s/%s", dir, rel);
 	int rc;
 
 	*ret = NULL;
-	rc = nsh_fs_read_file(path, text, NSH_RECIPE_MANIFEST_MAX, err);
+	rc = nsh_below_read(dir, rel, text, NSH_RECIPE_MANIFEST_MAX, err);
 	if (!rc && (rc = nsh_json_parse(text->buf, text->len, ret, err)))
 		nsh_err_wrap(err, "'%s'", rel);
 	if (!rc && !json_is_object(*ret))
@@ -1038,7 +1043,6 @@ static int read_manifest(const char *dir, const char *rel, struct nsh_buf *text,
 		json_decref(*ret);
 		*ret = NULL;
 	}
-	free(path);
 	return rc;
 }
 
@@ -1075,7 +1079,6 @@ static int edit_manifest(const struct nsh_recipe *r, const char *dir, const char
 {
 	struct nsh_buf orig = NSH_BUF_INIT, t = NSH_BUF_INIT;
 	json_t *tree = NULL, *check = NULL;
-	char *path = nsh_xasprintf("%s/%s", dir, rel);
 	size_t before = res->nmedits;
 	int rc;
 
@@ -1091,14 +1094,13 @@ static int edit_manifest(const struct nsh_recipe *r, const char *dir, const char
 		dump_like(tree, orig.buf, orig.len, &t);
 	nsh_recipe_result_file(res, rel, orig.buf, orig.len, t.buf, t.len, 0);
 	if (!dry_run)
-		rc = scratch ? nsh_recipe_replace_file(path, t.buf, t.len, 0644, err)
-			     : nsh_fs_write_atomic(path, t.buf, t.len, 0644, err);
+		rc = nsh_below_write(dir, rel, t.buf, t.len, 0644, scratch ? 0 : NSH_BELOW_SYNC,
+				     err);
 out:
 	json_decref(tree);
 	json_decref(check);
 	nsh_buf_release(&orig);
 	nsh_buf_release(&t);
-	free(path);
 	return rc;
 }
 
@@ -1108,10 +1110,10 @@ int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool 
 	struct nsh_buf b = NSH_BUF_INIT;
 	struct nsh_strvec locals = NSH_STRVEC_INIT;
 	json_t *pkg = NULL;
-	char *path = nsh_xasprintf("%s/package.json", dir);
+	struct stat st;
 	int rc = 0;
 
-	if (!r->nmops || !nsh_fs_exists(path))
+	if (!r->nmops || nsh_below_lstat(dir, "package.json", &st))
 		goto out;
 	if ((rc = read_manifest(dir, "package.json", &b, &pkg, err)))
 		goto out;
@@ -1134,7 +1136,6 @@ out:
 	json_decref(pkg);
 	nsh_strvec_release(&locals);
 	nsh_buf_release(&b);
-	free(path);
 	return rc;
 }
 
@@ -1144,12 +1145,12 @@ out:
 static char *locked_version(const char *dir, const char *dep)
 {
 	struct nsh_buf b = NSH_BUF_INIT;
-	char *path = nsh_xasprintf("%s/package-lock.json", dir), *key, *res = NULL;
+	char *key, *res = NULL;
 	json_t *lock = NULL;
 	const char *v;
 
 	key = nsh_xasprintf("node_modules/%s", dep);
-	if (nsh_fs_read_file(path, &b, NSH_RECIPE_LOCKFILE_MAX, NULL) ||
+	if (nsh_below_read(dir, "package-lock.json", &b, NSH_RECIPE_LOCKFILE_MAX, NULL) ||
 	    nsh_json_parse_limits(b.buf, b.len, NSH_RECIPE_LOCKFILE_MAX, 64, &lock, NULL))
 		goto out;
 	v = json_string_value(json_object_get(
@@ -1163,7 +1164,6 @@ out:
 	json_decref(lock);
 	nsh_buf_release(&b);
 	free(key);
-	free(path);
 	return res;
 }
 
@@ -1207,6 +1207,7 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
 	json_t *pkg = NULL;
 	const char *range = NULL, *section = NULL;
 	struct nsh_semver v;
+	struct stat st;
 	bool ok = false;
 	int rc = 0;
 
@@ -1215,12 +1216,12 @@ int nsh_recipe_applies(const struct nsh_recipe *r, const char *dir, bool *ret, c
 		reason = nsh_xstrdup("the recipe names no dependency; it applies everywhere");
 		goto done;
 	}
-	if (!nsh_fs_exists(path)) {
+	if (nsh_below_lstat(dir, "package.json", &st)) {
 		reason = nsh_xasprintf("there is no package.json, so no '%s' dependency",
 				       r->dependency);
 		goto done;
 	}
-	if ((rc = nsh_fs_read_file(path, &b, NSH_RECIPE_MANIFEST_MAX, err)))
+	if ((rc = nsh_below_read(dir, "package.json", &b, NSH_RECIPE_MANIFEST_MAX, err)))
 		goto out;
 	if ((rc = nsh_json_parse(b.buf, b.len, &pkg, err))) {
 		nsh_err_wrap(err, "'%s'", path);

@@ -48,18 +48,10 @@ bool nsh_semver_range_min(const char *range, struct nsh_semver *ret);
 char *nsh_semver_bump(const char *old, const char *to);
 
 /**
- * Replace @path with @len bytes at @data and mode @mode, atomically for
- * readers (a temporary file in its directory renamed over it), without an
- * fsync: the caller flushes (or its tree needs none). Errors name @path.
- */
-int nsh_recipe_replace_file(const char *path, const char *data, size_t len, mode_t mode,
-			    struct nsh_err *err);
-
-/**
  * Edit @dir/package.json as the manifest operations of @r say, recording
  * each edit in @res; with @dry_run nothing is written but the new contents
  * are in @res->files all the same. With @scratch the file is replaced
- * without an fsync (nsh_recipe_replace_file()).
+ * without an fsync. Files are reached through core/below.h.
  */
 int nsh_recipe_manifest_apply(const struct nsh_recipe *r, const char *dir, bool dry_run,
 			      bool scratch, struct nsh_recipe_result *res, struct nsh_err *err);

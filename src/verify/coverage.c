@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -306,7 +307,7 @@ void nsh_verify_cov_snap_take(const char *dir, const char *first, struct nsh_ver
 		s = &ret->v[ret->nr++];
 		memset(s, 0, sizeof(*s));
 		s->path = nsh_xstrdup(rel);
-		pfd = nsh_vrf_open_parent(dir, rel, &last);
+		pfd = nsh_below_parent(dir, rel, &last);
 		if (pfd < 0)
 			continue;
 		if (!fstatat(pfd, last, &st, AT_SYMLINK_NOFOLLOW) && S_ISREG(st.st_mode))
@@ -333,15 +334,15 @@ static bool read_written(const char *dir, const struct nsh_verify_cov_seen *was,
 {
 	const char *last;
 	struct stat st;
-	int pfd = nsh_vrf_open_parent(dir, was->path, &last), fd = -1;
+	int pfd = nsh_below_parent(dir, was->path, &last), fd = -1;
 	bool ok = false;
 
 	nsh_buf_reset(out);
 	if (pfd < 0)
 		goto out;
-	fd = nsh_vrf_open_regular(pfd, last, &st);
+	fd = nsh_below_regular(pfd, last, &st);
 	ok = fd >= 0 && !unchanged(was, &st) && (uint64_t)st.st_size <= NSH_VERIFY_REPORT_MAX &&
-	     nsh_vrf_read_all(fd, NSH_VERIFY_REPORT_MAX, out);
+	     nsh_below_read_fd(fd, NSH_VERIFY_REPORT_MAX, out);
 out:
 	if (fd >= 0)
 		close(fd);

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -55,7 +56,9 @@ static const char *full(struct det *d, const char *rel)
 
 static bool exists(struct det *d, const char *rel)
 {
-	return nsh_fs_exists(full(d, rel));
+	struct stat st;
+
+	return !nsh_below_lstat(d->dir, rel, &st);
 }
 
 /* The file @rel of the checkout, or NULL when it is absent or too big. Caller frees. */

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/json.h"
@@ -199,7 +200,7 @@ static bool read_report_dir(const char *dir, const char *rel, time_t since,
 			    const struct nsh_verify_parse_ctx *ctx, enum nsh_verify_format fmt,
 			    struct nsh_test_report *r)
 {
-	int dfd = nsh_vrf_open_dir(dir, rel);
+	int dfd = nsh_below_dir(dir, rel);
 	DIR *dh = dfd >= 0 ? fdopendir(dfd) : NULL;
 	struct dirent *e;
 	struct nsh_buf b = NSH_BUF_INIT;
@@ -476,7 +477,7 @@ static int run_command(const char *dir, const struct nsh_verify_plan *plan,
 	s->outcome = NSH_VERIFY_OUT_NOT_RUN;
 	/* stale reports never count: ours are removed, others must be newer */
 	if (c->report && !strncmp(c->report, plan->scratch, strlen(plan->scratch)))
-		nsh_vrf_unlink_below(dir, c->report);
+		nsh_below_unlink(dir, c->report);
 	since = time(NULL) - 1;
 	rc = nsh_vrf_exec(runner, argv, &c->env, c->cwd, timeout, out_max, e, &xerr);
 	if ((rc == NSH_ENOTFOUND || (!rc && nsh_vrf_exec_missing(e))) && alt->nr) {
@@ -531,7 +532,7 @@ int nsh_vrf_measure_command(const char *dir, const struct nsh_verify_plan *plan,
 
 	nsh_verify_exec_init(&e);
 	nsh_verify_exec_init(&then);
-	nsh_vrf_mkdir_below(dir, plan->scratch);
+	nsh_below_mkdir(dir, plan->scratch);
 	rc = run_command(dir, plan, runner, lim, c, argv ? argv : &c->argv, alt ? alt : &c->alt, &e,
 			 &then, ret, err);
 	nsh_verify_exec_release(&e);
@@ -548,7 +549,7 @@ int nsh_verify_measure(const char *dir, const struct nsh_verify_plan *plan,
 
 	nsh_verify_exec_init(&e);
 	nsh_verify_exec_init(&then);
-	nsh_vrf_mkdir_below(dir, plan->scratch);
+	nsh_below_mkdir(dir, plan->scratch);
 	for (size_t i = 0; i < plan->nr && !rc; i++) {
 		const struct nsh_verify_command *c = &plan->v[i];
 

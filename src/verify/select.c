@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 
 #include "core/banned.h"
@@ -145,10 +146,9 @@ static bool one_pattern(const char *flag, const struct nsh_strvec *names, struct
 /* Whether @rel (relative to the command's directory) is a regular file. */
 static bool is_file(const char *dir, const char *cwd, const char *rel)
 {
-	char *p = cwd && *cwd ? nsh_xasprintf("%s/%s/%s", dir, cwd, rel)
-			      : nsh_xasprintf("%s/%s", dir, rel);
+	char *p = cwd && *cwd ? nsh_xasprintf("%s/%s", cwd, rel) : nsh_xstrdup(rel);
 	struct stat st;
-	bool ok = !stat(p, &st) && S_ISREG(st.st_mode);
+	bool ok = !nsh_below_lstat(dir, p, &st) && S_ISREG(st.st_mode);
 
 	free(p);
 	return ok;

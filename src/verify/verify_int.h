@@ -86,33 +86,16 @@ void nsh_vrf_parse_go_json(const char *text, size_t len, const char *go_module,
 void nsh_vrf_parse_cargo(const char *text, size_t len, struct nsh_test_report *ret);
 
 /*
- * Files in a checkout that the tools wrote (wsfile.c), reached without
- * following a symbolic link or ".." out of @dir: code run in a sandbox
- * may have put links where reports are expected.
- *
- * nsh_vrf_open_parent(): an O_PATH fd of the directory holding relative
- * path @rel, *@ret_last its last component; -1 when a component is missing
- * or a link, or @rel is absolute or ends in "..".
- * nsh_vrf_open_dir(): an O_RDONLY fd of directory @rel (for fdopendir()).
- * nsh_vrf_open_regular(): an O_RDONLY fd of the regular file @name of
- * directory @dfd (not a link, not a FIFO), its stat in *@ret_st; or -1.
- * nsh_vrf_read_all(): the rest of @fd into @out; false past @max bytes.
- * nsh_vrf_read_fresh() / _at(): the regular file's contents into @out when
- * it was modified at or after @since (seconds) and has at most @max bytes;
- * false otherwise, with @out empty.
- * nsh_vrf_unlink_below(): remove the file @rel, if it is below @dir.
+ * Reports in a checkout that the tools wrote (wsfile.c), read through
+ * core/below.h: code run in a sandbox may have put links where reports are
+ * expected. nsh_vrf_read_fresh() / _at(): the regular file's contents into
+ * @out when it was modified at or after @since (seconds) and has at most
+ * @max bytes; false otherwise, with @out empty.
  */
-int nsh_vrf_open_parent(const char *dir, const char *rel, const char **ret_last);
-int nsh_vrf_open_dir(const char *dir, const char *rel);
-int nsh_vrf_open_regular(int dfd, const char *name, struct stat *ret_st);
-bool nsh_vrf_read_all(int fd, size_t max, struct nsh_buf *out);
 bool nsh_vrf_read_fresh_at(int dfd, const char *name, time_t since, size_t max,
 			   struct nsh_buf *out);
 bool nsh_vrf_read_fresh(const char *dir, const char *rel, time_t since, size_t max,
 			struct nsh_buf *out);
-void nsh_vrf_unlink_below(const char *dir, const char *rel);
-/* Make directory @rel below @dir and its parents (0755); -1 when a component is a link. */
-int nsh_vrf_mkdir_below(const char *dir, const char *rel);
 
 /* Line coverage from node --test's own coverage table in TAP comments ("# all files | ..."). */
 bool nsh_vrf_tap_coverage(const char *text, size_t len, double *ret_percent);

@@ -206,6 +206,36 @@ else
 fi
 
 if [ $registry = yes ]; then
+# An ignored path survives the reset before the change ("clean -fd" keeps
+# it), so a link that the baseline's test run planted there is still in
+# the checkout when the recipe runs on the host.
+test_expect_success 'links a test run planted in the checkout do not lead the recipe out of it' '
+	setup &&
+	mkdir -p host/pkgs/a evil &&
+	printf "{\"name\": \"a\", \"dependencies\": {\"lodash\": \"^3.10.1\"}}\n" >host/pkgs/a/package.json &&
+	cp host/pkgs/a/package.json host/orig.json &&
+	cat >evil/package.json <<-EOF &&
+	{
+	  "name": "evil",
+	  "workspaces": ["packages/*"],
+	  "dependencies": {"lodash": "^3.10.1"},
+	  "scripts": {"test": "ln -sfn $PWD/host/pkgs packages && node -e 0"}
+	}
+	EOF
+	printf "var _ = require(\"lodash\");\nmodule.exports = _.pluck;\n" >evil/index.js &&
+	printf "node_modules\npackages\n" >evil/.gitignore &&
+	git -C evil init -q && git -C evil add -A &&
+	git -C evil -c user.name=t -c user.email=t@t commit -qm base &&
+	nsh forge import demo-org evil >/dev/null &&
+	nsh run "upgrade lodash" --recipe lodash-small --repo demo-org/evil >out 2>&1 &&
+	cat out &&
+	test "$(sql "SELECT state FROM jobs")" = pr_open &&
+	cmp host/pkgs/a/package.json host/orig.json &&
+	nsh pr show demo-org/evil#1 >pr &&
+	grep -q "| lodash | bump | ^3.10.1 | ^4.17.21 | package.json |" pr &&
+	! grep -q "packages/a" pr
+'
+
 test_expect_success 'several fitting recipes: the task asks, and an answer lets it go on' '
 	setup
 	"$NSH_BIN" run "upgrade lodash" --repo demo-org/rate-limiter >out 2>&1 &

@@ -799,6 +799,76 @@ static void test_walk(void)
 	nsh_recipe_free(r);
 }
 
+/*
+ * The checkout is the repository's, and code ran in it: a manifest that is
+ * a link, or a workspace directory that is one, must not lead a read or a
+ * write out of it (the daemon applies recipes, often as root).
+ */
+static void test_links_not_followed(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_recipe *r =
+		parse(HEAD "applies: {dependency: lodash, range: \">=3.0.0 <4.0.0\"}\n"
+			   "manifest:\n  - bump: lodash\n    to: ^4.17.21\n",
+		      &err);
+	struct nsh_recipe_result res = {0};
+	char *sub = nsh_xasprintf("%s/links", dir), *save = dir, *p;
+	const char *lo3 = "{\"dependencies\": {\"lodash\": \"^3.10.1\"}}\n";
+	bool ok = false;
+	char *reason = NULL;
+
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	dir = sub;
+	put("host/package.json", lo3);
+	put("host/pkgs/a/package.json", lo3);
+	put("ws/src/a.js", "x\n");
+
+	/* the root manifest is a link to a file of the host: an error naming it, nothing read */
+	p = nsh_xasprintf("%s/ws/package.json", dir);
+	CHECK_INT(symlink("../host/package.json", p), 0);
+	dir = nsh_xasprintf("%s/ws", sub);
+	CHECK_INT(nsh_recipe_applies(r, dir, &ok, &reason, &err), NSH_EDENIED);
+	CHECK(strstr(err.msg, "'package.json'") && strstr(err.msg, "symbolic link"));
+	CHECK_INT(nsh_recipe_apply(r, dir, &(struct nsh_recipe_options){.force = true}, &res, &err),
+		  NSH_EDENIED);
+	nsh_recipe_result_release(&res);
+	memset(&res, 0, sizeof(res));
+	free(dir);
+	dir = sub;
+	CHECK_FILE("host/package.json", lo3);
+	unlink(p);
+	free(p);
+
+	/* a workspace glob whose directory is a link, and a workspace that is one */
+	put("ws/package.json", "{\"workspaces\": [\"packages/*\", \"linked\", \"own\"],\n"
+			       " \"dependencies\": {\"lodash\": \"^3.10.1\"}}\n");
+	put("ws/own/package.json", lo3);
+	p = nsh_xasprintf("%s/ws/packages", dir);
+	CHECK_INT(symlink("../host/pkgs", p), 0);
+	free(p);
+	p = nsh_xasprintf("%s/ws/linked", dir);
+	CHECK_INT(symlink("../host/pkgs/a", p), 0);
+	free(p);
+	dir = nsh_xasprintf("%s/ws", sub);
+	CHECK_INT(apply(r, NULL, NULL, false, false, &res), 0);
+	CHECK_FILE("own/package.json", "{\"dependencies\": {\"lodash\": \"^4.17.21\"}}\n");
+	p = get("package.json");
+	CHECK(strstr(p, "^4.17.21") != NULL);
+	free(p);
+	free(dir);
+	dir = sub;
+	CHECK_FILE("host/package.json", lo3);
+	CHECK_FILE("host/pkgs/a/package.json", lo3);
+	nsh_recipe_result_release(&res);
+
+	free(reason);
+	dir = save;
+	free(sub);
+	nsh_recipe_free(r);
+}
+
 static void test_catalog(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -924,6 +994,7 @@ int main(void)
 	RUN(test_manifest);
 	RUN(test_applies);
 	RUN(test_walk);
+	RUN(test_links_not_followed);
 	RUN(test_catalog);
 	RUN(test_shipped);
 	RUN(test_security_recipe);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -91,9 +92,9 @@ static void test_read_below(void)
 	CHECK(!nsh_vrf_read_fresh(ws, "reports/fifo.json", 0, 1024, &b));
 
 	/* directories: by a link no, the real one yes; names with a slash no */
-	CHECK(nsh_vrf_open_dir(ws, "out/") < 0);
-	CHECK(nsh_vrf_open_dir(ws, "../outside/") < 0);
-	dfd = nsh_vrf_open_dir(ws, "reports/");
+	CHECK(nsh_below_dir(ws, "out/") < 0);
+	CHECK(nsh_below_dir(ws, "../outside/") < 0);
+	dfd = nsh_below_dir(ws, "reports/");
 	CHECK(dfd >= 0);
 	CHECK(nsh_vrf_read_fresh_at(dfd, "ok.json", 0, 1024, &b));
 	CHECK(!nsh_vrf_read_fresh_at(dfd, "link.json", 0, 1024, &b));
@@ -102,25 +103,25 @@ static void test_read_below(void)
 	close(dfd);
 
 	/* removing: the file below goes, one reached through a link stays */
-	nsh_vrf_unlink_below(ws, "out/secret.json");
+	nsh_below_unlink(ws, "out/secret.json");
 	p = path_of(outside, "secret.json");
 	CHECK(access(p, F_OK) == 0);
 	free(p);
-	nsh_vrf_unlink_below(ws, "reports/ok.json");
+	nsh_below_unlink(ws, "reports/ok.json");
 	p = path_of(ws, "reports/ok.json");
 	CHECK(access(p, F_OK) != 0);
 	free(p);
 
 	/* the scratch directory: made below, never through a link */
-	CHECK_INT(nsh_vrf_mkdir_below(ws, ".git/nightshift-verify"), 0);
+	CHECK_INT(nsh_below_mkdir(ws, ".git/nightshift-verify"), 0);
 	p = path_of(ws, ".git/nightshift-verify");
 	CHECK(nsh_fs_is_dir(p));
 	free(p);
-	CHECK_INT(nsh_vrf_mkdir_below(ws, "out/made"), -1);
+	CHECK_INT(nsh_below_mkdir(ws, "out/made"), -1);
 	p = path_of(outside, "made");
 	CHECK(access(p, F_OK) != 0);
 	free(p);
-	CHECK_INT(nsh_vrf_mkdir_below(ws, "../escape"), -1);
+	CHECK_INT(nsh_below_mkdir(ws, "../escape"), -1);
 
 	nsh_buf_release(&b);
 	free(ws);
