@@ -26,7 +26,12 @@
  * costs about twice the CPU per byte (docs/network.md, Figures). A round
  * whose CPU time is over SLOW_CPU times the least of its path in the run
  * counts as slow; the summary gives the share of slow rounds per path.
- * --rounds (or NSH_BENCH_ROUNDS=1) prints every round. Figures are printed
+ * --rounds (or NSH_BENCH_ROUNDS=1) prints every round.
+ *
+ * Last, the issue's setting: the same client as a process of its own,
+ * inside a real sandbox (network level custom, its loopback listener served
+ * by this proxy) against the same process on the host reached directly,
+ * RUNS rounds; skipped, saying why, where no sandbox can be made. Figures are printed
  * with their ratios and the targets (at most 0.5 ms added at p50, at least
  * 80% of direct throughput), never asserted.
  */
@@ -46,9 +51,13 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/err.h"
+#include "core/fs.h"
+#include "core/proc.h"
 #include "core/time.h"
 #include "net/net.h"
+#include "sandbox/sandbox.h"
 
 #define NREQ	1000 /* connections per latency run */
 #define BULK_MB 200  /* megabytes per throughput run */
@@ -410,6 +419,132 @@ static void throughput(int bulk_port, int px_port, int ref_port, char *buf, bool
 	       (int)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+/*
+ * --client PORT [TARGET]: one download from 127.0.0.1:PORT, through a
+ * CONNECT to TARGET when given, as a process of its own; prints "MB/s CPU-ms
+ * sleeps". Run on the host (direct) and inside a sandbox, where PORT is the
+ * sandbox's proxy listener.
+ */
+static int client_main(const char *port, const char *target)
+{
+	char *buf = nsh_xmalloc(CHUNK);
+	struct dl r;
+
+	memset(buf, 0, CHUNK); /* fault the buffer in before the clock starts */
+	r = download((int)strtol(port, NULL, 10), target, buf);
+	printf("%.1f %.3f %ld\n", r.mbs, r.cpu, r.sleeps);
+	free(buf);
+	return 0;
+}
+
+static bool parse_dl(const char *out, struct dl *r)
+{
+	return sscanf(out, "%lf %lf %ld", &r->mbs, &r->cpu, &r->sleeps) == 3;
+}
+
+/*
+ * The issue's setting: the client inside a real sandbox (network level
+ * custom, its loopback listener served by the proxy, as "nightshift sandbox
+ * run --network" does), against the same client as a host process reached
+ * directly; one download each per round, the order turning. CPU figures
+ * here are the client process's only (the sandbox's is not comparable).
+ * Prints why when no sandbox can be made here.
+ */
+static void sandbox_line(struct nsh_proxy *px, const struct nsh_net_policy *pol, int bulk_port)
+{
+	char dir[] = "/tmp/nsh-bench-egress-XXXXXX", port[16], target[64], sbx_port[16];
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy sp = {.network = NSH_NET_CUSTOM, .proxy = px, .net = pol};
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_buf exe;
+	struct dl v[2][RUNS];
+	double ratio[RUNS], mbs[2][RUNS], med;
+	char *ws = NULL, *state = NULL, *copy = NULL;
+	int n = 0;
+
+	nsh_buf_init(&exe, SIZE_MAX);
+	if (!mkdtemp(dir)) {
+		printf("            sandbox  skipped: cannot make a temporary directory\n");
+		return;
+	}
+	ws = nsh_xasprintf("%s/ws", dir);
+	state = nsh_xasprintf("%s/state", dir);
+	copy = nsh_xasprintf("%s/egress", ws);
+	snprintf(port, sizeof(port), "%d", bulk_port);
+	snprintf(target, sizeof(target), "localhost:%d", bulk_port);
+	snprintf(sbx_port, sizeof(sbx_port), "%d", NSH_SANDBOX_PROXY_PORT);
+	sp.workspace = ws;
+	sp.state_dir = state;
+	if (nsh_fs_mkdir_p(ws, 0755, &err) || nsh_fs_mkdir_p(state, 0700, &err) ||
+	    nsh_fs_read_file("/proc/self/exe", &exe, (size_t)64 << 20, &err) ||
+	    nsh_fs_write_atomic(copy, exe.buf, exe.len, 0755, &err) ||
+	    nsh_sandbox_create(&sp, &sb, &err)) {
+		printf("            sandbox  skipped: %s\n", err.msg);
+		goto out;
+	}
+	for (int r = 0; r < RUNS; r++) {
+		for (int k = 0; k < 2; k++) {
+			int which = (k + r) % 2; /* 0: host, direct; 1: sandbox, proxied */
+			bool ok;
+
+			if (which == 0) {
+				struct nsh_proc p;
+
+				nsh_proc_init(&p);
+				nsh_strvec_push(&p.argv, "/proc/self/exe");
+				nsh_strvec_push(&p.argv, "--client");
+				nsh_strvec_push(&p.argv, port);
+				ok = !nsh_proc_run(&p, &err) && !p.exit_code && p.out.len &&
+				     parse_dl(p.out.buf, &v[0][n]);
+				nsh_proc_release(&p);
+			} else {
+				struct nsh_sandbox_cmd c;
+
+				nsh_sandbox_cmd_init(&c);
+				nsh_strvec_push(&c.argv, "/workspace/egress");
+				nsh_strvec_push(&c.argv, "--client");
+				nsh_strvec_push(&c.argv, sbx_port);
+				nsh_strvec_push(&c.argv, target);
+				ok = !nsh_sandbox_exec(sb, &c, &err) && !c.exit_code && c.out.len &&
+				     parse_dl(c.out.buf, &v[1][n]);
+				if (!ok && !err.msg[0])
+					nsh_err_set(&err, NSH_EFAIL, "client exit %d: %.200s",
+						    c.exit_code, c.err.buf);
+				nsh_sandbox_cmd_release(&c);
+			}
+			if (!ok) {
+				printf("            sandbox  failed: %s\n",
+				       err.msg[0] ? err.msg : "no figures from the client");
+				goto out;
+			}
+		}
+		ratio[n] = v[1][n].mbs / v[0][n].mbs;
+		mbs[0][n] = v[0][n].mbs;
+		mbs[1][n] = v[1][n].mbs;
+		n++;
+	}
+	med = median_of(ratio, n); /* sorts ratio */
+	printf("sandbox     the client as a process of its own, %d rounds: on the host, direct, "
+	       "median %.0f MB/s;\n            in a sandbox (network custom, through its "
+	       "listener and the proxy) median %.0f MB/s\n",
+	       n, median_of(mbs[0], n), median_of(mbs[1], n));
+	printf("            ratio    sandboxed/direct of the same round, median of %d: %.0f%% "
+	       "(range %.0f-%.0f%%); target >= 80%%: %s\n",
+	       n, 100 * med, 100 * ratio[0], 100 * ratio[n - 1], med >= 0.8 ? "met" : "NOT MET");
+out:
+	if (sb && nsh_sandbox_destroy(sb, &err))
+		fprintf(stderr, "bench/egress: sandbox destroy: %s\n", err.msg);
+	{
+		struct nsh_err ignore = NSH_ERR_INIT;
+
+		nsh_fs_remove_tree(dir, &ignore);
+	}
+	nsh_buf_release(&exe);
+	free(copy);
+	free(state);
+	free(ws);
+}
+
 int main(int argc, char **argv)
 {
 	static int64_t direct[NREQ], proxied[NREQ];
@@ -424,11 +559,13 @@ int main(int argc, char **argv)
 	pthread_t t1, t2, t3;
 	uint64_t id;
 
+	if (argc >= 3 && !strcmp(argv[1], "--client"))
+		return client_main(argv[2], argc >= 4 ? argv[3] : NULL);
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--rounds")) {
 			rounds = true;
 		} else {
-			fprintf(stderr, "usage: %s [--rounds]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--rounds] | --client PORT [TARGET]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -482,6 +619,7 @@ int main(int argc, char **argv)
 	       pct_ms(proxied, 0.50) / pct_ms(direct, 0.50), added <= 0.5 ? "met" : "NOT MET");
 
 	throughput(bulk_port, px_port, ref_port, buf, rounds);
+	sandbox_line(px, &pol, bulk_port);
 	if (getloadavg(load, 3) == 3)
 		printf("            load     average %.2f %.2f %.2f (1, 5, 15 min) at the end\n",
 		       load[0], load[1], load[2]);
