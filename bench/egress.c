@@ -262,8 +262,7 @@ static long thread_sleeps(void)
 	return ru.ru_nvcsw;
 }
 
-/* One download of one path: its rate, the CPU time of the process meanwhile, the client's sleeps.
- */
+/* One download: its rate, the process's CPU time meanwhile, the client thread's sleeps. */
 struct dl {
 	double mbs;  /* MB/s */
 	double cpu;  /* ms of CPU time, every thread of the process */
