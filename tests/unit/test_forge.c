@@ -1156,12 +1156,12 @@ static uint64_t git_runs_since(uint64_t *since)
 }
 
 /*
- * A push copies the workspace's new objects with pack-objects (there) and
- * unpack-objects (in the forge), and the forge's own connectivity check
- * decides. A workspace whose pack leaves objects out (its grafts hide a
- * commit) never leaves the forge with a branch whose history is missing:
- * git fetch brings it whole, or the push fails and the branch stays. A
- * forge branch whose commit the workspace lacks takes git fetch's path.
+ * A push copies the workspace's new loose objects as files (each checked
+ * against its name) and the forge's own connectivity check decides; a new
+ * branch is then created only if it is not there. A workspace whose
+ * grafts hide a commit never leaves the forge with a branch whose history
+ * is missing. A forge branch whose commit the workspace lacks is moved
+ * from the value the forge has, after the fast-forward check.
  */
 static void test_push_paths(void)
 {
@@ -1178,22 +1178,21 @@ static void test_push_paths(void)
 	ws = fx_workspace(&f, "svc", "ws-paths");
 	ws2 = fx_workspace(&f, "svc", "ws-paths2");
 
-	/*
-	 * The usual push (HEAD: its id from the workspace first): for-each-ref,
-	 * pack-objects, unpack-objects, rev-list, update-ref.
-	 */
+	/* The usual push (HEAD: its id from the workspace first): rev-list, update-ref. */
 	GIT(ws, "checkout", "-q", "-b", "b1");
 	write_file(ws, "a.txt", "a\n");
 	p1 = commit_all(ws, "P1");
 	git_runs_since(&since);
 	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
-	CHECK_INT(git_runs_since(&since), 6);
+	CHECK_INT(git_runs_since(&since), 3);
 	CHECK_STR(res.new_sha, p1);
+	CHECK(res.updated);
+	CHECK(!res.forced);
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
 	CHECK_STR(got, p1);
 	free(got);
 
-	/* grafts make C's parent P1: the pack lacks P2, the connectivity check sees it */
+	/* grafts make C's parent P1: the forge gets P2 all the same, or refuses */
 	write_file(ws, "b.txt", "b\n");
 	p2 = commit_all(ws, "P2");
 	write_file(ws, "c.txt", "c\n");
@@ -1201,7 +1200,6 @@ static void test_push_paths(void)
 	grafts = nsh_xasprintf("%s %s\n", c, p1);
 	write_file(ws, ".git/info/grafts", grafts);
 	rc = push(&f, "svc", ws, "b1", false, &res, &err);
-	CHECK(git_runs_since(&since) > 6); /* git fetch's path after the first */
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
 	if (rc == 0) {
 		char *all = git_out(bare, "rev-list", "--objects", c, NULL);
@@ -1218,14 +1216,15 @@ static void test_push_paths(void)
 	}
 	free(got);
 
-	/* the forge's branch holds a commit that ws2 never saw: git fetch's path */
+	/* the forge's branch holds a commit that ws2 never saw */
 	write_file(ws2, "q.txt", "q\n");
 	q = commit_all(ws2, "Q");
 	CHECK_INT(push(&f, "svc", ws2, "b1", false, &res, &err), NSH_ECONFLICT);
 	nsh_err_clear(&err);
 	git_runs_since(&since);
 	CHECK_INT(push(&f, "svc", ws2, "b1", true, &res, &err), 0);
-	/* HEAD's id, for-each-ref, pack-objects (fails), fetch, merge-base, update-ref */
+	/* HEAD's id, rev-list, update-ref (the branch is there), for-each-ref, merge-base,
+	 * update-ref */
 	CHECK_INT(git_runs_since(&since), 6);
 	CHECK(res.forced);
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
@@ -1237,6 +1236,76 @@ static void test_push_paths(void)
 	free(c);
 	free(p2);
 	free(p1);
+	free(ws2);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+/*
+ * Objects the workspace holds only in a pack take pack-objects' path; a
+ * loose object whose contents are not its name never reaches the forge
+ * under that name (the push takes the other paths, which fail here, and
+ * the branch is not made).
+ */
+static void test_push_loose_checked(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *ws2, *sha, *got, *y, *z, *yf, *zf, *in_forge;
+	struct nsh_buf b = NSH_BUF_INIT;
+	uint64_t since = 0;
+	struct fx f;
+
+	fx_open(&f, "loose");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-packed");
+	ws2 = fx_workspace(&f, "svc", "ws-bad");
+
+	/* packed: rev-list fails, then for-each-ref, pack-objects, unpack-objects, rev-list,
+	 * update-ref */
+	GIT(ws, "checkout", "-q", "-b", "packed");
+	write_file(ws, "p.txt", "p\n");
+	sha = commit_all(ws, "P");
+	GIT(ws, "repack", "-q", "-a", "-d");
+	GIT(ws, "prune-packed");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "packed", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 7);
+	got = git_out(bare, "rev-parse", "refs/heads/packed", NULL);
+	CHECK_STR(got, sha);
+	free(got);
+	free(sha);
+
+	/* the loose file of blob Z holds blob Y */
+	GIT(ws2, "checkout", "-q", "-b", "bad");
+	write_file(ws2, "y.txt", "y\n");
+	write_file(ws2, "z.txt", "z\n");
+	sha = commit_all(ws2, "YZ");
+	y = git_out(ws2, "rev-parse", "HEAD:y.txt", NULL);
+	z = git_out(ws2, "rev-parse", "HEAD:z.txt", NULL);
+	yf = nsh_xasprintf("%s/.git/objects/%.2s/%s", ws2, y, y + 2);
+	zf = nsh_xasprintf("%s/.git/objects/%.2s/%s", ws2, z, z + 2);
+	CHECK_INT(nsh_fs_read_file(yf, &b, 1 << 20, &err), 0);
+	CHECK_INT(unlink(zf), 0);
+	CHECK_INT(nsh_fs_write_atomic(zf, b.buf, b.len, 0444, &err), 0);
+	CHECK(push(&f, "svc", ws2, "bad", false, &res, &err) != 0);
+	nsh_err_clear(&err);
+	in_forge = nsh_xasprintf("%s/objects/%.2s/%s", bare, z, z + 2);
+	CHECK(!nsh_fs_exists(in_forge));
+	got = git_out(bare, "for-each-ref", "refs/heads/bad", NULL);
+	CHECK_STR(got, "");
+	free(got);
+
+	nsh_buf_release(&b);
+	free(in_forge);
+	free(yf);
+	free(zf);
+	free(y);
+	free(z);
+	free(sha);
 	free(ws2);
 	free(ws);
 	free(bare);
@@ -1303,6 +1372,7 @@ int main(void)
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
 	RUN(test_push_paths);
+	RUN(test_push_loose_checked);
 	RUN(test_push_maintenance);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);
