@@ -976,7 +976,10 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		     "%s\n\nMade by nightshift with recipe %s.\n\nNightshift-Task: %s\n"
 		     "Nightshift-Job: %s\n%s\n",
 		     r->pr_title ? r->pr_title : r->title, r->id, j->task_id, j->id, trailer);
-	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
+	/* staged by the verify step of this run, else here */
+	rc = oj->staged == nsh_job_run_attempt(jr) + 1
+		     ? 0
+		     : nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
 	/* the summary line names the new commit in full: "[BRANCH SHA] TITLE" */
