@@ -54,6 +54,10 @@ struct nsh_forge_ops {
 		     const char *dir, struct nsh_err *err);
 	int (*can_write)(struct nsh_forge *f, const char *org, const char *repo, const char *user,
 			 bool *ret, struct nsh_err *err);
+	/* NULL: clone, then read the commit and make the branch (nsh_forge_workspace()) */
+	int (*workspace)(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+			 const char *dir, char ret_base[NSH_FORGE_SHA_MAX + 1],
+			 char **ret_base_branch, struct nsh_err *err);
 };
 
 struct nsh_forge {
@@ -148,6 +152,15 @@ int nsh_forge_git_update_ref(const char *dir, const char *ref, const char *sha, 
  */
 int nsh_forge_loose_copy(const char *bare, const char *gitdir, size_t max_objects, size_t max_bytes,
 			 size_t *ret_copied);
+
+/**
+ * nsh_forge_workspace() of the local forge (local_ws.c), for a forge
+ * whose directory is here (not [forge] url).
+ */
+int nsh_forge_local_workspace(struct nsh_forge *f, const char *org, const char *name,
+			      const char *branch, const char *dir,
+			      char ret_base[NSH_FORGE_SHA_MAX + 1], char **ret_base_branch,
+			      struct nsh_err *err);
 
 /** The bare repository path of @org/@repo under the local forge's root; the caller frees it. */
 char *nsh_forge_local_path(const struct nsh_forge *f, const char *org, const char *repo);

@@ -1219,4 +1219,5 @@ const struct nsh_forge_ops nsh_forge_local_ops = {
 	.read_file = local_read_file,
 	.clone = local_clone,
 	.can_write = local_can_write,
+	.workspace = nsh_forge_local_workspace,
 };

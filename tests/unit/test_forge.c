@@ -8,6 +8,7 @@
  * home without its directory ([forge] url: mirrors, clones and pushes over
  * git's transport, here a file:// URL in place of the serving node).
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1244,6 +1245,94 @@ static void test_push_paths(void)
 }
 
 /*
+ * A job's workspace from the local forge: the default branch's commit on
+ * the job's branch, the forge's objects copied (no file shares an inode
+ * with the forge's), no hooks, in three git runs; a push from it is the
+ * usual two-run push (three with HEAD's id).
+ */
+static void test_workspace(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char base[NSH_FORGE_SHA_MAX + 1];
+	char *src, *bare, *ws, *def = NULL, *head, *got, *pack_dir, *sha;
+	uint64_t since = 0;
+	struct fx f;
+	DIR *d;
+	struct dirent *de;
+	int packs = 0;
+
+	fx_open(&f, "ws");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = nsh_xasprintf("%s/ws-new", dir);
+	head = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	git_runs_since(&since);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "nightshift/t-1/r", ws, base, &def,
+				      &err),
+		  0);
+	CHECK_INT(git_runs_since(&since), 3);
+	CHECK_STR(base, head);
+	CHECK_STR(def, "main");
+	got = git_out(ws, "rev-parse", "--abbrev-ref", "HEAD", NULL);
+	CHECK_STR(got, "nightshift/t-1/r");
+	free(got);
+	got = git_out(ws, "status", "--porcelain", NULL);
+	CHECK_STR(got, ""); /* every file checked out, nothing else */
+	free(got);
+	/* copies, never links: no object file of the workspace is one of the forge's */
+	pack_dir = nsh_xasprintf("%s/.git/objects/pack", ws);
+	d = opendir(pack_dir);
+	while (d && (de = readdir(d))) {
+		char *a, *b;
+		struct stat sa, sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		a = nsh_xasprintf("%s/%s", pack_dir, de->d_name);
+		b = nsh_xasprintf("%s/objects/pack/%s", bare, de->d_name);
+		CHECK(stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino != sb.st_ino &&
+		      sa.st_nlink == 1);
+		packs++;
+		free(a);
+		free(b);
+	}
+	if (d)
+		closedir(d);
+	CHECK(packs > 0);
+	got = git_out(ws, "fsck", "--no-dangling", NULL);
+	CHECK_STR(got, "");
+	free(got);
+
+	/* a push from it */
+	write_file(ws, "n.txt", "n\n");
+	sha = commit_all(ws, "N");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "nightshift/t-1/r", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 3);
+	got = git_out(bare, "rev-parse", "refs/heads/nightshift/t-1/r", NULL);
+	CHECK_STR(got, sha);
+	free(got);
+
+	/* an unknown repository, a bad branch name */
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "nope", "b", ws, base, &def, &err),
+		  NSH_ENOTFOUND);
+	nsh_err_clear(&err);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "../b", ws, base, &def, &err),
+		  NSH_EINVAL);
+	nsh_err_clear(&err);
+
+	free(sha);
+	free(pack_dir);
+	free(head);
+	free(def);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+/*
  * Objects the workspace holds only in a pack take pack-objects' path; a
  * loose object whose contents are not its name never reaches the forge
  * under that name (the push takes the other paths, which fail here, and
@@ -1372,6 +1461,7 @@ int main(void)
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
 	RUN(test_push_paths);
+	RUN(test_workspace);
 	RUN(test_push_loose_checked);
 	RUN(test_push_maintenance);
 	RUN(test_conflict);
