@@ -145,8 +145,6 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 
 	if (!r)
 		return err->code;
-	/* the git below already goes before the sandboxes' commands */
-	nsh_sandbox_settle_thread();
 	rc = orch_split_repo(j->repo, &org, &name, err);
 	t0 = nsh_time_mono_ms();
 	if (!rc)

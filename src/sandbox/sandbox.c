@@ -1611,11 +1611,6 @@ static uint64_t tree_bytes(int dirfd)
 	return total;
 }
 
-void nsh_sandbox_settle_thread(void)
-{
-	nsh_cgroup_settle_thread(NULL);
-}
-
 int nsh_sandbox_usage(struct nsh_sandbox *sb, struct nsh_sandbox_usage *ret, struct nsh_err *err)
 {
 	struct nsh_cgroup_usage u = {0};

@@ -181,16 +181,6 @@ const char *nsh_sandbox_guarantees(const struct nsh_sandbox *sb);
 pid_t nsh_sandbox_init_pid(const struct nsh_sandbox *sb);
 
 /**
- * Settle the calling thread where the sandboxes it starts run for the
- * scheduler (the nightshift group of the v1 cpu hierarchy, where that
- * applies; what creating a sandbox does anyway), so that the processes it
- * starts before its first sandbox (the git of a job's clone) already go
- * before the sandboxes' commands, which run at a higher nice. Best effort,
- * once per thread; any thread.
- */
-void nsh_sandbox_settle_thread(void);
-
-/**
  * Kill everything, unmount, remove the cgroups, loop device and state
  * files, and free @sb. The workspace directory itself is kept (its
  * contents too, unless it lived on a quota image). NULL ok. For a sandbox
