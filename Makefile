@@ -17,7 +17,7 @@ endif
 
 CC    ?= cc
 CLANG ?= clang
-PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl libcrypto \
+PKGS  := jansson sqlite3 libseccomp libsodium yaml-0.1 libxml-2.0 libmicrohttpd libcurl libcrypto zlib \
 	libpq
 
 PKG_OK     := $(shell pkg-config --exists $(PKGS) 2>/dev/null && echo yes)

@@ -5,7 +5,7 @@ set -eu
 
 pkgs="gcc make pkg-config git clang clang-format libclang-rt-14-dev sqlite3
 libjansson-dev libsqlite3-dev libmicrohttpd-dev libcurl4-openssl-dev libsodium-dev
-libseccomp-dev libyaml-dev libxml2-dev libssl-dev libpq-dev postgresql e2fsprogs util-linux bubblewrap
+libseccomp-dev libyaml-dev libxml2-dev libssl-dev zlib1g-dev libpq-dev postgresql e2fsprogs util-linux bubblewrap
 curl jq wrk
 python3-pytest python3-coverage flake8 mypy golang-go mocha eslint node-typescript"
 # Maven's plugins for the verify tests, where Maven itself is installed (about

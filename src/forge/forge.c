@@ -10,9 +10,11 @@
 #include <sodium.h>
 
 #include "core/alloc.h"
+#include "core/buf.h"
 #include "core/err.h"
 #include "core/time.h"
 #include "forge/forge_int.h"
+#include "forge/git.h"
 #include "store/store.h"
 
 #include "core/banned.h"
@@ -194,6 +196,51 @@ int nsh_forge_clone(struct nsh_forge *f, const char *org, const char *name, cons
 	if (!dir || !*dir)
 		return nsh_err_set(err, NSH_EINVAL, "missing directory to clone into");
 	return DISPATCH(f, clone, "clone repositories", err, org, name, branch, dir, err);
+}
+
+/*
+ * The workspace as a clone: the default branch's commit and name read in
+ * one git run, then the new branch made there.
+ */
+static int clone_workspace(struct nsh_forge *f, const char *org, const char *name,
+			   const char *branch, const char *dir,
+			   char ret_base[NSH_FORGE_SHA_MAX + 1], char **ret_base_branch,
+			   struct nsh_err *err)
+{
+	struct nsh_buf head = NSH_BUF_INIT;
+	char *nl = NULL;
+	int rc = nsh_forge_clone(f, org, name, NULL, dir, err);
+
+	if (!rc)
+		rc = nsh_git(dir, &head, err, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", NULL);
+	nsh_buf_trim(&head);
+	nl = strchr(head.buf, '\n');
+	if (!rc && (!nl || (size_t)(nl - head.buf) > NSH_FORGE_SHA_MAX || nl == head.buf ||
+		    !nl[1] || !strcmp(nl + 1, "HEAD")))
+		rc = nsh_err_set(err, NSH_EFAIL, "the clone of '%s/%s' has no branch checked out",
+				 org, name);
+	if (!rc)
+		rc = nsh_git(dir, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
+	if (!rc) {
+		memcpy(ret_base, head.buf, (size_t)(nl - head.buf));
+		ret_base[nl - head.buf] = '\0';
+		*ret_base_branch = nsh_xstrdup(nl + 1);
+	}
+	nsh_buf_release(&head);
+	return rc;
+}
+
+int nsh_forge_workspace(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+			const char *dir, char ret_base[NSH_FORGE_SHA_MAX + 1],
+			char **ret_base_branch, struct nsh_err *err)
+{
+	if (check_repo(org, name, err) || nsh_forge_check_branch(branch, err))
+		return err ? err->code : NSH_EINVAL;
+	if (!dir || !*dir)
+		return nsh_err_set(err, NSH_EINVAL, "missing directory to clone into");
+	if (f->ops->workspace && !f->url)
+		return f->ops->workspace(f, org, name, branch, dir, ret_base, ret_base_branch, err);
+	return clone_workspace(f, org, name, branch, dir, ret_base, ret_base_branch, err);
 }
 
 int nsh_forge_can_write(struct nsh_forge *f, const char *org, const char *repo, const char *user,

@@ -265,6 +265,19 @@ int nsh_forge_clone(struct nsh_forge *f, const char *org, const char *name, cons
 		    const char *dir, struct nsh_err *err);
 
 /**
+ * A job's workspace: @org/@name's default branch checked out in the new or
+ * empty directory @dir as the new branch @branch. @ret_base gets the
+ * commit it starts from and *@ret_base_branch (the caller's) the default
+ * branch's name. The local forge makes it without git clone (the commit
+ * read in the bare repository, git init, the objects copied as files,
+ * never hard-linked, git reset --hard: three git runs); the others clone,
+ * read the commit and make the branch. Errors as nsh_forge_clone().
+ */
+int nsh_forge_workspace(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+			const char *dir, char ret_base[NSH_FORGE_SHA_MAX + 1],
+			char **ret_base_branch, struct nsh_err *err);
+
+/**
  * Whether @user may write to @org/@repo, for deciding whom to take
  * instructions and feedback from: on GitHub the collaborator permission
  * admin, maintain or write (an unknown user is false, not an error); the

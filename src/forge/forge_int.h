@@ -54,6 +54,10 @@ struct nsh_forge_ops {
 		     const char *dir, struct nsh_err *err);
 	int (*can_write)(struct nsh_forge *f, const char *org, const char *repo, const char *user,
 			 bool *ret, struct nsh_err *err);
+	/* NULL: clone, then read the commit and make the branch (nsh_forge_workspace()) */
+	int (*workspace)(struct nsh_forge *f, const char *org, const char *name, const char *branch,
+			 const char *dir, char ret_base[NSH_FORGE_SHA_MAX + 1],
+			 char **ret_base_branch, struct nsh_err *err);
 };
 
 struct nsh_forge {
@@ -134,6 +138,29 @@ int nsh_forge_git_is_ancestor(const char *dir, const char *a, const char *b, boo
  */
 int nsh_forge_git_update_ref(const char *dir, const char *ref, const char *sha, const char *old,
 			     const char *why, struct nsh_err *err);
+
+/**
+ * Copy the loose objects of the repository @gitdir (a .git directory) that
+ * the bare repository @bare has no loose file of into @bare, each checked
+ * first (a zlib stream of a blob, tree, commit or tag whose hash is its
+ * name) and written as git does (a temporary file linked to its name).
+ * Packed objects of @gitdir are not looked at. Fails (-1) when there are
+ * more than @max_objects to copy, they hold more than @max_bytes, or one is
+ * malformed or cannot be written; objects written by then stay in @bare
+ * unreferenced, as after a failed fetch. On success *@ret_copied is the
+ * number copied. Makes no git process.
+ */
+int nsh_forge_loose_copy(const char *bare, const char *gitdir, size_t max_objects, size_t max_bytes,
+			 size_t *ret_copied);
+
+/**
+ * nsh_forge_workspace() of the local forge (local_ws.c), for a forge
+ * whose directory is here (not [forge] url).
+ */
+int nsh_forge_local_workspace(struct nsh_forge *f, const char *org, const char *name,
+			      const char *branch, const char *dir,
+			      char ret_base[NSH_FORGE_SHA_MAX + 1], char **ret_base_branch,
+			      struct nsh_err *err);
 
 /** The bare repository path of @org/@repo under the local forge's root; the caller frees it. */
 char *nsh_forge_local_path(const struct nsh_forge *f, const char *org, const char *repo);

@@ -894,6 +894,31 @@ out:
 	return ok;
 }
 
+/*
+ * The objects of commit @sha in the workspace @work that the forge's
+ * repository @bare lacks, copied there as files (nsh_forge_loose_copy(),
+ * which checks each object's hash), then the forge's connectivity check
+ * ("git rev-list --objects --quiet SHA --not --all" in @bare, as git fetch
+ * does): one git run. The workspace's loose objects are what its commits
+ * since the clone wrote; a commit that reaches objects the workspace holds
+ * only in a pack, or too many objects, fails the check or the copy, and
+ * the caller takes push_direct() or git fetch then. False when any of it
+ * fails.
+ */
+static bool push_loose(const char *bare, const char *work, const char *sha)
+{
+	char *gitdir = nsh_xasprintf("%s/.git", work);
+	size_t n = 0;
+	bool ok = false;
+
+	if (nsh_fs_is_dir(gitdir) &&
+	    !nsh_forge_loose_copy(bare, gitdir, PUSH_DIRECT_OBJECTS, PUSH_DIRECT_BYTES, &n))
+		ok = !nsh_forge_git_run(bare, NULL, 0, NULL, NULL, "rev-list", "--objects",
+					"--quiet", sha, "--not", "--all", NULL);
+	free(gitdir);
+	return ok;
+}
+
 /* git's gc.auto (6700 loose objects) over the 256 fan-out directories, rounded up */
 #define LOOSE_SAMPLE_MAX 27
 
@@ -931,7 +956,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	const char *rev = p->rev ? p->rev : "HEAD";
 	char *bare = NULL, *ref = NULL, *def = NULL, *why = NULL, *work = NULL;
 	char def_sha[NSH_FORGE_SHA_MAX + 1] = "";
-	bool found = false, ancestor = true, full = false, direct = false;
+	bool found = false, ancestor = true, full = false, direct = false, have = false;
 	int rc;
 
 	rc = local_repo_path(f, p->org, p->repo, &bare, err);
@@ -970,6 +995,26 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	}
 	ref = nsh_xasprintf("refs/heads/%s", p->branch);
 	def = nsh_xasprintf("refs/heads/%s", row.default_branch);
+	/*
+	 * The usual push, a new branch: the workspace's new objects copied as
+	 * files, the forge's connectivity check, the branch created only if it
+	 * is not there. Two git runs; anything else takes the way below.
+	 */
+	if (!f->url) {
+		have = push_loose(bare, work, res.new_sha);
+		if (have) {
+			struct nsh_err gerr = NSH_ERR_INIT;
+
+			why = nsh_xasprintf("nightshift: push from %s", work);
+			if (!nsh_forge_git_update_ref(bare, ref, res.new_sha, "", why, &gerr)) {
+				res.updated = true;
+				maintain(bare);
+				goto pushed;
+			}
+			free(why);
+			why = NULL;
+		}
+	}
 	/* the branch's commit and the default branch's (what the forge surely holds) */
 	if (tips(bare, ref, def, res.old_sha, def_sha)) {
 		found = res.old_sha[0] != '\0';
@@ -982,10 +1027,10 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 			res.old_sha[0] = '\0';
 	}
 	if (strcmp(res.old_sha, res.new_sha)) {
-		const char *have[] = {res.old_sha, def_sha};
+		const char *haves[] = {res.old_sha, def_sha};
 
 		/* The objects first, without touching any ref; then the guarded move. */
-		direct = push_direct(bare, work, res.new_sha, have, 2);
+		direct = have || push_direct(bare, work, res.new_sha, haves, 2);
 		rc = direct ? 0
 			    : nsh_forge_git_run(bare, NULL, 0, NULL, err, "fetch", "-q",
 						"--no-tags", "--no-write-fetch-head", "--", work,
@@ -1035,6 +1080,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 			maintain(bare);
 		res.forced = !ancestor;
 	}
+pushed:
 	rc = nsh_store_pr_find_head(f->store, row.id, p->branch, &pr, err);
 	if (rc == NSH_ENOTFOUND) {
 		nsh_err_clear(err);
@@ -1173,4 +1219,5 @@ const struct nsh_forge_ops nsh_forge_local_ops = {
 	.read_file = local_read_file,
 	.clone = local_clone,
 	.can_write = local_can_write,
+	.workspace = nsh_forge_local_workspace,
 };

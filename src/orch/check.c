@@ -33,6 +33,7 @@
 #include "core/err.h"
 #include "core/json.h"
 #include "core/str.h"
+#include "forge/git.h"
 #include "orch/orch_int.h"
 #include "sandbox/sandbox.h"
 #include "sched/sched.h"
@@ -211,6 +212,20 @@ int orch_check_after(struct nsh_job_run *jr, const struct nsh_recipe *r,
 	opts.tests = after;
 	opts.tests_by = "the test script";
 	opts.coverage = after ? cov : NULL;
+	/*
+	 * A change this run made from the base commit (HEAD is there): no git
+	 * run checks the revisions; every change is staged in one git run,
+	 * so the diff has the new files and the commit takes the index as it
+	 * was verified.
+	 */
+	if (!orch_is_llm(jr) && start && oj->changed == nsh_job_run_attempt(jr) + 1) {
+		opts.base_is_head = true;
+		oj->staged = 0;
+		if (!nsh_git(oj->ws, NULL, NULL, "add", "--all", NULL)) {
+			opts.untracked_staged = true;
+			oj->staged = nsh_job_run_attempt(jr) + 1;
+		}
+	}
 	rc = nsh_verify_run(&opts, &res, err);
 	if (rc)
 		goto out;

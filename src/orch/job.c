@@ -139,8 +139,8 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	struct orch_job *oj = orch_job_of(jr);
 	const struct nsh_recipe *r = job_recipe(jr, err);
 	struct nsh_forge *f = NULL;
-	struct nsh_buf head = NSH_BUF_INIT;
-	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL, *nl;
+	char base[NSH_FORGE_SHA_MAX + 1];
+	char *org = NULL, *name = NULL, *branch = NULL, *exclude = NULL, *base_branch = NULL;
 	int64_t t0;
 	int rc;
 
@@ -159,26 +159,14 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	orch_time_part(oj, "workspace", t0);
 	t0 = nsh_time_mono_ms();
 	/*
-	 * The forge's default branch (NULL): its name and commit are read from
-	 * the clone in one git run, which is the branch the clone checked out.
-	 * The local forge copies objects, never hard links: the sandbox must
-	 * not reach its files.
+	 * The forge's default branch, checked out as the job's branch; its
+	 * name and commit come back. The local forge copies objects, never
+	 * hard links: the sandbox must not reach its files.
 	 */
-	if (!rc)
-		rc = nsh_forge_clone(f, org, name, NULL, oj->ws, err);
-	orch_time_part(oj, "forge_clone", t0);
-	if (!rc)
-		rc = nsh_git(oj->ws, &head, err, "rev-parse", "HEAD", "--abbrev-ref", "HEAD", NULL);
-	nsh_buf_trim(&head);
-	nl = strchr(head.buf, '\n');
-	if (!rc && (!nl || nl == head.buf || !nl[1] || !strcmp(nl + 1, "HEAD")))
-		rc = nsh_err_set(err, NSH_EFAIL, "the clone of '%s' has no branch checked out",
-				 j->repo);
-	if (rc)
-		goto out;
-	*nl = '\0';
 	branch = nsh_xasprintf("nightshift/%s/%s", j->task_id, r->id);
-	rc = nsh_git(oj->ws, NULL, err, "checkout", "--quiet", "-b", branch, NULL);
+	if (!rc)
+		rc = nsh_forge_workspace(f, org, name, branch, oj->ws, base, &base_branch, err);
+	orch_time_part(oj, "forge_clone", t0);
 	exclude = nsh_xasprintf("%s/.git/info/exclude", oj->ws);
 	if (!rc)
 		rc = write_exclude(exclude, err);
@@ -187,17 +175,15 @@ static int step_clone(struct nsh_job_run *jr, json_t *result, struct nsh_err *er
 	if (rc)
 		goto out;
 	json_object_set_new(result, "branch", json_string(branch));
-	json_object_set_new(result, "base", json_string(head.buf));
-	json_object_set_new(result, "base_branch", json_string(nl + 1));
-	json_object_set_new(
-		result, "summary",
-		nsh_json_string_lossy(head.buf, strlen(head.buf) > 12 ? 12 : strlen(head.buf)));
+	json_object_set_new(result, "base", json_string(base));
+	json_object_set_new(result, "base_branch", json_string(base_branch));
+	json_object_set_new(result, "summary", nsh_json_string_lossy(base, 12));
 out:
 	free(exclude);
 	free(branch);
+	free(base_branch);
 	free(org);
 	free(name);
-	nsh_buf_release(&head);
 	nsh_forge_close(f);
 	return rc;
 }
@@ -979,7 +965,10 @@ static int step_commit(struct nsh_job_run *jr, json_t *result, struct nsh_err *e
 		     "%s\n\nMade by nightshift with recipe %s.\n\nNightshift-Task: %s\n"
 		     "Nightshift-Job: %s\n%s\n",
 		     r->pr_title ? r->pr_title : r->title, r->id, j->task_id, j->id, trailer);
-	rc = nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
+	/* staged by the verify step of this run, else here */
+	rc = oj->staged == nsh_job_run_attempt(jr) + 1
+		     ? 0
+		     : nsh_git(oj->ws, NULL, err, "add", "--all", NULL);
 	if (!rc)
 		rc = refuse_secrets(jr, oj, err);
 	/* the summary line names the new commit in full: "[BRANCH SHA] TITLE" */

@@ -79,6 +79,8 @@ struct orch_job {
 	bool ws_kept;			 /* the step that just ran wrote nothing in the workspace */
 	bool ws_measured;		 /* @ws_bytes holds a measure of this run */
 	int64_t changed;   /* 1 + the attempt whose change step ran in this run, or 0 */
+	int64_t staged;	   /* 1 + the attempt whose verify step staged every change (git add
+			      --all) in this run, or 0: its commit takes the index as it is */
 	uint64_t ws_bytes; /* the workspace's bytes at the last measure */
 	/* where this run's time went, for timing.json (orch_step_timed()) */
 	json_t *timing;	    /* one object per step that ran, in order */

@@ -530,6 +530,12 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	/* Nothing inside may open init's /proc files (its fds, its memory). */
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)));
 	STEP(NSH_STAGE_SESSION, SYS(setsid()));
+	/*
+	 * The sandbox's work yields to the orchestrator's on a busy machine:
+	 * its processes run at NSH_SANDBOX_NICE (the supervisor sets its
+	 * session's scheduler autogroup to the same, see yield_cpu()).
+	 */
+	setpriority(PRIO_PROCESS, 0, NSH_SANDBOX_NICE);
 	/* The init dies with the supervisor's thread, taking the namespace along. */
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_PDEATHSIG, SIGKILL)));
 	STEP(NSH_STAGE_SESSION, SYS(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)));

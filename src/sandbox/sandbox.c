@@ -166,6 +166,41 @@ static int write_proc(pid_t pid, const char *file, const char *text, struct nsh_
 	return rc;
 }
 
+/* The name of the scheduler autogroup of @path ("/proc/N/autogroup") into @out; false if none. */
+static bool autogroup_of(const char *path, char *out, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, out, size - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return false;
+	out[n] = '\0';
+	out[strcspn(out, " \n")] = '\0';
+	return out[0] == '/';
+}
+
+/*
+ * The scheduler autogroup of the sandbox (its init's session, made by
+ * setsid() before PREPARED or READY) at NSH_SANDBOX_NICE, so that on a
+ * busy machine the orchestrator's own work (git, the store) goes before
+ * the commands: each session is its own group, weighed equally with the
+ * orchestrator's whatever the nice values inside. Written from here: the
+ * kernel lets a caller without CAP_SYS_ADMIN change it at most once per
+ * 100 ms. Only when the init's group is not ours; best effort (no
+ * autogroups, or a kernel that refuses).
+ */
+static void yield_cpu(pid_t pid)
+{
+	char path[64], ours[64], theirs[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/autogroup", (int)pid);
+	if (autogroup_of("/proc/self/autogroup", ours, sizeof(ours)) &&
+	    autogroup_of(path, theirs, sizeof(theirs)) && strcmp(ours, theirs))
+		write_proc(pid, "autogroup", NSH_SANDBOX_NICE_STR, NULL);
+}
+
 /*
  * Map the child's ids: as root, root inside is NSH_SANDBOX_ID_BASE outside
  * (never host 0); otherwise root inside is the caller.
@@ -575,6 +610,8 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 	if (!rc && m.type != NSH_CTL_PREPARED)
 		rc = nsh_err_set(&err, NSH_EFAIL, "cannot prepare a sandbox: %s: %s",
 				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+	if (!rc)
+		yield_cpu(sb->pid);
 out:
 	if (sp[0] >= 0)
 		close(sp[0]);
@@ -1070,6 +1107,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
 		goto out;
 	}
+	yield_cpu(sb->pid);
 	if (setup.proxy_listener) {
 		if (listen_fd < 0) {
 			rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent no proxy listener");

@@ -22,6 +22,14 @@ struct nsh_seccomp;
 #define NSH_SANDBOX_NSYSDIRS 10
 
 /*
+ * The nice value of a sandbox's processes and of its scheduler autogroup:
+ * on a busy machine the orchestrator's own steps (git, the store) go
+ * before the commands the sandboxes run (npm, the tests).
+ */
+#define NSH_SANDBOX_NICE     10
+#define NSH_SANDBOX_NICE_STR "10"
+
+/*
  * Everything the child needs, prepared by the supervisor before the clone:
  * the child runs without malloc (the supervisor may be multi-threaded).
  */

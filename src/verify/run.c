@@ -150,7 +150,7 @@ out:
 	nsh_buf_release(&file);
 }
 
-int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
+int nsh_vrf_git_diff(const char *dir, const char *base, const char *head, bool untracked_staged,
 		     struct nsh_verify_diff *ret, struct nsh_err *err)
 {
 	struct nsh_buf text = NSH_BUF_INIT, empty = NSH_BUF_INIT;
@@ -186,7 +186,7 @@ int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
 					 NSH_VERIFY_DIFF_MAX >> 20);
 		goto out;
 	}
-	if (!head)
+	if (!head && !untracked_staged)
 		untracked(dir, &text);
 	nsh_verify_diff_parse(&text, ret);
 out:
@@ -794,7 +794,9 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 	nsh_strvec_init(&ret->reruns);
 	if (!o->dir || !o->runner)
 		return nsh_err_set(err, NSH_EINVAL, "verify needs a directory and a runner");
-	if ((rc = check_revs(o, &same, err)))
+	if (o->base_is_head && o->base && !o->head)
+		same = true;
+	else if ((rc = check_revs(o, &same, err)))
 		return rc;
 	if ((rc = nsh_verify_detect(o->dir, &ret->plan, err)))
 		return rc;
@@ -825,7 +827,7 @@ int nsh_verify_run(const struct nsh_verify_opts *o, struct nsh_verify_result *re
 		goto fail;
 	findings_check(o, ret, NSH_VERIFY_STEP_LINT, "lint", "Lint");
 	findings_check(o, ret, NSH_VERIFY_STEP_TYPES, "types", "Types");
-	diff_rc = nsh_vrf_git_diff(o->dir, o->base, o->head, &d, &derr);
+	diff_rc = nsh_vrf_git_diff(o->dir, o->base, o->head, o->untracked_staged, &d, &derr);
 	scan_checks(o, ret, &d, diff_rc, derr.msg, same);
 	coverage_check(o, ret);
 	for (size_t i = 0; i < crit.nr; i++) {

@@ -917,6 +917,18 @@ struct nsh_verify_opts {
 	 * compared with the baseline's; NULL or not present: none.
 	 */
 	const struct nsh_verify_coverage *coverage;
+	/*
+	 * The caller's word, for a checkout it made itself (the orchestrator):
+	 * @base is a commit and HEAD is at it (@head NULL), so no git run
+	 * checks the revisions and there are no commit messages to scan.
+	 */
+	bool base_is_head;
+	/*
+	 * With @head NULL: the caller staged every untracked file that is not
+	 * ignored (git add --all), so the diff has them already and no git run
+	 * lists them.
+	 */
+	bool untracked_staged;
 };
 
 /**

@@ -109,7 +109,7 @@ int nsh_vrf_git(const char *dir, struct nsh_buf *out, size_t max, struct nsh_err
 		const char *const *args);
 
 /* A git diff over @dir for nsh_verify_run(); see run.c. */
-int nsh_vrf_git_diff(const char *dir, const char *base, const char *head,
+int nsh_vrf_git_diff(const char *dir, const char *base, const char *head, bool untracked_staged,
 		     struct nsh_verify_diff *ret, struct nsh_err *err);
 
 /* Fingerprint of a secret value: 12 hex digits of BLAKE2b. */

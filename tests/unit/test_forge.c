@@ -8,6 +8,7 @@
  * home without its directory ([forge] url: mirrors, clones and pushes over
  * git's transport, here a file:// URL in place of the serving node).
  */
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1156,12 +1157,12 @@ static uint64_t git_runs_since(uint64_t *since)
 }
 
 /*
- * A push copies the workspace's new objects with pack-objects (there) and
- * unpack-objects (in the forge), and the forge's own connectivity check
- * decides. A workspace whose pack leaves objects out (its grafts hide a
- * commit) never leaves the forge with a branch whose history is missing:
- * git fetch brings it whole, or the push fails and the branch stays. A
- * forge branch whose commit the workspace lacks takes git fetch's path.
+ * A push copies the workspace's new loose objects as files (each checked
+ * against its name) and the forge's own connectivity check decides; a new
+ * branch is then created only if it is not there. A workspace whose
+ * grafts hide a commit never leaves the forge with a branch whose history
+ * is missing. A forge branch whose commit the workspace lacks is moved
+ * from the value the forge has, after the fast-forward check.
  */
 static void test_push_paths(void)
 {
@@ -1178,22 +1179,21 @@ static void test_push_paths(void)
 	ws = fx_workspace(&f, "svc", "ws-paths");
 	ws2 = fx_workspace(&f, "svc", "ws-paths2");
 
-	/*
-	 * The usual push (HEAD: its id from the workspace first): for-each-ref,
-	 * pack-objects, unpack-objects, rev-list, update-ref.
-	 */
+	/* The usual push (HEAD: its id from the workspace first): rev-list, update-ref. */
 	GIT(ws, "checkout", "-q", "-b", "b1");
 	write_file(ws, "a.txt", "a\n");
 	p1 = commit_all(ws, "P1");
 	git_runs_since(&since);
 	CHECK_INT(push(&f, "svc", ws, "b1", false, &res, &err), 0);
-	CHECK_INT(git_runs_since(&since), 6);
+	CHECK_INT(git_runs_since(&since), 3);
 	CHECK_STR(res.new_sha, p1);
+	CHECK(res.updated);
+	CHECK(!res.forced);
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
 	CHECK_STR(got, p1);
 	free(got);
 
-	/* grafts make C's parent P1: the pack lacks P2, the connectivity check sees it */
+	/* grafts make C's parent P1: the forge gets P2 all the same, or refuses */
 	write_file(ws, "b.txt", "b\n");
 	p2 = commit_all(ws, "P2");
 	write_file(ws, "c.txt", "c\n");
@@ -1201,7 +1201,6 @@ static void test_push_paths(void)
 	grafts = nsh_xasprintf("%s %s\n", c, p1);
 	write_file(ws, ".git/info/grafts", grafts);
 	rc = push(&f, "svc", ws, "b1", false, &res, &err);
-	CHECK(git_runs_since(&since) > 6); /* git fetch's path after the first */
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
 	if (rc == 0) {
 		char *all = git_out(bare, "rev-list", "--objects", c, NULL);
@@ -1218,14 +1217,15 @@ static void test_push_paths(void)
 	}
 	free(got);
 
-	/* the forge's branch holds a commit that ws2 never saw: git fetch's path */
+	/* the forge's branch holds a commit that ws2 never saw */
 	write_file(ws2, "q.txt", "q\n");
 	q = commit_all(ws2, "Q");
 	CHECK_INT(push(&f, "svc", ws2, "b1", false, &res, &err), NSH_ECONFLICT);
 	nsh_err_clear(&err);
 	git_runs_since(&since);
 	CHECK_INT(push(&f, "svc", ws2, "b1", true, &res, &err), 0);
-	/* HEAD's id, for-each-ref, pack-objects (fails), fetch, merge-base, update-ref */
+	/* HEAD's id, rev-list, update-ref (the branch is there), for-each-ref, merge-base,
+	 * update-ref */
 	CHECK_INT(git_runs_since(&since), 6);
 	CHECK(res.forced);
 	got = git_out(bare, "rev-parse", "refs/heads/b1", NULL);
@@ -1237,6 +1237,164 @@ static void test_push_paths(void)
 	free(c);
 	free(p2);
 	free(p1);
+	free(ws2);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+/*
+ * A job's workspace from the local forge: the default branch's commit on
+ * the job's branch, the forge's objects copied (no file shares an inode
+ * with the forge's), no hooks, in three git runs; a push from it is the
+ * usual two-run push (three with HEAD's id).
+ */
+static void test_workspace(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char base[NSH_FORGE_SHA_MAX + 1];
+	char *src, *bare, *ws, *def = NULL, *head, *got, *pack_dir, *sha;
+	uint64_t since = 0;
+	struct fx f;
+	DIR *d;
+	struct dirent *de;
+	int packs = 0;
+
+	fx_open(&f, "ws");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = nsh_xasprintf("%s/ws-new", dir);
+	head = git_out(bare, "rev-parse", "refs/heads/main", NULL);
+	git_runs_since(&since);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "nightshift/t-1/r", ws, base, &def,
+				      &err),
+		  0);
+	CHECK_INT(git_runs_since(&since), 3);
+	CHECK_STR(base, head);
+	CHECK_STR(def, "main");
+	got = git_out(ws, "rev-parse", "--abbrev-ref", "HEAD", NULL);
+	CHECK_STR(got, "nightshift/t-1/r");
+	free(got);
+	got = git_out(ws, "status", "--porcelain", NULL);
+	CHECK_STR(got, ""); /* every file checked out, nothing else */
+	free(got);
+	/* copies, never links: no object file of the workspace is one of the forge's */
+	pack_dir = nsh_xasprintf("%s/.git/objects/pack", ws);
+	d = opendir(pack_dir);
+	while (d && (de = readdir(d))) {
+		char *a, *b;
+		struct stat sa, sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		a = nsh_xasprintf("%s/%s", pack_dir, de->d_name);
+		b = nsh_xasprintf("%s/objects/pack/%s", bare, de->d_name);
+		CHECK(stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino != sb.st_ino &&
+		      sa.st_nlink == 1);
+		packs++;
+		free(a);
+		free(b);
+	}
+	if (d)
+		closedir(d);
+	CHECK(packs > 0);
+	got = git_out(ws, "fsck", "--no-dangling", NULL);
+	CHECK_STR(got, "");
+	free(got);
+
+	/* a push from it */
+	write_file(ws, "n.txt", "n\n");
+	sha = commit_all(ws, "N");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "nightshift/t-1/r", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 3);
+	got = git_out(bare, "rev-parse", "refs/heads/nightshift/t-1/r", NULL);
+	CHECK_STR(got, sha);
+	free(got);
+
+	/* an unknown repository, a bad branch name */
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "nope", "b", ws, base, &def, &err),
+		  NSH_ENOTFOUND);
+	nsh_err_clear(&err);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "../b", ws, base, &def, &err),
+		  NSH_EINVAL);
+	nsh_err_clear(&err);
+
+	free(sha);
+	free(pack_dir);
+	free(head);
+	free(def);
+	free(ws);
+	free(bare);
+	free(src);
+	fx_close(&f);
+}
+
+/*
+ * Objects the workspace holds only in a pack take pack-objects' path; a
+ * loose object whose contents are not its name never reaches the forge
+ * under that name (the push takes the other paths, which fail here, and
+ * the branch is not made).
+ */
+static void test_push_loose_checked(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_forge_push_result res;
+	char *src, *bare, *ws, *ws2, *sha, *got, *y, *z, *yf, *zf, *in_forge;
+	struct nsh_buf b = NSH_BUF_INIT;
+	uint64_t since = 0;
+	struct fx f;
+
+	fx_open(&f, "loose");
+	src = fx_repo(&f, "svc");
+	bare = nsh_xasprintf("%s/forge/acme/svc.git", f.home);
+	ws = fx_workspace(&f, "svc", "ws-packed");
+	ws2 = fx_workspace(&f, "svc", "ws-bad");
+
+	/* packed: rev-list fails, then for-each-ref, pack-objects, unpack-objects, rev-list,
+	 * update-ref */
+	GIT(ws, "checkout", "-q", "-b", "packed");
+	write_file(ws, "p.txt", "p\n");
+	sha = commit_all(ws, "P");
+	GIT(ws, "repack", "-q", "-a", "-d");
+	GIT(ws, "prune-packed");
+	git_runs_since(&since);
+	CHECK_INT(push(&f, "svc", ws, "packed", false, &res, &err), 0);
+	CHECK_INT(git_runs_since(&since), 7);
+	got = git_out(bare, "rev-parse", "refs/heads/packed", NULL);
+	CHECK_STR(got, sha);
+	free(got);
+	free(sha);
+
+	/* the loose file of blob Z holds blob Y */
+	GIT(ws2, "checkout", "-q", "-b", "bad");
+	write_file(ws2, "y.txt", "y\n");
+	write_file(ws2, "z.txt", "z\n");
+	sha = commit_all(ws2, "YZ");
+	y = git_out(ws2, "rev-parse", "HEAD:y.txt", NULL);
+	z = git_out(ws2, "rev-parse", "HEAD:z.txt", NULL);
+	yf = nsh_xasprintf("%s/.git/objects/%.2s/%s", ws2, y, y + 2);
+	zf = nsh_xasprintf("%s/.git/objects/%.2s/%s", ws2, z, z + 2);
+	CHECK_INT(nsh_fs_read_file(yf, &b, 1 << 20, &err), 0);
+	CHECK_INT(unlink(zf), 0);
+	CHECK_INT(nsh_fs_write_atomic(zf, b.buf, b.len, 0444, &err), 0);
+	CHECK(push(&f, "svc", ws2, "bad", false, &res, &err) != 0);
+	nsh_err_clear(&err);
+	in_forge = nsh_xasprintf("%s/objects/%.2s/%s", bare, z, z + 2);
+	CHECK(!nsh_fs_exists(in_forge));
+	got = git_out(bare, "for-each-ref", "refs/heads/bad", NULL);
+	CHECK_STR(got, "");
+	free(got);
+
+	nsh_buf_release(&b);
+	free(in_forge);
+	free(yf);
+	free(zf);
+	free(y);
+	free(z);
+	free(sha);
 	free(ws2);
 	free(ws);
 	free(bare);
@@ -1303,6 +1461,8 @@ int main(void)
 	RUN(test_import_and_list);
 	RUN(test_lifecycle);
 	RUN(test_push_paths);
+	RUN(test_workspace);
+	RUN(test_push_loose_checked);
 	RUN(test_push_maintenance);
 	RUN(test_conflict);
 	RUN(test_update_and_refusals);

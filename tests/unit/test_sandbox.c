@@ -519,6 +519,28 @@ static void test_commands(void)
 	CHECK_INT(c.out.len, 1000);
 	CHECK(c.out_truncated);
 
+	/*
+	 * The sandbox's commands yield the CPU to the orchestrator: nice 10,
+	 * and so is its scheduler autogroup (its own session's, not ours)
+	 * where the kernel has autogroups.
+	 */
+	CHECK_INT(sh(sb, &c, "nice"), 0);
+	CHECK_STR(c.out.buf, "10\n");
+	{
+		struct nsh_buf ours = NSH_BUF_INIT, theirs = NSH_BUF_INIT;
+		char *ag = nsh_xasprintf("/proc/%d/autogroup", (int)nsh_sandbox_init_pid(sb));
+
+		if (!nsh_fs_read_file("/proc/self/autogroup", &ours, 4096, NULL) &&
+		    !nsh_fs_read_file(ag, &theirs, 4096, NULL)) {
+			CHECK(strstr(theirs.buf, " nice 10") != NULL);
+			CHECK(strncmp(ours.buf, theirs.buf, strcspn(ours.buf, " ")) != 0);
+			CHECK(strstr(ours.buf, " nice 0") != NULL);
+		}
+		free(ag);
+		nsh_buf_release(&ours);
+		nsh_buf_release(&theirs);
+	}
+
 	/* A program that is not there is an error naming it. */
 	nsh_sandbox_cmd_release(&c);
 	nsh_sandbox_cmd_init(&c);

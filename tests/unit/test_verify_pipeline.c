@@ -1096,6 +1096,75 @@ static void test_commit_messages(void)
 	free(dir);
 }
 
+/*
+ * The caller's word (the orchestrator's own checkout): with base_is_head no
+ * git run checks the revisions, and with untracked_staged the untracked
+ * files come from the diff of the index (what the caller staged), none
+ * from a listing of them. Each saves one git run.
+ */
+static void test_caller_word(void)
+{
+	static const char value[] = "vault-value-4d2b81-in-a-new-file";
+	struct nsh_redact_secret sec = {"API_TOKEN", value, sizeof(value) - 1};
+	struct nsh_redactor *red = NULL;
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_verify_runner runner;
+	struct nsh_verify_opts o = {0};
+	struct nsh_verify_result res = {0};
+	const struct nsh_verify_check *c;
+	char *dir = project("word"), *base, *text;
+	uint64_t r0, r1, r2, r3;
+
+	CHECK_INT(nsh_git(dir, NULL, &err, "init", "-q", NULL), 0);
+	put(dir, "README.md", "# app\n");
+	put(dir, ".nightshift/verify.yml", "skip: [test]\n");
+	git_commit(dir, "base");
+	base = git_head(dir);
+	text = nsh_xasprintf("token: %s\n", value);
+	put(dir, "staged.txt", text);
+	CHECK_INT(nsh_git(dir, NULL, &err, "add", "staged.txt", NULL), 0);
+	put(dir, "unstaged.txt", text);
+	free(text);
+	CHECK_INT(nsh_redactor_new(&sec, 1, &red, NULL, &err), 0);
+	nsh_verify_runner_proc(&runner, dir);
+	o.dir = dir;
+	o.runner = &runner;
+	o.known = red;
+	o.base = base;
+
+	/* as before: both files are in the diff */
+	nsh_git_counters(&r0, NULL);
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	nsh_git_counters(&r1, NULL);
+	c = check(&res, "secrets");
+	CHECK(c && has_finding(c, "vault-secret", "staged.txt", 1));
+	CHECK(c && has_finding(c, "vault-secret", "unstaged.txt", 1));
+	nsh_verify_result_release(&res);
+
+	/* the caller's word: only what is staged, two git runs fewer */
+	o.base_is_head = true;
+	o.untracked_staged = true;
+	CHECK_INT(nsh_verify_run(&o, &res, &err), 0);
+	nsh_git_counters(&r2, NULL);
+	c = check(&res, "secrets");
+	CHECK(c && has_finding(c, "vault-secret", "staged.txt", 1));
+	CHECK(c && !has_finding(c, "vault-secret", "unstaged.txt", 1));
+	CHECK(c && c->evidence && strstr(c->evidence, "0 commit messages") != NULL);
+	nsh_verify_result_release(&res);
+	CHECK_INT((int)((r1 - r0) - (r2 - r1)), 2);
+
+	/* base_is_head is only taken for the working tree: a head named is checked */
+	o.head = "no-such-head";
+	CHECK_INT(nsh_verify_run(&o, &res, &err), NSH_EINVAL);
+	nsh_git_counters(&r3, NULL);
+	CHECK(r3 > r2);
+	nsh_verify_result_release(&res);
+
+	nsh_redactor_free(red);
+	free(base);
+	free(dir);
+}
+
 /* The sandbox runner: commands in the job's sandbox, paths relative to /workspace. */
 static void test_sandbox_runner(void)
 {
@@ -1156,6 +1225,7 @@ int main(void)
 	RUN(test_pipeline);
 	RUN(test_known_values);
 	RUN(test_commit_messages);
+	RUN(test_caller_word);
 	RUN(test_sandbox_runner);
 	nsh_fs_remove_tree(top, &err);
 	free(top);

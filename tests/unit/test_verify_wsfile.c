@@ -199,7 +199,7 @@ static void test_untracked_link(void)
 	p = path_of(dir, "leak.txt");
 	CHECK_INT(symlink(secret, p), 0);
 	free(p);
-	CHECK_INT(nsh_vrf_git_diff(dir, "HEAD", NULL, &d, &err), 0);
+	CHECK_INT(nsh_vrf_git_diff(dir, "HEAD", NULL, false, &d, &err), 0);
 	CHECK(strstr(d.text.buf, "WORKSPACE-CONTENT") != NULL);
 	CHECK(strstr(d.text.buf, "HOST-ONLY-CONTENT") == NULL);
 	nsh_verify_diff_release(&d);
