@@ -140,6 +140,14 @@ int nsh_forge_git_update_ref(const char *dir, const char *ref, const char *sha, 
 			     const char *why, struct nsh_err *err);
 
 /**
+ * Whether @data (@len bytes) is a loose object as git writes it: one zlib
+ * stream of "TYPE SIZE\0" (blob, tree, commit or tag) and exactly SIZE
+ * bytes, whose SHA-1 (a 40-digit @name) or SHA-256 (64 digits) is @name.
+ * Inflating stops as soon as the stream says more than its header.
+ */
+bool nsh_forge_loose_check(const unsigned char *data, size_t len, const char *name);
+
+/**
  * Copy the loose objects of the repository @gitdir (a .git directory) that
  * the bare repository @bare has no loose file of into @bare, each checked
  * first (a zlib stream of a blob, tree, commit or tag whose hash is its

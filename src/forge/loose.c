@@ -31,26 +31,46 @@ static bool all_hex(const char *s, size_t len)
 }
 
 /*
- * Whether the loose object @data (@len bytes, a zlib stream) is a
- * well-formed object ("TYPE SIZE\0" and SIZE bytes) whose hash (SHA-1 for a
- * 40-digit @name, SHA-256 for 64) is @name.
+ * The size in a loose object's header "TYPE SIZE" (@head, NUL-terminated),
+ * or -1 when the type is not one of git's four or the size is not a plain
+ * decimal number.
  */
-static bool object_ok(const unsigned char *data, size_t len, const char *name)
+static long long head_size(const char *head)
 {
 	static const char *const types[] = {"blob", "tree", "commit", "tag"};
+	const char *sp = strchr(head, ' ');
+	char *end = NULL;
+	unsigned long long size;
+	bool known = false;
+
+	if (!sp || sp[1] < '0' || sp[1] > '9' || (sp[1] == '0' && sp[2] != '\0'))
+		return -1;
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		known = known || ((size_t)(sp - head) == strlen(types[t]) &&
+				  !strncmp(head, types[t], strlen(types[t])));
+	errno = 0;
+	size = strtoull(sp + 1, &end, 10);
+	if (!known || errno || *end != '\0' || size > LLONG_MAX)
+		return -1;
+	return (long long)size;
+}
+
+bool nsh_forge_loose_check(const unsigned char *data, size_t len, const char *name)
+{
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char out[16384], digest[EVP_MAX_MD_SIZE];
 	char hex[2 * EVP_MAX_MD_SIZE + 1], head[64];
-	size_t hlen = 0, body = 0, size = 0;
+	size_t hlen = 0, body = 0, nlen = strlen(name);
+	long long size = -1;
 	unsigned int dlen = 0;
-	bool head_done = false, ok = false;
+	bool ok = false;
 	z_stream z;
 	int zr = Z_OK;
 
 	memset(&z, 0, sizeof(z));
-	if (!md || len > UINT_MAX || inflateInit(&z) != Z_OK)
+	if (!md || (nlen != 40 && nlen != 64) || len > UINT_MAX || inflateInit(&z) != Z_OK)
 		goto out_md;
-	if (EVP_DigestInit_ex(md, strlen(name) == 64 ? EVP_sha256() : EVP_sha1(), NULL) != 1)
+	if (EVP_DigestInit_ex(md, nlen == 64 ? EVP_sha256() : EVP_sha1(), NULL) != 1)
 		goto out;
 	z.next_in = (unsigned char *)data;
 	z.avail_in = (unsigned int)len;
@@ -67,35 +87,25 @@ static bool object_ok(const unsigned char *data, size_t len, const char *name)
 			goto out; /* truncated */
 		EVP_DigestUpdate(md, out, n);
 		/* the header: "TYPE SIZE\0", at most sizeof(head) bytes */
-		for (; !head_done && i < n; i++) {
+		for (; size < 0 && i < n; i++) {
 			if (hlen == sizeof(head) - 1)
 				goto out;
 			head[hlen++] = (char)out[i];
-			head_done = out[i] == '\0';
+			if (out[i] == '\0' && (size = head_size(head)) < 0)
+				goto out;
 		}
 		body += n - i;
-	}
-	if (z.avail_in || !head_done)
-		goto out; /* data after the stream, or no header */
-	{
-		char *sp = strchr(head, ' '), *end = NULL;
-		bool known = false;
-
-		if (!sp || sp[1] < '0' || sp[1] > '9' || (sp[1] == '0' && sp[2] != '\0'))
-			goto out;
-		for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
-			known = known || ((size_t)(sp - head) == strlen(types[t]) &&
-					  !strncmp(head, types[t], strlen(types[t])));
-		errno = 0;
-		size = strtoull(sp + 1, &end, 10);
-		if (!known || errno || *end != '\0' || size != body)
+		/* more than the header says: stop now, not after inflating all of it */
+		if (size >= 0 && body > (unsigned long long)size)
 			goto out;
 	}
+	if (z.avail_in || size < 0 || body != (unsigned long long)size)
+		goto out; /* data after the stream, no header, or short */
 	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1)
 		goto out;
 	for (unsigned int k = 0; k < dlen; k++)
 		snprintf(hex + 2 * k, 3, "%02x", digest[k]);
-	ok = strlen(name) == 2 * (size_t)dlen && !memcmp(hex, name, 2 * (size_t)dlen);
+	ok = nlen == 2 * (size_t)dlen && !memcmp(hex, name, nlen);
 out:
 	inflateEnd(&z);
 out_md:
@@ -188,7 +198,7 @@ int nsh_forge_loose_copy(const char *bare, const char *gitdir, size_t max_object
 		ok = lstat(src, &st) == 0 && S_ISREG(st.st_mode) &&
 		     !nsh_fs_read_file(src, &data, max_bytes - bytes, NULL);
 		bytes += data.len;
-		ok = ok && object_ok((const unsigned char *)data.buf, data.len, name) &&
+		ok = ok && nsh_forge_loose_check((const unsigned char *)data.buf, data.len, name) &&
 		     place(dir, todo.v[i] + 3, data.buf, data.len);
 		free(src);
 		free(dir);
