@@ -856,6 +856,12 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 		/* Prepared: wait until taken (or until the pool closes the socket). */
 		struct nsh_ctl_msg prepared = {.type = NSH_CTL_PREPARED};
 
+		if (s->seccomp_early) {
+			rc = nsh_seccomp_load(s->seccomp_early);
+			if (rc)
+				fail(ctl, NSH_STAGE_SECCOMP, -rc);
+		}
+
 		nsh_ctl_send(ctl, &prepared, NULL, 0, NULL, 0);
 		do
 			n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);

@@ -67,6 +67,20 @@ struct nsh_err;
  */
 #define NSH_SECCOMP_ALLOW_PTRACE (1u << 1)
 
+/*
+ * The filter in two parts, for a process that must still mount between
+ * them (a sandbox's init prepared ahead, src/sandbox/sandbox.c): PART_BASE
+ * is the whole filter but the mount API (mount, umount2, pivot_root,
+ * fsopen, fsconfig, fsmount, fspick, open_tree, open_tree_attr,
+ * move_mount, mount_setattr), PART_MOUNT is only those (and the
+ * foreign-ABI kill). Both loaded, in either order, deny what the whole
+ * filter denies: seccomp runs every filter of a task and takes the
+ * strictest answer. PART_BASE combines with the flags above; PART_MOUNT
+ * takes none.
+ */
+#define NSH_SECCOMP_PART_BASE  (1u << 2)
+#define NSH_SECCOMP_PART_MOUNT (1u << 3)
+
 /* A compiled BPF program, ready for seccomp(SECCOMP_SET_MODE_FILTER). */
 struct nsh_seccomp;
 

@@ -140,15 +140,24 @@ static void child_phases(struct nsh_sandbox *sb, const int64_t *marks, int64_t g
 	ns[NSH_PHASE_READY] = now - marks[NSH_MARK_SECCOMP];
 }
 
-/* The seccomp filter is compiled once per process and only read afterwards. */
+/*
+ * The seccomp filter is compiled once per process and only read afterwards:
+ * whole for a sandbox built on the caller's path, and in its two parts for
+ * the pool (see NSH_SECCOMP_PART_BASE): the base loaded ahead, the mount
+ * part at FINISH, which then loads 20 instructions instead of 240.
+ */
 static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
-static struct nsh_seccomp *filter;
+static struct nsh_seccomp *filter, *filter_base, *filter_mount;
 static struct nsh_err filter_err;
 
 static void build_filter(void)
 {
 	if (nsh_seccomp_build(0, &filter, &filter_err))
 		filter = NULL;
+	if (filter && nsh_seccomp_build(NSH_SECCOMP_PART_BASE, &filter_base, &filter_err))
+		filter_base = NULL;
+	if (filter_base && nsh_seccomp_build(NSH_SECCOMP_PART_MOUNT, &filter_mount, &filter_err))
+		filter_mount = NULL;
 }
 
 static int write_proc(pid_t pid, const char *file, const char *text, struct nsh_err *err)
@@ -545,7 +554,8 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 	setup.hide = p->hide;
 	setup.hostname = "nightshift";
 	setup.tmp_size = TMP_DEFAULT;
-	setup.seccomp = filter;
+	setup.seccomp = filter_mount;
+	setup.seccomp_early = filter_base;
 	setup.landlock_abi = nsh_landlock_abi();
 	setup.pooled = true;
 	if (netns) {
@@ -736,7 +746,7 @@ int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err)
 	pthread_mutex_lock(&sbx_pool_lock);
 	if (sbx_pool || sbx_pool_off)
 		goto out;
-	if (!size || geteuid() != 0 || !filter) {
+	if (!size || geteuid() != 0 || !filter || !filter_mount) {
 		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
 		goto out;
 	}

@@ -32,8 +32,14 @@ struct nsh_sandbox_setup {
 	const char *workspace; /* host workspace path (used when no tree fd is passed) */
 	uint64_t tmp_size;     /* bytes of the /tmp tmpfs */
 	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
-	int landlock_abi;		   /* 0: no Landlock */
-	bool proxy_listener;		   /* open the egress proxy's listener inside the netns */
+	/*
+	 * Pooled: the filter but the mount API (NSH_SECCOMP_PART_BASE),
+	 * loaded before PREPARED, so that FINISH loads only the small mount
+	 * part (@seccomp) after its mounts. NULL: none.
+	 */
+	const struct nsh_seccomp *seccomp_early;
+	int landlock_abi;    /* 0: no Landlock */
+	bool proxy_listener; /* open the egress proxy's listener inside the netns */
 	bool net_ready;	  /* the netns is one of the pool's: loopback is up, and not ours to set */
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
