@@ -759,6 +759,13 @@ static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *b
 		goto out;
 	}
 	*running = pid;
+	/*
+	 * Started: EXITED will say how it ended. STARTED only when the
+	 * supervisor times the phases (it marks the start); else it would
+	 * be one more wake-up of the supervisor per command for nothing.
+	 */
+	if (!s->timing)
+		return;
 	reply.type = NSH_CTL_STARTED;
 	reply.pid = pid;
 out:

@@ -24,6 +24,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -73,7 +74,8 @@ struct nsh_sandbox {
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 	struct nsh_sandbox_timing *timing; /* the policy's, or NULL */
 	bool pooled;			   /* from the pool: its destroy goes to the reaper */
-	struct nsh_sandbox *next;	   /* in the pool's reap queue */
+	int64_t ready_by; /* FINISH sent, READY not read yet: monotonic ms it is due by; else 0 */
+	struct nsh_sandbox *next; /* in the pool's reap queue */
 };
 
 static const char *const phase_names[NSH_PHASE_NR] = {
@@ -858,19 +860,33 @@ static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 	snprintf(f.hostname, sizeof(f.hostname), "%s",
 		 pol->hostname ? pol->hostname : "nightshift");
 	f.proxy = pol->network != NSH_NET_NONE;
+	if (nsh_fault_armed("sandbox.finish") && ws_fd >= 0) {
+		/* tests: a FINISH without its workspace, which the init reports as FAILED */
+		close(ws_fd);
+		ws_fd = -1;
+	}
 	rc = -nsh_ctl_send(sb->ctl, &fin, &f, sizeof(f), &ws_fd, ws_fd >= 0 ? 1 : 0);
 	if (rc) {
 		rc = nsh_err_sys(&err, rc, "cannot finish the sandbox");
 		goto out;
 	}
-	rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
-	if (!rc && m.type != NSH_CTL_READY)
-		rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
-				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
-	if (!rc && f.proxy) {
-		if (listen_fd < 0) {
+	if (!f.proxy) {
+		/*
+		 * Not waiting for READY: the first command's RUN queues behind
+		 * FINISH, and the init reads it only once finished (Landlock
+		 * and seccomp in place). supervise() takes READY, or FAILED
+		 * with the stage that failed, as that command's first word.
+		 */
+		sb->ready_by = nsh_time_mono_ms() + SETUP_TIMEOUT_MS;
+	} else {
+		/* the proxy's listener comes with READY, and the proxy serves it now */
+		rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
+		if (!rc && m.type != NSH_CTL_READY)
+			rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
+					 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+		if (!rc && listen_fd < 0) {
 			rc = nsh_err_set(&err, NSH_EFAIL, "the sandbox sent no proxy listener");
-		} else {
+		} else if (!rc) {
 			rc = nsh_proxy_listen(pol->proxy, listen_fd, pol->net, pol->on_net,
 					      pol->on_net_ctx, &sb->proxy_id, &err);
 			listen_fd = -1; /* the proxy owns it now, even on failure */
@@ -1297,6 +1313,12 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 		int64_t now = nsh_time_mono_ms(), deadline;
 		int nf = 0, ctl_i = -1, in_i = -1, out_i = -1, err_i = -1, timeout;
 
+		if (sb->ready_by && now >= sb->ready_by) {
+			/* a pooled sandbox that never finished (see pool_take()) */
+			nsh_sandbox_kill(sb, NULL);
+			rc = nsh_err_set(err, NSH_ETIMEOUT, "the sandbox did not answer in time");
+			break;
+		}
 		if (exited) {
 			if (!drain_until)
 				drain_until = now + DRAIN_MS;
@@ -1318,6 +1340,7 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 				}
 				deadline = 0;
 			}
+			deadline = min_deadline(deadline, sb->ready_by);
 		}
 		timeout = deadline ? (int)(deadline > now ? deadline - now : 0) : -1;
 		if (sb->ctl >= 0 && !exited) {
@@ -1377,7 +1400,25 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 				continue;
 			}
 			memcpy(&m, buf, sizeof(m));
-			if (m.type == NSH_CTL_EXITED) {
+			if (m.type == NSH_CTL_READY) {
+				sb->ready_by = 0; /* finished: the command comes next */
+			} else if (m.type == NSH_CTL_FAILED) {
+				/* finishing a pooled sandbox failed; its init is gone */
+				mark_dead(sb);
+				rc = nsh_err_set(
+					err,
+					m.errnum == EPERM || m.errnum == EACCES ? NSH_EDENIED
+										: NSH_EFAIL,
+					"cannot build the sandbox: %s: %s",
+					nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+				break;
+			} else if (m.type == NSH_CTL_EXECFAIL) {
+				rc = nsh_err_set(err,
+						 m.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
+						 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
+						 strerror(m.errnum));
+				break;
+			} else if (m.type == NSH_CTL_EXITED) {
 				exited = true;
 				c->ru = m.ru;
 				if (WIFEXITED(m.status)) {
@@ -1457,20 +1498,23 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		close(errp[1]);
 		errp[1] = -1;
 	}
-	rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+	/*
+	 * Only a timed sandbox says STARTED (to time the start); else the
+	 * next word is EXITED, or EXECFAIL when the command could not
+	 * start, and supervise() takes either.
+	 */
+	if (sb->timing) {
+		rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+		if (!rc && reply.type == NSH_CTL_EXECFAIL)
+			rc = nsh_err_set(err, reply.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
+					 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
+					 strerror(reply.errnum));
+		else if (!rc && reply.type != NSH_CTL_STARTED)
+			rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
+	}
 	pool_hold(false);
 	if (rc)
 		goto fail;
-	if (reply.type == NSH_CTL_EXECFAIL) {
-		rc = nsh_err_set(err, reply.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
-				 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
-				 strerror(reply.errnum));
-		goto fail;
-	}
-	if (reply.type != NSH_CTL_STARTED) {
-		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
-		goto fail;
-	}
 	if (c->inherit_stdio || !c->in || !c->in_len) {
 		if (in[1] >= 0)
 			close(in[1]);

@@ -43,7 +43,7 @@ struct nsh_sandbox_setup {
 	bool net_ready;	  /* the netns is one of the pool's: loopback is up, and not ours to set */
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
-	bool timing;	     /* send the marks below with READY */
+	bool timing;	     /* send the marks below with READY, and STARTED for each command */
 	bool pooled; /* prepared ahead: stop before the workspace, /tmp, host name, Landlock and
 			seccomp, send PREPARED and finish on FINISH (see struct nsh_ctl_finish) */
 };
@@ -104,7 +104,7 @@ enum nsh_ctl_type {
 	NSH_CTL_READY,	  /* child -> supervisor: set-up done, serving */
 	NSH_CTL_FAILED,	  /* child -> supervisor: set-up failed at @stage with @errnum */
 	NSH_CTL_RUN,	  /* supervisor -> init: start a command; fds: stdin, stdout, stderr */
-	NSH_CTL_STARTED,  /* init -> supervisor: command started as @pid */
+	NSH_CTL_STARTED,  /* init -> supervisor: command started as @pid (only when timing) */
 	NSH_CTL_EXECFAIL, /* init -> supervisor: could not start, @errnum */
 	NSH_CTL_KILL,	  /* supervisor -> init: kill the running command */
 	NSH_CTL_EXITED,	  /* init -> supervisor: the command ended with @status */
