@@ -181,4 +181,21 @@ int nsh_landlock_abi(void);
  */
 int nsh_landlock_apply(const struct nsh_landlock_path *paths, size_t n, unsigned scopes, int abi);
 
+/*
+ * nsh_landlock_apply() in three steps, for a process that builds its
+ * ruleset ahead and must still mount before it restricts itself (a
+ * sandbox's init prepared by the pool): nsh_landlock_ruleset() makes the
+ * ruleset for @scopes and @abi and returns its descriptor (O_CLOEXEC) or
+ * -errno, with the errors of nsh_landlock_apply(); nsh_landlock_add()
+ * adds the @n rules at @paths (0 or -errno); nsh_landlock_restrict()
+ * restricts the calling thread as nsh_landlock_apply() does and closes
+ * @ruleset, also on failure (0 or -errno). A rule holds the file or
+ * directory its path named when it was added: a file system mounted on
+ * that path later is not beneath it, so add a mount point's rule once
+ * the mount is there. Async-signal-safe.
+ */
+int nsh_landlock_ruleset(unsigned scopes, int abi);
+int nsh_landlock_add(int ruleset, const struct nsh_landlock_path *paths, size_t n, int abi);
+int nsh_landlock_restrict(int ruleset);
+
 #endif

@@ -998,6 +998,22 @@ static int apply_rules(const struct ctx *x)
 	return nsh_landlock_apply(x->paths, x->npaths, x->scopes, x->abi);
 }
 
+/* The same in steps, one rule added at a time, as a pooled sandbox's init does. */
+static int apply_steps(const struct ctx *x)
+{
+	int ruleset = nsh_landlock_ruleset(x->scopes, x->abi), rc = 0;
+
+	if (ruleset < 0)
+		return ruleset;
+	for (size_t i = 0; i < x->npaths && !rc; i++)
+		rc = nsh_landlock_add(ruleset, &x->paths[i], 1, x->abi);
+	if (rc) {
+		close(ruleset);
+		return rc;
+	}
+	return nsh_landlock_restrict(ruleset);
+}
+
 /* Create (or truncate) "@dir/@name" and write to it. */
 static int write_in(const char *dir, const char *name)
 {
@@ -1260,6 +1276,7 @@ static void landlock_paths_run(int (*setup)(const struct ctx *))
 static void test_landlock_paths(void)
 {
 	landlock_paths_run(apply_rules);
+	landlock_paths_run(apply_steps);
 	/* everything denied there works without the ruleset (we are root) */
 	if (geteuid() == 0)
 		landlock_paths_run(NULL);
