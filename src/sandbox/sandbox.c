@@ -813,8 +813,10 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
 
 /*
  * Take a prepared sandbox and finish it for @pol; NULL when none is ready
- * or finishing failed (the caller then takes the present path, which
- * reports any error of the policy itself).
+ * or finishing failed here (the caller then takes the present path, which
+ * reports any error of the policy itself). With network none the init's
+ * own part of finishing is not waited for: its READY or FAILED comes
+ * first to the first command's supervise().
  */
 static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 {
