@@ -777,8 +777,28 @@ fail:
 	_exit(127);
 }
 
+/*
+ * The command's stdout and stderr, as the init received them, held until
+ * the command is reaped: the supervisor then sees their end of stream
+ * right before EXITED, from the same turn of the init, instead of at the
+ * command's exit and again at EXITED, a wake-up later (each a turn of the
+ * scheduler on a busy host). Whatever the command left running is killed
+ * at its end, so nothing else keeps them open for long.
+ */
+static int held[2] = {-1, -1};
+
+static void release_held(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (held[i] >= 0)
+			close(held[i]);
+		held[i] = -1;
+	}
+}
+
+/* Start the command of a RUN; on success its stdout and stderr move from @fds to held[]. */
 static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *buf, size_t n,
-		       const int fds[3], pid_t *running)
+		       int fds[3], pid_t *running)
 {
 	static struct run_req req;
 	struct nsh_ctl_msg reply = {.type = NSH_CTL_EXECFAIL};
@@ -807,6 +827,9 @@ static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *b
 		goto out;
 	}
 	*running = pid;
+	held[0] = fds[1];
+	held[1] = fds[2];
+	fds[1] = fds[2] = -1;
 	/*
 	 * Started: EXITED will say how it ended. STARTED only when the
 	 * supervisor times the phases (it marks the start); else it would
@@ -835,6 +858,7 @@ static void reap(int ctl, pid_t *running)
 		*running = 0;
 		/* Nothing outlives the command it belongs to. */
 		kill(-1, SIGKILL);
+		release_held();
 		m.pid = pid;
 		m.status = status;
 		m.ru = ru;
