@@ -496,8 +496,8 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 		return -ENAMETOOLONG;
 	snprintf(tmpopt, sizeof(tmpopt), "size=%llu,mode=1777", (unsigned long long)s->tmp_size);
 	STEP(NSH_STAGE_TMP, SYS(mkdir(p, 01777)));
-	if (!s->pooled)
-		STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
+	/* pooled: at the default size, resized at FINISH when the job's differs */
+	STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
 
 	if (!join(p, sizeof(p), root, "proc"))
 		return -ENAMETOOLONG;
@@ -546,12 +546,13 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 
 /*
  * A pooled sandbox, taken: /workspace from the supervisor's detached mount
- * @ws_fd, /tmp, the host name and the proxy listener (*@ret_proxy) as @f
- * says. The root is read-only by now;
- * mounting on its directories needs no write. Returns 0 or a negative
- * errno with *stage set.
+ * @ws_fd, /tmp resized when the job's size is not the one it was made
+ * with, the host name and the proxy listener (*@ret_proxy) as @f says.
+ * The root is read-only by now; mounting on its directories needs no
+ * write. Returns 0 or a negative errno with *stage set.
  */
-static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *ret_proxy, int *stage)
+static int finish(const struct nsh_sandbox_setup *s, const struct nsh_ctl_finish *f, int ws_fd,
+		  int *ret_proxy, int *stage)
 {
 	char tmpopt[64];
 	size_t hlen = strnlen(f->hostname, sizeof(f->hostname));
@@ -565,8 +566,12 @@ static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *ret_proxy, int
 	if (rc)
 		return rc;
 	STEP(NSH_STAGE_GITDIR, protect_git("/workspace"));
-	snprintf(tmpopt, sizeof(tmpopt), "size=%llu,mode=1777", (unsigned long long)f->tmp_size);
-	STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmpopt)));
+	if (f->tmp_size != s->tmp_size) {
+		/* the same file system (its Landlock rule stays), another size */
+		snprintf(tmpopt, sizeof(tmpopt), "size=%llu", (unsigned long long)f->tmp_size);
+		STEP(NSH_STAGE_TMP, SYS(mount("tmpfs", "/tmp", "tmpfs",
+					      MS_REMOUNT | MS_NOSUID | MS_NODEV, tmpopt)));
+	}
 	if (hlen == sizeof(f->hostname))
 		return -ENAMETOOLONG;
 	STEP(NSH_STAGE_HOSTNAME, SYS(sethostname(f->hostname, hlen)));
@@ -577,21 +582,64 @@ static int finish(const struct nsh_ctl_finish *f, int ws_fd, int *ret_proxy, int
 	return 0;
 }
 
-/* Landlock and seccomp, the last steps before serving; 0 or a negative errno. */
-static int lockdown(const struct nsh_sandbox_setup *s, int *stage)
+/*
+ * The Landlock rules of a sandbox: / read and execute, /workspace and /tmp
+ * read-write, /dev and /proc read-write without execute; abstract unix
+ * sockets and signals scoped to the sandbox.
+ */
+static const struct nsh_landlock_path ll_workspace = {"/workspace", true, true};
+static const struct nsh_landlock_path ll_paths[] = {
+	{"/", false, true},
+	{"/tmp", true, true},
+	{"/dev", true, false},
+	{"/proc", true, false},
+};
+#define LL_SCOPES (NSH_LANDLOCK_SCOPE_ABSTRACT_UNIX | NSH_LANDLOCK_SCOPE_SIGNAL)
+
+/*
+ * A pooled sandbox's ruleset, made while it is prepared: every rule but
+ * /workspace's, whose file system comes at FINISH (a rule holds the
+ * directory it was added on, not what is mounted there later). Sets
+ * *@ret_ruleset (-1 without Landlock); 0 or a negative errno with *stage.
+ */
+static int prepare_landlock(const struct nsh_sandbox_setup *s, int *ret_ruleset, int *stage)
 {
 	int rc;
 
-	if (s->landlock_abi > 0) {
-		static const struct nsh_landlock_path paths[] = {
-			{"/", false, true},    {"/workspace", true, true}, {"/tmp", true, true},
-			{"/dev", true, false}, {"/proc", true, false},
-		};
+	*ret_ruleset = -1;
+	if (s->landlock_abi <= 0)
+		return 0;
+	STEP(NSH_STAGE_LANDLOCK, nsh_landlock_ruleset(LL_SCOPES, s->landlock_abi));
+	*ret_ruleset = rc;
+	STEP(NSH_STAGE_LANDLOCK,
+	     nsh_landlock_add(*ret_ruleset, ll_paths, sizeof(ll_paths) / sizeof(ll_paths[0]),
+			      s->landlock_abi));
+	return 0;
+}
 
+/*
+ * Landlock and seccomp, the last steps before serving; 0 or a negative
+ * errno. @ruleset: the one prepare_landlock() made (closed here), or -1.
+ */
+static int lockdown(const struct nsh_sandbox_setup *s, int ruleset, int *stage)
+{
+	int rc;
+
+	if (ruleset >= 0) {
+		*stage = NSH_STAGE_LANDLOCK;
+		rc = nsh_landlock_add(ruleset, &ll_workspace, 1, s->landlock_abi);
+		if (rc < 0) {
+			close(ruleset);
+			return rc;
+		}
+		STEP(NSH_STAGE_LANDLOCK, nsh_landlock_restrict(ruleset));
+	} else if (s->landlock_abi > 0) {
+		struct nsh_landlock_path paths[sizeof(ll_paths) / sizeof(ll_paths[0]) + 1];
+
+		memcpy(paths, ll_paths, sizeof(ll_paths));
+		paths[sizeof(ll_paths) / sizeof(ll_paths[0])] = ll_workspace;
 		STEP(NSH_STAGE_LANDLOCK, nsh_landlock_apply(paths, sizeof(paths) / sizeof(paths[0]),
-							    NSH_LANDLOCK_SCOPE_ABSTRACT_UNIX |
-								    NSH_LANDLOCK_SCOPE_SIGNAL,
-							    s->landlock_abi));
+							    LL_SCOPES, s->landlock_abi));
 	}
 	mark(s, NSH_MARK_LANDLOCK);
 	STEP(NSH_STAGE_SECCOMP, nsh_seccomp_load(s->seccomp));
@@ -735,8 +783,28 @@ fail:
 	_exit(127);
 }
 
+/*
+ * The command's stdout and stderr, as the init received them, held until
+ * the command is reaped: the supervisor then sees their end of stream
+ * right before EXITED, from the same turn of the init, instead of at the
+ * command's exit and again at EXITED, a wake-up later (each a turn of the
+ * scheduler on a busy host). Whatever the command left running is killed
+ * at its end, so nothing else keeps them open for long.
+ */
+static int held[2] = {-1, -1};
+
+static void release_held(void)
+{
+	for (int i = 0; i < 2; i++) {
+		if (held[i] >= 0)
+			close(held[i]);
+		held[i] = -1;
+	}
+}
+
+/* Start the command of a RUN; on success its stdout and stderr move from @fds to held[]. */
 static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *buf, size_t n,
-		       const int fds[3], pid_t *running)
+		       int fds[3], pid_t *running)
 {
 	static struct run_req req;
 	struct nsh_ctl_msg reply = {.type = NSH_CTL_EXECFAIL};
@@ -765,6 +833,16 @@ static void handle_run(const struct nsh_sandbox_setup *s, int ctl, const char *b
 		goto out;
 	}
 	*running = pid;
+	held[0] = fds[1];
+	held[1] = fds[2];
+	fds[1] = fds[2] = -1;
+	/*
+	 * Started: EXITED will say how it ended. STARTED only when the
+	 * supervisor times the phases (it marks the start); else it would
+	 * be one more wake-up of the supervisor per command for nothing.
+	 */
+	if (!s->timing)
+		return;
 	reply.type = NSH_CTL_STARTED;
 	reply.pid = pid;
 out:
@@ -786,6 +864,7 @@ static void reap(int ctl, pid_t *running)
 		*running = 0;
 		/* Nothing outlives the command it belongs to. */
 		kill(-1, SIGKILL);
+		release_held();
 		m.pid = pid;
 		m.status = status;
 		m.ru = ru;
@@ -842,7 +921,7 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 	struct nsh_ctl_finish fin;
 	struct sysdirs sd;
 	sigset_t chld;
-	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC;
+	int ctl = s->ctl_fd, ws_fd, sigfd, proxy_fd = -1, stage = NSH_STAGE_SYNC, ruleset = -1;
 	ssize_t n;
 	int rc;
 
@@ -862,6 +941,15 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 		/* Prepared: wait until taken (or until the pool closes the socket). */
 		struct nsh_ctl_msg prepared = {.type = NSH_CTL_PREPARED};
 
+		rc = prepare_landlock(s, &ruleset, &stage);
+		if (rc)
+			fail(ctl, stage, -rc);
+		if (s->seccomp_early) {
+			rc = nsh_seccomp_load(s->seccomp_early);
+			if (rc)
+				fail(ctl, NSH_STAGE_SECCOMP, -rc);
+		}
+
 		nsh_ctl_send(ctl, &prepared, NULL, 0, NULL, 0);
 		do
 			n = nsh_ctl_recv(ctl, buf, sizeof(buf), &ws_fd, 1);
@@ -869,11 +957,11 @@ void nsh_sandbox_child(const struct nsh_sandbox_setup *s)
 		if (n != (ssize_t)(sizeof(*m) + sizeof(fin)) || m->type != NSH_CTL_FINISH)
 			_exit(127);
 		memcpy(&fin, buf + sizeof(*m), sizeof(fin));
-		rc = finish(&fin, ws_fd, &proxy_fd, &stage);
+		rc = finish(s, &fin, ws_fd, &proxy_fd, &stage);
 		if (rc)
 			fail(ctl, stage, -rc);
 	}
-	rc = lockdown(s, &stage);
+	rc = lockdown(s, ruleset, &stage);
 	if (rc)
 		fail(ctl, stage, -rc);
 

@@ -67,6 +67,20 @@ struct nsh_err;
  */
 #define NSH_SECCOMP_ALLOW_PTRACE (1u << 1)
 
+/*
+ * The filter in two parts, for a process that must still mount between
+ * them (a sandbox's init prepared ahead, src/sandbox/sandbox.c): PART_BASE
+ * is the whole filter but the mount API (mount, umount2, pivot_root,
+ * fsopen, fsconfig, fsmount, fspick, open_tree, open_tree_attr,
+ * move_mount, mount_setattr), PART_MOUNT is only those (and the
+ * foreign-ABI kill). Both loaded, in either order, deny what the whole
+ * filter denies: seccomp runs every filter of a task and takes the
+ * strictest answer. PART_BASE combines with the flags above; PART_MOUNT
+ * takes none.
+ */
+#define NSH_SECCOMP_PART_BASE  (1u << 2)
+#define NSH_SECCOMP_PART_MOUNT (1u << 3)
+
 /* A compiled BPF program, ready for seccomp(SECCOMP_SET_MODE_FILTER). */
 struct nsh_seccomp;
 
@@ -166,5 +180,22 @@ int nsh_landlock_abi(void);
  * Async-signal-safe (raw system calls, no allocation).
  */
 int nsh_landlock_apply(const struct nsh_landlock_path *paths, size_t n, unsigned scopes, int abi);
+
+/*
+ * nsh_landlock_apply() in three steps, for a process that builds its
+ * ruleset ahead and must still mount before it restricts itself (a
+ * sandbox's init prepared by the pool): nsh_landlock_ruleset() makes the
+ * ruleset for @scopes and @abi and returns its descriptor (O_CLOEXEC) or
+ * -errno, with the errors of nsh_landlock_apply(); nsh_landlock_add()
+ * adds the @n rules at @paths (0 or -errno); nsh_landlock_restrict()
+ * restricts the calling thread as nsh_landlock_apply() does and closes
+ * @ruleset, also on failure (0 or -errno). A rule holds the file or
+ * directory its path named when it was added: a file system mounted on
+ * that path later is not beneath it, so add a mount point's rule once
+ * the mount is there. Async-signal-safe.
+ */
+int nsh_landlock_ruleset(unsigned scopes, int abi);
+int nsh_landlock_add(int ruleset, const struct nsh_landlock_path *paths, size_t n, int abi);
+int nsh_landlock_restrict(int ruleset);
 
 #endif

@@ -162,13 +162,13 @@ out:
 	return ret;
 }
 
-int nsh_landlock_apply(const struct nsh_landlock_path *paths, size_t n, unsigned scopes, int abi)
+int nsh_landlock_ruleset(unsigned scopes, int abi)
 {
 	struct nsh_ll_ruleset_attr attr = {0};
 	size_t attr_size = sizeof(attr.handled_access_fs);
-	int ruleset = -1, ret = 0;
+	int ruleset;
 
-	if ((scopes & ~KNOWN_SCOPES) || (n && !paths))
+	if (scopes & ~KNOWN_SCOPES)
 		return -EINVAL;
 	if (abi > NSH_LANDLOCK_ABI_KNOWN)
 		abi = NSH_LANDLOCK_ABI_KNOWN;
@@ -191,22 +191,51 @@ int nsh_landlock_apply(const struct nsh_landlock_path *paths, size_t n, unsigned
 		if (scopes & NSH_LANDLOCK_SCOPE_SIGNAL)
 			attr.scoped |= LANDLOCK_SCOPE_SIGNAL;
 	}
-
 	ruleset = (int)syscall(__NR_landlock_create_ruleset, &attr, attr_size, 0);
-	if (ruleset < 0) {
-		ret = -errno;
-		goto out;
-	}
+	return ruleset < 0 ? -errno : ruleset;
+}
+
+int nsh_landlock_add(int ruleset, const struct nsh_landlock_path *paths, size_t n, int abi)
+{
+	if (n && !paths)
+		return -EINVAL;
+	if (abi > NSH_LANDLOCK_ABI_KNOWN)
+		abi = NSH_LANDLOCK_ABI_KNOWN;
+	if (abi < 1)
+		return -EOPNOTSUPP;
 	for (size_t i = 0; i < n; i++) {
-		ret = add_path(ruleset, &paths[i], attr.handled_access_fs);
+		int ret = add_path(ruleset, &paths[i], fs_rights(abi));
+
 		if (ret < 0)
-			goto out;
+			return ret;
 	}
+	return 0;
+}
+
+int nsh_landlock_restrict(int ruleset)
+{
+	int ret = 0;
+
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
 	    syscall(__NR_landlock_restrict_self, ruleset, 0) < 0)
 		ret = -errno;
-out:
-	if (ruleset >= 0)
-		close(ruleset);
+	close(ruleset);
 	return ret;
+}
+
+int nsh_landlock_apply(const struct nsh_landlock_path *paths, size_t n, unsigned scopes, int abi)
+{
+	int ruleset, ret;
+
+	if ((scopes & ~KNOWN_SCOPES) || (n && !paths))
+		return -EINVAL;
+	ruleset = nsh_landlock_ruleset(scopes, abi);
+	if (ruleset < 0)
+		return ruleset;
+	ret = nsh_landlock_add(ruleset, paths, n, abi);
+	if (ret < 0) {
+		close(ruleset);
+		return ret;
+	}
+	return nsh_landlock_restrict(ruleset);
 }

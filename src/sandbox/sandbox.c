@@ -24,6 +24,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/time.h"
@@ -73,7 +74,8 @@ struct nsh_sandbox {
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 	struct nsh_sandbox_timing *timing; /* the policy's, or NULL */
 	bool pooled;			   /* from the pool: its destroy goes to the reaper */
-	struct nsh_sandbox *next;	   /* in the pool's reap queue */
+	int64_t ready_by; /* FINISH sent, READY not read yet: monotonic ms it is due by; else 0 */
+	struct nsh_sandbox *next; /* in the pool's reap queue */
 };
 
 static const char *const phase_names[NSH_PHASE_NR] = {
@@ -140,15 +142,24 @@ static void child_phases(struct nsh_sandbox *sb, const int64_t *marks, int64_t g
 	ns[NSH_PHASE_READY] = now - marks[NSH_MARK_SECCOMP];
 }
 
-/* The seccomp filter is compiled once per process and only read afterwards. */
+/*
+ * The seccomp filter is compiled once per process and only read afterwards:
+ * whole for a sandbox built on the caller's path, and in its two parts for
+ * the pool (see NSH_SECCOMP_PART_BASE): the base loaded ahead, the mount
+ * part at FINISH, which then loads 20 instructions instead of 240.
+ */
 static pthread_once_t filter_once = PTHREAD_ONCE_INIT;
-static struct nsh_seccomp *filter;
+static struct nsh_seccomp *filter, *filter_base, *filter_mount;
 static struct nsh_err filter_err;
 
 static void build_filter(void)
 {
 	if (nsh_seccomp_build(0, &filter, &filter_err))
 		filter = NULL;
+	if (filter && nsh_seccomp_build(NSH_SECCOMP_PART_BASE, &filter_base, &filter_err))
+		filter_base = NULL;
+	if (filter_base && nsh_seccomp_build(NSH_SECCOMP_PART_MOUNT, &filter_mount, &filter_err))
+		filter_mount = NULL;
 }
 
 static int write_proc(pid_t pid, const char *file, const char *text, struct nsh_err *err)
@@ -580,7 +591,8 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 	setup.hide = p->hide;
 	setup.hostname = "nightshift";
 	setup.tmp_size = TMP_DEFAULT;
-	setup.seccomp = filter;
+	setup.seccomp = filter_mount;
+	setup.seccomp_early = filter_base;
 	setup.landlock_abi = nsh_landlock_abi();
 	setup.pooled = true;
 	if (netns) {
@@ -773,7 +785,7 @@ int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err)
 	pthread_mutex_lock(&sbx_pool_lock);
 	if (sbx_pool || sbx_pool_off)
 		goto out;
-	if (!size || geteuid() != 0 || !filter) {
+	if (!size || geteuid() != 0 || !filter || !filter_mount) {
 		__atomic_store_n(&sbx_pool_off, true, __ATOMIC_RELEASE);
 		goto out;
 	}
@@ -838,8 +850,10 @@ static bool pool_serves(const struct nsh_sandbox_policy *pol)
 
 /*
  * Take a prepared sandbox and finish it for @pol; NULL when none is ready
- * or finishing failed (the caller then takes the present path, which
- * reports any error of the policy itself).
+ * or finishing failed here (the caller then takes the present path, which
+ * reports any error of the policy itself). With network none the init's
+ * own part of finishing is not waited for: its READY or FAILED comes
+ * first to the first command's supervise().
  */
 static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 {
@@ -885,19 +899,33 @@ static struct nsh_sandbox *pool_take(const struct nsh_sandbox_policy *pol)
 	snprintf(f.hostname, sizeof(f.hostname), "%s",
 		 pol->hostname ? pol->hostname : "nightshift");
 	f.proxy = pol->network != NSH_NET_NONE;
+	if (nsh_fault_armed("sandbox.finish") && ws_fd >= 0) {
+		/* tests: a FINISH without its workspace, which the init reports as FAILED */
+		close(ws_fd);
+		ws_fd = -1;
+	}
 	rc = -nsh_ctl_send(sb->ctl, &fin, &f, sizeof(f), &ws_fd, ws_fd >= 0 ? 1 : 0);
 	if (rc) {
 		rc = nsh_err_sys(&err, rc, "cannot finish the sandbox");
 		goto out;
 	}
-	rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
-	if (!rc && m.type != NSH_CTL_READY)
-		rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
-				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
-	if (!rc && f.proxy) {
-		if (listen_fd < 0) {
+	if (!f.proxy) {
+		/*
+		 * Not waiting for READY: the first command's RUN queues behind
+		 * FINISH, and the init reads it only once finished (Landlock
+		 * and seccomp in place). supervise() takes READY, or FAILED
+		 * with the stage that failed, as that command's first word.
+		 */
+		sb->ready_by = nsh_time_mono_ms() + SETUP_TIMEOUT_MS;
+	} else {
+		/* the proxy's listener comes with READY, and the proxy serves it now */
+		rc = recv_msg_ext(sb->ctl, &m, SETUP_TIMEOUT_MS, &listen_fd, NULL, 0, NULL, &err);
+		if (!rc && m.type != NSH_CTL_READY)
+			rc = nsh_err_set(&err, NSH_EFAIL, "cannot finish the sandbox: %s: %s",
+					 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+		if (!rc && listen_fd < 0) {
 			rc = nsh_err_set(&err, NSH_EFAIL, "the sandbox sent no proxy listener");
-		} else {
+		} else if (!rc) {
 			rc = nsh_proxy_listen(pol->proxy, listen_fd, pol->net, pol->on_net,
 					      pol->on_net_ctx, &sb->proxy_id, &err);
 			listen_fd = -1; /* the proxy owns it now, even on failure */
@@ -1325,6 +1353,12 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 		int64_t now = nsh_time_mono_ms(), deadline;
 		int nf = 0, ctl_i = -1, in_i = -1, out_i = -1, err_i = -1, timeout;
 
+		if (sb->ready_by && now >= sb->ready_by) {
+			/* a pooled sandbox that never finished (see pool_take()) */
+			nsh_sandbox_kill(sb, NULL);
+			rc = nsh_err_set(err, NSH_ETIMEOUT, "the sandbox did not answer in time");
+			break;
+		}
 		if (exited) {
 			if (!drain_until)
 				drain_until = now + DRAIN_MS;
@@ -1346,6 +1380,7 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 				}
 				deadline = 0;
 			}
+			deadline = min_deadline(deadline, sb->ready_by);
 		}
 		timeout = deadline ? (int)(deadline > now ? deadline - now : 0) : -1;
 		if (sb->ctl >= 0 && !exited) {
@@ -1405,7 +1440,25 @@ static int supervise(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, int in_w
 				continue;
 			}
 			memcpy(&m, buf, sizeof(m));
-			if (m.type == NSH_CTL_EXITED) {
+			if (m.type == NSH_CTL_READY) {
+				sb->ready_by = 0; /* finished: the command comes next */
+			} else if (m.type == NSH_CTL_FAILED) {
+				/* finishing a pooled sandbox failed; its init is gone */
+				mark_dead(sb);
+				rc = nsh_err_set(
+					err,
+					m.errnum == EPERM || m.errnum == EACCES ? NSH_EDENIED
+										: NSH_EFAIL,
+					"cannot build the sandbox: %s: %s",
+					nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
+				break;
+			} else if (m.type == NSH_CTL_EXECFAIL) {
+				rc = nsh_err_set(err,
+						 m.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
+						 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
+						 strerror(m.errnum));
+				break;
+			} else if (m.type == NSH_CTL_EXITED) {
 				exited = true;
 				c->ru = m.ru;
 				if (WIFEXITED(m.status)) {
@@ -1485,20 +1538,23 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		close(errp[1]);
 		errp[1] = -1;
 	}
-	rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+	/*
+	 * Only a timed sandbox says STARTED (to time the start); else the
+	 * next word is EXITED, or EXECFAIL when the command could not
+	 * start, and supervise() takes either.
+	 */
+	if (sb->timing) {
+		rc = recv_msg(sb->ctl, &reply, SETUP_TIMEOUT_MS, err);
+		if (!rc && reply.type == NSH_CTL_EXECFAIL)
+			rc = nsh_err_set(err, reply.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
+					 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
+					 strerror(reply.errnum));
+		else if (!rc && reply.type != NSH_CTL_STARTED)
+			rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
+	}
 	pool_hold(false);
 	if (rc)
 		goto fail;
-	if (reply.type == NSH_CTL_EXECFAIL) {
-		rc = nsh_err_set(err, reply.errnum == ENOENT ? NSH_ENOTFOUND : NSH_EFAIL,
-				 "cannot run '%s' in the sandbox: %s", c->argv.v[0],
-				 strerror(reply.errnum));
-		goto fail;
-	}
-	if (reply.type != NSH_CTL_STARTED) {
-		rc = nsh_err_set(err, NSH_EFAIL, "the sandbox sent an unexpected message");
-		goto fail;
-	}
 	if (c->inherit_stdio || !c->in || !c->in_len) {
 		if (in[1] >= 0)
 			close(in[1]);

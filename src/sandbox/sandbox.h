@@ -107,10 +107,15 @@ struct nsh_sandbox_policy {
 struct nsh_sandbox;
 
 /**
- * Build a sandbox for @pol. Its init is running and ready for commands when
+ * Build a sandbox for @pol. Its init is running and takes commands when
  * this returns. NSH_EDENIED when the host cannot enforce part of the
  * policy (the message names it), NSH_EINVAL for a bad policy. The caller
  * ends it with nsh_sandbox_destroy().
+ *
+ * A sandbox from the pool with network none may still be finishing (its
+ * workspace, /tmp, Landlock, seccomp) when this returns: its first
+ * command starts only after that, and a failure to finish is the error
+ * of that first nsh_sandbox_exec() ("cannot build the sandbox: ...").
  */
 int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox **ret,
 		       struct nsh_err *err);

@@ -40,12 +40,18 @@ struct nsh_sandbox_setup {
 	const char *workspace; /* host workspace path (used when no tree fd is passed) */
 	uint64_t tmp_size;     /* bytes of the /tmp tmpfs */
 	const struct nsh_seccomp *seccomp; /* loaded last, before serving */
-	int landlock_abi;		   /* 0: no Landlock */
-	bool proxy_listener;		   /* open the egress proxy's listener inside the netns */
+	/*
+	 * Pooled: the filter but the mount API (NSH_SECCOMP_PART_BASE),
+	 * loaded before PREPARED, so that FINISH loads only the small mount
+	 * part (@seccomp) after its mounts. NULL: none.
+	 */
+	const struct nsh_seccomp *seccomp_early;
+	int landlock_abi;    /* 0: no Landlock */
+	bool proxy_listener; /* open the egress proxy's listener inside the netns */
 	bool net_ready;	  /* the netns is one of the pool's: loopback is up, and not ours to set */
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
 	uint64_t rlim_nproc; /* RLIMIT_NPROC likewise for pids; 0: none */
-	bool timing;	     /* send the marks below with READY */
+	bool timing;	     /* send the marks below with READY, and STARTED for each command */
 	bool pooled; /* prepared ahead: stop before the workspace, /tmp, host name, Landlock and
 			seccomp, send PREPARED and finish on FINISH (see struct nsh_ctl_finish) */
 };
@@ -106,7 +112,7 @@ enum nsh_ctl_type {
 	NSH_CTL_READY,	  /* child -> supervisor: set-up done, serving */
 	NSH_CTL_FAILED,	  /* child -> supervisor: set-up failed at @stage with @errnum */
 	NSH_CTL_RUN,	  /* supervisor -> init: start a command; fds: stdin, stdout, stderr */
-	NSH_CTL_STARTED,  /* init -> supervisor: command started as @pid */
+	NSH_CTL_STARTED,  /* init -> supervisor: command started as @pid (only when timing) */
 	NSH_CTL_EXECFAIL, /* init -> supervisor: could not start, @errnum */
 	NSH_CTL_KILL,	  /* supervisor -> init: kill the running command */
 	NSH_CTL_EXITED,	  /* init -> supervisor: the command ended with @status */

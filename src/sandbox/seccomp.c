@@ -67,17 +67,6 @@ static const char *const deny_always[] = {
 	"io_uring_setup",
 	"io_uring_enter",
 	"io_uring_register",
-	/* mounts, old and new API */
-	"mount",
-	"umount2",
-	"pivot_root",
-	"fsopen",
-	"fsconfig",
-	"fsmount",
-	"fspick",
-	"open_tree",
-	"move_mount",
-	"mount_setattr",
 	/* joining namespaces */
 	"setns",
 	/* file handles bypass path-based checks */
@@ -93,6 +82,16 @@ static const char *const deny_always[] = {
 	"swapon",
 	"swapoff",
 	"syslog",
+};
+
+/*
+ * The mount API, old and new (and open_tree_attr, below): the part of the
+ * filter that NSH_SECCOMP_PART_MOUNT holds alone and NSH_SECCOMP_PART_BASE
+ * leaves out.
+ */
+static const char *const deny_mount[] = {
+	"mount",   "umount2", "pivot_root", "fsopen",	  "fsconfig",
+	"fsmount", "fspick",  "open_tree",  "move_mount", "mount_setattr",
 };
 
 /* Namespace flags refused in unshare() and clone(). */
@@ -124,27 +123,46 @@ static int deny_bit(scmp_filter_ctx ctx, const char *name, unsigned arg, uint64_
 			&cmp, err);
 }
 
-static int add_unconditional(scmp_filter_ctx ctx, unsigned flags, struct nsh_err *err)
+/* Deny each of the @n system calls @names with EPERM, whatever their arguments. */
+static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n, struct nsh_err *err)
 {
 	int ret = 0, nr;
 
-	for (size_t i = 0; i < sizeof(deny_always) / sizeof(deny_always[0]); i++) {
-		nr = seccomp_syscall_resolve_name(deny_always[i]);
-		if (nr == __NR_SCMP_ERROR) {
-			ret = nsh_err_set(err, NSH_EINVAL, "unknown system call '%s'",
-					  deny_always[i]);
-			goto out;
-		}
-		ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), nr, deny_always[i], 0, NULL, err);
+	for (size_t i = 0; i < n; i++) {
+		nr = seccomp_syscall_resolve_name(names[i]);
+		if (nr == __NR_SCMP_ERROR)
+			return nsh_err_set(err, NSH_EINVAL, "unknown system call '%s'", names[i]);
+		ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), nr, names[i], 0, NULL, err);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int add_mount(scmp_filter_ctx ctx, struct nsh_err *err)
+{
+	int ret = deny_names(ctx, deny_mount, sizeof(deny_mount) / sizeof(deny_mount[0]), err);
+	int nr = seccomp_syscall_resolve_name("open_tree_attr");
+
+	if (ret < 0)
+		return ret;
+	return add_rule(ctx, SCMP_ACT_ERRNO(EPERM),
+			nr == __NR_SCMP_ERROR ? NR_OPEN_TREE_ATTR_X86_64 : nr, "open_tree_attr", 0,
+			NULL, err);
+}
+
+static int add_unconditional(scmp_filter_ctx ctx, unsigned flags, struct nsh_err *err)
+{
+	int ret;
+
+	ret = deny_names(ctx, deny_always, sizeof(deny_always) / sizeof(deny_always[0]), err);
+	if (ret < 0)
+		goto out;
+	if (!(flags & NSH_SECCOMP_PART_BASE)) {
+		ret = add_mount(ctx, err);
 		if (ret < 0)
 			goto out;
 	}
-	nr = seccomp_syscall_resolve_name("open_tree_attr");
-	ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM),
-		       nr == __NR_SCMP_ERROR ? NR_OPEN_TREE_ATTR_X86_64 : nr, "open_tree_attr", 0,
-		       NULL, err);
-	if (ret < 0)
-		goto out;
 	if (!(flags & NSH_SECCOMP_ALLOW_PTRACE)) {
 		ret = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ptrace), "ptrace", 0, NULL,
 			       err);
@@ -302,8 +320,15 @@ int nsh_seccomp_build(unsigned flags, struct nsh_seccomp **ret, struct nsh_err *
 	scmp_filter_ctx ctx = NULL;
 	int r, rc;
 
-	if (flags & ~(NSH_SECCOMP_NO_NET | NSH_SECCOMP_ALLOW_PTRACE)) {
+	if (flags & ~(NSH_SECCOMP_NO_NET | NSH_SECCOMP_ALLOW_PTRACE | NSH_SECCOMP_PART_BASE |
+		      NSH_SECCOMP_PART_MOUNT)) {
 		r = nsh_err_set(err, NSH_EINVAL, "unknown seccomp flags '%#x'", flags);
+		goto out;
+	}
+	if ((flags & NSH_SECCOMP_PART_MOUNT) && flags != NSH_SECCOMP_PART_MOUNT) {
+		r = nsh_err_set(err, NSH_EINVAL,
+				"NSH_SECCOMP_PART_MOUNT takes no other seccomp flags ('%#x')",
+				flags);
 		goto out;
 	}
 	/* Argument positions and the x32 check below are x86_64's. */
@@ -324,6 +349,25 @@ int nsh_seccomp_build(unsigned flags, struct nsh_seccomp **ret, struct nsh_err *
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
 	if (rc < 0) {
 		r = nsh_err_sys(err, -rc, "cannot set the seccomp bad-architecture action");
+		goto out;
+	}
+	/*
+	 * A binary search over the system call numbers instead of a chain
+	 * of compares: the kernel, when it loads the filter, emulates it for
+	 * every system call number to find those it allows whatever their
+	 * arguments (the action cache); on a chain that emulation walks
+	 * every compare for every number. Here 233 instructions loaded in
+	 * 86 us as a chain, 58 us as a tree (a filter of 7 takes 15-19 us).
+	 */
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (rc < 0) {
+		r = nsh_err_sys(err, -rc, "cannot ask libseccomp for a binary tree");
+		goto out;
+	}
+	if (flags & NSH_SECCOMP_PART_MOUNT) {
+		r = add_mount(ctx, err);
+		if (r == 0)
+			r = export_bpf(ctx, ret, err);
 		goto out;
 	}
 	r = add_unconditional(ctx, flags, err);

@@ -81,6 +81,18 @@ test_expect_success 'a sandbox from the pool gets its workspace and limits, and 
 	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
 '
 
+test_expect_success 'a pooled sandbox that cannot finish says so at its first command' '
+	mkdir -p ws &&
+	# FINISH goes without waiting for READY: the failure comes with the command
+	NSH_SANDBOX_POOL=2 NIGHTSHIFT_FAULT=sandbox.finish "$NSH_BIN" --log-level debug \
+		sandbox run --workspace "$PWD/ws" -- sh -c "echo ran >/workspace/ran" >out 2>err
+	test $? -ne 0 &&
+	grep -q "taken from the pool" err &&
+	grep -q "cannot build the sandbox: mounting /workspace: Bad file descriptor" err &&
+	test ! -e ws/ran &&
+	test -z "$(ls "$NIGHTSHIFT_HOME/work")"
+'
+
 test_expect_success 'killing nightshift kills its pooled sandboxes, in use and prepared' '
 	tag=$$$(date +%N | cut -c1-4)
 	NSH_SANDBOX_POOL=2 "$NSH_BIN" sandbox run -- sleep 6$tag &

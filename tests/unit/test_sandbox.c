@@ -274,6 +274,25 @@ static void test_pool(void)
 	CHECK(strcmp(cmd.out.buf, "134217728\n") != 0);
 	CHECK_INT(nsh_sandbox_usage(a, &u, &err), 0);
 	CHECK(u.oom_kills > 0);
+	/* /tmp at half the memory limit: resized at FINISH from the pool's 1 GiB */
+	CHECK_INT(sh(a, &cmd, "echo $(( $(stat -f -c '%b*%S' /tmp) ))"), 0);
+	CHECK_STR(cmd.out.buf, "33554432\n");
+	/*
+	 * Landlock, its ruleset made ahead, holds: no device node in /tmp
+	 * (EACCES from Landlock's mknod hook, which runs before the
+	 * capability check that would say EPERM)
+	 */
+	CHECK_INT(sh(a, &cmd, "mknod /tmp/n c 1 3 2>&1 | grep -c 'Permission denied'"), 0);
+	CHECK_STR(cmd.out.buf, "1\n");
+	/*
+	 * seccomp's mount part, loaded at FINISH, is there: fsopen() (no
+	 * Landlock hook; root of its own user namespace may call it) is EPERM
+	 */
+	CHECK_INT(sh(a, &cmd,
+		     "python3 -c \"import ctypes; l = ctypes.CDLL(None, use_errno=True); "
+		     "print(l.syscall(430, b'tmpfs', 0), ctypes.get_errno())\""),
+		  0);
+	CHECK_STR(cmd.out.buf, "-1 1\n");
 	/* a Landlock/seccomp-confined init: mount is refused */
 	CHECK_INT(sh(a, &cmd, "mount -t tmpfs x /mnt 2>/dev/null; echo rc=$?"), 0);
 	CHECK(strcmp(cmd.out.buf, "rc=0\n") != 0);
@@ -287,6 +306,9 @@ static void test_pool(void)
 			     "ls /workspace/a 2>&1 >/dev/null | grep -c 'No such'"),
 			  0);
 		CHECK_STR(cmd.out.buf, "b\n1\n");
+		/* no memory limit: /tmp keeps the pool's size */
+		CHECK_INT(sh(b, &cmd, "echo $(( $(stat -f -c '%b*%S' /tmp) ))"), 0);
+		CHECK_STR(cmd.out.buf, "1073741824\n");
 	}
 	CHECK(nsh_sandbox_pool_stats(&s2));
 	CHECK(s2.taken + s2.missed >= s1.taken + 1);

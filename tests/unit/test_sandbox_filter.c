@@ -51,6 +51,7 @@ extern char **environ;
 /* What the operations in a child need, prepared by the parent before fork(). */
 struct ctx {
 	const struct nsh_seccomp *filter;      /* seccomp: the filter to load, NULL for none */
+	const struct nsh_seccomp *filter2;     /* load_parts(): loaded after @filter */
 	const struct nsh_landlock_path *paths; /* landlock: the rules */
 	size_t npaths;			       /* number of rules */
 	unsigned scopes;		       /* landlock: NSH_LANDLOCK_* */
@@ -901,6 +902,82 @@ static void test_seccomp_foreign_abi(void)
 	nsh_seccomp_free(f);
 }
 
+static int load_parts(const struct ctx *x)
+{
+	int rc = nsh_seccomp_load(x->filter);
+
+	return rc ? rc : nsh_seccomp_load(x->filter2);
+}
+
+/* Whether @c is one of the mount API's cases (NSH_SECCOMP_PART_MOUNT). */
+static bool mount_case(const struct tcase *c)
+{
+	static const char *const names[] = {"mount",	     "umount2",	       "fsopen",
+					    "open_tree",     "open_tree_attr", "move_mount",
+					    "mount_setattr", "pivot_root"};
+
+	for (size_t i = 0; i < NCASES(names); i++)
+		if (!strcmp(c->name, names[i]))
+			return true;
+	return false;
+}
+
+/*
+ * The filter's two parts: loaded both, in either order, they deny what the
+ * whole filter denies; alone, the mount part denies only the mount API and
+ * the base everything but (a pooled sandbox's init mounts between them).
+ */
+static void test_seccomp_parts(void)
+{
+	const size_t n = NCASES(seccomp_cases);
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_seccomp *base = NULL, *mnt = NULL, *f = NULL;
+	int none[MAX_CASES], only_base[MAX_CASES], only_mnt[MAX_CASES], s = -1;
+	struct ctx x = {0};
+	size_t nmount = 0;
+	int master = -1;
+
+	CHECK_INT(nsh_seccomp_build(NSH_SECCOMP_PART_BASE, &base, &err), 0);
+	CHECK_INT(nsh_seccomp_build(NSH_SECCOMP_PART_MOUNT, &mnt, &err), 0);
+	CHECK(nsh_seccomp_len(mnt) < nsh_seccomp_len(base));
+	CHECK_INT(nsh_seccomp_build(NSH_SECCOMP_PART_MOUNT | NSH_SECCOMP_NO_NET, &f, &err),
+		  NSH_EINVAL);
+	CHECK(f == NULL);
+	x.pty = open_pty(&master);
+	CHECK(x.pty >= 0);
+	x.filter = base;
+	x.filter2 = mnt;
+	expect(load_parts, &x, seccomp_cases, n);
+	x.filter = mnt;
+	x.filter2 = base;
+	expect(load_parts, &x, seccomp_cases, n);
+
+	CHECK(run_cases(NULL, &x, seccomp_cases, n, &s, none));
+	x.filter = base;
+	CHECK(run_cases(load_filter, &x, seccomp_cases, n, &s, only_base));
+	CHECK_INT(s, 0);
+	x.filter = mnt;
+	CHECK(run_cases(load_filter, &x, seccomp_cases, n, &s, only_mnt));
+	CHECK_INT(s, 0);
+	for (size_t i = 0; i < n; i++) {
+		bool m = mount_case(&seccomp_cases[i]);
+
+		nmount += m;
+		if (only_base[i] != (m ? none[i] : seccomp_cases[i].want) ||
+		    only_mnt[i] != (m ? seccomp_cases[i].want : none[i]))
+			fprintf(stderr, "case '%s': base %d, mount %d, none %d, want %d\n",
+				seccomp_cases[i].name, only_base[i], only_mnt[i], none[i],
+				seccomp_cases[i].want);
+		CHECK_INT(only_base[i], m ? none[i] : seccomp_cases[i].want);
+		CHECK_INT(only_mnt[i], m ? seccomp_cases[i].want : none[i]);
+	}
+	CHECK_INT(nmount, 8);
+	close(x.pty);
+	close(master);
+	nsh_seccomp_free(base);
+	nsh_seccomp_free(mnt);
+}
+
 static void test_seccomp_args(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -919,6 +996,22 @@ static void test_seccomp_args(void)
 static int apply_rules(const struct ctx *x)
 {
 	return nsh_landlock_apply(x->paths, x->npaths, x->scopes, x->abi);
+}
+
+/* The same in steps, one rule added at a time, as a pooled sandbox's init does. */
+static int apply_steps(const struct ctx *x)
+{
+	int ruleset = nsh_landlock_ruleset(x->scopes, x->abi), rc = 0;
+
+	if (ruleset < 0)
+		return ruleset;
+	for (size_t i = 0; i < x->npaths && !rc; i++)
+		rc = nsh_landlock_add(ruleset, &x->paths[i], 1, x->abi);
+	if (rc) {
+		close(ruleset);
+		return rc;
+	}
+	return nsh_landlock_restrict(ruleset);
 }
 
 /* Create (or truncate) "@dir/@name" and write to it. */
@@ -1183,6 +1276,7 @@ static void landlock_paths_run(int (*setup)(const struct ctx *))
 static void test_landlock_paths(void)
 {
 	landlock_paths_run(apply_rules);
+	landlock_paths_run(apply_steps);
 	/* everything denied there works without the ruleset (we are root) */
 	if (geteuid() == 0)
 		landlock_paths_run(NULL);
@@ -1362,6 +1456,7 @@ int main(void)
 {
 	RUN(test_seccomp_args);
 	RUN(test_seccomp_denies);
+	RUN(test_seccomp_parts);
 	RUN(test_seccomp_no_net);
 	RUN(test_seccomp_allow_ptrace);
 	RUN(test_seccomp_foreign_abi);
