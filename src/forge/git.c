@@ -28,7 +28,8 @@ void nsh_git_init(struct nsh_proc *p, const char *dir)
 	git_runs++;
 	nsh_proc_init(p);
 	nsh_strvec_pushl(&p->argv, "git", "-c", "core.hooksPath=/dev/null", "-c",
-			 "user.name=nightshift", "-c", "user.email=nightshift@localhost", NULL);
+			 "user.name=nightshift", "-c", "user.email=nightshift@localhost", "-c",
+			 "gc.autoDetach=false", "-c", "maintenance.autoDetach=false", NULL);
 	if (dir)
 		nsh_strvec_pushl(&p->argv, "-C", dir, NULL);
 	nsh_strvec_pushl(&p->env, "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null",

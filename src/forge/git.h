@@ -5,11 +5,16 @@
  * never change what nightshift sees or does:
  *
  *   git -c core.hooksPath=/dev/null -c user.name=nightshift
- *       -c user.email=nightshift@localhost -C DIR ARGS...
+ *       -c user.email=nightshift@localhost -c gc.autoDetach=false
+ *       -c maintenance.autoDetach=false -C DIR ARGS...
  *
  * with GIT_CONFIG_NOSYSTEM=1, GIT_CONFIG_GLOBAL=/dev/null, LC_ALL=C,
  * GIT_TERMINAL_PROMPT=0 and GIT_PAGER, GIT_DIR, GIT_WORK_TREE and
- * GIT_INDEX_FILE removed.
+ * GIT_INDEX_FILE removed. An automatic gc (after a fetch, a commit or
+ * "maintenance run --auto") runs in the foreground: detached, it was a
+ * child of the git run's process group until its setsid(), and the end of
+ * the run kills what is left of that group (core/proc.c), so on a busy
+ * machine it was killed before it began.
  *
  * Thread rules: as for core/proc.h (one struct nsh_proc per thread).
  */
