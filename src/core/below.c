@@ -19,6 +19,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/fs.h"
 
 #include "core/banned.h"
 
@@ -222,22 +223,6 @@ out:
 	return rc;
 }
 
-/* write() all @len bytes; -1 with errno on failure. */
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Make a temporary file beside @last in @pfd; its name into @tmp. */
 static int make_tmp(int pfd, const char *last, struct nsh_buf *tmp)
 {
@@ -280,7 +265,7 @@ int nsh_below_write(const char *dir, const char *rel, const void *data, size_t l
 		goto out;
 	}
 	made = true;
-	if (fchmod(fd, mode & 07777) < 0 || write_all(fd, data, len) < 0 ||
+	if (fchmod(fd, mode & 07777) < 0 || nsh_fs_write_all(fd, data, len) < 0 ||
 	    ((flags & NSH_BELOW_SYNC) && fsync(fd) < 0)) {
 		rc = nsh_err_sys(err, errno, "cannot write '%s'", rel);
 		close(fd);

@@ -74,9 +74,10 @@ out:
 	return ret;
 }
 
-/* write() all @len bytes; -1 with errno on failure. */
-static int write_all(int fd, const char *p, size_t len)
+int nsh_fs_write_all(int fd, const void *data, size_t len)
 {
+	const char *p = data;
+
 	while (len) {
 		ssize_t n = write(fd, p, len);
 
@@ -137,7 +138,7 @@ int nsh_fs_write_atomic(const char *path, const void *data, size_t len, mode_t m
 		goto out;
 	}
 	created = true;
-	if (fchmod(fd, mode & 07777) < 0 || write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (fchmod(fd, mode & 07777) < 0 || nsh_fs_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
 		ret = nsh_err_sys(err, errno, "cannot write '%s'", path);
 		goto out;
 	}

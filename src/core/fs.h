@@ -41,6 +41,9 @@ int nsh_fs_mkdir_p(const char *path, mode_t mode, struct nsh_err *err);
 int nsh_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			struct nsh_err *err);
 
+/** write() all @len bytes at @data to @fd, again after EINTR; -1 with errno on failure. */
+int nsh_fs_write_all(int fd, const void *data, size_t len);
+
 /**
  * Append the contents of @path to @out. Fails with NSH_ETOOBIG naming @path
  * when the file is larger than @max bytes (or does not fit under @out's own

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/time.h"
 
 #include "core/banned.h"
 
@@ -18,13 +19,9 @@ struct nsh_notify {
 struct nsh_notify *nsh_notify_new(void)
 {
 	struct nsh_notify *n = nsh_xcalloc(1, sizeof(*n));
-	pthread_condattr_t attr;
 
 	pthread_mutex_init(&n->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&n->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	nsh_time_cond_init_mono(&n->cond);
 	return n;
 }
 
@@ -59,16 +56,9 @@ int64_t nsh_notify_value(struct nsh_notify *n)
 
 int64_t nsh_notify_wait(struct nsh_notify *n, int64_t seen, int64_t timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = nsh_time_deadline(CLOCK_MONOTONIC, timeout_ms);
 	int64_t v;
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&n->lock);
 	while (n->value <= seen) {
 		if (pthread_cond_timedwait(&n->cond, &n->lock, &until) == ETIMEDOUT)

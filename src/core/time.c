@@ -125,6 +125,30 @@ int64_t nsh_time_mono_ns(void)
 	return clock_ns(CLOCK_MONOTONIC);
 }
 
+struct timespec nsh_time_deadline(clockid_t clock, int64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+void nsh_time_cond_init_mono(pthread_cond_t *cond)
+{
+	pthread_condattr_t attr;
+
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(cond, &attr);
+	pthread_condattr_destroy(&attr);
+}
+
 char *nsh_time_iso8601(int64_t ms, char out[NSH_TIME_ISO_MAX])
 {
 	/* floor division without computing ms - 999, which overflows at INT64_MIN */

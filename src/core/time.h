@@ -6,8 +6,10 @@
 #ifndef NSH_CORE_TIME_H
 #define NSH_CORE_TIME_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct nsh_err;
 
@@ -35,6 +37,16 @@ int64_t nsh_time_offset_ms(void);
 /** Monotonic clock in milliseconds and nanoseconds (arbitrary origin). */
 int64_t nsh_time_mono_ms(void);
 int64_t nsh_time_mono_ns(void);
+
+/**
+ * The time @ms milliseconds (>= 0) from now on @clock, normalised, as
+ * pthread_cond_timedwait() takes it: CLOCK_REALTIME for a condition made
+ * with defaults, CLOCK_MONOTONIC for one made by nsh_time_cond_init_mono().
+ */
+struct timespec nsh_time_deadline(clockid_t clock, int64_t ms);
+
+/** Initialise @cond so that its timed waits take CLOCK_MONOTONIC deadlines. */
+void nsh_time_cond_init_mono(pthread_cond_t *cond);
 
 /**
  * Format @ms (epoch milliseconds) as ISO-8601 UTC with milliseconds,

@@ -55,18 +55,15 @@ static int copy_file(const char *src, const char *dst, struct nsh_err *err)
 	}
 	while (left > 0) {
 		char buf[65536];
-		ssize_t n = read(in, buf, sizeof(buf)), w = 0;
+		ssize_t n = read(in, buf, sizeof(buf));
 
 		if (n <= 0) {
 			rc = nsh_err_sys(err, n < 0 ? errno : EIO, "cannot read '%s'", src);
 			goto out;
 		}
-		for (ssize_t k; w < n; w += k) {
-			k = write(out, buf + w, (size_t)(n - w));
-			if (k < 0) {
-				rc = nsh_err_sys(err, errno, "cannot write '%s'", dst);
-				goto out;
-			}
+		if (nsh_fs_write_all(out, buf, (size_t)n) < 0) {
+			rc = nsh_err_sys(err, errno, "cannot write '%s'", dst);
+			goto out;
 		}
 		left -= n;
 	}

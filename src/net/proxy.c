@@ -308,12 +308,8 @@ static struct rjob *resolver_take(struct resolver *r)
  */
 static void resolver_stop(struct resolver *r)
 {
-	struct timespec until;
+	struct timespec until = nsh_time_deadline(CLOCK_REALTIME, STOP_WAIT_MS);
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += STOP_WAIT_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&r->mu);
 	r->stop = true;
 	pthread_cond_broadcast(&r->cond);

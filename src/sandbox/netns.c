@@ -22,6 +22,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/time.h"
 
 #include "core/banned.h"
 
@@ -170,15 +171,7 @@ int nsh_netns_pool_new(size_t size, struct nsh_netns_pool **ret, struct nsh_err 
 		return fd;
 	p = nsh_xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		/* the quiet time is monotonic */
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&p->wake, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	nsh_time_cond_init_mono(&p->wake); /* the quiet time is monotonic */
 	pthread_cond_init(&p->added, NULL);
 	p->size = size;
 	p->fds[p->nr++] = fd;
@@ -220,13 +213,7 @@ bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long 
 	}
 	if (!*holds || --*holds)
 		return false;
-	clock_gettime(CLOCK_MONOTONIC, quiet);
-	quiet->tv_sec += quiet_ms / 1000;
-	quiet->tv_nsec += quiet_ms % 1000 * 1000000L;
-	if (quiet->tv_nsec >= 1000000000) {
-		quiet->tv_sec++;
-		quiet->tv_nsec -= 1000000000;
-	}
+	*quiet = nsh_time_deadline(CLOCK_MONOTONIC, quiet_ms);
 	return true;
 }
 
@@ -250,16 +237,9 @@ size_t nsh_netns_pool_ready(struct nsh_netns_pool *p)
 
 bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms)
 {
-	struct timespec until;
+	struct timespec until = nsh_time_deadline(CLOCK_REALTIME, timeout_ms);
 	bool full;
 
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&p->lock);
 	while (p->nr < p->size && !p->broken && !p->stop &&
 	       pthread_cond_timedwait(&p->added, &p->lock, &until) == 0)

@@ -791,14 +791,7 @@ int nsh_sandbox_pool_start(const char *hide, struct nsh_err *err)
 	}
 	p = nsh_xcalloc(1, sizeof(*p));
 	pthread_mutex_init(&p->lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&p->wake, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	nsh_time_cond_init_mono(&p->wake);
 	pthread_cond_init(&p->changed, NULL);
 	p->size = (size_t)size;
 	p->hide = hide ? nsh_xstrdup(hide) : NULL;
@@ -1000,13 +993,7 @@ bool nsh_sandbox_pool_settle(int timeout_ms)
 
 	if (!p)
 		return true;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (until.tv_nsec >= 1000000000) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000;
-	}
+	until = nsh_time_deadline(CLOCK_REALTIME, timeout_ms);
 	pthread_mutex_lock(&p->lock);
 	while ((p->reaping || (p->nr < p->size && !p->broken)) && !p->stop &&
 	       pthread_cond_timedwait(&p->changed, &p->lock, &until) == 0)

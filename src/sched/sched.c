@@ -121,15 +121,8 @@ static bool stopping(struct nsh_sched *s)
 /* Wait on the scheduler's condition for at most @ms; s->mu held. */
 static void cond_wait_ms(struct nsh_sched *s, int64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = nsh_time_deadline(CLOCK_REALTIME, ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_cond_timedwait(&s->cv, &s->mu, &ts);
 }
 

@@ -169,16 +169,12 @@ static void *hub_main(void *arg)
 int nsh_srv_hub_start(struct nsh_srv *srv, struct nsh_srv_hub **ret, struct nsh_err *err)
 {
 	struct nsh_srv_hub *h = nsh_xcalloc(1, sizeof(*h));
-	pthread_condattr_t attr;
 	int rc;
 
 	h->srv = srv;
 	h->ring = nsh_xcalloc(NSH_SRV_RING, sizeof(h->ring[0]));
 	pthread_mutex_init(&h->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&h->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	nsh_time_cond_init_mono(&h->cond);
 	rc = nsh_store_open(srv->db_path, &h->store, err);
 	if (rc)
 		goto fail;
@@ -386,13 +382,7 @@ long nsh_srv_stream_read(struct nsh_srv_stream *s, char *buf, size_t max)
 				nsh_buf_adds(&s->out, ": ping\n\n");
 				return hand_over(s, buf, max);
 			}
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_sec += left / 1000;
-			ts.tv_nsec += (left % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
+			ts = nsh_time_deadline(CLOCK_MONOTONIC, left);
 			pthread_cond_timedwait(&h->cond, &h->lock, &ts);
 		}
 	}

@@ -1,6 +1,8 @@
 /* Tests for core/time: ISO-8601 formatting and parsing, durations, clocks. */
 #include "core/time.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -211,6 +213,39 @@ static void test_clocks(void)
 	CHECK(nsh_time_now_ms() < 1735689600000LL * 100); /* not micro- or nanoseconds */
 }
 
+/* Deadlines for timed waits: normalised, on the clock asked, and honoured by a monotonic condition.
+ */
+static void test_deadline(void)
+{
+	struct timespec before, d;
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	pthread_cond_t cond;
+	int64_t t0;
+
+	for (int64_t ms = 0; ms < 3000; ms += 337) {
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		d = nsh_time_deadline(CLOCK_MONOTONIC, ms);
+		CHECK(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+		/* at least @ms after the time read just before, and not a second more */
+		int64_t diff = ((int64_t)d.tv_sec - before.tv_sec) * 1000 +
+			       (d.tv_nsec - before.tv_nsec) / 1000000;
+		CHECK(diff >= ms && diff < ms + 1000);
+	}
+	clock_gettime(CLOCK_REALTIME, &before);
+	d = nsh_time_deadline(CLOCK_REALTIME, 1500);
+	CHECK(d.tv_sec - before.tv_sec >= 1 && d.tv_sec - before.tv_sec <= 2);
+
+	/* a monotonic condition times out at a monotonic deadline */
+	nsh_time_cond_init_mono(&cond);
+	t0 = nsh_time_mono_ms();
+	d = nsh_time_deadline(CLOCK_MONOTONIC, 30);
+	pthread_mutex_lock(&mu);
+	CHECK_INT(pthread_cond_timedwait(&cond, &mu, &d), ETIMEDOUT);
+	pthread_mutex_unlock(&mu);
+	CHECK(nsh_time_mono_ms() - t0 >= 29);
+	pthread_cond_destroy(&cond);
+}
+
 int main(void)
 {
 	RUN(test_format);
@@ -219,5 +254,6 @@ int main(void)
 	RUN(test_parse_invalid);
 	RUN(test_durations);
 	RUN(test_clocks);
+	RUN(test_deadline);
 	return TEST_DONE();
 }
