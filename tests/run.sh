@@ -30,7 +30,7 @@ echo $$ >"$lock/pid"
 trap 'rm -rf "$lock"' EXIT
 trap 'exit 130' INT TERM
 rm -rf "$logs"
-mkdir -p "$logs/claim" "$logs/result"
+mkdir -p "$logs/claim" "$logs/result" "$logs/failed"
 
 NSH_BIN=$build/nightshift
 NSH_HELPERS=$build/tests/helpers
@@ -87,8 +87,9 @@ run_one() {
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
 		echo "0 1" >"$logs/result/$n"
-		printf '%s\n%s\n' "$name: no result line (exit $rc, ${secs} s)" \
-			"$(tail -n 30 "$log" | sed 's/^/    /')"
+		report=$(printf '%s\n%s\n' "$name: no result line (exit $rc, ${secs} s)" \
+			"$(tail -n 30 "$log" | sed 's/^/    /')")
+		printf '%s\n' "$report" | tee "$logs/failed/$n"
 		return
 	fi
 	p=${line%% passed*}
@@ -105,6 +106,7 @@ $(awk '/^(not ok|ok |[0-9]+ passed)/ { diag = 0 }
 		/^not ok/ { diag = 1 }
 		diag || /failed|ERROR|runtime error/' "$log" | head -n 60 | sed 's/^/    /')
     (full log: $log)"
+		printf '%s\n' "$report" >"$logs/failed/$n"
 	fi
 	printf '%s\n' "$report"
 }
@@ -135,6 +137,13 @@ for r in "$logs"/result/*; do
 	read -r p f <"$r"
 	pass=$((pass + p))
 	fail=$((fail + f))
+done
+# The failures again, briefly, just above the last line: a CI log that keeps
+# only its tail still names them.
+for r in "$logs"/failed/*; do
+	[ -f "$r" ] || continue
+	echo "FAILED:"
+	head -n 12 "$r"
 done
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

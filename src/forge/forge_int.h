@@ -108,6 +108,17 @@ const char *nsh_forge_lang_of(const char *path);
 int nsh_forge_git_run(const char *dir, struct nsh_buf *out, size_t out_max, int *ret_code,
 		      struct nsh_err *err, ...) __attribute__((sentinel));
 
+/** Whether the @len bytes at @s are an object id: 40 or 64 lowercase hex digits. */
+bool nsh_forge_is_sha(const char *s, size_t len);
+
+/**
+ * The object id the loose ref @ref (such as "refs/heads/main") of the git
+ * directory @gitdir holds, into @out, read without git; false when there is
+ * no such file, or it is a symbolic ref or anything but an object id: the
+ * caller then asks git (the ref may be packed). The id may name any object.
+ */
+bool nsh_forge_loose_ref(const char *gitdir, const char *ref, char out[NSH_FORGE_SHA_MAX + 1]);
+
 /**
  * Resolve @rev (a ref or object name) in the repository @dir to a commit id
  * in @out. Returns 0 and sets *@ret_found; a missing commit is not an

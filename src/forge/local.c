@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/alloc.h"
+#include "core/below.h"
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/fs.h"
@@ -65,8 +66,7 @@ int nsh_forge_git_run(const char *dir, struct nsh_buf *out, size_t out_max, int 
 	return rc;
 }
 
-/* Whether @s is a full object id: 40 or 64 lower-case hex digits. */
-static bool is_sha(const char *s, size_t len)
+bool nsh_forge_is_sha(const char *s, size_t len)
 {
 	if (len != 40 && len != 64)
 		return false;
@@ -74,6 +74,24 @@ static bool is_sha(const char *s, size_t len)
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
 			return false;
 	return true;
+}
+
+bool nsh_forge_loose_ref(const char *gitdir, const char *ref, char out[NSH_FORGE_SHA_MAX + 1])
+{
+	struct nsh_buf b = NSH_BUF_INIT;
+	struct nsh_err gerr = NSH_ERR_INIT;
+	bool ok = false;
+
+	/* an id and a newline; a symbolic ref ("ref: ...") or anything else is git's to read */
+	if (!nsh_below_read(gitdir, ref, &b, NSH_FORGE_SHA_MAX + 1, &gerr) && b.len &&
+	    b.buf[b.len - 1] == '\n' && nsh_forge_is_sha(b.buf, b.len - 1)) {
+		memcpy(out, b.buf, b.len - 1);
+		out[b.len - 1] = '\0';
+		ok = true;
+	}
+	nsh_err_clear(&gerr);
+	nsh_buf_release(&b);
+	return ok;
 }
 
 int nsh_forge_git_commit(const char *dir, const char *rev, char out[NSH_FORGE_SHA_MAX + 1],
@@ -92,7 +110,7 @@ int nsh_forge_git_commit(const char *dir, const char *rev, char out[NSH_FORGE_SH
 		*ret_found = false;
 		goto out;
 	}
-	if (!is_sha(b.buf, b.len)) {
+	if (!nsh_forge_is_sha(b.buf, b.len)) {
 		rc = nsh_err_set(err, NSH_EIO, "git rev-parse gave no object id for '%s'", rev);
 		goto out;
 	}
@@ -124,7 +142,8 @@ int nsh_forge_git_commit2(const char *dir, const char *rev1, const char *rev2,
 		nsh_buf_trim(&b);
 		nl = strchr(b.buf, '\n');
 	}
-	if (nl && is_sha(b.buf, (size_t)(nl - b.buf)) && is_sha(nl + 1, strlen(nl + 1))) {
+	if (nl && nsh_forge_is_sha(b.buf, (size_t)(nl - b.buf)) &&
+	    nsh_forge_is_sha(nl + 1, strlen(nl + 1))) {
 		memcpy(out1, b.buf, (size_t)(nl - b.buf));
 		out1[nl - b.buf] = '\0';
 		memcpy(out2, nl + 1, strlen(nl + 1) + 1);
@@ -362,7 +381,7 @@ static void repo_details(struct nsh_forge *f, const struct nsh_repo_rec *row,
 	nsh_buf_trim(&b);
 	ct = memchr(b.buf, '\0', b.len);
 	subject = ct ? memchr(ct + 1, '\0', b.len - (size_t)(ct + 1 - b.buf)) : NULL;
-	if (!ct || !subject || !is_sha(b.buf, (size_t)(ct - b.buf))) {
+	if (!ct || !subject || !nsh_forge_is_sha(b.buf, (size_t)(ct - b.buf))) {
 		r->error = nsh_xasprintf("branch '%s' has no commit", row->default_branch);
 		goto out;
 	}
@@ -808,7 +827,7 @@ static bool tips(const char *dir, const char *ref, const char *def, char out[NSH
 		char *sp = strchr(line, ' '), *name;
 
 		nl = strchr(line, '\n');
-		if (!nl || !sp || sp > nl || !is_sha(line, (size_t)(sp - line))) {
+		if (!nl || !sp || sp > nl || !nsh_forge_is_sha(line, (size_t)(sp - line))) {
 			ok = false;
 			break;
 		}
@@ -982,7 +1001,7 @@ static int local_push(struct nsh_forge *f, const struct nsh_forge_push *p,
 	 * fails when it has no such object (then looked up, for the message)
 	 * and the guarded move refuses one that is not a commit.
 	 */
-	if (is_sha(rev, strlen(rev))) {
+	if (nsh_forge_is_sha(rev, strlen(rev))) {
 		memcpy(res.new_sha, rev, strlen(rev) + 1);
 		full = true;
 	} else {

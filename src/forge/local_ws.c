@@ -5,9 +5,11 @@
  * here: git init costs a process of 5 ms or more for two small files and
  * six directories), the objects copied as files (never hard-linked: the
  * sandbox working in the workspace must not reach the forge's files), git
- * reset --hard to the commit. Two short git runs, where git clone is one
- * run that starts a shell and git upload-pack to list the refs, then two
- * more to read the commit and to make the branch.
+ * reset --hard to the commit. The branch's commit is read from its file in
+ * the bare repository (git rev-parse only for a packed ref), so one short
+ * git run, where git clone is one run that starts a shell and git
+ * upload-pack to list the refs, then two more to read the commit and to
+ * make the branch.
  */
 #include "forge/forge_int.h"
 
@@ -202,7 +204,10 @@ int nsh_forge_local_workspace(struct nsh_forge *f, const char *org, const char *
 		goto out;
 	}
 	ref = nsh_xasprintf("refs/heads/%s", row.default_branch);
-	rc = nsh_forge_git_commit(bare, ref, sha, &found, err);
+	/* the branch's file, else git (a packed ref); reset below proves it a commit */
+	found = nsh_forge_loose_ref(bare, ref, sha);
+	if (!found)
+		rc = nsh_forge_git_commit(bare, ref, sha, &found, err);
 	if (!rc && !found)
 		rc = nsh_err_set(err, NSH_ENOTFOUND, "'%s/%s' has no branch '%s'", org, name,
 				 row.default_branch);
@@ -218,6 +223,20 @@ int nsh_forge_local_workspace(struct nsh_forge *f, const char *org, const char *
 	/* the new branch, unborn so far, is made at the commit and checked out */
 	if (!rc)
 		rc = nsh_forge_git_run(dir, NULL, 0, NULL, err, "reset", "-q", "--hard", sha, NULL);
+	/*
+	 * The branch reset made holds the commit: the base, without a git run
+	 * to peel what the forge's branch named (a tag there is taken to its
+	 * commit; a tree or a blob makes reset fail).
+	 */
+	if (!rc) {
+		char *git = nsh_xasprintf("%s/.git", dir),
+		     *made = nsh_xasprintf("refs/heads/%s", branch);
+
+		if (!nsh_forge_loose_ref(git, made, sha))
+			rc = nsh_err_set(err, NSH_EIO, "git reset made no branch '%s'", branch);
+		free(git);
+		free(made);
+	}
 	if (rc) {
 		nsh_err_wrap(err, "making a workspace of '%s/%s' in '%s'", org, name, dir);
 		goto out;

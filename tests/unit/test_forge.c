@@ -1249,7 +1249,10 @@ static void test_push_paths(void)
  * the job's branch, the forge's objects copied (no file shares an inode
  * with the forge's), no hooks, in two git runs (the empty repository is
  * made without git init, with the settings git init writes); a push from
- * it is the usual two-run push (three with HEAD's id).
+ * it is the usual two-run push (three with HEAD's id). The branch's commit
+ * is read from its file: a packed branch costs git one run more, and a
+ * branch naming an annotated tag (written by hand: git refuses) gives
+ * the tag's commit.
  */
 static void test_workspace(void)
 {
@@ -1272,7 +1275,7 @@ static void test_workspace(void)
 	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "nightshift/t-1/r", ws, base, &def,
 				      &err),
 		  0);
-	CHECK_INT(git_runs_since(&since), 2);
+	CHECK_INT(git_runs_since(&since), 1);
 	CHECK_STR(base, head);
 	got = git_out(ws, "config", "--list", "--local", NULL);
 	CHECK_STR(got, "core.repositoryformatversion=0\ncore.filemode=true\ncore.bare=false\n"
@@ -1320,6 +1323,37 @@ static void test_workspace(void)
 	CHECK_INT(git_runs_since(&since), 3);
 	got = git_out(bare, "rev-parse", "refs/heads/nightshift/t-1/r", NULL);
 	CHECK_STR(got, sha);
+	free(got);
+
+	/* a packed branch, then a branch naming an annotated tag */
+	GIT(bare, "pack-refs", "--all");
+	got = nsh_xasprintf("%s/ws-packedref", dir);
+	free(def);
+	def = NULL;
+	git_runs_since(&since);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "p", got, base, &def, &err), 0);
+	CHECK_INT(git_runs_since(&since), 2);
+	CHECK_STR(base, head);
+	free(got);
+	GIT(bare, "-c", "user.name=T", "-c", "user.email=t@example.com", "tag", "-a", "-m", "v1",
+	    "v1", head);
+	got = git_out(bare, "rev-parse", "refs/tags/v1", NULL);
+	CHECK(strcmp(got, head) != 0);
+	{
+		/* git refuses it (update-ref too): written as a file, as a hand might */
+		char *line = nsh_xasprintf("%s\n", got);
+
+		write_file(bare, "refs/heads/main", line);
+		free(line);
+	}
+	free(got);
+	got = nsh_xasprintf("%s/ws-tagref", dir);
+	free(def);
+	def = NULL;
+	git_runs_since(&since);
+	CHECK_INT(nsh_forge_workspace(f.forge, "acme", "svc", "q", got, base, &def, &err), 0);
+	CHECK_INT(git_runs_since(&since), 1);
+	CHECK_STR(base, head);
 	free(got);
 
 	/* an unknown repository, a bad branch name */
