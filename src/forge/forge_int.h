@@ -159,6 +159,23 @@ int nsh_forge_git_update_ref(const char *dir, const char *ref, const char *sha, 
 bool nsh_forge_loose_check(const unsigned char *data, size_t len, const char *name);
 
 /**
+ * The first parent of the commit whose loose object file (zlib stream) is
+ * the @len bytes at @data, into @out, when the stream starts "commit SIZE\0
+ * tree ID\nparent ID\n" with ids of @idlen (40 or 64) digits; false
+ * otherwise (another type, a root commit, anything malformed). Inflates
+ * only the start; the object's hash is not checked.
+ */
+bool nsh_forge_loose_parent_of(const unsigned char *data, size_t len, size_t idlen,
+			       char out[NSH_FORGE_SHA_MAX + 1]);
+
+/**
+ * nsh_forge_loose_parent_of() of the commit @sha's loose file in the bare
+ * repository @bare; false when it is not there as a loose file (packed,
+ * say) or is not a commit with a parent.
+ */
+bool nsh_forge_loose_parent(const char *bare, const char *sha, char out[NSH_FORGE_SHA_MAX + 1]);
+
+/**
  * Copy the loose objects of the repository @gitdir (a .git directory) that
  * the bare repository @bare has no loose file of into @bare, each checked
  * first (a zlib stream of a blob, tree, commit or tag whose hash is its

@@ -156,6 +156,26 @@ static int find_existing(struct nsh_forge *f, const struct nsh_forge_pr_new *n, 
 }
 
 /*
+ * The usual case read from files, without git: both branches loose refs,
+ * and the head's commit a loose object whose first parent is the base's
+ * commit (as a job's one commit on its base is, pushed as loose objects).
+ * The head then has a commit the base lacks: itself.
+ */
+static bool head_on_base(const char *bare, const char *head_ref, const char *base_ref,
+			 char out[NSH_FORGE_SHA_MAX + 1])
+{
+	char head[NSH_FORGE_SHA_MAX + 1], base[NSH_FORGE_SHA_MAX + 1],
+		parent[NSH_FORGE_SHA_MAX + 1];
+
+	if (!nsh_forge_loose_ref(bare, head_ref, head) ||
+	    !nsh_forge_loose_ref(bare, base_ref, base) ||
+	    !nsh_forge_loose_parent(bare, head, parent) || strcmp(parent, base))
+		return false;
+	memcpy(out, head, strlen(head) + 1);
+	return true;
+}
+
+/*
  * The commit of the branch @head_ref (a full ref name) of the repository
  * @bare into @out when it has commits that @base_ref lacks, in one git run;
  * false when it does not, or is not there, or the run failed: the caller
@@ -167,8 +187,10 @@ static bool head_ahead(const char *bare, const char *head_ref, const char *base_
 	struct nsh_buf b = NSH_BUF_INIT;
 	struct nsh_err gerr = NSH_ERR_INIT;
 	char *merged = nsh_xasprintf("--no-merged=%s", base_ref);
-	bool ok = false;
+	bool ok = head_on_base(bare, head_ref, base_ref, out);
 
+	if (ok)
+		goto out;
 	/* a pattern also matches the refs below it ("a" matches "a/b"): names compared */
 	if (nsh_forge_git_run(bare, &b, 0, NULL, &gerr, "for-each-ref",
 			      "--format=%(objectname) %(objecttype) %(refname)", merged, head_ref,

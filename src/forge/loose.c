@@ -113,6 +113,79 @@ out_md:
 	return ok;
 }
 
+/* The start of a commit that names its first parent: the header, the tree line, a parent line. */
+#define PARENT_HEAD_MAX (64 + 6 + NSH_FORGE_SHA_MAX + 1 + 8 + NSH_FORGE_SHA_MAX + 1)
+
+/* Whether @p starts with @word, a space, @idlen hex digits and a newline. */
+static bool id_line(const char *p, size_t n, const char *word, size_t idlen)
+{
+	size_t w = strlen(word);
+
+	return n >= w + 1 + idlen + 1 && !memcmp(p, word, w) && p[w] == ' ' &&
+	       strspn(p + w + 1, "0123456789abcdef") >= idlen && p[w + 1 + idlen] == '\n';
+}
+
+bool nsh_forge_loose_parent_of(const unsigned char *data, size_t len, size_t idlen,
+			       char out[NSH_FORGE_SHA_MAX + 1])
+{
+	char buf[PARENT_HEAD_MAX + 1];
+	const char *nul, *p;
+	size_t n, left;
+	z_stream z;
+	int zr;
+
+	if ((idlen != 40 && idlen != 64) || len > UINT_MAX)
+		return false;
+	memset(&z, 0, sizeof(z));
+	if (inflateInit(&z) != Z_OK)
+		return false;
+	z.next_in = (unsigned char *)data;
+	z.avail_in = (unsigned int)len;
+	z.next_out = (unsigned char *)buf;
+	z.avail_out = PARENT_HEAD_MAX;
+	zr = inflate(&z, Z_SYNC_FLUSH);
+	n = PARENT_HEAD_MAX - z.avail_out;
+	inflateEnd(&z);
+	if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+		return false;
+	buf[n] = '\0'; /* strspn() in id_line() stops here at the latest */
+	nul = memchr(buf, '\0', n);
+	if (!nul || strncmp(buf, "commit ", 7) || head_size(buf) < 0)
+		return false;
+	p = nul + 1;
+	left = n - (size_t)(p - buf);
+	if (!id_line(p, left, "tree", idlen))
+		return false;
+	p += 5 + idlen + 1;
+	left -= 5 + idlen + 1;
+	if (!id_line(p, left, "parent", idlen))
+		return false;
+	memcpy(out, p + 7, idlen);
+	out[idlen] = '\0';
+	return true;
+}
+
+bool nsh_forge_loose_parent(const char *bare, const char *sha, char out[NSH_FORGE_SHA_MAX + 1])
+{
+	size_t idlen = strlen(sha);
+	unsigned char data[4096];
+	char *path;
+	ssize_t n;
+	int fd;
+
+	if (!all_hex(sha, idlen) || (idlen != 40 && idlen != 64))
+		return false;
+	path = nsh_xasprintf("%s/objects/%.2s/%s", bare, sha, sha + 2);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	free(path);
+	if (fd < 0)
+		return false;
+	/* the start is enough: a commit's first lines deflate to far less */
+	n = read(fd, data, sizeof(data));
+	close(fd);
+	return n > 0 && nsh_forge_loose_parent_of(data, (size_t)n, idlen, out);
+}
+
 /*
  * Write @data as the object @dir/@name (@dir: "<bare>/objects/xx") the way
  * git does: a temporary file in @dir, read-only, then linked to its name

@@ -5,7 +5,9 @@
  * unless it hashes to that name) and as an object's inflated contents,
  * deflated and named by its own SHA-1 here: then it must be accepted
  * exactly when it starts with a valid "TYPE SIZE\0" header whose SIZE is
- * the rest, and refused under any other name.
+ * the rest, and refused under any other name. Both are also read for a
+ * commit's first parent: what is found must be in the contents, after
+ * "commit " and a "parent " line's start.
  */
 #include <limits.h>
 #include <stdint.h>
@@ -53,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char fixed[] = "0123456789abcdef0123456789abcdef01234567";
 	unsigned char digest[EVP_MAX_MD_SIZE];
-	char name[2 * EVP_MAX_MD_SIZE + 1];
+	char name[2 * EVP_MAX_MD_SIZE + 1], parent[NSH_FORGE_SHA_MAX + 1];
 	unsigned int dlen = 0;
 	uLongf zlen = compressBound((uLong)size);
 	unsigned char *z = nsh_xmalloc(zlen ? zlen : 1);
@@ -71,6 +73,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (zlen > 1 && nsh_forge_loose_check(z, zlen - 1, name))
 		abort(); /* truncated */
+	(void)nsh_forge_loose_parent_of(data, size, 40, parent);
+	if (nsh_forge_loose_parent_of(z, zlen, size % 2 ? 64 : 40, parent)) {
+		char *line = nsh_xasprintf("\nparent %s\n", parent);
+
+		if (size < 7 || memcmp(data, "commit ", 7) ||
+		    !memmem(data, size, line, strlen(line)))
+			abort();
+		free(line);
+	}
 	free(z);
 	return 0;
 }

@@ -1325,6 +1325,38 @@ static void test_workspace(void)
 	CHECK_STR(got, sha);
 	free(got);
 
+	/*
+	 * Its pull request: a commit on the base, read from the files, so the
+	 * one git run writes the pull request's ref; two commits on the base
+	 * take git's for-each-ref.
+	 */
+	{
+		struct nsh_forge_pr_new n = {.org = "acme",
+					     .repo = "svc",
+					     .head = "nightshift/t-1/r",
+					     .title = "T",
+					     .body = "B",
+					     .author = "t"};
+		struct nsh_pr_rec p = {0};
+		char *second;
+
+		git_runs_since(&since);
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, NULL, &err), 0);
+		CHECK_INT(git_runs_since(&since), 1);
+		CHECK_STR(p.head_sha, sha);
+		nsh_pr_rec_release(&p);
+		write_file(ws, "m.txt", "m\n");
+		second = commit_all(ws, "M");
+		CHECK_INT(push(&f, "svc", ws, "nightshift/t-1/two", false, &res, &err), 0);
+		n.head = "nightshift/t-1/two";
+		git_runs_since(&since);
+		CHECK_INT(nsh_forge_pr_open(f.forge, &n, &p, NULL, &err), 0);
+		CHECK_INT(git_runs_since(&since), 2);
+		CHECK_STR(p.head_sha, second);
+		nsh_pr_rec_release(&p);
+		free(second);
+	}
+
 	/* a packed branch, then a branch naming an annotated tag */
 	GIT(bare, "pack-refs", "--all");
 	got = nsh_xasprintf("%s/ws-packedref", dir);
