@@ -41,6 +41,9 @@ ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:halt_on_error=1}
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS UBSAN_OPTIONS
 jobs=${NSH_TEST_JOBS:-$(nproc 2>/dev/null || echo 1)}
+# the longest one program may run, in seconds (the slowest take about 2 minutes)
+limit=${NSH_TEST_TIMEOUT:-900}
+case $limit in '' | *[!0-9]* | 0) echo "tests/run.sh: NSH_TEST_TIMEOUT must be a positive number of seconds" >&2; exit 2 ;; esac
 case $jobs in '' | *[!0-9]* | 0) echo "tests/run.sh: NSH_TEST_JOBS must be a positive number" >&2; exit 2 ;; esac
 
 # wanted NAME: true when no filter was given or NAME matches one.
@@ -78,11 +81,16 @@ run_one() {
 	n=$1 name=$2 path=$3
 	log=$logs/$(echo "$name" | tr '/' '_').log
 	start=$(date +%s)
+	# a program that hangs (a download that never ends, say) fails, and
+	# the rest still run: timeout signals its whole process group
 	case $path in
-	*.sh) sh "$path" >"$log" 2>&1 </dev/null ;;
-	*) "$path" >"$log" 2>&1 </dev/null ;;
+	*.sh) timeout -k 10 "$limit" sh "$path" >"$log" 2>&1 </dev/null ;;
+	*) timeout -k 10 "$limit" "$path" >"$log" 2>&1 </dev/null ;;
 	esac
 	rc=$?
+	if [ "$rc" -eq 124 ] || [ "$rc" -eq 137 ]; then
+		echo "tests/run.sh: stopped after $limit s (NSH_TEST_TIMEOUT), exit $rc" >>"$log"
+	fi
 	secs=$(($(date +%s) - start))
 	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -n 1)
 	if [ -z "$line" ]; then
