@@ -131,10 +131,25 @@ void nsh_cgroup_testing_hide(unsigned what)
 	probe_cached = false;
 	pthread_mutex_unlock(&probe_lock);
 }
+
+static char testing_dir[64] = CG_DIR_NAME;
+
+void nsh_cgroup_testing_dir(const char *name)
+{
+	pthread_mutex_lock(&probe_lock);
+	snprintf(testing_dir, sizeof(testing_dir), "%s", name ? name : CG_DIR_NAME);
+	probe_gen++;
+	if (probe_cached)
+		probe_release(&probe_cache);
+	probe_cached = false;
+	pthread_mutex_unlock(&probe_lock);
+}
+# define cg_dir_name testing_dir
 #else
 # define testing_hide		    0u
 # define NSH_CGROUP_TESTING_HIDE_V1 1u
 # define NSH_CGROUP_TESTING_HIDE_V2 2u
+# define cg_dir_name		    CG_DIR_NAME
 #endif
 
 /* ---- small helpers ---- */
@@ -458,7 +473,7 @@ static void add_hier(struct cg_probe *pr, const char *mnt, const char *rel, bool
 	struct cg_hier *h = &pr->h[pr->nr];
 	char *own_dir = nsh_xasprintf("%s%s", mnt, rel);
 
-	h->base = nsh_xasprintf("%s/" CG_DIR_NAME, own_dir);
+	h->base = nsh_xasprintf("%s/%s", own_dir, cg_dir_name);
 	h->v2 = v2;
 	h->at_root = !*rel;
 	h->ctrls = bits;
@@ -553,9 +568,10 @@ static int probe(struct cg_probe *pr, bool prepare, struct nsh_err *err)
 		 * thread group's leader, that is what /proc/self/cgroup shows.
 		 */
 		if (!v2 && (bits & CG_CPU)) {
-			size_t rl = strlen(rel), dl = strlen("/" CG_DIR_NAME);
+			size_t rl = strlen(rel), dl = strlen(cg_dir_name) + 1;
 
-			if (rl >= dl && !strcmp(rel + rl - dl, "/" CG_DIR_NAME))
+			if (rl >= dl && rel[rl - dl] == '/' &&
+			    !strcmp(rel + rl - dl + 1, cg_dir_name))
 				own[rel - own + rl - dl] = '\0';
 		}
 		add_hier(pr, mnt, strcmp(rel, "/") ? rel : "", v2, bits, prepare);

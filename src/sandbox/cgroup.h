@@ -250,6 +250,12 @@ const char *nsh_cgroup_describe(const struct nsh_cgroup *cg);
 # define NSH_CGROUP_TESTING_HIDE_V1 1u
 # define NSH_CGROUP_TESTING_HIDE_V2 2u
 void nsh_cgroup_testing_hide(unsigned what);
+/*
+ * Test hook: use @name (NULL: the usual "nightshift") as this process's
+ * directory in each hierarchy, so that what a test stages there is out of
+ * reach of the clean-ups other processes run at the same time.
+ */
+void nsh_cgroup_testing_dir(const char *name);
 #endif
 
 #endif

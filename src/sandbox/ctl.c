@@ -58,15 +58,21 @@ ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds)
 	struct iovec iov = {buf, cap};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct cmsghdr *c;
+	int reset = 0;
 	ssize_t n;
 
 	for (int i = 0; i < max_fds; i++)
 		fds[i] = -1;
 	mh.msg_control = u.buf;
 	mh.msg_controllen = sizeof(u.buf);
+	/*
+	 * A peer that closed with a message of ours unread makes the next
+	 * read say ECONNRESET before the messages it sent last (its FAILED,
+	 * say): once said, the error is cleared, and they come, then the end.
+	 */
 	do
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	while (n < 0 && (errno == EINTR || (errno == ECONNRESET && !reset++)));
 	if (n < 0)
 		return -errno;
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {

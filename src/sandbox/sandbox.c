@@ -1508,6 +1508,26 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 	}
 	pool_hold(true);
 	rc = -nsh_ctl_send(sb->ctl, &m, strings.buf, strings.len, fds, 3);
+	if (rc && sb->ready_by) {
+		/*
+		 * A pooled sandbox whose finishing failed may have said so and
+		 * closed its end before the command went: its word is the cause.
+		 */
+		struct nsh_ctl_msg last;
+		struct nsh_err lerr = NSH_ERR_INIT;
+
+		if (!recv_msg(sb->ctl, &last, 0, &lerr) && last.type == NSH_CTL_FAILED) {
+			pool_hold(false);
+			mark_dead(sb);
+			rc = nsh_err_set(err,
+					 last.errnum == EPERM || last.errnum == EACCES ? NSH_EDENIED
+										       : NSH_EFAIL,
+					 "cannot build the sandbox: %s: %s",
+					 nsh_sandbox_stage_name(last.stage), strerror(last.errnum));
+			goto fail;
+		}
+		nsh_err_clear(&lerr);
+	}
 	if (rc) {
 		pool_hold(false);
 		rc = nsh_err_sys(err, rc, "cannot send the command to the sandbox");

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "core/time.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sandbox_int.h"
 #include "test.h"
 
 static char *dir;
@@ -898,10 +900,35 @@ static void test_refusals(void)
 	policy_release(&pol);
 }
 
+/*
+ * The control socket: a peer that said its last word and closed with a
+ * message of ours unread still has its word read (the kernel reports
+ * ECONNRESET first on a SEQPACKET socket), then the end.
+ */
+static void test_ctl_last_word(void)
+{
+	struct nsh_ctl_msg m = {.type = NSH_CTL_RUN}, got;
+	int sp[2], fds[1];
+
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) == 0);
+	CHECK_INT(nsh_ctl_send(sp[0], &m, NULL, 0, NULL, 0), 0); /* never read */
+	m.type = NSH_CTL_FAILED;
+	m.errnum = EBADF;
+	CHECK_INT(nsh_ctl_send(sp[1], &m, NULL, 0, NULL, 0), 0);
+	close(sp[1]);
+	memset(&got, 0, sizeof(got));
+	CHECK_INT(nsh_ctl_recv(sp[0], &got, sizeof(got), fds, 1), (ssize_t)sizeof(got));
+	CHECK_INT(got.type, NSH_CTL_FAILED);
+	CHECK_INT(got.errnum, EBADF);
+	CHECK_INT(nsh_ctl_recv(sp[0], &got, sizeof(got), fds, 1), 0);
+	close(sp[0]);
+}
+
 int main(void)
 {
 	dir = t_tmpdir();
 	RUN(test_pool_exit); /* first: it forks */
+	RUN(test_ctl_last_word);
 	if (nsh_sandbox_pool_start(dir, NULL))
 		t_fail++;
 	RUN(test_commands);

@@ -603,11 +603,21 @@ static void test_cleanup_stale(void)
 	char *stale_name, *pidstr, *freezer_stale = NULL;
 	unsigned removed = 0;
 	pid_t dead, victim;
+	char own[64];
 	int fd, r;
 
+	/*
+	 * A directory of our own: every nightshift that starts meanwhile (other
+	 * tests run at the same time) cleans up the dead owners' cgroups in
+	 * "nightshift", and would take the ones staged here before we look.
+	 */
+	snprintf(own, sizeof(own), "nightshift-t%ld", (long)getpid());
+	nsh_cgroup_testing_dir(own);
 	CHECK_INT(nsh_cgroup_create("t-live", &lim, &live, &err), 0);
-	if (!live)
+	if (!live) {
+		nsh_cgroup_testing_dir(NULL);
 		return;
+	}
 	collect_dirs(live, &live_dirs);
 
 	/* a pid that surely belongs to nobody now */
@@ -664,6 +674,9 @@ static void test_cleanup_stale(void)
 	nsh_strvec_release(&stale_dirs);
 	nsh_strvec_release(&live_dirs);
 	destroy_checked(live);
+	/* our directories, empty now, go with a last clean-up */
+	CHECK_INT(nsh_cgroup_cleanup_stale(NULL, NULL), 0);
+	nsh_cgroup_testing_dir(NULL);
 }
 
 /*
