@@ -199,16 +199,19 @@ static bool autogroup_of(const char *path, char *out, size_t size)
  * the commands: each session is its own group, weighed equally with the
  * orchestrator's whatever the nice values inside. Written from here: the
  * kernel lets a caller without CAP_SYS_ADMIN change it at most once per
- * 100 ms. Only when the init's group is not ours; best effort (no
- * autogroups, or a kernel that refuses).
+ * 100 ms. Only when the init has a group of its own, that is not ours
+ * (which is the kernel's default group, no autogroup, when no process
+ * above us called setsid()); best effort (no autogroups, or a kernel that
+ * refuses).
  */
 static void yield_cpu(pid_t pid)
 {
 	char path[64], ours[64], theirs[64];
 
 	snprintf(path, sizeof(path), "/proc/%d/autogroup", (int)pid);
-	if (autogroup_of("/proc/self/autogroup", ours, sizeof(ours)) &&
-	    autogroup_of(path, theirs, sizeof(theirs)) && strcmp(ours, theirs))
+	if (!autogroup_of(path, theirs, sizeof(theirs)))
+		return;
+	if (!autogroup_of("/proc/self/autogroup", ours, sizeof(ours)) || strcmp(ours, theirs))
 		write_proc(pid, "autogroup", NSH_SANDBOX_NICE_STR, NULL);
 }
 
