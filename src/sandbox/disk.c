@@ -29,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/err.h"
+#include "core/fault.h"
 #include "core/fs.h"
 #include "core/log.h"
 #include "core/proc.h"
@@ -734,6 +735,7 @@ static void *releaser(void *arg)
 		if (!rel_head)
 			rel_tail = NULL;
 		pthread_mutex_unlock(&rel_mu);
+		nsh_fault_stall("disk.release"); /* tests: a slow unmount */
 		release_one(rel_now);
 		pthread_mutex_lock(&rel_mu);
 		rel_now = NULL;

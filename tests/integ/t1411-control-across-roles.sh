@@ -35,6 +35,12 @@ not_spinning() {
 	test -z "$(spin_cpu)"
 }
 
+# The worker releases a job's workspace (unmounts it) in the background
+# once the job has ended, and goes on running.
+no_workspace_mount() {
+	! grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo
+}
+
 # api POST-PATH: a control request to the api process; prints the body.
 api() {
 	curl -sf -X POST -H "Authorization: Bearer $NSH_TOKEN" \
@@ -50,7 +56,8 @@ fi
 test_expect_success 'pause, resume and cancel sent to the api reach the worker' '
 	make_repo spin 60 && recipe || exit 1
 	nsh_daemon_start --role api || exit 1
-	"$NSH_BIN" serve --role worker >worker.log 2>&1 &
+	# a slow release of the workspace, which the checks must wait for
+	NIGHTSHIFT_STALL=disk.release:1000 "$NSH_BIN" serve --role worker >worker.log 2>&1 &
 	wpid=$!
 	curl -sf -X POST -H "Authorization: Bearer $NSH_TOKEN" \
 		-H "Content-Type: application/json" \
@@ -73,9 +80,12 @@ test_expect_success 'pause, resume and cancel sent to the api reach the worker' 
 	until_true 300 not_spinning &&
 	until_true 300 test "$(sql "SELECT state FROM jobs")" = cancelled &&
 	test "$(sql "SELECT state FROM tasks")" = cancelled &&
+	echo "cancelled, the worker alive: $(kill -0 "$wpid" && echo yes)" &&
 	kill -0 "$wpid" &&
-	! grep -q "$NIGHTSHIFT_HOME/work" /proc/self/mountinfo &&
-	kill -TERM "$wpid" && wait "$wpid" &&
+	until_true 50 no_workspace_mount &&
+	echo "no workspace mount left" &&
+	kill -TERM "$wpid" && { wait "$wpid"; rc=$?; } &&
+	echo "the worker stopped: exit $rc" && test $rc -eq 0 &&
 	nsh_daemon_stop &&
 	! grep -q "Sanitizer\|runtime error" worker.log "$NIGHTSHIFT_HOME/daemon.log" || {
 		tail -n 20 worker.log "$NIGHTSHIFT_HOME/daemon.log"
