@@ -1,6 +1,6 @@
 /*
  * The subprocess runner. The parent prepares everything that allocates
- * (program path, argv, envp, pipes) before fork(); the child then only makes
+ * (program path, argv, envp, pipes) before vfork(); the child then only makes
  * async-signal-safe calls until execve(). An exec failure travels back to the
  * parent as the child's errno over a close-on-exec "error pipe": EOF on it
  * means execve() succeeded.
@@ -55,7 +55,7 @@ struct child_report {
 	int errnum; /* errno in the child */
 };
 
-/* Everything the child needs, prepared before fork(). */
+/* Everything the child needs, prepared before vfork(). */
 struct child_setup {
 	const char *path;  /* resolved program path */
 	char *const *argv; /* argument vector */
@@ -254,7 +254,7 @@ static int child_dup(int fd, int target)
 }
 
 /*
- * The child between fork() and execve(). Only async-signal-safe calls:
+ * The child between vfork() and execve(). Only async-signal-safe calls:
  * parent code in signal handlers must not run here and the caller's
  * dispositions and mask must not leak into the program.
  */
@@ -280,6 +280,24 @@ static void __attribute__((noreturn)) child_exec(const struct child_setup *cs)
 		child_fail(cs->report_fd, CHILD_CHDIR);
 	execve(cs->path, cs->argv, cs->envp);
 	child_fail(cs->report_fd, CHILD_EXEC);
+}
+
+/*
+ * Start the child with vfork(): it borrows this process's memory until its
+ * execve(), and the calling thread waits for that. fork() copied the
+ * daemon's page tables and left every thread copy-on-write faults to take,
+ * for a child that execs at once. child_exec() touches nothing of ours but
+ * its own stack frame, and the signal dispositions it resets are its own
+ * copy. A function of its own, so that no variable of the caller's lives
+ * across the vfork().
+ */
+static pid_t __attribute__((noinline)) start_child(const struct child_setup *cs)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_exec(cs);
+	return pid;
 }
 
 /*
@@ -591,9 +609,7 @@ static int spawn(struct nsh_proc *p, int in_fd, int out_fd, int err_fd, pid_t *r
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	*ret_start_ms = nsh_time_mono_ms();
-	pid = fork();
-	if (pid == 0)
-		child_exec(&cs);
+	pid = start_child(&cs);
 	e = errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (pid < 0) {

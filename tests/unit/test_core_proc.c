@@ -11,8 +11,10 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -601,6 +603,39 @@ static void test_start_streamed(void)
 	nsh_buf_release(&got);
 }
 
+/*
+ * Starting a program leaves the caller's memory alone: no copy of its page
+ * tables marked copy-on-write (fork()), whose every page written afterwards
+ * costs a page fault. 8 MiB written after each of 20 runs: 40960 faults
+ * with fork(), none with vfork().
+ */
+static void test_no_copy_on_write(void)
+{
+	const size_t len = (size_t)8 << 20, page = (size_t)sysconf(_SC_PAGESIZE);
+	char *mem = malloc(len);
+	struct rusage before, after;
+	long faults;
+
+	memset(mem, 1, len);
+	getrusage(RUSAGE_SELF, &before);
+	for (int i = 0; i < 20; i++) {
+		struct nsh_proc p;
+
+		nsh_proc_init(&p);
+		nsh_strvec_push(&p.argv, "true");
+		CHECK_INT(nsh_proc_run(&p, NULL), 0);
+		nsh_proc_release(&p);
+		for (size_t off = 0; off < len; off += page)
+			mem[off]++;
+	}
+	getrusage(RUSAGE_SELF, &after);
+	faults = after.ru_minflt - before.ru_minflt;
+	if (faults >= (long)(20 * (len / page) / 4))
+		fprintf(stderr, "%ld page faults\n", faults);
+	CHECK(faults < (long)(20 * (len / page) / 4));
+	free(mem);
+}
+
 int main(void)
 {
 	RUN(test_exit_codes);
@@ -621,5 +656,6 @@ int main(void)
 	RUN(test_lost_status);
 	RUN(test_threads);
 	RUN(test_start_streamed);
+	RUN(test_no_copy_on_write);
 	return TEST_DONE();
 }
