@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -35,6 +36,9 @@ struct nsh_netns_pool {
 	pthread_t filler;      /* makes namespaces while fewer than @size are ready */
 	int fds[POOL_MAX];     /* ready namespaces, nsfs descriptors */
 	size_t nr;	       /* entries of @fds in use */
+	int back[POOL_MAX];    /* given back, for the filler to check (nsh_netns_pool_give()) */
+	size_t nback;	       /* entries of @back in use */
+	size_t reused;	       /* given back and found unused: ready again */
 	size_t size;	       /* how many to keep ready */
 	unsigned holds;	       /* nsh_netns_pool_hold() count */
 	struct timespec quiet; /* CLOCK_MONOTONIC time before which the filler waits */
@@ -115,6 +119,46 @@ static int make_netns(struct nsh_err *err)
 	return fd;
 }
 
+/*
+ * From the namespace's sockstat (see netns.h): the per-protocol tables
+ * under /proc/net would walk the host-wide hash tables, milliseconds each.
+ */
+bool nsh_netns_unused(int fd)
+{
+	char buf[512];
+	unsigned long used = 1, tw = 1;
+	const char *at;
+	ssize_t n = -1;
+	int home, f;
+
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0)
+		return false;
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		close(home);
+		return false;
+	}
+	f = open("/proc/thread-self/net/sockstat", O_RDONLY | O_CLOEXEC);
+	if (f >= 0) {
+		n = read(f, buf, sizeof(buf) - 1);
+		close(f);
+	}
+	if (setns(home, CLONE_NEWNET) < 0) {
+		nsh_log_error("cannot return to the network namespace: %s", strerror(errno));
+		abort();
+	}
+	close(home);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	if (sscanf(buf, "sockets: used %lu", &used) != 1)
+		return false;
+	at = strstr(buf, "\nTCP: ");
+	if (!at || !(at = strstr(at, " tw ")) || sscanf(at, " tw %lu", &tw) != 1)
+		return false;
+	return used == 0 && tw == 0;
+}
+
 /* Whether @a is before @b. */
 static bool ts_before(const struct timespec *a, const struct timespec *b)
 {
@@ -130,6 +174,27 @@ static void *fill(void *arg)
 		struct timespec now;
 		int fd;
 
+		if (p->nback) {
+			bool ok;
+
+			/* a check is a few reads, no namespace made: no need to wait */
+			fd = p->back[--p->nback];
+			pthread_mutex_unlock(&p->lock);
+			ok = nsh_netns_unused(fd);
+			pthread_mutex_lock(&p->lock);
+			if (ok && !p->stop && p->nr < POOL_MAX) {
+				p->fds[p->nr++] = fd;
+				p->reused++;
+				fd = -1;
+			}
+			pthread_cond_broadcast(&p->added);
+			if (fd >= 0) {
+				pthread_mutex_unlock(&p->lock);
+				close(fd); /* its teardown is the kernel's (a kworker) */
+				pthread_mutex_lock(&p->lock);
+			}
+			continue;
+		}
 		if (p->nr >= p->size || p->broken || p->holds) {
 			pthread_cond_wait(&p->wake, &p->lock);
 			continue;
@@ -205,7 +270,27 @@ int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err)
 	return fd >= 0 ? fd : make_netns(err);
 }
 
-bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long quiet_ms)
+void nsh_netns_pool_give(struct nsh_netns_pool *p, int fd)
+{
+	size_t cap = 2 * p->size < POOL_MAX ? 2 * p->size : POOL_MAX;
+
+	pthread_mutex_lock(&p->lock);
+	if (!p->stop && p->nr + p->nback < cap) {
+		p->back[p->nback++] = fd;
+		fd = -1;
+		pthread_cond_signal(&p->wake);
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (fd >= 0)
+		close(fd);
+}
+
+/*
+ * The hold count under the pool's lock: @on adds a hold, else one is
+ * released, and the last release sets *@quiet to CLOCK_MONOTONIC now plus
+ * @quiet_ms. True when the filler should be woken (its quiet time changed).
+ */
+static bool hold_count(unsigned *holds, struct timespec *quiet, bool on, long quiet_ms)
 {
 	if (on) {
 		++*holds;
@@ -220,9 +305,19 @@ bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long 
 void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on)
 {
 	pthread_mutex_lock(&p->lock);
-	if (nsh_pool_hold_count(&p->holds, &p->quiet, on, NSH_NETNS_POOL_QUIET_MS))
+	if (hold_count(&p->holds, &p->quiet, on, NSH_NETNS_POOL_QUIET_MS))
 		pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
+}
+
+size_t nsh_netns_pool_reused(struct nsh_netns_pool *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->reused;
+	pthread_mutex_unlock(&p->lock);
+	return n;
 }
 
 size_t nsh_netns_pool_ready(struct nsh_netns_pool *p)
@@ -241,10 +336,10 @@ bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms)
 	bool full;
 
 	pthread_mutex_lock(&p->lock);
-	while (p->nr < p->size && !p->broken && !p->stop &&
+	while ((p->nr < p->size || p->nback) && !p->broken && !p->stop &&
 	       pthread_cond_timedwait(&p->added, &p->lock, &until) == 0)
 		;
-	full = p->nr >= p->size;
+	full = p->nr >= p->size && !p->nback;
 	pthread_mutex_unlock(&p->lock);
 	return full;
 }
@@ -260,6 +355,8 @@ void nsh_netns_pool_free(struct nsh_netns_pool *p)
 	pthread_join(p->filler, NULL);
 	for (size_t i = 0; i < p->nr; i++)
 		close(p->fds[i]);
+	for (size_t i = 0; i < p->nback; i++)
+		close(p->back[i]);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	pthread_cond_destroy(&p->added);

@@ -19,9 +19,11 @@
  * the filler makes none while a sandbox is being set up, started or torn
  * down (nsh_netns_pool_hold()), nor within NSH_NETNS_POOL_QUIET_MS after.
  *
- * A namespace is handed out once, as the only reference the pool had (an
- * nsfs descriptor); it ends when the last process in it (and the last
- * descriptor) is gone. Making namespaces needs CAP_SYS_ADMIN in the
+ * A namespace is handed out as the only reference the pool had (an nsfs
+ * descriptor); it ends when the last process in it (and the last
+ * descriptor) is gone, unless it is given back (nsh_netns_pool_give()) and
+ * found unused, which spares the kernel's making and tearing down of one
+ * (about a fifth of a sandbox's CPU). Making namespaces needs CAP_SYS_ADMIN in the
  * initial user namespace: without it there is no pool and sandboxes make
  * their own.
  *
@@ -69,19 +71,38 @@ int nsh_netns_pool_take(struct nsh_netns_pool *p, struct nsh_err *err);
 void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on);
 
 /**
- * The hold count of a pool's filler, under the pool's lock: @on adds a
- * hold, else one is released, and the last release sets *@quiet to
- * CLOCK_MONOTONIC now plus @quiet_ms. True when the filler should be woken
- * (its quiet time changed). Shared by this pool and the sandbox pool.
+ * Give back the namespace @fd (an nsfs descriptor; the pool owns it now)
+ * once no process is left in it. The filler reads the namespace's socket
+ * tables: with no socket left in any (no connection in TIME_WAIT either),
+ * it is ready again as a new one would be: only loopback, up, and nothing
+ * that root inside a sandbox could have changed. Otherwise it is closed,
+ * and so is one given back while twice the pool's size are ready (the
+ * filler makes none while the pool is full). sandbox.c gives back only the namespaces of
+ * sandboxes with network none.
  */
-bool nsh_pool_hold_count(unsigned *holds, struct timespec *quiet, bool on, long quiet_ms);
+void nsh_netns_pool_give(struct nsh_netns_pool *p, int fd);
+
+/**
+ * Whether the namespace @fd has no socket of any kind left; false when it
+ * cannot be told. Read on the calling thread, which joins the namespace
+ * for it and is back in its own on return. The namespace's sockstat
+ * counts: "sockets: used" every socket a process made (of any family,
+ * until freed: a unix socket kept alive by descriptors in flight, or a
+ * closed connection still shutting down, counts too), and "tw" its
+ * connections in TIME_WAIT.
+ */
+bool nsh_netns_unused(int fd);
+
+/** How many given-back namespaces were ready again (for tests and reports). */
+size_t nsh_netns_pool_reused(struct nsh_netns_pool *p);
 
 /** How many namespaces are ready now (for tests and reports). */
 size_t nsh_netns_pool_ready(struct nsh_netns_pool *p);
 
 /**
- * Wait until the pool holds its full number of namespaces, at most
- * @timeout_ms. True when it does. For tests and warm-up.
+ * Wait until the pool holds its full number of namespaces and every one
+ * given back is checked, at most @timeout_ms. True when it does. For
+ * tests and warm-up.
  */
 bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms);
 

@@ -69,8 +69,9 @@ struct nsh_sandbox {
 	struct nsh_proxy *proxy; /* serving our listener, or NULL */
 	uint64_t proxy_id;	 /* our listener's id in @proxy */
 	enum nsh_net_level net_level; /* for the proxy variables of commands */
-	struct nsh_buf guarantees;    /* how each limit is enforced, for reports */
-	bool paused;		      /* frozen by nsh_sandbox_pause() */
+	int net_fd; /* its network namespace when from the pool (given back at destroy), or -1 */
+	struct nsh_buf guarantees; /* how each limit is enforced, for reports */
+	bool paused;		   /* frozen by nsh_sandbox_pause() */
 	bool dead; /* killed or its init exited; atomic: kill may come from another thread */
 	struct nsh_sandbox_timing *timing; /* the policy's, or NULL */
 	bool pooled;			   /* from the pool: its destroy goes to the reaper */
@@ -347,15 +348,12 @@ static int check_policy(const struct nsh_sandbox_policy *pol, struct nsh_err *er
  * Keep the network namespace pool's filler off (@on) or let it go, around
  * the steps that its work would stall (see netns.h).
  */
-static void sbx_pool_hold(bool on);
-
 static void pool_hold(bool on)
 {
 	struct nsh_netns_pool *pool = nsh_netns_pool_default();
 
 	if (pool)
 		nsh_netns_pool_hold(pool, on);
-	sbx_pool_hold(on);
 }
 
 /* Back to the network namespace @home after a clone in a pooled one; closes @home. */
@@ -491,12 +489,15 @@ static int make_cgroup(struct nsh_sandbox *sb, const struct nsh_sandbox_policy *
  * applies Landlock and seccomp and answers READY. The same thread reaps
  * destroyed pooled sandboxes (init, cgroups) off the caller's path.
  *
- * Like the network namespace pool, the filler waits while any sandbox is
- * being set up, started or torn down, and SBX_POOL_QUIET_MS after.
+ * Unlike the network namespace pool, the filler does not wait for the
+ * sandboxes being set up, started or torn down: held off, it never kept
+ * up with creates back to back, and each create that found the pool empty
+ * then went down the whole path on its caller's thread, which costs more
+ * than a prepare sharing the CPUs (docs/sandbox.md has the figures). Only
+ * a flush holds it off.
  */
-#define SBX_POOL_DEFAULT  2
-#define SBX_POOL_MAX	  4
-#define SBX_POOL_QUIET_MS 2
+#define SBX_POOL_DEFAULT 2
+#define SBX_POOL_MAX	 4
 /* More destroyed sandboxes than this waiting for the reaper: destroy at once. */
 #define SBX_REAP_MAX 16
 
@@ -510,8 +511,7 @@ struct sbx_pool {
 	size_t size;				 /* how many to keep */
 	struct nsh_sandbox *reap;		 /* killed, to be reaped (linked by ->next) */
 	size_t reaping;				 /* queued or being reaped */
-	unsigned holds;				 /* pool_hold() count */
-	struct timespec quiet;			 /* CLOCK_MONOTONIC time before which it waits */
+	unsigned flushes;			 /* nsh_sandbox_pool_flush() calls running */
 	char *hide;				 /* the policies' @hide it was made for, or NULL */
 	unsigned seq;				 /* names the cgroups: "pool-<seq>" */
 	pid_t owner;				 /* the process whose pool it is */
@@ -540,18 +540,6 @@ static struct sbx_pool *own_pool(void)
 	return p && p->owner == getpid() ? p : NULL;
 }
 
-static void sbx_pool_hold(bool on)
-{
-	struct sbx_pool *p = own_pool();
-
-	if (!p)
-		return;
-	pthread_mutex_lock(&p->lock);
-	if (nsh_pool_hold_count(&p->holds, &p->quiet, on, SBX_POOL_QUIET_MS))
-		pthread_cond_signal(&p->wake);
-	pthread_mutex_unlock(&p->lock);
-}
-
 static struct nsh_sandbox *sb_new(void)
 {
 	struct nsh_sandbox *sb = nsh_xcalloc(1, sizeof(*sb));
@@ -559,6 +547,7 @@ static struct nsh_sandbox *sb_new(void)
 	sb->pid = -1;
 	sb->pidfd = -1;
 	sb->ctl = -1;
+	sb->net_fd = -1;
 	nsh_buf_init(&sb->guarantees, 4096);
 	return sb;
 }
@@ -607,8 +596,7 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 		setup.net_ready = true;
 	}
 	sb->pid = clone_child(sb, &setup, net_fd, &err);
-	if (net_fd >= 0)
-		close(net_fd);
+	sb->net_fd = net_fd; /* given back to the pool at destroy */
 	if (sb->pid < 0) {
 		rc = NSH_EFAIL;
 		goto out;
@@ -660,7 +648,7 @@ void nsh_sandbox_pool_flush(void)
 	if (!p || pthread_equal(pthread_self(), p->thread))
 		return;
 	pthread_mutex_lock(&p->lock);
-	p->holds++;
+	p->flushes++;
 	while (p->preparing || p->reaping)
 		pthread_cond_wait(&p->changed, &p->lock);
 	nr = p->nr;
@@ -669,12 +657,10 @@ void nsh_sandbox_pool_flush(void)
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < nr; i++)
 		reap_one(ready[i]); /* kill, reap, remove its cgroups: its mounts are gone */
-	sbx_pool_hold(false);
-}
-
-static bool ts_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+	pthread_mutex_lock(&p->lock);
+	p->flushes--;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
 }
 
 static void *sbx_pool_run(void *arg)
@@ -684,7 +670,6 @@ static void *sbx_pool_run(void *arg)
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct nsh_sandbox *sb;
-		struct timespec now;
 		unsigned seq;
 
 		if (p->reap) {
@@ -699,13 +684,8 @@ static void *sbx_pool_run(void *arg)
 			pthread_cond_broadcast(&p->changed);
 			continue;
 		}
-		if (p->nr >= p->size || p->broken || p->holds) {
+		if (p->nr >= p->size || p->broken || p->flushes) {
 			pthread_cond_wait(&p->wake, &p->lock);
-			continue;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (ts_before(&now, &p->quiet)) {
-			pthread_cond_timedwait(&p->wake, &p->lock, &p->quiet);
 			continue;
 		}
 		seq = p->seq++;
@@ -1034,15 +1014,10 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	pool = nsh_netns_pool_default();
 	if (pool)
 		nsh_netns_pool_hold(pool, true);
-	sbx_pool_hold(true);
 
-	sb = nsh_xcalloc(1, sizeof(*sb));
-	sb->pid = -1;
-	sb->pidfd = -1;
-	sb->ctl = -1;
+	sb = sb_new();
 	sb->state_dir = nsh_xstrdup(pol->state_dir);
 	sb->workspace = nsh_xstrdup(pol->workspace);
-	nsh_buf_init(&sb->guarantees, 4096);
 	sb->timing = pol->timing;
 	if (sb->timing)
 		memset(sb->timing, 0, sizeof(*sb->timing));
@@ -1081,10 +1056,8 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	}
 
 	sb->pid = clone_child(sb, &setup, net_fd, err);
-	if (net_fd >= 0) {
-		close(net_fd); /* the child holds the namespace now (or it ends here) */
-		net_fd = -1;
-	}
+	sb->net_fd = net_fd; /* given back to the pool at destroy */
+	net_fd = -1;
 	if (sb->pid < 0) {
 		rc = err ? err->code : NSH_EFAIL;
 		goto out;
@@ -1156,7 +1129,6 @@ out:
 		nsh_sandbox_destroy(sb, NULL);
 	if (pool)
 		nsh_netns_pool_hold(pool, false);
-	sbx_pool_hold(false);
 	if (rc)
 		return rc;
 	*ret = sb;
@@ -1738,6 +1710,15 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 		close(sb->pidfd);
 	if (sb->ctl >= 0)
 		close(sb->ctl);
+	if (sb->net_fd >= 0) {
+		struct nsh_netns_pool *np = nsh_netns_pool_default();
+
+		/* no process is left in it once the init is reaped (see nsh_sandbox_kill()) */
+		if (np && sb->net_level == NSH_NET_NONE)
+			nsh_netns_pool_give(np, sb->net_fd);
+		else
+			close(sb->net_fd);
+	}
 	if (sb->cg) {
 		r = nsh_cgroup_destroy(sb->cg, err);
 		rc = rc ? rc : r;

@@ -21,6 +21,7 @@
 #include "core/fs.h"
 #include "core/time.h"
 #include "sandbox/cgroup.h"
+#include "sandbox/netns.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sandbox_int.h"
 #include "test.h"
@@ -849,6 +850,82 @@ static void test_network_namespaces(void)
 	}
 }
 
+/*
+ * Run python3 -c @code in a new sandbox of network none, not from the
+ * pool, and destroy it; its output (the caller frees it), or NULL when it
+ * failed.
+ */
+static char *python_once(const char *name, const char *code)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol;
+	struct nsh_sandbox *sb = NULL;
+	struct nsh_sandbox_cmd c;
+	char *out = NULL;
+
+	policy(&pol, name);
+	pol.no_pool = true; /* its namespace from the network namespace pool, now */
+	nsh_sandbox_cmd_init(&c);
+	CHECK(nsh_sandbox_pool_settle(10000));
+	CHECK_INT(nsh_sandbox_create(&pol, &sb, &err), 0);
+	if (sb) {
+		nsh_strvec_pushl(&c.argv, "python3", "-c", code, NULL);
+		CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+		if (c.exit_code == 0)
+			out = nsh_xstrdup(c.out.len ? c.out.buf : "");
+		else
+			fprintf(stderr, "%s: %s", name, c.err.len ? c.err.buf : "failed\n");
+		CHECK_INT(nsh_sandbox_destroy(sb, &err), 0);
+	}
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+	return out;
+}
+
+/*
+ * A sandbox's network namespace goes back to the pool when nothing is left
+ * in it, and serves the next sandbox; one left with a connection in
+ * TIME_WAIT does not, so the next sandbox can bind that port afresh.
+ */
+static void test_network_namespace_reuse(void)
+{
+	static const char ns[] = "import os; print(os.readlink('/proc/self/ns/net'))";
+	static const char time_wait[] =
+		"import os, socket\n"
+		"l = socket.socket(); l.bind(('127.0.0.1', 7000)); l.listen(1)\n"
+		"c = socket.create_connection(('127.0.0.1', 7000)); a, _ = l.accept()\n"
+		"a.close(); c.recv(1); c.close(); l.close()\n" /* the server's side in TIME_WAIT */
+		"print(os.readlink('/proc/self/ns/net'))\n";
+	static const char bind_again[] =
+		"import os, socket\n"
+		"s = socket.socket(); s.bind(('127.0.0.1', 7000))\n" /* no SO_REUSEADDR */
+		"print(os.readlink('/proc/self/ns/net'))\n";
+	struct nsh_netns_pool *np = nsh_netns_pool_default();
+	char *a, *b, *c;
+	size_t reused;
+
+	if (!np) {
+		printf("# no network namespace pool (not root): skipped\n");
+		return;
+	}
+	CHECK(nsh_sandbox_pool_settle(10000)); /* earlier tests' pooled sandboxes reaped */
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	reused = nsh_netns_pool_reused(np);
+	a = python_once("reuse-a", ns);
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	CHECK(nsh_netns_pool_reused(np) > reused);
+	/* the next create takes the last namespace given back */
+	b = python_once("reuse-b", time_wait);
+	CHECK(a && b && !strcmp(a, b));
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	/* b's namespace, reused, would refuse the bind */
+	c = python_once("reuse-c", bind_again);
+	CHECK(c && b && strcmp(b, c) != 0);
+	free(a);
+	free(b);
+	free(c);
+}
+
 /* A policy with a timing record gets every phase of create, exec and destroy filled. */
 static void test_timing(void)
 {
@@ -943,6 +1020,7 @@ int main(void)
 	RUN(test_create_while_threaded);
 	RUN(test_rlimit_fallback);
 	RUN(test_network_namespaces);
+	RUN(test_network_namespace_reuse);
 	RUN(test_timing);
 	RUN(test_refusals);
 	RUN(test_pool);

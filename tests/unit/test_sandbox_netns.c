@@ -1,8 +1,8 @@
 /*
  * The pool of ready network namespaces (run as root): it refills after a
- * take, never hands out one namespace twice, each namespace it gives has
- * loopback up and low ports open, and freeing it leaves no descriptor or
- * thread behind.
+ * take, never hands out one namespace twice unless given back unused,
+ * each namespace it gives has loopback up and low ports open, and freeing
+ * it leaves no descriptor or thread behind.
  */
 #include "sandbox/netns.h"
 
@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -179,6 +181,144 @@ static void test_never_reused(void)
 	close(self);
 }
 
+/* Run @fn in a child that joined namespace @fd; its exit code, or -1. */
+static int in_ns(int fd, int (*fn)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0)
+		_exit(setns(fd, CLONE_NEWNET) < 0 ? 100 : fn());
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/*
+ * A connection on loopback whose server side closes first: its socket on
+ * port 7000 stays in TIME_WAIT after every descriptor is closed, and a
+ * bind() of that port without SO_REUSEADDR fails while it does.
+ */
+static int leave_time_wait(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), s;
+	char byte;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || c < 0 || bind(l, (void *)&a, sizeof(a)) < 0 || listen(l, 1) < 0 ||
+	    connect(c, (void *)&a, sizeof(a)) < 0)
+		return 1;
+	s = accept(l, NULL, NULL);
+	if (s < 0)
+		return 2;
+	close(s);		    /* the server's side closes first */
+	if (read(c, &byte, 1) != 0) /* its FIN */
+		return 3;
+	close(c);
+	close(l);
+	return 0;
+}
+
+/* 0 when port 7000 can be bound without SO_REUSEADDR. */
+static int bind_7000(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(7000)};
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return l >= 0 && bind(l, (void *)&a, sizeof(a)) == 0 ? 0 : 1;
+}
+
+/* Wait until the pool has @n reused namespaces (at most 5 s); its count. */
+static size_t wait_reused(struct nsh_netns_pool *p, size_t n)
+{
+	for (int i = 0; i < 500 && nsh_netns_pool_reused(p) < n; i++)
+		nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+	return nsh_netns_pool_reused(p);
+}
+
+static void test_unused(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_netns_pool *p = NULL;
+	int fd, home, sock = -1;
+
+	CHECK_INT(nsh_netns_pool_new(1, &p, &err), 0);
+	if (!p)
+		return;
+	fd = nsh_netns_pool_take(p, &err);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		goto out;
+	CHECK(nsh_netns_unused(fd));
+	/* a socket held open in it (made by this thread, which goes back) */
+	home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home >= 0 && setns(fd, CLONE_NEWNET) == 0) {
+		sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		CHECK_INT(setns(home, CLONE_NEWNET), 0);
+	}
+	if (home >= 0)
+		close(home);
+	CHECK(sock >= 0);
+	CHECK(!nsh_netns_unused(fd));
+	if (sock >= 0)
+		close(sock);
+	CHECK(nsh_netns_unused(fd));
+	/* a connection in TIME_WAIT, with no process and no socket left */
+	CHECK_INT(in_ns(fd, leave_time_wait), 0);
+	CHECK(!nsh_netns_unused(fd));
+	CHECK_INT(in_ns(fd, bind_7000), 1);
+	CHECK(!nsh_netns_unused(-1));
+	close(fd);
+out:
+	nsh_netns_pool_free(p);
+}
+
+static void test_given_back(void)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_netns_pool *p = NULL;
+	int a, b, fds[4];
+	ino_t ino_a, ino_b;
+	bool got_a = false, got_b = false;
+
+	CHECK_INT(nsh_netns_pool_new(2, &p, &err), 0);
+	if (!p)
+		return;
+	CHECK(nsh_netns_pool_wait_full(p, 10000));
+	a = nsh_netns_pool_take(p, &err);
+	b = nsh_netns_pool_take(p, &err);
+	CHECK(a >= 0 && b >= 0);
+	if (a < 0 || b < 0)
+		goto out;
+	ino_a = ns_ino(a);
+	ino_b = ns_ino(b);
+	/* used, left clean: ready again, as a new one is */
+	CHECK_INT(in_ns(a, bind_7000), 0);
+	nsh_netns_pool_give(p, a);
+	CHECK_INT(wait_reused(p, 1), 1);
+	/* left with a connection in TIME_WAIT: closed, never handed out again */
+	CHECK_INT(in_ns(b, leave_time_wait), 0);
+	nsh_netns_pool_give(p, b);
+	CHECK(nsh_netns_pool_wait_full(p, 10000));
+	CHECK_INT(nsh_netns_pool_reused(p), 1);
+	for (int i = 0; i < 4; i++) {
+		fds[i] = nsh_netns_pool_take(p, &err);
+		got_a |= fds[i] >= 0 && ns_ino(fds[i]) == ino_a;
+		got_b |= fds[i] >= 0 && ns_ino(fds[i]) == ino_b;
+		CHECK(fds[i] >= 0 && check_inside(fds[i]) == 0);
+		CHECK(fds[i] >= 0 && in_ns(fds[i], bind_7000) == 0);
+	}
+	CHECK(got_a);
+	CHECK(!got_b);
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+out:
+	nsh_netns_pool_free(p);
+}
+
 static void test_free_leaks_nothing(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -214,6 +354,8 @@ int main(void)
 	RUN(test_refills);
 	RUN(test_hold);
 	RUN(test_never_reused);
+	RUN(test_unused);
+	RUN(test_given_back);
 	RUN(test_free_leaks_nothing);
 	return TEST_DONE();
 }
