@@ -10,9 +10,9 @@
  * Two pacings, each in rounds of one block of BLOCK spawns per method (the
  * order turns round by round, so that machine noise falls on all alike):
  * back to back, and paced, with PACE_MS between spawns, as the commands of
- * a job come. Back to back, the pool's thread (which waits while any
- * sandbox is being set up, run or torn down) and the background reaping
- * compete with the spawns for the two cores, and the pool runs dry. After
+ * a job come. Back to back, the pool's thread (preparing and reaping) and
+ * the network namespace pool's compete with the spawns for the two cores,
+ * and the pool sometimes runs dry. After
  * each block, outside the timings, the pool is waited for (full, every
  * destroyed sandbox reaped), so that the CPU time of the block includes
  * the refill and the reaping it caused.
@@ -205,7 +205,9 @@ static void run(const char *dir, int pace_ms, const bool *have, bool phases)
 	static struct nsh_sandbox_timing timing[N];
 	static struct parts parts[2][N];
 	struct nsh_sandbox_pool_stats s0, s1;
+	struct nsh_netns_pool *np = nsh_netns_pool_default();
 	double med[M_COUNT] = {0};
+	size_t reused0 = np ? nsh_netns_pool_reused(np) : 0;
 	int seq = 0;
 
 	memset(cpu, 0, sizeof(cpu));
@@ -261,6 +263,9 @@ static void run(const char *dir, int pace_ms, const bool *have, bool phases)
 	       "path)\n",
 	       s1.size, (unsigned long long)(s1.taken - s0.taken),
 	       (unsigned long long)(s1.missed - s0.missed));
+	if (np)
+		printf("  network namespaces given back and reused: %zu\n",
+		       nsh_netns_pool_reused(np) - reused0);
 	printf("  %-30s %8s  %-13s %s\n", "ms per spawn", "median", "(p10-p90)",
 	       "CPU ms per spawn (whole process)");
 	for (int m = 0; m < M_COUNT; m++) {

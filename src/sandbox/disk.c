@@ -494,6 +494,7 @@ out:
 	if (d && mounted) {
 		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+		nsh_sandbox_pool_flush_end();
 	}
 	if (lfd >= 0)
 		close(lfd); /* after a mount, the device stays until unmounted (autoclear) */
@@ -571,6 +572,7 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	if (mount_root(mountpoint)) {
 		nsh_sandbox_pool_flush();
 		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+		nsh_sandbox_pool_flush_end();
 	}
 	/*
 	 * Until the last reference to the old mount is gone (a crashed run's
@@ -613,6 +615,7 @@ out:
 	if (d && mounted) {
 		nsh_sandbox_pool_flush();
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
+		nsh_sandbox_pool_flush_end();
 	}
 	if (lfd >= 0)
 		close(lfd);
@@ -658,12 +661,18 @@ const char *nsh_disk_mountpoint(const struct nsh_disk *d)
 /* umount2(), lazily when busy; 0 or an errno value. */
 static int unmount(const char *path)
 {
+	int e = 0;
+
 	nsh_sandbox_pool_flush();
-	if (umount2(path, UMOUNT_NOFOLLOW) == 0)
-		return 0;
-	if (errno == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-		return 0;
-	return errno;
+	if (umount2(path, UMOUNT_NOFOLLOW) < 0) {
+		e = errno;
+		if (e == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+			e = 0;
+		else if (e == EBUSY)
+			e = errno;
+	}
+	nsh_sandbox_pool_flush_end();
+	return e;
 }
 
 int nsh_disk_close(struct nsh_disk *d, struct nsh_err *err)

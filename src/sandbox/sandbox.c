@@ -511,7 +511,7 @@ struct sbx_pool {
 	size_t size;				 /* how many to keep */
 	struct nsh_sandbox *reap;		 /* killed, to be reaped (linked by ->next) */
 	size_t reaping;				 /* queued or being reaped */
-	unsigned flushes;			 /* nsh_sandbox_pool_flush() calls running */
+	unsigned flushes;			 /* nsh_sandbox_pool_flush() without its _end() */
 	char *hide;				 /* the policies' @hide it was made for, or NULL */
 	unsigned seq;				 /* names the cgroups: "pool-<seq>" */
 	pid_t owner;				 /* the process whose pool it is */
@@ -657,8 +657,17 @@ void nsh_sandbox_pool_flush(void)
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < nr; i++)
 		reap_one(ready[i]); /* kill, reap, remove its cgroups: its mounts are gone */
+}
+
+void nsh_sandbox_pool_flush_end(void)
+{
+	struct sbx_pool *p = own_pool();
+
+	if (!p || pthread_equal(pthread_self(), p->thread))
+		return;
 	pthread_mutex_lock(&p->lock);
-	p->flushes--;
+	if (p->flushes) /* not when the pool started after the flush */
+		p->flushes--;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }

@@ -164,12 +164,16 @@ ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds);
  * submounts after), and destroyed pooled sandboxes still waiting for the
  * reaper have their workspace; any of them would keep the unmounted file
  * system alive, and its loop device attached, so that opening the image
- * again would mount it twice. This holds the pool's filler off, waits for
- * a prepare in progress and for the reaper, kills and reaps the prepared
- * sandboxes (the pool refills afterwards). No pool: nothing. Any thread
- * but the pool's own.
+ * again would mount it twice. This holds the pool's filler off until
+ * nsh_sandbox_pool_flush_end() (a prepare started before the unmount would
+ * copy the mount), waits for a prepare in progress and for the reaper,
+ * kills and reaps the prepared sandboxes (the pool refills afterwards). No
+ * pool: nothing. Any thread but the pool's own.
  */
 void nsh_sandbox_pool_flush(void);
+
+/** After the unmount: the pool's filler may go on (one per nsh_sandbox_pool_flush()). */
+void nsh_sandbox_pool_flush_end(void);
 
 /** The child side: build the sandbox and become its init. Never returns. */
 void nsh_sandbox_child(const struct nsh_sandbox_setup *s) __attribute__((noreturn));

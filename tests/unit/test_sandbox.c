@@ -363,6 +363,35 @@ out:
  * cgroups of a sandbox still in use is left (for nsh_sandbox_cleanup_stale()).
  * Forked before this process has any thread.
  */
+/*
+ * A flush holds the filler off until its end, not only while it runs: a
+ * prepare between the flush and the host's unmount would copy the mount
+ * into the child, which keeps the file system and its loop device alive
+ * (CI saw test_disk_cleanup's loop device still attached that way).
+ */
+static void test_pool_flush(void)
+{
+	struct nsh_sandbox_pool_stats s0, s1;
+
+	if (geteuid() != 0 || pool_off()) {
+		CHECK(!nsh_sandbox_pool_stats(&s0));
+		return;
+	}
+	CHECK(nsh_sandbox_pool_settle(10000));
+	nsh_sandbox_pool_flush();
+	CHECK(nsh_sandbox_pool_stats(&s0));
+	CHECK_INT(s0.ready, 0);
+	nsh_time_sleep_ms(200);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(s1.ready, 0);
+	CHECK_INT(s1.prepared, s0.prepared);
+	nsh_sandbox_pool_flush_end();
+	CHECK(nsh_sandbox_pool_settle(10000));
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(s1.ready, s1.size);
+	CHECK(s1.prepared > s0.prepared);
+}
+
 static struct nsh_sandbox *kept; /* test_pool_exit: in use at exit */
 static int exit_fd = -1;	 /* test_pool_exit: where report_left() writes */
 
@@ -1024,6 +1053,7 @@ int main(void)
 	RUN(test_timing);
 	RUN(test_refusals);
 	RUN(test_pool);
+	RUN(test_pool_flush);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
 	return TEST_DONE();
