@@ -77,8 +77,7 @@ void nsh_netns_pool_hold(struct nsh_netns_pool *p, bool on);
  * it is ready again as a new one would be: only loopback, up, and nothing
  * that root inside a sandbox could have changed. Otherwise it is closed,
  * and so is one given back while twice the pool's size are ready (the
- * filler makes none while the pool is full). sandbox.c gives back only the namespaces of
- * sandboxes with network none.
+ * filler makes none while the pool is full).
  */
 void nsh_netns_pool_give(struct nsh_netns_pool *p, int fd);
 

@@ -1722,8 +1722,13 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 	if (sb->net_fd >= 0) {
 		struct nsh_netns_pool *np = nsh_netns_pool_default();
 
-		/* no process is left in it once the init is reaped (see nsh_sandbox_kill()) */
-		if (np && sb->net_level == NSH_NET_NONE)
+		/*
+		 * No process is left in it once the init is reaped (see
+		 * nsh_sandbox_kill()); the proxy's listener, if any, is closed
+		 * by now, and a connection the proxy still holds there is a
+		 * socket the pool's check finds.
+		 */
+		if (np)
 			nsh_netns_pool_give(np, sb->net_fd);
 		else
 			close(sb->net_fd);
