@@ -492,7 +492,7 @@ out:
 	if (rfd >= 0)
 		close(rfd);
 	if (d && mounted) {
-		nsh_sandbox_pool_flush();
+		nsh_sandbox_pool_flush(d->mountpoint);
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
 		nsh_sandbox_pool_flush_end();
 	}
@@ -570,7 +570,7 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	}
 	/* a crashed run's mount: its users are gone with it */
 	if (mount_root(mountpoint)) {
-		nsh_sandbox_pool_flush();
+		nsh_sandbox_pool_flush(mountpoint);
 		umount2(mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
 		nsh_sandbox_pool_flush_end();
 	}
@@ -613,7 +613,7 @@ int nsh_disk_open(const char *image, const char *mountpoint, struct nsh_disk **r
 	d = NULL;
 out:
 	if (d && mounted) {
-		nsh_sandbox_pool_flush();
+		nsh_sandbox_pool_flush(d->mountpoint);
 		umount2(d->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW);
 		nsh_sandbox_pool_flush_end();
 	}
@@ -663,7 +663,7 @@ static int unmount(const char *path)
 {
 	int e = 0;
 
-	nsh_sandbox_pool_flush();
+	nsh_sandbox_pool_flush(path);
 	if (umount2(path, UMOUNT_NOFOLLOW) < 0) {
 		e = errno;
 		if (e == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)

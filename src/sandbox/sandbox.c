@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -639,21 +640,63 @@ static void reap_one(struct nsh_sandbox *sb)
 		nsh_log_warn("sandbox pool: %s", err.msg);
 }
 
-void nsh_sandbox_pool_flush(void)
+/*
+ * Whether the mount namespace of process @pid has a mount of the file
+ * system @dev (its /proc/PID/mountinfo names it by major:minor); true when
+ * that cannot be read, so that the caller plays safe.
+ */
+static bool holds_dev(pid_t pid, dev_t dev)
+{
+	char path[64];
+	struct nsh_buf b = NSH_BUF_INIT;
+	bool found = true;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	if (!nsh_fs_read_file(path, &b, 1 << 20, NULL)) {
+		found = false;
+		for (const char *line = b.buf; line && *line; line = strchr(line, '\n')) {
+			unsigned maj, min;
+
+			if (*line == '\n')
+				line++;
+			if (sscanf(line, "%*u %*u %u:%u", &maj, &min) == 2 && maj == major(dev) &&
+			    min == minor(dev)) {
+				found = true;
+				break;
+			}
+		}
+	}
+	nsh_buf_release(&b);
+	return found;
+}
+
+void nsh_sandbox_pool_flush(const char *mountpoint)
 {
 	struct sbx_pool *p = own_pool();
 	struct nsh_sandbox *ready[SBX_POOL_MAX];
-	size_t nr;
+	struct stat st;
+	bool known;
+	size_t nr = 0, keep = 0;
 
 	if (!p || pthread_equal(pthread_self(), p->thread))
 		return;
+	known = mountpoint && stat(mountpoint, &st) == 0;
 	pthread_mutex_lock(&p->lock);
 	p->flushes++;
 	while (p->preparing || p->reaping)
 		pthread_cond_wait(&p->changed, &p->lock);
-	nr = p->nr;
-	memcpy(ready, p->ready, nr * sizeof(ready[0]));
-	p->nr = 0;
+	/* a prepared sandbox without a copy of the mount stays (a home outside /var: all of them)
+	 */
+	for (size_t i = 0; i < p->nr; i++) {
+		struct nsh_sandbox *sb = p->ready[i];
+
+		if (known && !holds_dev(sb->pid, st.st_dev))
+			p->ready[keep++] = sb;
+		else
+			ready[nr++] = sb;
+	}
+	p->nr = keep;
+	p->stats.flushed += nr;
 	pthread_mutex_unlock(&p->lock);
 	for (size_t i = 0; i < nr; i++)
 		reap_one(ready[i]); /* kill, reap, remove its cgroups: its mounts are gone */

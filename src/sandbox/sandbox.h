@@ -219,6 +219,7 @@ struct nsh_sandbox_pool_stats {
 	uint64_t prepared; /* sandboxes prepared so far */
 	uint64_t taken;	   /* creates served from the pool */
 	uint64_t missed;   /* creates it could serve but found it empty */
+	uint64_t flushed;  /* prepared ones killed by flushes: they held an unmounted file system */
 };
 
 /**

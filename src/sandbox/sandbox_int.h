@@ -167,10 +167,12 @@ ssize_t nsh_ctl_recv(int fd, void *buf, size_t cap, int *fds, int max_fds);
  * again would mount it twice. This holds the pool's filler off until
  * nsh_sandbox_pool_flush_end() (a prepare started before the unmount would
  * copy the mount), waits for a prepare in progress and for the reaper,
- * kills and reaps the prepared sandboxes (the pool refills afterwards). No
- * pool: nothing. Any thread but the pool's own.
+ * kills and reaps the prepared sandboxes whose mount namespace has a mount
+ * of the file system at @mountpoint (all of them when @mountpoint is NULL
+ * or cannot be read; the pool refills afterwards). No pool: nothing. Any
+ * thread but the pool's own.
  */
-void nsh_sandbox_pool_flush(void);
+void nsh_sandbox_pool_flush(const char *mountpoint);
 
 /** After the unmount: the pool's filler may go on (one per nsh_sandbox_pool_flush()). */
 void nsh_sandbox_pool_flush_end(void);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -378,7 +379,7 @@ static void test_pool_flush(void)
 		return;
 	}
 	CHECK(nsh_sandbox_pool_settle(10000));
-	nsh_sandbox_pool_flush();
+	nsh_sandbox_pool_flush(NULL);
 	CHECK(nsh_sandbox_pool_stats(&s0));
 	CHECK_INT(s0.ready, 0);
 	nsh_time_sleep_ms(200);
@@ -390,6 +391,61 @@ static void test_pool_flush(void)
 	CHECK(nsh_sandbox_pool_stats(&s1));
 	CHECK_INT(s1.ready, s1.size);
 	CHECK(s1.prepared > s0.prepared);
+}
+
+/*
+ * A flush kills only the prepared sandboxes that hold a copy of the file
+ * system being unmounted: those that cloned it with a system directory
+ * (here a tmpfs under /var/tmp), not those that never saw it (one under
+ * the test's directory, where workspaces are).
+ */
+static void test_pool_flush_keeps(void)
+{
+	struct nsh_sandbox_pool_stats s0, s1;
+	char *held = nsh_xasprintf("/var/tmp/nsh-test-flush-%d", (int)getpid());
+	char *free_mnt = nsh_xasprintf("%s/flush-mnt", dir);
+	bool mounted[2] = {false, false};
+
+	if (geteuid() != 0 || pool_off()) {
+		CHECK(!nsh_sandbox_pool_stats(&s0));
+		goto out;
+	}
+	nsh_fs_mkdir_p(held, 0700, NULL);
+	nsh_fs_mkdir_p(free_mnt, 0700, NULL);
+	mounted[0] = mount("tmpfs", held, "tmpfs", 0, "size=64k") == 0;
+	mounted[1] = mount("tmpfs", free_mnt, "tmpfs", 0, "size=64k") == 0;
+	CHECK(mounted[0] && mounted[1]);
+	/* prepared anew, after the mounts: each cloned /var with the first */
+	CHECK(nsh_sandbox_pool_settle(10000));
+	nsh_sandbox_pool_flush(NULL);
+	nsh_sandbox_pool_flush_end();
+	CHECK(nsh_sandbox_pool_settle(10000));
+	CHECK(nsh_sandbox_pool_stats(&s0));
+	CHECK_INT(s0.ready, s0.size);
+
+	nsh_sandbox_pool_flush(free_mnt);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	nsh_sandbox_pool_flush_end();
+	CHECK_INT(s1.ready, s0.size);
+	CHECK_INT(s1.flushed, s0.flushed);
+
+	nsh_sandbox_pool_flush(held);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(umount2(held, 0), 0); /* no prepared sandbox keeps it busy */
+	mounted[0] = false;
+	nsh_sandbox_pool_flush_end();
+	CHECK_INT(s1.ready, 0);
+	CHECK_INT(s1.flushed, s0.flushed + s0.size);
+	CHECK(nsh_sandbox_pool_settle(10000));
+out:
+	if (mounted[0])
+		umount2(held, MNT_DETACH);
+	if (mounted[1])
+		umount2(free_mnt, MNT_DETACH);
+	rmdir(held);
+	rmdir(free_mnt);
+	free(held);
+	free(free_mnt);
 }
 
 static struct nsh_sandbox *kept; /* test_pool_exit: in use at exit */
@@ -1054,6 +1110,7 @@ int main(void)
 	RUN(test_refusals);
 	RUN(test_pool);
 	RUN(test_pool_flush);
+	RUN(test_pool_flush_keeps);
 	nsh_fs_remove_tree(dir, NULL);
 	free(dir);
 	return TEST_DONE();
