@@ -666,10 +666,8 @@ static int unmount(const char *path)
 	nsh_sandbox_pool_flush(path);
 	if (umount2(path, UMOUNT_NOFOLLOW) < 0) {
 		e = errno;
-		if (e == EBUSY && umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			e = 0;
-		else if (e == EBUSY)
-			e = errno;
+		if (e == EBUSY)
+			e = umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? errno : 0;
 	}
 	nsh_sandbox_pool_flush_end();
 	return e;
