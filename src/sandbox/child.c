@@ -286,7 +286,8 @@ static int bind_dev(const char *dev, const char *name)
 	return 0;
 }
 
-static int build_dev(const char *root)
+/* A tmpfs with the device nodes, symlinks and mount points of /dev, at @dev. */
+static int fill_dev(const char *dev)
 {
 	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
 	static const char *const links[][2] = {
@@ -294,35 +295,73 @@ static int build_dev(const char *root)
 		{"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
 		{"stderr", "/proc/self/fd/2"},
 	};
-	char dev[PATH_MAX], p[PATH_MAX];
+	char p[PATH_MAX];
 	int rc;
 
-	if (!join(dev, sizeof(dev), root, "dev"))
-		return -ENAMETOOLONG;
-	if (mkdir(dev, 0755) < 0 ||
-	    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755") < 0)
+	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755") < 0)
 		return -errno;
 	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
 		rc = bind_dev(dev, nodes[i]);
 		if (rc)
 			return rc;
 	}
-	if (!join(p, sizeof(p), dev, "pts"))
-		return -ENAMETOOLONG;
-	if (mkdir(p, 0755) < 0 || mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
-					"newinstance,ptmxmode=0666,mode=620") < 0)
-		return -errno;
-	if (!join(p, sizeof(p), dev, "shm"))
-		return -ENAMETOOLONG;
-	if (mkdir(p, 01777) < 0 ||
-	    mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
-		return -errno;
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
 		if (!join(p, sizeof(p), dev, links[i][0]))
 			return -ENAMETOOLONG;
 		if (symlink(links[i][1], p) < 0)
 			return -errno;
 	}
+	for (int i = 0; i < 2; i++) {
+		if (!join(p, sizeof(p), dev, i ? "shm" : "pts"))
+			return -ENAMETOOLONG;
+		if (mkdir(p, 0755) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+/*
+ * /dev: a clone of the supervisor's template (@tmpl, see
+ * nsh_sandbox_dev_template()), read-only, or where there is none or this
+ * kernel cannot clone it, a tmpfs filled here; then the sandbox's own
+ * devpts and /dev/shm on its mount points.
+ */
+static int build_dev(const char *root, int tmpl)
+{
+	char dev[PATH_MAX], p[PATH_MAX];
+	int rc = -EINVAL;
+
+	if (!join(dev, sizeof(dev), root, "dev"))
+		return -ENAMETOOLONG;
+	if (mkdir(dev, 0755) < 0)
+		return -errno;
+	if (tmpl >= 0) {
+		int fd = (int)syscall(SYS_open_tree, tmpl, "",
+				      OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+
+		if (fd < 0 && errno != EINVAL)
+			return -errno;
+		if (fd >= 0) {
+			rc = attach(fd, dev);
+			close(fd);
+			if (rc)
+				return rc;
+		}
+	}
+	if (rc) {
+		rc = fill_dev(dev);
+		if (rc)
+			return rc;
+	}
+	if (!join(p, sizeof(p), dev, "pts"))
+		return -ENAMETOOLONG;
+	if (mount("devpts", p, "devpts", MS_NOSUID | MS_NOEXEC,
+		  "newinstance,ptmxmode=0666,mode=620") < 0)
+		return -errno;
+	if (!join(p, sizeof(p), dev, "shm"))
+		return -ENAMETOOLONG;
+	if (mount("tmpfs", p, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777") < 0)
+		return -errno;
 	return 0;
 }
 
@@ -504,7 +543,7 @@ static int setup(const struct nsh_sandbox_setup *s, struct sysdirs *sd, int ws_f
 	STEP(NSH_STAGE_PROC, SYS(mkdir(p, 0555)));
 	STEP(NSH_STAGE_PROC, SYS(mount("proc", p, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL)));
 	mark(s, NSH_MARK_TMP_PROC);
-	STEP(NSH_STAGE_DEV, build_dev(root));
+	STEP(NSH_STAGE_DEV, build_dev(root, s->dev_template));
 	mark(s, NSH_MARK_DEV);
 	STEP(NSH_STAGE_ROOT_RO,
 	     SYS(mount(NULL, root, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV,

@@ -587,6 +587,7 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 	setup.seccomp = filter_mount;
 	setup.seccomp_early = filter_base;
 	setup.landlock_abi = nsh_landlock_abi();
+	setup.dev_template = nsh_sandbox_dev_template();
 	setup.pooled = true;
 	if (netns) {
 		net_fd = nsh_netns_pool_take(netns, &err);
@@ -1096,6 +1097,7 @@ int nsh_sandbox_create(const struct nsh_sandbox_policy *pol, struct nsh_sandbox 
 	setup.tmp_size = pol->memory ? pol->memory / 2 : TMP_DEFAULT;
 	setup.seccomp = filter;
 	setup.landlock_abi = nsh_landlock_abi();
+	setup.dev_template = nsh_sandbox_dev_template();
 	setup.proxy_listener = pol->network != NSH_NET_NONE;
 	setup.timing = sb->timing != NULL;
 	if (pool) {

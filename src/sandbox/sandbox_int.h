@@ -47,6 +47,7 @@ struct nsh_sandbox_setup {
 	 */
 	const struct nsh_seccomp *seccomp_early;
 	int landlock_abi;    /* 0: no Landlock */
+	int dev_template;    /* nsh_sandbox_dev_template(), or -1: build /dev */
 	bool proxy_listener; /* open the egress proxy's listener inside the netns */
 	bool net_ready;	  /* the netns is one of the pool's: loopback is up, and not ours to set */
 	uint64_t rlim_as; /* RLIMIT_AS of each command when no cgroup limits memory; 0: none */
@@ -101,6 +102,18 @@ enum nsh_sandbox_stage {
 	NSH_STAGE_LANDLOCK,
 	NSH_STAGE_SECCOMP,
 };
+
+/**
+ * A detached read-only tmpfs holding what a sandbox's /dev needs (device
+ * nodes, symlinks, the pts and shm mount points), made once per process on
+ * first call; each child clones it onto its /dev. -1 where it cannot be
+ * made (not root, an older kernel): then the child builds /dev itself. Any
+ * thread; the descriptor stays open for the life of the process.
+ */
+int nsh_sandbox_dev_template(void);
+
+/* Test hook: with @off, nsh_sandbox_dev_template() says -1 (children build /dev). */
+void nsh_sandbox_dev_template_off(bool off);
 
 /** A readable name for @stage, for error messages. */
 const char *nsh_sandbox_stage_name(int stage);

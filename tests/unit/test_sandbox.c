@@ -1049,6 +1049,66 @@ static void test_timing(void)
 	policy_release(&pol);
 }
 
+/*
+ * /dev: the device nodes work, /dev/shm and /dev/pts are the sandbox's own.
+ * With the template (the default here, as root) /dev is a clone of one
+ * read-only superblock shared by every sandbox: nothing can be made in
+ * it; built by the child (@tmpl false), it is a writable tmpfs of its own.
+ */
+static void check_dev(bool tmpl, bool pooled)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_sandbox_policy pol, pol2;
+	struct nsh_sandbox *a = NULL, *b = NULL;
+	struct nsh_sandbox_cmd c;
+
+	policy(&pol, "dev");
+	policy(&pol2, "dev2");
+	pol.no_pool = pol2.no_pool = !pooled;
+	nsh_sandbox_dev_template_off(!tmpl);
+	nsh_sandbox_cmd_init(&c);
+	CHECK_INT(nsh_sandbox_create(&pol, &a, &err), 0);
+	CHECK_INT(nsh_sandbox_create(&pol2, &b, &err), 0);
+	if (a && b) {
+		CHECK_INT(sh(a, &c,
+			     "echo x >/dev/null && head -c 3 /dev/zero | wc -c && "
+			     "head -c 4 /dev/urandom | wc -c && head -c 4 /dev/random | wc -c; "
+			     "echo x 2>/dev/null >/dev/full || echo full; "
+			     "ls /dev/fd/0 >/dev/null && echo fds; "
+			     "test -c /dev/tty && test -e /dev/pts/ptmx && echo pts"),
+			  0);
+		CHECK_STR(c.out.buf, "3\n4\n4\nfull\nfds\npts\n");
+		CHECK_INT(sh(a, &c, "touch /dev/made 2>&1 | grep -c 'Read-only file system'"), 0);
+		CHECK_STR(c.out.buf, tmpl ? "1\n" : "0\n");
+		/* the superblock's own options (after the " - " separator) */
+		CHECK_INT(sh(a, &c,
+			     "awk '$5 == \"/dev\" { print $(NF) }' /proc/self/mountinfo | "
+			     "cut -d, -f1"),
+			  0);
+		CHECK_STR(c.out.buf, tmpl ? "ro\n" : "rw\n");
+		CHECK_INT(sh(a, &c, "echo mine >/dev/shm/s && cat /dev/shm/s"), 0);
+		CHECK_STR(c.out.buf, "mine\n");
+		CHECK_INT(sh(b, &c, "ls /dev/shm /dev/pts | grep -c -e '^s$' -e made"), 0);
+		CHECK_STR(c.out.buf, "0\n");
+	}
+	if (a)
+		CHECK_INT(nsh_sandbox_destroy(a, &err), 0);
+	if (b)
+		CHECK_INT(nsh_sandbox_destroy(b, &err), 0);
+	nsh_sandbox_dev_template_off(false);
+	nsh_sandbox_cmd_release(&c);
+	policy_release(&pol);
+	policy_release(&pol2);
+}
+
+static void test_dev(void)
+{
+	CHECK(nsh_sandbox_dev_template() >= 0); /* root on a recent kernel */
+	check_dev(true, false);
+	check_dev(true, true);
+	check_dev(false, false);
+}
+
 static void test_refusals(void)
 {
 	struct nsh_err err = NSH_ERR_INIT;
@@ -1108,6 +1168,7 @@ int main(void)
 	RUN(test_network_namespace_reuse);
 	RUN(test_timing);
 	RUN(test_refusals);
+	RUN(test_dev);
 	RUN(test_pool);
 	RUN(test_pool_flush);
 	RUN(test_pool_flush_keeps);
