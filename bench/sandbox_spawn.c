@@ -263,6 +263,8 @@ static void run(const char *dir, int pace_ms, const bool *have, bool phases)
 	       "path)\n",
 	       s1.size, (unsigned long long)(s1.taken - s0.taken),
 	       (unsigned long long)(s1.missed - s0.missed));
+	printf("  cgroups of reaped sandboxes reused: %llu\n",
+	       (unsigned long long)(s1.cgroups_reused - s0.cgroups_reused));
 	if (np)
 		printf("  network namespaces given back and reused: %zu\n",
 		       nsh_netns_pool_reused(np) - reused0);

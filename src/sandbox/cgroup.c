@@ -111,6 +111,9 @@ struct nsh_cgroup {
 	const char *res_dir[NSH_CGROUP_RES_NR];	    /* its directory (in dirs[]), or NULL */
 	char *desc;				    /* nsh_cgroup_describe() */
 	unsigned gen;				    /* probe_gen when made */
+	unsigned limited;			    /* CG_MEMORY, CG_PIDS, CG_CPU: limits written */
+	bool froze;				    /* nsh_cgroup_freeze() froze it once */
+	struct nsh_cgroup_usage base;		    /* the counters when it was reused */
 };
 
 /* Counts the times the cached probe was dropped (nsh_cgroup_current()). */
@@ -968,16 +971,19 @@ static int set_limits(struct nsh_cgroup *cg, const struct nsh_cgroup_limits *lim
 			else if (ret == 0)
 				ret = write_opt(mdir, "memory.swappiness", "0", err);
 		}
+		cg->limited |= CG_MEMORY; /* also when only partly written */
 		if (ret < 0)
 			goto out;
 	}
 	if (lim->pids) {
 		snprintf(val, sizeof(val), "%llu", (unsigned long long)lim->pids);
+		cg->limited |= CG_PIDS;
 		ret = write_at(pdir, "pids.max", val, err);
 		if (ret < 0)
 			goto out;
 	}
 	if (lim->cpus > 0) {
+		cg->limited |= CG_CPU;
 		unsigned long long quota = (unsigned long long)(lim->cpus * CG_CPU_PERIOD + 0.5);
 
 		if (cg->via[NSH_CGROUP_RES_CPU] == NSH_CGROUP_VIA_V2) {
@@ -1409,6 +1415,7 @@ int nsh_cgroup_freeze(struct nsh_cgroup *cg, bool frozen, struct nsh_err *err)
 				  cg->nr ? cg->dirs[0].path : "");
 		goto out;
 	}
+	cg->froze |= frozen;
 	ret = write_at(dir, file, frozen ? on : off, err);
 	if (ret < 0)
 		goto out;
@@ -1505,9 +1512,80 @@ int nsh_cgroup_usage(struct nsh_cgroup *cg, struct nsh_cgroup_usage *ret, struct
 	}
 	if (r < 0)
 		goto out;
+	/* a reused cgroup: what the sandboxes before this one counted */
+	u.cpu_usec -= u.cpu_usec > cg->base.cpu_usec ? cg->base.cpu_usec : u.cpu_usec;
+	u.oom_kills -= u.oom_kills > cg->base.oom_kills ? cg->base.oom_kills : u.oom_kills;
+	u.pids_max_hits -=
+		u.pids_max_hits > cg->base.pids_max_hits ? cg->base.pids_max_hits : u.pids_max_hits;
 	*ret = u;
 out:
 	return r;
+}
+
+/* Undo the limits written by set_limits(). */
+static int unset_limits(struct nsh_cgroup *cg, struct nsh_err *err)
+{
+	const char *mdir = cg->res_dir[NSH_CGROUP_RES_MEMORY];
+	const char *cdir = cg->res_dir[NSH_CGROUP_RES_CPU];
+	int r = 0;
+
+	if (cg->limited & CG_MEMORY) {
+		/* memory+swap may not be below memory alone: raise it first */
+		if (file_exists_at(mdir, "memory.memsw.limit_in_bytes"))
+			r = write_at(mdir, "memory.memsw.limit_in_bytes", "-1", err);
+		if (r == 0)
+			r = write_at(mdir, "memory.limit_in_bytes", "-1", err);
+	}
+	if (r == 0 && (cg->limited & CG_PIDS))
+		r = write_at(cg->res_dir[NSH_CGROUP_RES_PIDS], "pids.max", "max", err);
+	if (r == 0 && (cg->limited & CG_CPU)) {
+		if (cg->via[NSH_CGROUP_RES_CPU] == NSH_CGROUP_VIA_V2)
+			r = write_at(cdir, "cpu.max", "max", err);
+		else
+			r = write_at(cdir, "cpu.cfs_quota_us", "-1", err);
+	}
+	if (r == 0)
+		cg->limited = 0;
+	return r;
+}
+
+int nsh_cgroup_reuse(struct nsh_cgroup *cg, uint64_t memory_max, struct nsh_err *err)
+{
+	const char *mdir = cg->res_dir[NSH_CGROUP_RES_MEMORY];
+	enum nsh_cgroup_via mvia = cg->via[NSH_CGROUP_RES_MEMORY];
+	struct nsh_cgroup_usage u;
+	uint64_t charged = 0;
+	int r;
+
+	if (mvia == NSH_CGROUP_VIA_V2)
+		return nsh_err_set(err, NSH_EBUSY, "cgroup '%s': its memory peak cannot be reset",
+				   mdir);
+	if (cg->froze)
+		return nsh_err_set(err, NSH_EBUSY, "cgroup '%s' was frozen", cg->dirs[0].path);
+	if (!nsh_cgroup_empty(cg))
+		return nsh_err_set(err, NSH_EBUSY, "cgroup '%s' still holds processes",
+				   cg->dirs[0].path);
+	if (mvia == NSH_CGROUP_VIA_V1) {
+		r = read_u64_at(mdir, "memory.usage_in_bytes", NULL, &charged, err);
+		if (r < 0)
+			return r;
+		if (charged > memory_max)
+			return nsh_err_set(err, NSH_EBUSY,
+					   "cgroup '%s' is still charged with %llu bytes", mdir,
+					   (unsigned long long)charged);
+	}
+	r = unset_limits(cg, err);
+	/* the peak starts again from what is charged now (at most @memory_max) */
+	if (r == 0 && mvia == NSH_CGROUP_VIA_V1)
+		r = write_at(mdir, "memory.max_usage_in_bytes", "0", err);
+	if (r < 0)
+		return r;
+	memset(&cg->base, 0, sizeof(cg->base));
+	r = nsh_cgroup_usage(cg, &u, err);
+	if (r < 0)
+		return r;
+	cg->base = u;
+	return 0;
 }
 
 int nsh_cgroup_destroy(struct nsh_cgroup *cg, struct nsh_err *err)

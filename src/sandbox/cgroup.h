@@ -208,6 +208,22 @@ bool nsh_cgroup_empty(struct nsh_cgroup *cg);
 int nsh_cgroup_usage(struct nsh_cgroup *cg, struct nsh_cgroup_usage *ret, struct nsh_err *err);
 
 /**
+ * Make the cgroups of a finished sandbox ready for another one, which is
+ * cheaper than removing them and making new ones: no process may be left,
+ * it was never frozen, and the memory still charged to it (page cache its
+ * processes read first, which stays charged to the cgroup) is at most
+ * @memory_max bytes. The limits written are undone, the memory peak starts
+ * again, and the cumulative counters of nsh_cgroup_usage() (cpu time, OOM
+ * kills, pids limit hits) count from now. The peak of the next sandbox may
+ * include up to @memory_max of the charge left over.
+ *
+ * NSH_EBUSY saying why when it cannot be reused (also on hosts where the
+ * memory controller is v2: resetting memory.peak needs a descriptor held
+ * from before); the caller then destroys it. Errors name the file.
+ */
+int nsh_cgroup_reuse(struct nsh_cgroup *cg, uint64_t memory_max, struct nsh_err *err);
+
+/**
  * Kill what is left (as nsh_cgroup_kill()), remove the sandbox's cgroup in
  * every hierarchy (sub-cgroups first) and free @cg, also on failure; the
  * error then names the cgroup left behind, which nsh_cgroup_cleanup_stale()

@@ -220,6 +220,8 @@ struct nsh_sandbox_pool_stats {
 	uint64_t taken;	   /* creates served from the pool */
 	uint64_t missed;   /* creates it could serve but found it empty */
 	uint64_t flushed;  /* prepared ones killed by flushes: they held an unmounted file system */
+	uint64_t cgroups_reused; /* reaped ones whose cgroups went to the next (nsh_cgroup_reuse())
+				  */
 };
 
 /**

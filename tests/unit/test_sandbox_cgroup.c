@@ -385,6 +385,123 @@ static void test_pids(void)
 	destroy_checked(cg);
 }
 
+/* Write @mib MiB to a file in the current directory and sync it: page cache charged to us. */
+static void body_write(int mib)
+{
+	static char block[1 << 20];
+	int fd = open("reuse-cache", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	memset(block, 'c', sizeof(block));
+	for (int i = 0; fd >= 0 && i < mib; i++)
+		if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block))
+			_exit(96);
+	_exit(fd >= 0 && fsync(fd) == 0 ? 0 : 95);
+}
+
+/* Run @body(@arg) in @cg until it exits; its exit status. */
+static int run_in(struct nsh_cgroup *cg, void (*body)(int), int arg)
+{
+	struct nsh_err err = NSH_ERR_INIT;
+	int fd;
+	pid_t pid = spawn_waiting(body, arg, &fd);
+
+	CHECK_INT(nsh_cgroup_attach(cg, pid, &err), 0);
+	go(fd);
+	return wait_for(pid, 10000);
+}
+
+/*
+ * A finished sandbox's cgroups made ready for the next one: the limits
+ * undone, the peak and the cumulative counters started again. Refused
+ * while a process is left, once frozen, and while more memory than
+ * allowed is still charged (page cache).
+ */
+static void test_reuse(void)
+{
+	struct nsh_cgroup_limits lim = {64 * MIB, 16, 0};
+	struct nsh_err err = NSH_ERR_INIT;
+	struct nsh_cgroup *cg = NULL;
+	struct nsh_cgroup_usage u;
+	const char *mdir = NULL, *pdir = NULL;
+	char *v, *cwd = getcwd(NULL, 0), *tmp = nsh_xstrdup("/var/tmp/nsh-reuse-XXXXXX");
+	int rp[2], fd;
+	pid_t pid;
+
+	CHECK_INT(nsh_cgroup_create("t-reuse", &lim, &cg, &err), 0);
+	if (!cg)
+		goto out;
+	if (nsh_cgroup_via(cg, NSH_CGROUP_RES_MEMORY, &mdir) == NSH_CGROUP_VIA_V2) {
+		CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), NSH_EBUSY);
+		CHECK(strstr(err.msg, "memory peak cannot be reset") != NULL);
+		destroy_checked(cg);
+		goto out;
+	}
+	nsh_cgroup_via(cg, NSH_CGROUP_RES_PIDS, &pdir);
+
+	/* a fork loop hits the pids limit; while it lives, no reuse */
+	CHECK_INT(pipe2(rp, O_CLOEXEC), 0);
+	pid = spawn_waiting(body_forker, rp[1], &fd);
+	close(rp[1]);
+	CHECK_INT(nsh_cgroup_attach(cg, pid, &err), 0);
+	go(fd);
+	CHECK_INT(poll(&(struct pollfd){rp[0], POLLIN, 0}, 1, 5000), 1);
+	close(rp[0]);
+	CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), NSH_EBUSY);
+	CHECK(strstr(err.msg, "still holds processes") != NULL);
+	CHECK_INT(nsh_cgroup_kill(cg, &err), 0);
+	wait_for(pid, 2000);
+	reap_orphans();
+	CHECK_INT(run_in(cg, body_hog, 16), 0);
+	CHECK_INT(nsh_cgroup_usage(cg, &u, &err), 0);
+	CHECK(u.pids_max_hits >= 1);
+	CHECK(u.memory_peak >= 16 * MIB);
+
+	/* reused: limits gone, counters from zero */
+	CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), 0);
+	if (err.code)
+		fprintf(stderr, "reuse: %s\n", err.msg);
+	CHECK_INT(nsh_cgroup_usage(cg, &u, &err), 0);
+	CHECK_INT(u.pids_max_hits, 0);
+	CHECK_INT(u.oom_kills, 0);
+	CHECK(u.memory_peak <= MIB);
+	CHECK(u.cpu_usec < 1000);
+	v = read_trim(mdir, "memory.limit_in_bytes");
+	CHECK(v && strtoull(v, NULL, 10) > ((uint64_t)1 << 40));
+	free(v);
+	v = read_trim(pdir, "pids.max");
+	CHECK_STR(v ? v : "", "max");
+	free(v);
+	/* the next one's figures are its own */
+	CHECK_INT(run_in(cg, body_hog, 8), 0);
+	CHECK_INT(nsh_cgroup_usage(cg, &u, &err), 0);
+	CHECK(u.memory_peak >= 8 * MIB && u.memory_peak < 16 * MIB);
+	CHECK_INT(u.pids_max_hits, 0);
+
+	/* page cache it read or wrote first stays charged: too much to reuse */
+	CHECK(mkdtemp(tmp) != NULL);
+	CHECK_INT(chdir(tmp), 0);
+	CHECK_INT(run_in(cg, body_write, 4), 0);
+	CHECK_INT(chdir(cwd), 0);
+	CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), NSH_EBUSY);
+	CHECK(strstr(err.msg, "still charged with") != NULL);
+	CHECK_INT(nsh_cgroup_reuse(cg, 64 * MIB, &err), 0);
+
+	/* frozen once: not reused (a v1 freezer state is not worth trusting) */
+	if (nsh_cgroup_freeze(cg, true, NULL) == 0) {
+		CHECK_INT(nsh_cgroup_freeze(cg, false, &err), 0);
+		CHECK_INT(nsh_cgroup_reuse(cg, 64 * MIB, &err), NSH_EBUSY);
+		CHECK(strstr(err.msg, "was frozen") != NULL);
+	}
+	destroy_checked(cg);
+	v = nsh_xasprintf("%s/reuse-cache", tmp);
+	unlink(v);
+	free(v);
+	rmdir(tmp);
+out:
+	free(tmp);
+	free(cwd);
+}
+
 /*
  * Freeze stops a busy child (no CPU time while frozen), thaw resumes it,
  * and kill works on a frozen sandbox. With @hide_v2 the v1 freezer and the
@@ -957,6 +1074,7 @@ int main(void)
 	RUN(test_bad_input);
 	RUN(test_limits_and_oom);
 	RUN(test_pids);
+	RUN(test_reuse);
 	test_freeze_and_kill(false);
 	fprintf(stderr, "-- test_freeze_and_kill (v1 freezer, signals)\n");
 	test_freeze_and_kill(true);
