@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -500,6 +501,14 @@ static int make_cgroup(struct nsh_sandbox *sb, const struct nsh_sandbox_policy *
  */
 #define SBX_POOL_DEFAULT 2
 #define SBX_POOL_MAX	 4
+/*
+ * The nice value of the pool's filler thread, and so of each sandbox it
+ * prepares until PREPARED: below NSH_SANDBOX_NICE, so that back to back a
+ * sandbox in use (its init and command, at NSH_SANDBOX_NICE) gets the CPU
+ * before the next one being prepared. bench/sandbox_spawn back to back:
+ * 0.90-0.93 ms per spawn at 19 against 1.00-1.20 at 0, in alternate runs.
+ */
+#define SBX_POOL_NICE 19
 /* More destroyed sandboxes than this waiting for the reaper: destroy at once. */
 #define SBX_REAP_MAX 16
 
@@ -667,8 +676,16 @@ static struct nsh_sandbox *prepare(struct sbx_pool *p, unsigned seq)
 	if (!rc && m.type != NSH_CTL_PREPARED)
 		rc = nsh_err_set(&err, NSH_EFAIL, "cannot prepare a sandbox: %s: %s",
 				 nsh_sandbox_stage_name(m.stage), strerror(m.errnum));
-	if (!rc)
+	if (!rc) {
+		/*
+		 * Born at the filler's SBX_POOL_NICE, which it could not undo
+		 * itself (that takes CAP_SYS_NICE of the host): its commands
+		 * run at NSH_SANDBOX_NICE like those of any sandbox.
+		 */
+		if (setpriority(PRIO_PROCESS, (id_t)sb->pid, NSH_SANDBOX_NICE) < 0)
+			rc = nsh_err_sys(&err, errno, "cannot set the priority of a sandbox");
 		yield_cpu(sb->pid);
+	}
 out:
 	if (sp[0] >= 0)
 		close(sp[0]);
@@ -772,6 +789,10 @@ static void *sbx_pool_run(void *arg)
 {
 	struct sbx_pool *p = arg;
 
+	/* best effort: without it the pool still works, only slower back to back */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SBX_POOL_NICE) < 0)
+		nsh_log_debug("sandbox pool: cannot lower the filler's priority: %s",
+			      strerror(errno));
 	pthread_mutex_lock(&p->lock);
 	while (!p->stop) {
 		struct nsh_sandbox *sb;

@@ -231,6 +231,33 @@ static uint64_t read_u64(const char *cg, const char *file)
 	return v;
 }
 
+/* Whether a thread of this process runs at nice @nice (field 19 of its stat). */
+static bool thread_at_nice(int nice)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool found = false;
+
+	while (d && (e = readdir(d))) {
+		struct nsh_buf b = NSH_BUF_INIT;
+		char *path = nsh_xasprintf("/proc/self/task/%s/stat", e->d_name);
+		const char *p;
+		int field = 3; /* after the ") " closing the name comes field 3 */
+
+		if (e->d_name[0] != '.' && nsh_fs_read_file(path, &b, 4096, NULL) == 0 &&
+		    (p = strrchr(b.buf, ')'))) {
+			for (p += 2; *p && field < 19; p++)
+				field += *p == ' ';
+			found |= field == 19 && strtol(p, NULL, 10) == nice;
+		}
+		nsh_buf_release(&b);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 static bool gone(pid_t pid)
 {
 	return kill(pid, 0) < 0 && errno == ESRCH;
@@ -295,6 +322,13 @@ static void test_pool(void)
 	path = nsh_xasprintf("%s/a", pa.workspace);
 	CHECK(nsh_fs_exists(path));
 	free(path);
+	/*
+	 * Prepared by a filler thread at nice 19, yet the init and its
+	 * commands run at NSH_SANDBOX_NICE like any sandbox's
+	 */
+	CHECK(thread_at_nice(19));
+	CHECK_INT(sh(a, &cmd, "cut -d' ' -f19 /proc/self/stat /proc/1/stat"), 0);
+	CHECK_STR(cmd.out.buf, NSH_SANDBOX_NICE_STR "\n" NSH_SANDBOX_NICE_STR "\n");
 	/* the pids limit stops a fork bomb */
 	CHECK_INT(sh(a, &cmd,
 		     "for i in $(seq 100); do sleep 5 & done 2>/dev/null; "
