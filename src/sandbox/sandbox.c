@@ -246,6 +246,24 @@ static int map_ids(pid_t pid, struct nsh_err *err)
 }
 
 /*
+ * As root, hand the command's pipes (@fds: stdin, stdout, stderr) to the
+ * sandbox's root: a pipe belongs to whoever made it, here host root,
+ * which is no one inside, and opening /dev/stdout (/proc/self/fd/1) opens
+ * the pipe anew, checked against its owner. Without this, "echo x
+ * >/dev/stderr" in a command failed with EACCES. Best effort: a pipe left
+ * as it was only keeps that failure.
+ */
+static void give_pipes(const int fds[3])
+{
+	if (geteuid() != 0)
+		return; /* the sandbox's root is our user already */
+	for (int i = 0; i < 3; i++)
+		if (fchown(fds[i], NSH_SANDBOX_ID_BASE, NSH_SANDBOX_ID_BASE) < 0)
+			nsh_log_debug("sandbox: cannot give a pipe to the sandbox: %s",
+				      strerror(errno));
+}
+
+/*
  * As root, the workspace is bound through an idmapped mount that shows the
  * host's owners shifted into the sandbox's range: files owned by host root
  * belong to the sandbox's root, and what it writes is owned by host root.
@@ -1618,6 +1636,7 @@ int nsh_sandbox_exec(struct nsh_sandbox *sb, struct nsh_sandbox_cmd *c, struct n
 		fds[0] = in[0];
 		fds[1] = out[1];
 		fds[2] = errp[1];
+		give_pipes(fds);
 	}
 	pool_hold(true);
 	rc = -nsh_ctl_send(sb->ctl, &m, strings.buf, strings.len, fds, 3);

@@ -679,6 +679,17 @@ static void test_commands(void)
 	CHECK_STR(c.out.buf, "out\n");
 	CHECK_STR(c.err.buf, "err\n");
 
+	/* /dev/stdout, /dev/stderr and /dev/stdin open the command's own pipes anew */
+	nsh_sandbox_cmd_release(&c);
+	nsh_sandbox_cmd_init(&c);
+	nsh_strvec_pushl(&c.argv, "sh", "-c",
+			 "echo o >/dev/stdout; echo e >/dev/stderr; cat /dev/stdin", NULL);
+	c.in = "i\n";
+	c.in_len = 2;
+	CHECK_INT(nsh_sandbox_exec(sb, &c, &err), 0);
+	CHECK_STR(c.out.buf, "o\ni\n");
+	CHECK_STR(c.err.buf, "e\n");
+
 	/* State persists between commands of one sandbox. */
 	CHECK_INT(sh(sb, &c, "echo kept >/workspace/f; echo tmp >/tmp/t"), 0);
 	CHECK_INT(sh(sb, &c, "cat /workspace/f /tmp/t; pwd; hostname; id -u"), 0);
