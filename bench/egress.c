@@ -463,7 +463,8 @@ static bool parse_dl(const char *out, struct dl *r)
  * here are the client process's only (the sandbox's is not comparable).
  * Prints why when no sandbox can be made here.
  */
-static void sandbox_line(struct nsh_proxy *px, const struct nsh_net_policy *pol, int bulk_port)
+static void sandbox_line(struct nsh_proxy *px, const struct nsh_net_policy *pol, int bulk_port,
+			 bool rounds)
 {
 	char dir[] = "/tmp/nsh-bench-egress-XXXXXX", port[16], target[64], sbx_port[16];
 	struct nsh_err err = NSH_ERR_INIT;
@@ -534,6 +535,11 @@ static void sandbox_line(struct nsh_proxy *px, const struct nsh_net_policy *pol,
 			}
 		}
 		ratio[n] = v[1][n].mbs / v[0][n].mbs;
+		if (rounds)
+			printf("round %2d  direct %5.0f MB/s %5.1f ms %4ld sleeps  sandboxed %5.0f MB/s "
+			       "%5.1f ms %4ld sleeps  ratio %3.0f%%\n",
+			       n + 1, v[0][n].mbs, v[0][n].cpu, v[0][n].sleeps, v[1][n].mbs,
+			       v[1][n].cpu, v[1][n].sleeps, 100 * ratio[n]);
 		mbs[0][n] = v[0][n].mbs;
 		mbs[1][n] = v[1][n].mbs;
 		n++;
@@ -635,7 +641,7 @@ int main(int argc, char **argv)
 	       pct_ms(proxied, 0.50) / pct_ms(direct, 0.50), added <= 0.5 ? "met" : "NOT MET");
 
 	throughput(bulk_port, px_port, ref_port, buf, rounds);
-	sandbox_line(px, &pol, bulk_port);
+	sandbox_line(px, &pol, bulk_port, rounds);
 	if (getloadavg(load, 3) == 3)
 		printf("            load     average %.2f %.2f %.2f (1, 5, 15 min) at the end\n",
 		       load[0], load[1], load[2]);
