@@ -572,6 +572,19 @@ static struct sbx_pool *own_pool(void)
 }
 
 /*
+ * Whether a destroyed sandbox may pass its network namespace and cgroups
+ * on to a later one (both checked clean first, see docs/sandbox.md):
+ * NSH_SANDBOX_REUSE=0 turns that off for those who want nothing of one
+ * sandbox, not even counters, to reach the next. Read at each destroy.
+ */
+static bool reuse_on(void)
+{
+	const char *v = getenv("NSH_SANDBOX_REUSE");
+
+	return !v || strcmp(v, "0") != 0;
+}
+
+/*
  * How much memory a reaped pooled sandbox's cgroup may still be charged
  * with to be reused (nsh_cgroup_reuse()). A short command leaves kernel
  * objects freed after an RCU grace period: under 1 MiB in a release build
@@ -590,7 +603,8 @@ static bool spare_put(struct nsh_cgroup *cg)
 	struct sbx_pool *p = own_pool();
 	bool kept = false;
 
-	if (!p || !nsh_cgroup_current(cg) || nsh_cgroup_reuse(cg, SPARE_MEMORY_MAX, NULL))
+	if (!p || !reuse_on() || !nsh_cgroup_current(cg) ||
+	    nsh_cgroup_reuse(cg, SPARE_MEMORY_MAX, NULL))
 		return false;
 	pthread_mutex_lock(&p->lock);
 	if (!p->stop && p->nspare < SBX_POOL_MAX) {
@@ -1868,7 +1882,7 @@ static int destroy_now(struct nsh_sandbox *sb, struct nsh_err *err)
 	if (sb->ctl >= 0)
 		close(sb->ctl);
 	if (sb->net_fd >= 0) {
-		struct nsh_netns_pool *np = nsh_netns_pool_default();
+		struct nsh_netns_pool *np = reuse_on() ? nsh_netns_pool_default() : NULL;
 
 		/*
 		 * No process is left in it once the init is reaped (see

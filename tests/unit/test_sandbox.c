@@ -430,6 +430,25 @@ static void test_pool(void)
 		c = NULL;
 		CHECK(gone(init_a)); /* reaped on the caller's path */
 	}
+
+	/* NSH_SANDBOX_REUSE=0: a pooled sandbox's cgroups go with it */
+	setenv("NSH_SANDBOX_REUSE", "0", 1);
+	CHECK(nsh_sandbox_pool_stats(&s1));
+	CHECK_INT(nsh_sandbox_create(&pb, &b, &err), 0);
+	if (b) {
+		nsh_strvec_release(&cgs);
+		nsh_strvec_init(&cgs);
+		init_b = nsh_sandbox_init_pid(b);
+		sandbox_cgroups(init_b, &cgs);
+		CHECK(cgs.nr >= 2);
+		CHECK_INT(nsh_sandbox_destroy(b, &err), 0);
+		b = NULL;
+		CHECK(nsh_sandbox_pool_settle(20000));
+		CHECK_INT(dirs_left(&cgs), 0);
+		CHECK(nsh_sandbox_pool_stats(&s2));
+		CHECK_INT(s2.cgroups_reused, s1.cgroups_reused);
+	}
+	unsetenv("NSH_SANDBOX_REUSE");
 out:
 	nsh_sandbox_destroy(a, NULL);
 	nsh_sandbox_destroy(b, NULL);
@@ -1103,6 +1122,20 @@ static void test_network_namespace_reuse(void)
 	free(a);
 	free(b);
 	free(c);
+
+	/* NSH_SANDBOX_REUSE=0: none given back */
+	setenv("NSH_SANDBOX_REUSE", "0", 1);
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	reused = nsh_netns_pool_reused(np);
+	a = python_once("reuse-off-a", ns);
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	b = python_once("reuse-off-b", ns);
+	CHECK(nsh_netns_pool_wait_full(np, 10000));
+	CHECK_INT(nsh_netns_pool_reused(np), reused);
+	CHECK(a && b && strcmp(a, b) != 0);
+	unsetenv("NSH_SANDBOX_REUSE");
+	free(a);
+	free(b);
 }
 
 /* A policy with a timing record gets every phase of create, exec and destroy filled. */
