@@ -38,6 +38,7 @@ struct nsh_netns_pool {
 	size_t nr;	       /* entries of @fds in use */
 	int back[POOL_MAX];    /* given back, for the filler to check (nsh_netns_pool_give()) */
 	size_t nback;	       /* entries of @back in use */
+	bool checking;	       /* the filler is checking one taken from @back */
 	size_t reused;	       /* given back and found unused: ready again */
 	size_t size;	       /* how many to keep ready */
 	unsigned holds;	       /* nsh_netns_pool_hold() count */
@@ -179,9 +180,11 @@ static void *fill(void *arg)
 
 			/* a check is a few reads, no namespace made: no need to wait */
 			fd = p->back[--p->nback];
+			p->checking = true;
 			pthread_mutex_unlock(&p->lock);
 			ok = nsh_netns_unused(fd);
 			pthread_mutex_lock(&p->lock);
+			p->checking = false;
 			if (ok && !p->stop && p->nr < POOL_MAX) {
 				p->fds[p->nr++] = fd;
 				p->reused++;
@@ -336,10 +339,10 @@ bool nsh_netns_pool_wait_full(struct nsh_netns_pool *p, int timeout_ms)
 	bool full;
 
 	pthread_mutex_lock(&p->lock);
-	while ((p->nr < p->size || p->nback) && !p->broken && !p->stop &&
+	while ((p->nr < p->size || p->nback || p->checking) && !p->broken && !p->stop &&
 	       pthread_cond_timedwait(&p->added, &p->lock, &until) == 0)
 		;
-	full = p->nr >= p->size && !p->nback;
+	full = p->nr >= p->size && !p->nback && !p->checking;
 	pthread_mutex_unlock(&p->lock);
 	return full;
 }

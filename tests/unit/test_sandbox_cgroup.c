@@ -398,6 +398,24 @@ static void body_write(int mib)
 	_exit(fd >= 0 && fsync(fd) == 0 ? 0 : 95);
 }
 
+/* Wait until the memory cgroup @dir is charged with at most @max bytes; false if not in @ms. */
+static bool charge_below(const char *dir, uint64_t max, int ms)
+{
+	int64_t end = nsh_time_mono_ms() + ms;
+
+	for (;;) {
+		char *v = read_trim(dir, "memory.usage_in_bytes");
+		bool ok = v && strtoull(v, NULL, 10) <= max;
+
+		free(v);
+		if (ok)
+			return true;
+		if (nsh_time_mono_ms() > end)
+			return false;
+		nsh_time_sleep_ms(10);
+	}
+}
+
 /* Run @body(@arg) in @cg until it exits; its exit status. */
 static int run_in(struct nsh_cgroup *cg, void (*body)(int), int arg)
 {
@@ -456,14 +474,20 @@ static void test_reuse(void)
 	CHECK(u.pids_max_hits >= 1);
 	CHECK(u.memory_peak >= 16 * MIB);
 
-	/* reused: limits gone, counters from zero */
-	CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), 0);
+	/*
+	 * reused: limits gone, counters from zero. What the forker's 16
+	 * processes leave charged (kernel objects freed after RCU grace
+	 * periods) reached 5 MiB under ASan on a busy machine before it
+	 * drained: waited for, as the pool does not (it removes those).
+	 */
+	CHECK(charge_below(mdir, 4 * MIB, 5000));
+	CHECK_INT(nsh_cgroup_reuse(cg, 4 * MIB, &err), 0);
 	if (err.code)
 		fprintf(stderr, "reuse: %s\n", err.msg);
 	CHECK_INT(nsh_cgroup_usage(cg, &u, &err), 0);
 	CHECK_INT(u.pids_max_hits, 0);
 	CHECK_INT(u.oom_kills, 0);
-	CHECK(u.memory_peak <= MIB);
+	CHECK(u.memory_peak <= 4 * MIB);
 	CHECK(u.cpu_usec < 1000);
 	v = read_trim(mdir, "memory.limit_in_bytes");
 	CHECK(v && strtoull(v, NULL, 10) > ((uint64_t)1 << 40));
@@ -474,15 +498,15 @@ static void test_reuse(void)
 	/* the next one's figures are its own */
 	CHECK_INT(run_in(cg, body_hog, 8), 0);
 	CHECK_INT(nsh_cgroup_usage(cg, &u, &err), 0);
-	CHECK(u.memory_peak >= 8 * MIB && u.memory_peak < 16 * MIB);
+	CHECK(u.memory_peak >= 8 * MIB && u.memory_peak < 13 * MIB);
 	CHECK_INT(u.pids_max_hits, 0);
 
 	/* page cache it read or wrote first stays charged: too much to reuse */
 	CHECK(mkdtemp(tmp) != NULL);
 	CHECK_INT(chdir(tmp), 0);
-	CHECK_INT(run_in(cg, body_write, 4), 0);
+	CHECK_INT(run_in(cg, body_write, 16), 0);
 	CHECK_INT(chdir(cwd), 0);
-	CHECK_INT(nsh_cgroup_reuse(cg, MIB, &err), NSH_EBUSY);
+	CHECK_INT(nsh_cgroup_reuse(cg, 4 * MIB, &err), NSH_EBUSY);
 	CHECK(strstr(err.msg, "still charged with") != NULL);
 	CHECK_INT(nsh_cgroup_reuse(cg, 64 * MIB, &err), 0);
 
