@@ -289,26 +289,20 @@ static int bind_dev(const char *dev, const char *name)
 /* A tmpfs with the device nodes, symlinks and mount points of /dev, at @dev. */
 static int fill_dev(const char *dev)
 {
-	static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-	static const char *const links[][2] = {
-		{"ptmx", "pts/ptmx"},	       {"fd", "/proc/self/fd"},
-		{"stdin", "/proc/self/fd/0"},  {"stdout", "/proc/self/fd/1"},
-		{"stderr", "/proc/self/fd/2"},
-	};
 	char p[PATH_MAX];
 	int rc;
 
 	if (mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=755") < 0)
 		return -errno;
-	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
-		rc = bind_dev(dev, nodes[i]);
+	for (size_t i = 0; i < NSH_SANDBOX_DEV_NODES; i++) {
+		rc = bind_dev(dev, nsh_sandbox_dev_nodes[i]);
 		if (rc)
 			return rc;
 	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		if (!join(p, sizeof(p), dev, links[i][0]))
+	for (size_t i = 0; i < NSH_SANDBOX_DEV_LINKS; i++) {
+		if (!join(p, sizeof(p), dev, nsh_sandbox_dev_links[i][0]))
 			return -ENAMETOOLONG;
-		if (symlink(links[i][1], p) < 0)
+		if (symlink(nsh_sandbox_dev_links[i][1], p) < 0)
 			return -errno;
 	}
 	for (int i = 0; i < 2; i++) {

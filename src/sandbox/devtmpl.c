@@ -52,8 +52,10 @@
 # define MOUNT_ATTR_NOEXEC 0x00000008
 #endif
 
-static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
-static const char *const links[][2] = {
+const char *const nsh_sandbox_dev_nodes[NSH_SANDBOX_DEV_NODES] = {
+	"null", "zero", "full", "random", "urandom", "tty",
+};
+const char *const nsh_sandbox_dev_links[NSH_SANDBOX_DEV_LINKS][2] = {
 	{"ptmx", "pts/ptmx"},	       {"fd", "/proc/self/fd"},	      {"stdin", "/proc/self/fd/0"},
 	{"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"},
 };
@@ -75,19 +77,19 @@ static int set_ro(int mnt)
 /* Fill the detached tmpfs @mnt: nodes as the host has them, links, mount points. */
 static int populate(int mnt)
 {
-	for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
+	for (size_t i = 0; i < NSH_SANDBOX_DEV_NODES; i++) {
 		char host[32];
 		struct stat st;
 
-		snprintf(host, sizeof(host), "/dev/%s", nodes[i]);
+		snprintf(host, sizeof(host), "/dev/%s", nsh_sandbox_dev_nodes[i]);
 		if (stat(host, &st) < 0 || !S_ISCHR(st.st_mode))
 			return -ENOENT; /* a host without it: let the child say so */
-		if (mknodat(mnt, nodes[i], S_IFCHR | 0666, st.st_rdev) < 0 ||
-		    fchmodat(mnt, nodes[i], 0666, 0) < 0)
+		if (mknodat(mnt, nsh_sandbox_dev_nodes[i], S_IFCHR | 0666, st.st_rdev) < 0 ||
+		    fchmodat(mnt, nsh_sandbox_dev_nodes[i], 0666, 0) < 0)
 			return -errno;
 	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		if (symlinkat(links[i][1], mnt, links[i][0]) < 0)
+	for (size_t i = 0; i < NSH_SANDBOX_DEV_LINKS; i++)
+		if (symlinkat(nsh_sandbox_dev_links[i][1], mnt, nsh_sandbox_dev_links[i][0]) < 0)
 			return -errno;
 	if (mkdirat(mnt, "pts", 0755) < 0 || mkdirat(mnt, "shm", 0755) < 0)
 		return -errno;

@@ -103,6 +103,13 @@ enum nsh_sandbox_stage {
 	NSH_STAGE_SECCOMP,
 };
 
+/* What a sandbox's /dev holds besides pts and shm: host device nodes, and symlinks (name, target).
+ */
+#define NSH_SANDBOX_DEV_NODES 6
+#define NSH_SANDBOX_DEV_LINKS 5
+extern const char *const nsh_sandbox_dev_nodes[NSH_SANDBOX_DEV_NODES];
+extern const char *const nsh_sandbox_dev_links[NSH_SANDBOX_DEV_LINKS][2];
+
 /**
  * A detached read-only tmpfs holding what a sandbox's /dev needs (device
  * nodes, symlinks, the pts and shm mount points), made once per process on
