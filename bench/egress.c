@@ -37,7 +37,7 @@
  * there. Then everything left to the scheduler, for comparison: with three
  * busy threads on 2 CPUs, a round's figure depends on which two share a
  * CPU (docs/network.md, Figures), and the median of a run came out anywhere
- * between 50% and 130% of direct. With one CPU only the second is all.
+ * between 50% and 140% of direct. With one CPU only the second is all.
  *
  * Each placement ends with the issue's setting: the same client as a
  * process of its own, inside a real sandbox (network level custom, its
