@@ -338,13 +338,16 @@ static void place(enum place where)
 	closedir(d);
 }
 
-/* @set as a list for --client, such as "0,1". */
-static void cpu_list(const cpu_set_t *set, char *out, size_t len)
+/* Room for any set as a list: up to 4 digits and a comma per CPU. */
+#define CPU_LIST_MAX (CPU_SETSIZE * 5 + 1)
+
+/* @set as a list for --client, such as "0,1"; @out holds CPU_LIST_MAX bytes. */
+static void cpu_list(const cpu_set_t *set, char *out)
 {
-	size_t off = 0;
+	size_t off = 0, len = CPU_LIST_MAX;
 
 	out[0] = '\0';
-	for (int i = 0; i < CPU_SETSIZE && off + 8 < len; i++)
+	for (int i = 0; i < CPU_SETSIZE; i++)
 		if (CPU_ISSET(i, set))
 			off += (size_t)snprintf(out + off, len - off, "%s%d", off ? "," : "", i);
 }
@@ -691,7 +694,7 @@ int main(int argc, char **argv)
 	struct nsh_proxy *px = NULL;
 	int small_port, bulk_port, px_port, small_fd, bulk_fd, px_fd, ref[2], ref_port;
 	char *buf = nsh_xmalloc(CHUNK), hp[64], req_direct[128], req_proxied[160];
-	char all_list[256], local_list[256], up_list[16];
+	static char all_list[CPU_LIST_MAX], local_list[CPU_LIST_MAX], up_list[CPU_LIST_MAX];
 	double added, load[3];
 	pthread_t t1, t2, t3;
 	uint64_t id;
@@ -761,9 +764,9 @@ int main(int argc, char **argv)
 	       pct_ms(proxied, 0.50) / pct_ms(direct, 0.50), added <= 0.5 ? "met" : "NOT MET");
 
 	if (placement_init()) {
-		cpu_list(&all_cpus, all_list, sizeof(all_list));
-		cpu_list(&local_cpus, local_list, sizeof(local_list));
-		cpu_list(&upstream_cpus, up_list, sizeof(up_list));
+		cpu_list(&all_cpus, all_list);
+		cpu_list(&local_cpus, local_list);
+		cpu_list(&upstream_cpus, up_list);
 		place(PLACE_REMOTE);
 		printf("placement   the upstream alone on CPU %s, standing for a remote server; "
 		       "client and proxy on CPU %s\n",
